@@ -1,0 +1,31 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NATIVE_SOURCES := setup.py pyproject.toml $(wildcard drivers/sansock_native/_build.py drivers/sansock_native/*.h drivers/sansock_native/*.c.in)
+
+.PHONY: test demo bench typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+
+$(STAMP): $(BIN)/python $(NATIVE_SOURCES)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: typecheck pytest
+
+demo: $(STAMP)
+	@echo "make demo arrives with the stdlib-compatible API (issue 4)."
+
+clean:
+	rm -rf $(VENV) build *.egg-info core/*.egg-info .mypy_cache .pytest_cache .hypothesis
+	find . -name '__pycache__' -prune -exec rm -rf {} +
+	rm -f drivers/sansock_native/_sansock_native*.so drivers/sansock_native/_sansock_native.c

@@ -1,0 +1,125 @@
+"""The ABI value: every platform fact the core needs, passed in, never read.
+
+The core encodes addresses and control messages for *a* platform, not for the
+host it runs on.  Everything that differs between platforms -- constant values,
+integer sizes, struct layouts, the CMSG alignment unit, errno numbers -- lives
+in one immutable :class:`ABI` value.  The native driver builds the host's ABI
+from the C headers at build time; the core ships profiles for the platforms we
+test codecs against (``sansock._profiles``), so the darwin layout can be
+exercised on Linux and the fake kernel can wear a platform's personality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal
+
+import attrs
+
+__all__ = ["ABI", "CmsgLayout", "SockaddrLayout"]
+
+
+def _frozen_mapping(value: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class CmsgLayout:
+    """``struct cmsghdr`` and the ``CMSG_*`` macros of one platform.
+
+    Linux (``<bits/socket.h>``): ``size_t cmsg_len; int cmsg_level; int
+    cmsg_type;`` aligned to ``sizeof(size_t)``.  Darwin (``<sys/socket.h>``):
+    ``socklen_t cmsg_len; int cmsg_level; int cmsg_type;`` aligned to 4
+    (``__DARWIN_ALIGN32``).
+    """
+
+    #: ``sizeof(cmsg_len)``: 8 on LP64 Linux, 4 on ILP32 Linux and on Darwin.
+    len_size: int
+    #: ``sizeof(struct cmsghdr)``.
+    hdr_size: int
+    #: Offsets of ``cmsg_level`` and ``cmsg_type`` inside the header.
+    level_offset: int
+    type_offset: int
+    #: The alignment unit of ``CMSG_ALIGN`` (a power of two).
+    align: int
+
+    def aligned(self, n: int) -> int:
+        """``CMSG_ALIGN(n)``."""
+        mask = self.align - 1
+        return (n + mask) & ~mask
+
+
+@attrs.frozen
+class SockaddrLayout:
+    """``struct sockaddr_*`` facts of one platform.
+
+    On BSD-derived systems every sockaddr starts with a ``uint8_t sa_len``
+    byte followed by a ``uint8_t sa_family``; on Linux ``sa_family`` is a
+    native-endian ``unsigned short`` at offset 0.
+    """
+
+    #: True on BSD/Darwin: ``sa_len`` byte then 1-byte family.
+    has_sa_len: bool
+    #: ``sizeof(((struct sockaddr_un *)0)->sun_path)``: 108 on Linux, 104 on Darwin.
+    sun_path_size: int
+    #: ``sizeof`` of each ``struct sockaddr_*`` the platform has, keyed by the
+    #: struct name without ``struct`` (``"sockaddr_in6": 28``).
+    sizes: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
+
+    @property
+    def family_size(self) -> int:
+        """Bytes taken by the family field (and ``sa_len``): 2 everywhere."""
+        return 2
+
+
+@attrs.frozen
+class ABI:
+    """One platform's layout facts and constant values.
+
+    ``constants`` holds every integer constant of the platform's socket API
+    under the stdlib ``socket`` module's names (``AF_INET``, ``SO_TYPE``,
+    ``MSG_CTRUNC``...); ``errnos`` the ``errno`` values (``EAGAIN``...).  A
+    profile that does not know a value leaves it out rather than guess.
+    """
+
+    name: str
+    byteorder: Literal["little", "big"]
+    sizeof_int: int
+    sizeof_long: int
+    sizeof_socklen_t: int
+    sizeof_size_t: int
+    cmsg: CmsgLayout
+    sockaddr: SockaddrLayout
+    iov_max: int
+    somaxconn: int
+    constants: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
+    errnos: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
+    #: Where the values come from (headers, man pages), for the reader.
+    sources: tuple[str, ...] = ()
+
+    def const(self, name: str) -> int:
+        """The value of constant *name*; ``KeyError`` naming the profile if absent."""
+        try:
+            return self.constants[name]
+        except KeyError:
+            raise KeyError(f"the {self.name} ABI profile has no value for {name}") from None
+
+    def errno(self, name: str) -> int:
+        """The value of errno *name* (``"EAGAIN"``) on this platform."""
+        try:
+            return self.errnos[name]
+        except KeyError:
+            raise KeyError(f"the {self.name} ABI profile has no errno {name}") from None
+
+    @property
+    def socklen_max(self) -> int:
+        """CPython's ``SOCKLEN_T_LIMIT``: ``min(socklen_t max, INT_MAX)``."""
+        int_max = (1 << (8 * self.sizeof_int - 1)) - 1
+        # socklen_t is unsigned on Linux and Darwin but CPython caps it at INT_MAX.
+        return min(int_max, (1 << (8 * self.sizeof_socklen_t)) - 1)
+
+    @property
+    def ssize_max(self) -> int:
+        """``PY_SSIZE_T_MAX`` for a build on this platform."""
+        return (1 << (8 * self.sizeof_size_t - 1)) - 1

@@ -1,0 +1,182 @@
+"""The driver protocol: what the core asks of a kernel, at the syscall level.
+
+A driver performs syscalls and nothing else.  The contract (see
+``docs/design``):
+
+* Arguments and results are ints, ``bytes`` and buffers.  Addresses travel as
+  the raw ``struct sockaddr`` bytes a kernel takes and gives (trimmed to the
+  ``socklen_t`` the kernel returned; ``b""`` when it returned 0); control
+  messages as the raw control buffer.  The core encodes and decodes them.
+* Failure is ``OSError(errno, strerror)`` and nothing else -- a driver never
+  returns -1.  Resolver calls raise :class:`sansock.gaierror` /
+  :class:`sansock.herror` as the C library reports them.
+* A driver never retries EINTR (the core's timeout machine decides), never
+  warns, never sleeps except in :meth:`Driver.poll` and in blocking syscalls,
+  and never closes an fd it did not create in the same call.
+* Fds are created close-on-exec: ``socket``/``socketpair`` get the
+  ``SOCK_CLOEXEC`` flag from the core in ``type``, ``accept`` gets it in
+  ``flags``, ``dup`` is ``fcntl(F_DUPFD_CLOEXEC)``.
+* Every address buffer a driver hands the kernel for an output address is a
+  ``struct sockaddr_storage``.
+
+A third-party driver is any object with these methods; the conformance suite
+in :mod:`sansock.conformance` checks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+    from ._abi import ABI
+
+__all__ = ["Driver", "AddrInfo", "HostEnt"]
+
+#: One ``getaddrinfo`` result: ``(family, type, proto, canonname, raw sockaddr)``.
+AddrInfo = tuple[int, int, int, str, bytes]
+
+#: A ``struct hostent``: ``(h_name, h_aliases, h_addrtype, packed h_addr_list)``.
+HostEnt = tuple[str, list[str], int, list[bytes]]
+
+
+class Driver(Protocol):
+    """A kernel at the syscall boundary (see the module docstring for the contract)."""
+
+    @property
+    def abi(self) -> ABI:
+        """The platform this driver's kernel speaks."""
+        ...
+
+    # -- clock and readiness ------------------------------------------------
+    def monotonic_ns(self) -> int:
+        """``clock_gettime(CLOCK_MONOTONIC)`` in nanoseconds."""
+        ...
+
+    def poll(self, fd: int, events: int, timeout_ms: int) -> int:
+        """``poll()`` on one fd; returns ``revents`` (0 when the timeout expired).
+
+        ``timeout_ms`` -1 waits forever.  EINTR is raised, not retried.
+        """
+        ...
+
+    # -- lifecycle ------------------------------------------------------------
+    def socket(self, family: int, type: int, proto: int) -> int: ...
+    def socketpair(self, family: int, type: int, proto: int) -> tuple[int, int]: ...
+    def close(self, fd: int) -> None: ...
+    def dup(self, fd: int) -> int:
+        """``fcntl(fd, F_DUPFD_CLOEXEC, 0)``."""
+        ...
+
+    def get_nonblocking(self, fd: int) -> bool: ...
+    def set_nonblocking(self, fd: int, nonblocking: bool) -> None:
+        """``ioctl(fd, FIONBIO, &flag)`` as CPython's ``internal_setblocking``."""
+        ...
+
+    def get_inheritable(self, fd: int) -> bool: ...
+    def set_inheritable(self, fd: int, inheritable: bool) -> None: ...
+
+    # -- connection setup -----------------------------------------------------
+    def bind(self, fd: int, addr: bytes) -> None: ...
+    def listen(self, fd: int, backlog: int) -> None: ...
+    def accept(self, fd: int, flags: int) -> tuple[int, bytes]:
+        """``accept4(fd, &storage, &len, flags)``: ``(new fd, raw peer address)``."""
+        ...
+
+    def connect(self, fd: int, addr: bytes) -> None: ...
+    def shutdown(self, fd: int, how: int) -> None: ...
+    def getsockname(self, fd: int) -> bytes: ...
+    def getpeername(self, fd: int) -> bytes: ...
+
+    # -- options -------------------------------------------------------------
+    def getsockopt(self, fd: int, level: int, option: int) -> int:
+        """The ``int`` form: ``getsockopt(fd, level, option, &int, sizeof(int))``."""
+        ...
+
+    def getsockopt_bytes(self, fd: int, level: int, option: int, buflen: int) -> bytes:
+        """The buffer form: at most *buflen* bytes, trimmed to the length returned."""
+        ...
+
+    def setsockopt(self, fd: int, level: int, option: int, value: int) -> None:
+        """The ``int`` form: *value* passed as a C ``int``."""
+        ...
+
+    def setsockopt_bytes(
+        self, fd: int, level: int, option: int, value: ReadableBuffer | None, optlen: int
+    ) -> None:
+        """The buffer form; ``value=None`` passes ``optval=NULL`` with *optlen*."""
+        ...
+
+    # -- data ----------------------------------------------------------------
+    def send(self, fd: int, data: ReadableBuffer, flags: int) -> int: ...
+    def sendto(self, fd: int, data: ReadableBuffer, flags: int, addr: bytes) -> int: ...
+    def recv(self, fd: int, bufsize: int, flags: int) -> bytes: ...
+    def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
+        """Receive at most *nbytes* (``<= len(buf)``) into *buf*."""
+        ...
+
+    def recvfrom(self, fd: int, bufsize: int, flags: int) -> tuple[bytes, bytes]: ...
+    def recvfrom_into(
+        self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int
+    ) -> tuple[int, bytes]: ...
+
+    def sendmsg(
+        self,
+        fd: int,
+        buffers: Sequence[ReadableBuffer],
+        control: bytes,
+        flags: int,
+        addr: bytes | None,
+    ) -> int:
+        """``sendmsg()``: gather *buffers*; *control* ``b""`` means ``msg_control=NULL``."""
+        ...
+
+    def recvmsg(
+        self, fd: int, bufsize: int, ancbufsize: int, flags: int
+    ) -> tuple[bytes, bytes, int, bytes]:
+        """``recvmsg()``: ``(data, control[:msg_controllen], msg_flags, raw address)``.
+
+        ``ancbufsize == 0`` means ``msg_control=NULL``.
+        """
+        ...
+
+    def recvmsg_into(
+        self, fd: int, buffers: Sequence[WriteableBuffer], ancbufsize: int, flags: int
+    ) -> tuple[int, bytes, int, bytes]:
+        """``recvmsg()`` scattering into *buffers*: ``(nbytes, control, msg_flags, address)``."""
+        ...
+
+    def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int: ...
+    def file_size(self, fd: int) -> int:
+        """``fstat(fd).st_size``, for ``socket.sendfile``."""
+        ...
+
+    # -- resolver and host facts ---------------------------------------------
+    def getaddrinfo(
+        self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
+    ) -> list[AddrInfo]: ...
+    def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]: ...
+    def gethostbyname_ex(self, name: bytes) -> HostEnt: ...
+    def gethostbyaddr(self, addr: bytes, family: int) -> HostEnt:
+        """*addr* is the packed address (4 or 16 bytes)."""
+        ...
+
+    def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
+        """The port in host byte order, or None when not found."""
+        ...
+
+    def getservbyport(self, port: int, proto: bytes | None) -> str | None: ...
+    def getprotobyname(self, name: bytes) -> int | None: ...
+    def gethostname(self) -> bytes: ...
+    def sethostname(self, name: bytes) -> None: ...
+    def if_nameindex(self) -> list[tuple[int, bytes]]: ...
+    def if_nametoindex(self, name: bytes) -> int:
+        """The index; ``OSError`` (ENODEV) when there is no such interface."""
+        ...
+
+    def if_indextoname(self, index: int) -> bytes: ...
+    def strerror(self, code: int) -> str:
+        """``strerror(code)`` of the driver's platform."""
+        ...

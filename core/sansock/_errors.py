@@ -1,0 +1,56 @@
+"""Exceptions of the socket module and the errno -> exception mapping.
+
+CPython raises socket errors with ``PyErr_SetFromErrno(PyExc_OSError)``, which
+calls ``OSError(errno, strerror)``; ``OSError.__new__`` then picks the PEP 3151
+subclass (``BlockingIOError`` for EAGAIN, ``ConnectionResetError`` for
+ECONNRESET...).  We raise through the same constructor, so the narrowing is
+Python's own and needs no table here.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+__all__ = ["error", "herror", "gaierror", "timeout", "os_error", "raise_os_error", "timed_out"]
+
+#: ``socket.error`` is ``OSError`` since Python 3.3.
+error = OSError
+
+#: ``socket.timeout`` is ``TimeoutError`` since Python 3.10.
+timeout = TimeoutError
+
+
+class herror(OSError):
+    """Address-related error from ``gethostbyname_ex``/``gethostbyaddr``.
+
+    Raised as ``herror(h_errno, hstrerror(h_errno))`` as in CPython's
+    ``set_herror``.
+    """
+
+
+class gaierror(OSError):
+    """Address-related error from ``getaddrinfo``/``getnameinfo``.
+
+    Raised as ``gaierror(code, gai_strerror(code))`` as in CPython's
+    ``set_gaierror``; ``EAI_SYSTEM`` is raised as a plain errno ``OSError``.
+    """
+
+
+# CPython's socket module names them ``socket.herror``/``socket.gaierror``.
+herror.__module__ = "sansock"
+gaierror.__module__ = "sansock"
+
+
+def os_error(code: int, strerror: str) -> OSError:
+    """``OSError(code, strerror)``: Python narrows it to the PEP 3151 subclass."""
+    return OSError(code, strerror)
+
+
+def raise_os_error(code: int, strerror: str) -> NoReturn:
+    """Raise ``OSError(code, strerror)`` (narrowed to its subclass)."""
+    raise OSError(code, strerror)
+
+
+def timed_out() -> TimeoutError:
+    """The exception a poll deadline raises: ``TimeoutError('timed out')``, errno None."""
+    return TimeoutError("timed out")

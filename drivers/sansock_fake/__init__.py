@@ -1,0 +1,1 @@
+"""sansock_fake: an in-memory Linux kernel for unit tests."""

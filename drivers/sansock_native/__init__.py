@@ -1,0 +1,1 @@
+"""sansock_native: the real kernel, through CFFI."""

@@ -1,0 +1,68 @@
+"""Hard rules 1 and 2: the library never uses the stdlib socket machinery, and
+the core does no I/O and reads no clock.  Checked by parsing every import."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "core" / "sansock"
+DRIVERS = [ROOT / "drivers" / "sansock_native", ROOT / "drivers" / "sansock_fake"]
+
+STDLIB_SOCKET_MACHINERY = {"socket", "_socket", "select", "selectors"}
+IMPURE_FOR_CORE = STDLIB_SOCKET_MACHINERY | {
+    "os",
+    "time",
+    "threading",
+    "cffi",
+    "sansock_native",
+    "sansock_fake",
+    "signal",
+    "subprocess",
+    "io",
+}
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Top-level module names imported by *path* (absolute imports only)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name.split(".")[0]) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module.split(".")[0]))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "__import__"
+        ):
+            found.append((node.lineno, "__import__"))
+    return found
+
+
+def library_files(*roots: Path) -> list[Path]:
+    return sorted(p for root in roots for p in root.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", library_files(CORE), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_is_pure(path: Path) -> None:
+    bad = [(line, mod) for line, mod in imported_modules(path) if mod in IMPURE_FOR_CORE | {"__import__"}]
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}: core/ does no I/O and reads no clock"
+
+
+@pytest.mark.parametrize(
+    "path", library_files(CORE, *DRIVERS), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_library_never_uses_stdlib_socket(path: Path) -> None:
+    bad = [(line, mod) for line, mod in imported_modules(path) if mod in STDLIB_SOCKET_MACHINERY]
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}: syscalls go through the driver"
+
+
+def test_checker_sees_violations(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nfrom time import monotonic\nfrom . import x\nimport socket as s\n")
+    assert [m for _, m in imported_modules(sample)] == ["os", "time", "socket"]
