@@ -1,0 +1,40 @@
+"""ABI profiles: the platform facts of the platforms sansock tests codecs for.
+
+Each profile lives in its own module (``linux_x86_64.py``...) whose
+``CONSTANTS`` and ``ERRNOS`` tables are pure literals, readable with
+``ast.literal_eval`` by the native driver's build script.  This package only
+collects them:
+
+>>> get_profile("linux-x86_64").const("AF_INET6")
+10
+>>> sorted(PROFILES)[0]
+'linux-x86_64'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from sansock._abi import ABI
+from sansock._profiles.linux_x86_64 import LINUX_X86_64
+
+__all__ = [
+    "LINUX_X86_64",
+    "PROFILES",
+    "get_profile",
+]
+
+#: Every shipped profile, keyed by its name (``"linux-x86_64"``...).
+PROFILES: Mapping[str, ABI] = MappingProxyType(
+    {abi.name: abi for abi in (LINUX_X86_64,)}
+)
+
+
+def get_profile(name: str) -> ABI:
+    """The profile called *name*; ``KeyError`` listing the known names if absent."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise KeyError(f"no ABI profile named {name!r}; known profiles: {known}") from None
