@@ -8,7 +8,7 @@ collects them:
 >>> get_profile("linux-x86_64").const("AF_INET6")
 10
 >>> sorted(PROFILES)[0]
-'linux-x86_64'
+'linux-aarch64'
 """
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from sansock._abi import ABI
+from sansock._profiles.linux_aarch64 import LINUX_AARCH64
+from sansock._profiles.linux_i386 import LINUX_I386
 from sansock._profiles.linux_x86_64 import LINUX_X86_64
 
 __all__ = [
+    "LINUX_AARCH64",
+    "LINUX_I386",
     "LINUX_X86_64",
     "PROFILES",
     "get_profile",
@@ -27,7 +31,7 @@ __all__ = [
 
 #: Every shipped profile, keyed by its name (``"linux-x86_64"``...).
 PROFILES: Mapping[str, ABI] = MappingProxyType(
-    {abi.name: abi for abi in (LINUX_X86_64,)}
+    {abi.name: abi for abi in (LINUX_X86_64, LINUX_AARCH64, LINUX_I386)}
 )
 
 

@@ -8,6 +8,13 @@ their names), plus the platform constants the core and drivers need that
 ``ERRNOS`` carries every name of the stdlib ``errno`` module, aliases
 included.
 
+Five of the stdlib's constants are in no installed header on this host:
+``ALG_OP_SIGN``, ``ALG_OP_VERIFY``, ``ALG_SET_PUBKEY`` (``<linux/if_alg.h>``
+of Linux 6.1 lacks them) and ``UDPLITE_SEND_CSCOV``, ``UDPLITE_RECV_CSCOV``
+(kernel-internal ``include/net/udplite.h``); CPython's
+``Modules/socketmodule.c`` supplies fallback values, which are the values here.
+A build script extracting constants from the C headers must not expect them.
+
 Format rule: ``CONSTANTS`` and ``ERRNOS`` are top-level assignments of pure
 literals (string keys, int values, no names, no expressions) because the
 native driver's CFFI build script reads this file with ``ast.literal_eval`` to
@@ -635,7 +642,8 @@ LINUX_X86_64 = ABI(
         "glibc 2.36 <sys/un.h>, <bits/poll.h>, <bits/fcntl-linux.h>, <bits/errno.h>",
         "Linux 6.1 UAPI <asm-generic/socket.h>, <asm-generic/errno-base.h>, <asm-generic/errno.h>",
         "Linux 6.1 UAPI <asm-generic/fcntl.h>, <asm-generic/ioctls.h>, <asm-generic/poll.h>",
-        "Linux 6.1 UAPI <linux/in.h>, <linux/in6.h>, <linux/udp.h>, <linux/sockios.h>, <linux/uio.h>",
+        "Linux 6.1 UAPI <linux/in.h>, <linux/in6.h>, <linux/udp.h>, <linux/sockios.h>",
+        "Linux 6.1 UAPI <linux/uio.h>",
         "Linux 6.1 UAPI <linux/netlink.h>, <linux/if_packet.h>, <linux/can.h>, <linux/can/*.h>",
         "Linux 6.1 UAPI <linux/tipc.h>, <linux/vm_sockets.h>, <linux/if_alg.h>, <linux/qrtr.h>",
         "CPython 3.11.7 socket and errno modules (Modules/socketmodule.c, Modules/errnomodule.c)",
