@@ -8,7 +8,7 @@ collects them:
 >>> get_profile("linux-x86_64").const("AF_INET6")
 10
 >>> sorted(PROFILES)[0]
-'linux-aarch64'
+'darwin-arm64'
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from sansock._abi import ABI
+from sansock._profiles.darwin_arm64 import DARWIN_ARM64
 from sansock._profiles.linux_aarch64 import LINUX_AARCH64
 from sansock._profiles.linux_i386 import LINUX_I386
 from sansock._profiles.linux_x86_64 import LINUX_X86_64
 
 __all__ = [
+    "DARWIN_ARM64",
     "LINUX_AARCH64",
     "LINUX_I386",
     "LINUX_X86_64",
@@ -31,7 +33,7 @@ __all__ = [
 
 #: Every shipped profile, keyed by its name (``"linux-x86_64"``...).
 PROFILES: Mapping[str, ABI] = MappingProxyType(
-    {abi.name: abi for abi in (LINUX_X86_64, LINUX_AARCH64, LINUX_I386)}
+    {abi.name: abi for abi in (LINUX_X86_64, LINUX_AARCH64, LINUX_I386, DARWIN_ARM64)}
 )
 
 
