@@ -1,0 +1,154 @@
+/* cdef of sansock_native: what Python sees of the C side.
+ *
+ * Read by cffi's parser, not by a C compiler: no preprocessor directives.
+ * "..." lets the compiler fill integer typedefs, constant values and struct
+ * layouts (cffi "API mode"); every declaration below is checked against the
+ * real headers when _sansock_native.c is compiled.  Buffer parameters are
+ * "char *" so that Python bytes pass straight through without a copy.
+ */
+
+typedef int... socklen_t;
+typedef int... ssize_t;
+
+/* ---- <sys/socket.h>, socket(2), socketpair(2), listen(2), shutdown(2) -- */
+int socket(int domain, int type, int protocol);
+int socketpair(int domain, int type, int protocol, int sv[2]);
+int listen(int sockfd, int backlog);
+int shutdown(int sockfd, int how);
+int close(int fd);
+
+/* send(2)/recv(2): the bytes fast paths; char * converts to the real void *. */
+ssize_t send(int sockfd, const char *buf, size_t len, int flags);
+ssize_t recv(int sockfd, char *buf, size_t len, int flags);
+
+/* ---- <netdb.h>: getaddrinfo(3), getnameinfo(3), gethostbyname_r(3) ---- */
+struct sockaddr { ...; };
+struct addrinfo {
+    int ai_flags;
+    int ai_family;
+    int ai_socktype;
+    int ai_protocol;
+    socklen_t ai_addrlen;
+    struct sockaddr *ai_addr;
+    char *ai_canonname;
+    struct addrinfo *ai_next;
+    ...;
+};
+struct hostent {
+    char *h_name;
+    char **h_aliases;
+    int h_addrtype;
+    int h_length;
+    char **h_addr_list;
+    ...;
+};
+struct servent {
+    char *s_name;
+    char **s_aliases;
+    int s_port;
+    char *s_proto;
+    ...;
+};
+struct protoent {
+    char *p_name;
+    char **p_aliases;
+    int p_proto;
+    ...;
+};
+struct if_nameindex {
+    unsigned int if_index;
+    char *if_name;
+    ...;
+};
+
+static const int EAI_SYSTEM;
+static const int NI_MAXHOST;
+static const int NI_MAXSERV;
+static const int IF_NAMESIZE;
+
+int getaddrinfo(const char *node, const char *service,
+                const struct addrinfo *hints, struct addrinfo **res);
+void freeaddrinfo(struct addrinfo *res);
+const char *gai_strerror(int errcode);
+const char *hstrerror(int err);
+
+struct if_nameindex *if_nameindex(void);
+void if_freenameindex(struct if_nameindex *ptr);
+unsigned int if_nametoindex(const char *ifname);
+
+/* The reentrant netdb calls (glibc and musl): results live in buf. */
+int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+                    size_t buflen, struct hostent **result, int *h_errnop);
+int gethostbyaddr_r(const char *addr, socklen_t len, int type,
+                    struct hostent *ret, char *buf, size_t buflen,
+                    struct hostent **result, int *h_errnop);
+int getservbyname_r(const char *name, const char *proto, struct servent *ret,
+                    char *buf, size_t buflen, struct servent **result);
+int getservbyport_r(int port, const char *proto, struct servent *ret,
+                    char *buf, size_t buflen, struct servent **result);
+int getprotobyname_r(const char *name, struct protoent *ret,
+                     char *buf, size_t buflen, struct protoent **result);
+char *if_indextoname(unsigned int ifindex, char *ifname);
+int gethostname(char *name, size_t len);
+int sethostname(const char *name, size_t len);
+
+/* ---- sansock helpers (_helpers.h): one C call per multi-step job ------ */
+/* Every helper returns -1 with errno set on failure, like the syscall. */
+int sansock_dup_cloexec(int fd);
+int sansock_get_nonblocking(int fd);
+int sansock_set_nonblocking(int fd, int nonblocking);
+int sansock_get_inheritable(int fd);
+int sansock_set_inheritable(int fd, int inheritable);
+int sansock_poll1(int fd, int events, int timeout_ms);
+long long sansock_monotonic_ns(void);
+
+int sansock_bind(int fd, const char *addr, int addrlen);
+int sansock_connect(int fd, const char *addr, int addrlen);
+int sansock_accept(int fd, char *addr, int *addrlen, int flags);
+int sansock_getsockname(int fd, char *addr);
+int sansock_getpeername(int fd, char *addr);
+
+long long sansock_getsockopt_int(int fd, int level, int option);
+int sansock_getsockopt_buf(int fd, int level, int option, char *buf, int buflen);
+int sansock_setsockopt_int(int fd, int level, int option, int value);
+int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, int buflen);
+
+ssize_t sansock_sendto(int fd, const char *buf, size_t len, int flags,
+                       const char *addr, int addrlen);
+ssize_t sansock_recvfrom(int fd, char *buf, size_t len, int flags,
+                         char *addr, int *addrlen);
+ssize_t sansock_sendmsg(int fd, char **bases, size_t *lens, int nbuffers,
+                        const char *control, size_t controllen,
+                        const char *name, int namelen, int flags);
+ssize_t sansock_recvmsg(int fd, char **bases, size_t *lens, int nbuffers,
+                        char *control, size_t controllen, char *name,
+                        int flags, long long out[3]);
+ssize_t sansock_sendmsg1(int fd, const char *buf, size_t len,
+                         const char *control, size_t controllen,
+                         const char *name, int namelen, int flags);
+ssize_t sansock_recvmsg1(int fd, char *buf, size_t len,
+                         char *control, size_t controllen, char *name,
+                         int flags, long long out[3]);
+long long sansock_sendfile(int out_fd, int in_fd, long long offset, size_t count);
+long long sansock_file_size(int fd);
+
+int sansock_getnameinfo(const char *addr, int addrlen, char *host, int hostlen,
+                        char *serv, int servlen, int flags);
+
+/* ---- build-time facts: the host ABI ---------------------------------- */
+/* table 0: socket constants, 1: errno values, 2: struct sizes */
+int sansock_table_size(int table);
+const char *sansock_table_name(int table, int index);
+long long sansock_table_value(int table, int index);
+/* sizeof(int), long, socklen_t, size_t; cmsghdr len_size, hdr_size,
+ * level_offset, type_offset, CMSG_ALIGN unit; sun_path size; SOMAXCONN;
+ * sizeof(struct sockaddr_storage); 1 if little-endian. */
+void sansock_layout(long long out[13]);
+long long sansock_iov_max(void);
+
+/* The real CMSG_* macros, for cross-checking the core's arithmetic. */
+long long sansock_cmsg_len(long long n);
+long long sansock_cmsg_space(long long n);
+/* Walk a control buffer with CMSG_FIRSTHDR/CMSG_NXTHDR: writes up to max
+ * (offset, cmsg_len, level, type, data offset) records; returns the count. */
+int sansock_cmsg_walk(char *control, size_t controllen, long long *out, int max);

@@ -1,0 +1,378 @@
+/* C side of sansock_native: the headers, and small helpers that do one
+ * syscall each (or one multi-step job, such as building a msghdr) so that
+ * Python pays one CFFI call and touches no struct field.
+ *
+ * Included verbatim into _sansock_native.c by _build.py, which appends the
+ * generated constant tables.  Every helper returns what its syscall returns
+ * (-1 with errno set on failure) and never retries EINTR: the core decides.
+ */
+#define _GNU_SOURCE 1
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <net/if.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/if_packet.h>
+#include <linux/can.h>
+#include <linux/can/raw.h>
+#include <linux/can/bcm.h>
+#include <linux/can/isotp.h>
+#include <linux/can/j1939.h>
+#include <linux/tipc.h>
+#include <linux/vm_sockets.h>
+#include <linux/if_alg.h>
+#include <linux/qrtr.h>
+#include <linux/sockios.h>
+
+/* Constants CPython's socketmodule.c defines itself when the headers lack
+ * them, so the stdlib exports them on every Linux (values from
+ * <linux/udp.h> and the kernel's crypto/af_alg.c). */
+#ifndef UDPLITE_SEND_CSCOV
+#define UDPLITE_SEND_CSCOV 10
+#endif
+#ifndef UDPLITE_RECV_CSCOV
+#define UDPLITE_RECV_CSCOV 11
+#endif
+#ifndef ALG_SET_PUBKEY
+#define ALG_SET_PUBKEY 6
+#endif
+#ifndef ALG_OP_SIGN
+#define ALG_OP_SIGN 2
+#endif
+#ifndef ALG_OP_VERIFY
+#define ALG_OP_VERIFY 3
+#endif
+
+/* fcntl(2): F_DUPFD_CLOEXEC, the lowest free fd >= 0, close-on-exec. */
+static int sansock_dup_cloexec(int fd)
+{
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/* fcntl(2) F_GETFL: 1 when O_NONBLOCK is set. */
+static int sansock_get_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags == -1)
+        return -1;
+    return (flags & O_NONBLOCK) != 0;
+}
+
+/* ioctl(2) FIONBIO, as CPython's internal_setblocking (socketmodule.c). */
+static int sansock_set_nonblocking(int fd, int nonblocking)
+{
+    int flag = nonblocking != 0;
+    return ioctl(fd, FIONBIO, &flag);
+}
+
+/* fcntl(2) F_GETFD: 1 when FD_CLOEXEC is clear. */
+static int sansock_get_inheritable(int fd)
+{
+    int flags = fcntl(fd, F_GETFD);
+    if (flags == -1)
+        return -1;
+    return (flags & FD_CLOEXEC) == 0;
+}
+
+/* ioctl(2) FIOCLEX/FIONCLEX, as CPython's set_inheritable (Python/fileutils.c). */
+static int sansock_set_inheritable(int fd, int inheritable)
+{
+    return ioctl(fd, inheritable ? FIONCLEX : FIOCLEX, NULL);
+}
+
+/* poll(2) on one fd: revents, 0 on timeout. */
+static int sansock_poll1(int fd, int events, int timeout_ms)
+{
+    struct pollfd pfd;
+    int r;
+    pfd.fd = fd;
+    pfd.events = (short)events;
+    pfd.revents = 0;
+    r = poll(&pfd, 1, timeout_ms);
+    if (r <= 0)
+        return r;
+    return pfd.revents;
+}
+
+/* clock_gettime(2) CLOCK_MONOTONIC in ns; -1 on failure. */
+static long long sansock_monotonic_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return -1;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int sansock_bind(int fd, const char *addr, int addrlen)
+{
+    return bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
+}
+
+static int sansock_connect(int fd, const char *addr, int addrlen)
+{
+    return connect(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
+}
+
+/* accept4(2) into a struct sockaddr_storage; *addrlen gets the kernel's
+ * length, clamped to the storage (the kernel reports the full length of a
+ * truncated address). */
+static int sansock_accept(int fd, char *addr, int *addrlen, int flags)
+{
+    socklen_t len = sizeof(struct sockaddr_storage);
+    int r = accept4(fd, (struct sockaddr *)addr, &len, flags);
+    if (r == -1)
+        return -1;
+    *addrlen = len > sizeof(struct sockaddr_storage)
+        ? (int)sizeof(struct sockaddr_storage) : (int)len;
+    return r;
+}
+
+/* getsockname(2)/getpeername(2): returns the address length. */
+static int sansock_getsockname(int fd, char *addr)
+{
+    socklen_t len = sizeof(struct sockaddr_storage);
+    if (getsockname(fd, (struct sockaddr *)addr, &len) == -1)
+        return -1;
+    return len > sizeof(struct sockaddr_storage)
+        ? (int)sizeof(struct sockaddr_storage) : (int)len;
+}
+
+static int sansock_getpeername(int fd, char *addr)
+{
+    socklen_t len = sizeof(struct sockaddr_storage);
+    if (getpeername(fd, (struct sockaddr *)addr, &len) == -1)
+        return -1;
+    return len > sizeof(struct sockaddr_storage)
+        ? (int)sizeof(struct sockaddr_storage) : (int)len;
+}
+
+/* getsockopt(2), int form, as CPython's sock_getsockopt: the int value, or
+ * a value below INT_MIN (errno set) on failure, so no out-parameter. */
+static long long sansock_getsockopt_int(int fd, int level, int option)
+{
+    int flag = 0;
+    socklen_t flagsize = sizeof(flag);
+    if (getsockopt(fd, level, option, &flag, &flagsize) == -1)
+        return (long long)INT_MIN - 1;
+    return flag;
+}
+
+/* getsockopt(2), buffer form: the length the kernel returned. */
+static int sansock_getsockopt_buf(int fd, int level, int option, char *buf, int buflen)
+{
+    socklen_t len = (socklen_t)buflen;
+    if (getsockopt(fd, level, option, buf, &len) == -1)
+        return -1;
+    return len > (socklen_t)buflen ? buflen : (int)len;
+}
+
+static int sansock_setsockopt_int(int fd, int level, int option, int value)
+{
+    return setsockopt(fd, level, option, &value, sizeof(value));
+}
+
+/* buf may be NULL: setsockopt(fd, level, opt, NULL, optlen). */
+static int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, int buflen)
+{
+    return setsockopt(fd, level, option, buf, (socklen_t)buflen);
+}
+
+static ssize_t sansock_sendto(int fd, const char *buf, size_t len, int flags,
+                              const char *addr, int addrlen)
+{
+    return sendto(fd, buf, len, flags, (const struct sockaddr *)addr, (socklen_t)addrlen);
+}
+
+/* recvfrom(2) with a struct sockaddr_storage; *addrlen gets the length. */
+static ssize_t sansock_recvfrom(int fd, char *buf, size_t len, int flags,
+                                char *addr, int *addrlen)
+{
+    socklen_t alen = sizeof(struct sockaddr_storage);
+    ssize_t r;
+    memset(addr, 0, sizeof(struct sockaddr_storage));
+    r = recvfrom(fd, buf, len, flags, (struct sockaddr *)addr, &alen);
+    if (r == -1)
+        return -1;
+    *addrlen = alen > sizeof(struct sockaddr_storage)
+        ? (int)sizeof(struct sockaddr_storage) : (int)alen;
+    return r;
+}
+
+/* sendmsg(2): the iovecs are built here from parallel base/length arrays.
+ * The kernel checks nbuffers against IOV_MAX (EMSGSIZE), as CPython lets it. */
+#define SANSOCK_IOV_STACK 64
+static ssize_t sansock_sendmsg_iov(int fd, struct iovec *iov, int nbuffers,
+                                   const char *control, size_t controllen,
+                                   const char *name, int namelen, int flags)
+{
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_name = (void *)name;
+    msg.msg_namelen = name == NULL ? 0 : (socklen_t)namelen;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)nbuffers;
+    msg.msg_control = controllen == 0 ? NULL : (void *)control;
+    msg.msg_controllen = controllen;
+    return sendmsg(fd, &msg, flags);
+}
+
+/* recvmsg(2): out[0] = msg_flags, out[1] = msg_controllen, out[2] =
+ * msg_namelen (clamped to the storage).  name is a sockaddr_storage whose
+ * family is preset to AF_UNSPEC, as CPython's sock_recvmsg_guts. */
+static ssize_t sansock_recvmsg_iov(int fd, struct iovec *iov, int nbuffers,
+                                   char *control, size_t controllen, char *name,
+                                   int flags, long long out[3])
+{
+    struct msghdr msg;
+    ssize_t r;
+    memset(&msg, 0, sizeof(msg));
+    memset(name, 0, sizeof(struct sockaddr_storage));
+    ((struct sockaddr *)name)->sa_family = AF_UNSPEC;
+    msg.msg_name = name;
+    msg.msg_namelen = sizeof(struct sockaddr_storage);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)nbuffers;
+    msg.msg_control = controllen == 0 ? NULL : control;
+    msg.msg_controllen = controllen;
+    r = recvmsg(fd, &msg, flags);
+    if (r == -1)
+        return -1;
+    out[0] = msg.msg_flags;
+    out[1] = (long long)(msg.msg_controllen > controllen ? controllen : msg.msg_controllen);
+    out[2] = msg.msg_namelen > sizeof(struct sockaddr_storage)
+        ? (long long)sizeof(struct sockaddr_storage) : (long long)msg.msg_namelen;
+    return r;
+}
+
+/* Fills iovecs from (bases, lens); uses the stack up to SANSOCK_IOV_STACK
+ * buffers and the heap beyond (ENOMEM if that fails). */
+static struct iovec *sansock_fill_iov(struct iovec *stack, char **bases, size_t *lens,
+                                      int nbuffers)
+{
+    struct iovec *iov = stack;
+    int i;
+    if (nbuffers < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (nbuffers > SANSOCK_IOV_STACK) {
+        iov = (struct iovec *)calloc((size_t)nbuffers, sizeof(struct iovec));
+        if (iov == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    for (i = 0; i < nbuffers; i++) {
+        iov[i].iov_base = bases[i];
+        iov[i].iov_len = lens[i];
+    }
+    return iov;
+}
+
+static ssize_t sansock_sendmsg(int fd, char **bases, size_t *lens, int nbuffers,
+                               const char *control, size_t controllen,
+                               const char *name, int namelen, int flags)
+{
+    struct iovec stack[SANSOCK_IOV_STACK];
+    struct iovec *iov = sansock_fill_iov(stack, bases, lens, nbuffers);
+    ssize_t r;
+    int saved;
+    if (iov == NULL)
+        return -1;
+    r = sansock_sendmsg_iov(fd, iov, nbuffers, control, controllen, name, namelen, flags);
+    saved = errno;
+    if (iov != stack)
+        free(iov);
+    errno = saved;
+    return r;
+}
+
+static ssize_t sansock_recvmsg(int fd, char **bases, size_t *lens, int nbuffers,
+                               char *control, size_t controllen, char *name,
+                               int flags, long long out[3])
+{
+    struct iovec stack[SANSOCK_IOV_STACK];
+    struct iovec *iov = sansock_fill_iov(stack, bases, lens, nbuffers);
+    ssize_t r;
+    int saved;
+    if (iov == NULL)
+        return -1;
+    r = sansock_recvmsg_iov(fd, iov, nbuffers, control, controllen, name, flags, out);
+    saved = errno;
+    if (iov != stack)
+        free(iov);
+    errno = saved;
+    return r;
+}
+
+/* One-buffer forms: the buffer is passed directly (bytes need no array). */
+static ssize_t sansock_sendmsg1(int fd, const char *buf, size_t len,
+                                const char *control, size_t controllen,
+                                const char *name, int namelen, int flags)
+{
+    struct iovec iov;
+    iov.iov_base = (void *)buf;
+    iov.iov_len = len;
+    return sansock_sendmsg_iov(fd, &iov, 1, control, controllen, name, namelen, flags);
+}
+
+static ssize_t sansock_recvmsg1(int fd, char *buf, size_t len,
+                                char *control, size_t controllen, char *name,
+                                int flags, long long out[3])
+{
+    struct iovec iov;
+    iov.iov_base = buf;
+    iov.iov_len = len;
+    return sansock_recvmsg_iov(fd, &iov, 1, control, controllen, name, flags, out);
+}
+
+/* sendfile(2) from an explicit offset (the file position is not moved). */
+static long long sansock_sendfile(int out_fd, int in_fd, long long offset, size_t count)
+{
+    off_t off = (off_t)offset;
+    return (long long)sendfile(out_fd, in_fd, &off, count);
+}
+
+/* fstat(2) st_size. */
+static long long sansock_file_size(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == -1)
+        return -1;
+    return (long long)st.st_size;
+}
+
+/* getnameinfo(3): returns the EAI_* code (0 on success). */
+static int sansock_getnameinfo(const char *addr, int addrlen, char *host, int hostlen,
+                               char *serv, int servlen, int flags)
+{
+    return getnameinfo((const struct sockaddr *)addr, (socklen_t)addrlen,
+                       host, (socklen_t)hostlen, serv, (socklen_t)servlen, flags);
+}
+
+/* ---- build-time facts ------------------------------------------------- */
+struct sansock_named_value {
+    const char *name;
+    long long value;
+};
+
+/* Generated by _build.py below this header: sansock_constants[],
+ * sansock_errnos[], sansock_sizes[] and their lengths. */

@@ -1,0 +1,260 @@
+"""The compiled extension, described once by a typed Protocol.
+
+``_sansock_native`` is untyped (CFFI generates it); this module is the only
+place that touches it untyped.  Everything else in the package sees ``lib``
+through :class:`NativeLib` and ``ffi`` as :class:`cffi.FFI`, so ``Any`` stays
+here.  Buffer parameters are ``char *`` in the cdef (``_cdefs.h``): they take
+``bytes`` directly (no copy) or a cdata pointer (``ffi.from_buffer``,
+``ffi.new``); ``CData`` is that cdata type.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Protocol, Union, cast
+
+if TYPE_CHECKING:
+    from cffi import FFI
+
+try:
+    _ext = importlib.import_module("sansock_native._sansock_native")
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "sansock_native: the C extension _sansock_native is not built. "
+        "Build it with `pip install -e .` (or `make test`) from the sansock "
+        "checkout; this needs a C compiler and the Python development headers. "
+        f"({exc})"
+    ) from exc
+
+if TYPE_CHECKING:
+    from _cffi_backend import _CDataBase as CData
+else:
+    CData = object
+
+#: What a ``char *`` parameter accepts.
+CharP = Union[bytes, "CData"]
+
+
+class AddrInfoStruct(Protocol):
+    """``struct addrinfo`` (getaddrinfo(3)) as cdata."""
+
+    ai_flags: int
+    ai_family: int
+    ai_socktype: int
+    ai_protocol: int
+    ai_addrlen: int
+    ai_addr: CData
+    ai_canonname: CData
+    ai_next: AddrInfoStruct
+
+
+class HostEntStruct(Protocol):
+    """``struct hostent`` (gethostbyname(3)) as cdata."""
+
+    h_name: CData
+    h_aliases: CData
+    h_addrtype: int
+    h_length: int
+    h_addr_list: CData
+
+
+class ServEntStruct(Protocol):
+    """``struct servent`` (getservent(3)) as cdata."""
+
+    s_name: CData
+    s_port: int
+
+
+class ProtoEntStruct(Protocol):
+    """``struct protoent`` (getprotoent(3)) as cdata."""
+
+    p_proto: int
+
+
+class IfNameIndexStruct(Protocol):
+    """``struct if_nameindex`` (if_nameindex(3)) as cdata."""
+
+    if_index: int
+    if_name: CData
+
+
+class NativeLib(Protocol):
+    """``lib`` of ``_sansock_native``: the functions of ``_cdefs.h``."""
+
+    EAI_SYSTEM: int
+    NI_MAXHOST: int
+    NI_MAXSERV: int
+    IF_NAMESIZE: int
+
+    # socket(2) family
+    def socket(self, domain: int, type: int, protocol: int, /) -> int: ...
+    def socketpair(self, domain: int, type: int, protocol: int, sv: CData, /) -> int: ...
+    def listen(self, fd: int, backlog: int, /) -> int: ...
+    def shutdown(self, fd: int, how: int, /) -> int: ...
+    def close(self, fd: int, /) -> int: ...
+    def send(self, fd: int, buf: CharP, n: int, flags: int, /) -> int: ...
+    def recv(self, fd: int, buf: CData, n: int, flags: int, /) -> int: ...
+
+    # netdb
+    def getaddrinfo(
+        self, node: CharP, service: CharP, hints: CData | AddrInfoStruct, res: CData, /
+    ) -> int: ...
+    def freeaddrinfo(self, res: CData, /) -> None: ...
+    def gai_strerror(self, code: int, /) -> CData: ...
+    def hstrerror(self, code: int, /) -> CData: ...
+    def gethostbyname_r(
+        self, name: bytes, ret: CData, buf: CData, buflen: int, result: CData, h_errnop: CData, /
+    ) -> int: ...
+    def gethostbyaddr_r(
+        self,
+        addr: bytes,
+        length: int,
+        family: int,
+        ret: CData,
+        buf: CData,
+        buflen: int,
+        result: CData,
+        h_errnop: CData,
+        /,
+    ) -> int: ...
+    def getservbyname_r(
+        self, name: bytes, proto: CharP, ret: CData, buf: CData, buflen: int, result: CData, /
+    ) -> int: ...
+    def getservbyport_r(
+        self, port: int, proto: CharP, ret: CData, buf: CData, buflen: int, result: CData, /
+    ) -> int: ...
+    def getprotobyname_r(
+        self, name: bytes, ret: CData, buf: CData, buflen: int, result: CData, /
+    ) -> int: ...
+    def if_nameindex(self) -> CData: ...
+    def if_freenameindex(self, ptr: CData, /) -> None: ...
+    def if_nametoindex(self, name: bytes, /) -> int: ...
+    def if_indextoname(self, index: int, name: CData, /) -> CData: ...
+    def gethostname(self, name: CData, n: int, /) -> int: ...
+    def sethostname(self, name: bytes, n: int, /) -> int: ...
+    def sansock_getnameinfo(
+        self, addr: bytes, addrlen: int, host: CData, hostlen: int, serv: CData, servlen: int, flags: int, /
+    ) -> int: ...
+
+    # helpers (_helpers.h)
+    def sansock_dup_cloexec(self, fd: int, /) -> int: ...
+    def sansock_get_nonblocking(self, fd: int, /) -> int: ...
+    def sansock_set_nonblocking(self, fd: int, nonblocking: int, /) -> int: ...
+    def sansock_get_inheritable(self, fd: int, /) -> int: ...
+    def sansock_set_inheritable(self, fd: int, inheritable: int, /) -> int: ...
+    def sansock_poll1(self, fd: int, events: int, timeout_ms: int, /) -> int: ...
+    def sansock_monotonic_ns(self) -> int: ...
+    def sansock_bind(self, fd: int, addr: bytes, addrlen: int, /) -> int: ...
+    def sansock_connect(self, fd: int, addr: bytes, addrlen: int, /) -> int: ...
+    def sansock_accept(self, fd: int, addr: CData, addrlen: CData, flags: int, /) -> int: ...
+    def sansock_getsockname(self, fd: int, addr: CData, /) -> int: ...
+    def sansock_getpeername(self, fd: int, addr: CData, /) -> int: ...
+    def sansock_getsockopt_int(self, fd: int, level: int, option: int, /) -> int: ...
+    def sansock_getsockopt_buf(
+        self, fd: int, level: int, option: int, buf: CData, buflen: int, /
+    ) -> int: ...
+    def sansock_setsockopt_int(self, fd: int, level: int, option: int, value: int, /) -> int: ...
+    def sansock_setsockopt_buf(
+        self, fd: int, level: int, option: int, buf: CharP, buflen: int, /
+    ) -> int: ...
+    def sansock_sendto(
+        self, fd: int, buf: CharP, n: int, flags: int, addr: bytes, addrlen: int, /
+    ) -> int: ...
+    def sansock_recvfrom(
+        self, fd: int, buf: CData, n: int, flags: int, addr: CData, addrlen: CData, /
+    ) -> int: ...
+    def sansock_sendmsg(
+        self,
+        fd: int,
+        bases: CData,
+        lens: CData,
+        nbuffers: int,
+        control: CharP,
+        controllen: int,
+        name: CharP,
+        namelen: int,
+        flags: int,
+        /,
+    ) -> int: ...
+    def sansock_sendmsg1(
+        self,
+        fd: int,
+        buf: CharP,
+        n: int,
+        control: CharP,
+        controllen: int,
+        name: CharP,
+        namelen: int,
+        flags: int,
+        /,
+    ) -> int: ...
+    def sansock_recvmsg(
+        self,
+        fd: int,
+        bases: CData,
+        lens: CData,
+        nbuffers: int,
+        control: CData,
+        controllen: int,
+        name: CData,
+        flags: int,
+        out: CData,
+        /,
+    ) -> int: ...
+    def sansock_recvmsg1(
+        self,
+        fd: int,
+        buf: CData,
+        n: int,
+        control: CData,
+        controllen: int,
+        name: CData,
+        flags: int,
+        out: CData,
+        /,
+    ) -> int: ...
+    def sansock_sendfile(self, out_fd: int, in_fd: int, offset: int, count: int, /) -> int: ...
+    def sansock_file_size(self, fd: int, /) -> int: ...
+
+    # build-time facts (_facts.h)
+    def sansock_table_size(self, table: int, /) -> int: ...
+    def sansock_table_name(self, table: int, index: int, /) -> CData: ...
+    def sansock_table_value(self, table: int, index: int, /) -> int: ...
+    def sansock_layout(self, out: CData, /) -> None: ...
+    def sansock_iov_max(self) -> int: ...
+    def sansock_cmsg_len(self, n: int, /) -> int: ...
+    def sansock_cmsg_space(self, n: int, /) -> int: ...
+    def sansock_cmsg_walk(self, control: CharP, controllen: int, out: CData, max: int, /) -> int: ...
+
+
+ffi = cast("FFI", _ext.ffi)
+lib = cast(NativeLib, _ext.lib)
+
+
+
+def cstring(p: CData) -> bytes:
+    """``ffi.string`` of a ``char *``: the bytes up to the NUL."""
+    raw = ffi.string(p)
+    assert isinstance(raw, bytes)
+    return raw
+
+
+def is_null(p: CData | AddrInfoStruct) -> bool:
+    """Whether a pointer cdata is NULL."""
+    return bool(p == ffi.NULL)
+
+
+__all__ = [
+    "AddrInfoStruct",
+    "CData",
+    "CharP",
+    "HostEntStruct",
+    "IfNameIndexStruct",
+    "NativeLib",
+    "ProtoEntStruct",
+    "ServEntStruct",
+    "cstring",
+    "ffi",
+    "is_null",
+    "lib",
+]
