@@ -36,6 +36,7 @@ from ._inet import (
     buffer_bytes,
     c_int,
     c_uint_mask,
+    converterr_name,
     ntop4,
     ntop6,
     pton4,
@@ -623,10 +624,10 @@ class _SockaddrCodec:
                 raise _arity_error(None, want, want, len(address))
             ifname = _fs_converter(address[0])
             if not isinstance(address[1], int):  # "k" / "K"
-                raise TypeError(f"argument 2 must be int, not {type_name(address[1])}")
+                raise TypeError(f"argument 2 must be int, not {converterr_name(address[1])}")
             if proto == isotp:  # "O&kk" -> canid_t rx_id, tx_id
                 if not isinstance(address[2], int):
-                    raise TypeError(f"argument 3 must be int, not {type_name(address[2])}")
+                    raise TypeError(f"argument 3 must be int, not {converterr_name(address[2])}")
                 tail = self.st_can_tp.pack(address[1] & 0xFFFFFFFF, address[2] & 0xFFFFFFFF)
             else:  # "O&KIB" -> name, pgn, addr
                 pgn = c_uint_mask(address[2], 32)

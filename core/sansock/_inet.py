@@ -53,6 +53,11 @@ def _index(obj: object) -> int:
     return operator.index(obj)  # type: ignore[arg-type]
 
 
+def converterr_name(obj: object) -> str:
+    """The type name in getargs.c ``converterr`` messages: ``None`` for None."""
+    return "None" if obj is None else type_name(obj)
+
+
 def c_long(obj: object, long_bits: int = 64) -> int:
     """``PyLong_AsLong``: ``__index__`` then the C ``long`` range."""
     value = _index(obj)
@@ -96,7 +101,7 @@ def c_string(obj: object, fname: str, position: int) -> bytes:
     """The ``"s"`` format unit without a custom message: a ``str`` encoded to
     UTF-8 with no NUL (``getargs.c`` ``convertsimple``)."""
     if not isinstance(obj, str):
-        raise TypeError(f"{fname}() argument {position} must be str, not {type_name(obj)}")
+        raise TypeError(f"{fname}() argument {position} must be str, not {converterr_name(obj)}")
     data = obj.encode("utf-8")  # surrogates: UnicodeEncodeError, as CPython
     if b"\0" in data:
         raise ValueError("embedded null character")
