@@ -390,7 +390,7 @@ class NativeDriver:
                 n = lib.sansock_sendmsg1(fd, p, len(p), ctrl, len(control), name, namelen, flags)
         else:
             # keep: every buffer stays alive until sendmsg returns.
-            keep = [b if type(b) is bytes else ffi.from_buffer(b) for b in buffers]
+            keep = [ffi.from_buffer(b) for b in buffers]
             count = len(keep)
             bases, lens = _iov_arrays(_tls.scratch, count)
             if count:
