@@ -22,7 +22,6 @@ IMPURE_FOR_CORE = STDLIB_SOCKET_MACHINERY | {
     "sansock_fake",
     "signal",
     "subprocess",
-    "io",
 }
 
 

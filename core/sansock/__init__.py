@@ -1,18 +1,201 @@
-"""sansock: Python's socket module as a typed sans-IO core with swappable drivers."""
+"""sansock: Python's ``socket`` module as a typed sans-IO core with swappable drivers.
+
+``import sansock`` gives the stdlib ``socket`` API bound to the native driver
+(real syscalls through CFFI), loaded on first use.  ``sansock.using(driver)``
+gives the same API bound to any other driver, such as the in-memory kernel
+``sansock_fake.FakeKernel``::
+
+    import sansock
+    from sansock_fake import FakeKernel
+
+    net = sansock.using(FakeKernel())
+    a, b = net.socketpair()
+
+:func:`swap_default_driver` runs code written against the module-level API
+(``sansock.socket(...)``) on another driver for the duration of a ``with``.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
 from ._abi import ABI, CmsgLayout, SockaddrLayout
+from ._binding import GLOBAL_DEFAULT_TIMEOUT as _GLOBAL_DEFAULT_TIMEOUT
+from ._binding import Binding
 from ._driver import Driver
 from ._errors import error, gaierror, herror, timeout
+from ._socket import SocketType
+from ._socketpy import SocketIO, socket
+
+if TYPE_CHECKING:
+    from enum import IntEnum, IntFlag
+
+    AddressFamily: type[IntEnum]
+    SocketKind: type[IntEnum]
+    MsgFlag: type[IntFlag]
+    AddressInfo: type[IntFlag]
+
+
+def _load_default_driver() -> Driver:
+    """The native driver; an ImportError that says how to build it if missing."""
+    # Imported by name so that the pure core has no static dependency on a driver.
+    native = importlib.import_module("sansock_native")
+    driver: Driver = native.NativeDriver()
+    return driver
+
+
+class _ModuleBinding(Binding):
+    """The binding behind the module-level API.
+
+    Like ``Lib/socket.py``, its factories (``create_connection``,
+    ``socketpair``...) look the name ``socket`` up in the module at call time,
+    so a test that monkeypatches ``sansock.socket`` affects them.
+    """
+
+    def _socket_class(self) -> type[socket]:
+        cls: type[socket] = globals()["socket"]
+        return cls
+
+
+_default = _ModuleBinding(loader=_load_default_driver)
+_default.socket = socket
+socket._default_binding = _default
+
+
+def using(driver: Driver) -> Binding:
+    """The whole socket-module surface bound to *driver*.
+
+    Sockets made through the result use only that driver; the binding has its
+    own default timeout.
+    """
+    return Binding(driver)
+
+
+@contextmanager
+def swap_default_driver(driver: Driver) -> Iterator[Binding]:
+    """Run the module-level API (``sansock.socket``...) on *driver* inside a ``with``.
+
+    The previous driver is restored on exit, also when the block raises.
+    Sockets made inside keep using *driver* after the block.
+    """
+    previous = _default.swap_driver(driver)
+    saved_timeout = _default.default_timeout_ns
+    try:
+        yield _default
+    finally:
+        _default.swap_driver(previous)
+        _default.default_timeout_ns = saved_timeout
+
+
+def default_binding() -> Binding:
+    """The binding behind the module-level API."""
+    return _default
+
+
+has_ipv6 = True
+
+# Module functions: the default binding's methods.
+socketpair = _default.socketpair
+fromfd = _default.fromfd
+create_connection = _default.create_connection
+create_server = _default.create_server
+has_dualstack_ipv6 = _default.has_dualstack_ipv6
+send_fds = _default.send_fds
+recv_fds = _default.recv_fds
+getdefaulttimeout = _default.getdefaulttimeout
+setdefaulttimeout = _default.setdefaulttimeout
+close = _default.close
+dup = _default.dup
+CMSG_LEN = _default.CMSG_LEN
+CMSG_SPACE = _default.CMSG_SPACE
+htons = _default.htons
+ntohs = _default.ntohs
+htonl = _default.htonl
+ntohl = _default.ntohl
+inet_aton = _default.inet_aton
+inet_ntoa = _default.inet_ntoa
+inet_pton = _default.inet_pton
+inet_ntop = _default.inet_ntop
+getaddrinfo = _default.getaddrinfo
+getnameinfo = _default.getnameinfo
+gethostbyname = _default.gethostbyname
+gethostbyname_ex = _default.gethostbyname_ex
+gethostbyaddr = _default.gethostbyaddr
+getfqdn = _default.getfqdn
+gethostname = _default.gethostname
+sethostname = _default.sethostname
+getservbyname = _default.getservbyname
+getservbyport = _default.getservbyport
+getprotobyname = _default.getprotobyname
+if_nameindex = _default.if_nameindex
+if_nametoindex = _default.if_nametoindex
+if_indextoname = _default.if_indextoname
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: constants (AF_INET...) and enums (AddressFamily...) come from the
+    # default driver's ABI, so they are looked up when first asked for.
+    if name.startswith("_"):
+        raise AttributeError(f"module 'sansock' has no attribute {name!r}")
+    try:
+        return getattr(_default, name)
+    except AttributeError:
+        raise AttributeError(f"module 'sansock' has no attribute {name!r}") from None
+
 
 __all__ = [
     "ABI",
+    "Binding",
     "CmsgLayout",
     "Driver",
     "SockaddrLayout",
+    "SocketIO",
+    "SocketType",
     "error",
     "gaierror",
     "herror",
     "timeout",
+    "socket",
+    "has_ipv6",
+    "socketpair",
+    "fromfd",
+    "create_connection",
+    "create_server",
+    "has_dualstack_ipv6",
+    "send_fds",
+    "recv_fds",
+    "getdefaulttimeout",
+    "setdefaulttimeout",
+    "close",
+    "dup",
+    "CMSG_LEN",
+    "CMSG_SPACE",
+    "htons",
+    "ntohs",
+    "htonl",
+    "ntohl",
+    "inet_aton",
+    "inet_ntoa",
+    "inet_pton",
+    "inet_ntop",
+    "getaddrinfo",
+    "getnameinfo",
+    "gethostbyname",
+    "gethostbyname_ex",
+    "gethostbyaddr",
+    "getfqdn",
+    "gethostname",
+    "sethostname",
+    "getservbyname",
+    "getservbyport",
+    "getprotobyname",
+    "if_nameindex",
+    "if_nametoindex",
+    "if_indextoname",
+    "using",
+    "swap_default_driver",
+    "default_binding",
 ]

@@ -1,0 +1,739 @@
+"""A binding: the whole socket-module surface bound to one driver.
+
+``sansock.using(driver)`` returns a :class:`Binding`; ``import sansock`` gives
+the module bound to the default binding, whose driver (the native one) is
+loaded on first use.  A binding owns what CPython keeps in module state: the
+driver, the default timeout (``setdefaulttimeout``), the enums built from the
+driver's ABI, and a ``socket`` class whose instances use this binding.
+
+The module functions follow ``Modules/socketmodule.c`` (``socket_getaddrinfo``,
+``socket_gethostbyname``...) and ``Lib/socket.py`` (``create_connection``,
+``socketpair``, ``send_fds``...), each named in its docstring.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Callable, Iterable
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from . import _address, _cmsg, _inet, _timeout
+from ._consts import SocketConstants
+from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
+from ._enums import SocketEnums, intenum_converter
+from ._errors import error
+from ._socketpy import socket
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+    from ._abi import ABI
+    from ._driver import Driver
+
+__all__ = ["Binding", "GLOBAL_DEFAULT_TIMEOUT"]
+
+
+class _GlobalDefaultTimeout:
+    """``socket._GLOBAL_DEFAULT_TIMEOUT``: "use getdefaulttimeout()"."""
+
+    def __repr__(self) -> str:
+        return "<sansock._GLOBAL_DEFAULT_TIMEOUT>"
+
+
+GLOBAL_DEFAULT_TIMEOUT: Any = _GlobalDefaultTimeout()
+
+
+def _fsencode(name: str | bytes) -> bytes:
+    if isinstance(name, str):
+        return name.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    return bytes(name)
+
+
+def _fsdecode(name: bytes) -> str:
+    return name.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+
+
+def _fs_converter(name: object) -> bytes:
+    """``PyUnicode_FSConverter``: str or bytes (a path-like too)."""
+    if isinstance(name, (str, bytes)):
+        return _fsencode(name)
+    fspath = getattr(type(name), "__fspath__", None)
+    if fspath is not None:
+        value = fspath(name)
+        if isinstance(value, (str, bytes)):
+            return _fsencode(value)
+    raise TypeError(
+        f"expected str, bytes or os.PathLike object, not {type(name).__name__}"
+    )
+
+
+class Binding:
+    """The socket-module surface bound to one driver (see the module docstring)."""
+
+    def __init__(
+        self, driver: Driver | None = None, *, loader: Callable[[], Driver] | None = None
+    ) -> None:
+        if driver is None and loader is None:
+            raise TypeError("Binding needs a driver or a loader")
+        self._driver = driver
+        self._loader = loader
+        self._constants: SocketConstants | None = None
+        self._enums: SocketEnums | None = None
+        #: ``setdefaulttimeout``'s value in ns (-1: None), as CPython's ``defaulttimeout``.
+        self.default_timeout_ns = -1
+        # The socket class of this binding: a subclass whose instances use it.
+        self.socket: type[socket] = type(
+            "socket", (socket,), {"__slots__": (), "_default_binding": self, "__module__": "sansock"}
+        )
+
+    # -- the driver and what derives from it --------------------------------
+    @property
+    def driver(self) -> Driver:
+        """The driver (loaded on first use for the default binding)."""
+        driver = self._driver
+        if driver is None:
+            assert self._loader is not None
+            driver = self._driver = self._loader()
+        return driver
+
+    def swap_driver(self, driver: Driver | None) -> Driver | None:
+        """Replace the driver; return the previous one (None if never loaded).
+
+        Sockets already made keep the driver they were made with.
+        """
+        previous = self._driver
+        self._driver = driver
+        self._constants = None
+        self._enums = None
+        return previous
+
+    @property
+    def abi(self) -> ABI:
+        """The ABI of the driver's platform."""
+        return self.constants.abi
+
+    @property
+    def constants(self) -> SocketConstants:
+        k = self._constants
+        if k is None:
+            k = self._constants = SocketConstants(self.driver.abi)
+        return k
+
+    @property
+    def enums(self) -> SocketEnums:
+        e = self._enums
+        if e is None:
+            e = self._enums = SocketEnums.for_abi(self.abi)
+        return e
+
+    def address_family(self, value: int) -> IntEnum | int:
+        return intenum_converter(value, self.enums.AddressFamily)
+
+    def socket_kind(self, value: int) -> IntEnum | int:
+        return intenum_converter(value, self.enums.SocketKind)
+
+    def __getattr__(self, name: str) -> Any:
+        # Constants (AF_INET...) and enums (AddressFamily...) of the driver's ABI.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in ("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"):
+            return getattr(self.enums, name)
+        value = self.abi.constants.get(name)
+        if value is None or not name.isupper() or name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        e = self.enums
+        if name.startswith("AF_"):
+            return e.AddressFamily[name]
+        if name.startswith("SOCK_"):
+            return e.SocketKind[name]
+        if name.startswith("MSG_"):
+            return e.MsgFlag[name]
+        if name.startswith("AI_"):
+            return e.AddressInfo[name]
+        return value
+
+    # -- socket factories (Lib/socket.py) ------------------------------------
+    def _socket_class(self) -> type[socket]:
+        return self.socket
+
+    def socketpair(
+        self, family: int | None = None, type: int = -1, proto: int = 0
+    ) -> tuple[socket, socket]:
+        """socketpair([family[, type[, proto]]]) -> (socket object, socket object)
+
+        Create a pair of socket objects from the sockets returned by the platform
+        socketpair() function.  The arguments are the same as for socket() except
+        the default family is AF_UNIX if defined on the platform; otherwise, the
+        default is AF_INET.
+        """
+        k = self.constants
+        if family is None:
+            family = k.AF_UNIX
+        if type == -1:
+            type = k.SOCK_STREAM
+        family = arg_int(family)
+        type = arg_int(type)
+        proto = arg_int(proto)
+        drv = self.driver
+        fd_a, fd_b = drv.socketpair(family, type | k.SOCK_CLOEXEC, proto)
+        cls = self._socket_class()
+        try:
+            a = cls(family, type, proto, fd_a)
+        except BaseException:
+            drv.close(fd_a)
+            drv.close(fd_b)
+            raise
+        try:
+            b = cls(family, type, proto, fd_b)
+        except BaseException:
+            a.close()
+            drv.close(fd_b)
+            raise
+        return a, b
+
+    def fromfd(self, fd: int, family: int, type: int, proto: int = 0) -> socket:
+        """fromfd(fd, family, type[, proto]) -> socket object
+
+        Create a socket object from a duplicate of the given file
+        descriptor.  The remaining arguments are the same as for socket().
+        """
+        nfd = self.dup(fd)
+        return self._socket_class()(family, type, proto, nfd)
+
+    def create_connection(
+        self,
+        address: tuple[str | None, int],
+        timeout: float | None = GLOBAL_DEFAULT_TIMEOUT,
+        source_address: Any = None,
+        *,
+        all_errors: bool = False,
+    ) -> socket:
+        """Connect to *address* and return the socket object (``Lib/socket.py``).
+
+        Tries every address ``getaddrinfo`` gives, in order.  Passing the
+        optional *timeout* parameter will set the timeout on the socket
+        instance before attempting to connect.  If no *timeout* is supplied,
+        the global default timeout setting returned by :func:`getdefaulttimeout`
+        is used.  If *source_address* is set it must be a tuple of (host, port)
+        for the socket to bind as a source address before making the
+        connection.  When a connection cannot be created, raises the last error
+        if *all_errors* is False, and an ExceptionGroup of all errors if
+        *all_errors* is True.
+        """
+        host, port = address
+        exceptions: list[OSError] = []
+        k = self.constants
+        for res in self.getaddrinfo(host, port, 0, k.SOCK_STREAM):
+            af, socktype, proto, canonname, sa = res
+            sock = None
+            try:
+                sock = self._socket_class()(af, socktype, proto)
+                if timeout is not GLOBAL_DEFAULT_TIMEOUT:
+                    sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sa)
+                # Break explicitly a reference cycle
+                exceptions.clear()
+                return sock
+            except error as exc:
+                if not all_errors:
+                    exceptions.clear()  # raise only the last error
+                exceptions.append(exc)
+                if sock is not None:
+                    sock.close()
+        if len(exceptions):
+            try:
+                if not all_errors:
+                    raise exceptions[0]
+                raise ExceptionGroup("create_connection failed", exceptions)  # noqa: F821
+            finally:
+                # Break explicitly a reference cycle
+                exceptions.clear()
+        else:
+            raise error("getaddrinfo returns an empty list")
+
+    def has_dualstack_ipv6(self) -> bool:
+        """Return True if the platform supports creating a SOCK_STREAM socket
+        which can handle both AF_INET and AF_INET6 (IPv4 / IPv6) connections.
+        """
+        k = self.constants
+        if k.IPPROTO_IPV6 == -1 or k.IPV6_V6ONLY == -1:
+            return False
+        try:
+            with self._socket_class()(k.AF_INET6, k.SOCK_STREAM) as sock:
+                sock.setsockopt(k.IPPROTO_IPV6, k.IPV6_V6ONLY, 0)
+                return True
+        except error:
+            return False
+
+    def create_server(
+        self,
+        address: Any,
+        *,
+        family: int | None = None,
+        backlog: int | None = None,
+        reuse_port: bool = False,
+        dualstack_ipv6: bool = False,
+    ) -> socket:
+        """Convenience function which creates a SOCK_STREAM type socket
+        bound to *address* (a 2-tuple (host, port)) and return the socket
+        object (``Lib/socket.py``).
+
+        *family* should be either AF_INET or AF_INET6.
+        *backlog* is the queue size passed to socket.listen().
+        *reuse_port* dictates whether to use the SO_REUSEPORT socket option.
+        *dualstack_ipv6*: if true and the platform supports it, it will
+        create an AF_INET6 socket able to accept both IPv4 or IPv6
+        connections. When false it will explicitly disable this option on
+        platforms that enable it by default (e.g. Linux).
+        """
+        k = self.constants
+        if family is None:
+            family = k.AF_INET
+        if reuse_port and k.SO_REUSEPORT == -1:
+            raise ValueError("SO_REUSEPORT not supported on this platform")
+        if dualstack_ipv6:
+            if not self.has_dualstack_ipv6():
+                raise ValueError("dualstack_ipv6 not supported on this platform")
+            if family != k.AF_INET6:
+                raise ValueError("dualstack_ipv6 requires AF_INET6 family")
+        sock = self._socket_class()(family, k.SOCK_STREAM)
+        try:
+            if k.SO_REUSEADDR != -1:
+                try:
+                    sock.setsockopt(k.SOL_SOCKET, k.SO_REUSEADDR, 1)
+                except error:
+                    # Fail later on bind(), for platforms which may not
+                    # support this option.
+                    pass
+            if reuse_port:
+                sock.setsockopt(k.SOL_SOCKET, k.SO_REUSEPORT, 1)
+            if family == k.AF_INET6:
+                if dualstack_ipv6:
+                    sock.setsockopt(k.IPPROTO_IPV6, k.IPV6_V6ONLY, 0)
+                elif k.IPV6_V6ONLY != -1 and k.IPPROTO_IPV6 != -1:
+                    sock.setsockopt(k.IPPROTO_IPV6, k.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except error as err:
+                msg = "%s (while attempting to bind on address %r)" % (err.strerror, address)
+                raise error(err.errno, msg) from None
+            if backlog is None:
+                sock.listen()
+            else:
+                sock.listen(backlog)
+            return sock
+        except error:
+            sock.close()
+            raise
+
+    # -- fd passing (Lib/socket.py send_fds / recv_fds) -----------------------
+    def send_fds(
+        self,
+        sock: socket,
+        buffers: Iterable[ReadableBuffer],
+        fds: Iterable[int],
+        flags: int = 0,
+        address: Any = None,
+    ) -> int:
+        """send_fds(sock, buffers, fds[, flags[, address]]) -> integer
+
+        Send the list of file descriptors fds over an AF_UNIX socket.
+        (As in CPython 3.11, *flags* and *address* are accepted and ignored.)
+        """
+        abi = sock._k.abi
+        fmt = ("<" if abi.byteorder == "little" else ">") + "i"
+        data = b"".join(struct.pack(fmt, fd) for fd in fds)
+        k = sock._k
+        return sock.sendmsg(buffers, [(k.SOL_SOCKET, k.SCM_RIGHTS, data)])
+
+    def recv_fds(
+        self, sock: socket, bufsize: int, maxfds: int, flags: int = 0
+    ) -> tuple[bytes, list[int], int, Any]:
+        """recv_fds(sock, bufsize, maxfds[, flags]) -> (data, list of file
+        descriptors, msg_flags, address)
+
+        Receive up to maxfds file descriptors returning the message
+        data and a list containing the descriptors.
+        (As in CPython 3.11, *flags* is accepted and ignored.)
+        """
+        k = sock._k
+        abi = k.abi
+        size = abi.sizeof_int
+        msg, ancdata, msg_flags, addr = sock.recvmsg(bufsize, _cmsg.cmsg_len(maxfds * size, abi))
+        fmt = ("<" if abi.byteorder == "little" else ">") + "i"
+        fds: list[int] = []
+        for cmsg_level, cmsg_type, cmsg_data in ancdata:
+            if cmsg_level == k.SOL_SOCKET and cmsg_type == k.SCM_RIGHTS:
+                usable = len(cmsg_data) - len(cmsg_data) % size
+                fds.extend(v for (v,) in struct.iter_unpack(fmt, cmsg_data[:usable]))
+        return msg, fds, msg_flags, addr
+
+    # -- timeouts -------------------------------------------------------------
+    def getdefaulttimeout(self) -> float | None:
+        """getdefaulttimeout() -> timeout
+
+        Returns the default timeout in seconds (float) for new socket objects.
+        A value of None indicates that new socket objects have no timeout.
+        When the socket module is first imported, the default is None.
+        """
+        return _timeout.timeout_seconds(self.default_timeout_ns)
+
+    def setdefaulttimeout(self, timeout: float | None, /) -> None:
+        """setdefaulttimeout(timeout)
+
+        Set the default timeout in seconds (float) for new socket objects.
+        A value of None indicates that new socket objects have no timeout.
+        When the socket module is first imported, the default is None.
+        """
+        self.default_timeout_ns = _timeout.parse_timeout(timeout)
+
+    # -- fds -------------------------------------------------------------------
+    def close(self, fd: int, /) -> None:
+        """close(integer) -> None
+
+        Close an integer socket file descriptor.  This is like os.close(), but
+        for sockets; on some platforms os.close() won't work for socket file
+        descriptors.
+        """
+        fd = wrap_c_int(c_long(fd))
+        try:
+            self.driver.close(fd)
+        except OSError as exc:
+            # bpo-30319: ECONNRESET can be raised on close() if the peer reset.
+            if exc.errno != self.constants.ECONNRESET:
+                raise
+
+    def dup(self, fd: int, /) -> int:
+        """dup(integer) -> integer
+
+        Duplicate an integer socket file descriptor.  This is like os.dup(), but for
+        sockets; on some platforms os.dup() won't work for socket file descriptors.
+        """
+        return self.driver.dup(wrap_c_int(c_long(fd)))
+
+    # -- CMSG arithmetic -------------------------------------------------------
+    def CMSG_LEN(self, length: int, /) -> int:
+        """CMSG_LEN(length) -> control message length
+
+        Return the total length, without trailing padding, of an ancillary
+        data item with associated data of the given length.
+        """
+        return _cmsg.cmsg_len(length, self.abi)
+
+    def CMSG_SPACE(self, length: int, /) -> int:
+        """CMSG_SPACE(length) -> buffer size
+
+        Return the buffer size needed for recvmsg() to receive an ancillary
+        data item with associated data of the given length, along with any
+        trailing padding.
+        """
+        return _cmsg.cmsg_space(length, self.abi)
+
+    # -- byte order and address text -------------------------------------------
+    def htons(self, x: int, /) -> int:
+        """Convert a 16-bit unsigned integer from host to network byte order."""
+        return _inet.htons(x, self.abi)
+
+    def ntohs(self, x: int, /) -> int:
+        """Convert a 16-bit unsigned integer from network to host byte order."""
+        return _inet.ntohs(x, self.abi)
+
+    def htonl(self, x: int, /) -> int:
+        """Convert a 32-bit integer from host to network byte order."""
+        return _inet.htonl(x, self.abi)
+
+    def ntohl(self, x: int, /) -> int:
+        """Convert a 32-bit integer from network to host byte order."""
+        return _inet.ntohl(x, self.abi)
+
+    def inet_aton(self, ip_string: str, /) -> bytes:
+        """Convert an IP address in string format (123.45.67.89) to the 32-bit packed
+        binary format used in low-level network functions."""
+        return _inet.inet_aton(ip_string)
+
+    def inet_ntoa(self, packed_ip: ReadableBuffer, /) -> str:
+        """Convert an IP address from 32-bit packed binary format to string format."""
+        return _inet.inet_ntoa(packed_ip)
+
+    def inet_pton(self, address_family: int, ip_string: str, /) -> bytes:
+        """inet_pton(af, ip) -> packed IP address string
+
+        Convert an IP address from string format to a packed string suitable
+        for use with low-level network functions.
+        """
+        return _inet.inet_pton(address_family, ip_string, self.abi)
+
+    def inet_ntop(self, address_family: int, packed_ip: ReadableBuffer, /) -> str:
+        """inet_ntop(af, packed_ip) -> string formatted IP address
+
+        Convert a packed IP address of the given family to string format.
+        """
+        return _inet.inet_ntop(address_family, packed_ip, self.abi)
+
+    # -- resolver (socket_getaddrinfo and friends) -----------------------------
+    def getaddrinfo(
+        self,
+        host: bytes | str | None,
+        port: bytes | str | int | None,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> list[tuple[IntEnum | int, IntEnum | int, int, str, Any]]:
+        """Resolve host and port into list of address info entries.
+
+        Translate the host/port argument into a sequence of 5-tuples that contain
+        all the necessary arguments for creating a socket connected to that service.
+        host is a domain name, a string representation of an IPv4/v6 address or
+        None. port is a string service name such as 'http', a numeric port number or
+        None. By passing None as the value of host and port, you can pass NULL to
+        the underlying C API.
+
+        The family, type and proto arguments can be optionally specified in order to
+        narrow the list of addresses returned. Passing zero as a value for each of
+        these arguments selects the full range of results.
+        """
+        # socket_getaddrinfo: "OO|iiii:getaddrinfo"
+        family = arg_int(family)
+        type = arg_int(type)
+        proto = arg_int(proto)
+        flags = arg_int(flags)
+        hptr: bytes | None
+        if host is None:
+            hptr = None
+        elif isinstance(host, str):
+            try:
+                hptr = host.encode("idna")
+            except UnicodeError as exc:
+                raise exc
+        elif isinstance(host, bytes):
+            hptr = host
+        else:
+            raise TypeError("getaddrinfo() argument 1 must be string or None")
+        pptr: bytes | None
+        if isinstance(port, int):
+            pptr = b"%d" % c_long(port)
+        elif isinstance(port, str):
+            pptr = port.encode("utf-8")
+        elif isinstance(port, bytes):
+            pptr = port
+        elif port is None:
+            pptr = None
+        else:
+            raise OSError("Int or String expected")
+        if hptr is not None and b"\0" in hptr or pptr is not None and b"\0" in pptr:
+            raise ValueError("embedded null character")
+        drv = self.driver
+        abi = self.abi
+        results = drv.getaddrinfo(hptr, pptr, family, type, proto, flags)
+        out: list[tuple[IntEnum | int, IntEnum | int, int, str, Any]] = []
+        for af, socktype, protocol, canonname, raw in results:
+            addr = _address.decode_address(raw, abi, drv, proto=protocol)
+            out.append(
+                (self.address_family(af), self.socket_kind(socktype), protocol, canonname, addr)
+            )
+        return out
+
+    def getnameinfo(self, sockaddr: tuple[Any, ...], flags: int, /) -> tuple[str, str]:
+        """getnameinfo(sockaddr, flags) --> (host, port)
+
+        Get host and port for a sockaddr."""
+        # socket_getnameinfo: "Oi:getnameinfo", then "si|II" on the tuple.
+        flags = arg_int(flags)
+        if not isinstance(sockaddr, tuple):
+            raise TypeError("getnameinfo() argument 1 must be a tuple")
+        illegal = "getnameinfo(): illegal sockaddr argument"
+        if not 2 <= len(sockaddr) <= 4 or not isinstance(sockaddr[0], str):
+            raise TypeError(illegal)
+        host = sockaddr[0].encode("utf-8")
+        if b"\0" in host:
+            raise ValueError("embedded null character")
+        try:
+            port = arg_int(sockaddr[1])
+            flowinfo = arg_uint_wrapping(sockaddr[2]) if len(sockaddr) > 2 else 0
+            scope_id = arg_uint_wrapping(sockaddr[3]) if len(sockaddr) > 3 else 0
+        except TypeError:
+            raise TypeError(illegal) from None
+        if flowinfo > 0xFFFFF:
+            raise OverflowError("getnameinfo(): flowinfo must be 0-1048575.")
+        k = self.constants
+        drv = self.driver
+        abi = self.abi
+        infos = drv.getaddrinfo(
+            host, b"%d" % port, 0, k.SOCK_DGRAM, 0, abi.const("AI_NUMERICHOST")
+        )
+        if len(infos) > 1:
+            raise OSError("sockaddr resolved to multiple addresses")
+        family, raw = infos[0][0], bytearray(infos[0][4])
+        if family == k.AF_INET:
+            if len(sockaddr) != 2:
+                raise OSError("IPv4 sockaddr must be 2 tuple")
+        elif family == k.AF_INET6:
+            # sin6_flowinfo = htonl(flowinfo); sin6_scope_id = scope_id (host order)
+            raw[4:8] = flowinfo.to_bytes(4, "big")
+            raw[24:28] = scope_id.to_bytes(4, abi.byteorder)
+        return drv.getnameinfo(bytes(raw), flags)
+
+    def _resolve(self, name: object, family: int) -> tuple[int, bytes]:
+        """``setipaddr``: ``(family, packed address)`` for a host name or number."""
+        abi = self.abi
+        codec = _address._codec_for(abi)
+        raw = codec.setipaddr(
+            _address._idna_host(name), family, abi.sockaddr.sizes["sockaddr_storage"], self.driver
+        )
+        af = codec.family_of(bytes(raw))
+        if af == self.constants.AF_INET:
+            return af, bytes(raw[4:8])
+        return af, bytes(raw[8:24])
+
+    def gethostbyname(self, hostname: str, /) -> str:
+        """gethostbyname(host) -> address
+
+        Return the IP address (a string of the form '255.255.255.255') for a host.
+        """
+        _, packed = self._resolve(hostname, self.constants.AF_INET)
+        return _inet.inet_ntoa(packed)
+
+    def _hostent(self, hostent: tuple[str, list[str], int, list[bytes]]) -> tuple[str, list[str], list[str]]:
+        name, aliases, addrtype, addrs = hostent
+        return name, aliases, [_inet.inet_ntop(addrtype, a, self.abi) for a in addrs]
+
+    def gethostbyname_ex(self, hostname: str, /) -> tuple[str, list[str], list[str]]:
+        """gethostbyname_ex(host) -> (name, aliaslist, addresslist)
+
+        Return the true host name, a list of aliases, and a list of IP addresses,
+        for a host.  The host argument is a string giving a host name or IP number.
+        """
+        self._resolve(hostname, self.constants.AF_INET)
+        return self._hostent(self.driver.gethostbyname_ex(_address._idna_host(hostname)))
+
+    def gethostbyaddr(self, ip_address: str, /) -> tuple[str, list[str], list[str]]:
+        """gethostbyaddr(host) -> (name, aliaslist, addresslist)
+
+        Return the true host name, a list of aliases, and a list of IP addresses,
+        for a host.  The host argument is a string giving a host name or IP number.
+        """
+        family, packed = self._resolve(ip_address, self.abi.constants.get("AF_UNSPEC", 0))
+        return self._hostent(self.driver.gethostbyaddr(packed, family))
+
+    def getfqdn(self, name: str = "") -> str:
+        """Get fully qualified domain name from name.
+
+        An empty argument is interpreted as meaning the local host.
+
+        First the hostname returned by gethostbyaddr() is checked, then
+        possibly existing aliases. In case no FQDN is available and `name`
+        was given, it is returned unchanged. If `name` was empty, '0.0.0.0' or '::',
+        hostname from gethostname() is returned.
+        """
+        name = name.strip()
+        if not name or name in ("0.0.0.0", "::"):
+            name = self.gethostname()
+        try:
+            hostname, aliases, ipaddrs = self.gethostbyaddr(name)
+        except error:
+            pass
+        else:
+            aliases.insert(0, hostname)
+            for name in aliases:
+                if "." in name:
+                    break
+            else:
+                name = hostname
+        return name
+
+    def gethostname(self) -> str:
+        """gethostname() -> string
+
+        Return the current host name.
+        """
+        return _fsdecode(self.driver.gethostname())
+
+    def sethostname(self, name: str | bytes, /) -> None:
+        """sethostname(name)
+
+        Sets the hostname to name.
+        """
+        self.driver.sethostname(_fs_converter(name))
+
+    def getservbyname(self, servicename: str, protocolname: str | None = None, /) -> int:
+        """getservbyname(servicename[, protocolname]) -> integer
+
+        Return a port number from a service name and protocol name.
+        The optional protocol name, if given, should be 'tcp' or 'udp',
+        otherwise any protocol will match.
+        """
+        name = _c_string(servicename, "getservbyname", 1)
+        proto = None if protocolname is None else _c_string(protocolname, "getservbyname", 2)
+        port = self.driver.getservbyname(name, proto)
+        if port is None:
+            raise OSError("service/proto not found")
+        return port
+
+    def getservbyport(self, port: int, protocolname: str | None = None, /) -> str:
+        """getservbyport(port[, protocolname]) -> string
+
+        Return the service name from a port number and protocol name.
+        The optional protocol name, if given, should be 'tcp' or 'udp',
+        otherwise any protocol will match.
+        """
+        num = arg_int(port)
+        proto = None if protocolname is None else _c_string(protocolname, "getservbyport", 2)
+        if num < 0 or num > 0xFFFF:
+            raise OverflowError("getservbyport: port must be 0-65535.")
+        name = self.driver.getservbyport(num, proto)
+        if name is None:
+            raise OSError("port/proto not found")
+        return name
+
+    def getprotobyname(self, protocolname: str, /) -> int:
+        """getprotobyname(name) -> integer
+
+        Return the protocol number for the named protocol.  (Rarely used.)
+        """
+        number = self.driver.getprotobyname(_c_string(protocolname, "getprotobyname", 1))
+        if number is None:
+            raise OSError("protocol not found")
+        return number
+
+    # -- interfaces -------------------------------------------------------------
+    def if_nameindex(self) -> list[tuple[int, str]]:
+        """if_nameindex()
+
+        Returns a list of network interface information (index, name) tuples."""
+        return [(index, _fsdecode(name)) for index, name in self.driver.if_nameindex()]
+
+    def if_nametoindex(self, oname: str | bytes, /) -> int:
+        """Returns the interface index corresponding to the interface name if_name."""
+        name = _fs_converter(oname)
+        try:
+            return self.driver.if_nametoindex(name)
+        except OSError:
+            raise OSError("no interface with this name") from None
+
+    def if_indextoname(self, index: int, /) -> str:
+        """Returns the interface name corresponding to the interface index if_index."""
+        if not isinstance(index, int):
+            raise TypeError("an integer is required")
+        if index < 0:
+            raise OverflowError("can't convert negative int to unsigned")
+        if index > 0xFFFFFFFF:
+            raise OverflowError("index too large")
+        return _fsdecode(self.driver.if_indextoname(index))
+
+
+def _c_string(value: object, fname: str, position: int) -> bytes:
+    """Format ``"s"``: a str without NUL, UTF-8 encoded."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{fname}() argument {position} must be str, not {type(value).__name__}"
+        )
+    data = value.encode("utf-8")
+    if b"\0" in data:
+        raise ValueError("embedded null character")
+    return data
+

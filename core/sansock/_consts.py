@@ -1,0 +1,97 @@
+"""Per-ABI constants the socket layer reads on its paths, looked up once.
+
+The socket class needs a handful of constant values (poll bits, errno
+numbers, ``SOCK_NONBLOCK``...) from the ABI of the driver it runs on.  Looking
+them up by name in a mapping on every call would cost a dict lookup each; a
+:class:`SocketConstants` holds them as attributes, built once per driver.
+"""
+
+from __future__ import annotations
+
+from ._abi import ABI
+
+__all__ = ["SocketConstants"]
+
+
+class SocketConstants:
+    """The constant values of one ABI, as attributes (built once per driver)."""
+
+    __slots__ = (
+        "abi",
+        "AF_UNIX",
+        "AF_INET",
+        "AF_INET6",
+        "AF_ALG",
+        "SOCK_STREAM",
+        "SOCK_DGRAM",
+        "SOCK_NONBLOCK",
+        "SOCK_CLOEXEC",
+        "SOL_SOCKET",
+        "SO_TYPE",
+        "SO_PROTOCOL",
+        "SO_ERROR",
+        "SO_REUSEADDR",
+        "SO_REUSEPORT",
+        "SCM_RIGHTS",
+        "IPPROTO_IPV6",
+        "IPV6_V6ONLY",
+        "POLLIN",
+        "POLLOUT",
+        "POLLERR",
+        "EINTR",
+        "EAGAIN",
+        "EWOULDBLOCK",
+        "EINPROGRESS",
+        "EISCONN",
+        "EBADF",
+        "ENOTSOCK",
+        "ECONNRESET",
+        "SOMAXCONN",
+    )
+
+    abi: ABI
+    AF_UNIX: int
+    AF_INET: int
+    AF_INET6: int
+    AF_ALG: int
+    SOCK_STREAM: int
+    SOCK_DGRAM: int
+    SOCK_NONBLOCK: int
+    SOCK_CLOEXEC: int
+    SOL_SOCKET: int
+    SO_TYPE: int
+    SO_PROTOCOL: int
+    SO_ERROR: int
+    SO_REUSEADDR: int
+    SO_REUSEPORT: int
+    SCM_RIGHTS: int
+    IPPROTO_IPV6: int
+    IPV6_V6ONLY: int
+    POLLIN: int
+    POLLOUT: int
+    POLLERR: int
+    EINTR: int
+    EAGAIN: int
+    EWOULDBLOCK: int
+    EINPROGRESS: int
+    EISCONN: int
+    EBADF: int
+    ENOTSOCK: int
+    ECONNRESET: int
+    SOMAXCONN: int
+
+    def __init__(self, abi: ABI) -> None:
+        self.abi = abi
+        consts = abi.constants
+        errnos = abi.errnos
+        for name in self.__slots__:
+            if name == "abi":
+                continue
+            if name == "SOMAXCONN":
+                value = consts.get(name, abi.somaxconn)
+            elif name.startswith("E"):
+                value = errnos.get(name, -1)
+            else:
+                # -1 marks "not on this platform" (no real constant is -1).
+                value = consts.get(name, -1)
+            setattr(self, name, value)

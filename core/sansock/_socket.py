@@ -1,0 +1,581 @@
+"""The socket object: CPython's ``_socket.socket`` (here :class:`SocketType`).
+
+This is glue.  Every method does what CPython's C method does, in the same
+order: parse arguments (``_convert``, ``_msgargs``), encode addresses
+(``_address``) and control data (``_cmsg``), call the driver once, and decode
+the result.  The fast path is one driver call with plain values; the timeout
+machine (``_timeout``) is consulted only when that call failed with EINTR,
+EAGAIN or EINPROGRESS.  Each method names the ``socketmodule.c`` function it
+reproduces.
+
+The Python-level ``socket.socket`` of ``Lib/socket.py`` (makefile, accept's
+timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from . import _address, _cmsg, _msgargs, _timeout
+from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
+from ._errors import timed_out
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+    from ._binding import Binding
+    from ._consts import SocketConstants
+    from ._driver import Driver
+
+__all__ = ["SocketType"]
+
+_T = TypeVar("_T")
+
+
+def _bytes_like(value: object) -> memoryview:
+    """Format ``"y*"``: any C-contiguous buffer, else CPython's TypeError."""
+    try:
+        return memoryview(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(value).__name__}'") from None
+
+
+class SocketType:
+    """CPython's ``_socket.socket``: the socket object at the C level.
+
+    ``SocketType(family=-1, type=-1, proto=-1, fileno=None)``; see
+    :class:`sansock.socket` for the documented class.
+    """
+
+    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding")
+
+    #: The binding (driver and module state) sockets of this class use.
+    _default_binding: ClassVar[Binding]
+
+    _fd: int
+    _family: int
+    _type: int
+    _proto: int
+    _timeout_ns: int
+    _drv: Driver
+    _k: SocketConstants
+    _binding: Binding
+
+    # -- construction: sock_initobj_impl / init_sockobject --------------------
+    def __init__(
+        self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None
+    ) -> None:
+        self._fd = -1
+        binding = self._default_binding
+        self._binding = binding
+        drv = binding.driver
+        self._drv = drv
+        k = binding.constants
+        self._k = k
+        family = clinic_int(family)
+        type = clinic_int(type)
+        proto = clinic_int(proto)
+        if fileno is not None:
+            # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
+            fd = wrap_c_int(c_long(fileno))
+            if fd < 0:
+                raise ValueError("negative file descriptor")
+            try:
+                raw = drv.getsockname(fd)
+            except OSError as exc:
+                if exc.errno in (k.EBADF, k.ENOTSOCK):
+                    raise
+            else:
+                if family == -1:
+                    family = _address.sockaddr_family(raw, k.abi)
+            if type == -1:
+                type = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE)
+            if proto == -1:
+                proto = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_PROTOCOL)
+        else:
+            if family == -1:
+                family = k.AF_INET
+            if type == -1:
+                type = k.SOCK_STREAM
+            if proto == -1:
+                proto = 0
+            fd = drv.socket(family, type | k.SOCK_CLOEXEC, proto)
+        try:
+            self._init_object(fd, family, type, proto)
+        except BaseException:
+            self._fd = -1
+            drv.close(fd)
+            raise
+
+    def _init_object(self, fd: int, family: int, type: int, proto: int) -> None:
+        """CPython's ``init_sockobject``."""
+        k = self._k
+        self._fd = fd
+        self._family = family
+        self._type = type & ~(k.SOCK_NONBLOCK | k.SOCK_CLOEXEC)
+        self._proto = proto
+        if type & k.SOCK_NONBLOCK:
+            self._timeout_ns = 0
+        else:
+            self._timeout_ns = self._binding.default_timeout_ns
+            if self._timeout_ns >= 0:
+                self._drv.set_nonblocking(fd, True)
+
+    # -- attributes ----------------------------------------------------------
+    @property
+    def family(self) -> int:
+        """The socket family."""
+        return self._family
+
+    @property
+    def type(self) -> int:
+        """The socket type (``SOCK_NONBLOCK``/``SOCK_CLOEXEC`` masked out)."""
+        return self._type
+
+    @property
+    def proto(self) -> int:
+        """The socket protocol."""
+        return self._proto
+
+    @property
+    def timeout(self) -> float | None:
+        """The timeout in seconds (None: blocking, 0.0: non-blocking)."""
+        return _timeout.timeout_seconds(self._timeout_ns)
+
+    def fileno(self) -> int:
+        """The file descriptor, or -1 once closed or detached."""
+        return self._fd
+
+    def __repr__(self) -> str:
+        # sock_repr
+        return (
+            f"<socket object, fd={self._fd}, family={self._family}, "
+            f"type={self._type}, proto={self._proto}>"
+        )
+
+    def __del__(self) -> None:
+        # sock_finalize: warn first (the repr may still call getsockname), then close.
+        fd = getattr(self, "_fd", -1)
+        if fd != -1:
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1, source=self)
+            self._fd = -1
+            try:
+                self._drv.close(fd)
+            except OSError:
+                pass
+
+    # -- timeouts: sock_settimeout / sock_setblocking / sock_gettimeout -------
+    def settimeout(self, value: float | None, /) -> None:
+        """Set the timeout in seconds; None means blocking, 0.0 non-blocking."""
+        ns = _timeout.parse_timeout(value)
+        self._timeout_ns = ns
+        self._drv.set_nonblocking(self._fd, ns >= 0)
+
+    def gettimeout(self) -> float | None:
+        """The timeout in seconds, or None."""
+        return _timeout.timeout_seconds(self._timeout_ns)
+
+    def setblocking(self, flag: bool, /) -> None:
+        """``setblocking(True)`` is ``settimeout(None)``; False is ``settimeout(0.0)``."""
+        ns = _timeout.parse_blocking(flag, self._k.abi)
+        self._timeout_ns = ns
+        self._drv.set_nonblocking(self._fd, ns >= 0)
+
+    def getblocking(self) -> bool:
+        """False only in non-blocking mode (timeout 0.0)."""
+        return self._timeout_ns != 0
+
+    # -- the slow path: sock_call_ex -----------------------------------------
+    def _call(self, writing: bool, syscall: Callable[..., _T], *args: Any) -> _T:
+        """One driver call through the timeout machine (``sock_call``)."""
+        try:
+            return syscall(*args)
+        except OSError as exc:
+            first = exc
+        return self._retry(first, writing, lambda: syscall(*args))
+
+    def _retry(self, err: OSError, writing: bool, syscall: Callable[[], _T]) -> _T:
+        """Finish an operation whose first attempt failed with *err*."""
+        drv = self._drv
+        fd = self._fd
+
+        def poll(events: int, timeout_ms: int) -> int:
+            return drv.poll(fd, events, timeout_ms)
+
+        return _timeout.retry_call(
+            err,
+            syscall,
+            timeout_ns=self._timeout_ns,
+            writing=writing,
+            poll=poll,
+            monotonic_ns=drv.monotonic_ns,
+            abi=self._k.abi,
+        )
+
+    # -- addresses -----------------------------------------------------------
+    def _encode(self, address: object, caller: str) -> bytes:
+        return _address.encode_address(
+            self._family, address, self._k.abi, caller, self._drv, proto=self._proto
+        )
+
+    def _decode(self, raw: bytes) -> Any:
+        return _address.decode_address(raw, self._k.abi, self._drv, proto=self._proto)
+
+    def bind(self, address: Any, /) -> None:
+        """Bind the socket to *address* (sock_bind)."""
+        self._drv.bind(self._fd, self._encode(address, "bind"))
+
+    def getsockname(self) -> Any:
+        """The socket's own address (sock_getsockname)."""
+        return self._decode(self._drv.getsockname(self._fd))
+
+    def getpeername(self) -> Any:
+        """The remote address (sock_getpeername)."""
+        return self._decode(self._drv.getpeername(self._fd))
+
+    def listen(self, backlog: int | None = None, /) -> None:
+        """Enable a server to accept connections (sock_listen)."""
+        # backlog omitted: "Py_MIN(SOMAXCONN, 128)".  (CPython has no None
+        # form; None here means omitted and is a documented difference.)
+        if backlog is None:
+            backlog = min(self._k.SOMAXCONN, 128)
+        else:
+            backlog = arg_int(backlog)
+        # "To avoid problems on systems that don't allow a negative backlog
+        # (which usually means 0), treat it as 0."
+        self._drv.listen(self._fd, max(backlog, 0))
+
+    def _accept(self) -> tuple[int, Any]:
+        """``accept4(SOCK_CLOEXEC)``: ``(fd, address)`` (sock_accept)."""
+        drv = self._drv
+        fd = self._fd
+        flags = self._k.SOCK_CLOEXEC
+        newfd, raw = self._call(False, drv.accept, fd, flags)
+        if self._family == self._k.AF_ALG:
+            return newfd, None
+        try:
+            return newfd, self._decode(raw)
+        except BaseException:
+            drv.close(newfd)
+            raise
+
+    def connect(self, address: Any, /) -> None:
+        """Connect to *address* (sock_connect / internal_connect)."""
+        self._connect(self._encode(address, "connect"), False)
+
+    def connect_ex(self, address: Any, /) -> int:
+        """Like :meth:`connect` but return an errno instead of raising (sock_connect_ex)."""
+        return self._connect(self._encode(address, "connect_ex"), True)
+
+    def _connect(self, raw: bytes, ex: bool) -> int:
+        drv = self._drv
+        fd = self._fd
+        try:
+            drv.connect(fd, raw)
+            return 0
+        except OSError as exc:
+            first = exc
+        k = self._k
+
+        def so_error() -> int:
+            return drv.getsockopt(fd, k.SOL_SOCKET, k.SO_ERROR)
+
+        def poll(events: int, timeout_ms: int) -> int:
+            return drv.poll(fd, events, timeout_ms)
+
+        return _timeout.finish_connect(
+            first,
+            timeout_ns=self._timeout_ns,
+            poll=poll,
+            monotonic_ns=drv.monotonic_ns,
+            so_error=so_error,
+            strerror=drv.strerror,
+            abi=k.abi,
+            ex=ex,
+        )
+
+    def shutdown(self, how: int, /) -> None:
+        """Shut down one or both halves of the connection (sock_shutdown)."""
+        self._drv.shutdown(self._fd, clinic_int(how))
+
+    # -- lifecycle -----------------------------------------------------------
+    def close(self) -> None:
+        """Close the socket (sock_close): fd is set to -1 first; ECONNRESET is ignored."""
+        fd = self._fd
+        if fd != -1:
+            self._fd = -1
+            try:
+                self._drv.close(fd)
+            except OSError as exc:
+                # bpo-30319: ECONNRESET can be raised on close() if the peer reset.
+                if exc.errno != self._k.ECONNRESET:
+                    raise
+
+    def detach(self) -> int:
+        """Forget the fd without closing it and return it (sock_detach)."""
+        fd = self._fd
+        self._fd = -1
+        return fd
+
+    # -- options -------------------------------------------------------------
+    def getsockopt(self, level: int, optname: int, buflen: int = 0, /) -> int | bytes:
+        """``getsockopt``: an int, or up to *buflen* bytes (sock_getsockopt)."""
+        level = arg_int(level)
+        optname = arg_int(optname)
+        buflen = arg_int(buflen)
+        if buflen == 0:
+            return self._drv.getsockopt(self._fd, level, optname)
+        if buflen <= 0 or buflen > 1024:
+            raise OSError("getsockopt buflen out of range")
+        return self._drv.getsockopt_bytes(self._fd, level, optname, buflen)
+
+    def setsockopt(self, level: int, optname: int, value: int | ReadableBuffer | None, optlen: int | None = None, /) -> None:  # fmt: skip
+        """``setsockopt`` with an int, a buffer, or ``None, optlen`` (sock_setsockopt)."""
+        if optlen is not None:
+            # "iiO!I:setsockopt": value must be None.
+            level = arg_int(level)
+            optname = arg_int(optname)
+            if value is not None:
+                raise TypeError(
+                    f"setsockopt() argument 3 must be None, not {type(value).__name__}"
+                )
+            self._drv.setsockopt_bytes(self._fd, level, optname, None, arg_uint_wrapping(optlen))
+            return
+        level = arg_int(level)
+        optname = arg_int(optname)
+        # "iii:setsockopt" first, then "iiy*:setsockopt".
+        if isinstance(value, int) and INT_MIN <= value <= INT_MAX:
+            self._drv.setsockopt(self._fd, level, optname, int(value))
+            return
+        view = _bytes_like(value)
+        self._drv.setsockopt_bytes(self._fd, level, optname, view, view.nbytes)
+
+    # -- sending -------------------------------------------------------------
+    def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
+        """Send *data*; return the number of bytes sent (sock_send)."""
+        if type(data) is not bytes:
+            data = _bytes_like(data)
+        if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
+            flags = arg_int(flags)
+        drv = self._drv
+        fd = self._fd
+        try:
+            return drv.send(fd, data, flags)
+        except OSError as exc:
+            first = exc
+        return self._retry(first, True, lambda: drv.send(fd, data, flags))
+
+    def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
+        """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
+        view = _bytes_like(data)
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
+            flags = arg_int(flags)
+        drv = self._drv
+        fd = self._fd
+        def send(rest: memoryview) -> int:
+            return drv.send(fd, rest, flags)
+
+        def poll(events: int, timeout_ms: int) -> int:
+            return drv.poll(fd, events, timeout_ms)
+
+        _timeout.send_all(
+            view,
+            send,
+            timeout_ns=self._timeout_ns,
+            poll=poll,
+            monotonic_ns=drv.monotonic_ns,
+            abi=self._k.abi,
+        )
+
+    def sendto(self, data: ReadableBuffer, flags_or_address: Any, address: Any = ..., /) -> int:
+        """``sendto(data[, flags], address)`` (sock_sendto)."""
+        if address is ...:
+            flags = 0
+            address = flags_or_address
+        else:
+            flags = arg_int(flags_or_address)
+        if type(data) is not bytes:
+            data = _bytes_like(data)
+        raw = self._encode(address, "sendto")
+        drv = self._drv
+        fd = self._fd
+        try:
+            return drv.sendto(fd, data, flags, raw)
+        except OSError as exc:
+            first = exc
+        return self._retry(first, True, lambda: drv.sendto(fd, data, flags, raw))
+
+    def sendmsg(
+        self,
+        buffers: Iterable[ReadableBuffer],
+        ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (),
+        flags: int = 0,
+        address: Any = None,
+        /,
+    ) -> int:
+        """Send data and ancillary data in one call (sock_sendmsg)."""
+        flags = arg_int(flags)
+        raw = None if address is None else self._encode(address, "sendmsg")
+        views = _msgargs.sendmsg_buffers(buffers)
+        control = _cmsg.pack_ancdata(ancdata, self._k.abi)
+        drv = self._drv
+        fd = self._fd
+        try:
+            return drv.sendmsg(fd, views, control, flags, raw)
+        except OSError as exc:
+            first = exc
+        return self._retry(first, True, lambda: drv.sendmsg(fd, views, control, flags, raw))
+
+    # -- receiving -----------------------------------------------------------
+    def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
+        """Receive up to *bufsize* bytes (sock_recv)."""
+        if not (
+            type(bufsize) is int
+            and type(flags) is int
+            and 0 < bufsize <= SSIZE_MAX
+            and INT_MIN <= flags <= INT_MAX
+        ):
+            bufsize = arg_ssize(bufsize)
+            flags = arg_int(flags)
+            if bufsize < 0:
+                raise ValueError("negative buffersize in recv")
+            if bufsize == 0:
+                return b""
+        drv = self._drv
+        fd = self._fd
+        try:
+            return drv.recv(fd, bufsize, flags)
+        except OSError as exc:
+            first = exc
+        return self._retry(first, False, lambda: drv.recv(fd, bufsize, flags))
+
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
+        view = _writable(buffer, "recv_into")
+        nbytes = arg_ssize(nbytes)
+        if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
+            flags = arg_int(flags)
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        size = view.nbytes
+        if nbytes == 0:
+            nbytes = size
+        if size < nbytes:
+            raise ValueError("buffer too small for requested bytes")
+        if nbytes == 0:
+            return 0
+        drv = self._drv
+        fd = self._fd
+        try:
+            return drv.recv_into(fd, view, nbytes, flags)
+        except OSError as exc:
+            first = exc
+        return self._retry(first, False, lambda: drv.recv_into(fd, view, nbytes, flags))
+
+    def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
+        """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
+        bufsize = arg_ssize(bufsize)
+        flags = arg_int(flags)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recvfrom")
+        _address.sockaddr_len(self._family, self._k.abi)
+        drv = self._drv
+        fd = self._fd
+        data, raw = self._call(False, drv.recvfrom, fd, bufsize, flags)
+        return data, self._decode(raw)
+
+    def recvfrom_into(
+        self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
+    ) -> tuple[int, Any]:
+        """Like :meth:`recvfrom` into *buffer* (sock_recvfrom_into)."""
+        view = _writable(buffer, "recvfrom_into")
+        nbytes = arg_ssize(nbytes)
+        flags = arg_int(flags)
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recvfrom_into")
+        size = view.nbytes
+        if nbytes == 0:
+            nbytes = size
+        elif nbytes > size:
+            raise ValueError("nbytes is greater than the length of the buffer")
+        _address.sockaddr_len(self._family, self._k.abi)
+        drv = self._drv
+        fd = self._fd
+        n, raw = self._call(False, drv.recvfrom_into, fd, view, nbytes, flags)
+        return n, self._decode(raw)
+
+    def recvmsg(
+        self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
+    ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
+        """Receive data, ancillary data, flags and address (sock_recvmsg)."""
+        abi = self._k.abi
+        bufsize, ancbufsize, flags = _msgargs.recvmsg_args(bufsize, ancbufsize, flags)
+        _address.sockaddr_len(self._family, abi)
+        _msgargs.check_ancbufsize(ancbufsize, abi)
+        drv = self._drv
+        fd = self._fd
+        data, control, msg_flags, raw = self._call(False, drv.recvmsg, fd, bufsize, ancbufsize, flags)
+        items, address = self._finish_recvmsg(control, msg_flags, raw)
+        return data, items, msg_flags, address
+
+    def recvmsg_into(
+        self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0, flags: int = 0, /
+    ) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
+        """Like :meth:`recvmsg`, scattering the data into *buffers* (sock_recvmsg_into)."""
+        abi = self._k.abi
+        views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
+        _address.sockaddr_len(self._family, abi)
+        _msgargs.check_ancbufsize(ancbufsize, abi)
+        drv = self._drv
+        fd = self._fd
+        n, control, msg_flags, raw = self._call(False, drv.recvmsg_into, fd, views, ancbufsize, flags)
+        items, address = self._finish_recvmsg(control, msg_flags, raw)
+        return n, items, msg_flags, address
+
+    def _finish_recvmsg(
+        self, control: bytes, msg_flags: int, raw: bytes
+    ) -> tuple[list[tuple[int, int, bytes]], Any]:
+        """Decode what recvmsg returned; on any error close the fds it carried.
+
+        sock_recvmsg_guts: "If recvmsg() raises an exception after the system
+        call returns, it will first attempt to close any file descriptors
+        received via the SCM_RIGHTS mechanism" (the ``err_closefds`` label).
+        """
+        if not control:
+            return [], self._decode(raw)
+        abi = self._k.abi
+        try:
+            result = _cmsg.unpack_ancdata(control, msg_flags, abi)
+            if result.truncated:
+                warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
+            return result.items, self._decode(raw)
+        except BaseException:
+            for fd in _cmsg.scm_rights_fds(control, abi):
+                try:
+                    self._drv.close(fd)
+                except OSError:
+                    pass
+            raise
+
+
+SocketType.__module__ = "sansock"
+
+
+def _writable(buffer: object, caller: str) -> memoryview:
+    """Format ``"w*"``: a writable buffer, else CPython's TypeError."""
+    try:
+        view = memoryview(buffer)  # type: ignore[arg-type]
+    except TypeError:
+        view = None
+    if view is None or view.readonly:
+        raise TypeError(
+            f"{caller}() argument 1 must be read-write bytes-like object, "
+            f"not {type(buffer).__name__}"
+        )
+    if view.ndim != 1 or view.format not in ("B", "b", "c"):
+        view = view.cast("B")
+    return view
