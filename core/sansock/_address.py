@@ -223,7 +223,8 @@ class _SockaddrCodec:
         self.af_inet6 = const["AF_INET6"]
         self.af_unix = const["AF_UNIX"]
         self.sock_dgram = const["SOCK_DGRAM"]
-        self.ai_passive = const["AI_PASSIVE"]
+        # <netdb.h>: AI_PASSIVE is 1 on glibc and on Darwin.
+        self.ai_passive = const.get("AI_PASSIVE", 1)
         self.hdr_inet = self.header(self.af_inet, sizes["sockaddr_in"])
         self.hdr_inet6 = self.header(self.af_inet6, sizes["sockaddr_in6"])
         self.size_in = sizes["sockaddr_in"]
