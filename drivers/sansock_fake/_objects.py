@@ -1,0 +1,119 @@
+"""Kernel objects: open file descriptions, sockets, and the segments queued on them.
+
+Names follow the kernel: an :class:`OpenFile` is a ``struct file`` (shared by
+``dup``; carries ``O_NONBLOCK``; referenced by fd table slots and by messages in
+flight through SCM_RIGHTS), a :class:`FakeSocket` is a ``struct sock``, a
+:class:`Segment` is an ``sk_buff`` on a receive queue.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Literal
+
+import attrs
+
+from ._addresses import SocketName
+from ._control import Credentials
+
+__all__ = ["OpenFile", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize"]
+
+SocketState = Literal["unconnected", "listening", "connecting", "connected", "closed"]
+
+#: ``SKB_DATA_ALIGN(sizeof(struct sk_buff))`` and ``SKB_DATA_ALIGN(sizeof(struct
+#: skb_shared_info))`` on x86-64: the fixed costs of every sk_buff.
+SKB_STRUCT_SIZE = 256
+SKB_SHARED_INFO_SIZE = 320
+
+#: ``sk_shutdown`` bits (include/net/sock.h).
+RCV_SHUTDOWN = 1
+SEND_SHUTDOWN = 2
+SHUTDOWN_MASK = 3
+
+
+def truesize(header_len: int, paged_len: int = 0) -> int:
+    """``skb->truesize`` of an skb with *header_len* linear bytes and *paged_len* in pages.
+
+    ``__alloc_skb`` kmallocs ``header_len + sizeof(skb_shared_info)`` (rounded
+    up to a power-of-two cache, at least 512 here) and charges it plus the
+    ``sk_buff`` itself; ``alloc_skb_with_frags`` adds whole pages.  This is
+    what makes 278 one-byte AF_UNIX messages fill the default 212992-byte
+    SO_SNDBUF on Linux, as on the real kernel.
+    """
+    linear = max(512, 1 << (header_len + SKB_SHARED_INFO_SIZE - 1).bit_length())
+    return SKB_STRUCT_SIZE + linear + paged_len
+
+
+@attrs.define(eq=False)
+class OpenFile:
+    """``struct file``: what an fd refers to; shared by dup'ed fds and in-flight messages."""
+
+    sock: FakeSocket
+    nonblocking: bool = False
+    #: fd table slots plus in-flight SCM_RIGHTS references.
+    refs: int = 0
+
+
+@attrs.define(eq=False)
+class FdSlot:
+    """One fd table entry: the file and the per-fd close-on-exec flag."""
+
+    file: OpenFile
+    cloexec: bool
+
+
+@attrs.define(eq=False)
+class Segment:
+    """``struct sk_buff`` on a receive queue, with what ``UNIXCB(skb)`` carries."""
+
+    data: bytes
+    credentials: Credentials
+    #: The sender's address as ``recvfrom`` reports it (b"" when unnamed).
+    source: bytes = b""
+    files: list[OpenFile] = attrs.field(factory=list)
+    consumed: int = 0
+    #: The socket whose ``sk_wmem_alloc`` this skb is charged to (AF_UNIX).
+    charged_to: FakeSocket | None = None
+    cost: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.consumed
+
+
+@attrs.define(eq=False)
+class FakeSocket:
+    """``struct sock`` of every family the fake models."""
+
+    family: int
+    type: int
+    proto: int
+    sndbuf: int
+    rcvbuf: int
+    serial: int
+    state: SocketState = "unconnected"
+    name: SocketName | None = None
+    #: Connected peer socket (AF_UNIX pair, TCP connection) or the AF_UNIX
+    #: datagram socket we are connected to.
+    peer: FakeSocket | None = None
+    #: The remote name of a connected socket (UDP/TCP/AF_UNIX dgram).
+    peer_name: SocketName | None = None
+    receive_queue: deque[Segment] = attrs.field(factory=deque)
+    accept_queue: deque[FakeSocket] = attrs.field(factory=deque)
+    #: TCP connectors waiting for room in a full accept queue (SYN retries).
+    syn_queue: deque[FakeSocket] = attrs.field(factory=deque)
+    backlog: int = 0
+    shutdown: int = 0
+    error: int = 0
+    wmem: int = 0
+    rmem: int = 0
+    released: bool = False
+    #: The AF_UNIX server-side socket has not been accepted yet (``embrion``).
+    embryo: bool = False
+    #: The listener an embryo waits on.
+    listener: FakeSocket | None = None
+    #: The socket's credentials (``sk_peer_cred`` source): pid, uid, gid.
+    credentials: Credentials | None = None
+    peer_credentials: Credentials | None = None
+    #: Options stored and read back: ``(level, option) -> value``.
+    options: dict[tuple[int, int], int | bytes] = attrs.field(factory=dict)
