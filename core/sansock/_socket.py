@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from . import _address, _cmsg, _msgargs, _timeout
 from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
@@ -391,15 +391,25 @@ class SocketType:
             abi=self._k.abi,
         )
 
-    def sendto(self, data: ReadableBuffer, flags_or_address: Any, address: Any = ..., /) -> int:
+    @overload
+    def sendto(self, data: ReadableBuffer, address: Any, /) -> int: ...
+    @overload
+    def sendto(self, data: ReadableBuffer, flags: int, address: Any, /) -> int: ...
+    def sendto(self, data: ReadableBuffer, *args: Any) -> int:
         """``sendto(data[, flags], address)`` (sock_sendto)."""
-        if address is ...:
+        nargs = len(args)
+        if nargs == 1:
             flags = 0
-            address = flags_or_address
+            (address,) = args
+            if type(data) is not bytes:
+                data = _bytes_like(data)
+        elif nargs == 2:
+            if type(data) is not bytes:
+                data = _bytes_like(data)
+            flags = arg_int(args[0])
+            address = args[1]
         else:
-            flags = arg_int(flags_or_address)
-        if type(data) is not bytes:
-            data = _bytes_like(data)
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
         raw = self._encode(address, "sendto")
         drv = self._drv
         fd = self._fd

@@ -1,0 +1,72 @@
+"""Shared fixtures: one ``net`` fixture runs a behaviour test on every driver.
+
+``net`` is the socket-module surface bound to a fresh driver: the native
+driver (real kernel) and the fake kernel.  A test that needs real OS file
+descriptors (pipes, fork) is marked ``native_only`` and runs on the native
+driver alone.  Every test on the native driver fails if it leaks an fd.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import sansock
+from sansock import Binding, Driver
+
+
+def _native() -> Driver:
+    import sansock_native
+
+    return sansock_native.NativeDriver()
+
+
+def _fake_factory() -> Callable[[], Driver] | None:
+    try:
+        import sansock_fake
+    except ImportError:  # pragma: no cover
+        return None
+    factory = getattr(sansock_fake, "FakeKernel", None)
+    return factory if callable(factory) else None
+
+
+FAKE = _fake_factory()
+
+DRIVER_PARAMS = [
+    pytest.param("native", id="native"),
+    pytest.param(
+        "fake",
+        id="fake",
+        marks=pytest.mark.skipif(FAKE is None, reason="sansock_fake has no FakeKernel yet"),
+    ),
+]
+
+
+def open_fds() -> list[str]:
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(params=DRIVER_PARAMS)
+def net(request: pytest.FixtureRequest) -> Iterator[Binding]:
+    """The socket API bound to each driver in turn (fd-leak checked on native)."""
+    kind: str = request.param
+    if kind == "fake":
+        if request.node.get_closest_marker("native_only"):
+            pytest.skip("needs real OS file descriptors")
+        assert FAKE is not None
+        yield sansock.using(FAKE())
+        return
+    before = open_fds()
+    yield sansock.using(_native())
+    after = open_fds()
+    assert after == before, "the test leaked file descriptors"
+
+
+@pytest.fixture
+def native_net() -> Iterator[Binding]:
+    """The socket API on the real kernel only, fd-leak checked."""
+    before = open_fds()
+    yield sansock.using(_native())
+    assert open_fds() == before, "the test leaked file descriptors"
