@@ -23,7 +23,11 @@ pytest: $(STAMP)
 test: typecheck pytest
 
 demo: $(STAMP)
-	@echo "make demo arrives with the stdlib-compatible API (issue 4)."
+	$(BIN)/python -m sansock demo
+	$(BIN)/python -m sansock demo --driver fake
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_driver.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info core/*.egg-info .mypy_cache .pytest_cache .hypothesis
