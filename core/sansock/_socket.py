@@ -320,6 +320,10 @@ class SocketType:
         return fd
 
     # -- options -------------------------------------------------------------
+    @overload
+    def getsockopt(self, level: int, optname: int, /) -> int: ...
+    @overload
+    def getsockopt(self, level: int, optname: int, buflen: int, /) -> bytes: ...
     def getsockopt(self, level: int, optname: int, buflen: int = 0, /) -> int | bytes:
         """``getsockopt``: an int, or up to *buflen* bytes (sock_getsockopt)."""
         level = arg_int(level)
@@ -331,7 +335,18 @@ class SocketType:
             raise OSError("getsockopt buflen out of range")
         return self._drv.getsockopt_bytes(self._fd, level, optname, buflen)
 
-    def setsockopt(self, level: int, optname: int, value: int | ReadableBuffer | None, optlen: int | None = None, /) -> None:  # fmt: skip
+    @overload
+    def setsockopt(self, level: int, optname: int, value: int | ReadableBuffer, /) -> None: ...
+    @overload
+    def setsockopt(self, level: int, optname: int, value: None, optlen: int, /) -> None: ...
+    def setsockopt(
+        self,
+        level: int,
+        optname: int,
+        value: int | ReadableBuffer | None,
+        optlen: int | None = None,
+        /,
+    ) -> None:
         """``setsockopt`` with an int, a buffer, or ``None, optlen`` (sock_setsockopt)."""
         if optlen is not None:
             # "iiO!I:setsockopt": value must be None.
