@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NATIVE_SOURCES := setup.py pyproject.toml $(wildcard drivers/sansock_native/_build.py drivers/sansock_native/*.h drivers/sansock_native/*.c.in)
 
-.PHONY: test demo bench typecheck pytest clean
+.PHONY: test demo bench docs doctest typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: typecheck pytest
+doctest: $(STAMP)
+	$(BIN)/sphinx-build -q -W -b doctest docs docs/_build/doctest
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
+
+test: typecheck pytest doctest
 
 demo: $(STAMP)
 	$(BIN)/python -m sansock demo
