@@ -548,3 +548,21 @@ def test_import_error_says_how_to_build() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "pip install -e ." in out and "C compiler" in out
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 5])
+def test_recvmsg_into_each_arity(pair: tuple[int, int], count: int) -> None:
+    """The 1-buffer, 2..4-buffer (arguments) and array paths scatter alike."""
+    a, b = pair
+    payload = bytes(range(3 * count + 1))
+    D.send(a, payload, 0)
+    bufs = [bytearray(3) for _ in range(count)]
+    n, _c, _f, _a = D.recvmsg_into(b, bufs, 0, 0)
+    assert n == 3 * count and b"".join(bufs) == payload[: 3 * count]
+    if count:
+        assert D.recv(b, 10, 0) == payload[3 * count :]
+        ro = [bytearray(1) for _ in range(count - 1)] + [b"x"]
+        with pytest.raises((TypeError, BufferError)):
+            D.recvmsg_into(b, ro, 0, 0)
+    else:
+        assert D.recv(b, 10, 0) == payload

@@ -129,6 +129,11 @@ ssize_t sansock_sendmsg1(int fd, const char *buf, size_t len,
 ssize_t sansock_recvmsg1(int fd, char *buf, size_t len,
                          char *control, size_t controllen, char *name,
                          int flags, long long out[3]);
+ssize_t sansock_recvmsg4(int fd, int nbuffers,
+                         char *b0, size_t l0, char *b1, size_t l1,
+                         char *b2, size_t l2, char *b3, size_t l3,
+                         char *control, size_t controllen, char *name,
+                         int flags, long long out[3]);
 long long sansock_sendfile(int out_fd, int in_fd, long long offset, size_t count);
 long long sansock_file_size(int fd);
 

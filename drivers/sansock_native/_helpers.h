@@ -344,6 +344,30 @@ static ssize_t sansock_recvmsg1(int fd, char *buf, size_t len,
     return sansock_recvmsg_iov(fd, &iov, 1, control, controllen, name, flags, out);
 }
 
+/* Two to four buffers passed as arguments: no arrays to fill from Python
+ * (each cdata store costs more than the whole call's argument passing). */
+static ssize_t sansock_recvmsg4(int fd, int nbuffers,
+                                char *b0, size_t l0, char *b1, size_t l1,
+                                char *b2, size_t l2, char *b3, size_t l3,
+                                char *control, size_t controllen, char *name,
+                                int flags, long long out[3])
+{
+    struct iovec iov[4];
+    if (nbuffers < 0 || nbuffers > 4) {
+        errno = EINVAL;
+        return -1;
+    }
+    iov[0].iov_base = b0;
+    iov[0].iov_len = l0;
+    iov[1].iov_base = b1;
+    iov[1].iov_len = l1;
+    iov[2].iov_base = b2;
+    iov[2].iov_len = l2;
+    iov[3].iov_base = b3;
+    iov[3].iov_len = l3;
+    return sansock_recvmsg_iov(fd, iov, nbuffers, control, controllen, name, flags, out);
+}
+
 /* sendfile(2) from an explicit offset (the file position is not moved). */
 static long long sansock_sendfile(int out_fd, int in_fd, long long offset, size_t count)
 {

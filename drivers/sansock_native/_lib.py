@@ -14,6 +14,9 @@ import importlib
 from typing import TYPE_CHECKING, Protocol, Union, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+if TYPE_CHECKING:
     from cffi import FFI
 
 try:
@@ -213,6 +216,25 @@ class NativeLib(Protocol):
         out: CData,
         /,
     ) -> int: ...
+    def sansock_recvmsg4(
+        self,
+        fd: int,
+        nbuffers: int,
+        b0: CData,
+        l0: int,
+        b1: CData,
+        l1: int,
+        b2: CData,
+        l2: int,
+        b3: CData,
+        l3: int,
+        control: CData,
+        controllen: int,
+        name: CData,
+        flags: int,
+        out: CData,
+        /,
+    ) -> int: ...
     def sansock_sendfile(self, out_fd: int, in_fd: int, offset: int, count: int, /) -> int: ...
     def sansock_file_size(self, fd: int, /) -> int: ...
 
@@ -230,6 +252,28 @@ class NativeLib(Protocol):
 ffi = cast("FFI", _ext.ffi)
 lib = cast(NativeLib, _ext.lib)
 
+#: ``ffi.unpack`` of a ``char *``: *n* bytes copied out (one call; measured
+#: 2x faster than ``ffi.buffer(p, n)[:]``).  Typed once, here.
+unpack_bytes = cast("Callable[[CData, int], bytes]", _ext.ffi.unpack)
+
+_CHAR_ARRAY = _ext.ffi.typeof("char[]")
+_from_buffer = _ext.ffi.from_buffer
+
+
+#: ``ffi.from_buffer`` called positionally as ``(CHAR_ARRAY, buf, True)``
+#: (require_writable): the inlined form of :func:`writable_buffer`.
+from_buffer_writable = cast("Callable[[object, object, bool], CData]", _from_buffer)
+CHAR_ARRAY: object = _CHAR_ARRAY
+
+
+def writable_buffer(buf: object) -> CData:
+    """``ffi.from_buffer(buf, require_writable=True)`` (positional: 2x faster).
+
+    Raises ``TypeError``/``BufferError`` for a read-only buffer such as
+    ``bytes``, so the kernel never writes into an immutable object.
+    """
+    return cast("CData", _from_buffer(_CHAR_ARRAY, buf, True))
+
 
 
 def cstring(p: CData) -> bytes:
@@ -246,6 +290,8 @@ def is_null(p: CData | AddrInfoStruct) -> bool:
 
 __all__ = [
     "AddrInfoStruct",
+    "CHAR_ARRAY",
+    "from_buffer_writable",
     "CData",
     "CharP",
     "HostEntStruct",
@@ -257,4 +303,6 @@ __all__ = [
     "ffi",
     "is_null",
     "lib",
+    "unpack_bytes",
+    "writable_buffer",
 ]

@@ -30,6 +30,7 @@ from sansock._errors import gaierror, herror
 
 from ._abi import host_abi
 from ._lib import (
+    CHAR_ARRAY,
     AddrInfoStruct,
     CData,
     CharP,
@@ -39,8 +40,11 @@ from ._lib import (
     ServEntStruct,
     cstring,
     ffi,
+    from_buffer_writable,
     is_null,
     lib,
+    unpack_bytes,
+    writable_buffer,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +66,18 @@ _NETDB_BUFSIZE: Final = 16384  # CPython's gethostbyname_ex buffer (socketmodule
 # A non-zeroing allocator for receive buffers larger than the scratch one:
 # the kernel writes them and only the written prefix is read back.
 _alloc_raw = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+# Hot-path functions bound once: a module global is cheaper than lib.<name>.
+_send = lib.send
+_recv = lib.recv
+_getsockopt_int = lib.sansock_getsockopt_int
+_sendmsg = lib.sansock_sendmsg
+_sendmsg1 = lib.sansock_sendmsg1
+_recvmsg = lib.sansock_recvmsg
+_recvmsg1 = lib.sansock_recvmsg1
+_recvmsg4 = lib.sansock_recvmsg4
+_NULL = ffi.NULL
 
 
 def _os_error() -> OSError:
@@ -241,7 +257,7 @@ class NativeDriver:
         r = lib.sansock_accept(fd, s.addr, s.intout, flags)
         if r == -1:
             raise _os_error()
-        addr: bytes = ffi.buffer(s.addr, s.intout[0])[:]
+        addr: bytes = unpack_bytes(s.addr, s.intout[0])
         return r, addr
 
     def connect(self, fd: int, addr: bytes) -> None:
@@ -259,7 +275,7 @@ class NativeDriver:
         n = lib.sansock_getsockname(fd, addr)
         if n == -1:
             raise _os_error()
-        raw: bytes = ffi.buffer(addr, n)[:]
+        raw: bytes = unpack_bytes(addr, n)
         return raw
 
     def getpeername(self, fd: int) -> bytes:
@@ -267,13 +283,13 @@ class NativeDriver:
         n = lib.sansock_getpeername(fd, addr)
         if n == -1:
             raise _os_error()
-        raw: bytes = ffi.buffer(addr, n)[:]
+        raw: bytes = unpack_bytes(addr, n)
         return raw
 
     # -- options -------------------------------------------------------------
     def getsockopt(self, fd: int, level: int, option: int) -> int:
         # The helper returns the int, or a value below INT_MIN on failure.
-        r = lib.sansock_getsockopt_int(fd, level, option)
+        r = _getsockopt_int(fd, level, option)
         if r < _INT_MIN:
             raise _os_error()
         return r
@@ -283,7 +299,7 @@ class NativeDriver:
         n = lib.sansock_getsockopt_buf(fd, level, option, buf, buflen)
         if n == -1:
             raise _os_error()
-        raw: bytes = ffi.buffer(buf, n)[:]
+        raw: bytes = unpack_bytes(buf, n)
         return raw
 
     def setsockopt(self, fd: int, level: int, option: int, value: int) -> None:
@@ -312,10 +328,10 @@ class NativeDriver:
     # -- data ----------------------------------------------------------------
     def send(self, fd: int, data: ReadableBuffer, flags: int) -> int:
         if type(data) is bytes:
-            n = lib.send(fd, data, len(data), flags)
+            n = _send(fd, data, len(data), flags)
         else:
             p = ffi.from_buffer(data)
-            n = lib.send(fd, p, len(p), flags)
+            n = _send(fd, p, len(p), flags)
         if n == -1:
             raise _os_error()
         return n
@@ -332,17 +348,17 @@ class NativeDriver:
 
     def recv(self, fd: int, bufsize: int, flags: int) -> bytes:
         buf = _tls.scratch.data if bufsize <= _SCRATCH_DATA else _alloc_raw("char[]", bufsize)
-        n = lib.recv(fd, buf, bufsize, flags)
+        n = _recv(fd, buf, bufsize, flags)
         if n == -1:
             raise _os_error()
-        data: bytes = ffi.buffer(buf, n)[:]
+        data: bytes = unpack_bytes(buf, n)
         return data
 
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
-        p = ffi.from_buffer(buf, require_writable=True)
+        p = writable_buffer(buf)
         if nbytes > len(p):
             raise ValueError("buffer too small for requested bytes")
-        n = lib.recv(fd, p, nbytes, flags)
+        n = _recv(fd, p, nbytes, flags)
         if n == -1:
             raise _os_error()
         return n
@@ -353,21 +369,21 @@ class NativeDriver:
         n = lib.sansock_recvfrom(fd, buf, bufsize, flags, s.addr, s.intout)
         if n == -1:
             raise _os_error()
-        data: bytes = ffi.buffer(buf, n)[:]
-        addr: bytes = ffi.buffer(s.addr, s.intout[0])[:]
+        data: bytes = unpack_bytes(buf, n)
+        addr: bytes = unpack_bytes(s.addr, s.intout[0])
         return data, addr
 
     def recvfrom_into(
         self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int
     ) -> tuple[int, bytes]:
         s = _tls.scratch
-        p = ffi.from_buffer(buf, require_writable=True)
+        p = writable_buffer(buf)
         if nbytes > len(p):
             raise ValueError("nbytes is greater than the length of the buffer")
         n = lib.sansock_recvfrom(fd, p, nbytes, flags, s.addr, s.intout)
         if n == -1:
             raise _os_error()
-        addr: bytes = ffi.buffer(s.addr, s.intout[0])[:]
+        addr: bytes = unpack_bytes(s.addr, s.intout[0])
         return n, addr
 
     def sendmsg(
@@ -384,10 +400,10 @@ class NativeDriver:
         if len(buffers) == 1:
             data = buffers[0]
             if type(data) is bytes:
-                n = lib.sansock_sendmsg1(fd, data, len(data), ctrl, len(control), name, namelen, flags)
+                n = _sendmsg1(fd, data, len(data), ctrl, len(control), name, namelen, flags)
             else:
                 p = ffi.from_buffer(data)
-                n = lib.sansock_sendmsg1(fd, p, len(p), ctrl, len(control), name, namelen, flags)
+                n = _sendmsg1(fd, p, len(p), ctrl, len(control), name, namelen, flags)
         else:
             # keep: every buffer stays alive until sendmsg returns.
             keep = [ffi.from_buffer(b) for b in buffers]
@@ -395,8 +411,8 @@ class NativeDriver:
             bases, lens = _iov_arrays(_tls.scratch, count)
             if count:
                 bases[0:count] = keep
-                lens[0:count] = [len(b) for b in keep]
-            n = lib.sansock_sendmsg(fd, bases, lens, count, ctrl, len(control), name, namelen, flags)
+                lens[0:count] = list(map(len, keep))
+            n = _sendmsg(fd, bases, lens, count, ctrl, len(control), name, namelen, flags)
             del keep
         if n == -1:
             raise _os_error()
@@ -409,18 +425,18 @@ class NativeDriver:
         buf = s.data if bufsize <= _SCRATCH_DATA else _alloc_raw("char[]", bufsize)
         control = s.control_buffer(ancbufsize) if ancbufsize else ffi.NULL
         out = s.out
-        n = lib.sansock_recvmsg1(fd, buf, bufsize, control, ancbufsize, s.addr, flags, out)
+        n = _recvmsg1(fd, buf, bufsize, control, ancbufsize, s.addr, flags, out)
         if n == -1:
             raise _os_error()
-        data: bytes = ffi.buffer(buf, n)[:]
+        data: bytes = unpack_bytes(buf, n)
         msg_flags: int = out[0]
         controllen: int = out[1]
         namelen: int = out[2]
         return (
             data,
-            ffi.buffer(control, controllen)[:] if controllen else b"",
+            unpack_bytes(control, controllen) if controllen else b"",
             msg_flags,
-            ffi.buffer(s.addr, namelen)[:] if namelen else b"",
+            unpack_bytes(s.addr, namelen) if namelen else b"",
         )
 
     def recvmsg_into(
@@ -429,18 +445,43 @@ class NativeDriver:
         s = _tls.scratch
         control = s.control_buffer(ancbufsize) if ancbufsize else ffi.NULL
         out = s.out
-        if len(buffers) == 1:
-            p = ffi.from_buffer(buffers[0], require_writable=True)
-            n = lib.sansock_recvmsg1(fd, p, len(p), control, ancbufsize, s.addr, flags, out)
+        count = len(buffers)
+        if count == 1:
+            p = writable_buffer(buffers[0])
+            n = _recvmsg1(fd, p, len(p), control, ancbufsize, s.addr, flags, out)
+        elif 2 <= count <= 4:
+            # Up to four buffers go to C as arguments; p0..p3 keep them alive.
+            fbw, ch = from_buffer_writable, CHAR_ARRAY
+            p0 = fbw(ch, buffers[0], True)
+            p1 = fbw(ch, buffers[1], True)
+            p2 = fbw(ch, buffers[2], True) if count > 2 else _NULL
+            p3 = fbw(ch, buffers[3], True) if count > 3 else _NULL
+            n = _recvmsg4(
+                fd,
+                count,
+                p0,
+                len(p0),
+                p1,
+                len(p1),
+                p2,
+                len(p2) if count > 2 else 0,
+                p3,
+                len(p3) if count > 3 else 0,
+                control,
+                ancbufsize,
+                s.addr,
+                flags,
+                out,
+            )
         else:
             # keep: every buffer stays alive until recvmsg returns.
-            keep = [ffi.from_buffer(b, require_writable=True) for b in buffers]
+            keep = [writable_buffer(b) for b in buffers]
             count = len(keep)
             bases, lens = _iov_arrays(s, count)
             if count:
                 bases[0:count] = keep
-                lens[0:count] = [len(b) for b in keep]
-            n = lib.sansock_recvmsg(fd, bases, lens, count, control, ancbufsize, s.addr, flags, out)
+                lens[0:count] = list(map(len, keep))
+            n = _recvmsg(fd, bases, lens, count, control, ancbufsize, s.addr, flags, out)
             del keep
         if n == -1:
             raise _os_error()
@@ -449,9 +490,9 @@ class NativeDriver:
         namelen: int = out[2]
         return (
             n,
-            ffi.buffer(control, controllen)[:] if controllen else b"",
+            unpack_bytes(control, controllen) if controllen else b"",
             msg_flags,
-            ffi.buffer(s.addr, namelen)[:] if namelen else b"",
+            unpack_bytes(s.addr, namelen) if namelen else b"",
         )
 
     def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
