@@ -456,3 +456,46 @@ def test_truncation_warning_as_error_closes_received_fds(net: Binding) -> None:
                 for _, _, fd_bytes in ancdata:
                     for i in range(0, len(fd_bytes) - len(fd_bytes) % 4, 4):
                         net.close(int.from_bytes(fd_bytes[i : i + 4], "little"))
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("sansock_fake"), "FakeKernel"), reason="needs the fake kernel"
+)
+class TestBsdTruncation:
+    """A BSD-like kernel keeps the untrimmed cmsg_len of a cut item: CPython warns.
+
+    The fake kernel's darwin personality reproduces it, so the warning path
+    (and the fd closing when the warning is an error) runs on Linux.
+    """
+
+    @pytest.fixture
+    def bsd(self) -> Binding:
+        from sansock_fake import FakeKernel
+
+        return sansock.using(FakeKernel(personality="darwin"))
+
+    def test_truncated_item_warns_and_returns_the_part_inside(self, bsd: Binding) -> None:
+        a, b = bsd.socketpair()
+        x, y = bsd.socketpair()
+        with a, b, x, y:
+            bsd.send_fds(a, [b"m"], [x.fileno(), y.fileno()])
+            with pytest.warns(RuntimeWarning, match="improperly-truncated ancillary data"):
+                data, ancdata, flags, addr = b.recvmsg(1, bsd.CMSG_LEN(6))
+            assert (data, flags & bsd.MSG_CTRUNC, addr) == (b"m", bsd.MSG_CTRUNC, None)
+            assert [(level, kind, len(d)) for level, kind, d in ancdata] == [(1, 1, 6)]
+            bsd.close(int.from_bytes(ancdata[0][2][:4], "little"))
+
+    def test_warning_as_error_closes_every_received_fd(self, bsd: Binding) -> None:
+        a, b = bsd.socketpair()
+        x, y = bsd.socketpair()
+        with a, b, x, y:
+            probe = bsd.dup(a.fileno())
+            bsd.close(probe)
+            bsd.send_fds(a, [b"m"], [x.fileno(), y.fileno()])
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                with pytest.raises(RuntimeWarning):
+                    b.recvmsg(1, bsd.CMSG_LEN(6))
+            with pytest.raises(OSError) as info:
+                bsd.driver.getsockname(probe)
+            assert info.value.errno == 9
