@@ -15,6 +15,10 @@ Memory rules (CFFI releases the GIL during every call):
 * ``bytes`` pass straight to ``char *`` parameters; other buffers go through
   ``ffi.from_buffer`` (``require_writable=True`` for the receive side, so a
   ``bytes`` object is never written to).
+
+Known limit: a Python signal handler that runs in the same thread between a
+receive syscall and the copy out of the scratch buffer, and itself receives
+through this driver, would overwrite that thread's scratch data.
 """
 
 from __future__ import annotations
