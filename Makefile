@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NATIVE_SOURCES := setup.py pyproject.toml $(wildcard drivers/sansock_native/_build.py drivers/sansock_native/*.h drivers/sansock_native/*.c.in)
+NATIVE_SOURCES := setup.py pyproject.toml core/sansock/_profiles/linux_x86_64.py $(wildcard drivers/sansock_native/_build.py drivers/sansock_native/*.h)
 
 .PHONY: test demo bench docs doctest typecheck pytest clean
 

@@ -455,6 +455,67 @@ class SocketType:
             first = exc
         return self._retry(first, True, lambda: drv.sendmsg(fd, views, control, flags, raw))
 
+    def sendmsg_afalg(
+        self,
+        msg: Iterable[ReadableBuffer] | None = None,
+        *,
+        op: int,
+        iv: ReadableBuffer | None = None,
+        assoclen: int | None = None,
+        flags: int = 0,
+    ) -> int:
+        """``sendmsg`` for AF_ALG sockets with the operation, IV and AEAD
+        associated-data length as control messages (sock_sendmsg_afalg)."""
+        k = self._k
+        abi = k.abi
+        if self._family != k.AF_ALG:
+            raise OSError("algset is only supported for AF_ALG")
+        # "|O$O!y*O!i": op and assoclen must be ints, iv a buffer.
+        for name, value in (("op", op), ("assoclen", assoclen)):
+            if value is not None and not isinstance(value, int):
+                raise TypeError(
+                    f"sendmsg_afalg() argument '{name}' must be int, not {type(value).__name__}"
+                )
+        iv_view = None if iv is None else _bytes_like(iv)
+        flags = arg_int(flags)
+        try:
+            op_value = -1 if op is None else clinic_int(op)
+        except OverflowError:
+            op_value = -1
+        if op_value < 0:
+            raise TypeError("Invalid or missing argument 'op'")
+        assoc = -1
+        if assoclen is not None:
+            assoc = clinic_int(assoclen)
+            if assoc < 0:
+                raise TypeError("assoclen must be positive")
+        sol_alg = abi.const("SOL_ALG")
+        endian = abi.byteorder
+        # Headers at CMSG_NXTHDR positions of a zero-filled buffer; the IV item's
+        # cmsg_len is CMSG_SPACE(...) as in CPython.
+        items: list[tuple[int, int, bytes]] = [
+            (abi.const("ALG_SET_OP"), _cmsg.cmsg_len(4, abi), op_value.to_bytes(4, endian))
+        ]
+        if iv_view is not None:
+            iv_data = iv_view.nbytes.to_bytes(4, endian) + iv_view.tobytes()
+            items.append((abi.const("ALG_SET_IV"), _cmsg.cmsg_space(len(iv_data), abi), iv_data))
+        if assoc >= 0:
+            items.append(
+                (abi.const("ALG_SET_AEAD_ASSOCLEN"), _cmsg.cmsg_len(4, abi), assoc.to_bytes(4, endian))
+            )
+        layout = abi.cmsg
+        control = bytearray()
+        for kind, cmsg_len_value, data in items:
+            header = bytearray(layout.hdr_size)
+            header[: layout.len_size] = cmsg_len_value.to_bytes(layout.len_size, endian)
+            header[layout.level_offset : layout.level_offset + 4] = sol_alg.to_bytes(4, endian)
+            header[layout.type_offset : layout.type_offset + 4] = kind.to_bytes(4, endian)
+            item = bytes(header) + data
+            control += item.ljust(_cmsg.cmsg_space(len(data), abi), b"\0")
+        views = [] if msg is None else _msgargs.sendmsg_buffers(msg)
+        control_bytes = bytes(control)
+        return self._call(True, self._drv.sendmsg, self._fd, views, control_bytes, flags, None)
+
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
         """Receive up to *bufsize* bytes (sock_recv)."""
