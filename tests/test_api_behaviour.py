@@ -499,3 +499,77 @@ class TestBsdTruncation:
             with pytest.raises(OSError) as info:
                 bsd.driver.getsockname(probe)
             assert info.value.errno == 9
+
+
+# -- sockets from existing fds (native: real fds from the stdlib) ------------------
+
+
+@pytest.mark.native_only
+def test_fileno_infers_family_type_proto_like_stdlib(native_net: Binding) -> None:
+    import os
+
+    with stdlib.socket(stdlib.AF_INET6, stdlib.SOCK_DGRAM) as theirs:
+        with native_net.socket(fileno=os.dup(theirs.fileno())) as ours, stdlib.socket(
+            fileno=os.dup(theirs.fileno())
+        ) as oracle:
+            assert (int(ours.family), int(ours.type), ours.proto) == (
+                int(oracle.family),
+                int(oracle.type),
+                oracle.proto,
+            )
+        # Explicit arguments win, even when wrong (as in CPython).
+        with native_net.socket(
+            native_net.AF_INET, native_net.SOCK_STREAM, fileno=os.dup(theirs.fileno())
+        ) as ours:
+            assert (ours.family, ours.type) == (native_net.AF_INET, native_net.SOCK_STREAM)
+        with native_net.fromfd(theirs.fileno(), native_net.AF_INET6, native_net.SOCK_DGRAM) as dup:
+            assert dup.fileno() != theirs.fileno()
+            assert dup.getsockname() == theirs.getsockname()
+
+
+@pytest.mark.native_only
+def test_fileno_of_a_pipe_is_refused_like_stdlib(native_net: Binding) -> None:
+    import os
+
+    r, w = os.pipe()
+    try:
+        theirs = outcome(lambda: stdlib.socket(fileno=r))
+        ours = outcome(lambda: native_net.socket(fileno=r))
+        assert ours == theirs
+        assert ours[0] == "OSError"
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_create_server_dualstack_accepts_ipv4(net: Binding) -> None:
+    if not net.has_dualstack_ipv6():
+        pytest.skip("no dual-stack IPv6 here")
+    with net.create_server(("::", 0), family=net.AF_INET6, dualstack_ipv6=True) as server:
+        port = server.getsockname()[1]
+        with net.create_connection(("127.0.0.1", port)) as client:
+            conn, addr = server.accept()
+            with conn:
+                assert addr[0] == "::ffff:127.0.0.1"
+                client.sendall(b"v4 to v6")
+                assert conn.recv(16) == b"v4 to v6"
+
+
+def test_create_server_bind_error_message(net: Binding) -> None:
+    with net.create_server(("127.0.0.1", 0)) as first:
+        address = first.getsockname()
+        with pytest.raises(OSError) as info:
+            net.create_server(address)
+        assert info.value.errno == 98
+        assert str(info.value).endswith(f"(while attempting to bind on address {address!r})")
+
+
+def test_shutdown_gives_eof(net: Binding) -> None:
+    a, b = net.socketpair()
+    with a, b:
+        a.sendall(b"last words")
+        a.shutdown(net.SHUT_WR)
+        assert b.recv(64) == b"last words"
+        assert b.recv(64) == b""
+        with pytest.raises(BrokenPipeError):
+            a.send(b"more")
