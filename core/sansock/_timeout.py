@@ -71,7 +71,7 @@ the exception is taken out of the ``except`` block so that a
             poll=lambda events, ms: drv.poll(fd, events, ms),
             monotonic_ns=drv.monotonic_ns,
             so_error=lambda: drv.getsockopt(fd, SOL_SOCKET, SO_ERROR),
-            strerror=os.strerror,        # the socket layer may use os
+            strerror=drv.strerror,
             abi=drv.abi, ex=False,
         )
 
