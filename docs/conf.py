@@ -9,6 +9,11 @@ recorded.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+#: The repository root, for the hidden doctest that runs README.md's examples.
+_ROOT = Path(__file__).resolve().parent.parent
+
 project = "sansock"
 author = "the sansock developers"
 copyright = "2026, the sansock developers"
@@ -29,7 +34,8 @@ html_theme_options = {
 }
 nitpicky = False
 
-doctest_global_setup = """
+doctest_global_setup = f"""
+_REPO_ROOT = {str(_ROOT)!r}
 import gc as _gc
 import sys as _sys
 import warnings as _warnings
