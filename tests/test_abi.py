@@ -49,7 +49,8 @@ def stdlib_int_constants() -> dict[str, int]:
     found: dict[str, int] = {}
     for name in dir(socket):
         value = getattr(socket, name)
-        if name.isupper() and isinstance(value, int):
+        # Every int but the bool has_ipv6 (AF_DECnet is the one mixed-case name).
+        if isinstance(value, int) and not isinstance(value, bool):
             found[name] = int(value)
     return found
 

@@ -146,6 +146,20 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'sansock' has no attribute {name!r}") from None
 
 
+def __dir__() -> list[str]:
+    # The lazily looked-up constants and enums are attributes too.
+    names = set(globals())
+    try:
+        abi = _default.abi
+    except ImportError:  # no native build: list what is there without it
+        return sorted(names)
+    names.update(("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"))
+    names.update(
+        name for name in abi.constants if not name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF"))
+    )
+    return sorted(names)
+
+
 __all__ = [
     "ABI",
     "Binding",

@@ -116,6 +116,7 @@ class Binding:
 
     @property
     def constants(self) -> SocketConstants:
+        """The constant values the socket layer reads, for the driver's ABI."""
         k = self._constants
         if k is None:
             k = self._constants = SocketConstants(self.driver.abi)
@@ -123,15 +124,18 @@ class Binding:
 
     @property
     def enums(self) -> SocketEnums:
+        """``AddressFamily``, ``SocketKind``, ``MsgFlag`` and ``AddressInfo`` for the driver's ABI."""
         e = self._enums
         if e is None:
             e = self._enums = SocketEnums.for_abi(self.abi)
         return e
 
     def address_family(self, value: int) -> IntEnum | int:
+        """*value* as an ``AddressFamily`` member, or the int if unknown."""
         return intenum_converter(value, self.enums.AddressFamily)
 
     def socket_kind(self, value: int) -> IntEnum | int:
+        """*value* as a ``SocketKind`` member, or the int if unknown."""
         return intenum_converter(value, self.enums.SocketKind)
 
     def __getattr__(self, name: str) -> Any:
@@ -141,7 +145,7 @@ class Binding:
         if name in ("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"):
             return getattr(self.enums, name)
         value = self.abi.constants.get(name)
-        if value is None or not name.isupper() or name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")):
+        if value is None or name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         e = self.enums
         if name.startswith("AF_"):
@@ -248,7 +252,9 @@ class Binding:
             try:
                 if not all_errors:
                     raise exceptions[0]
-                raise ExceptionGroup("create_connection failed", exceptions)  # noqa: F821
+                if sys.version_info >= (3, 11):
+                    raise ExceptionGroup("create_connection failed", exceptions)
+                raise exceptions[-1]  # Python 3.10 has no ExceptionGroup
             finally:
                 # Break explicitly a reference cycle
                 exceptions.clear()

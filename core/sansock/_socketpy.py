@@ -508,6 +508,7 @@ class SocketIO(io.RawIOBase):
 
     @property
     def name(self) -> int:
+        """The socket's file descriptor, or -1 once closed."""
         if not self.closed:
             return self.fileno()
         else:
@@ -515,6 +516,7 @@ class SocketIO(io.RawIOBase):
 
     @property
     def mode(self) -> str:
+        """The raw mode: ``'rb'``, ``'wb'`` or ``'rwb'``."""
         return self._mode
 
     def close(self) -> None:

@@ -7,8 +7,8 @@ addresses and control buffers are built here from the driver's own
 :class:`~sansock.ABI`, so the same checks run on the real kernel and on the
 fake one.  Every fd a check creates is closed before it returns.
 
->>> sorted(name for name in CHECKS)[:2]
-['check_connect_refused', 'check_dup_and_inheritable']
+>>> all(name.startswith("check_") for name in CHECKS)
+True
 """
 
 from __future__ import annotations

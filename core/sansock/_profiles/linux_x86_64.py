@@ -47,6 +47,7 @@ CONSTANTS = {
     "AF_X25": 9,
     "AF_INET6": 10,
     "AF_ROSE": 11,
+    "AF_DECnet": 12,  # <bits/socket.h>: #define PF_DECnet 12
     "AF_NETBEUI": 13,
     "AF_SECURITY": 14,
     "AF_KEY": 15,
