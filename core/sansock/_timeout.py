@@ -775,8 +775,11 @@ def send_all(
     computed and ``TimeoutError('timed out')`` raised when it is ``<= 0``,
     before sending.  Each chunk then runs :func:`retry_call` with the
     socket's timeout and the shared deadline.  A non-blocking socket raises
-    ``BlockingIOError`` when the buffer fills; the caller learns nothing of
-    what was sent.
+    ``BlockingIOError`` when the buffer fills.
+
+    Beyond CPython: whatever is raised carries ``bytes_sent``, the number of
+    bytes sent before it (its type, message and args are unchanged), so the
+    caller can resume (:func:`sansock.ancillary.bytes_sent` reads it).
     """
     deadline = Deadline.after(monotonic_ns(), timeout_ns) if timeout_ns > 0 else None
     rest = view
@@ -785,28 +788,40 @@ def send_all(
     def attempt() -> int:
         return send(rest)
 
-    while True:
-        if deadline is not None and not first_chunk:
-            # "timeout = _PyDeadline_Get(deadline); if (timeout <= 0) timed out"
-            if deadline.remaining(monotonic_ns()) <= 0:
-                raise timed_out()
-        first_chunk = False
-        failure: OSError | None = None
-        try:
-            sent = send(rest)
-        except OSError as exc:
-            failure = exc
-        if failure is not None:
-            sent = retry_call(
-                failure,
-                attempt,
-                timeout_ns=timeout_ns,
-                writing=True,
-                poll=poll,
-                monotonic_ns=monotonic_ns,
-                abi=abi,
-                deadline=deadline,
-            )
-        rest = rest[sent:]
-        if not rest.nbytes:
-            return
+    try:
+        while True:
+            if deadline is not None and not first_chunk:
+                # "timeout = _PyDeadline_Get(deadline); if (timeout <= 0) timed out"
+                if deadline.remaining(monotonic_ns()) <= 0:
+                    raise timed_out()
+            first_chunk = False
+            failure: OSError | None = None
+            try:
+                sent = send(rest)
+            except OSError as exc:
+                failure = exc
+            if failure is not None:
+                sent = retry_call(
+                    failure,
+                    attempt,
+                    timeout_ns=timeout_ns,
+                    writing=True,
+                    poll=poll,
+                    monotonic_ns=monotonic_ns,
+                    abi=abi,
+                    deadline=deadline,
+                )
+            rest = rest[sent:]
+            if not rest.nbytes:
+                return
+    except BaseException as exc:
+        _note_bytes_sent(exc, view.nbytes - rest.nbytes)
+        raise
+
+
+def _note_bytes_sent(exc: BaseException, sent: int) -> None:
+    """Attach ``bytes_sent`` to what ``sendall`` raises (if the type allows it)."""
+    try:
+        exc.bytes_sent = sent  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # pragma: no cover - a type with __slots__
+        pass
