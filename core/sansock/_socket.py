@@ -34,6 +34,16 @@ __all__ = ["SocketType"]
 _T = TypeVar("_T")
 
 
+class _Omitted:
+    """The default of an optional positional argument CPython parses with "|"."""
+
+    def __repr__(self) -> str:
+        return "<omitted>"
+
+
+_OMITTED: Any = _Omitted()
+
+
 def _bytes_like(value: object) -> memoryview:
     """Format ``"y*"``: any C-contiguous buffer, else CPython's TypeError."""
     try:
@@ -196,6 +206,10 @@ class SocketType:
             first = exc
         return self._retry(first, writing, lambda: syscall(*args))
 
+    def _again(self, err: OSError, writing: bool, syscall: Callable[..., _T], *args: Any) -> _T:
+        """:meth:`_retry` for ``syscall(*args)`` (keeps closures out of the fast paths)."""
+        return self._retry(err, writing, lambda: syscall(*args))
+
     def _retry(self, err: OSError, writing: bool, syscall: Callable[[], _T]) -> _T:
         """Finish an operation whose first attempt failed with *err*."""
         drv = self._drv
@@ -235,11 +249,10 @@ class SocketType:
         """The remote address (sock_getpeername)."""
         return self._decode(self._drv.getpeername(self._fd))
 
-    def listen(self, backlog: int | None = None, /) -> None:
+    def listen(self, backlog: int = _OMITTED, /) -> None:
         """Enable a server to accept connections (sock_listen)."""
-        # backlog omitted: "Py_MIN(SOMAXCONN, 128)".  (CPython has no None
-        # form; None here means omitted and is a documented difference.)
-        if backlog is None:
+        if backlog is _OMITTED:
+            # "Py_MIN(SOMAXCONN, 128)" when the argument is omitted.
             backlog = min(self._k.SOMAXCONN, 128)
         else:
             backlog = arg_int(backlog)
@@ -324,16 +337,24 @@ class SocketType:
     def getsockopt(self, level: int, optname: int, /) -> int: ...
     @overload
     def getsockopt(self, level: int, optname: int, buflen: int, /) -> bytes: ...
-    def getsockopt(self, level: int, optname: int, buflen: int = 0, /) -> int | bytes:
+    def getsockopt(self, level: int, optname: int, buflen: object = _OMITTED, /) -> int | bytes:
         """``getsockopt``: an int, or up to *buflen* bytes (sock_getsockopt)."""
+        if buflen is _OMITTED:
+            # Fast path: the driver's C types check level and optname ("ii|i").
+            try:
+                return self._drv.getsockopt(self._fd, level, optname)
+            except (TypeError, OverflowError):
+                arg_int(level)
+                arg_int(optname)
+                raise
         level = arg_int(level)
         optname = arg_int(optname)
-        buflen = arg_int(buflen)
-        if buflen == 0:
+        size = arg_int(buflen)
+        if size == 0:
             return self._drv.getsockopt(self._fd, level, optname)
-        if buflen <= 0 or buflen > 1024:
+        if size <= 0 or size > 1024:
             raise OSError("getsockopt buflen out of range")
-        return self._drv.getsockopt_bytes(self._fd, level, optname, buflen)
+        return self._drv.getsockopt_bytes(self._fd, level, optname, size)
 
     @overload
     def setsockopt(self, level: int, optname: int, value: int | ReadableBuffer, /) -> None: ...
@@ -370,17 +391,19 @@ class SocketType:
     # -- sending -------------------------------------------------------------
     def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
         """Send *data*; return the number of bytes sent (sock_send)."""
-        if type(data) is not bytes:
-            data = _bytes_like(data)
-        if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
-            flags = arg_int(flags)
-        drv = self._drv
-        fd = self._fd
+        # Fast path: one driver call.  The driver's C types reject a non-buffer
+        # or an out-of-range flags value (TypeError/OverflowError, the driver
+        # contract); only then are the arguments parsed as CPython's "y*|i:send"
+        # does, to raise its exact error.
         try:
-            return drv.send(fd, data, flags)
+            return self._drv.send(self._fd, data, flags)
         except OSError as exc:
             first = exc
-        return self._retry(first, True, lambda: drv.send(fd, data, flags))
+        except (TypeError, OverflowError, BufferError):
+            _bytes_like(data)
+            arg_int(flags)
+            raise
+        return self._again(first, True, self._drv.send, self._fd, data, flags)
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
@@ -519,25 +542,24 @@ class SocketType:
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
         """Receive up to *bufsize* bytes (sock_recv)."""
-        if not (
-            type(bufsize) is int
-            and type(flags) is int
-            and 0 < bufsize <= SSIZE_MAX
-            and INT_MIN <= flags <= INT_MAX
-        ):
-            bufsize = arg_ssize(bufsize)
-            flags = arg_int(flags)
-            if bufsize < 0:
-                raise ValueError("negative buffersize in recv")
-            if bufsize == 0:
-                return b""
-        drv = self._drv
-        fd = self._fd
+        # Fast path as in send(): bufsize > 0 is the one check the driver cannot
+        # make for us ("n|i:recv", then the negative and zero-length cases).
         try:
-            return drv.recv(fd, bufsize, flags)
+            if bufsize > 0:
+                return self._drv.recv(self._fd, bufsize, flags)
         except OSError as exc:
             first = exc
-        return self._retry(first, False, lambda: drv.recv(fd, bufsize, flags))
+        except (TypeError, OverflowError):
+            arg_ssize(bufsize)
+            arg_int(flags)
+            raise
+        else:
+            bufsize = arg_ssize(bufsize)
+            arg_int(flags)
+            if bufsize < 0:
+                raise ValueError("negative buffersize in recv")
+            return b""  # sock_recv_guts: no syscall for an empty read
+        return self._again(first, False, self._drv.recv, self._fd, bufsize, flags)
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
