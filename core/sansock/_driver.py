@@ -8,7 +8,12 @@ A driver performs syscalls and nothing else.  The contract (see
   ``socklen_t`` the kernel returned; ``b""`` when it returned 0); control
   messages as the raw control buffer.  The core encodes and decodes them.
 * Failure is ``OSError(errno, strerror)`` and nothing else -- a driver never
-  returns -1.  Resolver calls raise :class:`sansock.gaierror` /
+  returns -1.  The one exception is argument conversion: an int outside its C
+  type's range raises ``OverflowError`` and a value of the wrong type
+  ``TypeError`` (``BufferError`` for an unusable buffer), as CFFI does, before
+  any syscall.  The core's fast paths rely on it: they hand the arguments
+  over unchecked and parse them only when the driver refused them, to raise
+  CPython's exact message.  Resolver calls raise :class:`sansock.gaierror` /
   :class:`sansock.herror` as the C library reports them.
 * A driver never retries EINTR (the core's timeout machine decides), never
   warns, never sleeps except in :meth:`Driver.poll` and in blocking syscalls,
