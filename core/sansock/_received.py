@@ -390,14 +390,13 @@ def _finish(
     control: bytes,
     msg_flags: int,
     raw_address: bytes,
-    policy: TruncationPolicy | None,
+    chosen: TruncationPolicy,
     registry: CmsgRegistry | None,
     set_cloexec: bool,
 ) -> Received[_D]:
     """Decode, apply the policy; on any error close every received fd (``err_closefds``)."""
     abi = sock._k.abi
     drv = sock._drv
-    chosen = truncation_policy(sock) if policy is None else _check_policy(policy)
     reg = DEFAULT_REGISTRY if registry is None else registry
     try:
         walk = _walk(control, abi) if control else _Walk([], [], None, False, 0)
@@ -410,8 +409,8 @@ def _finish(
                 address = sock._decode(raw_address)
                 raise ControlTruncatedError(truncation, data, address)
             if chosen == "warn" and truncation.stdlib_warns:
-                # stacklevel: the caller of recvmsg_ex (-> _receive -> _finish).
-                warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=4)
+                # stacklevel 3: the caller of recvmsg_ex (recvmsg_ex -> _finish).
+                warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
         decoded = tuple(reg.decode(level, kind, item, abi) for level, kind, item in walk.items)
         address = sock._decode(raw_address)
         return Received(data, decoded, msg_flags, address, truncation, tuple(walk.items), tuple(walk.fds))
@@ -454,10 +453,11 @@ def recvmsg_ex(
     bufsize, ancbufsize, flags = _msgargs.recvmsg_args(bufsize, ancbufsize, flags)
     _address.sockaddr_len(sock._family, abi)
     _msgargs.check_ancbufsize(ancbufsize, abi)
+    chosen = truncation_policy(sock) if policy is None else _check_policy(policy)
     extra, set_cloexec = _cloexec_flag(sock, cloexec)
     drv = sock._drv
     data, control, msg_flags, raw = sock._call(False, drv.recvmsg, sock._fd, bufsize, ancbufsize, flags | extra)
-    return _finish(sock, data, control, msg_flags, raw, policy, registry, set_cloexec)
+    return _finish(sock, data, control, msg_flags, raw, chosen, registry, set_cloexec)
 
 
 def recvmsg_into_ex(
@@ -475,10 +475,11 @@ def recvmsg_into_ex(
     views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
     _address.sockaddr_len(sock._family, abi)
     _msgargs.check_ancbufsize(ancbufsize, abi)
+    chosen = truncation_policy(sock) if policy is None else _check_policy(policy)
     extra, set_cloexec = _cloexec_flag(sock, cloexec)
     drv = sock._drv
     n, control, msg_flags, raw = sock._call(False, drv.recvmsg_into, sock._fd, views, ancbufsize, flags | extra)
-    return _finish(sock, n, control, msg_flags, raw, policy, registry, set_cloexec)
+    return _finish(sock, n, control, msg_flags, raw, chosen, registry, set_cloexec)
 
 
 def recvmsg_owned(

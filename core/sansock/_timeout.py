@@ -801,16 +801,23 @@ def send_all(
             except OSError as exc:
                 failure = exc
             if failure is not None:
-                sent = retry_call(
-                    failure,
-                    attempt,
-                    timeout_ns=timeout_ns,
-                    writing=True,
-                    poll=poll,
-                    monotonic_ns=monotonic_ns,
-                    abi=abi,
-                    deadline=deadline,
-                )
+                try:
+                    sent = retry_call(
+                        failure,
+                        attempt,
+                        timeout_ns=timeout_ns,
+                        writing=True,
+                        poll=poll,
+                        monotonic_ns=monotonic_ns,
+                        abi=abi,
+                        deadline=deadline,
+                    )
+                finally:
+                    # The exception's traceback holds this frame: keeping it
+                    # in a local makes a cycle that also holds the driver's
+                    # export of *rest* (a cffi from_buffer), which the cyclic
+                    # GC may then clear in an order that crashes.
+                    failure = None
             rest = rest[sent:]
             if not rest.nbytes:
                 return
