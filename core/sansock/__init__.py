@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from . import ancillary
 from ._abi import ABI, CmsgLayout, SockaddrLayout
 from ._binding import GLOBAL_DEFAULT_TIMEOUT as _GLOBAL_DEFAULT_TIMEOUT
 from ._binding import Binding
@@ -212,4 +213,5 @@ __all__ = [
     "using",
     "swap_default_driver",
     "default_binding",
+    "ancillary",
 ]
