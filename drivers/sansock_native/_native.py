@@ -26,15 +26,14 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, cast, final
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, cast, final
 
 from sansock._driver import AddrInfo, HostEnt
 from sansock._errors import gaierror, herror
 
 from ._abi import host_abi
 from ._lib import (
-    CHAR_ARRAY,
     AddrInfoStruct,
     CData,
     CharP,
@@ -44,7 +43,6 @@ from ._lib import (
     ServEntStruct,
     cstring,
     ffi,
-    from_buffer_writable,
     is_null,
     lib,
     unpack_bytes,
@@ -82,6 +80,31 @@ _recvmsg = lib.sansock_recvmsg
 _recvmsg1 = lib.sansock_recvmsg1
 _recvmsg4 = lib.sansock_recvmsg4
 _NULL = ffi.NULL
+
+
+def _export_all(export: Callable[[Any], CData], buffers: Sequence[Any]) -> list[CData]:
+    """``export(b)`` for every buffer; on a failure, release what was exported.
+
+    A ``from_buffer`` cdata left alive in a frame that ends up in a traceback
+    keeps a buffer export inside a reference cycle, and the garbage collector
+    may then clear the exporting memoryview first: CPython reports "memoryview
+    has 1 exported buffer" and crashes.  So every export is released on every
+    path, before the frame can outlive the call.
+    """
+    keep: list[CData] = []
+    try:
+        for b in buffers:
+            keep.append(export(b))
+    except BaseException:
+        _release_all(keep)
+        raise
+    return keep
+
+
+def _release_all(keep: list[CData]) -> None:
+    for p in keep:
+        ffi.release(p)
+    keep.clear()
 
 
 def _os_error() -> OSError:
@@ -322,9 +345,16 @@ class NativeDriver:
             if optlen > len(value):  # never let the kernel read past the object
                 raise OSError(_EINVAL, os.strerror(_EINVAL))
         else:
-            buf = ffi.from_buffer(value)
-            if optlen > len(buf):
-                raise OSError(_EINVAL, os.strerror(_EINVAL))
+            view = ffi.from_buffer(value)
+            try:
+                if optlen > len(view):
+                    raise OSError(_EINVAL, os.strerror(_EINVAL))
+                r = lib.sansock_setsockopt_buf(fd, level, option, view, optlen)
+            finally:
+                ffi.release(view)
+            if r == -1:
+                raise _os_error()
+            return
         r = lib.sansock_setsockopt_buf(fd, level, option, buf, optlen)
         if r == -1:
             raise _os_error()
@@ -335,7 +365,10 @@ class NativeDriver:
             n = _send(fd, data, len(data), flags)
         else:
             p = ffi.from_buffer(data)
-            n = _send(fd, p, len(p), flags)
+            try:
+                n = _send(fd, p, len(p), flags)
+            finally:
+                ffi.release(p)
         if n == -1:
             raise _os_error()
         return n
@@ -345,7 +378,10 @@ class NativeDriver:
             n = lib.sansock_sendto(fd, data, len(data), flags, addr, len(addr))
         else:
             p = ffi.from_buffer(data)
-            n = lib.sansock_sendto(fd, p, len(p), flags, addr, len(addr))
+            try:
+                n = lib.sansock_sendto(fd, p, len(p), flags, addr, len(addr))
+            finally:
+                ffi.release(p)
         if n == -1:
             raise _os_error()
         return n
@@ -360,9 +396,12 @@ class NativeDriver:
 
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
         p = writable_buffer(buf)
-        if nbytes > len(p):
-            raise ValueError("buffer too small for requested bytes")
-        n = _recv(fd, p, nbytes, flags)
+        try:
+            if nbytes > len(p):
+                raise ValueError("buffer too small for requested bytes")
+            n = _recv(fd, p, nbytes, flags)
+        finally:
+            ffi.release(p)
         if n == -1:
             raise _os_error()
         return n
@@ -382,9 +421,12 @@ class NativeDriver:
     ) -> tuple[int, bytes]:
         s = _tls.scratch
         p = writable_buffer(buf)
-        if nbytes > len(p):
-            raise ValueError("nbytes is greater than the length of the buffer")
-        n = lib.sansock_recvfrom(fd, p, nbytes, flags, s.addr, s.intout)
+        try:
+            if nbytes > len(p):
+                raise ValueError("nbytes is greater than the length of the buffer")
+            n = lib.sansock_recvfrom(fd, p, nbytes, flags, s.addr, s.intout)
+        finally:
+            ffi.release(p)
         if n == -1:
             raise _os_error()
         addr: bytes = unpack_bytes(s.addr, s.intout[0])
@@ -407,17 +449,22 @@ class NativeDriver:
                 n = _sendmsg1(fd, data, len(data), ctrl, len(control), name, namelen, flags)
             else:
                 p = ffi.from_buffer(data)
-                n = _sendmsg1(fd, p, len(p), ctrl, len(control), name, namelen, flags)
+                try:
+                    n = _sendmsg1(fd, p, len(p), ctrl, len(control), name, namelen, flags)
+                finally:
+                    ffi.release(p)
         else:
             # keep: every buffer stays alive until sendmsg returns.
-            keep = [ffi.from_buffer(b) for b in buffers]
-            count = len(keep)
-            bases, lens = _iov_arrays(_tls.scratch, count)
-            if count:
-                bases[0:count] = keep
-                lens[0:count] = list(map(len, keep))
-            n = _sendmsg(fd, bases, lens, count, ctrl, len(control), name, namelen, flags)
-            del keep
+            keep = _export_all(ffi.from_buffer, buffers)
+            try:
+                count = len(keep)
+                bases, lens = _iov_arrays(_tls.scratch, count)
+                if count:
+                    bases[0:count] = keep
+                    lens[0:count] = list(map(len, keep))
+                n = _sendmsg(fd, bases, lens, count, ctrl, len(control), name, namelen, flags)
+            finally:
+                _release_all(keep)
         if n == -1:
             raise _os_error()
         return n
@@ -452,41 +499,48 @@ class NativeDriver:
         count = len(buffers)
         if count == 1:
             p = writable_buffer(buffers[0])
-            n = _recvmsg1(fd, p, len(p), control, ancbufsize, s.addr, flags, out)
+            try:
+                n = _recvmsg1(fd, p, len(p), control, ancbufsize, s.addr, flags, out)
+            finally:
+                ffi.release(p)
         elif 2 <= count <= 4:
             # Up to four buffers go to C as arguments; p0..p3 keep them alive.
-            fbw, ch = from_buffer_writable, CHAR_ARRAY
-            p0 = fbw(ch, buffers[0], True)
-            p1 = fbw(ch, buffers[1], True)
-            p2 = fbw(ch, buffers[2], True) if count > 2 else _NULL
-            p3 = fbw(ch, buffers[3], True) if count > 3 else _NULL
-            n = _recvmsg4(
-                fd,
-                count,
-                p0,
-                len(p0),
-                p1,
-                len(p1),
-                p2,
-                len(p2) if count > 2 else 0,
-                p3,
-                len(p3) if count > 3 else 0,
-                control,
-                ancbufsize,
-                s.addr,
-                flags,
-                out,
-            )
+            keep = _export_all(writable_buffer, buffers)
+            p0, p1 = keep[0], keep[1]
+            p2 = keep[2] if count > 2 else _NULL
+            p3 = keep[3] if count > 3 else _NULL
+            try:
+                n = _recvmsg4(
+                    fd,
+                    count,
+                    p0,
+                    len(p0),
+                    p1,
+                    len(p1),
+                    p2,
+                    len(p2) if count > 2 else 0,
+                    p3,
+                    len(p3) if count > 3 else 0,
+                    control,
+                    ancbufsize,
+                    s.addr,
+                    flags,
+                    out,
+                    )
+            finally:
+                _release_all(keep)
         else:
             # keep: every buffer stays alive until recvmsg returns.
-            keep = [writable_buffer(b) for b in buffers]
-            count = len(keep)
-            bases, lens = _iov_arrays(s, count)
-            if count:
-                bases[0:count] = keep
-                lens[0:count] = list(map(len, keep))
-            n = _recvmsg(fd, bases, lens, count, control, ancbufsize, s.addr, flags, out)
-            del keep
+            keep = _export_all(writable_buffer, buffers)
+            try:
+                count = len(keep)
+                bases, lens = _iov_arrays(s, count)
+                if count:
+                    bases[0:count] = keep
+                    lens[0:count] = list(map(len, keep))
+                n = _recvmsg(fd, bases, lens, count, control, ancbufsize, s.addr, flags, out)
+            finally:
+                _release_all(keep)
         if n == -1:
             raise _os_error()
         msg_flags: int = out[0]
