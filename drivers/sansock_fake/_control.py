@@ -75,10 +75,10 @@ def parse_control(abi: ABI, control: bytes, *, is_unix: bool) -> SentControl:
         if cmsg_len < layout.hdr_size or cmsg_len > size - offset:
             raise_errno(einval)
         data = control[offset + layout.hdr_size : offset + cmsg_len]
-        if level == abi.const("SOL_SOCKET"):
+        if not is_unix:
+            _check_inet_item(abi, level, type_)
+        elif level == abi.const("SOL_SOCKET"):
             if type_ == abi.const("SCM_RIGHTS"):
-                if not is_unix:
-                    raise_errno(einval)
                 # scm_fp_copy: num = (cmsg_len - sizeof(cmsghdr)) / sizeof(int).
                 count = len(data) // abi.sizeof_int
                 if count > 0:
@@ -95,6 +95,27 @@ def parse_control(abi: ABI, control: bytes, *, is_unix: bool) -> SentControl:
         # CMSG_NXTHDR: advance by CMSG_ALIGN(cmsg_len).
         offset += layout.aligned(cmsg_len)
     return SentControl(tuple(fds), credentials)
+
+
+def _check_inet_item(abi: ABI, level: int, type_: int) -> None:
+    """``sock_cmsg_send``/``ip_cmsg_send`` for AF_INET/AF_INET6.
+
+    ``__sock_cmsg_send`` ignores SCM_RIGHTS and SCM_CREDENTIALS ("semantically
+    in SOL_UNIX") and rejects unknown SOL_SOCKET types with EINVAL; the
+    per-packet options it and ``ip_cmsg_send`` apply are not modelled.
+    """
+    if level == abi.const("SOL_SOCKET"):
+        if type_ in (abi.const("SCM_RIGHTS"), abi.const("SCM_CREDENTIALS")):
+            return
+        if type_ in (abi.const("SO_MARK"), abi.const("SO_PRIORITY"), 37, 61):
+            raise NotImplementedError(
+                "the fake kernel does not model per-packet SOL_SOCKET options (SO_MARK, "
+                "SO_PRIORITY, SO_TIMESTAMPING, SCM_TXTIME) in sendmsg control data"
+            )
+        raise_errno(abi.errno("EINVAL"))
+    raise NotImplementedError(
+        f"the fake kernel does not model IP-level ancillary data (cmsg level {level}) on inet sockets"
+    )
 
 
 @attrs.define(eq=False)

@@ -111,6 +111,17 @@ def _syscall(method: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
+def _as_returned(data: bytes, length: int) -> bytes:
+    """The bytes a bytes-returning receive gives: sized to the syscall's return value.
+
+    With MSG_TRUNC a datagram receive returns the datagram's full length, larger
+    than the buffer; CPython then resizes its result to that length
+    (``sock_recv_guts``, ``_PyBytes_Resize``), so the tail past the buffer is
+    not data.  The fake fills it with zeros.
+    """
+    return data + bytes(length - len(data)) if length > len(data) else data
+
+
 def _summary(result: object) -> str:
     if isinstance(result, (bytes, bytearray)):
         return f"{len(result)} bytes"
@@ -137,6 +148,9 @@ class FakeKernel:
     uid: int = attrs.field(default=1000, kw_only=True)
     gid: int = attrs.field(default=1000, kw_only=True)
     hostname: bytes = attrs.field(default=b"fakehost", kw_only=True)
+    #: net.core.wmem_max / rmem_max: the caps of SO_SNDBUF / SO_RCVBUF before doubling.
+    wmem_max: int = attrs.field(default=WMEM_MAX, kw_only=True)
+    rmem_max: int = attrs.field(default=RMEM_MAX, kw_only=True)
     #: Real seconds a waiter sleeps before treating a silent kernel as quiescent.
     idle_grace_s: float = attrs.field(default=0.02, kw_only=True)
     #: Real seconds without any syscall before a wait with no deadline gives up.
@@ -712,12 +726,10 @@ class FakeKernel:
         """``unix_stream_connect``: the server side is created at once, before accept."""
         sock = file.sock
         parse_unix(self._abi, addr, for_bind=False)
-        if sock.state == "connected":
-            self._fail("EISCONN")
-        if sock.state == "listening":
-            self._fail("EINVAL")
         if self._passcred(sock) and sock.name is None:
             self._unix_autobind(sock)
+        # The lookup and the listener's state come before our own state is
+        # checked: connecting a connected socket to a missing path is ENOENT.
         while True:
             listener = self._unix_lookup(sock, addr)
             if listener.state != "listening":
@@ -730,6 +742,10 @@ class FakeKernel:
                         self._timeo_deadline(sock, "SO_SNDTIMEO"))
             if self._accept_queue_full(listener) and not listener.released:
                 self._fail("EAGAIN")
+        if sock.state == "connected":
+            self._fail("EISCONN")
+        if sock.state != "unconnected":
+            self._fail("EINVAL")
         server = self._new_socket(sock.family, sock.type, sock.proto)
         server.name = listener.name
         server.options = {k: v for k, v in listener.options.items()}
@@ -759,15 +775,21 @@ class FakeKernel:
     def _tcp_connect(self, fd: int, file: OpenFile, addr: bytes) -> None:
         """``__inet_stream_connect`` + ``tcp_v4_connect`` on loopback."""
         sock = file.sock
+        if sock.connect_in_progress:
+            # __inet_stream_connect in SS_CONNECTING: EALREADY while the
+            # handshake runs; once it ended, this call reports the outcome.
+            if sock.state == "connecting":
+                self._fail("EALREADY")
+            sock.connect_in_progress = False
+            if sock.state == "connected":
+                return
+            sock.state = "unconnected"
+            code, sock.error = sock.error or self._e("ECONNABORTED"), 0
+            raise_errno(code)
         if sock.state == "connected":
             self._fail("EISCONN")
-        if sock.state == "connecting":
-            self._fail("EALREADY")
         if sock.state == "listening":
             self._fail("EISCONN")
-        if sock.state == "closed" and sock.error:
-            code, sock.error = sock.error, 0
-            raise_errno(code)
         if family_of(self._abi, addr) == self._c("AF_UNSPEC") and len(addr) >= 2:
             raise NotImplementedError("the fake kernel does not model connect(AF_UNSPEC) on TCP sockets")
         target = self._parse_inet_for(sock, addr, for_bind=False)
@@ -788,6 +810,7 @@ class FakeKernel:
                 sock.error = self._e("ECONNREFUSED")
                 sock.state = "closed"
                 sock.shutdown = SHUTDOWN_MASK
+                sock.connect_in_progress = True
                 self._fail("EINPROGRESS")
             self._fail("ECONNREFUSED")
         assert listener is not None
@@ -797,6 +820,7 @@ class FakeKernel:
         else:
             self._tcp_establish(sock, listener)
         if file.nonblocking:
+            sock.connect_in_progress = True
             self._fail("EINPROGRESS")  # Linux answers EINPROGRESS even on loopback.
         self._block(fd, "connect", lambda: sock.state != "connecting", self._timeo_deadline(sock, "SO_SNDTIMEO"))
         if sock.state == "connecting":
@@ -897,7 +921,9 @@ class FakeKernel:
         return build_inet(self._abi, sock.peer_name)
 
     # ------------------------------------------------------------------ options
-    def _default_option(self, sock: FakeSocket, level: int, option: int) -> int | bytes | None:
+    def _default_option(
+        self, sock: FakeSocket, level: int, option: int, *, for_set: bool = False
+    ) -> int | bytes | None:
         """Linux's value of an option nobody set; None when the option is unknown here."""
         c = self._c
         if level == c("SOL_SOCKET"):
@@ -938,6 +964,14 @@ class FakeKernel:
         if self._is_unix(sock):
             return None
         is_tcp = self._is_stream(sock)
+        own_level = c("IPPROTO_TCP") if is_tcp else c("IPPROTO_UDP")
+        inet6 = sock.family == c("AF_INET6")
+        if level not in (own_level, c("IPPROTO_IP")) and not (inet6 and level == c("IPPROTO_IPV6")):
+            # tcp/udp_getsockopt hand other levels to ip_getsockopt (EOPNOTSUPP
+            # for a level it does not know) or ipv6_getsockopt (ENOPROTOOPT).
+            # do_ip_setsockopt answers ENOPROTOOPT where do_ip_getsockopt
+            # answers EOPNOTSUPP.
+            raise_errno(self._e("ENOPROTOOPT" if inet6 or for_set else "EOPNOTSUPP"))
         if level == c("IPPROTO_TCP") and is_tcp:
             defaults = {"TCP_NODELAY": 0, "TCP_MAXSEG": 536, "TCP_CORK": 0, "TCP_KEEPIDLE": 7200,
                         "TCP_KEEPINTVL": 75, "TCP_KEEPCNT": 9, "TCP_SYNCNT": 6, "TCP_LINGER2": 60,
@@ -951,7 +985,7 @@ class FakeKernel:
             if option in (c("UDP_SEGMENT"), c("UDP_GRO")):
                 return 0
             return None
-        if level == c("IPPROTO_IP") and sock.family == c("AF_INET"):
+        if level == c("IPPROTO_IP"):
             defaults = {"IP_TOS": 0, "IP_TTL": 64, "IP_MULTICAST_TTL": 1, "IP_MULTICAST_LOOP": 1,
                         "IP_RECVTOS": 0, "IP_RECVTTL": 0, "IP_PKTINFO": 0, "IP_RECVERR": 0,
                         "IP_TRANSPARENT": 0, "IP_BIND_ADDRESS_NO_PORT": 0, "IP_HDRINCL": 0}
@@ -999,7 +1033,11 @@ class FakeKernel:
 
     def _set_option(self, sock: FakeSocket, level: int, option: int, raw: bytes) -> None:
         c = self._c
-        known = self._default_option(sock, level, option) if (level, option) != (c("SOL_SOCKET"), c("SO_ERROR")) else 0
+        known = (
+            self._default_option(sock, level, option, for_set=True)
+            if (level, option) != (c("SOL_SOCKET"), c("SO_ERROR"))
+            else 0
+        )
         if known is None:
             if self._is_unix(sock) and level != c("SOL_SOCKET"):
                 self._fail("EOPNOTSUPP")
@@ -1017,10 +1055,10 @@ class FakeKernel:
         value = int.from_bytes(raw[:4], self._abi.byteorder, signed=True)
         if level == c("SOL_SOCKET") and option == c("SO_SNDBUF"):
             # sock_setsockopt: min(val, wmem_max) as u32, doubled, at least SOCK_MIN_SNDBUF.
-            sock.sndbuf = max(min(value & 0xFFFFFFFF, WMEM_MAX) * 2, SOCK_MIN_SNDBUF)
+            sock.sndbuf = max(min(value & 0xFFFFFFFF, self.wmem_max) * 2, SOCK_MIN_SNDBUF)
             return
         if level == c("SOL_SOCKET") and option == c("SO_RCVBUF"):
-            sock.rcvbuf = max(min(value & 0xFFFFFFFF, RMEM_MAX) * 2, SOCK_MIN_RCVBUF)
+            sock.rcvbuf = max(min(value & 0xFFFFFFFF, self.rmem_max) * 2, SOCK_MIN_RCVBUF)
             return
         if level == c("SOL_SOCKET") and option == c("SO_PEEK_OFF"):
             raise NotImplementedError("the fake kernel does not model SO_PEEK_OFF peek offsets")
@@ -1180,6 +1218,8 @@ class FakeKernel:
                 self._fail("EPIPE")
             if addr:
                 addr = None  # unix_seqpacket_sendmsg ignores msg_name when connected
+        if not seqpacket and sock.shutdown & SEND_SHUTDOWN:
+            self._fail("EPIPE")
         if len(data) > sock.sndbuf - 32:
             self._fail("EMSGSIZE")
         if self._passcred(sock) and sock.name is None:
@@ -1199,8 +1239,8 @@ class FakeKernel:
             self._fail("ECONNREFUSED")
         if not seqpacket and other.peer is not None and other.peer is not sock and other is not sock:
             self._fail("EPERM")  # unix_may_send: the target is connected elsewhere.
-        if seqpacket and other.shutdown & RCV_SHUTDOWN:
-            self._fail("EPIPE")
+        if other.shutdown & RCV_SHUTDOWN:
+            self._fail("EPIPE")  # unix_dgram_sendmsg: the receiver shut down reading.
         self._wait_for_wmem(fd, "sendmsg", sock, nonblocking)
         # unix_recvq_full: a receiver not connected back to us holds max_dgram_qlen.
         if not seqpacket and other.peer is not sock and len(other.receive_queue) > UNIX_MAX_DGRAM_QLEN:
@@ -1307,8 +1347,8 @@ class FakeKernel:
     # ----------------------------------------------------------------- receive
     @_syscall
     def recv(self, fd: int, bufsize: int, flags: int) -> bytes:
-        data, _control, _flags, _addr, _length = self._receive(fd, "recv", bufsize, 0, flags)
-        return data
+        data, _control, _flags, _addr, length = self._receive(fd, "recv", bufsize, 0, flags)
+        return _as_returned(data, length)
 
     @_syscall
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
@@ -1318,8 +1358,8 @@ class FakeKernel:
 
     @_syscall
     def recvfrom(self, fd: int, bufsize: int, flags: int) -> tuple[bytes, bytes]:
-        data, _control, _flags, addr, _length = self._receive(fd, "recvfrom", bufsize, 0, flags)
-        return data, addr
+        data, _control, _flags, addr, length = self._receive(fd, "recvfrom", bufsize, 0, flags)
+        return _as_returned(data, length), addr
 
     @_syscall
     def recvfrom_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> tuple[int, bytes]:
@@ -1329,8 +1369,8 @@ class FakeKernel:
 
     @_syscall
     def recvmsg(self, fd: int, bufsize: int, ancbufsize: int, flags: int) -> tuple[bytes, bytes, int, bytes]:
-        data, control, msg_flags, addr, _length = self._receive(fd, "recvmsg", bufsize, ancbufsize, flags)
-        return data, control, msg_flags, addr
+        data, control, msg_flags, addr, length = self._receive(fd, "recvmsg", bufsize, ancbufsize, flags)
+        return _as_returned(data, length), control, msg_flags, addr
 
     @_syscall
     def recvmsg_into(
@@ -1389,6 +1429,8 @@ class FakeKernel:
                     self._unref(file)  # __scm_destroy: installed ones hold their own ref
         if control.truncated:
             msg_flags |= self._c("MSG_CTRUNC")
+        # ____sys_recvmsg: msg_flags starts as flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
+        msg_flags |= flags & self._c("MSG_CMSG_CLOEXEC")
         return data, bytes(control.buffer), msg_flags, addr, length
 
     def _stream_read(
@@ -1476,7 +1518,9 @@ class FakeKernel:
             if sock.error:
                 code, sock.error = sock.error, 0
                 raise_errno(code)
-            if sock.shutdown & RCV_SHUTDOWN:
+            if sock.shutdown & RCV_SHUTDOWN and (not nonblocking or sock.type == self._c("SOCK_SEQPACKET")):
+                # unix_dgram_recvmsg: EOF when a blocking wait sees RCV_SHUTDOWN;
+                # non-blocking, only SOCK_SEQPACKET signals EOF (others EAGAIN).
                 return b"", None, [], b"", 0, 0
             if nonblocking:
                 self._fail("EAGAIN")

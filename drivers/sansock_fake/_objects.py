@@ -108,6 +108,9 @@ class FakeSocket:
     wmem: int = 0
     rmem: int = 0
     released: bool = False
+    #: A non-blocking TCP connect answered EINPROGRESS and no connect call has
+    #: reported its outcome yet (``sock->state == SS_CONNECTING``).
+    connect_in_progress: bool = False
     #: The AF_UNIX server-side socket has not been accepted yet (``embrion``).
     embryo: bool = False
     #: The listener an embryo waits on.
