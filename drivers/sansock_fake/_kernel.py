@@ -11,6 +11,7 @@ saying so.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import struct
 from collections.abc import Callable, Sequence
@@ -80,14 +81,54 @@ EPHEMERAL_PORTS = range(32768, 61000)
 UDP_MAX_PAYLOAD = {4: 65507, 16: 65527}
 
 
+#: Parameters passed to the kernel as ``ssize_t``/``size_t``; every other int
+#: parameter is a C ``int``.
+_SIZE_PARAMETERS = frozenset({"bufsize", "nbytes", "ancbufsize", "buflen", "optlen", "count", "offset"})
+
+
+def _c_argument_limits(method: Callable[..., object]) -> list[tuple[int, str, int, int]]:
+    """(position, name, min, max) of each int parameter after ``self``."""
+    limits = []
+    parameters = list(inspect.signature(method).parameters)[1:]
+    for position, pname in enumerate(parameters, start=1):
+        if pname in ("data", "buffers", "buf", "control", "addr", "value", "call"):
+            if pname != "value" or method.__name__ != "setsockopt":
+                continue
+        if pname in _SIZE_PARAMETERS:
+            limits.append((position, pname, -(1 << 63), (1 << 63) - 1))
+        else:
+            limits.append((position, pname, -(1 << 31), (1 << 31) - 1))
+    return limits
+
+
+def _check_c_arguments(limits: list[tuple[int, str, int, int]], args: tuple[object, ...]) -> None:
+    """What a C binding does with Python ints: TypeError for non-ints, OverflowError out of range.
+
+    The native driver passes arguments through cffi, which raises these before
+    any syscall; the core relies on it, so the fake does the same.
+    """
+    for position, pname, low, high in limits:
+        if position >= len(args):
+            continue
+        value = args[position]
+        if isinstance(value, bool):
+            continue
+        if not isinstance(value, int):
+            raise TypeError(f"an integer is required for {pname}, not {type(value).__name__}")
+        if not low <= value <= high:
+            raise OverflowError(f"{pname}={value} does not fit the C type of the argument")
+
+
 def _syscall(method: Callable[P, R]) -> Callable[P, R]:
     """Run a Driver method as one syscall: lock, trace, scripted errno, notify."""
     name = method.__name__
+    limits = _c_argument_limits(method)
 
     @functools.wraps(method)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         kernel = args[0]
         assert isinstance(kernel, FakeKernel)
+        _check_c_arguments(limits, args)
         fd = args[1] if len(args) > 1 and isinstance(args[1], int) else None
         shown = tuple(
             a if isinstance(a, (int, str, type(None))) else (bytes(a) if isinstance(a, bytes) and len(a) <= 32 else type(a).__name__)
