@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from sansock._profiles import LINUX_X86_64 as ABI
-from sansock_fake import BlockedForever, FakeKernel
+from sansock_fake import BlockedForever, FakeKernel, TraceEntry
 
 C = ABI.const
 AF_UNIX, STREAM, DGRAM = C("AF_UNIX"), C("SOCK_STREAM"), C("SOCK_DGRAM")
@@ -46,7 +46,7 @@ def test_emfile_at_the_limit_and_ebadf_for_unknown_fds() -> None:
     assert k.fd_count() == 3
     for call in (k.close, k.dup, k.get_nonblocking, k.getsockname):
         with pytest.raises(OSError) as info:
-            call(99)  # type: ignore[operator]
+            call(99)
         assert info.value.errno == errno.EBADF
 
 
@@ -184,7 +184,7 @@ def test_faults_errno_on_nth_call_short_write_split_read() -> None:
 
 
 def test_the_same_run_gives_the_same_trace() -> None:
-    def run() -> list[object]:
+    def run() -> list[TraceEntry]:
         k = FakeKernel()
         a, b = k.socketpair(AF_UNIX, STREAM, 0)
         srv = k.socket(C("AF_INET"), STREAM, 0)

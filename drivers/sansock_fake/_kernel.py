@@ -875,13 +875,27 @@ class FakeKernel:
             assert isinstance(other.name, InetName)
             if other.state == "listening" and (other.name.packed == target.packed or not any(other.name.packed)):
                 return other
+        if sock.family == self._c("AF_INET"):
+            # A dual-stack listener: AF_INET6 bound to :: with IPV6_V6ONLY 0
+            # takes IPv4 connections, seen as ::ffff:a.b.c.d (ipv6(7)).
+            v6only = (self._c("IPPROTO_IPV6"), self._c("IPV6_V6ONLY"))
+            for other in self._ports.get((self._c("AF_INET6"), sock.type, target.port), []):
+                assert isinstance(other.name, InetName)
+                if other.state == "listening" and not any(other.name.packed) and not other.options.get(v6only):
+                    return other
         return None
 
     def _tcp_establish(self, client: FakeSocket, listener: FakeSocket) -> None:
-        server = self._new_socket(client.family, client.type, client.proto)
+        server = self._new_socket(listener.family, client.type, client.proto)
         assert isinstance(client.peer_name, InetName) and isinstance(client.name, InetName)
         server.name = client.peer_name
         server.peer_name = client.name
+        if listener.family != client.family:
+            def mapped(name: InetName) -> InetName:
+                return InetName(listener.family, bytes(10) + b"\xff\xff" + name.packed, name.port)
+
+            server.name = mapped(client.peer_name)
+            server.peer_name = mapped(client.name)
         server.options = dict(listener.options)
         server.options.pop((self._c("SOL_SOCKET"), self._c("SO_ERROR")), None)
         server.sndbuf, server.rcvbuf = listener.sndbuf, listener.rcvbuf
@@ -891,6 +905,8 @@ class FakeKernel:
         server.state = client.state = "connected"
         self._port_users(server, server.name.port).append(server)
         listener.accept_queue.append(server)
+        if listener.family != client.family:
+            self._port_users(server, server.name.port).remove(server)
 
     def _udp_connect(self, sock: FakeSocket, addr: bytes) -> None:
         if family_of(self._abi, addr) == self._c("AF_UNSPEC") and len(addr) >= 2:
