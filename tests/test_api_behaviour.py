@@ -420,14 +420,20 @@ def test_error_after_recvmsg_closes_received_fds(net: Binding) -> None:
         def _decode(self, raw: bytes) -> Any:
             raise RuntimeError("address decoding failed")
 
-    a, b = net.socketpair()
+    # Named datagram sockets, so that recvmsg has a sender address to decode.
+    names = (b"\0sansock-closefds-rx", b"\0sansock-closefds-tx")
+    rx = FailingDecode(net.AF_UNIX, net.SOCK_DGRAM)
+    tx = net.socket(net.AF_UNIX, net.SOCK_DGRAM)
     x, y = net.socketpair()
-    with a, b, x, y, FailingDecode(fileno=net.dup(b.fileno())) as failing:
-        probe = net.dup(a.fileno())  # the fd number the kernel hands out next
+    with rx, tx, x, y:
+        rx.bind(names[0])
+        tx.bind(names[1])
+        tx.connect(names[0])
+        probe = net.dup(x.fileno())  # the fd number the kernel hands out next
         net.close(probe)
-        net.send_fds(a, [b"m"], [x.fileno()])
+        net.send_fds(tx, [b"m"], [x.fileno()])
         with pytest.raises(RuntimeError, match="address decoding failed"):
-            failing.recvmsg(1, net.CMSG_SPACE(4))
+            rx.recvmsg(1, net.CMSG_SPACE(4))
         with pytest.raises(OSError) as info:
             net.driver.getsockname(probe)
         assert info.value.errno == 9
