@@ -3,7 +3,13 @@
 ``net`` is the socket-module surface bound to a fresh driver: the native
 driver (real kernel) and the fake kernel.  A test that needs real OS file
 descriptors (pipes, fork) is marked ``native_only`` and runs on the native
-driver alone.  Every test on the native driver fails if it leaks an fd.
+driver alone.  Every test fails if it leaks an fd: on the native driver the
+process fd table (``/proc/self/fd``) must end as it began, on the fake the
+kernel's table (``kernel.open_fds()``) must hold no more fds than it began
+with.
+
+``stress`` scales the reliability tests: a short run by default (``make
+test``), the long one when ``SANSOCK_STRESS=1`` (``make stress``).
 """
 
 from __future__ import annotations
@@ -48,15 +54,25 @@ def open_fds() -> list[str]:
     return sorted(os.listdir("/proc/self/fd"))
 
 
+def fake_open_fds(driver: Driver) -> list[int]:
+    """The fds open in a fake kernel (``FakeKernel.open_fds``)."""
+    listing: Callable[[], list[int]] = getattr(driver, "open_fds")
+    return listing()
+
+
 @pytest.fixture(params=DRIVER_PARAMS)
 def net(request: pytest.FixtureRequest) -> Iterator[Binding]:
-    """The socket API bound to each driver in turn (fd-leak checked on native)."""
+    """The socket API bound to each driver in turn, fd-leak checked on both."""
     kind: str = request.param
     if kind == "fake":
         if request.node.get_closest_marker("native_only"):
             pytest.skip("needs real OS file descriptors")
         assert FAKE is not None
-        yield sansock.using(FAKE())
+        kernel = FAKE()
+        before = fake_open_fds(kernel)
+        yield sansock.using(kernel)
+        leaked = sorted(set(fake_open_fds(kernel)) - set(before))
+        assert not leaked, f"the test leaked fake-kernel fds {leaked}"
         return
     before = open_fds()
     yield sansock.using(_native())
@@ -70,3 +86,24 @@ def native_net() -> Iterator[Binding]:
     before = open_fds()
     yield sansock.using(_native())
     assert open_fds() == before, "the test leaked file descriptors"
+
+
+class Stress:
+    """How hard the reliability tests push: short under ``make test``, long under ``make stress``."""
+
+    def __init__(self, enabled: bool) -> None:
+        #: True under ``SANSOCK_STRESS=1``.
+        self.enabled = enabled
+
+    def n(self, short: int, long: int) -> int:
+        """*short* normally, *long* under ``SANSOCK_STRESS=1``."""
+        return long if self.enabled else short
+
+
+STRESS = Stress(os.environ.get("SANSOCK_STRESS", "") not in ("", "0"))
+
+
+@pytest.fixture
+def stress() -> Stress:
+    """The iteration scale (see :class:`Stress`)."""
+    return STRESS
