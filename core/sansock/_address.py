@@ -32,16 +32,15 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, Union
 
+from ._convert import arg_int, tp_name
 from ._inet import (
     buffer_bytes,
-    c_int,
     c_uint_mask,
     converterr_name,
     ntop4,
     ntop6,
     pton4,
     pton6,
-    type_name,
 )
 
 if TYPE_CHECKING:
@@ -154,12 +153,12 @@ def _fs_converter(obj: object) -> bytes:
     if not isinstance(obj, (str, bytes)):
         fspath = getattr(type(obj), "__fspath__", None)
         if fspath is None:
-            raise TypeError(f"expected str, bytes or os.PathLike object, not {type_name(obj)}")
+            raise TypeError(f"expected str, bytes or os.PathLike object, not {tp_name(obj)}")
         path = fspath(obj)
         if not isinstance(path, (str, bytes)):
             raise TypeError(
-                f"expected {type_name(obj)}.__fspath__() to return str or bytes, "
-                f"not {type_name(path)}"
+                f"expected {tp_name(obj)}.__fspath__() to return str or bytes, "
+                f"not {tp_name(path)}"
             )
     data = _fs_encode(path) if isinstance(path, str) else bytes(path)  # type: ignore[call-overload]
     if b"\0" in data:
@@ -192,7 +191,7 @@ def _idna_host(obj: object) -> bytes:
             except Exception:
                 raise TypeError("encoding of hostname failed")  # noqa: B904 (CPython chains)
     else:
-        raise TypeError(f"str, bytes or bytearray expected, not {type_name(obj)}")
+        raise TypeError(f"str, bytes or bytearray expected, not {tp_name(obj)}")
     if b"\0" in data:
         raise TypeError("host name must not contain null character")
     return data
@@ -214,8 +213,6 @@ class _SockaddrCodec:
         self.bsd = abi.sockaddr.has_sa_len
         self.order: str = "<" if abi.byteorder == "little" else ">"
         order = self.order
-        self.long_bits = 8 * abi.sizeof_long
-        self.int_bits = 8 * abi.sizeof_int
         sizes = abi.sockaddr.sizes
         self.sun_path_size = abi.sockaddr.sun_path_size
         self.af_unspec = const.get("AF_UNSPEC", 0)
@@ -318,7 +315,7 @@ class _SockaddrCodec:
         return OverflowError(f"{caller}(): {what} must be 0-65535.")
 
     def c_int(self, obj: object) -> int:
-        return c_int(obj, self.long_bits, self.int_bits)
+        return arg_int(obj, self.abi)
 
     # -- setipaddr --------------------------------------------------------------------
 
@@ -387,7 +384,7 @@ class _SockaddrCodec:
     def encode_inet(self, address: object, caller: str, services: AddressServices, proto: int) -> bytes:
         # getsockaddrarg, case AF_INET (and AF_RDS): "O&i;AF_INET address must be a pair (host, port)"
         if not isinstance(address, tuple):
-            raise TypeError(f"{caller}(): AF_INET address must be tuple, not {type_name(address)}")
+            raise TypeError(f"{caller}(): AF_INET address must be tuple, not {tp_name(address)}")
         if len(address) != 2:
             raise TypeError("AF_INET address must be a pair (host, port)")
         host = _idna_host(address[0])
@@ -410,7 +407,7 @@ class _SockaddrCodec:
         # getsockaddrarg, case AF_INET6:
         # "O&i|II;AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])"
         if not isinstance(address, tuple):
-            raise TypeError(f"{caller}(): AF_INET6 address must be tuple, not {type_name(address)}")
+            raise TypeError(f"{caller}(): AF_INET6 address must be tuple, not {tp_name(address)}")
         n = len(address)
         if not 2 <= n <= 4:
             raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
@@ -477,7 +474,7 @@ class _SockaddrCodec:
 
     def _require_tuple(self, address: object, label: str) -> tuple[object, ...]:
         if not isinstance(address, tuple):
-            raise TypeError(f"{label} address must be tuple, not {type_name(address)}")
+            raise TypeError(f"{label} address must be tuple, not {tp_name(address)}")
         return address
 
     def encode_netlink(self, address: object, caller: str, services: AddressServices, proto: int) -> bytes:

@@ -16,75 +16,112 @@ cannot be interpreted as an integer``.
 
 The sizes are those of the *Python build running the core* (C ``int`` is 32
 bits on every platform CPython supports; ``long`` and ``Py_ssize_t`` follow
-``sys.maxsize`` on LP64 and ILP32 Unix), not of the driver's ABI.
+``sys.maxsize`` on LP64 and ILP32 Unix), unless an ABI is passed: then they
+are that platform's, to reproduce CPython built for it (the i386 profile's
+32-bit ``long`` gives 32-bit overflow messages).  This module is the one
+place these converters live.
 """
 
 from __future__ import annotations
 
 import operator
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._abi import ABI
 
 __all__ = [
+    "PY_TPFLAGS_HEAPTYPE",
     "INT_MAX",
     "INT_MIN",
+    "SSIZE_MAX",
     "arg_int",
-    "clinic_int",
-    "c_long",
     "arg_ssize",
     "arg_uint_wrapping",
+    "c_long",
+    "clinic_int",
+    "tp_name",
+    "wrap_c_int",
 ]
 
 INT_MAX = 2**31 - 1
 INT_MIN = -(2**31)
-LONG_MAX = sys.maxsize
-LONG_MIN = -sys.maxsize - 1
 SSIZE_MAX = sys.maxsize
+#: Bits of C ``long`` and ``Py_ssize_t`` in this Python build (LP64 or ILP32 Unix).
+_HOST_BITS = sys.maxsize.bit_length() + 1
 
 
-def c_long(value: object) -> int:
-    """``PyLong_AsLong``: ``OverflowError`` outside the C ``long`` range."""
-    n = operator.index(value)  # type: ignore[arg-type]
-    if n > LONG_MAX or n < LONG_MIN:
-        raise OverflowError("Python int too large to convert to C long")
-    return n
+def _long_as(value: object, bits: int, ctype: str) -> int:
+    """``PyLong_As<ctype>``: ``__index__`` then a signed range check."""
+    # _PyNumber_Index: "'str' object cannot be interpreted as an integer";
+    # operator.index raises exactly that (and nothing for int subclasses).
+    number = operator.index(value)  # type: ignore[arg-type]
+    limit = 1 << (bits - 1)
+    if not -limit <= number < limit:
+        raise OverflowError(f"Python int too large to convert to C {ctype}")
+    return number
 
 
-def arg_int(value: object) -> int:
-    """``PyArg_ParseTuple`` format ``"i"``."""
-    if type(value) is int and INT_MIN <= value <= INT_MAX:
+def c_long(value: object, abi: ABI | None = None) -> int:
+    """``PyLong_AsLong``: ``OverflowError`` outside the C ``long`` range.
+
+    The widths are this Python build's unless *abi* names a platform whose
+    CPython is being reproduced (``sizeof_long``, ``sizeof_int``...); the same
+    holds for every converter here.
+    """
+    return _long_as(value, 8 * abi.sizeof_long if abi is not None else _HOST_BITS, "long")
+
+
+def arg_int(value: object, abi: ABI | None = None) -> int:
+    """``PyArg_ParseTuple`` format ``"i"`` (``convertsimple`` in getargs.c)."""
+    if abi is None and type(value) is int and INT_MIN <= value <= INT_MAX:
         return value
-    n = c_long(value)
-    if n > INT_MAX:
+    number = c_long(value, abi)
+    limit = 1 << (8 * abi.sizeof_int - 1) if abi is not None else 1 << 31
+    if number >= limit:
         raise OverflowError("signed integer is greater than maximum")
-    if n < INT_MIN:
+    if number < -limit:
         raise OverflowError("signed integer is less than minimum")
-    return n
+    return number
 
 
 def clinic_int(value: object) -> int:
     """``_PyLong_AsInt`` (Argument Clinic ``int``)."""
-    n = operator.index(value)  # type: ignore[arg-type]
-    if n > INT_MAX or n < INT_MIN:
-        raise OverflowError("Python int too large to convert to C int")
-    return n
+    return _long_as(value, 32, "int")
 
 
-def arg_ssize(value: object) -> int:
+def arg_ssize(value: object, abi: ABI | None = None) -> int:
     """Format ``"n"`` (``Py_ssize_t``)."""
-    if type(value) is int and -SSIZE_MAX - 1 <= value <= SSIZE_MAX:
+    if abi is None and type(value) is int and -SSIZE_MAX - 1 <= value <= SSIZE_MAX:
         return value
-    n = operator.index(value)  # type: ignore[arg-type]
-    if n > SSIZE_MAX or n < -SSIZE_MAX - 1:
-        raise OverflowError("Python int too large to convert to C ssize_t")
-    return n
+    return _long_as(value, 8 * abi.sizeof_size_t if abi is not None else _HOST_BITS, "ssize_t")
 
 
-def arg_uint_wrapping(value: object) -> int:
-    """Format ``"I"``: ``unsigned int`` with no overflow check (wraps mod 2**32)."""
-    return operator.index(value) & 0xFFFFFFFF  # type: ignore[arg-type]
+def arg_uint_wrapping(value: object, bits: int = 32) -> int:
+    """Format ``"I"``/``"k"``: unsigned with no overflow check (wraps mod 2**bits)."""
+    return operator.index(value) & ((1 << bits) - 1)  # type: ignore[arg-type]
 
 
 def wrap_c_int(n: int) -> int:
     """A C cast to ``int``: two's-complement truncation to 32 bits."""
     n &= 0xFFFFFFFF
     return n - (1 << 32) if n & 0x80000000 else n
+
+
+# Py_TPFLAGS_HEAPTYPE (Include/object.h): set for classes made by a class
+# statement (and by PyType_FromSpec); static C types do not have it.
+PY_TPFLAGS_HEAPTYPE = 1 << 9
+
+
+def tp_name(obj: object) -> str:
+    """``Py_TYPE(obj)->tp_name`` as CPython's ``%.100s``/``%.200s`` messages show it.
+
+    Static C types outside ``builtins`` carry their module in ``tp_name``
+    (``collections.OrderedDict``); builtins and classes defined in Python
+    carry the bare name.
+    """
+    cls = type(obj)
+    if cls.__flags__ & PY_TPFLAGS_HEAPTYPE or cls.__module__ == "builtins":
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__name__}"

@@ -12,7 +12,8 @@ byte, including what they accept that looks odd (``inet_aton("127.1")``,
 Where a platform fact is needed (the value of ``AF_INET6`` differs on Darwin,
 byte order, ``sizeof(long)``) it comes from the :class:`~sansock.ABI` passed in.
 
-The argument converters (``c_int``, ``c_uint_mask``...) reproduce the
+The argument converters (``c_uint_mask``...; the integer ones are in
+``_convert``) reproduce the
 ``PyArg_Parse`` format units CPython's functions use, with their messages.
 """
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import operator
 from typing import TYPE_CHECKING
+
+from ._convert import arg_int, tp_name
 
 if TYPE_CHECKING:
     from ._abi import ABI
@@ -38,49 +41,15 @@ __all__ = [
 # -- PyArg_Parse format units ---------------------------------------------------
 
 
-def type_name(obj: object) -> str:
-    """``Py_TYPE(obj)->tp_name``: ``__name__`` for heap and builtin types,
-    ``module.name`` for other static types (``collections.OrderedDict``)."""
-    tp = type(obj)
-    heap_type = bool(tp.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE
-    if heap_type or tp.__module__ == "builtins":
-        return tp.__name__
-    return f"{tp.__module__}.{tp.__name__}"
-
-
-def _index(obj: object) -> int:
-    # PyNumber_Index: TypeError "'str' object cannot be interpreted as an integer".
-    return operator.index(obj)  # type: ignore[arg-type]
-
-
 def converterr_name(obj: object) -> str:
     """The type name in getargs.c ``converterr`` messages: ``None`` for None."""
-    return "None" if obj is None else type_name(obj)
-
-
-def c_long(obj: object, long_bits: int = 64) -> int:
-    """``PyLong_AsLong``: ``__index__`` then the C ``long`` range."""
-    value = _index(obj)
-    limit = 1 << (long_bits - 1)
-    if not -limit <= value < limit:
-        raise OverflowError("Python int too large to convert to C long")
-    return value
-
-
-def c_int(obj: object, long_bits: int = 64, int_bits: int = 32) -> int:
-    """The ``"i"`` format unit of ``PyArg_Parse`` (``getargs.c``, 3.11)."""
-    value = c_long(obj, long_bits)
-    if value >= 1 << (int_bits - 1):
-        raise OverflowError("signed integer is greater than maximum")
-    if value < -(1 << (int_bits - 1)):
-        raise OverflowError("signed integer is less than minimum")
-    return value
+    return "None" if obj is None else tp_name(obj)
 
 
 def c_uint_mask(obj: object, bits: int) -> int:
     """The ``"I"``/``"H"``/``"B"`` format units: ``PyLong_AsUnsignedLongMask``,
     no overflow check, the value wraps modulo ``2**bits``."""
-    return _index(obj) & ((1 << bits) - 1)
+    return operator.index(obj) & ((1 << bits) - 1)  # type: ignore[arg-type]
 
 
 def buffer_bytes(obj: object) -> bytes:
@@ -90,7 +59,7 @@ def buffer_bytes(obj: object) -> bytes:
     try:
         view = memoryview(obj)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type_name(obj)}'") from None
+        raise TypeError(f"a bytes-like object is required, not '{tp_name(obj)}'") from None
     with view:
         if not view.c_contiguous:
             raise BufferError("memoryview: underlying buffer is not C-contiguous")
@@ -121,7 +90,7 @@ def _swap32(x: int, abi: ABI) -> int:
 
 def _short_arg(x: object, name: str, abi: ABI) -> int:
     # socket_htons / socket_ntohs: "i" then an explicit 16-bit range check.
-    value = c_int(x, 8 * abi.sizeof_long, 8 * abi.sizeof_int)
+    value = arg_int(x, abi)
     if value < 0:
         raise OverflowError(
             f"{name}: can't convert negative Python int to C 16-bit unsigned integer"
@@ -135,7 +104,7 @@ def _long_arg(x: object, abi: ABI) -> int:
     # socket_htonl / socket_ntohl: PyLong_Check, PyLong_AsUnsignedLong, then
     # "only want the trailing 32 bits" when SIZEOF_LONG > 4.
     if not isinstance(x, int):
-        raise TypeError(f"expected int, {type_name(x)} found")
+        raise TypeError(f"expected int, {tp_name(x)} found")
     if x < 0:
         raise OverflowError("can't convert negative value to unsigned int")
     if x >= 1 << (8 * abi.sizeof_long):
@@ -257,7 +226,7 @@ def pton6(src: bytes) -> bytes | None:
 
 def inet_pton(family: object, ip_string: object, abi: ABI) -> bytes:
     """``socket.inet_pton(family, ip_string)`` (``socket_inet_pton``, ``"is:inet_pton"``)."""
-    af = c_int(family, 8 * abi.sizeof_long, 8 * abi.sizeof_int)
+    af = arg_int(family, abi)
     text = c_string(ip_string, "inet_pton", 2)
     if af == abi.const("AF_INET"):
         packed = pton4(text)
@@ -326,7 +295,7 @@ def ntop6(packed: bytes) -> str:
 
 def inet_ntop(family: object, packed_ip: object, abi: ABI) -> str:
     """``socket.inet_ntop(family, packed_ip)`` (``socket_inet_ntop``, ``"iy*:inet_ntop"``)."""
-    af = c_int(family, 8 * abi.sizeof_long, 8 * abi.sizeof_int)
+    af = arg_int(family, abi)
     packed = buffer_bytes(packed_ip)
     if af == abi.const("AF_INET"):
         if len(packed) != 4:

@@ -29,6 +29,10 @@ import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
+from ._convert import PY_TPFLAGS_HEAPTYPE, tp_name
+from ._convert import arg_int as parse_c_int
+from ._convert import arg_ssize as parse_ssize_t
+
 if TYPE_CHECKING:
     from ._abi import ABI
 
@@ -52,69 +56,9 @@ __all__ = [
 #: for); bounds the iovec count: "argument 1 is too long".
 _INT_MAX = (1 << 31) - 1
 
-# Py_TPFLAGS_HEAPTYPE (Include/object.h): set for classes made by a class
-# statement (and by PyType_FromSpec); static C types do not have it.
-_HEAPTYPE = 1 << 9
-
 _RECVMSG_INTO_ITEMS = (
     "recvmsg_into() argument 1 must be an iterable of single-segment read-write buffers"
 )
-
-
-def tp_name(obj: object) -> str:
-    """``Py_TYPE(obj)->tp_name`` as CPython's ``%.100s``/``%.200s`` messages show it.
-
-    Static C types outside ``builtins`` carry their module in ``tp_name``
-    (``collections.OrderedDict``); builtins and classes defined in Python
-    carry the bare name.
-    """
-    cls = type(obj)
-    if cls.__flags__ & _HEAPTYPE or cls.__module__ == "builtins":
-        return cls.__name__
-    return f"{cls.__module__}.{cls.__name__}"
-
-
-def _long_as(value: object, bits: int, ctype: str) -> int:
-    """``PyLong_As<ctype>``: ``__index__`` then a signed range check."""
-    # _PyNumber_Index: "'str' object cannot be interpreted as an integer";
-    # operator.index raises exactly that (and nothing for int subclasses).
-    number = operator.index(value)  # type: ignore[arg-type]  # any object: the check is the point
-    limit = 1 << (bits - 1)
-    if not -limit <= number < limit:
-        raise OverflowError(f"Python int too large to convert to C {ctype}")
-    return number
-
-
-def parse_ssize_t(value: object, abi: ABI | None = None) -> int:
-    """The ``"n"`` converter of ``PyArg_ParseTuple`` (``Py_ssize_t``).
-
-    ``TypeError: 'str' object cannot be interpreted as an integer`` for a
-    non-integer; ``OverflowError: Python int too large to convert to C
-    ssize_t`` outside ``[-PY_SSIZE_T_MAX-1, PY_SSIZE_T_MAX]`` (either side).
-    *abi* gives the width of ``size_t`` (64 bits when omitted).
-    """
-    bits = 8 * abi.sizeof_size_t if abi is not None else 64
-    return _long_as(value, bits, "ssize_t")
-
-
-def parse_c_int(value: object, abi: ABI | None = None) -> int:
-    """The ``"i"`` converter of ``PyArg_ParseTuple`` (``convertsimple`` in getargs.c).
-
-    ``PyLong_AsLong`` first (``TypeError`` for a non-integer, floats included
-    since 3.10; ``OverflowError: Python int too large to convert to C long``
-    outside ``long``), then the ``int`` range: ``OverflowError: signed integer
-    is greater than maximum`` / ``... is less than minimum``.  *abi* gives the
-    widths of ``long`` and ``int`` (LP64 when omitted).
-    """
-    long_bits = 8 * abi.sizeof_long if abi is not None else 64
-    int_bits = 8 * abi.sizeof_int if abi is not None else 32
-    number = _long_as(value, long_bits, "long")
-    limit = 1 << (int_bits - 1)
-    if number >= limit:
-        raise OverflowError("signed integer is greater than maximum")
-    if number < -limit:
-        raise OverflowError("signed integer is less than minimum")
-    return number
 
 
 def _as_byte_view(view: memoryview) -> memoryview:
@@ -313,4 +257,4 @@ def is_sequence(obj: object) -> bool:
     # (``list[int]``) does not give instances sq_item.
     if not any("__getitem__" in vars(klass) for klass in cls.__mro__):
         return False
-    return bool(cls.__flags__ & _HEAPTYPE) or not isinstance(obj, Mapping)
+    return bool(cls.__flags__ & PY_TPFLAGS_HEAPTYPE) or not isinstance(obj, Mapping)
