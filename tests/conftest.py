@@ -69,9 +69,9 @@ def net(request: pytest.FixtureRequest) -> Iterator[Binding]:
             pytest.skip("needs real OS file descriptors")
         assert FAKE is not None
         kernel = FAKE()
-        before = fake_open_fds(kernel)
+        fake_before = fake_open_fds(kernel)
         yield sansock.using(kernel)
-        leaked = sorted(set(fake_open_fds(kernel)) - set(before))
+        leaked = sorted(set(fake_open_fds(kernel)) - set(fake_before))
         assert not leaked, f"the test leaked fake-kernel fds {leaked}"
         return
     before = open_fds()
