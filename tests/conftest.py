@@ -8,8 +8,8 @@ process fd table (``/proc/self/fd``) must end as it began, on the fake the
 kernel's table (``kernel.open_fds()``) must hold no more fds than it began
 with.
 
-``stress`` scales the reliability tests: a short run by default (``make
-test``), the long one when ``SANSOCK_STRESS=1`` (``make stress``).
+The reliability tests (``test_reliability_*.py``) run short by default
+(``make test``) and long when ``SANSOCK_STRESS=1`` (``make stress``).
 """
 
 from __future__ import annotations
@@ -86,24 +86,3 @@ def native_net() -> Iterator[Binding]:
     before = open_fds()
     yield sansock.using(_native())
     assert open_fds() == before, "the test leaked file descriptors"
-
-
-class Stress:
-    """How hard the reliability tests push: short under ``make test``, long under ``make stress``."""
-
-    def __init__(self, enabled: bool) -> None:
-        #: True under ``SANSOCK_STRESS=1``.
-        self.enabled = enabled
-
-    def n(self, short: int, long: int) -> int:
-        """*short* normally, *long* under ``SANSOCK_STRESS=1``."""
-        return long if self.enabled else short
-
-
-STRESS = Stress(os.environ.get("SANSOCK_STRESS", "") not in ("", "0"))
-
-
-@pytest.fixture
-def stress() -> Stress:
-    """The iteration scale (see :class:`Stress`)."""
-    return STRESS

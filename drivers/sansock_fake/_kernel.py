@@ -152,6 +152,16 @@ def _syscall(method: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
+def _c_buffer(obj: object) -> memoryview:
+    """A buffer argument as a C binding takes it (cffi's ``from_buffer``): the
+    bytes of a C-contiguous buffer, else ``BufferError`` as CPython's
+    ``PyObject_GetBuffer(PyBUF_SIMPLE)`` raises it."""
+    view = memoryview(obj)  # type: ignore[arg-type]
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view.cast("B") if view.ndim != 1 or view.format != "B" else view
+
+
 def _as_returned(data: bytes, length: int) -> bytes:
     """The bytes a bytes-returning receive gives: sized to the syscall's return value.
 
@@ -592,12 +602,15 @@ class FakeKernel:
         self._unix_names[name.key] = sock
 
     def _unix_lookup(self, sock: FakeSocket, addr: bytes) -> FakeSocket:
-        """``unix_find_other``: ENOENT, ECONNREFUSED (dead), EPROTOTYPE (other type)."""
+        """``unix_find_other``: ENOENT (no such path), ECONNREFUSED (no such abstract
+        name, or dead), EPROTOTYPE (other type)."""
         name = parse_unix(self._abi, addr, for_bind=False)
         assert name is not None
         other = self._unix_names.get(name.key)
         if other is None:
-            self._fail("ENOENT")
+            # unix_find_bsd: the path lookup fails with ENOENT; unix_find_abstract
+            # returns -ECONNREFUSED when no socket has the name.
+            self._fail("ECONNREFUSED" if name.is_abstract else "ENOENT")
         assert other is not None
         if other.released:
             self._fail("ECONNREFUSED")
@@ -1143,7 +1156,7 @@ class FakeKernel:
                 self._fail("EFAULT")
             raw = b""
         else:
-            raw = bytes(memoryview(value).cast("B"))[:optlen] if optlen >= 0 else b""
+            raw = bytes(_c_buffer(value))[:optlen] if optlen >= 0 else b""
         self._set_option(sock, level, option, raw)
 
     # -------------------------------------------------------------------- send
@@ -1179,7 +1192,7 @@ class FakeKernel:
         sock = slot.file.sock
         if len(buffers) > self._abi.iov_max:
             self._fail("EMSGSIZE")
-        data = b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
+        data = b"".join(bytes(_c_buffer(b)) for b in buffers)
         if flags & self._c("MSG_OOB"):
             raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
         nonblocking = slot.file.nonblocking or bool(flags & self._c("MSG_DONTWAIT"))
@@ -1410,7 +1423,7 @@ class FakeKernel:
     @_syscall
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
         data, _control, _flags, _addr, length = self._receive(fd, "recv_into", nbytes, 0, flags)
-        memoryview(buf).cast("B")[: len(data)] = data
+        _c_buffer(buf)[: len(data)] = data
         return length
 
     @_syscall
@@ -1421,7 +1434,7 @@ class FakeKernel:
     @_syscall
     def recvfrom_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> tuple[int, bytes]:
         data, _control, _flags, addr, length = self._receive(fd, "recvfrom_into", nbytes, 0, flags)
-        memoryview(buf).cast("B")[: len(data)] = data
+        _c_buffer(buf)[: len(data)] = data
         return length, addr
 
     @_syscall
@@ -1435,7 +1448,7 @@ class FakeKernel:
     ) -> tuple[int, bytes, int, bytes]:
         if len(buffers) > self._abi.iov_max:
             self._fail("EMSGSIZE")
-        views = [memoryview(b).cast("B") for b in buffers]
+        views = [_c_buffer(b) for b in buffers]
         total = sum(len(v) for v in views)
         data, control, msg_flags, addr, length = self._receive(fd, "recvmsg_into", total, ancbufsize, flags)
         offset = 0
