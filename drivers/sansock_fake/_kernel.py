@@ -384,6 +384,20 @@ class FakeKernel:
         with self._scheduler.condition:
             return self._scheduler.now_ns
 
+    def blocked_threads(self) -> set[int]:
+        """The idents of the threads blocked in a syscall of this kernel now."""
+        with self._scheduler.condition:
+            return self._scheduler.blocked_threads()
+
+    def settle(self) -> None:
+        """Return once every thread blocked in this kernel has re-checked whether it can go on.
+
+        Call it after an action that might wake a blocked thread: afterwards a
+        thread still in :meth:`blocked_threads` really is still waiting.
+        """
+        with self._scheduler.condition:
+            self._scheduler.settle()
+
     def advance_clock(self, seconds: float) -> None:
         """Move the virtual clock forward (for tests that need time to pass)."""
         with self._scheduler.condition:

@@ -61,6 +61,8 @@ class Scheduler:
     #: thread ident -> deadline (ns) or None, for threads blocked in the kernel.
     _waiting: dict[int, int | None] = attrs.field(factory=dict)
     _deadlock_round: int = 0
+    #: thread ident -> how many times it has evaluated its wait condition.
+    _checks: dict[int, int] = attrs.field(factory=dict)
 
     def enter(self) -> None:
         """Called (lock held) at the start of every syscall."""
@@ -79,6 +81,28 @@ class Scheduler:
         deadlines = [d for d in self._waiting.values() if d is not None]
         return min(deadlines) if deadlines else None
 
+    def blocked_threads(self) -> set[int]:
+        """Idents of the threads blocked in the kernel now (lock held by the caller)."""
+        return set(self._waiting)
+
+    def settle(self) -> None:
+        """Return once every thread blocked now has re-checked its condition (lock held).
+
+        After a syscall that may have made a waiter ready, this tells "it is
+        still blocked" from "it has not woken up yet" without sleeping.
+        """
+        snapshot = {ident: self._checks.get(ident, 0) for ident in self._waiting}
+        self.condition.notify_all()
+        alive = {t.ident for t in threading.enumerate()}
+        while any(
+            ident in alive and self._checks.get(ident, 0) == count
+            for ident, count in snapshot.items()
+        ):
+            self.condition.wait(timeout=self.idle_grace_s)
+            alive = {t.ident for t in threading.enumerate()}
+        # A waiter that re-checked and is not ready is back in _waiting, or on
+        # its way there: its wait() releases the lock only once it is.
+
     def wait_until(
         self, ready: Callable[[], bool], deadline_ns: int | None, describe: Callable[[], str]
     ) -> bool:
@@ -87,6 +111,7 @@ class Scheduler:
         stalled_since = time.monotonic()
         last_activity = self.activity
         while True:
+            self._checks[me] = self._checks.get(me, 0) + 1
             if ready():
                 return True
             if deadline_ns is not None and self.now_ns >= deadline_ns:
