@@ -433,7 +433,9 @@ KNOWN_BUGS: dict[str, str] = {
     "(CPython: 'None') and C types by __name__ ('array'; CPython's tp_name: 'array.array')",
     "non-contiguous": "core: send/sendall/sendto of a non-contiguous buffer raise TypeError or check "
     "flags first; CPython's 'y*' raises BufferError('memoryview: underlying buffer is not "
-    "C-contiguous') before looking at flags",
+    "C-contiguous') before looking at flags; recv_into/recvfrom_into of one raise the driver's "
+    "BufferError where CPython's 'w*' raises TypeError('... must be read-write bytes-like object, "
+    "not memoryview')",
     "set_inheritable": "core: socket.set_inheritable accepts any object; Lib/socket.py passes it to "
     "os.set_inheritable, which parses a C int (TypeError/OverflowError/__index__ errors)",
     "arity-order": "core: setsockopt(level, optname, value, optlen) with a value that is not None "
@@ -465,6 +467,9 @@ def known_bug(name: str, args: list[object], ours: tuple[str, str], theirs: tupl
     if name in ("getservbyname", "getservbyport") and None in args[1:2]:
         return "optional-none"
     if theirs[0] == "BufferError" or (ours[0] == "TypeError" and "C-contiguous" in ours[1]):
+        return "non-contiguous"
+    strided = any(isinstance(arg, memoryview) and not arg.c_contiguous for arg in args)
+    if strided and (ours[0] == "BufferError" or "read-write bytes-like object" in theirs[1]):
         return "non-contiguous"
     if any(isinstance(arg, memoryview) and not arg.c_contiguous for arg in args) and name.startswith("send"):
         return "non-contiguous"

@@ -11,6 +11,7 @@ saying so.
 from __future__ import annotations
 
 import functools
+import heapq
 import inspect
 import os
 import struct
@@ -211,6 +212,10 @@ class FakeKernel:
     resolver: Resolver = attrs.field(init=False)
     _scheduler: Scheduler = attrs.field(init=False)
     _fds: dict[int, FdSlot] = attrs.field(factory=dict, init=False)
+    #: Freed fds below ``_fd_high`` (a min-heap; may hold fds taken again) and
+    #: the lowest fd never handed out.
+    _free_fds: list[int] = attrs.field(factory=list, init=False)
+    _fd_high: int = attrs.field(default=3, init=False)
     #: AF_UNIX namespace: path or abstract name -> the socket bound there.
     #: Path entries outlive their socket (the socket file stays, as on disk).
     _unix_names: dict[bytes, FakeSocket] = attrs.field(factory=dict, init=False)
@@ -255,16 +260,25 @@ class FakeKernel:
         return self._slot(fd).file.sock
 
     def _lowest_free_fd(self) -> int:
-        """``alloc_fd``: the lowest free fd from 3 (0-2 are the standard streams)."""
-        fd = 3
-        while fd in self._fds:
-            fd += 1
+        """``alloc_fd``: the lowest free fd from 3 (0-2 are the standard streams).
+
+        Closed fds below the high-water mark wait in a min-heap, so a table of
+        tens of thousands of fds allocates in O(log n), not by a scan.
+        """
+        free = self._free_fds
+        while free and free[0] in self._fds:
+            heapq.heappop(free)  # stale: taken again since it was freed
+        fd = free[0] if free else self._fd_high
         if fd >= self.fd_limit:
             raise_errno(self._e("EMFILE"))
         return fd
 
     def _install(self, file: OpenFile, cloexec: bool) -> int:
         fd = self._lowest_free_fd()
+        if self._free_fds and self._free_fds[0] == fd:
+            heapq.heappop(self._free_fds)
+        else:
+            self._fd_high = fd + 1
         file.refs += 1
         self._fds[fd] = FdSlot(file, cloexec)
         return fd
@@ -484,13 +498,14 @@ class FakeKernel:
         unix, inet, inet6 = self._c("AF_UNIX"), self._c("AF_INET"), self._c("AF_INET6")
         stream, dgram, seqpacket = self._c("SOCK_STREAM"), self._c("SOCK_DGRAM"), self._c("SOCK_SEQPACKET")
         if family == unix:
+            # unix_create: the protocol is checked before the type.
+            if proto not in (0, unix):
+                self._fail("EPROTONOSUPPORT")
             if base not in (stream, dgram, seqpacket):
                 if base == self._c("SOCK_RAW"):
                     base = dgram  # unix_create: SOCK_RAW is silently a SOCK_DGRAM.
                 else:
                     self._fail("ESOCKTNOSUPPORT")
-            if proto not in (0, unix):
-                self._fail("EPROTONOSUPPORT")
             proto = 0
         elif family in (inet, inet6):
             tcp, udp = self._c("IPPROTO_TCP"), self._c("IPPROTO_UDP")
@@ -543,6 +558,7 @@ class FakeKernel:
 
     def _close_fd(self, fd: int) -> None:
         slot = self._fds.pop(fd)
+        heapq.heappush(self._free_fds, fd)
         self._unref(slot.file)
 
     @_syscall
@@ -1115,7 +1131,8 @@ class FakeKernel:
             value = value.to_bytes(4, self._abi.byteorder, signed=value < 0)
         return value[:buflen]
 
-    def _set_option(self, sock: FakeSocket, level: int, option: int, raw: bytes) -> None:
+    def _check_settable(self, sock: FakeSocket, level: int, option: int) -> int | bytes:
+        """The option's current default, or the errno for an option the protocol does not know."""
         c = self._c
         known = (
             self._default_option(sock, level, option, for_set=True)
@@ -1126,6 +1143,12 @@ class FakeKernel:
             if self._is_unix(sock) and level != c("SOL_SOCKET"):
                 self._fail("EOPNOTSUPP")
             self._fail("ENOPROTOOPT")
+        assert known is not None
+        return known
+
+    def _set_option(self, sock: FakeSocket, level: int, option: int, raw: bytes) -> None:
+        c = self._c
+        known = self._check_settable(sock, level, option)
         read_only = ("SO_TYPE", "SO_DOMAIN", "SO_PROTOCOL", "SO_ERROR", "SO_ACCEPTCONN", "SO_PEERCRED")
         if level == c("SOL_SOCKET") and any(option == c(n) for n in read_only):
             self._fail("ENOPROTOOPT")
@@ -1167,6 +1190,9 @@ class FakeKernel:
         sock = self._sock(fd)
         if value is None:
             if optlen > 0:
+                # The protocol's setsockopt rejects an option it does not know
+                # before copy_from_user faults on the NULL optval.
+                self._check_settable(sock, level, option)
                 self._fail("EFAULT")
             raw = b""
         else:

@@ -95,7 +95,8 @@ class Resolver:
             return 0
         text = port.decode()
         if text.isdigit():
-            return int(text)
+            # glibc gaih_inet: strtoul, then htons() of it stored in 16 bits (wraps).
+            return int(text) & 0xFFFF
         if flags & self._c("AI_NUMERICSERV"):
             raise gaierror(*EAI_NONAME)
         entry = SERVICES.get(text)
