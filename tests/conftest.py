@@ -60,6 +60,19 @@ def fake_open_fds(driver: Driver) -> list[int]:
     return listing()
 
 
+def _dump_trace(nodeid: str, kernel: Driver) -> None:
+    """With SANSOCK_TRACE_DUMP=path, append the test's fake-kernel syscall trace to *path*
+    (``test_reliability_determinism`` runs the suite twice and compares the dumps)."""
+    path = os.environ.get("SANSOCK_TRACE_DUMP")
+    if not path:
+        return
+    trace = getattr(kernel, "trace", [])
+    with open(path, "a", encoding="utf-8") as dump:
+        dump.write(f"== {nodeid} ({len(trace)} syscalls)\n")
+        for entry in trace:
+            dump.write(f"{entry.call}{entry.args!r} -> {entry.outcome}\n")
+
+
 @pytest.fixture(params=DRIVER_PARAMS)
 def net(request: pytest.FixtureRequest) -> Iterator[Binding]:
     """The socket API bound to each driver in turn, fd-leak checked on both."""
@@ -71,6 +84,7 @@ def net(request: pytest.FixtureRequest) -> Iterator[Binding]:
         kernel = FAKE()
         fake_before = fake_open_fds(kernel)
         yield sansock.using(kernel)
+        _dump_trace(request.node.nodeid, kernel)
         leaked = sorted(set(fake_open_fds(kernel)) - set(fake_before))
         assert not leaked, f"the test leaked fake-kernel fds {leaked}"
         return
