@@ -513,6 +513,10 @@ class FakeKernel:
                 proto = tcp
             elif base == dgram and proto in (0, udp):
                 proto = udp
+            elif base == dgram and proto == (self._c("IPPROTO_ICMP") if family == inet else self._c("IPPROTO_ICMPV6")):
+                # ping sockets: ping_init_sock refuses every group outside
+                # net.ipv4.ping_group_range, whose default "1 0" is empty.
+                self._fail("EACCES")
             elif base in (stream, dgram):
                 self._fail("EPROTONOSUPPORT")
             elif base == self._c("SOCK_RAW"):
