@@ -33,6 +33,7 @@ demo: $(STAMP)
 	$(BIN)/python -m sansock demo --driver fake
 
 bench: $(STAMP)
+	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_driver.py
 
 # The long reliability runs (issue 6): a million fuzzed cmsg buffers, 1000

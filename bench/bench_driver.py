@@ -1,9 +1,10 @@
 """Driver-level benchmark: sansock_native.NativeDriver vs the stdlib socket.
 
-One interleaved run: every round times the stdlib loop and the sansock loop
-back to back (alternating which goes first), pinned to one CPU, and the
-reported figure is the median of the per-round ratios
-``stdlib time / sansock time`` (higher is better, 1.0 = parity).
+Each loop calls the driver directly (no core on top), to show what the
+driver layer costs by itself; ``bench_api.py`` measures the socket API.  The
+harness (``_harness.py``) runs interleaved rounds pinned to one CPU and
+reports the median of the per-round ratios ``stdlib time / sansock time``
+(higher is better, 1.0 = parity).
 
     .venv/bin/python bench/bench_driver.py [--full] [--rounds N]
 
@@ -15,26 +16,20 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import struct
 import sys
-import time
 from collections.abc import Callable
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Case, Spec, report, timed
+from _harness import Loop as Measured
 from sansock_native import NativeDriver
 
 D = NativeDriver()
 CHUNK = 64 * 1024
 Loop = Callable[[int], None]
-
-
-def pin_to_one_cpu() -> str:
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[-1]})
-        return f"pinned to CPU {cpus[-1]} (sched_setaffinity)"
-    except (AttributeError, OSError) as exc:  # pragma: no cover
-        return f"not pinned ({exc})"
 
 
 def _closer(*socks: socket.socket) -> Callable[[], None]:
@@ -216,19 +211,12 @@ def bulk(total: int) -> Callable[[], tuple[Loop, Loop, Callable[[], None]]]:
     return make
 
 
-def timed(loop: Loop, n: int) -> float:
-    t0 = time.perf_counter()
-    loop(n)
-    return time.perf_counter() - t0
+def _timed_case(make: Callable[[], tuple[Loop, Loop, Callable[[], None]]]) -> Case:
+    def case() -> tuple[Measured, Measured, Callable[[], None]]:
+        std, ours, cleanup = make()
+        return timed(std), timed(ours), cleanup
 
-
-def calibrate(loop: Loop, target: float) -> int:
-    n = 100
-    while True:
-        t = timed(loop, n)
-        if t >= target / 4 or n >= 10_000_000:
-            return max(1, int(n * target / max(t, 1e-9)))
-        n *= 4
+    return case
 
 
 def main() -> int:
@@ -238,44 +226,17 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=0.04, help="seconds per timed side of a round")
     args = parser.parse_args()
 
-    pinned = pin_to_one_cpu()
     bulk_total = (256 if args.full else 64) * 1024 * 1024
-    loops: list[tuple[str, Callable[[], tuple[Loop, Loop, Callable[[], None]]], bool]] = [
-        ("1-byte send+recv ping-pong (socketpair)", ping_pong, True),
-        (f"bulk recv_into, {bulk_total >> 20} MiB from a child", bulk(bulk_total), False),
-        ("sendmsg 1 B + SCM_RIGHTS fd, recvmsg, close", scm_rights, True),
-        ("send 48 B + recvmsg_into 3 x 16 B", recvmsg_into_3, True),
-        ("getsockopt(SOL_SOCKET, SO_RCVBUF)", getsockopt_rcvbuf, True),
-        ("send+recv, data ready (stdlib settimeout(5.0) vs O_NONBLOCK)", nonblocking_recv, True),
+    specs = [
+        Spec("1-byte send+recv ping-pong (socketpair)", _timed_case(ping_pong)),
+        Spec(f"bulk recv_into, {bulk_total >> 20} MiB from a child", _timed_case(bulk(bulk_total)),
+             calibrated=False, rounds=max(3, args.rounds // 3)),
+        Spec("sendmsg 1 B + SCM_RIGHTS fd, recvmsg, close", _timed_case(scm_rights)),
+        Spec("send 48 B + recvmsg_into 3 x 16 B", _timed_case(recvmsg_into_3)),
+        Spec("getsockopt(SOL_SOCKET, SO_RCVBUF)", _timed_case(getsockopt_rcvbuf)),
+        Spec("send+recv, data ready (stdlib settimeout(5.0) vs O_NONBLOCK)", _timed_case(nonblocking_recv)),
     ]
-    print(f"sansock driver benchmark: Python {sys.version.split()[0]}, {pinned}, {args.rounds} rounds")
-    print(f"{'loop':<64} {'iters':>8} {'ratio':>7} {'min':>6} {'max':>6}")
-    worst = ("", float("inf"))
-    start = time.perf_counter()
-    for name, make, calibrated in loops:
-        std, ours, cleanup = make()
-        try:
-            n = calibrate(std, args.target) if calibrated else 1
-            rounds = args.rounds if calibrated else max(3, args.rounds // 3)
-            std(min(n, 1000))  # warm up both
-            ours(min(n, 1000))
-            ratios = []
-            for i in range(rounds):
-                if i % 2 == 0:
-                    t_std = timed(std, n)
-                    t_ours = timed(ours, n)
-                else:
-                    t_ours = timed(ours, n)
-                    t_std = timed(std, n)
-                ratios.append(t_std / t_ours)
-        finally:
-            cleanup()
-        med = statistics.median(ratios)
-        print(f"{name:<64} {n:>8} {med:>7.2f} {min(ratios):>6.2f} {max(ratios):>6.2f}")
-        if med < worst[1]:
-            worst = (name, med)
-    print(f"worst ratio (stdlib time / sansock time, higher is better): {worst[1]:.2f} ({worst[0]}); "
-          f"{time.perf_counter() - start:.0f} s")
+    report("sansock driver benchmark (NativeDriver vs socket.socket)", specs, args.rounds, args.target)
     return 0
 
 

@@ -14,6 +14,7 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
@@ -25,6 +26,7 @@ from ._errors import timed_out
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
+    from ._abi import ABI
     from ._binding import Binding
     from ._consts import SocketConstants
     from ._driver import Driver
@@ -43,6 +45,10 @@ class _Omitted:
 
 _OMITTED: Any = _Omitted()
 
+#: The largest buffer size a fast path hands the driver unchecked (the
+#: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
+_FAST_SIZE = 1 << 24
+
 
 def _bytes_like(value: object) -> memoryview:
     """Format ``"y*"``: any C-contiguous buffer, else CPython's TypeError."""
@@ -52,6 +58,122 @@ def _bytes_like(value: object) -> memoryview:
         raise TypeError(f"a bytes-like object is required, not '{type(value).__name__}'") from None
 
 
+class _FastShape:
+    """What the fast paths need to know about one ABI, computed once per ABI.
+
+    The fast paths of ``sendmsg``/``recvmsg``/``recvmsg_into`` skip the
+    general parsers (``_msgargs``) and codecs (``_cmsg``) only for inputs
+    whose outcome those would not change: exact ``int``/``bytes``/
+    ``bytearray``/``tuple`` values in range, a family ``getsockaddrlen``
+    knows, and control data laid out as ``_cmsg`` lays it.  Anything else
+    takes the general path, which raises CPython's exact errors.
+    """
+
+    __slots__ = ("abi", "socklen_max", "families", "header", "len0", "hdr_size", "pads", "mask",
+                 "glibc", "sol_socket", "scm_rights", "geometry_nxthdr")
+
+    def __init__(self, abi: ABI) -> None:
+        self.abi = abi
+        self.socklen_max = abi.socklen_max
+        self.families = frozenset(_address._codec_for(abi).lengths)
+        geometry = _cmsg._geometry(abi)
+        layout = abi.cmsg
+        self.len0 = geometry.len0
+        self.hdr_size = layout.hdr_size
+        self.mask = layout.align - 1
+        self.pads = tuple(bytes(n) for n in range(layout.align))
+        # The header as one struct: cmsg_len, cmsg_level, cmsg_type at their
+        # offsets, zero padding up to CMSG_LEN(0) (= CMSG_DATA's offset).
+        fields = sorted(
+            [(0, {4: "I", 8: "Q"}[layout.len_size], layout.len_size),
+             (layout.level_offset, "i", 4), (layout.type_offset, "i", 4)]
+        )
+        fmt = "<" if abi.byteorder == "little" else ">"
+        pos = 0
+        for offset, code, size in fields:
+            fmt += "x" * (offset - pos) + code
+            pos = offset + size
+        fmt += "x" * (self.len0 - pos)
+        usable = (
+            [code for _, code, _ in fields][1:] == ["i", "i"]
+            and fields[0][0] == 0
+            and abi.sizeof_int == 4
+            and geometry.data_offset == self.len0
+        )
+        self.header: struct.Struct | None = struct.Struct(fmt) if usable else None
+        # The receive-side shortcut follows glibc's CMSG_NXTHDR; the BSD
+        # macros take the general walk.
+        self.glibc = usable and not geometry.bsd_macros
+        self.sol_socket = abi.const("SOL_SOCKET")
+        self.scm_rights = abi.const("SCM_RIGHTS")
+
+    def pack(self, ancdata: object) -> bytes | None:
+        """``_cmsg.pack_ancdata(ancdata)`` for a list/tuple of exact ``(int,
+        int, bytes)`` tuples of modest size; None when the general packer must
+        decide.  Items are laid end to end, ``CMSG_SPACE`` each, which is
+        where ``CMSG_NXTHDR`` puts them in the zero-filled buffer CPython
+        builds (checked against ``pack_ancdata`` in the tests)."""
+        header = self.header
+        if header is None or (type(ancdata) is not list and type(ancdata) is not tuple):
+            return None
+        if len(ancdata) > 64:
+            return None
+        parts: list[bytes] = []
+        len0 = self.len0
+        for item in ancdata:
+            if type(item) is not tuple or len(item) != 3:
+                return None
+            level, kind, data = item
+            if (
+                type(level) is not int
+                or type(kind) is not int
+                or type(data) is not bytes
+                or not INT_MIN <= level <= INT_MAX
+                or not INT_MIN <= kind <= INT_MAX
+            ):
+                return None
+            n = len(data)
+            if n > 65536:
+                return None
+            parts.append(header.pack(len0 + n, level, kind))
+            parts.append(data)
+            parts.append(self.pads[-n & self.mask])
+        return b"".join(parts)
+
+    def unpack_one(self, control: bytes) -> list[tuple[int, int, bytes]] | None:
+        """``_cmsg.unpack_ancdata(control).items`` when *control* holds exactly
+        one complete item and no room for another (glibc's ``CMSG_NXTHDR``
+        returns NULL after it); None when the general walk must decide."""
+        if not self.glibc or self.header is None:
+            return None
+        controllen = len(control)
+        len0 = self.len0
+        if controllen < len0:
+            return None
+        length, level, kind = self.header.unpack_from(control, 0)
+        if length < len0 or length > controllen:
+            return None  # malformed or cut short: the general walk warns
+        # glibc __cmsg_nxthdr: NULL when the aligned item plus a whole next
+        # header does not fit in msg_controllen.
+        if controllen >= ((length + self.mask) & ~self.mask) + self.hdr_size:
+            return None
+        return [(level, kind, control[len0:length])]
+
+
+_SHAPES: dict[int, _FastShape] = {}
+
+
+def _shape_for(abi: ABI) -> _FastShape:
+    # ABI values are unhashable: cached by identity (the entry keeps it alive).
+    shape = _SHAPES.get(id(abi))
+    if shape is None or shape.abi is not abi:
+        shape = _FastShape(abi)
+        if len(_SHAPES) > 64:
+            _SHAPES.clear()
+        _SHAPES[id(abi)] = shape
+    return shape
+
+
 class SocketType:
     """CPython's ``_socket.socket``: the socket object at the C level.
 
@@ -59,7 +181,7 @@ class SocketType:
     :class:`sansock.socket` for the documented class.
     """
 
-    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding")
+    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_fast", "_msg_fast")
 
     #: The binding (driver and module state) sockets of this class use.
     _default_binding: ClassVar[Binding]
@@ -72,18 +194,23 @@ class SocketType:
     _drv: Driver
     _k: SocketConstants
     _binding: Binding
+    _fast: _FastShape
+    #: getsockaddrlen() knows the family: recvmsg/recvmsg_into may take their fast paths.
+    _msg_fast: bool
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
     def __init__(
         self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None
     ) -> None:
         self._fd = -1
+        self._msg_fast = False
         binding = self._default_binding
         self._binding = binding
         drv = binding.driver
         self._drv = drv
         k = binding.constants
         self._k = k
+        self._fast = _shape_for(k.abi)
         family = clinic_int(family)
         type = clinic_int(type)
         proto = clinic_int(proto)
@@ -126,6 +253,7 @@ class SocketType:
         self._family = family
         self._type = type & ~(k.SOCK_NONBLOCK | k.SOCK_CLOEXEC)
         self._proto = proto
+        self._msg_fast = family in self._fast.families
         if type & k.SOCK_NONBLOCK:
             self._timeout_ns = 0
         else:
@@ -407,6 +535,41 @@ class SocketType:
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
+        if type(data) is bytes:
+            # Fast path: one driver call sends everything in the common case.
+            # Trying before taking the deadline moves it by one failed or
+            # partial non-blocking send, as the try-first design of send().
+            try:
+                sent = self._drv.send(self._fd, data, flags)
+            except OSError as exc:
+                first = exc
+            except (TypeError, OverflowError):
+                arg_int(flags)  # "y*|i:sendall": data is fine, so flags is not
+                raise
+            else:
+                if sent == len(data):
+                    return
+                self._sendall_rest(data, sent, flags)
+                return
+            k = self._k
+            code = first.errno
+            if not (code == k.EINTR or (self._timeout_ns > 0 and (code == k.EAGAIN or code == k.EWOULDBLOCK))):
+                first.bytes_sent = 0  # type: ignore[attr-defined]  # as _timeout.send_all notes it
+                raise first
+            # EINTR is retried, EAGAIN in timeout mode waits: the general path.
+        self._sendall_view(data, flags)
+
+    def _sendall_rest(self, data: bytes, sent: int, flags: int) -> None:
+        """The general path for what a partial first send left."""
+        try:
+            self._sendall_view(memoryview(data)[sent:], flags)
+        except BaseException as exc:
+            done = getattr(exc, "bytes_sent", None)
+            if isinstance(done, int):
+                exc.bytes_sent = done + sent  # type: ignore[attr-defined]
+            raise
+
+    def _sendall_view(self, data: ReadableBuffer, flags: int) -> None:
         view = _bytes_like(data)
         if view.ndim != 1 or view.format != "B":
             view = view.cast("B")
@@ -466,6 +629,26 @@ class SocketType:
         /,
     ) -> int:
         """Send data and ancillary data in one call (sock_sendmsg)."""
+        if address is None and type(flags) is int and INT_MIN <= flags <= INT_MAX:
+            # Fast path: bytes buffers in a list/tuple, control data the fast
+            # packer takes (or none): one driver call.
+            if type(buffers) is list or type(buffers) is tuple:
+                for part in buffers:
+                    if type(part) is not bytes:
+                        break
+                else:
+                    if type(ancdata) is tuple and not ancdata:
+                        control: bytes | None = b""
+                    else:
+                        control = self._fast.pack(ancdata)
+                    if control is not None:
+                        try:
+                            return self._drv.sendmsg(self._fd, buffers, control, flags, None)
+                        except OSError as exc:
+                            first = exc
+                        return self._again(
+                            first, True, self._drv.sendmsg, self._fd, buffers, control, flags, None
+                        )
         flags = arg_int(flags)
         raw = None if address is None else self._encode(address, "sendmsg")
         views = _msgargs.sendmsg_buffers(buffers)
@@ -563,6 +746,22 @@ class SocketType:
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
+        if type(buffer) is bytearray and type(nbytes) is int:
+            # Fast path: a bytearray's len() is its size in bytes, so every
+            # check of the general path is one comparison; flags is left to
+            # the driver's C type.
+            size = len(buffer)
+            if nbytes == 0:
+                nbytes = size
+            if 0 < nbytes <= size:
+                try:
+                    return self._drv.recv_into(self._fd, buffer, nbytes, flags)
+                except OSError as exc:
+                    first = exc
+                except (TypeError, OverflowError):
+                    arg_int(flags)
+                    raise
+                return self._again(first, False, self._drv.recv_into, self._fd, buffer, nbytes, flags)
         view = _writable(buffer, "recv_into")
         nbytes = arg_ssize(nbytes)
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
@@ -620,6 +819,38 @@ class SocketType:
         self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
         """Receive data, ancillary data, flags and address (sock_recvmsg)."""
+        if (
+            self._msg_fast
+            and type(bufsize) is int
+            and type(ancbufsize) is int
+            and 0 <= bufsize <= _FAST_SIZE
+            and 0 <= ancbufsize <= _FAST_SIZE
+        ):
+            # Fast path: sizes the general path accepts, a family it knows;
+            # the driver's C types refuse a flags value that is not a C int,
+            # and only then are the arguments parsed.
+            try:
+                data, control, msg_flags, raw = self._drv.recvmsg(self._fd, bufsize, ancbufsize, flags)
+            except OSError as exc:
+                first = exc
+            except (TypeError, OverflowError):
+                return self._recvmsg_parsed(bufsize, ancbufsize, flags)
+            else:
+                if not control and not raw:
+                    return data, [], msg_flags, None
+                items, address = self._finish_recvmsg(control, msg_flags, raw)
+                return data, items, msg_flags, address
+            data, control, msg_flags, raw = self._again(
+                first, False, self._drv.recvmsg, self._fd, bufsize, ancbufsize, flags
+            )
+            items, address = self._finish_recvmsg(control, msg_flags, raw)
+            return data, items, msg_flags, address
+        return self._recvmsg_parsed(bufsize, ancbufsize, flags)
+
+    def _recvmsg_parsed(
+        self, bufsize: object, ancbufsize: object, flags: object
+    ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
+        """recvmsg's general path: every argument parsed and checked first."""
         abi = self._k.abi
         bufsize, ancbufsize, flags = _msgargs.recvmsg_args(bufsize, ancbufsize, flags)
         _address.sockaddr_len(self._family, abi)
@@ -634,6 +865,43 @@ class SocketType:
         self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
         """Like :meth:`recvmsg`, scattering the data into *buffers* (sock_recvmsg_into)."""
+        if (
+            self._msg_fast
+            and (type(buffers) is list or type(buffers) is tuple)
+            and type(ancbufsize) is int
+            and 0 <= ancbufsize <= _FAST_SIZE
+        ):
+            for buf in buffers:
+                if type(buf) is not bytearray:
+                    break
+            else:
+                # Fast path: bytearrays, always writable and contiguous; the
+                # driver refuses a bad flags value (then the general path
+                # parses the arguments).
+                try:
+                    n, control, msg_flags, raw = self._drv.recvmsg_into(
+                        self._fd, buffers, ancbufsize, flags
+                    )
+                except OSError as exc:
+                    first = exc
+                except (TypeError, OverflowError):
+                    return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
+                else:
+                    if not control and not raw:
+                        return n, [], msg_flags, None
+                    items, address = self._finish_recvmsg(control, msg_flags, raw)
+                    return n, items, msg_flags, address
+                n, control, msg_flags, raw = self._again(
+                    first, False, self._drv.recvmsg_into, self._fd, buffers, ancbufsize, flags
+                )
+                items, address = self._finish_recvmsg(control, msg_flags, raw)
+                return n, items, msg_flags, address
+        return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
+
+    def _recvmsg_into_parsed(
+        self, buffers: object, ancbufsize: object, flags: object
+    ) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
+        """recvmsg_into's general path: every argument parsed and checked first."""
         abi = self._k.abi
         views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
         _address.sockaddr_len(self._family, abi)
@@ -654,9 +922,12 @@ class SocketType:
         received via the SCM_RIGHTS mechanism" (the ``err_closefds`` label).
         """
         if not control:
-            return [], self._decode(raw)
+            return [], (self._decode(raw) if raw else None)
         abi = self._k.abi
         try:
+            items = self._fast.unpack_one(control)
+            if items is not None:
+                return items, (self._decode(raw) if raw else None)
             result = _cmsg.unpack_ancdata(control, msg_flags, abi)
             if result.truncated:
                 warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
@@ -679,7 +950,9 @@ def _writable(buffer: object, caller: str) -> memoryview:
         view = memoryview(buffer)  # type: ignore[arg-type]
     except TypeError:
         view = None
-    if view is None or view.readonly:
+    if view is None or view.readonly or not view.c_contiguous:
+        # "w*" asks for PyBUF_WRITABLE (a C-contiguous buffer): a strided
+        # memoryview fails as a read-only one does.
         raise TypeError(
             f"{caller}() argument 1 must be read-write bytes-like object, "
             f"not {type(buffer).__name__}"

@@ -134,6 +134,15 @@ ssize_t sansock_recvmsg4(int fd, int nbuffers,
                          char *b2, size_t l2, char *b3, size_t l3,
                          char *control, size_t controllen, char *name,
                          int flags, long long out[3]);
+/* recvmmsg(2) with MSG_WAITFORONE into count slots of bufsize bytes;
+ * out[3i..3i+2] = (length, msg_flags, namelen).  sendmmsg(2) of count
+ * messages laid end to end (lens), names end to end (namelens, 0 = none). */
+int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
+                     int count, int flags, long long *out);
+int sansock_sendmmsg(int fd, const char *data, const long long *lens,
+                     const char *names, const long long *namelens,
+                     int count, int flags);
+static const int SANSOCK_MMSG_MAX;
 long long sansock_sendfile(int out_fd, int in_fd, long long offset, size_t count);
 long long sansock_file_size(int fd);
 

@@ -392,6 +392,89 @@ static int sansock_getnameinfo(const char *addr, int addrlen, char *host, int ho
                        host, (socklen_t)hostlen, serv, (socklen_t)servlen, flags);
 }
 
+/* ---- recvmmsg(2) / sendmmsg(2) ---------------------------------------- */
+/* At most UIO_MAXIOV messages per call: the kernel caps vlen there anyway.
+ * The mmsghdr and iovec arrays are per thread (the GIL is released during
+ * the syscall) and allocated once, so a batch builds no array per call. */
+#define SANSOCK_MMSG_MAX 1024
+static __thread struct mmsghdr sansock_mmsg_hdrs[SANSOCK_MMSG_MAX];
+static __thread struct iovec sansock_mmsg_iovs[SANSOCK_MMSG_MAX];
+
+/* recvmmsg(2) with MSG_WAITFORONE: up to count datagrams of at most bufsize
+ * bytes each, message i into data + i * bufsize and its sender into the
+ * sockaddr_storage at names + i * sizeof(struct sockaddr_storage) (family
+ * preset to AF_UNSPEC).  out[3 * i .. 3 * i + 2] = (length, msg_flags,
+ * namelen clamped to the storage).  No timeout argument (its semantics are
+ * broken, see BUGS in recvmmsg(2)): the core's timeout machine polls. */
+static int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
+                            int count, int flags, long long *out)
+{
+    struct mmsghdr *hdrs = sansock_mmsg_hdrs;
+    struct iovec *iovs = sansock_mmsg_iovs;
+    const size_t ss = sizeof(struct sockaddr_storage);
+    int i, r;
+    if (count <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (count > SANSOCK_MMSG_MAX)
+        count = SANSOCK_MMSG_MAX;
+    for (i = 0; i < count; i++) {
+        char *name = names + (size_t)i * ss;
+        ((struct sockaddr *)name)->sa_family = AF_UNSPEC;
+        iovs[i].iov_base = data + (size_t)i * bufsize;
+        iovs[i].iov_len = bufsize;
+        memset(&hdrs[i].msg_hdr, 0, sizeof(struct msghdr));
+        hdrs[i].msg_hdr.msg_name = name;
+        hdrs[i].msg_hdr.msg_namelen = (socklen_t)ss;
+        hdrs[i].msg_hdr.msg_iov = &iovs[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+        hdrs[i].msg_len = 0;
+    }
+    r = recvmmsg(fd, hdrs, (unsigned int)count, flags | MSG_WAITFORONE, NULL);
+    if (r == -1)
+        return -1;
+    for (i = 0; i < r; i++) {
+        out[3 * i] = (long long)hdrs[i].msg_len;
+        out[3 * i + 1] = hdrs[i].msg_hdr.msg_flags;
+        out[3 * i + 2] = hdrs[i].msg_hdr.msg_namelen > ss
+            ? (long long)ss : (long long)hdrs[i].msg_hdr.msg_namelen;
+    }
+    return r;
+}
+
+/* sendmmsg(2): message i is lens[i] bytes of data (the messages laid end to
+ * end), to the namelens[i] bytes of names (laid end to end; 0: no address,
+ * msg_name NULL).  Returns the number of messages sent. */
+static int sansock_sendmmsg(int fd, const char *data, const long long *lens,
+                            const char *names, const long long *namelens,
+                            int count, int flags)
+{
+    struct mmsghdr *hdrs = sansock_mmsg_hdrs;
+    struct iovec *iovs = sansock_mmsg_iovs;
+    size_t off = 0, noff = 0;
+    int i;
+    if (count < 0 || count > SANSOCK_MMSG_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < count; i++) {
+        iovs[i].iov_base = (void *)(data + off);
+        iovs[i].iov_len = (size_t)lens[i];
+        off += (size_t)lens[i];
+        memset(&hdrs[i].msg_hdr, 0, sizeof(struct msghdr));
+        if (namelens[i] > 0) {
+            hdrs[i].msg_hdr.msg_name = (void *)(names + noff);
+            hdrs[i].msg_hdr.msg_namelen = (socklen_t)namelens[i];
+            noff += (size_t)namelens[i];
+        }
+        hdrs[i].msg_hdr.msg_iov = &iovs[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+        hdrs[i].msg_len = 0;
+    }
+    return sendmmsg(fd, hdrs, (unsigned int)count, flags);
+}
+
 /* ---- build-time facts ------------------------------------------------- */
 struct sansock_named_value {
     const char *name;

@@ -88,6 +88,7 @@ class NativeLib(Protocol):
     NI_MAXHOST: int
     NI_MAXSERV: int
     IF_NAMESIZE: int
+    SANSOCK_MMSG_MAX: int
 
     # socket(2) family
     def socket(self, domain: int, type: int, protocol: int, /) -> int: ...
@@ -234,6 +235,12 @@ class NativeLib(Protocol):
         flags: int,
         out: CData,
         /,
+    ) -> int: ...
+    def sansock_recvmmsg(
+        self, fd: int, data: CData, bufsize: int, names: CData, count: int, flags: int, out: CData, /
+    ) -> int: ...
+    def sansock_sendmmsg(
+        self, fd: int, data: CharP, lens: CData, names: CharP, namelens: CData, count: int, flags: int, /
     ) -> int: ...
     def sansock_sendfile(self, out_fd: int, in_fd: int, offset: int, count: int, /) -> int: ...
     def sansock_file_size(self, fd: int, /) -> int: ...

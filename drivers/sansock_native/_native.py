@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
@@ -34,6 +35,7 @@ from sansock._errors import gaierror, herror
 
 from ._abi import host_abi
 from ._lib import (
+    CHAR_ARRAY,
     AddrInfoStruct,
     CData,
     CharP,
@@ -43,6 +45,7 @@ from ._lib import (
     ServEntStruct,
     cstring,
     ffi,
+    from_buffer_writable,
     is_null,
     lib,
     unpack_bytes,
@@ -79,7 +82,14 @@ _sendmsg1 = lib.sansock_sendmsg1
 _recvmsg = lib.sansock_recvmsg
 _recvmsg1 = lib.sansock_recvmsg1
 _recvmsg4 = lib.sansock_recvmsg4
+_recvmmsg = lib.sansock_recvmmsg
+_sendmmsg = lib.sansock_sendmmsg
 _NULL = ffi.NULL
+_release = ffi.release
+_buffer = ffi.buffer
+_fbw = from_buffer_writable
+_MMSG_MAX: Final = lib.SANSOCK_MMSG_MAX
+_MMSG_KEEP: Final = 1 << 20  # larger recvmmsg buffers are not kept per thread
 
 
 def _export_all(export: Callable[[Any], CData], buffers: Sequence[Any]) -> list[CData]:
@@ -114,20 +124,62 @@ def _os_error() -> OSError:
 
 
 class _Scratch:
-    """One thread's reusable C buffers (see the module docstring)."""
+    """One thread's reusable C buffers (see the module docstring).
 
-    __slots__ = ("addr", "intout", "out", "bases", "lens", "data", "control", "control_size", "pair")
+    ``data_view``/``control_view`` are ``ffi.buffer`` objects over ``data``
+    and ``control``, made once: slicing one copies the bytes out in a single
+    step, cheaper than ``ffi.unpack``.
+    """
+
+    __slots__ = (
+        "addr",
+        "intout",
+        "out",
+        "out_values",
+        "bases",
+        "lens",
+        "data",
+        "data_view",
+        "control",
+        "control_view",
+        "control_size",
+        "pair",
+        "mmsg_data",
+        "mmsg_view",
+        "mmsg_size",
+        "mmsg_names",
+        "mmsg_names_view",
+        "mmsg_out",
+        "mmsg_out_values",
+        "mmsg_lens",
+        "mmsg_namelens",
+    )
 
     def __init__(self) -> None:
         self.addr: CData = ffi.new("char[]", _SOCKADDR_STORAGE)
         self.intout: CData = ffi.new("int[1]")
         self.pair: CData = ffi.new("int[2]")
-        self.out: CData = ffi.new("long long[3]")
+        # The out-arrays are cdata views of Python arrays: C writes them, and
+        # Python reads the array (cheaper than indexing or unpacking cdata).
+        self.out_values = array("q", bytes(24))
+        self.out: CData = ffi.from_buffer("long long[]", self.out_values)
         self.bases: CData = ffi.new("char *[]", 64)
         self.lens: CData = ffi.new("size_t[]", 64)
         self.data: CData = _alloc_raw("char[]", _SCRATCH_DATA)
         self.control: CData = _alloc_raw("char[]", _SCRATCH_CONTROL)
+        self.data_view: Any = _buffer(self.data)
+        self.control_view: Any = _buffer(self.control)
         self.control_size = _SCRATCH_CONTROL
+        # recvmmsg/sendmmsg: made on first use.
+        self.mmsg_size = 0
+        self.mmsg_data: CData = _NULL
+        self.mmsg_view: Any = None
+        self.mmsg_names: CData = _NULL
+        self.mmsg_names_view: Any = None
+        self.mmsg_out: CData = _NULL
+        self.mmsg_out_values = array("q")
+        self.mmsg_lens: CData = _NULL
+        self.mmsg_namelens: CData = _NULL
 
     def control_buffer(self, size: int) -> CData:
         """A control buffer of at least *size* bytes, grown and kept."""
@@ -135,8 +187,30 @@ class _Scratch:
             if size > 1 << 20:  # do not keep very large ones per thread
                 return _alloc_raw("char[]", size)
             self.control = _alloc_raw("char[]", size)
+            self.control_view = _buffer(self.control)
             self.control_size = size
         return self.control
+
+    def mmsg_arrays(self) -> None:
+        """The per-thread name, result and length arrays of recvmmsg/sendmmsg."""
+        if self.mmsg_names_view is None:
+            self.mmsg_names = _alloc_raw("char[]", _MMSG_MAX * _SOCKADDR_STORAGE)
+            self.mmsg_names_view = _buffer(self.mmsg_names)
+            self.mmsg_out_values = array("q", bytes(8 * 3 * _MMSG_MAX))
+            self.mmsg_out = ffi.from_buffer("long long[]", self.mmsg_out_values)
+            self.mmsg_lens = ffi.new("long long[]", _MMSG_MAX)
+            self.mmsg_namelens = ffi.new("long long[]", _MMSG_MAX)
+
+    def mmsg_buffer(self, size: int) -> tuple[CData, Any]:
+        """A recvmmsg data buffer of at least *size* bytes and its view."""
+        if size > self.mmsg_size or self.mmsg_view is None:
+            data = _alloc_raw("char[]", max(size, 1))
+            if size > _MMSG_KEEP:
+                return data, _buffer(data)
+            self.mmsg_data = data
+            self.mmsg_view = _buffer(data)
+            self.mmsg_size = size
+        return self.mmsg_data, self.mmsg_view
 
 
 class _PerThread(threading.local):
@@ -145,6 +219,17 @@ class _PerThread(threading.local):
 
 
 _tls = _PerThread()
+
+
+def _control_bytes(s: _Scratch, control: CData, controllen: int) -> bytes:
+    """The first *controllen* bytes of a control buffer (``b""`` for none)."""
+    if not controllen:
+        return b""
+    if control is s.control:
+        raw: bytes = s.control_view[:controllen]
+        return raw
+    big: bytes = unpack_bytes(control, controllen)
+    return big
 
 
 def _iov_arrays(s: _Scratch, n: int) -> tuple[CData, CData]:
@@ -387,21 +472,28 @@ class NativeDriver:
         return n
 
     def recv(self, fd: int, bufsize: int, flags: int) -> bytes:
-        buf = _tls.scratch.data if bufsize <= _SCRATCH_DATA else _alloc_raw("char[]", bufsize)
+        if bufsize <= _SCRATCH_DATA:
+            s = _tls.scratch
+            n = _recv(fd, s.data, bufsize, flags)
+            if n == -1:
+                raise _os_error()
+            data: bytes = s.data_view[:n]
+            return data
+        buf = _alloc_raw("char[]", bufsize)
         n = _recv(fd, buf, bufsize, flags)
         if n == -1:
             raise _os_error()
-        data: bytes = unpack_bytes(buf, n)
-        return data
+        big: bytes = unpack_bytes(buf, n)
+        return big
 
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
-        p = writable_buffer(buf)
+        p = _fbw(CHAR_ARRAY, buf, True)  # writable_buffer(), inlined
         try:
             if nbytes > len(p):
                 raise ValueError("buffer too small for requested bytes")
             n = _recv(fd, p, nbytes, flags)
         finally:
-            ffi.release(p)
+            _release(p)
         if n == -1:
             raise _os_error()
         return n
@@ -479,13 +571,11 @@ class NativeDriver:
         n = _recvmsg1(fd, buf, bufsize, control, ancbufsize, s.addr, flags, out)
         if n == -1:
             raise _os_error()
-        data: bytes = unpack_bytes(buf, n)
-        msg_flags: int = out[0]
-        controllen: int = out[1]
-        namelen: int = out[2]
+        data: bytes = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
+        msg_flags, controllen, namelen = s.out_values
         return (
             data,
-            unpack_bytes(control, controllen) if controllen else b"",
+            _control_bytes(s, control, controllen),
             msg_flags,
             unpack_bytes(s.addr, namelen) if namelen else b"",
         )
@@ -494,41 +584,41 @@ class NativeDriver:
         self, fd: int, buffers: Sequence[WriteableBuffer], ancbufsize: int, flags: int
     ) -> tuple[int, bytes, int, bytes]:
         s = _tls.scratch
-        control = s.control_buffer(ancbufsize) if ancbufsize else ffi.NULL
+        control = s.control_buffer(ancbufsize) if ancbufsize else _NULL
         out = s.out
         count = len(buffers)
         if count == 1:
-            p = writable_buffer(buffers[0])
+            p = _fbw(CHAR_ARRAY, buffers[0], True)
             try:
                 n = _recvmsg1(fd, p, len(p), control, ancbufsize, s.addr, flags, out)
             finally:
-                ffi.release(p)
+                _release(p)
         elif 2 <= count <= 4:
             # Up to four buffers go to C as arguments; p0..p3 keep them alive.
-            keep = _export_all(writable_buffer, buffers)
-            p0, p1 = keep[0], keep[1]
-            p2 = keep[2] if count > 2 else _NULL
-            p3 = keep[3] if count > 3 else _NULL
+            # On success dropping them ends the exports (a from_buffer cdata
+            # releases its buffer when freed); on any exception each export
+            # is released before the frame can join a traceback.
+            p0 = p1 = p2 = p3 = _NULL
             try:
+                p0 = _fbw(CHAR_ARRAY, buffers[0], True)
+                p1 = _fbw(CHAR_ARRAY, buffers[1], True)
+                l2 = l3 = 0
+                if count > 2:
+                    p2 = _fbw(CHAR_ARRAY, buffers[2], True)
+                    l2 = len(p2)
+                    if count > 3:
+                        p3 = _fbw(CHAR_ARRAY, buffers[3], True)
+                        l3 = len(p3)
                 n = _recvmsg4(
-                    fd,
-                    count,
-                    p0,
-                    len(p0),
-                    p1,
-                    len(p1),
-                    p2,
-                    len(p2) if count > 2 else 0,
-                    p3,
-                    len(p3) if count > 3 else 0,
-                    control,
-                    ancbufsize,
-                    s.addr,
-                    flags,
-                    out,
-                    )
-            finally:
-                _release_all(keep)
+                    fd, count, p0, len(p0), p1, len(p1), p2, l2, p3, l3,
+                    control, ancbufsize, s.addr, flags, out,
+                )
+            except BaseException:
+                for p in (p0, p1, p2, p3):
+                    if p is not _NULL:
+                        _release(p)
+                raise
+            del p0, p1, p2, p3
         else:
             # keep: every buffer stays alive until recvmsg returns.
             keep = _export_all(writable_buffer, buffers)
@@ -543,15 +633,73 @@ class NativeDriver:
                 _release_all(keep)
         if n == -1:
             raise _os_error()
-        msg_flags: int = out[0]
-        controllen: int = out[1]
-        namelen: int = out[2]
+        msg_flags, controllen, namelen = s.out_values
+        if not controllen and not namelen:
+            return n, b"", msg_flags, b""
         return (
             n,
-            unpack_bytes(control, controllen) if controllen else b"",
+            _control_bytes(s, control, controllen),
             msg_flags,
             unpack_bytes(s.addr, namelen) if namelen else b"",
         )
+
+    # -- batches (the optional sansock.MmsgDriver capability) ---------------
+    def recvmmsg(
+        self, fd: int, count: int, bufsize: int, flags: int
+    ) -> list[tuple[bytes, int, bytes]]:
+        # recvmmsg(2) with MSG_WAITFORONE, in one C call (sansock_recvmmsg):
+        # message i lands at i * bufsize of one per-thread buffer.
+        s = _tls.scratch
+        if count > _MMSG_MAX:
+            count = _MMSG_MAX
+        s.mmsg_arrays()
+        data, view = s.mmsg_buffer(count * bufsize if count > 0 else 0)
+        out = s.mmsg_out
+        got = _recvmmsg(fd, data, bufsize, s.mmsg_names, count, flags, out)
+        if got == -1:
+            raise _os_error()
+        meta = s.mmsg_out_values
+        names = s.mmsg_names_view
+        result: list[tuple[bytes, int, bytes]] = []
+        append = result.append
+        start = 0
+        name = 0
+        for i in range(0, 3 * got, 3):
+            length = meta[i]
+            # With MSG_TRUNC the kernel reports the datagram's full length.
+            end = start + (length if length < bufsize else bufsize)
+            namelen = meta[i + 2]
+            append((view[start:end], meta[i + 1], names[name : name + namelen] if namelen else b""))
+            start += bufsize
+            name += _SOCKADDR_STORAGE
+        return result
+
+    def sendmmsg(
+        self, fd: int, messages: Sequence[tuple[ReadableBuffer, bytes | None]], flags: int
+    ) -> int:
+        # sendmmsg(2) in one C call: the data and names laid end to end, the
+        # lengths in per-thread arrays (sansock_sendmmsg builds the mmsghdrs).
+        s = _tls.scratch
+        s.mmsg_arrays()
+        batch = messages[:_MMSG_MAX] if len(messages) > _MMSG_MAX else messages
+        count = len(batch)
+        lens: list[int] = []
+        namelens: list[int] = []
+        names: list[bytes] = []
+        for payload, addr in batch:
+            lens.append(len(payload) if type(payload) is bytes else memoryview(payload).nbytes)
+            if addr is None:
+                namelens.append(0)
+            else:
+                namelens.append(len(addr))
+                names.append(addr)
+        data = b"".join(batch_data for batch_data, _ in batch)
+        s.mmsg_lens[0:count] = lens
+        s.mmsg_namelens[0:count] = namelens
+        n = _sendmmsg(fd, data, s.mmsg_lens, b"".join(names), s.mmsg_namelens, count, flags)
+        if n == -1:
+            raise _os_error()
+        return n
 
     def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
         n = lib.sansock_sendfile(out_fd, in_fd, offset, count)
