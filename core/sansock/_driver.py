@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from ._abi import ABI
 
-__all__ = ["Driver", "AddrInfo", "HostEnt"]
+__all__ = ["Driver", "MmsgDriver", "AddrInfo", "HostEnt"]
 
 #: One ``getaddrinfo`` result: ``(family, type, proto, canonname, raw sockaddr)``.
 AddrInfo = tuple[int, int, int, str, bytes]
@@ -264,4 +264,33 @@ class Driver(Protocol):
 
     def strerror(self, code: int) -> str:
         """``strerror(code)`` of the driver's platform."""
+        ...
+
+
+class MmsgDriver(Protocol):
+    """An optional driver capability: batches of datagrams in one syscall.
+
+    A driver that has these methods gets them used by
+    :func:`sansock.mmsg.recvmmsg` and :func:`sansock.mmsg.sendmmsg`; for a
+    driver without them the core loops over ``recvfrom``/``send``/``sendto``
+    with the same results (see :mod:`sansock.mmsg`).  Both follow the
+    contract of :class:`Driver` (``OSError`` only, no EINTR retry).
+    """
+
+    def recvmmsg(self, fd: int, count: int, bufsize: int, flags: int) -> list[tuple[bytes, int, bytes]]:
+        """``recvmmsg(fd, ..., count, flags | MSG_WAITFORONE, NULL)``.
+
+        Up to *count* (``>= 1``; a driver may cap it, Linux at ``UIO_MAXIOV``)
+        datagrams of at most *bufsize* bytes each: ``(data, msg_flags, raw
+        sender address)`` per datagram, at least one.  An error after the
+        first datagram ends the batch (the kernel reports it on the next call).
+        """
+        ...
+
+    def sendmmsg(
+        self, fd: int, messages: Sequence[tuple[ReadableBuffer, bytes | None]], flags: int
+    ) -> int:
+        """``sendmmsg(fd, ..., len(messages), flags)``: each message is ``(data,
+        raw destination address or None)``; returns how many were sent (a
+        driver may cap a batch, Linux at ``UIO_MAXIOV``)."""
         ...
