@@ -32,11 +32,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, Union
 
-from ._convert import arg_int, tp_name
+from ._convert import arg_int, converterr_name, tp_name
 from ._inet import (
     buffer_bytes,
     c_uint_mask,
-    converterr_name,
     ntop4,
     ntop6,
     pton4,

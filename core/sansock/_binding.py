@@ -24,6 +24,7 @@ from ._consts import SocketConstants
 from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import SocketEnums, intenum_converter
 from ._errors import error
+from ._socket import _OMITTED
 from ._socketpy import socket
 
 if TYPE_CHECKING:
@@ -43,30 +44,6 @@ class _GlobalDefaultTimeout:
 
 
 GLOBAL_DEFAULT_TIMEOUT: Any = _GlobalDefaultTimeout()
-
-
-def _fsencode(name: str | bytes) -> bytes:
-    if isinstance(name, str):
-        return name.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
-    return bytes(name)
-
-
-def _fsdecode(name: bytes) -> str:
-    return name.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
-
-
-def _fs_converter(name: object) -> bytes:
-    """``PyUnicode_FSConverter``: str or bytes (a path-like too)."""
-    if isinstance(name, (str, bytes)):
-        return _fsencode(name)
-    fspath = getattr(type(name), "__fspath__", None)
-    if fspath is not None:
-        value = fspath(name)
-        if isinstance(value, (str, bytes)):
-            return _fsencode(value)
-    raise TypeError(
-        f"expected str, bytes or os.PathLike object, not {type(name).__name__}"
-    )
 
 
 class Binding:
@@ -163,7 +140,7 @@ class Binding:
         return self.socket
 
     def socketpair(
-        self, family: int | None = None, type: int = -1, proto: int = 0
+        self, family: int | None = None, type: int = _OMITTED, proto: int = 0
     ) -> tuple[socket, socket]:
         """socketpair([family[, type[, proto]]]) -> (socket object, socket object)
 
@@ -175,7 +152,7 @@ class Binding:
         k = self.constants
         if family is None:
             family = k.AF_UNIX
-        if type == -1:
+        if type is _OMITTED:
             type = k.SOCK_STREAM
         family = arg_int(family)
         type = arg_int(type)
@@ -657,30 +634,30 @@ class Binding:
 
         Return the current host name.
         """
-        return _fsdecode(self.driver.gethostname())
+        return _address._fs_decode(self.driver.gethostname())
 
     def sethostname(self, name: str | bytes, /) -> None:
         """sethostname(name)
 
         Sets the hostname to name.
         """
-        self.driver.sethostname(_fs_converter(name))
+        self.driver.sethostname(_address._fs_converter(name))
 
-    def getservbyname(self, servicename: str, protocolname: str | None = None, /) -> int:
+    def getservbyname(self, servicename: str, protocolname: str = _OMITTED, /) -> int:
         """getservbyname(servicename[, protocolname]) -> integer
 
         Return a port number from a service name and protocol name.
         The optional protocol name, if given, should be 'tcp' or 'udp',
         otherwise any protocol will match.
         """
-        name = _c_string(servicename, "getservbyname", 1)
-        proto = None if protocolname is None else _c_string(protocolname, "getservbyname", 2)
+        name = _inet.c_string(servicename, "getservbyname", 1)
+        proto = None if protocolname is _OMITTED else _inet.c_string(protocolname, "getservbyname", 2)
         port = self.driver.getservbyname(name, proto)
         if port is None:
             raise OSError("service/proto not found")
         return port
 
-    def getservbyport(self, port: int, protocolname: str | None = None, /) -> str:
+    def getservbyport(self, port: int, protocolname: str = _OMITTED, /) -> str:
         """getservbyport(port[, protocolname]) -> string
 
         Return the service name from a port number and protocol name.
@@ -688,7 +665,7 @@ class Binding:
         otherwise any protocol will match.
         """
         num = arg_int(port)
-        proto = None if protocolname is None else _c_string(protocolname, "getservbyport", 2)
+        proto = None if protocolname is _OMITTED else _inet.c_string(protocolname, "getservbyport", 2)
         if num < 0 or num > 0xFFFF:
             raise OverflowError("getservbyport: port must be 0-65535.")
         name = self.driver.getservbyport(num, proto)
@@ -701,7 +678,7 @@ class Binding:
 
         Return the protocol number for the named protocol.  (Rarely used.)
         """
-        number = self.driver.getprotobyname(_c_string(protocolname, "getprotobyname", 1))
+        number = self.driver.getprotobyname(_inet.c_string(protocolname, "getprotobyname", 1))
         if number is None:
             raise OSError("protocol not found")
         return number
@@ -711,11 +688,11 @@ class Binding:
         """if_nameindex()
 
         Returns a list of network interface information (index, name) tuples."""
-        return [(index, _fsdecode(name)) for index, name in self.driver.if_nameindex()]
+        return [(index, _address._fs_decode(name)) for index, name in self.driver.if_nameindex()]
 
     def if_nametoindex(self, oname: str | bytes, /) -> int:
         """Returns the interface index corresponding to the interface name if_name."""
-        name = _fs_converter(oname)
+        name = _address._fs_converter(oname)
         try:
             return self.driver.if_nametoindex(name)
         except OSError:
@@ -723,23 +700,11 @@ class Binding:
 
     def if_indextoname(self, index: int, /) -> str:
         """Returns the interface name corresponding to the interface index if_index."""
+        # PyLong_AsUnsignedLong (no __index__), then a cast to unsigned int.
         if not isinstance(index, int):
             raise TypeError("an integer is required")
         if index < 0:
-            raise OverflowError("can't convert negative int to unsigned")
-        if index > 0xFFFFFFFF:
-            raise OverflowError("index too large")
-        return _fsdecode(self.driver.if_indextoname(index))
-
-
-def _c_string(value: object, fname: str, position: int) -> bytes:
-    """Format ``"s"``: a str without NUL, UTF-8 encoded."""
-    if not isinstance(value, str):
-        raise TypeError(
-            f"{fname}() argument {position} must be str, not {type(value).__name__}"
-        )
-    data = value.encode("utf-8")
-    if b"\0" in data:
-        raise ValueError("embedded null character")
-    return data
-
+            raise OverflowError("can't convert negative value to unsigned int")
+        if index >= 1 << (8 * self.abi.sizeof_long):
+            raise OverflowError("Python int too large to convert to C unsigned long")
+        return _address._fs_decode(self.driver.if_indextoname(index & 0xFFFFFFFF))

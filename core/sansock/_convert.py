@@ -41,6 +41,7 @@ __all__ = [
     "arg_uint_wrapping",
     "c_long",
     "clinic_int",
+    "converterr_name",
     "tp_name",
     "wrap_c_int",
 ]
@@ -109,19 +110,26 @@ def wrap_c_int(n: int) -> int:
     return n - (1 << 32) if n & 0x80000000 else n
 
 
-# Py_TPFLAGS_HEAPTYPE (Include/object.h): set for classes made by a class
-# statement (and by PyType_FromSpec); static C types do not have it.
+# Include/object.h: Py_TPFLAGS_HEAPTYPE is set for classes made at run time
+# (class statements, PyType_FromSpec); Py_TPFLAGS_IMMUTABLETYPE for static
+# types and for the C types of extension modules made from a spec.
 PY_TPFLAGS_HEAPTYPE = 1 << 9
+PY_TPFLAGS_IMMUTABLETYPE = 1 << 8
 
 
 def tp_name(obj: object) -> str:
     """``Py_TYPE(obj)->tp_name`` as CPython's ``%.100s``/``%.200s`` messages show it.
 
-    Static C types outside ``builtins`` carry their module in ``tp_name``
-    (``collections.OrderedDict``); builtins and classes defined in Python
-    carry the bare name.
+    C types carry their module in ``tp_name`` (``collections.OrderedDict``,
+    ``array.array``) unless they are builtins; classes made by a class
+    statement (mutable types) carry the bare name.
     """
     cls = type(obj)
-    if cls.__flags__ & PY_TPFLAGS_HEAPTYPE or cls.__module__ == "builtins":
+    if cls.__module__ == "builtins" or not cls.__flags__ & PY_TPFLAGS_IMMUTABLETYPE:
         return cls.__name__
     return f"{cls.__module__}.{cls.__name__}"
+
+
+def converterr_name(obj: object) -> str:
+    """The type name in getargs.c ``converterr`` messages: ``None`` for None."""
+    return "None" if obj is None else tp_name(obj)

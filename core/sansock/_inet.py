@@ -22,7 +22,7 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING
 
-from ._convert import arg_int, tp_name
+from ._convert import arg_int, converterr_name, tp_name
 
 if TYPE_CHECKING:
     from ._abi import ABI
@@ -39,11 +39,6 @@ __all__ = [
 ]
 
 # -- PyArg_Parse format units ---------------------------------------------------
-
-
-def converterr_name(obj: object) -> str:
-    """The type name in getargs.c ``converterr`` messages: ``None`` for None."""
-    return "None" if obj is None else tp_name(obj)
 
 
 def c_uint_mask(obj: object, bits: int) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ._convert import clinic_int
 from ._socket import SocketType
 
 if TYPE_CHECKING:
@@ -397,7 +398,8 @@ class socket(SocketType):
 
     def set_inheritable(self, inheritable: bool) -> None:
         """Set the inheritable flag of the socket"""
-        self._drv.set_inheritable(self.fileno(), bool(inheritable))
+        # os.set_inheritable(fd, inheritable, /): both Argument Clinic ints.
+        self._drv.set_inheritable(self.fileno(), bool(clinic_int(inheritable)))
 
 
 socket.__module__ = "sansock"
