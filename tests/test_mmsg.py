@@ -207,3 +207,17 @@ def test_fallback_matches_the_syscalls(native_net: Binding) -> None:
     assert results[0] == results[1] == (
         6, [b"x", b"xx", b"xxx", b"xxx"], [b"xxx", b"xxx"]
     )
+
+
+def test_senders_are_told_apart(udp: tuple[Binding, socket, socket, Any]) -> None:
+    # The native driver marks a repeated sender; interleaved senders must
+    # each keep their own address.
+    net, rx, tx, addr = udp
+    other = net.socket(net.AF_INET, net.SOCK_DGRAM)
+    with other:
+        other.bind(("127.0.0.1", 0))
+        order = [tx, tx, other, tx, other, other]
+        for i, s in enumerate(order):
+            s.sendto(b"%d" % i, addr)
+        got = mmsg.recvmmsg(rx, 10, 8)
+        assert got == [(b"%d" % i, s.getsockname()) for i, s in enumerate(order)]

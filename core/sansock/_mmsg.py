@@ -75,17 +75,22 @@ def recvmmsg(sock: SocketType, count: int, bufsize: int, flags: int = 0) -> list
 
 
 def _decode_all(sock: SocketType, got: list[tuple[bytes, int, bytes]]) -> list[tuple[bytes, Any]]:
-    """``(data, address)`` per datagram; each distinct raw address decoded once."""
+    """``(data, address)`` per datagram; each distinct raw address decoded once
+    (a driver may hand the same bytes object for a repeated sender)."""
     seen: dict[bytes, Any] = {}
     out: list[tuple[bytes, Any]] = []
     append = out.append
+    last_raw: bytes | None = None
+    address: Any = None
     for data, _msg_flags, raw in got:
-        if not raw:
-            append((data, None))
-            continue
-        address = seen.get(raw, seen)
-        if address is seen:
-            address = seen[raw] = sock._decode(raw)
+        if raw is not last_raw:
+            last_raw = raw
+            if not raw:
+                address = None
+            else:
+                address = seen.get(raw, seen)
+                if address is seen:
+                    address = seen[raw] = sock._decode(raw)
         append((data, address))
     return out
 

@@ -404,7 +404,8 @@ static __thread struct iovec sansock_mmsg_iovs[SANSOCK_MMSG_MAX];
  * bytes each, message i into data + i * bufsize and its sender into the
  * sockaddr_storage at names + i * sizeof(struct sockaddr_storage) (family
  * preset to AF_UNSPEC).  out[3 * i .. 3 * i + 2] = (length, msg_flags,
- * namelen clamped to the storage).  No timeout argument (its semantics are
+ * namelen clamped to the storage, or -1 when the name equals the previous
+ * datagram's).  No timeout argument (its semantics are
  * broken, see BUGS in recvmmsg(2)): the core's timeout machine polls. */
 static int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
                             int count, int flags, long long *out)
@@ -412,6 +413,7 @@ static int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
     struct mmsghdr *hdrs = sansock_mmsg_hdrs;
     struct iovec *iovs = sansock_mmsg_iovs;
     const size_t ss = sizeof(struct sockaddr_storage);
+    socklen_t prev_nl = 0;
     int i, r;
     if (count <= 0) {
         errno = EINVAL;
@@ -435,10 +437,17 @@ static int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
     if (r == -1)
         return -1;
     for (i = 0; i < r; i++) {
+        socklen_t nl = hdrs[i].msg_hdr.msg_namelen > ss
+            ? (socklen_t)ss : hdrs[i].msg_hdr.msg_namelen;
         out[3 * i] = (long long)hdrs[i].msg_len;
         out[3 * i + 1] = hdrs[i].msg_hdr.msg_flags;
-        out[3 * i + 2] = hdrs[i].msg_hdr.msg_namelen > ss
-            ? (long long)ss : (long long)hdrs[i].msg_hdr.msg_namelen;
+        out[3 * i + 2] = (long long)nl;
+        /* -1: the same sender as the previous datagram (a batch usually
+         * comes from few senders; Python then reuses one bytes object). */
+        if (i > 0 && nl > 0 && nl == prev_nl
+                && memcmp(names + (size_t)i * ss, names + (size_t)(i - 1) * ss, nl) == 0)
+            out[3 * i + 2] = -1;
+        prev_nl = nl;
     }
     return r;
 }

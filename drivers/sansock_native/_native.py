@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 from array import array
+from itertools import repeat
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
@@ -659,19 +660,22 @@ class NativeDriver:
         if got == -1:
             raise _os_error()
         meta = s.mmsg_out_values
+        end3 = 3 * got
         names = s.mmsg_names_view
         result: list[tuple[bytes, int, bytes]] = []
         append = result.append
-        start = 0
-        name = 0
-        for i in range(0, 3 * got, 3):
-            length = meta[i]
+        raw = b""
+        for start, length, msg_flags, namelen, name in zip(
+            range(0, got * bufsize, bufsize) if bufsize else repeat(0, got),
+            meta[0:end3:3],
+            meta[1:end3:3],
+            meta[2:end3:3],
+            range(0, got * _SOCKADDR_STORAGE, _SOCKADDR_STORAGE),
+        ):
+            if namelen >= 0:  # -1: the previous datagram's sender again
+                raw = names[name : name + namelen] if namelen else b""
             # With MSG_TRUNC the kernel reports the datagram's full length.
-            end = start + (length if length < bufsize else bufsize)
-            namelen = meta[i + 2]
-            append((view[start:end], meta[i + 1], names[name : name + namelen] if namelen else b""))
-            start += bufsize
-            name += _SOCKADDR_STORAGE
+            append((view[start : start + (length if length < bufsize else bufsize)], msg_flags, raw))
         return result
 
     def sendmmsg(
