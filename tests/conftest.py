@@ -18,9 +18,16 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 import sansock
 from sansock import Binding, Driver
+
+# Hypothesis: `make test` (and CI) replays the same examples on every run, so a
+# green run stays green; `make stress` (SANSOCK_STRESS=1) explores new ones.
+settings.register_profile("replay", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("explore" if os.environ.get("SANSOCK_STRESS") == "1" else "replay")
 
 
 def _native() -> Driver:

@@ -152,12 +152,13 @@ def _fs_converter(obj: object) -> bytes:
     if not isinstance(obj, (str, bytes)):
         fspath = getattr(type(obj), "__fspath__", None)
         if fspath is None:
-            raise TypeError(f"expected str, bytes or os.PathLike object, not {tp_name(obj)}")
+            # PyOS_FSPath names types with _PyType_Name: tp_name after the last dot.
+            raise TypeError(f"expected str, bytes or os.PathLike object, not {type(obj).__name__}")
         path = fspath(obj)
         if not isinstance(path, (str, bytes)):
             raise TypeError(
-                f"expected {tp_name(obj)}.__fspath__() to return str or bytes, "
-                f"not {tp_name(path)}"
+                f"expected {type(obj).__name__}.__fspath__() to return str or bytes, "
+                f"not {type(path).__name__}"
             )
     data = _fs_encode(path) if isinstance(path, str) else bytes(path)  # type: ignore[call-overload]
     if b"\0" in data:
