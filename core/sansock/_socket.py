@@ -116,6 +116,22 @@ class _FastShape:
         header = self.header
         if header is None or (type(ancdata) is not list and type(ancdata) is not tuple):
             return None
+        if len(ancdata) == 1:
+            # One item (an fd array, credentials): no list to join.
+            item = ancdata[0]
+            if type(item) is tuple and len(item) == 3:
+                level, kind, data = item
+                if (
+                    type(level) is int
+                    and type(kind) is int
+                    and type(data) is bytes
+                    and INT_MIN <= level <= INT_MAX
+                    and INT_MIN <= kind <= INT_MAX
+                    and len(data) <= 65536
+                ):
+                    n = len(data)
+                    return header.pack(self.len0 + n, level, kind) + data + self.pads[-n & self.mask]
+            return None
         if len(ancdata) > 64:
             return None
         parts: list[bytes] = []

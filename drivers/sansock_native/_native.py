@@ -567,19 +567,22 @@ class NativeDriver:
     ) -> tuple[bytes, bytes, int, bytes]:
         s = _tls.scratch
         buf = s.data if bufsize <= _SCRATCH_DATA else _alloc_raw("char[]", bufsize)
-        control = s.control_buffer(ancbufsize) if ancbufsize else ffi.NULL
-        out = s.out
-        n = _recvmsg1(fd, buf, bufsize, control, ancbufsize, s.addr, flags, out)
+        if not ancbufsize:
+            control = _NULL
+        elif ancbufsize <= s.control_size:
+            control = s.control
+        else:
+            control = s.control_buffer(ancbufsize)
+        n = _recvmsg1(fd, buf, bufsize, control, ancbufsize, s.addr, flags, s.out)
         if n == -1:
             raise _os_error()
         data: bytes = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
         msg_flags, controllen, namelen = s.out_values
-        return (
-            data,
-            _control_bytes(s, control, controllen),
-            msg_flags,
-            unpack_bytes(s.addr, namelen) if namelen else b"",
-        )
+        if controllen and control is s.control:
+            ctrl: bytes = s.control_view[:controllen]
+        else:
+            ctrl = _control_bytes(s, control, controllen)
+        return data, ctrl, msg_flags, unpack_bytes(s.addr, namelen) if namelen else b""
 
     def recvmsg_into(
         self, fd: int, buffers: Sequence[WriteableBuffer], ancbufsize: int, flags: int
