@@ -579,3 +579,23 @@ def test_shutdown_gives_eof(net: Binding) -> None:
         assert b.recv(64) == b""
         with pytest.raises(BrokenPipeError):
             a.send(b"more")
+
+
+def test_msg_trunc_reports_the_real_length_without_reading_past_the_buffer(net: Binding) -> None:
+    """recv/recvfrom return the datagram's real length (CPython resizes up to it);
+    what did not fit is zeros, never bytes past the buffer; recvmsg keeps what fit."""
+    for mod in (net, stdlib):
+        a, b = mod.socketpair(mod.AF_UNIX, mod.SOCK_DGRAM)
+        with a, b:
+            results = []
+            for receive in (
+                lambda: b.recv(4, mod.MSG_TRUNC),
+                lambda: b.recvfrom(4, mod.MSG_TRUNC)[0],
+                lambda: b.recvmsg(4, 0, mod.MSG_TRUNC)[0],
+            ):
+                a.send(b"0123456789")
+                results.append(receive())
+            assert [len(r) for r in results] == [10, 10, 4]
+            assert [r[:4] for r in results] == [b"0123"] * 3
+            if mod is net:
+                assert results[0][4:] == results[1][4:] == bytes(6)

@@ -118,6 +118,17 @@ def _release_all(keep: list[CData]) -> None:
     keep.clear()
 
 
+def _past_the_buffer(received: bytes, n: int) -> bytes:
+    """What ``recv``/``recvfrom`` return when MSG_TRUNC reports ``n`` bytes
+    but only ``len(received)`` fit the buffer.
+
+    CPython resizes its result up to ``n`` (``_PyBytes_Resize``), so the
+    tail is whatever memory followed; it is zeros here, never bytes read past
+    the buffer (which would leak an earlier call's data from the scratch).
+    """
+    return received + bytes(n - len(received))
+
+
 def _os_error() -> OSError:
     """``OSError(errno, strerror)`` for the errno saved by the last call."""
     code = ffi.errno
@@ -478,12 +489,16 @@ class NativeDriver:
             n = _recv(fd, s.data, bufsize, flags)
             if n == -1:
                 raise _os_error()
+            if n > bufsize:  # MSG_TRUNC: the datagram's real length
+                return _past_the_buffer(s.data_view[:bufsize], n)
             data: bytes = s.data_view[:n]
             return data
         buf = _alloc_raw("char[]", bufsize)
         n = _recv(fd, buf, bufsize, flags)
         if n == -1:
             raise _os_error()
+        if n > bufsize:
+            return _past_the_buffer(unpack_bytes(buf, bufsize), n)
         big: bytes = unpack_bytes(buf, n)
         return big
 
@@ -505,7 +520,7 @@ class NativeDriver:
         n = lib.sansock_recvfrom(fd, buf, bufsize, flags, s.addr, s.intout)
         if n == -1:
             raise _os_error()
-        data: bytes = unpack_bytes(buf, n)
+        data = _past_the_buffer(unpack_bytes(buf, bufsize), n) if n > bufsize else unpack_bytes(buf, n)
         addr: bytes = unpack_bytes(s.addr, s.intout[0])
         return data, addr
 
@@ -576,6 +591,9 @@ class NativeDriver:
         n = _recvmsg1(fd, buf, bufsize, control, ancbufsize, s.addr, flags, s.out)
         if n == -1:
             raise _os_error()
+        # MSG_TRUNC may report more than bufsize: recvmsg keeps what fit
+        # (CPython's makeval_recvmsg only ever shrinks the result).
+        n = min(n, bufsize)
         data: bytes = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
         msg_flags, controllen, namelen = s.out_values
         if controllen and control is s.control:
