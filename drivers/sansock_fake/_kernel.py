@@ -1483,8 +1483,9 @@ class FakeKernel:
 
     @_syscall
     def recvmsg(self, fd: int, bufsize: int, ancbufsize: int, flags: int) -> tuple[bytes, bytes, int, bytes]:
-        data, control, msg_flags, addr, length = self._receive(fd, "recvmsg", bufsize, ancbufsize, flags)
-        return _as_returned(data, length), control, msg_flags, addr
+        data, control, msg_flags, addr, _length = self._receive(fd, "recvmsg", bufsize, ancbufsize, flags)
+        # recvmsg keeps what fit: CPython's makeval_recvmsg only ever shrinks.
+        return data, control, msg_flags, addr
 
     @_syscall
     def recvmsg_into(
