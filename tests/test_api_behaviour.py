@@ -584,15 +584,17 @@ def test_shutdown_gives_eof(net: Binding) -> None:
 def test_msg_trunc_reports_the_real_length_without_reading_past_the_buffer(net: Binding) -> None:
     """recv/recvfrom return the datagram's real length (CPython resizes up to it);
     what did not fit is zeros, never bytes past the buffer; recvmsg keeps what fit."""
-    for mod in (net, stdlib):
+    modules: list[Any] = [net, stdlib]
+    for mod in modules:
         a, b = mod.socketpair(mod.AF_UNIX, mod.SOCK_DGRAM)
         with a, b:
-            results = []
-            for receive in (
+            results: list[bytes] = []
+            receives: list[Callable[[], bytes]] = [
                 lambda: b.recv(4, mod.MSG_TRUNC),
                 lambda: b.recvfrom(4, mod.MSG_TRUNC)[0],
                 lambda: b.recvmsg(4, 0, mod.MSG_TRUNC)[0],
-            ):
+            ]
+            for receive in receives:
                 a.send(b"0123456789")
                 results.append(receive())
             assert [len(r) for r in results] == [10, 10, 4]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from . import _address, _cmsg, _msgargs, _timeout
 from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
+from ._convert import converterr_name, tp_name
 from ._errors import timed_out
 
 if TYPE_CHECKING:
@@ -53,9 +54,13 @@ _FAST_SIZE = 1 << 24
 def _bytes_like(value: object) -> memoryview:
     """Format ``"y*"``: any C-contiguous buffer, else CPython's TypeError."""
     try:
-        return memoryview(value)  # type: ignore[arg-type]
+        view = memoryview(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(value).__name__}'") from None
+        raise TypeError(f"a bytes-like object is required, not '{tp_name(value)}'") from None
+    if not view.c_contiguous:
+        # PyObject_GetBuffer(PyBUF_SIMPLE) of a strided memoryview.
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view
 
 
 class _FastShape:
@@ -488,9 +493,8 @@ class SocketType:
             try:
                 return self._drv.getsockopt(self._fd, level, optname)
             except (TypeError, OverflowError):
-                arg_int(level)
-                arg_int(optname)
-                raise
+                pass  # an argument the driver refused: parse it below
+            buflen = 0
         level = arg_int(level)
         optname = arg_int(optname)
         size = arg_int(buflen)
@@ -514,14 +518,18 @@ class SocketType:
     ) -> None:
         """``setsockopt`` with an int, a buffer, or ``None, optlen`` (sock_setsockopt)."""
         if optlen is not None:
-            # "iiO!I:setsockopt": value must be None.
-            level = arg_int(level)
-            optname = arg_int(optname)
-            if value is not None:
-                raise TypeError(
-                    f"setsockopt() argument 3 must be None, not {type(value).__name__}"
-                )
-            self._drv.setsockopt_bytes(self._fd, level, optname, None, arg_uint_wrapping(optlen))
+            # "iiO!I:setsockopt" (value must be None); when that parse fails
+            # for any reason, CPython's last try "iiy*:setsockopt" reports
+            # the argument count.
+            try:
+                if value is not None:
+                    raise TypeError
+                level = arg_int(level)
+                optname = arg_int(optname)
+                size = arg_uint_wrapping(optlen)
+            except (TypeError, OverflowError):
+                raise TypeError("setsockopt() takes exactly 3 arguments (4 given)") from None
+            self._drv.setsockopt_bytes(self._fd, level, optname, None, size)
             return
         level = arg_int(level)
         optname = arg_int(optname)
@@ -542,11 +550,14 @@ class SocketType:
         try:
             return self._drv.send(self._fd, data, flags)
         except OSError as exc:
-            first = exc
+            first: OSError | None = exc
         except (TypeError, OverflowError, BufferError):
-            _bytes_like(data)
-            arg_int(flags)
-            raise
+            first = None
+        if first is None:
+            # An argument the driver refused (or an __index__ object it cannot
+            # convert): parse as "y*|i:send", which raises or converts.
+            view = _bytes_like(data)
+            return self._call(True, self._drv.send, self._fd, view, arg_int(flags))
         return self._again(first, True, self._drv.send, self._fd, data, flags)
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
@@ -560,8 +571,10 @@ class SocketType:
             except OSError as exc:
                 first = exc
             except (TypeError, OverflowError):
-                arg_int(flags)  # "y*|i:sendall": data is fine, so flags is not
-                raise
+                # "y*|i:sendall": data is fine, so flags is refused or an
+                # __index__ object; the general path parses it.
+                self._sendall_view(data, arg_int(flags))
+                return
             else:
                 if sent == len(data):
                     return
@@ -746,17 +759,19 @@ class SocketType:
         try:
             if bufsize > 0:
                 return self._drv.recv(self._fd, bufsize, flags)
+            first: OSError | None = None
         except OSError as exc:
             first = exc
         except (TypeError, OverflowError):
-            arg_ssize(bufsize)
-            arg_int(flags)
-            raise
-        else:
+            first = None
+        if first is None:
+            # Not a positive int the driver took: parse as "n|i:recv".
             bufsize = arg_ssize(bufsize)
-            arg_int(flags)
+            flags = arg_int(flags)
             if bufsize < 0:
                 raise ValueError("negative buffersize in recv")
+            if bufsize > 0:
+                return self._call(False, self._drv.recv, self._fd, bufsize, flags)
             return b""  # sock_recv_guts: no syscall for an empty read
         return self._again(first, False, self._drv.recv, self._fd, bufsize, flags)
 
@@ -775,9 +790,9 @@ class SocketType:
                 except OSError as exc:
                     first = exc
                 except (TypeError, OverflowError):
-                    arg_int(flags)
-                    raise
-                return self._again(first, False, self._drv.recv_into, self._fd, buffer, nbytes, flags)
+                    first = None  # flags refused: the general path parses it
+                if first is not None:
+                    return self._again(first, False, self._drv.recv_into, self._fd, buffer, nbytes, flags)
         view = _writable(buffer, "recv_into")
         nbytes = arg_ssize(nbytes)
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
@@ -971,7 +986,7 @@ def _writable(buffer: object, caller: str) -> memoryview:
         # memoryview fails as a read-only one does.
         raise TypeError(
             f"{caller}() argument 1 must be read-write bytes-like object, "
-            f"not {type(buffer).__name__}"
+            f"not {converterr_name(buffer)}"
         )
     if view.ndim != 1 or view.format not in ("B", "b", "c"):
         view = view.cast("B")
