@@ -601,3 +601,40 @@ def test_msg_trunc_reports_the_real_length_without_reading_past_the_buffer(net: 
             assert [r[:4] for r in results] == [b"0123"] * 3
             if mod is net:
                 assert results[0][4:] == results[1][4:] == bytes(6)
+
+
+def test_threaded_echo_server(net: Binding) -> None:
+    """The documentation's echo server in a thread: on the fake kernel the
+    client's recv waits while the server thread is still to be woken by the
+    connect (the scheduler must let it look before declaring a deadlock)."""
+    import threading
+
+    ready = threading.Event()
+    where: list[Any] = []
+    errors: list[BaseException] = []
+
+    def server() -> None:
+        try:
+            with net.socket(net.AF_INET, net.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                s.listen(1)
+                where.append(s.getsockname())
+                ready.set()
+                conn, _ = s.accept()
+                with conn:
+                    while data := conn.recv(1024):
+                        conn.sendall(data)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=server)
+    thread.start()
+    ready.wait()
+    with net.socket(net.AF_INET, net.SOCK_STREAM) as client:
+        client.connect(where[0])
+        for _ in range(20):
+            client.sendall(b"Hello, world")
+            assert client.recv(1024) == b"Hello, world"
+    thread.join()
+    assert errors == []

@@ -7,14 +7,16 @@ runs holding it, and every syscall that changes state ends with
 When is it safe to move the virtual clock?  When no thread that could still
 change the kernel's state is running.  The kernel's *participants* are:
 
-* every live thread that has made a syscall on this kernel, and
+* the thread that created the kernel and every live thread that has made a
+  syscall on it, and
 * every live thread started after the kernel was created (it may be a server
   thread that has not reached its first syscall yet).
 
 Threads that existed before the kernel (pytest's own, a thread pool...) and
 threads that have exited are not participants.  Then:
 
-* if every participant is waiting inside the kernel, the clock jumps at once
+* if every participant is waiting inside the kernel and each has looked at
+  its condition since the last syscall, the clock jumps at once
   to the earliest deadline among the waiters (a 30 s ``poll`` costs
   microseconds); if no waiter has a deadline, nothing can ever wake them, and
   each gets :class:`BlockedForever` naming its fd and call instead of a hang;
@@ -57,12 +59,19 @@ class Scheduler:
     _preexisting: frozenset[int] = attrs.field(
         factory=lambda: frozenset(t.ident for t in threading.enumerate() if t.ident is not None)
     )
-    _users: dict[int, threading.Thread] = attrs.field(factory=dict)
+    #: Threads that have used the kernel -- starting with the one that made it
+    #: (a test's main thread that starts a server thread and then connects is
+    #: a participant before its first syscall).
+    _users: dict[int, threading.Thread] = attrs.field(
+        factory=lambda: {threading.get_ident(): threading.current_thread()}
+    )
     #: thread ident -> deadline (ns) or None, for threads blocked in the kernel.
     _waiting: dict[int, int | None] = attrs.field(factory=dict)
     _deadlock_round: int = 0
     #: thread ident -> how many times it has evaluated its wait condition.
     _checks: dict[int, int] = attrs.field(factory=dict)
+    #: thread ident -> ``activity`` when it last evaluated its wait condition.
+    _seen: dict[int, int] = attrs.field(factory=dict)
 
     def enter(self) -> None:
         """Called (lock held) at the start of every syscall."""
@@ -112,6 +121,7 @@ class Scheduler:
         last_activity = self.activity
         while True:
             self._checks[me] = self._checks.get(me, 0) + 1
+            self._seen[me] = self.activity
             if ready():
                 return True
             if deadline_ns is not None and self.now_ns >= deadline_ns:
@@ -120,6 +130,13 @@ class Scheduler:
             try:
                 participants = self._participants()
                 if participants <= set(self._waiting):
+                    if any(self._seen.get(ident) != self.activity for ident in self._waiting):
+                        # A waiter was notified of a syscall but has not run
+                        # since: its call may be ready.  Neither a deadlock nor
+                        # a clock jump can be decided until it has looked.
+                        self.condition.notify_all()
+                        self.condition.wait(timeout=self.idle_grace_s)
+                        continue
                     earliest = self._earliest_deadline()
                     if earliest is None:
                         self._deadlock_round += 1
@@ -128,7 +145,13 @@ class Scheduler:
                             f"{describe()} would block forever: every thread using this "
                             "fake kernel is waiting and none has a deadline"
                         )
-                    self.now_ns = max(self.now_ns, earliest)
+                    if earliest <= self.now_ns:
+                        # Another waiter's deadline has passed already: it
+                        # must run before the clock can move again.
+                        self.condition.notify_all()
+                        self.condition.wait(timeout=self.idle_grace_s)
+                        continue
+                    self.now_ns = earliest
                     self.condition.notify_all()
                     continue
                 round_before = self._deadlock_round
