@@ -35,6 +35,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_driver.py
+	$(BIN)/python bench/bench_fake.py
 
 # The long reliability runs (issue 6): a million fuzzed cmsg buffers, 1000
 # TCP connections, 10,000 fds passed, 1M operations under tracemalloc, 64 MiB
