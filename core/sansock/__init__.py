@@ -3,13 +3,13 @@
 ``import sansock`` gives the stdlib ``socket`` API bound to the native driver
 (real syscalls through CFFI), loaded on first use.  ``sansock.using(driver)``
 gives the same API bound to any other driver, such as the in-memory kernel
-``sansock_fake.FakeKernel``::
+``sansock_fake.FakeKernel``:
 
-    import sansock
-    from sansock_fake import FakeKernel
-
-    net = sansock.using(FakeKernel())
-    a, b = net.socketpair()
+>>> import sansock
+>>> from sansock_fake import FakeKernel
+>>> net = sansock.using(FakeKernel())
+>>> a, b = net.socketpair()
+>>> a.close(); b.close()
 
 :func:`swap_default_driver` runs code written against the module-level API
 (``sansock.socket(...)``) on another driver for the duration of a ``with``.

@@ -569,16 +569,19 @@ class SocketType:
             try:
                 sent = self._drv.send(self._fd, data, flags)
             except OSError as exc:
-                first = exc
+                first: OSError | None = exc
             except (TypeError, OverflowError):
                 # "y*|i:sendall": data is fine, so flags is refused or an
-                # __index__ object; the general path parses it.
-                self._sendall_view(data, arg_int(flags))
-                return
+                # __index__ object; the general path parses it (below, outside
+                # this handler, so that its errors carry no context).
+                first = None
             else:
                 if sent == len(data):
                     return
                 self._sendall_rest(data, sent, flags)
+                return
+            if first is None:
+                self._sendall_view(data, arg_int(flags))
                 return
             k = self._k
             code = first.errno
@@ -863,14 +866,16 @@ class SocketType:
             try:
                 data, control, msg_flags, raw = self._drv.recvmsg(self._fd, bufsize, ancbufsize, flags)
             except OSError as exc:
-                first = exc
+                first: OSError | None = exc
             except (TypeError, OverflowError):
-                return self._recvmsg_parsed(bufsize, ancbufsize, flags)
+                first = None  # refused by the driver: parsed below, outside this handler
             else:
                 if not control and not raw:
                     return data, [], msg_flags, None
                 items, address = self._finish_recvmsg(control, msg_flags, raw)
                 return data, items, msg_flags, address
+            if first is None:
+                return self._recvmsg_parsed(bufsize, ancbufsize, flags)
             data, control, msg_flags, raw = self._again(
                 first, False, self._drv.recvmsg, self._fd, bufsize, ancbufsize, flags
             )
@@ -914,14 +919,16 @@ class SocketType:
                         self._fd, buffers, ancbufsize, flags
                     )
                 except OSError as exc:
-                    first = exc
+                    first: OSError | None = exc
                 except (TypeError, OverflowError):
-                    return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
+                    first = None  # refused by the driver: parsed below, outside this handler
                 else:
                     if not control and not raw:
                         return n, [], msg_flags, None
                     items, address = self._finish_recvmsg(control, msg_flags, raw)
                     return n, items, msg_flags, address
+                if first is None:
+                    return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
                 n, control, msg_flags, raw = self._again(
                     first, False, self._drv.recvmsg_into, self._fd, buffers, ancbufsize, flags
                 )
