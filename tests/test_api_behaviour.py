@@ -638,3 +638,31 @@ def test_threaded_echo_server(net: Binding) -> None:
             assert client.recv(1024) == b"Hello, world"
     thread.join()
     assert errors == []
+
+
+def test_sendfile_sends_a_real_file(net: Binding, tmp_path: Any) -> None:
+    """os.sendfile on the native driver; the fake has no regular files, so
+    fstat of the file's fd fails there and socket.sendfile falls back to send()
+    as the stdlib does for a file it cannot sendfile."""
+    import threading
+
+    payload = bytes(range(256)) * 1000
+    path = tmp_path / "payload.bin"
+    path.write_bytes(payload)
+    a, b = net.socketpair()
+    received = bytearray()
+
+    def reader() -> None:
+        while len(received) < len(payload) - 100:
+            chunk = b.recv(65536)
+            if not chunk:
+                break
+            received.extend(chunk)
+
+    with a, b, open(path, "rb") as f:
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert a.sendfile(f, offset=100) == len(payload) - 100
+        thread.join()
+        assert f.tell() == len(payload)
+    assert bytes(received) == payload[100:]

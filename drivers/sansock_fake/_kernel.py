@@ -1659,11 +1659,20 @@ class FakeKernel:
         return data, segment.credentials, files, addr, length, msg_flags
 
     # ----------------------------------------------------------- files, hosts
+    @_syscall
     def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
-        raise NotImplementedError("the fake kernel has no regular files, so no sendfile")
+        # The fake has no regular files: an in_fd it knows is a socket, which
+        # sendfile(2) refuses (EINVAL); any other fd is not in its table.
+        self._sock(out_fd)
+        self._slot(in_fd)
+        raise_errno(self._e("EINVAL"))
 
+    @_syscall
     def file_size(self, fd: int) -> int:
-        raise NotImplementedError("the fake kernel has no regular files, so no fstat size")
+        # fstat(2) of a socket reports st_size 0; a real file's fd is not in
+        # the fake's table (EBADF), so socket.sendfile() falls back to send().
+        self._slot(fd)
+        return 0
 
     def getaddrinfo(
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
