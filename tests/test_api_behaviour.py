@@ -603,6 +603,7 @@ def test_msg_trunc_reports_the_real_length_without_reading_past_the_buffer(net: 
                 assert results[0][4:] == results[1][4:] == bytes(6)
 
 
+@pytest.mark.threads
 def test_threaded_echo_server(net: Binding) -> None:
     """The documentation's echo server in a thread: on the fake kernel the
     client's recv waits while the server thread is still to be woken by the
@@ -640,6 +641,7 @@ def test_threaded_echo_server(net: Binding) -> None:
     assert errors == []
 
 
+@pytest.mark.threads
 def test_sendfile_sends_a_real_file(net: Binding, tmp_path: Any) -> None:
     """os.sendfile on the native driver; the fake has no regular files, so
     fstat of the file's fd fails there and socket.sendfile falls back to send()
