@@ -129,6 +129,18 @@ def _past_the_buffer(received: bytes, n: int) -> bytes:
     return received + bytes(n - len(received))
 
 
+def _grow_until_fits(call: Callable[[CData, int], int]) -> CData:
+    """Run a glibc ``*_r`` netdb call with a scratch buffer, doubling it while
+    the call answers ERANGE (gethostbyname_r(3)); return the buffer, which the
+    results point into."""
+    size = _NETDB_BUFSIZE
+    while True:
+        buf = ffi.new("char[]", size)
+        if call(buf, size) != _ERANGE:
+            return buf
+        size *= 2
+
+
 def _os_error() -> OSError:
     """``OSError(errno, strerror)`` for the errno saved by the last call."""
     code = ffi.errno
@@ -779,13 +791,8 @@ class NativeDriver:
         ret = ffi.new("struct hostent *")
         result = ffi.new("struct hostent **")
         h_errno = ffi.new("int *")
-        size = _NETDB_BUFSIZE
-        while True:
-            buf = ffi.new("char[]", size)
-            code = lib.gethostbyname_r(name, ret, buf, size, result, h_errno)
-            if code != _ERANGE:
-                break
-            size *= 2
+        # The results point into buf: it stays alive until they are read.
+        buf = _grow_until_fits(lambda b, n: lib.gethostbyname_r(name, ret, b, n, result, h_errno))
         if is_null(result[0]):
             raise _herror(int(h_errno[0]))
         return _hostent(cast(HostEntStruct, result[0]))
@@ -794,13 +801,10 @@ class NativeDriver:
         ret = ffi.new("struct hostent *")
         result = ffi.new("struct hostent **")
         h_errno = ffi.new("int *")
-        size = _NETDB_BUFSIZE
-        while True:
-            buf = ffi.new("char[]", size)
-            code = lib.gethostbyaddr_r(addr, len(addr), family, ret, buf, size, result, h_errno)
-            if code != _ERANGE:
-                break
-            size *= 2
+        # The results point into buf: it stays alive until they are read.
+        buf = _grow_until_fits(
+            lambda b, n: lib.gethostbyaddr_r(addr, len(addr), family, ret, b, n, result, h_errno)
+        )
         if is_null(result[0]):
             raise _herror(int(h_errno[0]))
         return _hostent(cast(HostEntStruct, result[0]))
@@ -808,15 +812,10 @@ class NativeDriver:
     def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
         ret = ffi.new("struct servent *")
         result = ffi.new("struct servent **")
-        size = 4096
-        while True:
-            buf = ffi.new("char[]", size)
-            code = lib.getservbyname_r(
-                name, ffi.NULL if proto is None else proto, ret, buf, size, result
-            )
-            if code != _ERANGE:
-                break
-            size *= 2
+        # The results point into buf: it stays alive until they are read.
+        buf = _grow_until_fits(
+            lambda b, n: lib.getservbyname_r(name, ffi.NULL if proto is None else proto, ret, b, n, result)
+        )
         if is_null(result[0]):
             return None
         sp = cast(ServEntStruct, result[0])
@@ -828,15 +827,10 @@ class NativeDriver:
         result = ffi.new("struct servent **")
         # The port goes in network byte order (getservbyport(3)).
         nport = int.from_bytes((port & 0xFFFF).to_bytes(2, "big"), sys.byteorder)
-        size = 4096
-        while True:
-            buf = ffi.new("char[]", size)
-            code = lib.getservbyport_r(
-                nport, ffi.NULL if proto is None else proto, ret, buf, size, result
-            )
-            if code != _ERANGE:
-                break
-            size *= 2
+        # The results point into buf: it stays alive until they are read.
+        buf = _grow_until_fits(
+            lambda b, n: lib.getservbyport_r(nport, ffi.NULL if proto is None else proto, ret, b, n, result)
+        )
         if is_null(result[0]):
             return None
         return _netdb_str(cast(ServEntStruct, result[0]).s_name)
@@ -844,13 +838,8 @@ class NativeDriver:
     def getprotobyname(self, name: bytes) -> int | None:
         ret = ffi.new("struct protoent *")
         result = ffi.new("struct protoent **")
-        size = 4096
-        while True:
-            buf = ffi.new("char[]", size)
-            code = lib.getprotobyname_r(name, ret, buf, size, result)
-            if code != _ERANGE:
-                break
-            size *= 2
+        # The results point into buf: it stays alive until they are read.
+        buf = _grow_until_fits(lambda b, n: lib.getprotobyname_r(name, ret, b, n, result))
         if is_null(result[0]):
             return None
         return cast(ProtoEntStruct, result[0]).p_proto
