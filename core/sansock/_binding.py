@@ -13,19 +13,20 @@ The module functions follow ``Modules/socketmodule.c`` (``socket_getaddrinfo``,
 
 from __future__ import annotations
 
-import struct
+import array
+import builtins
 import sys
 from collections.abc import Callable, Iterable
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _address, _cmsg, _inet, _timeout
 from ._consts import SocketConstants
 from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import SocketEnums, intenum_converter
-from ._errors import error
-from ._socket import _OMITTED
-from ._socketpy import socket
+from ._errors import error, gaierror, herror, timeout
+from ._socket import _OMITTED, SocketType
+from ._socketpy import SocketIO, socket
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -48,6 +49,19 @@ GLOBAL_DEFAULT_TIMEOUT: Any = _GlobalDefaultTimeout()
 
 class Binding:
     """The socket-module surface bound to one driver (see the module docstring)."""
+
+    # The module's classes and exceptions, the same objects on every binding and
+    # on the module, so that code taking "a socket module" as a parameter can say
+    # ``except net.timeout`` or ``isinstance(s, net.SocketType)``
+    # (test_defects_module.py::test_binding_has_every_public_name_of_the_stdlib_module).
+    SocketType: ClassVar[type[SocketType]] = SocketType
+    SocketIO: ClassVar[type[SocketIO]] = SocketIO
+    error: ClassVar[type[OSError]] = error
+    timeout: ClassVar[type[TimeoutError]] = timeout
+    herror: ClassVar[type[herror]] = herror
+    gaierror: ClassVar[type[gaierror]] = gaierror
+    #: ``socket.has_ipv6``: CPython's compile-time ENABLE_IPV6, true on Linux builds.
+    has_ipv6: ClassVar[bool] = True
 
     def __init__(
         self, driver: Driver | None = None, *, loader: Callable[[], Driver] | None = None
@@ -134,6 +148,18 @@ class Binding:
         if name.startswith("AI_"):
             return e.AddressInfo[name]
         return value
+
+    def __dir__(self) -> list[str]:
+        # The constants and enums __getattr__ answers are attributes too (as the
+        # module's __dir__ lists them).
+        names = set(super().__dir__())
+        names.update(("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"))
+        names.update(
+            name
+            for name in self.abi.constants
+            if not name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF"))
+        )
+        return sorted(names)
 
     # -- socket factories (Lib/socket.py) ------------------------------------
     def _socket_class(self) -> type[socket]:
@@ -314,6 +340,13 @@ class Binding:
             raise
 
     # -- fd passing (Lib/socket.py send_fds / recv_fds) -----------------------
+    def _fd_constants(self, sock: object) -> SocketConstants:
+        # Lib/socket.py reads _socket.SOL_SOCKET/SCM_RIGHTS/CMSG_LEN of the
+        # platform the socket lives on: a sansock socket knows its driver's ABI;
+        # any other object with sendmsg/recvmsg gets the binding's.
+        k = getattr(sock, "_k", None)
+        return k if isinstance(k, SocketConstants) else self.constants
+
     def send_fds(
         self,
         sock: socket,
@@ -327,11 +360,24 @@ class Binding:
         Send the list of file descriptors fds over an AF_UNIX socket.
         (As in CPython 3.11, *flags* and *address* are accepted and ignored.)
         """
-        abi = sock._k.abi
-        fmt = ("<" if abi.byteorder == "little" else ">") + "i"
-        data = b"".join(struct.pack(fmt, fd) for fd in fds)
-        k = sock._k
-        return sock.sendmsg(buffers, [(k.SOL_SOCKET, k.SCM_RIGHTS, data)])
+        # Lib/socket.py: sock.sendmsg(buffers, [(SOL_SOCKET, SCM_RIGHTS,
+        # array.array("i", fds))]).  The array does the converting, so *fds* is
+        # taken exactly as the stdlib takes it: bytes-like objects through
+        # frombytes (b"\0\0\0\0" is one fd, a length that is not a multiple
+        # of the item size is a ValueError), other iterables item by item with
+        # the "i" unit's TypeError/OverflowError.  Evaluated in the stdlib's order:
+        # the sendmsg attribute first, then the array.
+        sendmsg = sock.sendmsg
+        k = self._fd_constants(sock)
+        fd_array = array.array("i", fds)
+        abi = k.abi
+        data: array.array[int] | bytes = fd_array
+        if abi.sizeof_int != fd_array.itemsize or abi.byteorder != sys.byteorder:
+            # A platform other than the host's (a profile on the fake kernel):
+            # the same ints in that platform's C int layout.
+            size = abi.sizeof_int
+            data = b"".join(fd.to_bytes(size, abi.byteorder, signed=True) for fd in fd_array)
+        return sendmsg(buffers, [(k.SOL_SOCKET, k.SCM_RIGHTS, data)])
 
     def recv_fds(
         self, sock: socket, bufsize: int, maxfds: int, flags: int = 0
@@ -343,16 +389,21 @@ class Binding:
         data and a list containing the descriptors.
         (As in CPython 3.11, *flags* is accepted and ignored.)
         """
-        k = sock._k
+        # Lib/socket.py: sock.recvmsg(bufsize, CMSG_LEN(maxfds * fds.itemsize)),
+        # then every SOL_SOCKET/SCM_RIGHTS item's whole ints, in order.
+        recvmsg = sock.recvmsg
+        k = self._fd_constants(sock)
         abi = k.abi
         size = abi.sizeof_int
-        msg, ancdata, msg_flags, addr = sock.recvmsg(bufsize, _cmsg.cmsg_len(maxfds * size, abi))
-        fmt = ("<" if abi.byteorder == "little" else ">") + "i"
+        msg, ancdata, msg_flags, addr = recvmsg(bufsize, _cmsg.cmsg_len(maxfds * size, abi))
         fds: list[int] = []
         for cmsg_level, cmsg_type, cmsg_data in ancdata:
             if cmsg_level == k.SOL_SOCKET and cmsg_type == k.SCM_RIGHTS:
                 usable = len(cmsg_data) - len(cmsg_data) % size
-                fds.extend(v for (v,) in struct.iter_unpack(fmt, cmsg_data[:usable]))
+                fds.extend(
+                    int.from_bytes(cmsg_data[i : i + size], abi.byteorder, signed=True)
+                    for i in range(0, usable, size)
+                )
         return msg, fds, msg_flags, addr
 
     # -- timeouts -------------------------------------------------------------
@@ -485,31 +536,36 @@ class Binding:
         type = arg_int(type)
         proto = arg_int(proto)
         flags = arg_int(flags)
+        # The host: None, a str through the idna codec (PyUnicode_AsEncodedString,
+        # ASCII too: "a..b" is a UnicodeError before any lookup), or bytes.
         hptr: bytes | None
         if host is None:
             hptr = None
         elif isinstance(host, str):
-            try:
-                hptr = host.encode("idna")
-            except UnicodeError as exc:
-                raise exc
+            hptr = str.encode(host, "idna")
         elif isinstance(host, bytes):
-            hptr = host
+            hptr = bytes(host)
         else:
             raise TypeError("getaddrinfo() argument 1 must be string or None")
+        # The port: PyLong_CheckExact (True and int subclasses are refused),
+        # PyUnicode_AsUTF8, bytes, or None.
         pptr: bytes | None
-        if isinstance(port, int):
+        if builtins.type(port) is int:  # (the parameter `type` shadows the builtin)
             pptr = b"%d" % c_long(port)
         elif isinstance(port, str):
-            pptr = port.encode("utf-8")
+            pptr = str.encode(port, "utf-8")
         elif isinstance(port, bytes):
-            pptr = port
+            pptr = bytes(port)
         elif port is None:
             pptr = None
         else:
             raise OSError("Int or String expected")
-        if hptr is not None and b"\0" in hptr or pptr is not None and b"\0" in pptr:
-            raise ValueError("embedded null character")
+        # getaddrinfo(3) reads C strings: CPython passes PyBytes_AS_STRING /
+        # PyUnicode_AsUTF8 unchecked, so a NUL ends the name, it is no error.
+        if hptr is not None:
+            hptr = hptr.partition(b"\0")[0]
+        if pptr is not None:
+            pptr = pptr.partition(b"\0")[0]
         drv = self.driver
         abi = self.abi
         results = drv.getaddrinfo(hptr, pptr, family, type, proto, flags)
@@ -535,12 +591,12 @@ class Binding:
         host = sockaddr[0].encode("utf-8")
         if b"\0" in host:
             raise ValueError("embedded null character")
-        try:
-            port = arg_int(sockaddr[1])
-            flowinfo = arg_uint_wrapping(sockaddr[2]) if len(sockaddr) > 2 else 0
-            scope_id = arg_uint_wrapping(sockaddr[3]) if len(sockaddr) > 3 else 0
-        except TypeError:
-            raise TypeError(illegal) from None
+        # The ";message" replaces only errors that converterr reports without
+        # raising (a host that is not a str, a wrong length); "i" and "I" raise
+        # their own TypeError/OverflowError, which is kept.
+        port = arg_int(sockaddr[1])
+        flowinfo = arg_uint_wrapping(sockaddr[2]) if len(sockaddr) > 2 else 0
+        scope_id = arg_uint_wrapping(sockaddr[3]) if len(sockaddr) > 3 else 0
         if flowinfo > 0xFFFFF:
             raise OverflowError("getnameinfo(): flowinfo must be 0-1048575.")
         k = self.constants
@@ -561,13 +617,11 @@ class Binding:
             raw[24:28] = scope_id.to_bytes(4, abi.byteorder)
         return drv.getnameinfo(bytes(raw), flags)
 
-    def _resolve(self, name: object, family: int) -> tuple[int, bytes]:
-        """``setipaddr``: ``(family, packed address)`` for a host name or number."""
+    def _resolve(self, name: bytes, family: int) -> tuple[int, bytes]:
+        """``setipaddr``: ``(family, packed address)`` for an encoded host name or number."""
         abi = self.abi
         codec = _address._codec_for(abi)
-        raw = codec.setipaddr(
-            _address._idna_host(name), family, abi.sockaddr.sizes["sockaddr_storage"], self.driver
-        )
+        raw = codec.setipaddr(name, family, abi.sockaddr.sizes["sockaddr_storage"], self.driver)
         af = codec.family_of(bytes(raw))
         if af == self.constants.AF_INET:
             return af, bytes(raw[4:8])
@@ -578,7 +632,9 @@ class Binding:
 
         Return the IP address (a string of the form '255.255.255.255') for a host.
         """
-        _, packed = self._resolve(hostname, self.constants.AF_INET)
+        # socket_gethostbyname: "et:gethostbyname" with "idna", then setipaddr(AF_INET).
+        name = _inet.c_encoded_string(hostname, "idna", "gethostbyname", 1)
+        _, packed = self._resolve(name, self.constants.AF_INET)
         return _inet.inet_ntoa(packed)
 
     def _hostent(self, hostent: tuple[str, list[str], int, list[bytes]]) -> tuple[str, list[str], list[str]]:
@@ -591,8 +647,11 @@ class Binding:
         Return the true host name, a list of aliases, and a list of IP addresses,
         for a host.  The host argument is a string giving a host name or IP number.
         """
-        self._resolve(hostname, self.constants.AF_INET)
-        return self._hostent(self.driver.gethostbyname_ex(_address._idna_host(hostname)))
+        # socket_gethostbyname_ex: "et:gethostbyname_ex" with "idna", setipaddr(AF_INET)
+        # (its errors first), then gethostbyname_r of the same encoded name.
+        name = _inet.c_encoded_string(hostname, "idna", "gethostbyname_ex", 1)
+        self._resolve(name, self.constants.AF_INET)
+        return self._hostent(self.driver.gethostbyname_ex(name))
 
     def gethostbyaddr(self, ip_address: str, /) -> tuple[str, list[str], list[str]]:
         """gethostbyaddr(host) -> (name, aliaslist, addresslist)
@@ -600,7 +659,10 @@ class Binding:
         Return the true host name, a list of aliases, and a list of IP addresses,
         for a host.  The host argument is a string giving a host name or IP number.
         """
-        family, packed = self._resolve(ip_address, self.abi.constants.get("AF_UNSPEC", 0))
+        # socket_gethostbyaddr: "et:gethostbyaddr" with "idna", setipaddr(AF_UNSPEC),
+        # then gethostbyaddr_r of the packed address.
+        name = _inet.c_encoded_string(ip_address, "idna", "gethostbyaddr", 1)
+        family, packed = self._resolve(name, self.abi.constants.get("AF_UNSPEC", 0))
         return self._hostent(self.driver.gethostbyaddr(packed, family))
 
     def getfqdn(self, name: str = "") -> str:

@@ -72,6 +72,35 @@ def c_string(obj: object, fname: str, position: int) -> bytes:
     return data
 
 
+def c_encoded_string(obj: object, encoding: str, fname: str, position: int) -> bytes:
+    """The ``"et"`` format unit (``getargs.c`` ``convertsimple``, case ``'e'``
+    with ``'t'``, NUL-terminated output), as ``socket_gethostbyname`` and
+    friends parse their host with ``"et:gethostbyname", "idna"``.
+
+    ``bytes`` and ``bytearray`` (and subclasses) are taken as they are; any
+    ``str`` -- ASCII or not, there is no fast path -- goes through the codec
+    (``PyUnicode_AsEncodedString``), whose errors propagate unchanged: the
+    ``idna`` codec rejects ``"a..b"``, ``"."`` and labels over 63 characters
+    with ``UnicodeError`` before anything is looked up.  Other types, and a
+    result holding a NUL byte, are ``converterr`` TypeErrors.
+    """
+    if isinstance(obj, (bytes, bytearray)):
+        data = bytes(obj)
+    elif isinstance(obj, str):
+        # str.encode is PyUnicode_AsEncodedString (a subclass's encode() is not called).
+        data = str.encode(obj, encoding)
+    else:
+        raise TypeError(
+            f"{fname}() argument {position} must be str, bytes or bytearray, not {converterr_name(obj)[:50]}"
+        )
+    if b"\0" in data:
+        raise TypeError(
+            f"{fname}() argument {position} must be encoded string without null bytes, "
+            f"not {converterr_name(obj)[:50]}"
+        )
+    return data
+
+
 # -- byte order -----------------------------------------------------------------
 
 
