@@ -267,7 +267,7 @@ def test_host_argument_errors_match_stdlib_without_a_lookup(net: Binding, func: 
 @pytest.mark.parametrize("host", CODEC_ERRORS, ids=repr)
 def test_getaddrinfo_host_errors_match_stdlib_without_a_lookup(net: Binding, host: object) -> None:
     """``getaddrinfo`` encodes a str host with idna too (``socket_getaddrinfo``)."""
-    theirs = outcome(lambda: stdlib.getaddrinfo(host, 80))
+    theirs = outcome(lambda: stdlib.getaddrinfo(cast(Any, host), 80))
     assert theirs[0] == "UnicodeError"
     assert outcome(lambda: net.getaddrinfo(cast(Any, host), 80)) == theirs
     assert not reached(lambda: no_resolver(net).getaddrinfo(cast(Any, host), 80))
@@ -320,7 +320,7 @@ def test_getnameinfo_sockaddr_errors_match_stdlib(net: Binding, sockaddr: tuple[
 def test_gethostbyname_of_numbers_matches_stdlib(net: Binding, host: object) -> None:
     """Numbers, the broadcast names and the wildcard are answered as the stdlib
     answers them, after the same "et" parsing (bytearray and subclasses included)."""
-    theirs = outcome(lambda: stdlib.gethostbyname(host))
+    theirs = outcome(lambda: stdlib.gethostbyname(cast(Any, host)))
     assert outcome(lambda: net.gethostbyname(cast(Any, host))) == theirs
     if theirs[0] == "ok":
         assert net.gethostbyname(cast(Any, host)) == stdlib.gethostbyname(cast(Any, host))
