@@ -555,3 +555,113 @@ def test_module_level_api_is_the_binding() -> None:
     """The fuzzed surface is the module's: sansock's functions are the default binding's."""
     for name in FUNCTIONS:
         assert callable(getattr(sansock, name))
+
+
+# -- hostile host arguments of the resolver functions (issue 12 item 7) -------------------
+#
+# gethostbyname, gethostbyname_ex and gethostbyaddr parse their host with "et" and
+# the idna codec, getaddrinfo with the idna codec, getnameinfo with "s": random
+# names built from the pieces that trip those parsers (empty and 63+ character
+# labels, NUL, lone surrogates, characters nameprep maps to nothing, the
+# ideographic full stop the codec splits on) in every type the parsers meet.
+# sansock runs on a driver whose resolver entry points raise ResolverReached, so
+# on both drivers a call either fails in its argument parsing -- then it must be
+# the stdlib's exception, type and message -- or reaches the resolver, and then
+# the stdlib must have got past its parsing too (its outcome is an answer or a
+# resolver error, never a TypeError/ValueError/UnicodeError).  sansock itself
+# looks nothing up, so the run is deterministic; what the stdlib looks up ends in
+# ".invalid" (RFC 6761: never a real name).  End-to-end answers of valid names are
+# compared in test_defects_module.py.
+
+
+class ResolverReached(BaseException):
+    """A call got past its argument parsing and asked the resolver."""
+
+
+class NoResolver:
+    """The wrapped driver, except that its resolver entry points raise ResolverReached."""
+
+    RESOLVER = ("getaddrinfo", "getnameinfo", "gethostbyname_ex", "gethostbyaddr")
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.RESOLVER:
+            def reached(*args: object) -> Any:
+                raise ResolverReached(name)
+            return reached
+        return getattr(self._driver, name)
+
+
+class HostStr(str):
+    pass
+
+
+class HostBytes(bytes):
+    pass
+
+
+_HOST_PIECES = ["a", "b", "Z", "0", "9", "-", "xn--", " ", "_", "é", "ß", "\x80", "\udc80",
+                "\0", "\u3002", "\u200d", "\u00ad", "\ufb01", "."]
+
+#: Outcomes that mean "parsed fine, then resolved (or failed to)".
+_RESOLVER_OUTCOMES = {"ok", "OSError", "gaierror", "herror"}
+
+_HOST_CALLS: dict[str, Callable[[Any, object], object]] = {
+    "gethostbyname": lambda m, host: m.gethostbyname(host),
+    "gethostbyname_ex": lambda m, host: m.gethostbyname_ex(host),
+    "gethostbyaddr": lambda m, host: m.gethostbyaddr(host),
+    "getaddrinfo": lambda m, host: m.getaddrinfo(host, 80),
+    "getnameinfo": lambda m, host: m.getnameinfo((host, 80), m.NI_NUMERICHOST | m.NI_NUMERICSERV),
+}
+
+
+@st.composite
+def hostile_hosts(draw: st.DrawFn) -> object:
+    label = st.one_of(
+        st.lists(st.sampled_from(_HOST_PIECES), max_size=5).map("".join),
+        st.integers(60, 66).map(lambda n: "a" * n),
+    )
+    name = ".".join(draw(st.lists(label, min_size=1, max_size=4))) + ".invalid"
+    kind = draw(st.sampled_from(
+        ["str", "str", "str", "HostStr", "bytes", "bytes", "HostBytes", "bytearray", "memoryview",
+         "None", "int", "float", "list"]
+    ))
+    raw = name.encode("utf-8", "surrogatepass")
+    made: dict[str, Callable[[], object]] = {
+        "str": lambda: name,
+        "HostStr": lambda: HostStr(name),
+        "bytes": lambda: raw,
+        "HostBytes": lambda: HostBytes(raw),
+        "bytearray": lambda: bytearray(raw),
+        "memoryview": lambda: memoryview(raw),
+        "None": lambda: None,
+        "int": lambda: len(name),
+        "float": lambda: 1.5,
+        "list": lambda: [name],
+    }
+    return made[kind]()
+
+
+def host_outcome(module: Any, func: str, host: object) -> tuple[str, str]:
+    try:
+        _HOST_CALLS[func](module, host)
+    except ResolverReached:
+        return "resolver", ""
+    except Exception as exc:  # noqa: BLE001 -- the comparison is the point
+        return type(exc).__name__, str(exc)
+    return "ok", ""
+
+
+@settings(max_examples=scaled(150, 4000), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(func=st.sampled_from(sorted(_HOST_CALLS)), host=hostile_hosts())
+def test_random_host_arguments_match_stdlib(net: Binding, func: str, host: object) -> None:
+    """Issue 12 item 7: the resolver functions parse a host as the stdlib does."""
+    ours = host_outcome(sansock.using(NoResolver(net.driver)), func, host)
+    theirs = host_outcome(stdlib, func, host)
+    if ours[0] == "resolver":
+        assert theirs[0] in _RESOLVER_OUTCOMES, f"{func}({host!r}): sansock looked it up, stdlib {theirs}"
+    else:
+        assert ours == theirs, f"{func}({host!r}): sansock {ours} != stdlib {theirs}"
