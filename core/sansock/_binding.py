@@ -153,10 +153,14 @@ class Binding:
         # The constants and enums __getattr__ answers are attributes too (as the
         # module's __dir__ lists them).
         names = set(super().__dir__())
+        try:
+            abi = self.abi
+        except ImportError:  # a default binding without a native build
+            return sorted(names)
         names.update(("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"))
         names.update(
             name
-            for name in self.abi.constants
+            for name in abi.constants
             if not name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF"))
         )
         return sorted(names)
