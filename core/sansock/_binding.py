@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, SupportsIndex, cast
 
 from . import _address, _cmsg, _inet, _timeout
 from ._constant_types import _BindingConstants
@@ -205,7 +205,7 @@ class Binding(_BindingConstants):
             raise
         return a, b
 
-    def fromfd(self, fd: int, family: int, type: int, proto: int = 0) -> socket:
+    def fromfd(self, fd: SupportsIndex, family: int, type: int, proto: int = 0) -> socket:
         """fromfd(fd, family, type[, proto]) -> socket object
 
         Create a socket object from a duplicate of the given file
@@ -216,7 +216,7 @@ class Binding(_BindingConstants):
 
     def create_connection(
         self,
-        address: tuple[str | None, int],
+        address: tuple[str | None, bytes | str | int | None],
         timeout: float | None = GLOBAL_DEFAULT_TIMEOUT,
         source_address: Any = None,
         *,
@@ -350,8 +350,8 @@ class Binding(_BindingConstants):
         sock: socket,
         buffers: Iterable[ReadableBuffer],
         fds: Iterable[int],
-        flags: int = 0,
-        address: Any = None,
+        flags: object = 0,
+        address: object = None,
     ) -> int:
         """send_fds(sock, buffers, fds[, flags[, address]]) -> integer
 
@@ -406,7 +406,7 @@ class Binding(_BindingConstants):
         self.default_timeout_ns = _timeout.parse_timeout(timeout)
 
     # -- fds -------------------------------------------------------------------
-    def close(self, fd: int, /) -> None:
+    def close(self, fd: SupportsIndex, /) -> None:
         """close(integer) -> None
 
         Close an integer socket file descriptor.  This is like os.close(), but
@@ -421,7 +421,7 @@ class Binding(_BindingConstants):
             if exc.errno != self.constants.ECONNRESET:
                 raise
 
-    def dup(self, fd: int, /) -> int:
+    def dup(self, fd: SupportsIndex, /) -> int:
         """dup(integer) -> integer
 
         Duplicate an integer socket file descriptor.  This is like os.dup(), but for
