@@ -79,6 +79,17 @@ class Binding(_BindingConstants):
             "socket", (socket,), {"__slots__": (), "_default_binding": self, "__module__": "sansock"}
         )
 
+    def __repr__(self) -> str:
+        # Never loads the driver (the default binding loads it on first use).
+        driver = self._driver
+        if driver is None:
+            return f"<sansock.{type(self).__name__.lstrip('_')}: driver not loaded yet>"
+        shown = repr(driver)
+        if len(shown) > 100:  # an attrs repr of every field: name the class and platform
+            abi = getattr(driver, "abi", None)
+            shown = type(driver).__name__ + (f" ({abi.name})" if abi is not None else "")
+        return f"<sansock.{type(self).__name__.lstrip('_')}: {shown}>"
+
     # -- the driver and what derives from it --------------------------------
     @property
     def driver(self) -> Driver:
