@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, SupportsIndex, cast
+from typing import TYPE_CHECKING, Any, Literal, SupportsIndex
 
 from . import _address, _cmsg, _inet, _timeout
 from ._constant_types import _BindingConstants
@@ -29,17 +29,9 @@ from ._socketpy import socket
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
-    from typing_extensions import TypeAlias
 
     from ._abi import ABI
     from ._driver import Driver
-
-    # getaddrinfo's result as typeshed's socket.pyi types it: the address is
-    # an IPv4 or an IPv6 tuple, told apart by the family.
-    _GetAddrInfoResult: TypeAlias = list[
-        tuple[Literal[AddressFamily.AF_INET], SocketKind, int, str, tuple[str, int]]
-        | tuple[Literal[AddressFamily.AF_INET6], SocketKind, int, str, tuple[str, int, int, int]]
-    ]
 
 __all__ = ["Binding", "GLOBAL_DEFAULT_TIMEOUT"]
 
@@ -508,7 +500,10 @@ class Binding(_BindingConstants):
         type: int = 0,
         proto: int = 0,
         flags: int = 0,
-    ) -> _GetAddrInfoResult:
+    ) -> list[
+        tuple[Literal[AddressFamily.AF_INET], SocketKind, int, str, tuple[str, int]]
+        | tuple[Literal[AddressFamily.AF_INET6], SocketKind, int, str, tuple[str, int, int, int]]
+    ]:
         """Resolve host and port into list of address info entries.
 
         Translate the host/port argument into a sequence of 5-tuples that contain
@@ -561,8 +556,9 @@ class Binding(_BindingConstants):
             out.append(
                 (self.address_family(af), self.socket_kind(socktype), protocol, canonname, addr)
             )
-        # getaddrinfo(3) answers AF_INET and AF_INET6 only, with their tuples.
-        return cast("_GetAddrInfoResult", out)
+        # getaddrinfo(3) answers AF_INET and AF_INET6 only, with their tuples
+        # (typeshed's socket.pyi types the result the same way).
+        return out  # type: ignore[return-value]
 
     def getnameinfo(self, sockaddr: tuple[Any, ...], flags: int, /) -> tuple[str, str]:
         """getnameinfo(sockaddr, flags) --> (host, port)

@@ -539,9 +539,10 @@ class CmsgRegistry:
     Keys are constant names (``("SOL_SOCKET", "SCM_CREDENTIALS")``), resolved
     in the ABI of each receive (a name the ABI lacks never matches), or
     integer values.  :data:`DEFAULT_REGISTRY` knows every message of this
-    module; :meth:`copy` it to add decoders for one call or one program only.
+    module; :meth:`~CmsgRegistry.copy` it to add decoders for one call or one program only.
 
     >>> from sansock._profiles import LINUX_X86_64 as abi
+    >>> from sansock.ancillary import DEFAULT_REGISTRY
     >>> registry = DEFAULT_REGISTRY.copy()
     >>> registry.register(0, 99, lambda data, abi: ("mine", data))
     >>> registry.decode(0, 99, b"x", abi)
@@ -552,7 +553,7 @@ class CmsgRegistry:
 
     __slots__ = ("_decoders", "_resolved", "_read_only")
 
-    def __init__(self, decoders: Iterable[tuple[_Key, Decoder]] = ()) -> None:
+    def __init__(self, decoders: Iterable[tuple[tuple[int | str, int | str], Decoder]] = ()) -> None:
         self._decoders: dict[_Key, Decoder] = dict(decoders)
         self._resolved: dict[int, tuple[ABI, dict[tuple[int, int], Decoder]]] = {}
         self._read_only = False

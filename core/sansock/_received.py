@@ -143,9 +143,16 @@ class ControlTruncatedError(RuntimeError):
     """Control data was truncated and the policy is ``"raise"``.
 
     Every fd the receive carried was closed before this was raised (the
-    numbers in :attr:`truncation` are no longer open).  *data* is what the
-    receive returned (bytes, or the byte count for ``recvmsg_into_ex``).
+    numbers in :attr:`truncation` are no longer open).  :attr:`data` is what
+    the receive returned (bytes, or the byte count for ``recvmsg_into_ex``).
     """
+
+    #: What was cut (:class:`Truncation`).
+    truncation: Truncation
+    #: The bytes received, or their count (``recvmsg_into_ex``).
+    data: bytes | int
+    #: The sender's address, as ``recvmsg`` returns it.
+    address: Any
 
     def __init__(self, truncation: Truncation, data: bytes | int, address: Any) -> None:
         super().__init__(f"control data truncated: {truncation.describe()}")
