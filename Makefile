@@ -11,6 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMP): $(BIN)/python $(NATIVE_SOURCES)
+	@echo "installing sansock (editable) and the test tools; compiling the native driver's C extension (CFFI, about 10 s)..."
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
