@@ -269,7 +269,7 @@ def test_policy_per_socket_and_per_call(net: Binding) -> None:
         with pytest.raises(ValueError, match="'warn', 'raise' or 'ignore'"):
             anc.set_truncation_policy(b, "loud")  # type: ignore[arg-type]
         with pytest.raises(ValueError):
-            anc.recvmsg_ex(b, 10, policy="loud")  # type: ignore[arg-type]
+            anc.recvmsg_ex(b, 10, policy="loud")  # type: ignore[call-overload]
 
 
 def test_data_truncation_is_reported_not_raised(net: Binding) -> None:
@@ -513,3 +513,16 @@ def test_emfile_while_installing_fds_is_ctrunc_with_unknown_loss() -> None:
             net.close(fd)
         t = got.truncation
         assert (t.ctrunc, t.cut_item, t.fds_delivered, t.fds_lost) == (True, None, 1, None)
+
+
+def test_default_registry_is_read_only_and_copies_are_not() -> None:
+    # What DEFAULT_REGISTRY decodes is typed (ancillary.ControlMessage) and
+    # shared by every receive: it refuses changes; a copy takes them.
+    with pytest.raises(TypeError, match=r"DEFAULT_REGISTRY is read-only; register on DEFAULT_REGISTRY.copy\(\)"):
+        anc.DEFAULT_REGISTRY.register(0, 99, lambda data, abi: data)
+    with pytest.raises(TypeError, match="read-only"):
+        anc.DEFAULT_REGISTRY.unregister("SOL_SOCKET", "SCM_RIGHTS")
+    mine = anc.DEFAULT_REGISTRY.copy()
+    mine.register(0, 99, lambda data, abi: ("mine", data))
+    mine.unregister("SOL_SOCKET", "SCM_RIGHTS")
+    assert anc.Received[bytes] == anc.Received[bytes, anc.ControlMessage]

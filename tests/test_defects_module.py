@@ -281,8 +281,8 @@ def test_getaddrinfo_host_errors_match_stdlib_without_a_lookup(net: Binding, hos
 def test_getaddrinfo_reads_c_strings(net: Binding, host: object, port: object) -> None:
     """CPython hands getaddrinfo(3) the C strings unchecked: a NUL ends the name."""
     theirs = stdlib.getaddrinfo(cast(Any, host), cast(Any, port), stdlib.AF_INET, stdlib.SOCK_STREAM)
-    ours = net.getaddrinfo(cast(Any, host), cast(Any, port), net.AF_INET, net.SOCK_STREAM)
-    assert ours == theirs
+    ours: list[object] = list(net.getaddrinfo(cast(Any, host), cast(Any, port), net.AF_INET, net.SOCK_STREAM))
+    assert ours == list(theirs)
 
 
 @pytest.mark.parametrize("port", [True, False, Str("80"), Bytes(b"80"), bytearray(b"80")], ids=repr)

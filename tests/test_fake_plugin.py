@@ -47,3 +47,119 @@ def test_leaked_fake_fds_fail_the_test(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "ignore::ResourceWarning")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*the test left fake fds open*"])
+
+
+def test_a_socket_dropped_without_close_fails_the_test(pytester: pytest.Pytester) -> None:
+    # The garbage collector closes the fd (with a ResourceWarning that the
+    # default filters hide in the summary): the fixture still fails the test,
+    # naming the fd and the line that made it.
+    pytester.makepyfile(
+        test_drop="""
+        def test_drops(fake_net):
+            a, b = fake_net.socketpair()
+            b.close()
+            del a
+
+        def test_closes(fake_net):
+            a, b = fake_net.socketpair()
+            a.close(); b.close()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the test dropped sockets without close(): fds [[]3[]]*",
+            "*fd 3 made at test_drop.py:2 in test_drops: a, b = fake_net.socketpair()",
+        ]
+    )
+
+
+def test_a_socket_dropped_under_error_filters_fails_the_test(pytester: pytest.Pytester) -> None:
+    # With ResourceWarning as an error, __del__ raises before it closes: the
+    # fd stays open and is reported as such.
+    pytester.makepyfile(
+        test_drop="""
+        def test_drops(fake_kernel):
+            import sansock
+            net = sansock.using(fake_kernel)
+            net.socket(net.AF_INET, net.SOCK_DGRAM)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error::ResourceWarning")
+    result.stdout.fnmatch_lines(
+        [
+            "*the test left fake fds open: [[]3[]]*",
+            "*fd 3 made at test_drop.py:4 in test_drops: net.socket(net.AF_INET, net.SOCK_DGRAM)",
+        ]
+    )
+    assert result.ret != 0
+
+
+def test_a_held_socket_names_where_it_was_made(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_hold="""
+        import threading
+        KEEP = []
+
+        def test_holds(fake_sansock):
+            import sansock
+            server = sansock.create_server(("127.0.0.1", 0))
+            KEEP.append(server)
+            def client():
+                KEEP.append(sansock.create_connection(server.getsockname()))
+            t = threading.Thread(target=client)
+            t.start()
+            KEEP.append(server.accept())
+            t.join()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "ignore::ResourceWarning")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the test left fake fds open: [[]3, 4, 5[]]*",
+            "*fd 3 made at test_hold.py:6 in test_holds: server = sansock.create_server*",
+            "*fd 4 made at test_hold.py:9 in client: KEEP.append(sansock.create_connection*",
+            "*fd 5 made at test_hold.py:12 in test_holds: KEEP.append(server.accept())",
+        ]
+    )
+
+
+def test_both_drivers_through_one_parametrised_fixture(pytester: pytest.Pytester) -> None:
+    # The fixture docs/howto/testing.rst shows, run as a user would.
+    pytester.makeconftest(
+        """
+        import pytest
+        import sansock
+
+        @pytest.fixture(params=["native", "fake"])
+        def net(request: pytest.FixtureRequest) -> sansock.Binding:
+            if request.param == "fake":
+                return request.getfixturevalue("fake_net")
+            pytest.importorskip("sansock_native._sansock_native")
+            from sansock_native import NativeDriver
+            return sansock.using(NativeDriver())
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_echo(net):
+            a, b = net.socketpair()
+            with a, b:
+                a.sendall(b"ping")
+                assert b.recv(4) == b"ping"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_echo[[]native[]] PASSED*", "*test_echo[[]fake[]] PASSED*"])
+
+
+def test_fixture_objects_have_readable_reprs(fake_kernel: FakeKernel, fake_net: Binding) -> None:
+    assert repr(fake_kernel) == "<FakeKernel linux-x86_64, fds open: [], 0 syscalls traced>"
+    a, b = fake_net.socketpair()
+    with a, b:
+        assert repr(fake_kernel).startswith("<FakeKernel linux-x86_64, fds open: [3, 4], ")
+        assert repr(fake_net).startswith("<sansock.Binding: <FakeKernel linux-x86_64, fds open: [3, 4], ")
+    assert repr(sansock.using(FakeKernel())) == "<sansock.Binding: FakeKernel (linux-x86_64)>"

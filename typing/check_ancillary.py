@@ -14,7 +14,8 @@ def check_values(abi: ABI) -> None:
     assert_type(anc.TimestampNs(1, 2).ns, int)
     assert_type(anc.ExtendedError.decode_ipv4(b"", abi).offender, Any)
     assert_type(anc.encode(creds, abi), tuple[int, int, bytes])
-    assert_type(anc.decode_item((1, 2, b""), abi), object)
+    assert_type(anc.decode_item((1, 2, b""), abi), anc.ControlMessage)
+    assert_type(anc.decode_item((1, 2, b""), abi, anc.DEFAULT_REGISTRY.copy()), object)
     creds.pid = 3  # type: ignore[misc]
     anc.Credentials(1, 2)  # type: ignore[call-arg]
     anc.Fds([1, 2])  # type: ignore[arg-type]
@@ -43,10 +44,10 @@ def check_receive(sock: socket, net: Binding, abi: ABI) -> None:
     assert_type(owned.fds, tuple[anc.OwnedFd, ...])
     with owned.fds[0] as fd:
         assert_type(fd.detach(), int)
-    anc.recvmsg_ex(sock, 10, policy="loud")  # type: ignore[arg-type]
+    anc.recvmsg_ex(sock, 10, policy="loud")  # type: ignore[call-overload]
     anc.set_truncation_policy(sock, "raise")
     assert_type(anc.truncation_policy(sock), anc.TruncationPolicy)
-    anc.recvmsg_ex(sock, 10, 64, 0, "raise")  # type: ignore[call-arg]
+    anc.recvmsg_ex(sock, 10, 64, 0, "raise")  # type: ignore[call-overload]
 
 
 def check_sizing(sock: socket, net: Binding, abi: ABI) -> None:
@@ -64,3 +65,25 @@ def check_sendall_progress(exc: BaseException) -> None:
         pass
     except anc.ControlTruncatedError as err:
         assert_type(err.truncation, anc.Truncation)
+
+
+def check_received_messages_are_precise(sock: socket) -> None:
+    got = anc.recvmsg_ex(sock, 10, 64)
+    assert_type(got, anc.Received[bytes, anc.ControlMessage])
+    for message in got.ancdata:
+        if isinstance(message, anc.Fds):
+            assert_type(message.fds, tuple[int, ...])
+        elif isinstance(message, tuple):
+            assert_type(message, tuple[int, int, bytes])
+        elif isinstance(message, anc.Credentials):
+            assert_type(message.uid, int)
+    # A registry of yours may decode to anything: its messages are object.
+    mine = anc.DEFAULT_REGISTRY.copy()
+    custom = anc.recvmsg_ex(sock, 10, 64, registry=mine)
+    assert_type(custom.ancdata, tuple[object, ...])
+    assert_type(anc.recvmsg_into_ex(sock, [bytearray(4)], 64).ancdata, tuple[anc.ControlMessage, ...])
+    assert_type(anc.recvmsg_owned(sock, 10, 64).ancdata, tuple[anc.ControlMessage, ...])
+    assert_type(anc.recvmsg_owned(sock, 10, 64, registry=mine).ancdata, tuple[object, ...])
+    # The stdlib-shaped recvmsg: typeshed's types.
+    data, ancdata, flags, address = sock.recvmsg(10, 64)
+    assert_type(ancdata, list[tuple[int, int, bytes]])

@@ -20,24 +20,29 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import ancillary
 from ._abi import ABI, CmsgLayout, SockaddrLayout
 from ._binding import GLOBAL_DEFAULT_TIMEOUT as _GLOBAL_DEFAULT_TIMEOUT
-from ._binding import Binding
+from ._binding import _ENUM_NAMES, _NOT_SERVED, Binding
 from ._driver import Driver
 from ._errors import error, gaierror, herror, timeout
 from ._socket import SocketType
 from ._socketpy import SocketIO, socket
 
 if TYPE_CHECKING:
-    from enum import IntEnum, IntFlag
-
-    AddressFamily: type[IntEnum]
-    SocketKind: type[IntEnum]
-    MsgFlag: type[IntFlag]
-    AddressInfo: type[IntFlag]
+    # BEGIN static declarations (issue 15): the constants and enums served
+    # lazily by __getattr__ below, declared for type checkers only, each with
+    # its precise type (generated; tests/test_static_names.py keeps them equal
+    # to what the run time serves).  __getattr__ itself is hidden from type
+    # checkers, so an unknown name (sansock.AF_INETT) is a type error.
+    from ._constant_types import *  # noqa: F403
+    from ._enums import AddressFamily as AddressFamily
+    from ._enums import AddressInfo as AddressInfo
+    from ._enums import MsgFlag as MsgFlag
+    from ._enums import SocketKind as SocketKind
+    # END static declarations
 
 
 def _load_default_driver() -> Driver:
@@ -136,15 +141,19 @@ if_nametoindex = _default.if_nametoindex
 if_indextoname = _default.if_indextoname
 
 
-def __getattr__(name: str) -> Any:
-    # PEP 562: constants (AF_INET...) and enums (AddressFamily...) come from the
-    # default driver's ABI, so they are looked up when first asked for.
-    if name.startswith("_"):
+if not TYPE_CHECKING:
+
+    def __getattr__(name):
+        # PEP 562: constants (AF_INET...) and enums (AddressFamily...) come from
+        # the default driver's ABI, so they are looked up when first asked for.
+        # Only those: the binding's own attributes (abi, driver...) are not
+        # module attributes.
+        if not name.startswith("_"):
+            try:
+                return _default._served(name)
+            except AttributeError:
+                pass
         raise AttributeError(f"module 'sansock' has no attribute {name!r}")
-    try:
-        return getattr(_default, name)
-    except AttributeError:
-        raise AttributeError(f"module 'sansock' has no attribute {name!r}") from None
 
 
 def __dir__() -> list[str]:
@@ -154,10 +163,8 @@ def __dir__() -> list[str]:
         abi = _default.abi
     except ImportError:  # no native build: list what is there without it
         return sorted(names)
-    names.update(("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"))
-    names.update(
-        name for name in abi.constants if not name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF"))
-    )
+    names.update(_ENUM_NAMES)
+    names.update(name for name in abi.constants if not name.startswith(_NOT_SERVED))
     return sorted(names)
 
 

@@ -47,7 +47,7 @@ decoder knows are returned raw too, as the stdlib's ``(level, type, data)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, final, overload
 
 import attrs
 
@@ -503,9 +503,26 @@ class ExtendedError:
         )
 
 
-#: A decoded control message: one of the values above, another value from a
-#: registered decoder, or the raw ``(level, type, data)`` item.
-ControlMessage = object
+#: A control message as :data:`DEFAULT_REGISTRY` decodes it: one of the
+#: values above, or the raw ``(level, type, data)`` item when no decoder
+#: knows it (or its data has the wrong size).  A registry you add decoders
+#: to gives whatever they return: its results are typed ``object``.
+ControlMessage = (
+    Fds
+    | Credentials
+    | Timestamp
+    | TimestampNs
+    | PacketInfo
+    | Ipv6PacketInfo
+    | TimeToLive
+    | HopLimit
+    | TypeOfService
+    | TrafficClass
+    | GroSegmentSize
+    | GsoSegmentSize
+    | ExtendedError
+    | RawItem
+)
 
 
 # -- the registry ---------------------------------------------------------------
@@ -522,9 +539,10 @@ class CmsgRegistry:
     Keys are constant names (``("SOL_SOCKET", "SCM_CREDENTIALS")``), resolved
     in the ABI of each receive (a name the ABI lacks never matches), or
     integer values.  :data:`DEFAULT_REGISTRY` knows every message of this
-    module; :meth:`copy` it to add decoders for one call or one program only.
+    module; :meth:`~CmsgRegistry.copy` it to add decoders for one call or one program only.
 
     >>> from sansock._profiles import LINUX_X86_64 as abi
+    >>> from sansock.ancillary import DEFAULT_REGISTRY
     >>> registry = DEFAULT_REGISTRY.copy()
     >>> registry.register(0, 99, lambda data, abi: ("mine", data))
     >>> registry.decode(0, 99, b"x", abi)
@@ -533,11 +551,23 @@ class CmsgRegistry:
     (0, 98, b'x')
     """
 
-    __slots__ = ("_decoders", "_resolved")
+    __slots__ = ("_decoders", "_resolved", "_read_only")
 
-    def __init__(self, decoders: Iterable[tuple[_Key, Decoder]] = ()) -> None:
+    def __init__(self, decoders: Iterable[tuple[tuple[int | str, int | str], Decoder]] = ()) -> None:
         self._decoders: dict[_Key, Decoder] = dict(decoders)
         self._resolved: dict[int, tuple[ABI, dict[tuple[int, int], Decoder]]] = {}
+        self._read_only = False
+
+    def _check_writable(self) -> None:
+        # DEFAULT_REGISTRY is shared by every receive of the program, and what
+        # it decodes is typed (ControlMessage): a decoder added to it would
+        # change both behind the back of every other caller.
+        if self._read_only:
+            raise TypeError("DEFAULT_REGISTRY is read-only; register on DEFAULT_REGISTRY.copy()")
+
+    def __repr__(self) -> str:
+        keys = ", ".join(f"{level!r}/{kind!r}" for level, kind in self._decoders)
+        return f"<CmsgRegistry {keys}>"
 
     def register(
         self, level: int | str, type: int | str, decoder: Decoder, *, replace: bool = False
@@ -547,6 +577,7 @@ class CmsgRegistry:
         ``ValueError`` if a decoder is already registered under the same key,
         unless *replace*.
         """
+        self._check_writable()
         key = (level, type)
         if key in self._decoders and not replace:
             raise ValueError(f"a decoder is already registered for {key!r}; pass replace=True")
@@ -555,6 +586,7 @@ class CmsgRegistry:
 
     def unregister(self, level: int | str, type: int | str) -> None:
         """Forget the decoder of ``(level, type)``; ``KeyError`` if there is none."""
+        self._check_writable()
         del self._decoders[(level, type)]
         self._resolved.clear()
 
@@ -585,7 +617,7 @@ class CmsgRegistry:
         self._resolved[id(abi)] = (abi, table)
         return table
 
-    def decode(self, level: int, type: int, data: bytes, abi: ABI) -> ControlMessage:
+    def decode(self, level: int, type: int, data: bytes, abi: ABI) -> object:
         """The value of one item, or the raw ``(level, type, data)`` when no
         decoder knows it or the decoder raised ``ValueError``."""
         decoder = self._table(abi).get((level, type))
@@ -617,7 +649,14 @@ DEFAULT_REGISTRY: Final = CmsgRegistry(
 )
 
 
-def decode_item(item: RawItem, abi: ABI, registry: CmsgRegistry | None = None) -> ControlMessage:
+DEFAULT_REGISTRY._read_only = True
+
+
+@overload
+def decode_item(item: RawItem, abi: ABI, registry: None = None) -> ControlMessage: ...
+@overload
+def decode_item(item: RawItem, abi: ABI, registry: CmsgRegistry) -> object: ...
+def decode_item(item: RawItem, abi: ABI, registry: CmsgRegistry | None = None) -> object:
     """One stdlib ``(level, type, data)`` item as a value (raw if unknown)."""
     level, kind, data = item
     return (registry or DEFAULT_REGISTRY).decode(level, kind, bytes(data), abi)

@@ -16,7 +16,7 @@ A driver performs syscalls and nothing else.  The contract (see
   CPython's exact message.  Resolver calls raise :class:`sansock.gaierror` /
   :class:`sansock.herror` as the C library reports them.
 * A driver never retries EINTR (the core's timeout machine decides), never
-  warns, never sleeps except in :meth:`Driver.poll` and in blocking syscalls,
+  warns, never sleeps except in :meth:`sansock.Driver.poll` and in blocking syscalls,
   and never closes an fd it did not create in the same call.
 * Fds are created close-on-exec: ``socket``/``socketpair`` get the
   ``SOCK_CLOEXEC`` flag from the core in ``type``, ``accept`` gets it in

@@ -5,19 +5,170 @@ from the module's ``AF_*``, ``SOCK_*``, ``MSG_*`` and ``AI_*`` globals, members
 sorted by (value, name) so that the first name of a value is its canonical
 member and later ones are aliases (``AF_ROUTE`` is ``AF_NETLINK``).  Here the
 globals are an ABI's constants, so each driver's platform gets its own enums.
+
+The four classes below are the *bases* of those per-ABI enums.  At run time
+they have no members (an enum with members cannot be subclassed), so every
+binding's ``AddressFamily`` is a subclass of :class:`AddressFamily` and
+``isinstance(net.AF_INET, sansock._enums.AddressFamily)`` holds whichever
+driver made it.  For type checkers only, each base declares the members the
+platform's profile has (the blocks marked "generated"), so ``AddressFamily.AF_INET``
+has a precise type and ``AddressFamily.AF_TYPO`` is an error; the values
+themselves always come from the driver's ABI at run time.
 """
 
 from __future__ import annotations
 
 import enum
-from enum import IntEnum, IntFlag
-from typing import Any
+import sys
+from enum import IntEnum, IntFlag, auto
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from ._abi import ABI
 
-__all__ = ["SocketEnums", "intenum_converter"]
+__all__ = ["AddressFamily", "AddressInfo", "MsgFlag", "SocketEnums", "SocketKind", "intenum_converter"]
+
+_E = TypeVar("_E", bound=IntEnum)
+
+
+class AddressFamily(IntEnum):
+    """The address families of a platform (``AF_*``)."""
+
+    if TYPE_CHECKING:
+        # BEGIN generated AddressFamily (tests/test_static_names.py --write)
+        AF_APPLETALK = auto()
+        AF_DECnet = auto()
+        AF_INET = auto()
+        AF_INET6 = auto()
+        AF_IPX = auto()
+        AF_ROUTE = auto()
+        AF_SNA = auto()
+        AF_UNIX = auto()
+        AF_UNSPEC = auto()
+        AF_VSOCK = auto()
+        if sys.platform == "darwin":
+            AF_CCITT = auto()
+            AF_CHAOS = auto()
+            AF_CNT = auto()
+            AF_COIP = auto()
+            AF_DATAKIT = auto()
+            AF_DLI = auto()
+            AF_E164 = auto()
+            AF_ECMA = auto()
+            AF_HYLINK = auto()
+            AF_IEEE80211 = auto()
+            AF_IMPLINK = auto()
+            AF_ISDN = auto()
+            AF_ISO = auto()
+            AF_LAT = auto()
+            AF_LINK = auto()
+            AF_NATM = auto()
+            AF_NDRV = auto()
+            AF_NETBIOS = auto()
+            AF_NS = auto()
+            AF_PPP = auto()
+            AF_PUP = auto()
+            AF_SIP = auto()
+            AF_SYSTEM = auto()
+            AF_UTUN = auto()
+        elif sys.platform == "linux":
+            AF_ALG = auto()
+            AF_ASH = auto()
+            AF_ATMPVC = auto()
+            AF_ATMSVC = auto()
+            AF_AX25 = auto()
+            AF_BRIDGE = auto()
+            AF_CAN = auto()
+            AF_ECONET = auto()
+            AF_IRDA = auto()
+            AF_KEY = auto()
+            AF_LLC = auto()
+            AF_NETBEUI = auto()
+            AF_NETLINK = auto()
+            AF_NETROM = auto()
+            AF_PACKET = auto()
+            AF_PPPOX = auto()
+            AF_QIPCRTR = auto()
+            AF_RDS = auto()
+            AF_ROSE = auto()
+            AF_SECURITY = auto()
+            AF_TIPC = auto()
+            AF_WANPIPE = auto()
+            AF_X25 = auto()
+        # END generated AddressFamily
+
+
+class SocketKind(IntEnum):
+    """The socket types of a platform (``SOCK_*``)."""
+
+    if TYPE_CHECKING:
+        # BEGIN generated SocketKind (tests/test_static_names.py --write)
+        SOCK_DGRAM = auto()
+        SOCK_RAW = auto()
+        SOCK_RDM = auto()
+        SOCK_SEQPACKET = auto()
+        SOCK_STREAM = auto()
+        if sys.platform == "linux":
+            SOCK_CLOEXEC = auto()
+            SOCK_NONBLOCK = auto()
+        # END generated SocketKind
+
+
+class MsgFlag(IntFlag):
+    """The ``send``/``recv`` flags of a platform (``MSG_*``)."""
+
+    if TYPE_CHECKING:
+        # BEGIN generated MsgFlag (tests/test_static_names.py --write)
+        MSG_CTRUNC = auto()
+        MSG_DONTROUTE = auto()
+        MSG_DONTWAIT = auto()
+        MSG_EOR = auto()
+        MSG_NOSIGNAL = auto()
+        MSG_OOB = auto()
+        MSG_PEEK = auto()
+        MSG_TRUNC = auto()
+        MSG_WAITALL = auto()
+        if sys.platform == "darwin":
+            MSG_EOF = auto()
+            MSG_FLUSH = auto()
+            MSG_HAVEMORE = auto()
+            MSG_HOLD = auto()
+            MSG_NEEDSA = auto()
+            MSG_RCVMORE = auto()
+            MSG_SEND = auto()
+        elif sys.platform == "linux":
+            MSG_CMSG_CLOEXEC = auto()
+            MSG_CONFIRM = auto()
+            MSG_ERRQUEUE = auto()
+            MSG_FASTOPEN = auto()
+            MSG_MORE = auto()
+        # END generated MsgFlag
+
+
+class AddressInfo(IntFlag):
+    """The ``getaddrinfo`` flags of a platform (``AI_*``)."""
+
+    if TYPE_CHECKING:
+        # BEGIN generated AddressInfo (tests/test_static_names.py --write)
+        if sys.platform == "linux":
+            AI_ADDRCONFIG = auto()
+            AI_ALL = auto()
+            AI_CANONNAME = auto()
+            AI_NUMERICHOST = auto()
+            AI_NUMERICSERV = auto()
+            AI_PASSIVE = auto()
+            AI_V4MAPPED = auto()
+        # END generated AddressInfo
+
+
+#: The prefix of each enum's members, as ``Lib/socket.py`` selects them.
+ENUM_PREFIXES: dict[str, str] = {
+    "AddressFamily": "AF_",
+    "SocketKind": "SOCK_",
+    "MsgFlag": "MSG_",
+    "AddressInfo": "AI_",
+}
 
 
 def _members(abi: ABI, prefix: str) -> list[tuple[str, int]]:
@@ -26,43 +177,47 @@ def _members(abi: ABI, prefix: str) -> list[tuple[str, int]]:
     return members
 
 
-def _int_enum(name: str, abi: ABI, prefix: str) -> type[IntEnum]:
-    # The functional API with a computed name is beyond mypy's enum plugin.
-    factory: Any = IntEnum
-    result: type[IntEnum] = factory(name, _members(abi, prefix), module="sansock")
-    return result
+def _derive(base: type[Any], abi: ABI, **extra: object) -> Any:
+    # The functional API called on a memberless base makes a subclass of it
+    # (EnumType._create_); the computed members are beyond mypy's enum plugin.
+    name = base.__name__
+    return base(name, _members(abi, ENUM_PREFIXES[name]), module="sansock", **extra)
 
 
-def _int_flag(name: str, abi: ABI, prefix: str) -> type[IntFlag]:
-    factory: Any = IntFlag
+def _keep() -> dict[str, object]:
     # boundary=KEEP (socket.py's _convert_ default): unknown bits are kept.
     # Python 3.10 has no boundary and keeps unknown bits by itself.
     keep = getattr(enum, "KEEP", None)
-    extra = {} if keep is None else {"boundary": keep}
-    result: type[IntFlag] = factory(name, _members(abi, prefix), module="sansock", **extra)
-    return result
+    return {} if keep is None else {"boundary": keep}
+
+
+# The field names of SocketEnums shadow the classes inside its body.
+_AddressFamily = AddressFamily
+_SocketKind = SocketKind
+_MsgFlag = MsgFlag
+_AddressInfo = AddressInfo
 
 
 @attrs.frozen(eq=False)
 class SocketEnums:
     """The four enums of the socket module, built from one ABI."""
 
-    AddressFamily: type[IntEnum]
-    SocketKind: type[IntEnum]
-    MsgFlag: type[IntFlag]
-    AddressInfo: type[IntFlag]
+    AddressFamily: type[_AddressFamily]
+    SocketKind: type[_SocketKind]
+    MsgFlag: type[_MsgFlag]
+    AddressInfo: type[_AddressInfo]
 
     @classmethod
     def for_abi(cls, abi: ABI) -> SocketEnums:
         return cls(
-            AddressFamily=_int_enum("AddressFamily", abi, "AF_"),
-            SocketKind=_int_enum("SocketKind", abi, "SOCK_"),
-            MsgFlag=_int_flag("MsgFlag", abi, "MSG_"),
-            AddressInfo=_int_flag("AddressInfo", abi, "AI_"),
+            AddressFamily=_derive(_AddressFamily, abi),
+            SocketKind=_derive(_SocketKind, abi),
+            MsgFlag=_derive(_MsgFlag, abi, **_keep()),
+            AddressInfo=_derive(_AddressInfo, abi, **_keep()),
         )
 
 
-def intenum_converter(value: int, enum_klass: type[IntEnum]) -> IntEnum | int:
+def intenum_converter(value: int, enum_klass: type[_E]) -> _E | int:
     """Convert a numeric family value to an IntEnum member.
 
     If it's not a known member, return the numeric value itself
@@ -72,3 +227,4 @@ def intenum_converter(value: int, enum_klass: type[IntEnum]) -> IntEnum | int:
         return enum_klass(value)
     except ValueError:
         return value
+

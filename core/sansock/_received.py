@@ -16,7 +16,7 @@ import struct
 import warnings
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, final, overload
 
 import attrs
 
@@ -59,6 +59,15 @@ _POLICIES: tuple[str, ...] = ("warn", "raise", "ignore")
 
 _D = TypeVar("_D", bytes, int)
 _T = TypeVar("_T")
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    #: The type of the decoded messages: ControlMessage from the default
+    #: registry (PEP 696 default), ``object`` from a registry of yours.
+    _M = _TypeVarWithDefault("_M", covariant=True, default=ControlMessage)
+else:
+    _M = TypeVar("_M", covariant=True)
 
 
 # -- the truncation record ------------------------------------------------------
@@ -134,9 +143,16 @@ class ControlTruncatedError(RuntimeError):
     """Control data was truncated and the policy is ``"raise"``.
 
     Every fd the receive carried was closed before this was raised (the
-    numbers in :attr:`truncation` are no longer open).  *data* is what the
-    receive returned (bytes, or the byte count for ``recvmsg_into_ex``).
+    numbers in :attr:`truncation` are no longer open).  :attr:`data` is what
+    the receive returned (bytes, or the byte count for ``recvmsg_into_ex``).
     """
+
+    #: What was cut (:class:`Truncation`).
+    truncation: Truncation
+    #: The bytes received, or their count (``recvmsg_into_ex``).
+    data: bytes | int
+    #: The sender's address, as ``recvmsg`` returns it.
+    address: Any
 
     def __init__(self, truncation: Truncation, data: bytes | int, address: Any) -> None:
         super().__init__(f"control data truncated: {truncation.describe()}")
@@ -239,11 +255,11 @@ def _truncation(walk: _Walk, msg_flags: int, abi: ABI) -> Truncation:
 # -- results ----------------------------------------------------------------------------
 
 
-class _Decoded:
+class _Decoded(Generic[_M]):
     """``get``/``get_all`` over ``ancdata`` (shared by the two result types)."""
 
     __slots__ = ()
-    ancdata: tuple[ControlMessage, ...]
+    ancdata: tuple[_M, ...]
 
     def get(self, kind: type[_T]) -> _T | None:
         """The first decoded message of class *kind*, or None."""
@@ -259,7 +275,7 @@ class _Decoded:
 
 @final
 @attrs.frozen
-class Received(_Decoded, Generic[_D]):
+class Received(_Decoded[_M], Generic[_D, _M]):
     """A receive's result: the stdlib's four values plus typed items and a truncation record.
 
     ``data`` is the bytes (:func:`recvmsg_ex`) or the byte count
@@ -267,15 +283,28 @@ class Received(_Decoded, Generic[_D]):
     ``socket.recvmsg`` returns them; ``ancdata`` the same items decoded
     (raw where no decoder applies).  ``fds`` lists every fd received through
     ``SCM_RIGHTS``: the caller owns them and must close them.
+
+    ``Received[bytes]`` is ``Received[bytes, ControlMessage]``: the messages
+    the default registry decodes; with a ``registry=`` of yours the second
+    parameter is ``object``.
     """
 
     data: _D
-    ancdata: tuple[ControlMessage, ...]
+    ancdata: tuple[_M, ...]
     msg_flags: int
     address: Any
     truncation: Truncation
     raw: tuple[RawItem, ...]
     fds: tuple[int, ...]
+
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params):
+            # ``Received[bytes]`` at run time too: the second parameter takes
+            # its default (PEP 696), as the type checker reads it.
+            if not isinstance(params, tuple):
+                params = (params, ControlMessage)
+            return Generic.__class_getitem__.__func__(cls, params)
 
 
 @final
@@ -341,14 +370,14 @@ class OwnedFd:
 
 @final
 @attrs.frozen
-class OwnedReceived(_Decoded):
+class OwnedReceived(_Decoded[_M]):
     """:func:`recvmsg_owned`'s result: like :class:`Received`, with owned fds.
 
     As a context manager it closes every fd not detached when the block ends.
     """
 
     data: bytes
-    ancdata: tuple[ControlMessage, ...]
+    ancdata: tuple[_M, ...]
     msg_flags: int
     address: Any
     truncation: Truncation
@@ -366,7 +395,7 @@ class OwnedReceived(_Decoded):
         if errors:
             raise errors[0]
 
-    def __enter__(self) -> OwnedReceived:
+    def __enter__(self) -> OwnedReceived[_M]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -393,7 +422,7 @@ def _finish(
     chosen: TruncationPolicy,
     registry: CmsgRegistry | None,
     set_cloexec: bool,
-) -> Received[_D]:
+) -> Received[_D, Any]:
     """Decode, apply the policy; on any error close every received fd (``err_closefds``)."""
     abi = sock._k.abi
     drv = sock._drv
@@ -431,6 +460,28 @@ def _cloexec_flag(sock: SocketType, cloexec: bool) -> tuple[int, bool]:
     return flag, False
 
 
+@overload
+def recvmsg_ex(
+    sock: SocketType,
+    bufsize: int,
+    ancbufsize: int = 0,
+    flags: int = 0,
+    *,
+    policy: TruncationPolicy | None = None,
+    registry: None = None,
+    cloexec: bool = False,
+) -> Received[bytes]: ...
+@overload
+def recvmsg_ex(
+    sock: SocketType,
+    bufsize: int,
+    ancbufsize: int = 0,
+    flags: int = 0,
+    *,
+    policy: TruncationPolicy | None = None,
+    registry: CmsgRegistry | None,
+    cloexec: bool = False,
+) -> Received[bytes, object]: ...
 def recvmsg_ex(
     sock: SocketType,
     bufsize: int,
@@ -440,7 +491,7 @@ def recvmsg_ex(
     policy: TruncationPolicy | None = None,
     registry: CmsgRegistry | None = None,
     cloexec: bool = False,
-) -> Received[bytes]:
+) -> Received[bytes, object]:
     """``sock.recvmsg(bufsize, ancbufsize, flags)`` with typed items and a truncation record.
 
     Arguments are checked as ``recvmsg`` checks them.  *policy* overrides
@@ -460,6 +511,28 @@ def recvmsg_ex(
     return _finish(sock, data, control, msg_flags, raw, chosen, registry, set_cloexec)
 
 
+@overload
+def recvmsg_into_ex(
+    sock: SocketType,
+    buffers: Iterable[WriteableBuffer],
+    ancbufsize: int = 0,
+    flags: int = 0,
+    *,
+    policy: TruncationPolicy | None = None,
+    registry: None = None,
+    cloexec: bool = False,
+) -> Received[int]: ...
+@overload
+def recvmsg_into_ex(
+    sock: SocketType,
+    buffers: Iterable[WriteableBuffer],
+    ancbufsize: int = 0,
+    flags: int = 0,
+    *,
+    policy: TruncationPolicy | None = None,
+    registry: CmsgRegistry | None,
+    cloexec: bool = False,
+) -> Received[int, object]: ...
 def recvmsg_into_ex(
     sock: SocketType,
     buffers: Iterable[WriteableBuffer],
@@ -469,7 +542,7 @@ def recvmsg_into_ex(
     policy: TruncationPolicy | None = None,
     registry: CmsgRegistry | None = None,
     cloexec: bool = False,
-) -> Received[int]:
+) -> Received[int, object]:
     """``sock.recvmsg_into(...)`` as :func:`recvmsg_ex`; ``data`` is the byte count."""
     abi = sock._k.abi
     views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
@@ -482,6 +555,28 @@ def recvmsg_into_ex(
     return _finish(sock, n, control, msg_flags, raw, chosen, registry, set_cloexec)
 
 
+@overload
+def recvmsg_owned(
+    sock: SocketType,
+    bufsize: int,
+    ancbufsize: int = 0,
+    flags: int = 0,
+    *,
+    policy: TruncationPolicy | None = None,
+    registry: None = None,
+    cloexec: bool = True,
+) -> OwnedReceived: ...
+@overload
+def recvmsg_owned(
+    sock: SocketType,
+    bufsize: int,
+    ancbufsize: int = 0,
+    flags: int = 0,
+    *,
+    policy: TruncationPolicy | None = None,
+    registry: CmsgRegistry | None,
+    cloexec: bool = True,
+) -> OwnedReceived[object]: ...
 def recvmsg_owned(
     sock: SocketType,
     bufsize: int,
@@ -491,7 +586,7 @@ def recvmsg_owned(
     policy: TruncationPolicy | None = None,
     registry: CmsgRegistry | None = None,
     cloexec: bool = True,
-) -> OwnedReceived:
+) -> OwnedReceived[object]:
     """:func:`recvmsg_ex` whose fds are :class:`OwnedFd` objects (close-on-exec by default)."""
     result = recvmsg_ex(sock, bufsize, ancbufsize, flags, policy=policy, registry=registry, cloexec=cloexec)
     owned = tuple(OwnedFd(fd, sock._drv) for fd in result.fds)

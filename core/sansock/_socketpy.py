@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
     from typing_extensions import Self
 
-    from enum import IntEnum
+    from ._enums import AddressFamily, SocketKind
 
 __all__ = ["socket", "SocketIO"]
 
@@ -382,15 +382,17 @@ class socket(SocketType):
         self._closed = True
         return super().detach()
 
+    # typeshed types these as the enums, as here; a number the ABI has no
+    # name for comes back as a plain int (Lib/socket.py _intenum_converter).
     @property
-    def family(self) -> IntEnum | int:
+    def family(self) -> AddressFamily:
         """Read-only access to the address family for this socket."""
-        return self._binding.address_family(super().family)
+        return self._binding.address_family(super().family)  # type: ignore[return-value]
 
     @property
-    def type(self) -> IntEnum | int:
+    def type(self) -> SocketKind:
         """Read-only access to the socket type."""
-        return self._binding.socket_kind(super().type)
+        return self._binding.socket_kind(super().type)  # type: ignore[return-value]
 
     def get_inheritable(self) -> bool:
         """Get the inheritable flag of the socket"""

@@ -11,13 +11,26 @@ the fixtures available in every test suite:
   through :func:`sansock.swap_default_driver`; the previous driver comes back
   afterwards, also when the test fails.
 
-Each fixture checks at teardown that the test closed every fake fd it opened,
-and fails the test (naming the fds) if not.
+Each fixture checks at teardown that the test closed every fake fd it
+opened, and fails the test if not, naming each fd and the line of the test
+that created it.  That covers both ways to leak: a socket the test still
+holds, and a socket dropped without ``close()`` (which the garbage
+collector closes with a ``ResourceWarning`` that warning filters usually
+hide).  The kernel records where each fd was made: the innermost frame of the
+test's own file (else the innermost frame outside sansock and ``threading``),
+one frame walk per new fd.
 """
 
 from __future__ import annotations
 
+import gc
+import linecache
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,17 +39,108 @@ from sansock import Binding
 
 from ._kernel import FakeKernel
 
+if TYPE_CHECKING:
+    from ._objects import OpenFile
+
 __all__ = ["fake_kernel", "fake_net", "fake_sansock"]
+
+#: Frames in these directories are the library's, never the creation site.
+_LIBRARY_DIRS = tuple(
+    str(Path(module.__file__).resolve().parent) if module.__file__ else "?"
+    for module in (sansock, sys.modules[__name__.rsplit(".", 1)[0]])
+)
+_THREADING = threading.__file__
+
+
+class _Site:
+    """Where an fd was made: a file, a line and a function (cheap to record)."""
+
+    __slots__ = ("filename", "lineno", "function")
+
+    def __init__(self, frame: FrameType | None) -> None:
+        if frame is None:
+            self.filename, self.lineno, self.function = "?", 0, "?"
+        else:
+            self.filename = frame.f_code.co_filename
+            self.lineno = frame.f_lineno
+            self.function = frame.f_code.co_name
+
+    def __str__(self) -> str:
+        line = linecache.getline(self.filename, self.lineno).strip()
+        where = f"{Path(self.filename).name}:{self.lineno} in {self.function}"
+        return f"{where}: {line}" if line else where
+
+
+class _TrackedKernel(FakeKernel):
+    """A :class:`FakeKernel` that remembers where each fd was made and which
+    fds a garbage-collected socket closed (the fixtures' leak report)."""
+
+    def __init__(self, test_file: str | None = None) -> None:
+        super().__init__()
+        self._test_file = test_file
+        self._made_at: dict[int, _Site] = {}
+        self._dropped: list[tuple[int, _Site]] = []
+
+    def __repr__(self) -> str:
+        return f"<FakeKernel {self.abi.name}, fds open: {self.open_fds()}, {len(self.trace)} syscalls traced>"
+
+    def _site(self) -> _Site:
+        frame = sys._getframe(2)
+        fallback: FrameType | None = None
+        depth = 0
+        while frame is not None and depth < 64:
+            filename = frame.f_code.co_filename
+            if filename == self._test_file:
+                return _Site(frame)
+            if fallback is None and filename != _THREADING and not filename.startswith(_LIBRARY_DIRS):
+                fallback = frame
+            frame = frame.f_back  # type: ignore[assignment]
+            depth += 1
+        return _Site(fallback)
+
+    def _install(self, file: OpenFile, cloexec: bool) -> int:
+        fd = super()._install(file, cloexec)
+        self._made_at[fd] = self._site()
+        return fd
+
+    def close(self, fd: int) -> None:
+        # A socket (or OwnedFd) dropped without close() is closed by its
+        # __del__: record it, whatever the warning filters do with the
+        # ResourceWarning it issues.
+        if sys._getframe(1).f_code.co_name == "__del__":
+            self._dropped.append((fd, self._made_at.get(fd, _Site(None))))
+        super().close(fd)
+
+    def leak_report(self) -> str | None:
+        """What the test left behind, one line per fd, or None if nothing."""
+        gc.collect()  # sockets in reference cycles are dropped now
+        still_open = self.open_fds()
+        if not still_open and not self._dropped:
+            return None
+        lines = []
+        if still_open:
+            lines.append(f"the test left fake fds open: {still_open}")
+            lines.extend(f"  fd {fd} made at {self._made_at.get(fd, _Site(None))}" for fd in still_open)
+        if self._dropped:
+            fds = [fd for fd, _ in self._dropped]
+            lines.append(
+                f"the test dropped sockets without close(): fds {fds} "
+                "(closed by the garbage collector with a ResourceWarning)"
+            )
+            lines.extend(f"  fd {fd} made at {site}" for fd, site in self._dropped)
+        return "\n".join(lines)
 
 
 @pytest.fixture
-def fake_kernel() -> Iterator[FakeKernel]:
-    """A fresh in-memory kernel; the test fails if it leaves fds open."""
-    kernel = FakeKernel()
+def fake_kernel(request: pytest.FixtureRequest) -> Iterator[FakeKernel]:
+    """A fresh in-memory kernel; the test fails if it leaves fds open or drops
+    a socket without closing it."""
+    path = getattr(request.node, "path", None)
+    kernel = _TrackedKernel(str(path) if path is not None else None)
     yield kernel
-    leaked = kernel.open_fds()
-    if leaked:
-        pytest.fail(f"the test left fake fds open: {sorted(leaked)}", pytrace=False)
+    report = kernel.leak_report()
+    if report is not None:
+        pytest.fail(report, pytrace=False)
 
 
 @pytest.fixture
