@@ -585,6 +585,8 @@ KNOWN_CASES: list[tuple[str, str, Callable[[Any], object], bool]] = [
      lambda s: s.recv_into(bytearray(4), LyingInt(200_000)), True),
     ("lying-int", "recvmsg(5, LyingInt(-1))", lambda s: s.recvmsg(5, LyingInt(-1)), True),
     ("setsockopt-iii-first", "setsockopt(0, 0, Weird())", lambda s: s.setsockopt(0, 0, Weird()), True),
+    ("setsockopt-four-arguments", "setsockopt(0, 0, 0, None)", lambda s: s.setsockopt(0, 0, 0, None), True),
+    ("setsockopt-four-arguments", "setsockopt(0, 0, None, None)", lambda s: s.setsockopt(0, 0, None, None), True),
 ]
 
 

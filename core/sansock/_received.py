@@ -364,7 +364,10 @@ class OwnedReceived(_Decoded):
             except OSError as exc:
                 errors.append(exc)
         if errors:
-            raise errors[0]
+            try:
+                raise errors[0]
+            finally:
+                errors.clear()  # the traceback holds this frame: no cycle
 
     def __enter__(self) -> OwnedReceived:
         return self

@@ -559,11 +559,11 @@ class SocketType:
         level: int,
         optname: int,
         value: int | ReadableBuffer | None,
-        optlen: int | None = None,
+        optlen: int = _OMITTED,
         /,
     ) -> None:
         """``setsockopt`` with an int, a buffer, or ``None, optlen`` (sock_setsockopt)."""
-        if optlen is not None:
+        if optlen is not _OMITTED:
             # "iiO!I:setsockopt" (value must be None); when that parse fails
             # for any reason, CPython's last try "iiy*:setsockopt" reports
             # the argument count.

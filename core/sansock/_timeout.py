@@ -42,48 +42,42 @@ Driving functions
   ``connect()`` failed.
 * :func:`send_all` -- ``sendall``: one deadline for the whole call.
 
-Wiring in the socket class (``drv`` is the driver, ``fd`` the socket's fd;
-the exception is taken out of the ``except`` block so that a
-``TimeoutError`` raised later carries no ``__context__``, as in CPython)::
+Wiring in the socket class (``drv`` is the driver; the exception is taken
+out of the ``except`` block so that a ``TimeoutError`` raised later carries
+no ``__context__``, as in CPython; every retry and poll reads ``self.fd``
+again, as ``sock_call_ex`` reads ``s->sock_fd``, so a ``close()`` from another
+thread makes the call fail with EBADF; ``poll`` returns "ready" for fd -1 as
+``internal_select`` does; and the saved exception is dropped in a
+``finally``, see below)::
+
+    def poll(self, events, ms):
+        return events if self.fd == -1 else self.drv.poll(self.fd, events, ms)
 
     def recv(self, bufsize, flags=0):
-        drv, fd = self._driver, self._fd
+        drv = self.drv
         try:
-            return drv.recv(fd, bufsize, flags)        # fast path: one syscall
+            return drv.recv(self.fd, bufsize, flags)   # fast path: one syscall
         except OSError as exc:
             first = exc
-        return retry_call(
-            first, lambda: drv.recv(fd, bufsize, flags),
-            timeout_ns=self._timeout_ns, writing=False,
-            poll=lambda events, ms: drv.poll(fd, events, ms),
-            monotonic_ns=drv.monotonic_ns, abi=drv.abi,
-        )
+        try:
+            return retry_call(
+                first, lambda: drv.recv(self.fd, bufsize, flags),
+                timeout_ns=self.timeout_ns, writing=False, poll=self.poll,
+                monotonic_ns=drv.monotonic_ns, abi=drv.abi,
+            )
+        finally:
+            first = None
 
     def connect(self, address):          # connect_ex: ex=True, return the int
-        drv, fd = self._driver, self._fd
-        try:
-            drv.connect(fd, raw_address)
-            return
-        except OSError as exc:
-            first = exc
-        finish_connect(
-            first, timeout_ns=self._timeout_ns,
-            poll=lambda events, ms: drv.poll(fd, events, ms),
-            monotonic_ns=drv.monotonic_ns,
-            so_error=lambda: drv.getsockopt(fd, SOL_SOCKET, SO_ERROR),
-            strerror=drv.strerror,
-            abi=drv.abi, ex=False,
-        )
+        (the same shape with finish_connect(first, ..., poll=self.poll,
+         so_error=lambda: drv.getsockopt(self.fd, SOL_SOCKET, SO_ERROR),
+         strerror=drv.strerror, ex=False))
 
     def sendall(self, data, flags=0):
-        drv, fd = self._driver, self._fd
-        send_all(
-            memoryview(data).cast("B"),
-            lambda view: drv.send(fd, view, flags),
-            timeout_ns=self._timeout_ns,
-            poll=lambda events, ms: drv.poll(fd, events, ms),
-            monotonic_ns=drv.monotonic_ns, abi=drv.abi,
-        )
+        send_all(memoryview(data).cast("B"),
+                 lambda view: self.drv.send(self.fd, view, flags),
+                 timeout_ns=self.timeout_ns, poll=self.poll,
+                 monotonic_ns=self.drv.monotonic_ns, abi=self.drv.abi)
 
 Exceptions and reference cycles: an exception caught into a local
 (``failure = exc``) has a traceback that holds the frame that caught it, so
