@@ -220,17 +220,21 @@ class Binding(_BindingConstants):
         drv = self.driver
         fd_a, fd_b = drv.socketpair(family, type | k.SOCK_CLOEXEC, proto)
         cls = self._socket_class()
+        # Each object owns its fd as soon as it is constructed, even when its
+        # construction fails (SocketType's __init__ then closes it, once):
+        # here only the fd no object has taken yet is closed (issue 12 item 4).
         try:
             a = cls(family, type, proto, fd_a)
         except BaseException:
-            drv.close(fd_a)
-            drv.close(fd_b)
+            try:
+                drv.close(fd_b)
+            except OSError:
+                pass
             raise
         try:
             b = cls(family, type, proto, fd_b)
         except BaseException:
             a.close()
-            drv.close(fd_b)
             raise
         return a, b
 

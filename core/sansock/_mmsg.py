@@ -64,13 +64,8 @@ def recvmmsg(sock: SocketType, count: int, bufsize: int, flags: int = 0) -> list
     fd = sock._fd
     batch = getattr(drv, "recvmmsg", None)
     if batch is not None:
-        try:
-            got = batch(fd, count, bufsize, flags)
-        except OSError as exc:
-            first = exc
-        else:
-            return _decode_all(sock, got)
-        return _decode_all(sock, sock._again(first, False, batch, fd, count, bufsize, flags))
+        # sock._call keeps no exception alive past its frame (issue 12 item 6).
+        return _decode_all(sock, sock._call(False, batch, fd, count, bufsize, flags))
     return _recv_loop(sock, count, bufsize, flags)
 
 
@@ -145,14 +140,8 @@ def sendmmsg(
     fd = sock._fd
     batch = getattr(drv, "sendmmsg", None)
     if batch is not None:
-        try:
-            sent: int = batch(fd, messages, flags)
-        except OSError as exc:
-            first = exc
-        else:
-            return sent
-        again: int = sock._again(first, True, batch, fd, messages, flags)
-        return again
+        sent: int = sock._call(True, batch, fd, messages, flags)
+        return sent
     return _send_loop(sock, messages, flags)
 
 

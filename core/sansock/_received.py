@@ -393,7 +393,10 @@ class OwnedReceived(_Decoded[_M]):
             except OSError as exc:
                 errors.append(exc)
         if errors:
-            raise errors[0]
+            try:
+                raise errors[0]
+            finally:
+                errors.clear()  # the traceback holds this frame: no cycle
 
     def __enter__(self) -> OwnedReceived[_M]:
         return self

@@ -1,5 +1,27 @@
 """The socket object: CPython's ``_socket.socket`` (here :class:`SocketType`).
 
+Three rules every method follows (issue 12):
+
+* **Sizes and flags are exact ints before anything compares them.**  A fast
+  path takes a value only when ``type(x) is int`` (so an ``int`` subclass
+  with a lying ``__le__``, a ``Decimal`` or an object with only ``__int__``
+  never reaches the driver, whose C types would convert it with
+  ``__int__``); everything else is parsed by ``_convert`` (``__index__``, as
+  CPython's argument parsing) before any syscall, so an argument error
+  consumes nothing.
+* **The fd is re-read on every attempt.**  A call that waits (poll, then
+  retry) reads ``self._fd`` again before each poll and each retry, as
+  CPython's ``sock_call_ex`` reads ``s->sock_fd``: after ``close()`` from
+  another thread it is -1, the poll reports "ready" at once
+  (``internal_select``) and the syscall fails with EBADF, instead of using
+  whichever socket got the fd number next.
+* **No saved exception outlives its frame.**  An exception kept in a local
+  (``first = exc``) references, through its traceback, the frame that holds
+  it: a reference cycle that keeps the socket alive until the cyclic GC.
+  Every such local is cleared in a ``finally`` before the frame ends (see
+  ``_timeout`` for the machine's side), so a socket dies with its last
+  reference as in CPython.
+
 This is glue.  Every method does what CPython's C method does, in the same
 order: parse arguments (``_convert``, ``_msgargs``), encode addresses
 (``_address``) and control data (``_cmsg``), call the driver once, and decode
@@ -260,11 +282,18 @@ class SocketType:
             if proto == -1:
                 proto = 0
             fd = drv.socket(family, type | k.SOCK_CLOEXEC, proto)
+        # sock_initobj_impl: "if (init_sockobject(...) == -1) { SOCKETCLOSE(fd);
+        # return -1; }".  From here the object owns the fd, also one passed as
+        # fileno: a failure closes it here, once, and the caller (socketpair,
+        # accept, dup) must not close it again.  The original error propagates.
         try:
             self._init_object(fd, family, type, proto)
         except BaseException:
             self._fd = -1
-            drv.close(fd)
+            try:
+                drv.close(fd)
+            except OSError:
+                pass
             raise
 
     def _init_object(self, fd: int, family: int, type: int, proto: int) -> None:
@@ -347,35 +376,48 @@ class SocketType:
         return self._timeout_ns != 0
 
     # -- the slow path: sock_call_ex -----------------------------------------
-    def _call(self, writing: bool, syscall: Callable[..., _T], *args: Any) -> _T:
-        """One driver call through the timeout machine (``sock_call``)."""
+    def _call(self, writing: bool, syscall: Callable[..., _T], fd: int, *args: Any) -> _T:
+        """``syscall(fd, *args)`` through the timeout machine (``sock_call``).
+
+        *fd* is the socket's fd, read by the caller for the first attempt;
+        every retry reads ``self._fd`` again (:meth:`_again`).
+        """
         try:
-            return syscall(*args)
+            return syscall(fd, *args)
         except OSError as exc:
-            first = exc
-        return self._retry(first, writing, lambda: syscall(*args))
+            first: OSError | None = exc
+        try:
+            return self._again(first, writing, syscall, fd, *args)  # type: ignore[arg-type]
+        finally:
+            first = None  # its traceback holds this frame: no cycle
 
-    def _again(self, err: OSError, writing: bool, syscall: Callable[..., _T], *args: Any) -> _T:
-        """:meth:`_retry` for ``syscall(*args)`` (keeps closures out of the fast paths)."""
-        return self._retry(err, writing, lambda: syscall(*args))
+    def _again(self, err: OSError, writing: bool, syscall: Callable[..., _T], fd: int, *args: Any) -> _T:
+        """Finish ``syscall(fd, *args)``, whose first attempt failed with *err*.
 
-    def _retry(self, err: OSError, writing: bool, syscall: Callable[[], _T]) -> _T:
-        """Finish an operation whose first attempt failed with *err*."""
-        drv = self._drv
+        Every poll and every retry uses the fd the socket has *then*
+        (``sock_call_ex`` reads ``s->sock_fd`` on each iteration): -1 after a
+        ``close()`` from another thread, which fails with EBADF.
+        """
+        try:
+            return _timeout.retry_call(
+                err,
+                lambda: syscall(self._fd, *args),
+                timeout_ns=self._timeout_ns,
+                writing=writing,
+                poll=self._poll,
+                monotonic_ns=self._drv.monotonic_ns,
+                abi=self._k.abi,
+            )
+        finally:
+            del err  # a raised err's traceback holds this frame: no cycle
+
+    def _poll(self, events: int, timeout_ms: int) -> int:
+        """``internal_select``: poll the socket's current fd; a closed socket
+        (fd -1) is "ready" at once, so that the retried syscall reports EBADF."""
         fd = self._fd
-
-        def poll(events: int, timeout_ms: int) -> int:
-            return drv.poll(fd, events, timeout_ms)
-
-        return _timeout.retry_call(
-            err,
-            syscall,
-            timeout_ns=self._timeout_ns,
-            writing=writing,
-            poll=poll,
-            monotonic_ns=drv.monotonic_ns,
-            abi=self._k.abi,
-        )
+        if fd == -1:
+            return events
+        return self._drv.poll(fd, events, timeout_ms)
 
     # -- addresses -----------------------------------------------------------
     def _encode(self, address: object, caller: str) -> bytes:
@@ -433,30 +475,32 @@ class SocketType:
 
     def _connect(self, raw: bytes, ex: bool) -> int:
         drv = self._drv
-        fd = self._fd
         try:
-            drv.connect(fd, raw)
+            drv.connect(self._fd, raw)
             return 0
         except OSError as exc:
-            first = exc
+            first: OSError | None = exc
+        try:
+            return _timeout.finish_connect(
+                first,  # type: ignore[arg-type]
+                timeout_ns=self._timeout_ns,
+                poll=self._poll,
+                monotonic_ns=drv.monotonic_ns,
+                so_error=self._so_error,
+                strerror=drv.strerror,
+                abi=self._k.abi,
+                ex=ex,
+            )
+        finally:
+            # The EINPROGRESS exception's traceback holds this frame (and so
+            # the socket): dropping it here lets the socket die with its
+            # last reference (issue 12, item 6).
+            first = None
+
+    def _so_error(self) -> int:
+        """``sock_connect_impl``: ``getsockopt(SO_ERROR)`` on the current fd."""
         k = self._k
-
-        def so_error() -> int:
-            return drv.getsockopt(fd, k.SOL_SOCKET, k.SO_ERROR)
-
-        def poll(events: int, timeout_ms: int) -> int:
-            return drv.poll(fd, events, timeout_ms)
-
-        return _timeout.finish_connect(
-            first,
-            timeout_ns=self._timeout_ns,
-            poll=poll,
-            monotonic_ns=drv.monotonic_ns,
-            so_error=so_error,
-            strerror=drv.strerror,
-            abi=k.abi,
-            ex=ex,
-        )
+        return self._drv.getsockopt(self._fd, k.SOL_SOCKET, k.SO_ERROR)
 
     def shutdown(self, how: int, /) -> None:
         """Shut down one or both halves of the connection (sock_shutdown)."""
@@ -489,11 +533,13 @@ class SocketType:
     def getsockopt(self, level: int, optname: int, buflen: object = _OMITTED, /) -> int | bytes:
         """``getsockopt``: an int, or up to *buflen* bytes (sock_getsockopt)."""
         if buflen is _OMITTED:
-            # Fast path: the driver's C types check level and optname ("ii|i").
-            try:
-                return self._drv.getsockopt(self._fd, level, optname)
-            except (TypeError, OverflowError):
-                pass  # an argument the driver refused: parse it below
+            if type(level) is int and type(optname) is int:
+                # Fast path: exact ints; the driver's C types refuse one
+                # beyond a C int, then "ii|i" below raises CPython's error.
+                try:
+                    return self._drv.getsockopt(self._fd, level, optname)
+                except OverflowError:
+                    pass
             buflen = 0
         level = arg_int(level)
         optname = arg_int(optname)
@@ -513,11 +559,11 @@ class SocketType:
         level: int,
         optname: int,
         value: int | ReadableBuffer | None,
-        optlen: int | None = None,
+        optlen: int = _OMITTED,
         /,
     ) -> None:
         """``setsockopt`` with an int, a buffer, or ``None, optlen`` (sock_setsockopt)."""
-        if optlen is not None:
+        if optlen is not _OMITTED:
             # "iiO!I:setsockopt" (value must be None); when that parse fails
             # for any reason, CPython's last try "iiy*:setsockopt" reports
             # the argument count.
@@ -531,12 +577,30 @@ class SocketType:
                 raise TypeError("setsockopt() takes exactly 3 arguments (4 given)") from None
             self._drv.setsockopt_bytes(self._fd, level, optname, None, size)
             return
+        if (
+            type(value) is int
+            and type(level) is int
+            and type(optname) is int
+            and INT_MIN <= value <= INT_MAX
+            and INT_MIN <= level <= INT_MAX
+            and INT_MIN <= optname <= INT_MAX
+        ):
+            self._drv.setsockopt(self._fd, level, optname, value)
+            return
+        # sock_setsockopt tries "iii:setsockopt" first (any object with
+        # __index__ is an int there, so the kernel's answer comes first:
+        # setsockopt(0, 0, obj) is EOPNOTSUPP on an AF_UNIX socket), clears
+        # whatever that parse raised (PyErr_Clear), skips "iiO!I" (four
+        # arguments), and "iiy*:setsockopt" then reports the error.
+        try:
+            int_args = (arg_int(level), arg_int(optname), arg_int(value))
+        except Exception:
+            int_args = None
+        if int_args is not None:
+            self._drv.setsockopt(self._fd, *int_args)
+            return
         level = arg_int(level)
         optname = arg_int(optname)
-        # "iii:setsockopt" first, then "iiy*:setsockopt".
-        if isinstance(value, int) and INT_MIN <= value <= INT_MAX:
-            self._drv.setsockopt(self._fd, level, optname, int(value))
-            return
         view = _bytes_like(value)
         self._drv.setsockopt_bytes(self._fd, level, optname, view, view.nbytes)
 
@@ -547,22 +611,27 @@ class SocketType:
         # or an out-of-range flags value (TypeError/OverflowError, the driver
         # contract); only then are the arguments parsed as CPython's "y*|i:send"
         # does, to raise its exact error.
-        try:
-            return self._drv.send(self._fd, data, flags)
-        except OSError as exc:
-            first: OSError | None = exc
-        except (TypeError, OverflowError, BufferError):
-            first = None
-        if first is None:
-            # An argument the driver refused (or an __index__ object it cannot
-            # convert): parse as "y*|i:send", which raises or converts.
-            view = _bytes_like(data)
-            return self._call(True, self._drv.send, self._fd, view, arg_int(flags))
-        return self._again(first, True, self._drv.send, self._fd, data, flags)
+        first: OSError | None = None
+        if type(flags) is int:
+            try:
+                return self._drv.send(self._fd, data, flags)
+            except OSError as exc:
+                first = exc
+            except (TypeError, OverflowError, BufferError):
+                pass
+            if first is not None:
+                try:
+                    return self._again(first, True, self._drv.send, self._fd, data, flags)
+                finally:
+                    first = None  # its traceback holds this frame: no cycle
+        # An argument the driver refused, or flags not an exact int: parse as
+        # "y*|i:send", which raises or converts, before any syscall.
+        view = _bytes_like(data)
+        return self._call(True, self._drv.send, self._fd, view, arg_int(flags))
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
-        if type(data) is bytes:
+        if type(data) is bytes and type(flags) is int:
             # Fast path: one driver call sends everything in the common case.
             # Trying before taking the deadline moves it by one failed or
             # partial non-blocking send, as the try-first design of send().
@@ -587,7 +656,11 @@ class SocketType:
             code = first.errno
             if not (code == k.EINTR or (self._timeout_ns > 0 and (code == k.EAGAIN or code == k.EWOULDBLOCK))):
                 first.bytes_sent = 0  # type: ignore[attr-defined]  # as _timeout.send_all notes it
-                raise first
+                try:
+                    raise first
+                finally:
+                    first = None  # its traceback holds this frame: no cycle
+            first = None
             # EINTR is retried, EAGAIN in timeout mode waits: the general path.
         self._sendall_view(data, flags)
 
@@ -608,18 +681,16 @@ class SocketType:
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
             flags = arg_int(flags)
         drv = self._drv
-        fd = self._fd
-        def send(rest: memoryview) -> int:
-            return drv.send(fd, rest, flags)
 
-        def poll(events: int, timeout_ms: int) -> int:
-            return drv.poll(fd, events, timeout_ms)
+        def send(rest: memoryview) -> int:
+            # sock_sendall reads s->sock_fd for every chunk and retry.
+            return drv.send(self._fd, rest, flags)
 
         _timeout.send_all(
             view,
             send,
             timeout_ns=self._timeout_ns,
-            poll=poll,
+            poll=self._poll,
             monotonic_ns=drv.monotonic_ns,
             abi=self._k.abi,
         )
@@ -644,13 +715,7 @@ class SocketType:
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
         raw = self._encode(address, "sendto")
-        drv = self._drv
-        fd = self._fd
-        try:
-            return drv.sendto(fd, data, flags, raw)
-        except OSError as exc:
-            first = exc
-        return self._retry(first, True, lambda: drv.sendto(fd, data, flags, raw))
+        return self._call(True, self._drv.sendto, self._fd, data, flags, raw)
 
     def sendmsg(
         self,
@@ -674,24 +739,12 @@ class SocketType:
                     else:
                         control = self._fast.pack(ancdata)
                     if control is not None:
-                        try:
-                            return self._drv.sendmsg(self._fd, buffers, control, flags, None)
-                        except OSError as exc:
-                            first = exc
-                        return self._again(
-                            first, True, self._drv.sendmsg, self._fd, buffers, control, flags, None
-                        )
+                        return self._call(True, self._drv.sendmsg, self._fd, buffers, control, flags, None)
         flags = arg_int(flags)
         raw = None if address is None else self._encode(address, "sendmsg")
         views = _msgargs.sendmsg_buffers(buffers)
         control = _cmsg.pack_ancdata(ancdata, self._k.abi)
-        drv = self._drv
-        fd = self._fd
-        try:
-            return drv.sendmsg(fd, views, control, flags, raw)
-        except OSError as exc:
-            first = exc
-        return self._retry(first, True, lambda: drv.sendmsg(fd, views, control, flags, raw))
+        return self._call(True, self._drv.sendmsg, self._fd, views, control, flags, raw)
 
     def sendmsg_afalg(
         self,
@@ -757,33 +810,36 @@ class SocketType:
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
         """Receive up to *bufsize* bytes (sock_recv)."""
-        # Fast path as in send(): bufsize > 0 is the one check the driver cannot
-        # make for us ("n|i:recv", then the negative and zero-length cases).
-        try:
-            if bufsize > 0:
+        # Fast path: exact ints only (a lying int subclass or a Decimal is
+        # parsed below), bufsize > 0 the one check the driver cannot make;
+        # a value beyond the C types is refused by the driver (OverflowError)
+        # and then parsed as "n|i:recv" for CPython's message.
+        if type(bufsize) is int and type(flags) is int and bufsize > 0:
+            try:
                 return self._drv.recv(self._fd, bufsize, flags)
-            first: OSError | None = None
-        except OSError as exc:
-            first = exc
-        except (TypeError, OverflowError):
-            first = None
-        if first is None:
-            # Not a positive int the driver took: parse as "n|i:recv".
-            bufsize = arg_ssize(bufsize)
-            flags = arg_int(flags)
-            if bufsize < 0:
-                raise ValueError("negative buffersize in recv")
-            if bufsize > 0:
-                return self._call(False, self._drv.recv, self._fd, bufsize, flags)
-            return b""  # sock_recv_guts: no syscall for an empty read
-        return self._again(first, False, self._drv.recv, self._fd, bufsize, flags)
+            except OSError as exc:
+                first: OSError | None = exc
+            except OverflowError:
+                first = None
+            if first is not None:
+                try:
+                    return self._again(first, False, self._drv.recv, self._fd, bufsize, flags)
+                finally:
+                    first = None  # its traceback holds this frame: no cycle
+        bufsize = arg_ssize(bufsize)
+        flags = arg_int(flags)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        if bufsize > 0:
+            return self._call(False, self._drv.recv, self._fd, bufsize, flags)
+        return b""  # sock_recv_guts: no syscall for an empty read
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
-        if type(buffer) is bytearray and type(nbytes) is int:
+        if type(buffer) is bytearray and type(nbytes) is int and type(flags) is int:
             # Fast path: a bytearray's len() is its size in bytes, so every
-            # check of the general path is one comparison; flags is left to
-            # the driver's C type.
+            # check of the general path is one comparison; a flags value
+            # beyond a C int is refused by the driver's C type.
             size = len(buffer)
             if nbytes == 0:
                 nbytes = size
@@ -791,11 +847,14 @@ class SocketType:
                 try:
                     return self._drv.recv_into(self._fd, buffer, nbytes, flags)
                 except OSError as exc:
-                    first = exc
-                except (TypeError, OverflowError):
+                    first: OSError | None = exc
+                except OverflowError:
                     first = None  # flags refused: the general path parses it
                 if first is not None:
-                    return self._again(first, False, self._drv.recv_into, self._fd, buffer, nbytes, flags)
+                    try:
+                        return self._again(first, False, self._drv.recv_into, self._fd, buffer, nbytes, flags)
+                    finally:
+                        first = None  # its traceback holds this frame: no cycle
         view = _writable(buffer, "recv_into")
         nbytes = arg_ssize(nbytes)
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
@@ -809,13 +868,7 @@ class SocketType:
             raise ValueError("buffer too small for requested bytes")
         if nbytes == 0:
             return 0
-        drv = self._drv
-        fd = self._fd
-        try:
-            return drv.recv_into(fd, view, nbytes, flags)
-        except OSError as exc:
-            first = exc
-        return self._retry(first, False, lambda: drv.recv_into(fd, view, nbytes, flags))
+        return self._call(False, self._drv.recv_into, self._fd, view, nbytes, flags)
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
@@ -824,9 +877,7 @@ class SocketType:
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
         _address.sockaddr_len(self._family, self._k.abi)
-        drv = self._drv
-        fd = self._fd
-        data, raw = self._call(False, drv.recvfrom, fd, bufsize, flags)
+        data, raw = self._call(False, self._drv.recvfrom, self._fd, bufsize, flags)
         return data, self._decode(raw)
 
     def recvfrom_into(
@@ -844,9 +895,7 @@ class SocketType:
         elif nbytes > size:
             raise ValueError("nbytes is greater than the length of the buffer")
         _address.sockaddr_len(self._family, self._k.abi)
-        drv = self._drv
-        fd = self._fd
-        n, raw = self._call(False, drv.recvfrom_into, fd, view, nbytes, flags)
+        n, raw = self._call(False, self._drv.recvfrom_into, self._fd, view, nbytes, flags)
         return n, self._decode(raw)
 
     def recvmsg(
@@ -857,6 +906,7 @@ class SocketType:
             self._msg_fast
             and type(bufsize) is int
             and type(ancbufsize) is int
+            and type(flags) is int
             and 0 <= bufsize <= _FAST_SIZE
             and 0 <= ancbufsize <= _FAST_SIZE
         ):
@@ -876,9 +926,12 @@ class SocketType:
                 return data, items, msg_flags, address
             if first is None:
                 return self._recvmsg_parsed(bufsize, ancbufsize, flags)
-            data, control, msg_flags, raw = self._again(
-                first, False, self._drv.recvmsg, self._fd, bufsize, ancbufsize, flags
-            )
+            try:
+                data, control, msg_flags, raw = self._again(
+                    first, False, self._drv.recvmsg, self._fd, bufsize, ancbufsize, flags
+                )
+            finally:
+                first = None  # its traceback holds this frame: no cycle
             items, address = self._finish_recvmsg(control, msg_flags, raw)
             return data, items, msg_flags, address
         return self._recvmsg_parsed(bufsize, ancbufsize, flags)
@@ -891,9 +944,7 @@ class SocketType:
         bufsize, ancbufsize, flags = _msgargs.recvmsg_args(bufsize, ancbufsize, flags)
         _address.sockaddr_len(self._family, abi)
         _msgargs.check_ancbufsize(ancbufsize, abi)
-        drv = self._drv
-        fd = self._fd
-        data, control, msg_flags, raw = self._call(False, drv.recvmsg, fd, bufsize, ancbufsize, flags)
+        data, control, msg_flags, raw = self._call(False, self._drv.recvmsg, self._fd, bufsize, ancbufsize, flags)
         items, address = self._finish_recvmsg(control, msg_flags, raw)
         return data, items, msg_flags, address
 
@@ -905,6 +956,7 @@ class SocketType:
             self._msg_fast
             and (type(buffers) is list or type(buffers) is tuple)
             and type(ancbufsize) is int
+            and type(flags) is int
             and 0 <= ancbufsize <= _FAST_SIZE
         ):
             for buf in buffers:
@@ -929,9 +981,12 @@ class SocketType:
                     return n, items, msg_flags, address
                 if first is None:
                     return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
-                n, control, msg_flags, raw = self._again(
-                    first, False, self._drv.recvmsg_into, self._fd, buffers, ancbufsize, flags
-                )
+                try:
+                    n, control, msg_flags, raw = self._again(
+                        first, False, self._drv.recvmsg_into, self._fd, buffers, ancbufsize, flags
+                    )
+                finally:
+                    first = None  # its traceback holds this frame: no cycle
                 items, address = self._finish_recvmsg(control, msg_flags, raw)
                 return n, items, msg_flags, address
         return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
@@ -944,9 +999,7 @@ class SocketType:
         views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
         _address.sockaddr_len(self._family, abi)
         _msgargs.check_ancbufsize(ancbufsize, abi)
-        drv = self._drv
-        fd = self._fd
-        n, control, msg_flags, raw = self._call(False, drv.recvmsg_into, fd, views, ancbufsize, flags)
+        n, control, msg_flags, raw = self._call(False, self._drv.recvmsg_into, self._fd, views, ancbufsize, flags)
         items, address = self._finish_recvmsg(control, msg_flags, raw)
         return n, items, msg_flags, address
 

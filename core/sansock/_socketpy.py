@@ -102,11 +102,10 @@ class socket(SocketType):
         For IP sockets, the address info is a pair (hostaddr, port).
         """
         fd, addr = self._accept()
-        try:
-            sock = self.__class__(self.family, self.type, self.proto, fileno=fd)
-        except BaseException:
-            self._drv.close(fd)
-            raise
+        # The new object owns fd from here: if it cannot be made, SocketType's
+        # __init__ has closed fd once (closing it again here could close
+        # another thread's new fd, issue 12 item 4).
+        sock = self.__class__(self.family, self.type, self.proto, fileno=fd)
         # Issue #7995: if no default timeout is set and the listening
         # socket had a (non-zero) timeout, force the new socket in blocking
         # mode to override platform-specific socket flags inheritance.

@@ -42,48 +42,50 @@ Driving functions
   ``connect()`` failed.
 * :func:`send_all` -- ``sendall``: one deadline for the whole call.
 
-Wiring in the socket class (``drv`` is the driver, ``fd`` the socket's fd;
-the exception is taken out of the ``except`` block so that a
-``TimeoutError`` raised later carries no ``__context__``, as in CPython)::
+Wiring in the socket class (``drv`` is the driver; the exception is taken
+out of the ``except`` block so that a ``TimeoutError`` raised later carries
+no ``__context__``, as in CPython; every retry and poll reads ``self.fd``
+again, as ``sock_call_ex`` reads ``s->sock_fd``, so a ``close()`` from another
+thread makes the call fail with EBADF; ``poll`` returns "ready" for fd -1 as
+``internal_select`` does; and the saved exception is dropped in a
+``finally``, see below)::
+
+    def poll(self, events, ms):
+        return events if self.fd == -1 else self.drv.poll(self.fd, events, ms)
 
     def recv(self, bufsize, flags=0):
-        drv, fd = self._driver, self._fd
+        drv = self.drv
         try:
-            return drv.recv(fd, bufsize, flags)        # fast path: one syscall
+            return drv.recv(self.fd, bufsize, flags)   # fast path: one syscall
         except OSError as exc:
             first = exc
-        return retry_call(
-            first, lambda: drv.recv(fd, bufsize, flags),
-            timeout_ns=self._timeout_ns, writing=False,
-            poll=lambda events, ms: drv.poll(fd, events, ms),
-            monotonic_ns=drv.monotonic_ns, abi=drv.abi,
-        )
+        try:
+            return retry_call(
+                first, lambda: drv.recv(self.fd, bufsize, flags),
+                timeout_ns=self.timeout_ns, writing=False, poll=self.poll,
+                monotonic_ns=drv.monotonic_ns, abi=drv.abi,
+            )
+        finally:
+            first = None
 
     def connect(self, address):          # connect_ex: ex=True, return the int
-        drv, fd = self._driver, self._fd
-        try:
-            drv.connect(fd, raw_address)
-            return
-        except OSError as exc:
-            first = exc
-        finish_connect(
-            first, timeout_ns=self._timeout_ns,
-            poll=lambda events, ms: drv.poll(fd, events, ms),
-            monotonic_ns=drv.monotonic_ns,
-            so_error=lambda: drv.getsockopt(fd, SOL_SOCKET, SO_ERROR),
-            strerror=drv.strerror,
-            abi=drv.abi, ex=False,
-        )
+        (the same shape with finish_connect(first, ..., poll=self.poll,
+         so_error=lambda: drv.getsockopt(self.fd, SOL_SOCKET, SO_ERROR),
+         strerror=drv.strerror, ex=False))
 
     def sendall(self, data, flags=0):
-        drv, fd = self._driver, self._fd
-        send_all(
-            memoryview(data).cast("B"),
-            lambda view: drv.send(fd, view, flags),
-            timeout_ns=self._timeout_ns,
-            poll=lambda events, ms: drv.poll(fd, events, ms),
-            monotonic_ns=drv.monotonic_ns, abi=drv.abi,
-        )
+        send_all(memoryview(data).cast("B"),
+                 lambda view: self.drv.send(self.fd, view, flags),
+                 timeout_ns=self.timeout_ns, poll=self.poll,
+                 monotonic_ns=self.drv.monotonic_ns, abi=self.drv.abi)
+
+Exceptions and reference cycles: an exception caught into a local
+(``failure = exc``) has a traceback that holds the frame that caught it, so
+the local makes a cycle, and the frame's other locals (the syscall and poll
+closures, which hold the socket) live until the cyclic GC.  CPython's C code
+has no frames: a socket dies with its last reference.  So every function
+here that keeps or re-raises an exception drops it from its locals in a
+``finally`` before its frame ends (issue 12, item 6).
 
 Signals: CPython calls ``PyErr_CheckSignals()`` after EINTR and after each
 partial ``send`` of ``sendall``.  A pure-Python loop needs no such call: the
@@ -579,58 +581,65 @@ def _run(
     """
     timed = timeout_ns > 0
     result: object = None
-    while True:
-        if action is Action.CALL:
-            failure: OSError | None = None
-            try:
-                result = syscall()
-            except OSError as exc:
-                failure = exc
-            if failure is None:
-                action, state = next_step(state, Event.SYSCALL_OK)
-            else:
-                error = failure
-                action, state = next_step(state, _syscall_event(failure.errno, numbers))
-        elif action is Action.POLL:
-            if timed:
-                now = monotonic_ns()
-                if deadline is None:
-                    # sock_call_ex: "deadline = _PyDeadline_Init(timeout)" at
-                    # the first poll; the first interval is the timeout itself.
-                    deadline = Deadline.after(now, timeout_ns)
-                remaining = deadline.remaining(now)
-                if remaining < 0:
-                    action, state = next_step(state, Event.DEADLINE_PASSED)
-                    continue
-                ms = poll_timeout_ms(remaining, int_max=numbers.int_max)
-                clamped = ms == numbers.int_max and remaining > ms * _NS_PER_MS
-            else:
-                ms, clamped = -1, False
-            poll_failure: OSError | None = None
-            try:
-                revents = poll(events, ms)
-            except OSError as exc:
-                poll_failure = exc
-            if poll_failure is not None:
-                if poll_failure.errno == numbers.eintr:
-                    action, state = next_step(state, Event.POLL_EINTR)
-                    continue
-                action, state = next_step(state, Event.POLL_ERROR)
-                # internal_select failed: s->errorhandler() raises poll's error.
-                raise poll_failure
-            if revents:
-                event = Event.POLL_READY
-            elif clamped:
-                event = Event.POLL_CLAMPED
-            else:
-                event = Event.POLL_TIMEOUT
-            action, state = next_step(state, event)
-        elif action is Action.RETURN:
-            return (_Outcome.RETURNED, result)
-        elif action is Action.RAISE_TIMEOUT:
-            return (_Outcome.TIMED_OUT, error)
-        else:  # Action.RAISE
-            return (_Outcome.SYSCALL_FAILED, error)
+    failure: OSError | None = None
+    poll_failure: OSError | None = None
+    try:
+        while True:
+            if action is Action.CALL:
+                failure = None
+                try:
+                    result = syscall()
+                except OSError as exc:
+                    failure = exc
+                if failure is None:
+                    action, state = next_step(state, Event.SYSCALL_OK)
+                else:
+                    error = failure
+                    action, state = next_step(state, _syscall_event(failure.errno, numbers))
+            elif action is Action.POLL:
+                if timed:
+                    now = monotonic_ns()
+                    if deadline is None:
+                        # sock_call_ex: "deadline = _PyDeadline_Init(timeout)" at
+                        # the first poll; the first interval is the timeout itself.
+                        deadline = Deadline.after(now, timeout_ns)
+                    remaining = deadline.remaining(now)
+                    if remaining < 0:
+                        action, state = next_step(state, Event.DEADLINE_PASSED)
+                        continue
+                    ms = poll_timeout_ms(remaining, int_max=numbers.int_max)
+                    clamped = ms == numbers.int_max and remaining > ms * _NS_PER_MS
+                else:
+                    ms, clamped = -1, False
+                poll_failure = None
+                try:
+                    revents = poll(events, ms)
+                except OSError as exc:
+                    poll_failure = exc
+                if poll_failure is not None:
+                    if poll_failure.errno == numbers.eintr:
+                        action, state = next_step(state, Event.POLL_EINTR)
+                        continue
+                    action, state = next_step(state, Event.POLL_ERROR)
+                    # internal_select failed: s->errorhandler() raises poll's error.
+                    raise poll_failure
+                if revents:
+                    event = Event.POLL_READY
+                elif clamped:
+                    event = Event.POLL_CLAMPED
+                else:
+                    event = Event.POLL_TIMEOUT
+                action, state = next_step(state, event)
+            elif action is Action.RETURN:
+                return (_Outcome.RETURNED, result)
+            elif action is Action.RAISE_TIMEOUT:
+                return (_Outcome.TIMED_OUT, error)
+            else:  # Action.RAISE
+                return (_Outcome.SYSCALL_FAILED, error)
+    finally:
+        # See "Exceptions and reference cycles" in the module docstring.
+        del error
+        failure = poll_failure = None
 
 
 def retry_call(
@@ -665,23 +674,29 @@ def retry_call(
     numbers = _numbers(abi)
     state = _CALL_STATE[mode_of(timeout_ns)]
     action, state = next_step(state, _syscall_event(first_error.errno, numbers))
-    kind, value = _run(
-        action,
-        state,
-        first_error,
-        syscall,
-        timeout_ns=timeout_ns,
-        deadline=deadline,
-        events=numbers.pollout if writing else numbers.pollin,
-        poll=poll,
-        monotonic_ns=monotonic_ns,
-        numbers=numbers,
-    )
-    if kind is _Outcome.RETURNED:
-        return cast(_T, value)
-    if kind is _Outcome.TIMED_OUT:
-        raise timed_out()
-    raise cast(OSError, value)
+    value: object = None
+    try:
+        kind, value = _run(
+            action,
+            state,
+            first_error,
+            syscall,
+            timeout_ns=timeout_ns,
+            deadline=deadline,
+            events=numbers.pollout if writing else numbers.pollin,
+            poll=poll,
+            monotonic_ns=monotonic_ns,
+            numbers=numbers,
+        )
+        if kind is _Outcome.RETURNED:
+            return cast(_T, value)
+        if kind is _Outcome.TIMED_OUT:
+            raise timed_out()
+        raise cast(OSError, value)
+    finally:
+        # See "Exceptions and reference cycles" in the module docstring.
+        del first_error
+        value = None
 
 
 def finish_connect(
@@ -720,11 +735,33 @@ def finish_connect(
     else:
         connect_event = ConnectEvent.ERROR
     connect_action, state = CONNECT_TABLE[mode_of(timeout_ns), connect_event]
-    if connect_action is ConnectAction.FAIL:
-        if ex:
-            return code if code is not None else 0
-        raise first_error
+    try:
+        if connect_action is ConnectAction.FAIL:
+            if ex:
+                return code if code is not None else 0
+            raise first_error
+        return _wait_connect(
+            first_error, state, timeout_ns=timeout_ns, poll=poll, monotonic_ns=monotonic_ns,
+            so_error=so_error, strerror=strerror, numbers=numbers, ex=ex,
+        )
+    finally:
+        # See "Exceptions and reference cycles" in the module docstring.
+        del first_error
 
+
+def _wait_connect(
+    first_error: OSError,
+    state: State,
+    *,
+    timeout_ns: int,
+    poll: Callable[[int, int], int],
+    monotonic_ns: Callable[[], int],
+    so_error: Callable[[], int],
+    strerror: Callable[[int], str],
+    numbers: _Numbers,
+    ex: bool,
+) -> int:
+    """:func:`finish_connect` once it waits: ``sock_call_ex(connect=1)``."""
     eisconn = numbers.eisconn
 
     def connect_status() -> int:
@@ -734,28 +771,35 @@ def finish_connect(
             return 0
         raise OSError(err, strerror(err))
 
-    kind, value = _run(
-        Action.POLL,
-        state,
-        first_error,
-        connect_status,
-        timeout_ns=timeout_ns,
-        deadline=None,
-        events=numbers.pollout | numbers.pollerr,
-        poll=poll,
-        monotonic_ns=monotonic_ns,
-        numbers=numbers,
-    )
-    if kind is _Outcome.RETURNED:
-        return 0
-    if kind is _Outcome.TIMED_OUT:
+    value: object = None
+    error: OSError | None = None
+    try:
+        kind, value = _run(
+            Action.POLL,
+            state,
+            first_error,
+            connect_status,
+            timeout_ns=timeout_ns,
+            deadline=None,
+            events=numbers.pollout | numbers.pollerr,
+            poll=poll,
+            monotonic_ns=monotonic_ns,
+            numbers=numbers,
+        )
+        if kind is _Outcome.RETURNED:
+            return 0
+        if kind is _Outcome.TIMED_OUT:
+            if ex:
+                return numbers.ewouldblock  # *err = SOCK_TIMEOUT_ERR
+            raise timed_out()
+        error = cast(OSError, value)
         if ex:
-            return numbers.ewouldblock  # *err = SOCK_TIMEOUT_ERR
-        raise timed_out()
-    error = cast(OSError, value)
-    if ex:
-        return error.errno if error.errno is not None else 0
-    raise error
+            return error.errno if error.errno is not None else 0
+        raise error
+    finally:
+        # See "Exceptions and reference cycles" in the module docstring.
+        del first_error
+        value = error = None
 
 
 def send_all(

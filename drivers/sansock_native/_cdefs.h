@@ -109,38 +109,42 @@ int sansock_getsockname(int fd, char *addr);
 int sansock_getpeername(int fd, char *addr);
 
 long long sansock_getsockopt_int(int fd, int level, int option);
-int sansock_getsockopt_buf(int fd, int level, int option, char *buf, int buflen);
+/* The *_buf, recv*, recvmmsg and sendmmsg helpers take the capacity of the
+ * buffer they touch and refuse (EFAULT) a length beyond it. */
+ssize_t sansock_recv(int fd, char *buf, size_t cap, size_t len, int flags);
+int sansock_getsockopt_buf(int fd, int level, int option, char *buf, size_t cap, int buflen);
 int sansock_setsockopt_int(int fd, int level, int option, int value);
-int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, int buflen);
+int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, size_t cap,
+                           unsigned int buflen);
 
 ssize_t sansock_sendto(int fd, const char *buf, size_t len, int flags,
                        const char *addr, int addrlen);
-ssize_t sansock_recvfrom(int fd, char *buf, size_t len, int flags,
+ssize_t sansock_recvfrom(int fd, char *buf, size_t cap, size_t len, int flags,
                          char *addr, int *addrlen);
 ssize_t sansock_sendmsg(int fd, char **bases, size_t *lens, int nbuffers,
                         const char *control, size_t controllen,
                         const char *name, int namelen, int flags);
 ssize_t sansock_recvmsg(int fd, char **bases, size_t *lens, int nbuffers,
-                        char *control, size_t controllen, char *name,
+                        char *control, size_t controlcap, size_t controllen, char *name,
                         int flags, long long out[3]);
 ssize_t sansock_sendmsg1(int fd, const char *buf, size_t len,
                          const char *control, size_t controllen,
                          const char *name, int namelen, int flags);
-ssize_t sansock_recvmsg1(int fd, char *buf, size_t len,
-                         char *control, size_t controllen, char *name,
+ssize_t sansock_recvmsg1(int fd, char *buf, size_t cap, size_t len,
+                         char *control, size_t controlcap, size_t controllen, char *name,
                          int flags, long long out[3]);
 ssize_t sansock_recvmsg4(int fd, int nbuffers,
                          char *b0, size_t l0, char *b1, size_t l1,
                          char *b2, size_t l2, char *b3, size_t l3,
-                         char *control, size_t controllen, char *name,
+                         char *control, size_t controlcap, size_t controllen, char *name,
                          int flags, long long out[3]);
 /* recvmmsg(2) with MSG_WAITFORONE into count slots of bufsize bytes;
  * out[3i..3i+2] = (length, msg_flags, namelen).  sendmmsg(2) of count
  * messages laid end to end (lens), names end to end (namelens, 0 = none). */
-int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
+int sansock_recvmmsg(int fd, char *data, size_t cap, size_t bufsize, char *names,
                      int count, int flags, long long *out);
-int sansock_sendmmsg(int fd, const char *data, const long long *lens,
-                     const char *names, const long long *namelens,
+int sansock_sendmmsg(int fd, const char *data, size_t datalen, const long long *lens,
+                     const char *names, size_t nameslen, const long long *namelens,
                      int count, int flags);
 static const int SANSOCK_MMSG_MAX;
 long long sansock_sendfile(int out_fd, int in_fd, long long offset, size_t count);

@@ -61,6 +61,22 @@
 #define ALG_OP_VERIFY 3
 #endif
 
+/* Defence in depth: a helper that writes into (or reads from) a buffer is
+ * told the buffer's capacity, and refuses with EFAULT ("Bad address", what
+ * the kernel answers for memory the caller does not own) a length beyond
+ * it, whatever value the Python side computed.  The driver and the core
+ * convert every size to an exact int before comparing it, so this never
+ * fires unless one of them has a bug. */
+#define SANSOCK_FITS(len, cap) \
+    do { if ((size_t)(len) > (size_t)(cap)) { errno = EFAULT; return -1; } } while (0)
+
+/* recv(2) into a buffer of cap bytes. */
+static ssize_t sansock_recv(int fd, char *buf, size_t cap, size_t len, int flags)
+{
+    SANSOCK_FITS(len, cap);
+    return recv(fd, buf, len, flags);
+}
+
 /* fcntl(2): F_DUPFD_CLOEXEC, the lowest free fd >= 0, close-on-exec. */
 static int sansock_dup_cloexec(int fd)
 {
@@ -176,9 +192,14 @@ static long long sansock_getsockopt_int(int fd, int level, int option)
 }
 
 /* getsockopt(2), buffer form: the length the kernel returned. */
-static int sansock_getsockopt_buf(int fd, int level, int option, char *buf, int buflen)
+static int sansock_getsockopt_buf(int fd, int level, int option, char *buf, size_t cap, int buflen)
 {
     socklen_t len = (socklen_t)buflen;
+    if (buflen < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    SANSOCK_FITS(buflen, cap);
     if (getsockopt(fd, level, option, buf, &len) == -1)
         return -1;
     return len > (socklen_t)buflen ? buflen : (int)len;
@@ -190,8 +211,11 @@ static int sansock_setsockopt_int(int fd, int level, int option, int value)
 }
 
 /* buf may be NULL: setsockopt(fd, level, opt, NULL, optlen). */
-static int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, int buflen)
+static int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, size_t cap,
+                                  unsigned int buflen)
 {
+    if (buf != NULL)
+        SANSOCK_FITS(buflen, cap);
     return setsockopt(fd, level, option, buf, (socklen_t)buflen);
 }
 
@@ -202,11 +226,12 @@ static ssize_t sansock_sendto(int fd, const char *buf, size_t len, int flags,
 }
 
 /* recvfrom(2) with a struct sockaddr_storage; *addrlen gets the length. */
-static ssize_t sansock_recvfrom(int fd, char *buf, size_t len, int flags,
+static ssize_t sansock_recvfrom(int fd, char *buf, size_t cap, size_t len, int flags,
                                 char *addr, int *addrlen)
 {
     socklen_t alen = sizeof(struct sockaddr_storage);
     ssize_t r;
+    SANSOCK_FITS(len, cap);
     memset(addr, 0, sizeof(struct sockaddr_storage));
     r = recvfrom(fd, buf, len, flags, (struct sockaddr *)addr, &alen);
     if (r == -1)
@@ -306,13 +331,15 @@ static ssize_t sansock_sendmsg(int fd, char **bases, size_t *lens, int nbuffers,
 }
 
 static ssize_t sansock_recvmsg(int fd, char **bases, size_t *lens, int nbuffers,
-                               char *control, size_t controllen, char *name,
+                               char *control, size_t controlcap, size_t controllen, char *name,
                                int flags, long long out[3])
 {
     struct iovec stack[SANSOCK_IOV_STACK];
-    struct iovec *iov = sansock_fill_iov(stack, bases, lens, nbuffers);
+    struct iovec *iov;
     ssize_t r;
     int saved;
+    SANSOCK_FITS(controllen, controlcap);
+    iov = sansock_fill_iov(stack, bases, lens, nbuffers);
     if (iov == NULL)
         return -1;
     r = sansock_recvmsg_iov(fd, iov, nbuffers, control, controllen, name, flags, out);
@@ -334,11 +361,13 @@ static ssize_t sansock_sendmsg1(int fd, const char *buf, size_t len,
     return sansock_sendmsg_iov(fd, &iov, 1, control, controllen, name, namelen, flags);
 }
 
-static ssize_t sansock_recvmsg1(int fd, char *buf, size_t len,
-                                char *control, size_t controllen, char *name,
+static ssize_t sansock_recvmsg1(int fd, char *buf, size_t cap, size_t len,
+                                char *control, size_t controlcap, size_t controllen, char *name,
                                 int flags, long long out[3])
 {
     struct iovec iov;
+    SANSOCK_FITS(len, cap);
+    SANSOCK_FITS(controllen, controlcap);
     iov.iov_base = buf;
     iov.iov_len = len;
     return sansock_recvmsg_iov(fd, &iov, 1, control, controllen, name, flags, out);
@@ -349,7 +378,7 @@ static ssize_t sansock_recvmsg1(int fd, char *buf, size_t len,
 static ssize_t sansock_recvmsg4(int fd, int nbuffers,
                                 char *b0, size_t l0, char *b1, size_t l1,
                                 char *b2, size_t l2, char *b3, size_t l3,
-                                char *control, size_t controllen, char *name,
+                                char *control, size_t controlcap, size_t controllen, char *name,
                                 int flags, long long out[3])
 {
     struct iovec iov[4];
@@ -357,6 +386,7 @@ static ssize_t sansock_recvmsg4(int fd, int nbuffers,
         errno = EINVAL;
         return -1;
     }
+    SANSOCK_FITS(controllen, controlcap);
     iov[0].iov_base = b0;
     iov[0].iov_len = l0;
     iov[1].iov_base = b1;
@@ -407,7 +437,7 @@ static __thread struct iovec sansock_mmsg_iovs[SANSOCK_MMSG_MAX];
  * namelen clamped to the storage, or -1 when the name equals the previous
  * datagram's).  No timeout argument (its semantics are
  * broken, see BUGS in recvmmsg(2)): the core's timeout machine polls. */
-static int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
+static int sansock_recvmmsg(int fd, char *data, size_t cap, size_t bufsize, char *names,
                             int count, int flags, long long *out)
 {
     struct mmsghdr *hdrs = sansock_mmsg_hdrs;
@@ -421,6 +451,10 @@ static int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
     }
     if (count > SANSOCK_MMSG_MAX)
         count = SANSOCK_MMSG_MAX;
+    if (bufsize != 0 && (size_t)count > cap / bufsize) {
+        errno = EFAULT;
+        return -1;
+    }
     for (i = 0; i < count; i++) {
         char *name = names + (size_t)i * ss;
         ((struct sockaddr *)name)->sa_family = AF_UNSPEC;
@@ -455,8 +489,8 @@ static int sansock_recvmmsg(int fd, char *data, size_t bufsize, char *names,
 /* sendmmsg(2): message i is lens[i] bytes of data (the messages laid end to
  * end), to the namelens[i] bytes of names (laid end to end; 0: no address,
  * msg_name NULL).  Returns the number of messages sent. */
-static int sansock_sendmmsg(int fd, const char *data, const long long *lens,
-                            const char *names, const long long *namelens,
+static int sansock_sendmmsg(int fd, const char *data, size_t datalen, const long long *lens,
+                            const char *names, size_t nameslen, const long long *namelens,
                             int count, int flags)
 {
     struct mmsghdr *hdrs = sansock_mmsg_hdrs;
@@ -468,6 +502,12 @@ static int sansock_sendmmsg(int fd, const char *data, const long long *lens,
         return -1;
     }
     for (i = 0; i < count; i++) {
+        if (lens[i] < 0 || namelens[i] < 0
+                || (size_t)lens[i] > datalen - off
+                || (size_t)namelens[i] > nameslen - noff) {
+            errno = EFAULT;
+            return -1;
+        }
         iovs[i].iov_base = (void *)(data + off);
         iovs[i].iov_len = (size_t)lens[i];
         off += (size_t)lens[i];

@@ -154,18 +154,19 @@ class NativeLib(Protocol):
     def sansock_getsockname(self, fd: int, addr: CData, /) -> int: ...
     def sansock_getpeername(self, fd: int, addr: CData, /) -> int: ...
     def sansock_getsockopt_int(self, fd: int, level: int, option: int, /) -> int: ...
+    def sansock_recv(self, fd: int, buf: CData, cap: int, n: int, flags: int, /) -> int: ...
     def sansock_getsockopt_buf(
-        self, fd: int, level: int, option: int, buf: CData, buflen: int, /
+        self, fd: int, level: int, option: int, buf: CData, cap: int, buflen: int, /
     ) -> int: ...
     def sansock_setsockopt_int(self, fd: int, level: int, option: int, value: int, /) -> int: ...
     def sansock_setsockopt_buf(
-        self, fd: int, level: int, option: int, buf: CharP, buflen: int, /
+        self, fd: int, level: int, option: int, buf: CharP, cap: int, buflen: int, /
     ) -> int: ...
     def sansock_sendto(
         self, fd: int, buf: CharP, n: int, flags: int, addr: bytes, addrlen: int, /
     ) -> int: ...
     def sansock_recvfrom(
-        self, fd: int, buf: CData, n: int, flags: int, addr: CData, addrlen: CData, /
+        self, fd: int, buf: CData, cap: int, n: int, flags: int, addr: CData, addrlen: CData, /
     ) -> int: ...
     def sansock_sendmsg(
         self,
@@ -199,6 +200,7 @@ class NativeLib(Protocol):
         lens: CData,
         nbuffers: int,
         control: CData,
+        controlcap: int,
         controllen: int,
         name: CData,
         flags: int,
@@ -209,8 +211,10 @@ class NativeLib(Protocol):
         self,
         fd: int,
         buf: CData,
+        cap: int,
         n: int,
         control: CData,
+        controlcap: int,
         controllen: int,
         name: CData,
         flags: int,
@@ -230,6 +234,7 @@ class NativeLib(Protocol):
         b3: CData,
         l3: int,
         control: CData,
+        controlcap: int,
         controllen: int,
         name: CData,
         flags: int,
@@ -237,10 +242,20 @@ class NativeLib(Protocol):
         /,
     ) -> int: ...
     def sansock_recvmmsg(
-        self, fd: int, data: CData, bufsize: int, names: CData, count: int, flags: int, out: CData, /
+        self, fd: int, data: CData, cap: int, bufsize: int, names: CData, count: int, flags: int, out: CData, /
     ) -> int: ...
     def sansock_sendmmsg(
-        self, fd: int, data: CharP, lens: CData, names: CharP, namelens: CData, count: int, flags: int, /
+        self,
+        fd: int,
+        data: CharP,
+        datalen: int,
+        lens: CData,
+        names: CharP,
+        nameslen: int,
+        namelens: CData,
+        count: int,
+        flags: int,
+        /,
     ) -> int: ...
     def sansock_sendfile(self, out_fd: int, in_fd: int, offset: int, count: int, /) -> int: ...
     def sansock_file_size(self, fd: int, /) -> int: ...

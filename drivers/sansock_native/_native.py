@@ -7,6 +7,13 @@ call (``ffi.errno``); EINTR is raised like any other errno, never retried.
 
 Memory rules (CFFI releases the GIL during every call):
 
+* no memory bound is decided by a comparison on a caller's object: a size
+  that is not an exact ``int`` is converted once with ``operator.index``
+  before it is compared or used (cffi would take anything with ``__int__``,
+  and an ``int`` subclass may lie in ``__le__``), and every C helper that
+  writes into (or reads from) a buffer is also given the buffer's capacity
+  and refuses a longer length with EFAULT (``SANSOCK_FITS`` in _helpers.h);
+
 * scratch buffers (the ``sockaddr_storage``, out-arrays, the iovec arrays,
   a 64 KiB receive buffer) belong to one thread (:class:`_Scratch` in a
   ``threading.local``), never shared across threads;
@@ -23,6 +30,7 @@ through this driver, would overwrite that thread's scratch data.
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 import threading
@@ -76,7 +84,8 @@ _alloc_raw = ffi.new_allocator(should_clear_after_alloc=False)
 
 # Hot-path functions bound once: a module global is cheaper than lib.<name>.
 _send = lib.send
-_recv = lib.recv
+_recv = lib.sansock_recv
+_index = operator.index
 _getsockopt_int = lib.sansock_getsockopt_int
 _sendmsg = lib.sansock_sendmsg
 _sendmsg1 = lib.sansock_sendmsg1
@@ -431,8 +440,11 @@ class NativeDriver:
         return r
 
     def getsockopt_bytes(self, fd: int, level: int, option: int, buflen: int) -> bytes:
-        buf = _alloc_raw("char[]", max(buflen, 1))
-        n = lib.sansock_getsockopt_buf(fd, level, option, buf, buflen)
+        if type(buflen) is not int:
+            buflen = _index(buflen)
+        cap = max(buflen, 1)
+        buf = _alloc_raw("char[]", cap)
+        n = lib.sansock_getsockopt_buf(fd, level, option, buf, cap, buflen)
         if n == -1:
             raise _os_error()
         raw: bytes = unpack_bytes(buf, n)
@@ -447,24 +459,28 @@ class NativeDriver:
         self, fd: int, level: int, option: int, value: ReadableBuffer | None, optlen: int
     ) -> None:
         buf: CharP
+        if type(optlen) is not int:
+            optlen = _index(optlen)
         if value is None:
             buf = ffi.NULL
+            cap = 0
         elif type(value) is bytes:
             buf = value
-            if optlen > len(value):  # never let the kernel read past the object
+            cap = len(value)
+            if optlen > cap:  # never let the kernel read past the object
                 raise OSError(_EINVAL, os.strerror(_EINVAL))
         else:
             view = ffi.from_buffer(value)
             try:
                 if optlen > len(view):
                     raise OSError(_EINVAL, os.strerror(_EINVAL))
-                r = lib.sansock_setsockopt_buf(fd, level, option, view, optlen)
+                r = lib.sansock_setsockopt_buf(fd, level, option, view, len(view), optlen)
             finally:
                 ffi.release(view)
             if r == -1:
                 raise _os_error()
             return
-        r = lib.sansock_setsockopt_buf(fd, level, option, buf, optlen)
+        r = lib.sansock_setsockopt_buf(fd, level, option, buf, cap, optlen)
         if r == -1:
             raise _os_error()
 
@@ -496,9 +512,11 @@ class NativeDriver:
         return n
 
     def recv(self, fd: int, bufsize: int, flags: int) -> bytes:
+        if type(bufsize) is not int:
+            bufsize = _index(bufsize)
         if bufsize <= _SCRATCH_DATA:
             s = _tls.scratch
-            n = _recv(fd, s.data, bufsize, flags)
+            n = _recv(fd, s.data, _SCRATCH_DATA, bufsize, flags)
             if n == -1:
                 raise _os_error()
             if n > bufsize:  # MSG_TRUNC: the datagram's real length
@@ -506,7 +524,7 @@ class NativeDriver:
             data: bytes = s.data_view[:n]
             return data
         buf = _alloc_raw("char[]", bufsize)
-        n = _recv(fd, buf, bufsize, flags)
+        n = _recv(fd, buf, bufsize, bufsize, flags)
         if n == -1:
             raise _os_error()
         if n > bufsize:
@@ -515,11 +533,14 @@ class NativeDriver:
         return big
 
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
+        if type(nbytes) is not int:
+            nbytes = _index(nbytes)
         p = _fbw(CHAR_ARRAY, buf, True)  # writable_buffer(), inlined
         try:
-            if nbytes > len(p):
+            size = len(p)
+            if nbytes > size:
                 raise ValueError("buffer too small for requested bytes")
-            n = _recv(fd, p, nbytes, flags)
+            n = _recv(fd, p, size, nbytes, flags)
         finally:
             _release(p)
         if n == -1:
@@ -528,8 +549,13 @@ class NativeDriver:
 
     def recvfrom(self, fd: int, bufsize: int, flags: int) -> tuple[bytes, bytes]:
         s = _tls.scratch
-        buf = s.data if bufsize <= _SCRATCH_DATA else _alloc_raw("char[]", bufsize)
-        n = lib.sansock_recvfrom(fd, buf, bufsize, flags, s.addr, s.intout)
+        if type(bufsize) is not int:
+            bufsize = _index(bufsize)
+        if bufsize <= _SCRATCH_DATA:
+            buf, cap = s.data, _SCRATCH_DATA
+        else:
+            buf, cap = _alloc_raw("char[]", bufsize), bufsize
+        n = lib.sansock_recvfrom(fd, buf, cap, bufsize, flags, s.addr, s.intout)
         if n == -1:
             raise _os_error()
         data = _past_the_buffer(unpack_bytes(buf, bufsize), n) if n > bufsize else unpack_bytes(buf, n)
@@ -540,11 +566,14 @@ class NativeDriver:
         self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int
     ) -> tuple[int, bytes]:
         s = _tls.scratch
+        if type(nbytes) is not int:
+            nbytes = _index(nbytes)
         p = writable_buffer(buf)
         try:
-            if nbytes > len(p):
+            size = len(p)
+            if nbytes > size:
                 raise ValueError("nbytes is greater than the length of the buffer")
-            n = lib.sansock_recvfrom(fd, p, nbytes, flags, s.addr, s.intout)
+            n = lib.sansock_recvfrom(fd, p, size, nbytes, flags, s.addr, s.intout)
         finally:
             ffi.release(p)
         if n == -1:
@@ -593,14 +622,21 @@ class NativeDriver:
         self, fd: int, bufsize: int, ancbufsize: int, flags: int
     ) -> tuple[bytes, bytes, int, bytes]:
         s = _tls.scratch
-        buf = s.data if bufsize <= _SCRATCH_DATA else _alloc_raw("char[]", bufsize)
-        if not ancbufsize:
-            control = _NULL
-        elif ancbufsize <= s.control_size:
-            control = s.control
+        if type(bufsize) is not int:
+            bufsize = _index(bufsize)
+        if type(ancbufsize) is not int:
+            ancbufsize = _index(ancbufsize)
+        if bufsize <= _SCRATCH_DATA:
+            buf, cap = s.data, _SCRATCH_DATA
         else:
-            control = s.control_buffer(ancbufsize)
-        n = _recvmsg1(fd, buf, bufsize, control, ancbufsize, s.addr, flags, s.out)
+            buf, cap = _alloc_raw("char[]", bufsize), bufsize
+        if not ancbufsize:
+            control, controlcap = _NULL, 0
+        elif ancbufsize <= s.control_size:
+            control, controlcap = s.control, s.control_size
+        else:
+            control, controlcap = s.control_buffer(ancbufsize), ancbufsize
+        n = _recvmsg1(fd, buf, cap, bufsize, control, controlcap, ancbufsize, s.addr, flags, s.out)
         if n == -1:
             raise _os_error()
         # MSG_TRUNC may report more than bufsize: recvmsg keeps what fit
@@ -618,13 +654,20 @@ class NativeDriver:
         self, fd: int, buffers: Sequence[WriteableBuffer], ancbufsize: int, flags: int
     ) -> tuple[int, bytes, int, bytes]:
         s = _tls.scratch
-        control = s.control_buffer(ancbufsize) if ancbufsize else _NULL
+        if type(ancbufsize) is not int:
+            ancbufsize = _index(ancbufsize)
+        if ancbufsize:
+            control = s.control_buffer(ancbufsize)
+            controlcap = s.control_size if control is s.control else ancbufsize
+        else:
+            control, controlcap = _NULL, 0
         out = s.out
         count = len(buffers)
         if count == 1:
             p = _fbw(CHAR_ARRAY, buffers[0], True)
             try:
-                n = _recvmsg1(fd, p, len(p), control, ancbufsize, s.addr, flags, out)
+                size = len(p)
+                n = _recvmsg1(fd, p, size, size, control, controlcap, ancbufsize, s.addr, flags, out)
             finally:
                 _release(p)
         elif 2 <= count <= 4:
@@ -645,7 +688,7 @@ class NativeDriver:
                         l3 = len(p3)
                 n = _recvmsg4(
                     fd, count, p0, len(p0), p1, len(p1), p2, l2, p3, l3,
-                    control, ancbufsize, s.addr, flags, out,
+                    control, controlcap, ancbufsize, s.addr, flags, out,
                 )
             except BaseException:
                 for p in (p0, p1, p2, p3):
@@ -662,7 +705,7 @@ class NativeDriver:
                 if count:
                     bases[0:count] = keep
                     lens[0:count] = list(map(len, keep))
-                n = _recvmsg(fd, bases, lens, count, control, ancbufsize, s.addr, flags, out)
+                n = _recvmsg(fd, bases, lens, count, control, controlcap, ancbufsize, s.addr, flags, out)
             finally:
                 _release_all(keep)
         if n == -1:
@@ -684,12 +727,18 @@ class NativeDriver:
         # recvmmsg(2) with MSG_WAITFORONE, in one C call (sansock_recvmmsg):
         # message i lands at i * bufsize of one per-thread buffer.
         s = _tls.scratch
+        if type(count) is not int:
+            count = _index(count)
+        if type(bufsize) is not int:
+            bufsize = _index(bufsize)
         if count > _MMSG_MAX:
             count = _MMSG_MAX
         s.mmsg_arrays()
-        data, view = s.mmsg_buffer(count * bufsize if count > 0 else 0)
+        size = count * bufsize if count > 0 else 0
+        data, view = s.mmsg_buffer(size)
+        cap = max(size, 1) if data is not s.mmsg_data else s.mmsg_size
         out = s.mmsg_out
-        got = _recvmmsg(fd, data, bufsize, s.mmsg_names, count, flags, out)
+        got = _recvmmsg(fd, data, cap, bufsize, s.mmsg_names, count, flags, out)
         if got == -1:
             raise _os_error()
         meta = s.mmsg_out_values
@@ -731,14 +780,23 @@ class NativeDriver:
                 namelens.append(len(addr))
                 names.append(addr)
         data = b"".join(batch_data for batch_data, _ in batch)
+        joined = b"".join(names)
         s.mmsg_lens[0:count] = lens
         s.mmsg_namelens[0:count] = namelens
-        n = _sendmmsg(fd, data, s.mmsg_lens, b"".join(names), s.mmsg_namelens, count, flags)
+        # The lengths were read before the join: a buffer another thread
+        # resized in between is caught by the helper's bound (EFAULT).
+        n = _sendmmsg(fd, data, len(data), s.mmsg_lens, joined, len(joined), s.mmsg_namelens, count, flags)
         if n == -1:
             raise _os_error()
         return n
 
     def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        # os.sendfile parses offset and count with __index__ (Py_off_t,
+        # Py_ssize_t): a Decimal or float is refused before the syscall.
+        if type(offset) is not int:
+            offset = _index(offset)
+        if type(count) is not int:
+            count = _index(count)
         n = lib.sansock_sendfile(out_fd, in_fd, offset, count)
         if n == -1:
             raise _os_error()
