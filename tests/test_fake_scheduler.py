@@ -136,6 +136,34 @@ def test_a_long_computation_in_the_main_thread_does_not_expire_a_server_timeout(
             assert virtual_ns(net) == start
 
 
+def test_a_server_sharing_the_gil_with_a_busy_outsider_still_holds_the_clock() -> None:
+    """CPU contention: a thread that is no participant (started before the kernel)
+    computes too, so the server gets the GIL half the time; its work still counts."""
+    stop = threading.Event()
+
+    def hog() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    outsider = threading.Thread(target=hog, name="hog")
+    outsider.start()
+    try:
+        kernel = FakeKernel()
+        net = sansock.using(kernel)
+        a, b = net.socketpair()
+        with a, b:
+            thread = threading.Thread(target=lambda: (b.recv(1), spin_python(0.3), b.send(b"!")))
+            thread.start()
+            a.settimeout(30)
+            a.send(b"?")
+            assert a.recv(1) == b"!"
+            thread.join()
+            assert kernel.monotonic_ns() == 1_000_000_000_000
+    finally:
+        stop.set()
+        outsider.join()
+
+
 # -- (b) waits the kernel cannot see let the clock move -----------------------------------------
 
 

@@ -49,7 +49,7 @@ from ._objects import (
 )
 from ._oserror import errno_name, raise_errno
 from ._resolver import Resolver
-from ._scheduler import BlockedForever, Scheduler, WaitInfo
+from ._scheduler import BlockedForever, Scheduler
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 
 if TYPE_CHECKING:
@@ -235,6 +235,7 @@ class FakeKernel:
         self._scheduler = Scheduler(
             idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s
         )
+        self._scheduler.event_names = self._poll_names
         self.resolver = Resolver(self._abi, hostname=self.hostname)
 
     # ------------------------------------------------------------------ helpers
@@ -385,9 +386,9 @@ class FakeKernel:
         call: str,
         ready: Callable[[], bool],
         deadline_ns: int | None = None,
-        events: Callable[[], str] | None = None,
+        events: int | None = None,
     ) -> bool:
-        return self._scheduler.wait_until(ready, deadline_ns, WaitInfo(call, fd, events))
+        return self._scheduler.wait_until(ready, deadline_ns, call, fd, events)
 
     def _timeo_deadline(self, sock: FakeSocket, option: str) -> int | None:
         """SO_RCVTIMEO/SO_SNDTIMEO as a virtual deadline (``sock_rcvtimeo``)."""
@@ -492,7 +493,7 @@ class FakeKernel:
             result = self._revents(fd) & wanted
             return result != 0
 
-        self._block(fd, "poll", ready, deadline, lambda: self._poll_names(events))
+        self._block(fd, "poll", ready, deadline, events)
         return result
 
     def _poll_names(self, events: int) -> str:

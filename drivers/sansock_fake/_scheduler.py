@@ -118,14 +118,14 @@ class WaitInfo:
 
     call: str
     fd: int
-    #: For ``poll``: the names of the events asked for, computed when needed.
-    events: Callable[[], str] | None = None
+    #: For ``poll``: the names of the events asked for ("POLLIN|POLLOUT").
+    events: str | None = None
 
     @property
     def waits_for(self) -> str:
         """What no thread can do: "make fd 5 readable", "connect to listening fd 3"..."""
         if self.events is not None:
-            return f"make fd {self.fd} report {self.events()}"
+            return f"make fd {self.fd} report {self.events}"
         template = _WAITS_FOR.get(self.call, "make fd {fd} readable")
         return template.format(fd=self.fd)
 
@@ -168,12 +168,18 @@ if hasattr(threading.Thread, "_wait_for_tstate_lock"):
 _KERNEL_FILES = frozenset(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), name) for name in ("_kernel.py", "_scheduler.py")
 )
-#: Stdlib modules whose frames a "parked in ..." description skips over.
-_STDLIB_WAIT_FILES = frozenset(
-    os.path.abspath(module.__file__)
-    for module in (threading, sys.modules.get("queue"), sys.modules.get("concurrent.futures._base"))
-    if module is not None and getattr(module, "__file__", None)
-)
+
+
+def _stdlib_wait_files() -> frozenset[str]:
+    """Stdlib modules whose frames a "parked in ..." description skips over."""
+    return frozenset(
+        os.path.abspath(path)
+        for path in (
+            getattr(sys.modules.get(name), "__file__", None)
+            for name in ("threading", "queue", "concurrent.futures._base")
+        )
+        if isinstance(path, str)
+    )
 
 
 def _classify(frame: FrameType | None, kernel_condition: object, frames: dict[int, FrameType]) -> _State:
@@ -260,7 +266,8 @@ def _describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
     if frame is None:
         return f"{thread.name} (outside the kernel, no Python frame)"
     wait = None
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) in _STDLIB_WAIT_FILES:
+    stdlib = _stdlib_wait_files()
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) in stdlib:
         wait = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
         frame = frame.f_back
     if frame is None:
@@ -287,6 +294,8 @@ class Scheduler:
     confirm_s: float = 0.001
     #: A thread using more than this fraction of the grace in CPU time is running.
     busy_fraction: float = 0.2
+    #: Names the events of a ``poll`` (the kernel sets it from its ABI).
+    event_names: Callable[[int], str] = attrs.field(default=lambda events: f"events {events:#x}")
     #: Bumped by every syscall.
     activity: int = 0
     _preexisting: frozenset[int] = attrs.field(
@@ -434,9 +443,24 @@ class Scheduler:
 
     # -- waiting -----------------------------------------------------------------------------
 
-    def wait_until(self, ready: Callable[[], bool], deadline_ns: int | None, info: WaitInfo) -> bool:
-        """Block (lock held) until ``ready()`` or the virtual deadline: True when ready."""
+    def wait_until(
+        self,
+        ready: Callable[[], bool],
+        deadline_ns: int | None,
+        call: str,
+        fd: int,
+        events: int | None = None,
+    ) -> bool:
+        """Block (lock held) until ``ready()`` or the virtual deadline: True when ready.
+
+        *call*, *fd* and the *events* of a ``poll`` name the wait in messages.
+        """
+        if ready():
+            return True  # the common case: nothing to wait for
+        if deadline_ns is not None and self.now_ns >= deadline_ns:
+            return False  # a zero timeout
         me = threading.get_ident()
+        info = WaitInfo(call, fd, None if events is None else self.event_names(events))
         stalled_since = time.monotonic()
         last_activity = self.activity
         watch: _Watch | None = None
