@@ -152,7 +152,12 @@ def test_a_server_sharing_the_gil_with_a_busy_outsider_still_holds_the_clock() -
         net = sansock.using(kernel)
         a, b = net.socketpair()
         with a, b:
-            thread = threading.Thread(target=lambda: (b.recv(1), spin_python(0.3), b.send(b"!")))
+            def server() -> None:
+                b.recv(1)
+                spin_python(0.3)
+                b.send(b"!")
+
+            thread = threading.Thread(target=server)
             thread.start()
             a.settimeout(30)
             a.send(b"?")
