@@ -49,7 +49,8 @@ from ._objects import (
 )
 from ._oserror import errno_name, raise_errno
 from ._resolver import Resolver
-from ._scheduler import Scheduler
+from ._scheduler import BlockedForever, Scheduler
+from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -145,6 +146,9 @@ def _syscall(method: Callable[P, R]) -> Callable[P, R]:
             except OSError as exc:
                 kernel.trace.append(TraceEntry(name, shown, errno_name(exc.errno or 0)))
                 raise
+            except BlockedForever as exc:
+                # Raised from here, its traceback ends at the syscall, not deep in the scheduler.
+                raise exc.with_traceback(None) from None
             finally:
                 kernel._scheduler.condition.notify_all()
             kernel.trace.append(TraceEntry(name, shown, f"ok {_summary(result)}"))
@@ -203,9 +207,11 @@ class FakeKernel:
     #: net.core.wmem_max / rmem_max: the caps of SO_SNDBUF / SO_RCVBUF before doubling.
     wmem_max: int = attrs.field(default=WMEM_MAX, kw_only=True)
     rmem_max: int = attrs.field(default=RMEM_MAX, kw_only=True)
-    #: Real seconds a waiter sleeps before treating a silent kernel as quiescent.
-    idle_grace_s: float = attrs.field(default=0.02, kw_only=True)
-    #: Real seconds without any syscall before a wait with no deadline gives up.
+    #: Real seconds a thread outside the kernel must stay still, in a wait the
+    #: kernel does not recognise, before the virtual clock may move without it.
+    idle_grace_s: float = attrs.field(default=0.1, kw_only=True)
+    #: Real seconds without any syscall, every other thread waiting, before a
+    #: wait with no deadline gives up.
     stall_timeout_s: float = attrs.field(default=5.0, kw_only=True)
     faults: FaultScript = attrs.field(factory=FaultScript, init=False)
     trace: list[TraceEntry] = attrs.field(factory=list, init=False)
@@ -229,6 +235,7 @@ class FakeKernel:
         self._scheduler = Scheduler(
             idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s
         )
+        self._scheduler.event_names = self._poll_names
         self.resolver = Resolver(self._abi, hostname=self.hostname)
 
     # ------------------------------------------------------------------ helpers
@@ -379,8 +386,9 @@ class FakeKernel:
         call: str,
         ready: Callable[[], bool],
         deadline_ns: int | None = None,
+        events: int | None = None,
     ) -> bool:
-        return self._scheduler.wait_until(ready, deadline_ns, lambda: f"{call}(fd={fd})")
+        return self._scheduler.wait_until(ready, deadline_ns, call, fd, events)
 
     def _timeo_deadline(self, sock: FakeSocket, option: str) -> int | None:
         """SO_RCVTIMEO/SO_SNDTIMEO as a virtual deadline (``sock_rcvtimeo``)."""
@@ -485,8 +493,13 @@ class FakeKernel:
             result = self._revents(fd) & wanted
             return result != 0
 
-        self._block(fd, "poll", ready, deadline)
+        self._block(fd, "poll", ready, deadline, events)
         return result
+
+    def _poll_names(self, events: int) -> str:
+        """``POLLIN|POLLOUT`` for a BlockedForever message."""
+        names = [n for n in ("POLLIN", "POLLPRI", "POLLOUT", "POLLRDHUP") if events & self._c(n)]
+        return "|".join(names) if names else f"events {events:#x}"
 
     # ---------------------------------------------------------------- lifecycle
     def _check_create(self, family: int, type_: int, proto: int) -> tuple[int, int, bool, bool]:

@@ -4,44 +4,278 @@ One ``threading.Condition`` per kernel guards all kernel state; every syscall
 runs holding it, and every syscall that changes state ends with
 ``notify_all`` so waiters re-check their condition.
 
-When is it safe to move the virtual clock?  When no thread that could still
-change the kernel's state is running.  The kernel's *participants* are:
+The virtual-time rule
+---------------------
 
-* the thread that created the kernel and every live thread that has made a
-  syscall on it, and
-* every live thread started after the kernel was created (it may be a server
-  thread that has not reached its first syscall yet).
+Virtual time models computation as instantaneous: the clock moves only when
+no thread that could still change the kernel's state is doing anything.
 
+*Participants* are the thread that created the kernel, every live thread that
+has made a syscall on it, and every live thread started after the kernel was
+created (a server thread that has not reached its first syscall yet).
 Threads that existed before the kernel (pytest's own, a thread pool...) and
-threads that have exited are not participants.  Then:
+threads that have exited are not participants.  Each participant is, at any
+moment, in one of three states:
 
-* if every participant is waiting inside the kernel and each has looked at
-  its condition since the last syscall, the clock jumps at once
-  to the earliest deadline among the waiters (a 30 s ``poll`` costs
-  microseconds); if no waiter has a deadline, nothing can ever wake them, and
-  each gets :class:`BlockedForever` naming its fd and call instead of a hang;
-* if some participant is running outside the kernel (a main thread in
-  ``Thread.join``, say), waiters sleep in real time for ``idle_grace_s``; a
-  grace period with no syscall at all counts as quiescence and the clock
-  jumps to the earliest deadline.  A wait with no deadline that sees no
-  syscall for ``stall_timeout_s`` of real time also gets
-  :class:`BlockedForever`, so a forgotten peer fails a test instead of
-  hanging it.
+* **blocked in the kernel** -- waiting inside a syscall of this kernel, with
+  a deadline or without;
+* **parked** -- waiting on something the kernel cannot see but does not wait
+  for.  Two kinds are recognised:
+
+  - *at once*: the thread's innermost Python frame is inside a stdlib wait
+    that nothing has signalled yet -- ``threading.Condition.wait`` with its
+    waiter still queued (so ``Event.wait``, ``queue.Queue.get``,
+    ``Semaphore.acquire``, ``Barrier.wait``, ``Future.result``...), or
+    ``Thread.join`` of a thread that still runs Python code.  A notified
+    waiter or a finished join counts as running until it has run;
+  - *after a real-time grace* (``idle_grace_s``, default 0.1 s): any other
+    wait (``time.sleep``, a bare ``Lock.acquire``, ``select`` on real fds,
+    ``SimpleQueue.get``, a read on a pipe): the thread counts as parked when,
+    over a whole grace period, it stayed at the same instruction of the same
+    frame, used less than a fifth of the period in CPU time
+    (``CLOCK_THREAD_CPUTIME_ID`` of that thread) and was not runnable
+    (``/proc/self/task/<tid>/stat``) when looked at;
+
+* **running** -- anything else: computing, in a garbage collection, waiting
+  for the CPU or for the GIL, entering a syscall.
+
+The clock moves when, and only when, every participant is blocked in the
+kernel or parked, and every blocked thread has re-checked its condition since
+the last syscall: it jumps at once to the earliest deadline among the
+blocked threads (a 30 s ``poll`` costs microseconds).  A running thread holds
+the clock however long it runs: 200 ms of work, a GC pause, or a thread
+starved of CPU never lets another thread's timeout expire.
+
+When every participant is blocked in the kernel and none has a deadline,
+nothing can ever wake them: each gets :class:`BlockedForever`, naming its
+call, its fd, what it waits for and the other waiters, instead of a hang.
+When some are parked outside the kernel (their waits may end in real time),
+a wait with no deadline that sees no syscall for ``stall_timeout_s`` of real
+time, with the others still parked, gets :class:`BlockedForever` instead.
+
+Limits
+------
+
+* A real-time wait outside the kernel (``time.sleep(1)``, ``Event.wait(2)``)
+  does not hold the virtual clock: once its thread is parked, another
+  thread's virtual timeout may expire before it wakes, where a real kernel
+  would have delivered what it sends afterwards.  A short sleep (under
+  ``idle_grace_s``) counts as running.
+* A thread that busy-waits (``while not done: pass``) is running forever and
+  holds the clock; a polling loop that sleeps between checks is parked.
+* A participant that waits for the GIL held by a *non*-participant thread
+  that computes for longer than ``idle_grace_s`` may be taken as parked.
+* Without ``/proc`` and per-thread CPU clocks, the grace rule uses the
+  frame position alone.
 """
 
 from __future__ import annotations
 
+import dis
+import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from types import CodeType, FrameType
+from typing import Literal
 
 import attrs
 
-__all__ = ["BlockedForever", "Scheduler"]
+__all__ = ["BlockedForever", "Scheduler", "WaitInfo"]
 
 
 class BlockedForever(RuntimeError):
-    """A blocking call that nothing can ever complete (a bug in the test, not an OS error)."""
+    """A blocking call that nothing can ever complete (a bug in the test, not an OS error).
+
+    The message names the call, its fd, what it waited for, and what every
+    other thread using the kernel was doing.
+    """
+
+
+def _hide_from_pytest(excinfo: object) -> bool:
+    """pytest's ``__tracebackhide__`` hook: the kernel's frames are noise under a BlockedForever."""
+    return isinstance(getattr(excinfo, "value", None), BlockedForever)
+
+
+# pytest reads ``__tracebackhide__`` from a frame's globals too, and calls it
+# with the ExceptionInfo when it is callable: a BlockedForever traceback then
+# ends at the user's call (``_kernel`` imports the same hook).
+__tracebackhide__ = _hide_from_pytest
+
+
+#: What no thread can do for a blocked call, by call: completes "no thread can ...".
+_WAITS_FOR = {
+    "accept": "connect to listening fd {fd}",
+    "connect": "accept the connection of fd {fd}",
+    "sendmsg": "read from the peer of fd {fd} to make room for what it sends",
+}
+
+
+@attrs.frozen
+class WaitInfo:
+    """What a blocked syscall waits for, for the :class:`BlockedForever` message."""
+
+    call: str
+    fd: int
+    #: For ``poll``: the names of the events asked for ("POLLIN|POLLOUT").
+    events: str | None = None
+
+    @property
+    def waits_for(self) -> str:
+        """What no thread can do: "make fd 5 readable", "connect to listening fd 3"..."""
+        if self.events is not None:
+            return f"make fd {self.fd} report {self.events}"
+        template = _WAITS_FOR.get(self.call, "make fd {fd} readable")
+        return template.format(fd=self.fd)
+
+    def __str__(self) -> str:
+        return f"{self.call}(fd={self.fd})"
+
+
+# -- What the threads outside the kernel are doing -----------------------------------------
+
+_State = Literal["running", "parked", "other"]
+
+
+def _call_lines(function: Callable[..., object], names: Iterable[str]) -> frozenset[int]:
+    """The source lines of *function* that call a method named in *names* (blocking calls)."""
+    wanted = set(names)
+    lines: set[int] = set()
+    line: int | None = None
+    for ins in dis.get_instructions(function):
+        positions = getattr(ins, "positions", None)
+        if positions is not None and positions.lineno is not None:
+            line = positions.lineno
+        elif isinstance(ins.starts_line, int) and not isinstance(ins.starts_line, bool):
+            line = ins.starts_line  # 3.10
+        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in wanted and line is not None:
+            lines.add(line)
+    return frozenset(lines)
+
+
+_CONDITION_WAIT = threading.Condition.wait.__code__
+#: Stdlib frames a thread parks in, and the lines of the blocking call.
+#: ``Thread.join`` waits in ``_wait_for_tstate_lock`` up to 3.12, in
+#: ``self._handle.join`` from 3.13.
+_PARKING_LINES: dict[CodeType, frozenset[int]] = {
+    _CONDITION_WAIT: _call_lines(threading.Condition.wait, ["acquire"]),
+    threading.Thread.join.__code__: _call_lines(threading.Thread.join, ["join"]),
+}
+if hasattr(threading.Thread, "_wait_for_tstate_lock"):
+    _tstate_wait = threading.Thread._wait_for_tstate_lock
+    _PARKING_LINES[_tstate_wait.__code__] = _call_lines(_tstate_wait, ["acquire"])
+_KERNEL_FILES = frozenset(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), name) for name in ("_kernel.py", "_scheduler.py")
+)
+
+
+def _stdlib_wait_files() -> frozenset[str]:
+    """Stdlib modules whose frames a "parked in ..." description skips over."""
+    return frozenset(
+        os.path.abspath(path)
+        for path in (
+            getattr(sys.modules.get(name), "__file__", None)
+            for name in ("threading", "queue", "concurrent.futures._base")
+        )
+        if isinstance(path, str)
+    )
+
+
+def _classify(frame: FrameType | None, kernel_condition: object, frames: dict[int, FrameType]) -> _State:
+    """Running, parked (in a recognised stdlib wait nobody signalled), or other."""
+    if frame is None:
+        return "other"
+    code = frame.f_code
+    if os.path.abspath(code.co_filename) in _KERNEL_FILES:
+        return "running"  # entering a syscall, or reading kernel state
+    lines = _PARKING_LINES.get(code)
+    if lines is None:
+        return "other"
+    if frame.f_lineno not in lines:
+        return "running"
+    try:
+        owner = frame.f_locals.get("self")
+        if code is _CONDITION_WAIT:
+            if owner is kernel_condition:
+                return "running"  # FakeKernel.settle()
+            waiter = frame.f_locals.get("waiter")
+            # Condition.notify removes the waiter before releasing it: a
+            # waiter no longer queued has been woken and is about to run.
+            queued = waiter is not None and any(w is waiter for w in getattr(owner, "_waiters", ()))
+            return "parked" if queued else "running"
+        # Thread.join: parked while the joined thread still runs Python code.
+        ident = getattr(owner, "ident", None)
+        return "parked" if ident is not None and ident in frames else "running"
+    except Exception:  # noqa: BLE001 -- a frame changing under us: ask again later
+        return "other"
+
+
+def _cpu_ns(native_id: int | None) -> int | None:
+    """CPU time of a thread of this process (``CLOCK_THREAD_CPUTIME_ID`` from outside it).
+
+    The clock id is Linux's ``MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)``, as
+    ``pthread_getcpuclockid`` computes it; a thread that has gone gives
+    ``EINVAL`` instead of undefined behaviour.
+    """
+    if native_id is None or not hasattr(time, "clock_gettime_ns"):
+        return None
+    try:
+        return time.clock_gettime_ns(((~native_id) << 3) | 6)
+    except (OSError, OverflowError):
+        return None
+
+
+def _runnable(native_id: int | None) -> bool:
+    """Whether the thread is running or waiting for a CPU (state R in ``/proc``)."""
+    if native_id is None:
+        return False
+    try:
+        fd = os.open(f"/proc/self/task/{native_id}/stat", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        stat = os.read(fd, 512)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    _, _, rest = stat.rpartition(b")")
+    return rest[1:2] == b"R"
+
+
+@attrs.frozen
+class _Sample:
+    state: _State
+    position: tuple[int, int] | None
+    cpu_ns: int | None
+    runnable: bool
+
+
+@attrs.frozen
+class _Watch:
+    """What the participants outside the kernel were doing at the start of an observation."""
+
+    activity: int
+    since: float
+    samples: dict[int, _Sample]
+
+
+def _describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
+    """"MainThread (in Thread.join() at test_x.py:12)": where a thread outside the kernel is."""
+    if frame is None:
+        return f"{thread.name} (outside the kernel, no Python frame)"
+    wait = None
+    stdlib = _stdlib_wait_files()
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) in stdlib:
+        wait = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+        frame = frame.f_back
+    if frame is None:
+        return f"{thread.name} (in {wait}())"
+    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    if wait is not None:
+        return f"{thread.name} (in {wait}() at {where})"
+    return f"{thread.name} (outside the kernel, at {where} in {frame.f_code.co_name})"
 
 
 @attrs.define(eq=False)
@@ -52,9 +286,17 @@ class Scheduler:
     #: CLOCK_MONOTONIC of the virtual machine, in ns; starts at 1000 s as a
     #: real boot-relative clock would not be 0.
     now_ns: int = 1_000_000_000_000
-    idle_grace_s: float = 0.02
+    #: Real seconds a thread outside the kernel must stay still in an
+    #: unrecognised wait before it counts as parked.
+    idle_grace_s: float = 0.1
     stall_timeout_s: float = 5.0
-    #: Bumped by every syscall; a grace period that sees it unchanged is idle.
+    #: Real seconds between two looks that confirm recognised stdlib waits.
+    confirm_s: float = 0.001
+    #: A thread using more than this fraction of the grace in CPU time is running.
+    busy_fraction: float = 0.2
+    #: Names the events of a ``poll`` (the kernel sets it from its ABI).
+    event_names: Callable[[int], str] = attrs.field(default=lambda events: f"events {events:#x}")
+    #: Bumped by every syscall.
     activity: int = 0
     _preexisting: frozenset[int] = attrs.field(
         factory=lambda: frozenset(t.ident for t in threading.enumerate() if t.ident is not None)
@@ -67,7 +309,11 @@ class Scheduler:
     )
     #: thread ident -> deadline (ns) or None, for threads blocked in the kernel.
     _waiting: dict[int, int | None] = attrs.field(factory=dict)
+    #: thread ident -> what it waits for, for the messages.
+    _waiting_for: dict[int, WaitInfo] = attrs.field(factory=dict)
     _deadlock_round: int = 0
+    #: What every participant was doing when the last deadlock was found.
+    _deadlock_picture: dict[int, str] = attrs.field(factory=dict)
     #: thread ident -> how many times it has evaluated its wait condition.
     _checks: dict[int, int] = attrs.field(factory=dict)
     #: thread ident -> ``activity`` when it last evaluated its wait condition.
@@ -80,10 +326,11 @@ class Scheduler:
         if thread.ident is not None and thread.ident not in self._users:
             self._users[thread.ident] = thread
 
-    def _participants(self) -> set[int]:
-        alive = {t.ident: t for t in threading.enumerate() if t.ident is not None}
-        found = {ident for ident, t in self._users.items() if t.is_alive()}
-        found |= {ident for ident in alive if ident not in self._preexisting}
+    def _participants(self) -> dict[int, threading.Thread]:
+        found = {ident: t for ident, t in self._users.items() if t.is_alive()}
+        for t in threading.enumerate():
+            if t.ident is not None and t.ident not in self._preexisting:
+                found[t.ident] = t
         return found
 
     def _earliest_deadline(self) -> int | None:
@@ -107,75 +354,167 @@ class Scheduler:
             ident in alive and self._checks.get(ident, 0) == count
             for ident, count in snapshot.items()
         ):
-            self.condition.wait(timeout=self.idle_grace_s)
+            self.condition.wait(timeout=self.confirm_s)
             alive = {t.ident for t in threading.enumerate()}
         # A waiter that re-checked and is not ready is back in _waiting, or on
         # its way there: its wait() releases the lock only once it is.
 
+    # -- the threads outside the kernel --------------------------------------------------------
+
+    def _sample(self, outside: dict[int, threading.Thread]) -> dict[int, _Sample]:
+        frames = sys._current_frames()
+        try:
+            samples = {}
+            for ident, thread in outside.items():
+                frame = frames.get(ident)
+                state = _classify(frame, self.condition, frames)
+                position = None if frame is None else (id(frame), frame.f_lasti)
+                if state == "other":
+                    native = getattr(thread, "native_id", None)
+                    samples[ident] = _Sample(state, position, _cpu_ns(native), _runnable(native))
+                else:
+                    samples[ident] = _Sample(state, position, None, False)
+            return samples
+        finally:
+            del frames
+
+    def _still(self, before: _Sample, after: _Sample, elapsed: float) -> bool:
+        """Whether a thread outside the kernel stayed parked between two samples."""
+        if after.state == "running" or before.state != after.state or before.position != after.position:
+            return False
+        if after.state == "parked":
+            return True
+        if elapsed < self.idle_grace_s or after.runnable:
+            return False
+        if before.cpu_ns is not None and after.cpu_ns is not None:
+            return after.cpu_ns - before.cpu_ns <= self.busy_fraction * elapsed * 1e9
+        return True
+
+    def _look_outside(self, outside: dict[int, threading.Thread], watch: _Watch | None) -> tuple[bool, _Watch, float]:
+        """(every thread outside the kernel is parked, the observation to keep, how long to wait)."""
+        now = time.monotonic()
+        samples = self._sample(outside)
+        if watch is not None and watch.activity == self.activity and watch.samples.keys() == samples.keys():
+            elapsed = now - watch.since
+            if all(self._still(watch.samples[i], s, elapsed) for i, s in samples.items()):
+                return True, watch, self.idle_grace_s
+        watch = _Watch(self.activity, now, samples)
+        if any(s.state == "running" for s in samples.values()):
+            return False, watch, self.idle_grace_s
+        if all(s.state == "parked" for s in samples.values()):
+            return False, watch, self.confirm_s
+        return False, watch, self.idle_grace_s
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def _picture(self) -> dict[int, str]:
+        """Thread ident -> what it is doing, for every participant (BlockedForever messages)."""
+        picture = {}
+        frames = sys._current_frames()
+        try:
+            for ident, thread in self._participants().items():
+                info = self._waiting_for.get(ident)
+                if info is not None:
+                    picture[ident] = f"{thread.name} in {info}"
+                else:
+                    picture[ident] = _describe_outside(thread, frames.get(ident))
+        finally:
+            del frames
+        return picture
+
+    @staticmethod
+    def _others(picture: dict[int, str], me: int) -> str:
+        return "; ".join(sorted(text for ident, text in picture.items() if ident != me)) or "none"
+
+    def _forever(self, info: WaitInfo, me: int) -> BlockedForever:
+        # Every waiter of a deadlock names the others as they were when it was found.
+        return BlockedForever(
+            f"{info} would block forever: no thread can {info.waits_for} "
+            "(every thread using this fake kernel is waiting in it, none with a deadline); "
+            f"other threads: {self._others(self._deadlock_picture, me)}"
+        )
+
+    def _stalled(self, info: WaitInfo, me: int) -> BlockedForever:
+        return BlockedForever(
+            f"{info} would block forever: no thread can {info.waits_for} "
+            f"(no syscall on this fake kernel for {self.stall_timeout_s} s of real time, and every "
+            f"other thread using it is waiting); other threads: {self._others(self._picture(), me)}"
+        )
+
+    # -- waiting -----------------------------------------------------------------------------
+
     def wait_until(
-        self, ready: Callable[[], bool], deadline_ns: int | None, describe: Callable[[], str]
+        self,
+        ready: Callable[[], bool],
+        deadline_ns: int | None,
+        call: str,
+        fd: int,
+        events: int | None = None,
     ) -> bool:
-        """Block (lock held) until ``ready()`` or the virtual deadline: True when ready."""
+        """Block (lock held) until ``ready()`` or the virtual deadline: True when ready.
+
+        *call*, *fd* and the *events* of a ``poll`` name the wait in messages.
+        """
+        if ready():
+            return True  # the common case: nothing to wait for
+        if deadline_ns is not None and self.now_ns >= deadline_ns:
+            return False  # a zero timeout
         me = threading.get_ident()
+        info = WaitInfo(call, fd, None if events is None else self.event_names(events))
         stalled_since = time.monotonic()
         last_activity = self.activity
+        watch: _Watch | None = None
+        round_at_entry = self._deadlock_round
         while True:
+            if deadline_ns is None and self._deadlock_round != round_at_entry:
+                # Another waiter found the deadlock this wait is part of.
+                raise self._forever(info, me)
             self._checks[me] = self._checks.get(me, 0) + 1
             self._seen[me] = self.activity
             if ready():
                 return True
             if deadline_ns is not None and self.now_ns >= deadline_ns:
                 return False
+            if self.activity != last_activity:
+                last_activity = self.activity
+                stalled_since = time.monotonic()
             self._waiting[me] = deadline_ns
+            self._waiting_for[me] = info
             try:
-                participants = self._participants()
-                if participants <= set(self._waiting):
+                outside = {i: t for i, t in self._participants().items() if i not in self._waiting}
+                if outside:
+                    quiet, watch, pause = self._look_outside(outside, watch)
+                else:
+                    quiet, watch, pause = True, None, self.idle_grace_s
+                if quiet:
                     if any(self._seen.get(ident) != self.activity for ident in self._waiting):
                         # A waiter was notified of a syscall but has not run
                         # since: its call may be ready.  Neither a deadlock nor
                         # a clock jump can be decided until it has looked.
                         self.condition.notify_all()
-                        self.condition.wait(timeout=self.idle_grace_s)
+                        self.condition.wait(timeout=self.confirm_s)
                         continue
                     earliest = self._earliest_deadline()
-                    if earliest is None:
+                    if earliest is None and not outside:
                         self._deadlock_round += 1
+                        self._deadlock_picture = self._picture()
                         self.condition.notify_all()
-                        raise BlockedForever(
-                            f"{describe()} would block forever: every thread using this "
-                            "fake kernel is waiting and none has a deadline"
-                        )
-                    if earliest <= self.now_ns:
+                        raise self._forever(info, me)
+                    if earliest is not None and earliest <= self.now_ns:
                         # Another waiter's deadline has passed already: it
                         # must run before the clock can move again.
                         self.condition.notify_all()
-                        self.condition.wait(timeout=self.idle_grace_s)
+                        self.condition.wait(timeout=self.confirm_s)
                         continue
-                    self.now_ns = earliest
-                    self.condition.notify_all()
-                    continue
-                round_before = self._deadlock_round
-                woken = self.condition.wait(timeout=self.idle_grace_s)
-                if deadline_ns is None and self._deadlock_round != round_before:
-                    raise BlockedForever(
-                        f"{describe()} would block forever: every thread using this "
-                        "fake kernel is waiting and none has a deadline"
-                    )
-                if self.activity != last_activity:
-                    last_activity = self.activity
-                    stalled_since = time.monotonic()
-                    continue
-                if woken:
-                    continue
-                # A grace period without any syscall: the kernel is quiescent.
-                earliest = self._earliest_deadline()
-                if earliest is not None:
-                    self.now_ns = max(self.now_ns, earliest)
-                    self.condition.notify_all()
-                elif time.monotonic() - stalled_since > self.stall_timeout_s:
-                    raise BlockedForever(
-                        f"{describe()} has waited {self.stall_timeout_s} s of real time "
-                        "with no syscall on this fake kernel from any thread"
-                    )
+                    if earliest is not None:
+                        self.now_ns = earliest
+                        self.condition.notify_all()
+                        continue
+                    # Parked threads outside and no deadline: they may yet
+                    # wake in real time; the stall timeout decides.
+                    if time.monotonic() - stalled_since > self.stall_timeout_s:
+                        raise self._stalled(info, me)
+                self.condition.wait(timeout=pause)
             finally:
                 del self._waiting[me]
+                del self._waiting_for[me]

@@ -1,0 +1,420 @@
+"""The fake kernel's virtual-time rule (``sansock_fake._scheduler``), both sides of it.
+
+* A thread that computes -- pure Python, a big garbage collection, a C call
+  that releases the GIL -- holds the virtual clock: a peer's 30 s timeout
+  does not expire while it works, as on a real kernel (issue 12, item 8).
+* A thread parked where the kernel cannot see it -- ``Event.wait``,
+  ``Thread.join``, ``queue.get``, ``time.sleep``, ``Lock.acquire``,
+  ``select`` on a pipe -- does not: the other thread's timeout expires in
+  virtual time, and quickly in real time.
+* A call that can never complete raises :class:`BlockedForever` naming the
+  call, the fd, what it waits for and the other threads, and pytest shows
+  none of the kernel's frames (issue 15).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import queue
+import select
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import sansock
+from sansock import Binding
+from sansock_fake import BlockedForever, FakeKernel
+
+pytestmark = pytest.mark.threads
+
+
+def virtual_ns(net: Binding) -> int | None:
+    driver = net.driver
+    return driver.monotonic_ns() if isinstance(driver, FakeKernel) else None
+
+
+# -- (a) computation is instantaneous ------------------------------------------------------
+
+
+def spin_python(seconds: float = 0.2) -> None:
+    """*seconds* (200 ms) of pure-Python CPU work."""
+    end = time.thread_time() + seconds
+    n = 0
+    while time.thread_time() < end:
+        n += 1
+
+
+def collect_big_heap() -> None:
+    """A full collection of a heap of cycles (tens to hundreds of ms)."""
+    heap = []
+    for i in range(300_000):
+        node: list[object] = [i]
+        node.append(node)
+        heap.append(node)
+    start = time.perf_counter()
+    gc.collect()
+    assert time.perf_counter() - start > 0.01, "the collection was too small to mean anything"
+    del heap
+
+
+def hash_without_the_gil() -> None:
+    """A long C call that releases the GIL: same frame position throughout, CPU busy."""
+    hashlib.sha256(bytes(96 << 20)).digest()
+
+
+def short_sleep() -> None:
+    """A sleep shorter than the grace counts as work."""
+    time.sleep(0.02)
+
+
+WORK: dict[str, Callable[[], None]] = {
+    "python": spin_python,
+    "gc": collect_big_heap,
+    "c-call": hash_without_the_gil,
+    "short-sleep": short_sleep,
+}
+
+
+@pytest.mark.parametrize("work", WORK)
+def test_a_computing_server_does_not_let_the_client_time_out(net: Binding, work: str) -> None:
+    a, b = net.socketpair()
+    errors: list[BaseException] = []
+
+    def server() -> None:
+        try:
+            request = b.recv(10)
+            WORK[work]()
+            b.sendall(request.upper())
+        except BaseException as exc:  # noqa: BLE001 -- reported by the main thread
+            errors.append(exc)
+
+    with a, b:
+        thread = threading.Thread(target=server, name="server")
+        thread.start()
+        a.settimeout(30)
+        start = virtual_ns(net)
+        a.sendall(b"ping")
+        assert a.recv(10) == b"PING"  # the real kernel delivers it; so must the fake
+        thread.join()
+        if start is not None:
+            assert virtual_ns(net) == start  # computation takes no virtual time
+    assert errors == []
+
+
+def test_a_long_computation_in_the_main_thread_does_not_expire_a_server_timeout(net: Binding) -> None:
+    """The other way round: a server with a 30 s accept timeout waits while the main thread works."""
+    with net.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(30)
+        port = listener.getsockname()[1]
+        got: list[object] = []
+
+        def server() -> None:
+            try:
+                conn, _ = listener.accept()
+                with conn:
+                    got.append(conn.recv(10))
+            except BaseException as exc:  # noqa: BLE001
+                got.append(exc)
+
+        thread = threading.Thread(target=server, name="server")
+        thread.start()
+        start = virtual_ns(net)
+        spin_python()
+        with net.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"late")
+        thread.join()
+        assert got == [b"late"]
+        if start is not None:
+            assert virtual_ns(net) == start
+
+
+def test_a_server_sharing_the_gil_with_a_busy_outsider_still_holds_the_clock() -> None:
+    """CPU contention: a thread that is no participant (started before the kernel)
+    computes too, so the server gets the GIL half the time; its work still counts."""
+    stop = threading.Event()
+
+    def hog() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    outsider = threading.Thread(target=hog, name="hog")
+    outsider.start()
+    try:
+        kernel = FakeKernel()
+        net = sansock.using(kernel)
+        a, b = net.socketpair()
+        with a, b:
+            def server() -> None:
+                b.recv(1)
+                spin_python(0.3)
+                b.send(b"!")
+
+            thread = threading.Thread(target=server)
+            thread.start()
+            a.settimeout(30)
+            a.send(b"?")
+            assert a.recv(1) == b"!"
+            thread.join()
+            assert kernel.monotonic_ns() == 1_000_000_000_000
+    finally:
+        stop.set()
+        outsider.join()
+
+
+# -- (b) waits the kernel cannot see let the clock move -----------------------------------------
+
+
+class Parked:
+    """Another thread parked in one stdlib wait until ``release()``."""
+
+    def __init__(self, kind: str, kernel: FakeKernel) -> None:
+        self.kind = kind
+        self.event = threading.Event()
+        self.queue: queue.Queue[int] = queue.Queue()
+        self.simple: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.cond = threading.Condition()
+        self.flag = False
+        self.pipe = os.pipe()
+        self.pair = sansock.using(kernel).socketpair()
+        self.helpers: list[threading.Thread] = []
+        if kind == "lock":
+            self.lock.acquire()
+        self.thread = threading.Thread(target=self.run, name=f"parked-{kind}")
+
+    def run(self) -> None:
+        kind = self.kind
+        if kind == "event":
+            self.event.wait()
+        elif kind == "queue":
+            self.queue.get()
+        elif kind == "condition":
+            with self.cond:
+                self.cond.wait_for(lambda: self.flag)
+        elif kind == "join":
+            # Joins a thread that is itself blocked in the kernel with no deadline.
+            target = threading.Thread(target=self.pair[1].recv, args=(1,), name="kernel-reader")
+            self.helpers.append(target)
+            target.start()
+            target.join()
+        elif kind == "sleep-poll":
+            while not self.event.is_set():
+                time.sleep(0.005)
+        elif kind == "sleep":
+            time.sleep(1.0)
+        elif kind == "lock":
+            self.lock.acquire()
+            self.lock.release()
+        elif kind == "simple-queue":
+            self.simple.get()
+        elif kind == "select":
+            select.select([self.pipe[0]], [], [])
+        else:  # pragma: no cover
+            raise AssertionError(kind)
+
+    def release(self) -> None:
+        self.event.set()
+        self.queue.put(1)
+        self.simple.put(1)
+        with self.cond:
+            self.flag = True
+            self.cond.notify_all()
+        if self.kind == "lock":
+            self.lock.release()
+        os.write(self.pipe[1], b"x")
+        self.pair[0].send(b"x")
+        self.thread.join()
+        for helper in self.helpers:
+            helper.join()
+        for fd in self.pipe:
+            os.close(fd)
+        for sock in self.pair:
+            sock.close()
+
+
+@pytest.fixture
+def kernel() -> Iterator[FakeKernel]:
+    kernel = FakeKernel()
+    yield kernel
+    assert kernel.open_fds() == []
+
+
+RECOGNISED = ["event", "queue", "condition", "join"]
+UNRECOGNISED = ["sleep-poll", "sleep", "lock", "simple-queue", "select"]
+
+
+@pytest.mark.parametrize("kind", RECOGNISED + UNRECOGNISED)
+def test_a_thread_parked_outside_the_kernel_lets_a_timeout_expire(kernel: FakeKernel, kind: str) -> None:
+    net = sansock.using(kernel)
+    parked = Parked(kind, kernel)
+    a, b = net.socketpair()
+    with a, b:
+        parked.thread.start()
+        if kind == "join":
+            while len(kernel.blocked_threads()) < 1:  # the joined thread is in its recv
+                time.sleep(0.001)
+        b.settimeout(5)
+        start, real = kernel.monotonic_ns(), time.monotonic()
+        with pytest.raises(TimeoutError):
+            b.recv(1)
+        elapsed = time.monotonic() - real
+        assert kernel.monotonic_ns() - start == 5_000_000_000
+        still_parked = parked.thread.is_alive()
+        parked.release()
+    assert still_parked
+    # Recognised waits are seen at once; the others after the real-time grace.
+    assert elapsed < (1.0 if kind in RECOGNISED else 4.0), elapsed
+
+
+def test_many_timeouts_next_to_a_parked_thread_cost_little_real_time(kernel: FakeKernel) -> None:
+    net = sansock.using(kernel)
+    parked = Parked("event", kernel)
+    a, b = net.socketpair()
+    with a, b:
+        parked.thread.start()
+        b.settimeout(1)
+        real = time.monotonic()
+        for _ in range(50):
+            with pytest.raises(TimeoutError):
+                b.recv(1)
+        elapsed = time.monotonic() - real
+        parked.release()
+    assert elapsed < 5.0, elapsed
+
+
+def test_a_notified_thread_holds_the_clock_until_it_has_run(kernel: FakeKernel) -> None:
+    """event.set() then a 30 s recv: the woken thread sends before the clock moves."""
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    go = threading.Event()
+
+    def replier() -> None:
+        go.wait()
+        spin_python(0.02)
+        a.send(b"!")
+
+    with a, b:
+        for _ in range(5):
+            thread = threading.Thread(target=replier)
+            thread.start()
+            time.sleep(0.01)  # the replier is parked in go.wait()
+            b.settimeout(30)
+            start = kernel.monotonic_ns()
+            go.set()
+            assert b.recv(1) == b"!"
+            assert kernel.monotonic_ns() == start
+            thread.join()
+            go.clear()
+
+
+# -- BlockedForever: the message and the traceback -------------------------------------------
+
+
+def test_blocked_forever_names_the_call_the_fd_and_what_it_waits_for(kernel: FakeKernel) -> None:
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    with a, b:
+        with pytest.raises(BlockedForever) as info:
+            b.recv(1)
+        assert str(info.value) == (
+            "recv(fd=4) would block forever: no thread can make fd 4 readable (every thread "
+            "using this fake kernel is waiting in it, none with a deadline); other threads: none"
+        )
+        with pytest.raises(BlockedForever, match=r"^poll\(fd=3\) would block forever: no thread can make fd 3 report POLLIN "):
+            kernel.poll(a.fileno(), kernel.abi.const("POLLIN"), -1)
+        a.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            while True:
+                a.send(bytes(65536))
+        a.setblocking(True)
+        with pytest.raises(BlockedForever, match=r"^sendmsg\(fd=3\) would block forever: no thread can read from the peer of fd 3"):
+            a.send(b"x")
+    # The traceback starts at the syscall, not deep in the scheduler.
+    tb = info.value.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    assert not any(name.endswith(os.path.join("sansock_fake", "_scheduler.py")) for name in frames), frames
+
+
+def test_blocked_forever_names_the_other_waiters(kernel: FakeKernel) -> None:
+    net = sansock.using(kernel)
+    listener = net.socket(net.AF_UNIX)
+    listener.bind(b"\0sched-test")
+    listener.listen()
+    a, b = net.socketpair()
+    raised: list[str] = []
+
+    def server() -> None:
+        try:
+            listener.accept()
+        except BlockedForever as exc:
+            raised.append(str(exc))
+
+    with listener, a, b:
+        thread = threading.Thread(target=server, name="the-server")
+        thread.start()
+        with pytest.raises(BlockedForever) as info:
+            b.recv(1)
+        thread.join()
+    assert str(info.value) == (
+        "recv(fd=5) would block forever: no thread can make fd 5 readable (every thread using "
+        "this fake kernel is waiting in it, none with a deadline); other threads: the-server in accept(fd=3)"
+    )
+    assert raised == [
+        "accept(fd=3) would block forever: no thread can connect to listening fd 3 (every thread using "
+        "this fake kernel is waiting in it, none with a deadline); other threads: MainThread in recv(fd=5)"
+    ]
+
+
+def test_a_wait_with_no_deadline_beside_a_parked_thread_stalls_with_a_message() -> None:
+    kernel = FakeKernel(stall_timeout_s=0.3)
+    net = sansock.using(kernel)
+    event = threading.Event()
+
+    def waiter() -> None:
+        event.wait()
+
+    a, b = net.socketpair()
+    with a, b:
+        thread = threading.Thread(target=waiter, name="waiter")
+        thread.start()
+        try:
+            with pytest.raises(BlockedForever) as info:
+                b.recv(1)
+        finally:
+            event.set()
+            thread.join()
+    message = str(info.value)
+    assert message.startswith("recv(fd=4) would block forever: no thread can make fd 4 readable (no syscall")
+    assert "other threads: waiter (in Event.wait() at test_fake_scheduler.py:" in message
+
+
+def test_pytest_shows_no_kernel_frames_for_blocked_forever(tmp_path: Path) -> None:
+    test = tmp_path / "test_user.py"
+    test.write_text(textwrap.dedent("""
+        import sansock
+        from sansock_fake import FakeKernel
+
+        def test_forgot_the_peer():
+            a, b = sansock.using(FakeKernel()).socketpair()
+            b.recv(1)
+    """))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(test)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    out = done.stdout
+    assert done.returncode == 1, out
+    assert "BlockedForever: recv(fd=4) would block forever: no thread can make fd 4 readable" in out
+    assert "_scheduler.py" not in out and "_kernel.py" not in out, out
+    assert "b.recv(1)" in out
