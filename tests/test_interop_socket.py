@@ -397,3 +397,20 @@ def test_create_server_dualstack_on_the_fake(fake_http_port: int) -> None:
             with conn:
                 assert addr[0] == "::ffff:127.0.0.1"
                 assert c.getpeername() == ("127.0.0.1", port)
+
+
+def test_a_real_listener_opened_before_the_patch_still_accepts_real_sockets() -> None:
+    """Lib/socket.py's accept() builds its result through the module's `socket`
+    name -- the stand-in inside the patch -- which gives a real fd a real socket."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    with listener, client, patch_stdlib():
+        conn, _ = listener.accept()
+        with conn:
+            assert type(conn).__module__ == "socket" and conn.fileno() < 1 << 20
+            client.sendall(b"real bytes")
+            assert conn.recv(100) == b"real bytes"
+            twin = socket.fromfd(conn.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+            assert type(twin).__module__ == "socket"
+            twin.close()

@@ -98,6 +98,21 @@ class socket(REAL_SOCKET_CLASS):  # type: ignore[misc,valid-type]
     _plain: ClassVar[type[socket]]
     _sock: sansock.socket
 
+    def __new__(cls, family: Any = -1, type: Any = -1, proto: Any = -1, fileno: Any = None) -> Any:
+        # socket(fileno=N) on a real fd (below the kernel's fd_base) is a real
+        # socket: Lib/socket.py's own accept() of a real listener, fromfd() of
+        # a real fd or code adopting an inherited fd build their socket through
+        # the module's `socket` name, which is this class inside the patch.
+        if fileno is not None and isinstance(fileno, int) and 0 <= fileno < cls._real_fd_limit():
+            return REAL_SOCKET_CLASS(family, type, proto, fileno)
+        return super().__new__(cls)
+
+    @classmethod
+    def _real_fd_limit(cls) -> int:
+        driver = cls._binding.driver
+        base: int = getattr(driver, "fd_base", 0)
+        return base
+
     def __init__(self, family: Any = -1, type: Any = -1, proto: Any = -1, fileno: Any = None) -> None:
         # _socket.socket.__init__ is not called: the C object keeps fd -1.
         self._io_refs = 0

@@ -263,7 +263,7 @@ class SSLSocket(_ssl.SSLSocket, _stdsocket.socket):
             raise ValueError("check_hostname requires server_hostname")
 
         kwargs = dict(family=sock.family, type=sock.type, proto=sock.proto, fileno=sock.fileno())
-        self = cls.__new__(cls, **kwargs)
+        self: SSLSocket = cls.__new__(cls, **kwargs)
         _stdsocket.socket.__init__(self, **kwargs)
         sock_timeout = sock.gettimeout()
         sock.detach()
