@@ -414,3 +414,30 @@ def test_a_real_listener_opened_before_the_patch_still_accepts_real_sockets() ->
             twin = socket.fromfd(conn.fileno(), socket.AF_INET, socket.SOCK_STREAM)
             assert type(twin).__module__ == "socket"
             twin.close()
+
+
+def test_udp_through_the_stdlib_module(fake_stdlib: FakeKernel) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server, socket.socket(
+        socket.AF_INET, socket.SOCK_DGRAM
+    ) as client:
+        server.bind(("127.0.0.1", 5353))
+        client.sendto(b"query", ("localhost", 5353))
+        data, addr = server.recvfrom(512)
+        server.sendto(data.upper(), addr)
+        assert client.recvfrom(512) == (b"QUERY", ("127.0.0.1", 5353))
+        client.settimeout(2)
+        with pytest.raises(TimeoutError):
+            client.recvfrom(512)
+
+
+def test_subprocess_pipes_still_work_inside_the_patch(fake_stdlib: FakeKernel) -> None:
+    # subprocess waits on its pipes with selectors.PollSelector (taken at
+    # import): the stand-in hands a wait on real fds to the real selector.
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"],
+        input="through real pipes", capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert result.stdout == "THROUGH REAL PIPES\n"
+    assert fake_stdlib.trace == []
