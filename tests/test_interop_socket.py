@@ -216,6 +216,7 @@ def test_resolver_functions_answer_from_the_fake(fake_stdlib: FakeKernel) -> Non
     assert type(infos[0][0]) is socket.AddressFamily and type(infos[0][1]) is socket.SocketKind
     assert socket.gethostbyname("api.example.test") == "127.0.0.1"
     assert socket.gethostbyname_ex("localhost")[2] == ["127.0.0.1"]
+    assert socket.gethostbyaddr("127.0.0.1")[0] == "localhost"
     assert socket.gethostname() == "fakehost"
     assert socket.getfqdn() == socket.getfqdn("fakehost")
     assert socket.getnameinfo(("127.0.0.1", 80), socket.NI_NUMERICHOST) == ("127.0.0.1", "http")

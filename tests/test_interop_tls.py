@@ -294,3 +294,17 @@ def test_a_real_socket_still_gets_the_stdlib_ssl_socket() -> None:
         tls = ssl.create_default_context().wrap_socket(real, server_hostname="localhost")
         assert type(tls) is ssl.SSLSocket and tls.fileno() >= 0
         tls.close()
+
+
+def test_a_peer_that_closes_mid_handshake_is_an_ssl_eof_error(
+    start: Callable[..., Server], client_context: ssl.SSLContext
+) -> None:
+    def hangs_up(conn: socket.socket) -> None:
+        header = conn.recv(5, socket.MSG_WAITALL)  # the ClientHello, all of it, then FIN
+        conn.recv(int.from_bytes(header[3:5], "big"), socket.MSG_WAITALL)
+
+    server = start(hangs_up)
+    with socket.create_connection(("localhost", server.port), timeout=10) as raw:
+        with pytest.raises(ssl.SSLEOFError, match="EOF occurred in violation of protocol"):
+            client_context.wrap_socket(raw, server_hostname="localhost")
+    server.close()

@@ -140,6 +140,11 @@ class SocketSSLObject:
                 result = op()
             except _ssl.SSLWantReadError:
                 self._flush(drv, deadline, nonblocking, what)
+                if self._incoming.eof:
+                    # Nothing more will come: never spin on a closed connection.
+                    raise _ssl.SSLEOFError(
+                        _ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol"
+                    ) from None
                 if not self._receive(drv, deadline, nonblocking, what):
                     raise
                 continue
