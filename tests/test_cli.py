@@ -10,6 +10,7 @@ that the editable install of this checkout cannot supply the extension.
 
 from __future__ import annotations
 
+import re
 import os
 import shutil
 import subprocess
@@ -59,10 +60,10 @@ def test_demo_on_the_fake_needs_no_build(unbuilt_checkout: Path) -> None:
     # What the fake kernel gives a test, a few lines each.
     assert "raised TimeoutError('timed out')" in out
     assert "virtual time passed: 30.0 s" in out
-    assert "raised BlockedForever: recv(fd=4)" in out
-    assert "trace: send(3, b'hello world', 0) -> ok 3" in out
-    assert "trace: recv(4, 100, 0) -> EINTR" in out
-    assert "(Fds(fds=(7,)),)" in out
+    assert re.search(r"raised BlockedForever: recv\(fd=\d+\) would block forever", out)
+    assert re.search(r"trace: send\(\d+, b'hello world', 0\) -> ok 3", out)
+    assert re.search(r"trace: recv\(\d+, 100, 0\) -> EINTR", out)
+    assert re.search(r"\(Fds\(fds=\(\d+,\)\),\)", out)
     assert "fake fds still open after the with blocks: []" in out
     assert out.rstrip().endswith("demo finished: every example ran")
     assert result.stderr == ""

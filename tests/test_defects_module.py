@@ -69,7 +69,7 @@ FDS_CASES: list[tuple[str, Callable[[int], object]]] = [
     ("bytearray-one-int", lambda v: bytearray(_as_bytes(v))),
     ("bytearray-short", lambda v: bytearray(_as_bytes(v)[:1])),  # ValueError
     ("bytes-short", lambda v: _as_bytes(v)[:3]),  # ValueError
-    ("memoryview-items", lambda v: memoryview(bytes([v, v]))),  # iterated: ints
+    ("memoryview-items", lambda v: memoryview(array.array("i", [v, v]))),  # iterated: ints
     ("str-item", lambda v: [str(v)]),  # TypeError
     ("float-item", lambda v: [v + 0.5]),  # TypeError
     ("none-item", lambda v: [None]),  # TypeError

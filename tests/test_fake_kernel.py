@@ -25,7 +25,7 @@ def rights(*fds: int) -> bytes:
 
 
 def test_fds_start_at_3_and_reuse_the_lowest() -> None:
-    k = FakeKernel()
+    k = FakeKernel(fd_base=0)
     assert k.socketpair(AF_UNIX, STREAM, 0) == (3, 4)
     assert k.socket(AF_UNIX, DGRAM, 0) == 5
     k.close(3)
@@ -34,7 +34,7 @@ def test_fds_start_at_3_and_reuse_the_lowest() -> None:
 
 
 def test_emfile_at_the_limit_and_ebadf_for_unknown_fds() -> None:
-    k = FakeKernel(fd_limit=6)
+    k = FakeKernel(fd_limit=6, fd_base=0)
     a, b = k.socketpair(AF_UNIX, STREAM, 0)
     k.socket(AF_UNIX, STREAM, 0)
     with pytest.raises(OSError) as info:
@@ -52,7 +52,7 @@ def test_emfile_at_the_limit_and_ebadf_for_unknown_fds() -> None:
 
 def test_received_fds_past_the_limit_are_closed_with_ctrunc() -> None:
     """scm_detach_fds: receive_fd_user failing (EMFILE) stops the loop; MSG_CTRUNC."""
-    k = FakeKernel(fd_limit=8)
+    k = FakeKernel(fd_limit=8, fd_base=0)
     a, b = k.socketpair(AF_UNIX, STREAM, 0)
     x, y = k.socketpair(AF_UNIX, STREAM, 0)
     k.sendmsg(a, [b"m"], rights(x, y, x), 0, None)
@@ -68,7 +68,7 @@ def test_received_fds_past_the_limit_are_closed_with_ctrunc() -> None:
 
 
 def test_scripted_install_failure_and_cloexec() -> None:
-    k = FakeKernel()
+    k = FakeKernel(fd_base=0)
     a, b = k.socketpair(AF_UNIX, DGRAM, 0)
     k.faults.fail("install_fd", errno.EMFILE, nth=2)
     k.sendmsg(a, [b"m"], rights(a, b), 0, None)
@@ -119,7 +119,7 @@ def test_so_rcvtimeo_expires_on_the_virtual_clock() -> None:
 
 
 def test_a_lone_thread_that_would_block_forever_gets_an_exception() -> None:
-    k = FakeKernel()
+    k = FakeKernel(fd_base=0)
     a, b = k.socketpair(AF_UNIX, STREAM, 0)
     with pytest.raises(BlockedForever, match=r"recv\(fd=4\) would block forever"):
         k.recv(b, 10, 0)

@@ -69,8 +69,8 @@ def test_a_socket_dropped_without_close_fails_the_test(pytester: pytest.Pytester
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*the test dropped sockets without close(): fds [[]3[]]*",
-            "*fd 3 made at test_drop.py:2 in test_drops: a, b = fake_net.socketpair()",
+            "*the test dropped sockets without close(): fds [[]*[]]*",
+            "*fd * made at test_drop.py:2 in test_drops: a, b = fake_net.socketpair()",
         ]
     )
 
@@ -89,8 +89,8 @@ def test_a_socket_dropped_under_error_filters_fails_the_test(pytester: pytest.Py
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error::ResourceWarning")
     result.stdout.fnmatch_lines(
         [
-            "*the test left fake fds open: [[]3[]]*",
-            "*fd 3 made at test_drop.py:4 in test_drops: net.socket(net.AF_INET, net.SOCK_DGRAM)",
+            "*the test left fake fds open: [[]*[]]*",
+            "*fd * made at test_drop.py:4 in test_drops: net.socket(net.AF_INET, net.SOCK_DGRAM)",
         ]
     )
     assert result.ret != 0
@@ -118,10 +118,10 @@ def test_a_held_socket_names_where_it_was_made(pytester: pytest.Pytester) -> Non
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*the test left fake fds open: [[]3, 4, 5[]]*",
-            "*fd 3 made at test_hold.py:6 in test_holds: server = sansock.create_server*",
-            "*fd 4 made at test_hold.py:9 in client: KEEP.append(sansock.create_connection*",
-            "*fd 5 made at test_hold.py:12 in test_holds: KEEP.append(server.accept())",
+            "*the test left fake fds open: [[]*, *, *[]]*",
+            "*fd * made at test_hold.py:6 in test_holds: server = sansock.create_server*",
+            "*fd * made at test_hold.py:9 in client: KEEP.append(sansock.create_connection*",
+            "*fd * made at test_hold.py:12 in test_holds: KEEP.append(server.accept())",
         ]
     )
 
@@ -160,6 +160,7 @@ def test_fixture_objects_have_readable_reprs(fake_kernel: FakeKernel, fake_net: 
     assert repr(fake_kernel) == "<FakeKernel linux-x86_64, fds open: [], 0 syscalls traced>"
     a, b = fake_net.socketpair()
     with a, b:
-        assert repr(fake_kernel).startswith("<FakeKernel linux-x86_64, fds open: [3, 4], ")
-        assert repr(fake_net).startswith("<sansock.Binding: <FakeKernel linux-x86_64, fds open: [3, 4], ")
+        fds = f"[{a.fileno()}, {b.fileno()}]"
+        assert repr(fake_kernel).startswith(f"<FakeKernel linux-x86_64, fds open: {fds}, ")
+        assert repr(fake_net).startswith(f"<sansock.Binding: <FakeKernel linux-x86_64, fds open: {fds}, ")
     assert repr(sansock.using(FakeKernel())) == "<sansock.Binding: FakeKernel (linux-x86_64)>"

@@ -242,7 +242,7 @@ class Parked:
 
 @pytest.fixture
 def kernel() -> Iterator[FakeKernel]:
-    kernel = FakeKernel()
+    kernel = FakeKernel(fd_base=0)  # Linux's small numbers, for the messages below
     yield kernel
     assert kernel.open_fds() == []
 
@@ -377,7 +377,7 @@ def test_blocked_forever_names_the_other_waiters(kernel: FakeKernel) -> None:
 
 
 def test_a_wait_with_no_deadline_beside_a_parked_thread_stalls_with_a_message() -> None:
-    kernel = FakeKernel(stall_timeout_s=0.3)
+    kernel = FakeKernel(fd_base=0, stall_timeout_s=0.3)
     net = sansock.using(kernel)
     event = threading.Event()
 
@@ -406,7 +406,7 @@ def test_pytest_shows_no_kernel_frames_for_blocked_forever(tmp_path: Path) -> No
         from sansock_fake import FakeKernel
 
         def test_forgot_the_peer():
-            a, b = sansock.using(FakeKernel()).socketpair()
+            a, b = sansock.using(FakeKernel(fd_base=0)).socketpair()
             b.recv(1)
     """))
     done = subprocess.run(

@@ -1,9 +1,15 @@
 """Hard rules 1 and 2: the library never uses the stdlib socket machinery, and
-the core does no I/O and reads no clock.  Checked by parsing every import."""
+the core does no I/O and reads no clock.  Checked by parsing every import.
+
+The one exception is ``drivers/sansock_fake/interop/``: it stands in for the
+stdlib's ``socket``, ``select``, ``selectors`` and ``ssl`` on the fake kernel
+(``patch_stdlib``), so it imports them -- and only it may."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "core" / "sansock"
 DRIVERS = [ROOT / "drivers" / "sansock_native", ROOT / "drivers" / "sansock_fake"]
 
-STDLIB_SOCKET_MACHINERY = {"socket", "_socket", "select", "selectors"}
+STDLIB_SOCKET_MACHINERY = {"socket", "_socket", "select", "selectors", "ssl", "_ssl"}
+#: The stand-ins for the stdlib's socket machinery (issue 16): the only
+#: library package allowed to import it.
+INTEROP = ROOT / "drivers" / "sansock_fake" / "interop"
 IMPURE_FOR_CORE = STDLIB_SOCKET_MACHINERY | {
     "os",
     "time",
@@ -53,8 +62,12 @@ def test_core_is_pure(path: Path) -> None:
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}: core/ does no I/O and reads no clock"
 
 
+def outside_interop(paths: list[Path]) -> list[Path]:
+    return [p for p in paths if INTEROP not in p.parents]
+
+
 @pytest.mark.parametrize(
-    "path", library_files(CORE, *DRIVERS), ids=lambda p: str(p.relative_to(ROOT))
+    "path", outside_interop(library_files(CORE, *DRIVERS)), ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_library_never_uses_stdlib_socket(path: Path) -> None:
     bad = [(line, mod) for line, mod in imported_modules(path) if mod in STDLIB_SOCKET_MACHINERY]
@@ -65,3 +78,25 @@ def test_checker_sees_violations(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom time import monotonic\nfrom . import x\nimport socket as s\n")
     assert [m for _, m in imported_modules(sample)] == ["os", "time", "socket"]
+
+
+def test_only_interop_is_exempt() -> None:
+    """The exemption covers interop/ and nothing else (a file moved out of it is checked)."""
+    everything = library_files(CORE, *DRIVERS)
+    exempt = sorted(set(everything) - set(outside_interop(everything)))
+    assert exempt, "drivers/sansock_fake/interop/ has no files"
+    assert all(p.is_relative_to(INTEROP) for p in exempt)
+    uses = {mod for p in exempt for _, mod in imported_modules(p)} & STDLIB_SOCKET_MACHINERY
+    assert uses <= {"socket", "select", "selectors", "ssl"}, f"interop imports {uses}"
+
+
+def test_importing_the_library_does_not_import_the_stdlib_socket_machinery() -> None:
+    """``import sansock, sansock_fake`` loads no socket/select/selectors/ssl:
+    ``sansock_fake.patch_stdlib`` imports the interop layer on first use."""
+    code = (
+        "import sys, sansock, sansock_fake\n"
+        "sansock_fake.FakeKernel()\n"
+        "print(sorted(m for m in sys.modules if m in {'socket', '_socket', 'select', 'selectors', 'ssl', '_ssl'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

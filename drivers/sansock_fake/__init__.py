@@ -14,12 +14,33 @@ virtual clock, scripted faults and a syscall trace.
 5
 >>> kernel.recvmsg(b, 3, 0, 0)[0], kernel.trace[-1].outcome
 (b'hel', 'ok (3 bytes, 0 bytes, 32, 0 bytes)')
+
+:func:`patch_stdlib` runs unmodified code that uses the stdlib's ``socket``,
+``select``, ``selectors`` and ``ssl`` on a kernel (see
+``sansock_fake.interop``); it is imported on first use, so importing
+``sansock_fake`` does not import the stdlib's socket machinery.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._faults import FaultScript, TraceEntry
 from ._kernel import FakeKernel
 from ._scheduler import BlockedForever
 
-__all__ = ["BlockedForever", "FakeKernel", "FaultScript", "TraceEntry"]
+if TYPE_CHECKING:
+    from .interop import MixedWaitError, patch_stdlib
+
+__all__ = ["BlockedForever", "FakeKernel", "FaultScript", "MixedWaitError", "TraceEntry", "patch_stdlib"]
+
+_INTEROP = ("MixedWaitError", "patch_stdlib")
+
+
+def __getattr__(name: str) -> Any:
+    # The interop layer imports socket/select/selectors/ssl: only on first use.
+    if name in _INTEROP:
+        from . import interop
+
+        return getattr(interop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,6 +14,7 @@ import functools
 import heapq
 import inspect
 import os
+import resource
 import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
@@ -81,6 +82,42 @@ SKB_MAX_ALLOC = 4 * 4096 - 320
 EPHEMERAL_PORTS = range(32768, 61000)
 #: Largest UDP payload over IPv4 / IPv6 (65535 - headers).
 UDP_MAX_PAYLOAD = {4: 65507, 16: 65527}
+#: The lowest base :func:`safe_fd_base` gives, and how much room it keeps
+#: below ``INT_MAX`` (an fd is a C ``int``) for the fake's own table.
+_SAFE_FD_FLOOR = 1 << 20
+_FD_HEADROOM = 1 << 24
+
+
+def safe_fd_base() -> int:
+    """The first fd number a fake kernel hands out by default: one no real fd can have.
+
+    Linux gives a process fds below its ``RLIMIT_NOFILE`` soft limit, which
+    can be raised to the hard limit, which root can raise to
+    ``/proc/sys/fs/nr_open`` (``alloc_fd``, ``expand_files``).  A base at or
+    above all three can never name a real file: a real syscall on a fake fd
+    fails with ``EBADF`` instead of touching another file of the process.
+    "Unlimited" or absurd limits are capped below ``INT_MAX`` with room for
+    the fake's table; the floor is 2**20, the stock ``nr_open``.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    candidates = [_SAFE_FD_FLOOR]
+    for limit in (soft, hard):
+        if limit != resource.RLIM_INFINITY and limit >= 0:
+            candidates.append(limit)
+    nr_open = _nr_open()
+    if nr_open is not None:
+        candidates.append(nr_open)
+    return min(max(candidates), (1 << 31) - 1 - _FD_HEADROOM)
+
+
+@functools.lru_cache(maxsize=1)
+def _nr_open() -> int | None:
+    """``/proc/sys/fs/nr_open``: the ceiling of any process's ``RLIMIT_NOFILE``."""
+    try:
+        with open("/proc/sys/fs/nr_open", encoding="ascii") as nr_open:
+            return int(nr_open.read())
+    except (OSError, ValueError):
+        return None
 
 
 #: Parameters passed to the kernel as ``ssize_t``/``size_t``; every other int
@@ -192,13 +229,27 @@ class FakeKernel:
 
     >>> kernel = FakeKernel()
     >>> a, b = kernel.socketpair(1, 1, 0)
-    >>> (a, b), kernel.send(a, b"ping", 0), kernel.recv(b, 10, 0)
-    ((3, 4), 4, b'ping')
+    >>> (a - kernel.fd_base, b - kernel.fd_base), kernel.send(a, b"ping", 0), kernel.recv(b, 10, 0)
+    ((0, 1), 4, b'ping')
+
+    Fd numbers start at :attr:`fd_base`, above every fd the real process can
+    have (so ``os.write(a, ...)`` fails with ``EBADF``); ``fd_base=0`` gives
+    Linux's numbering:
+
+    >>> FakeKernel(fd_base=0).socketpair(1, 1, 0)
+    (3, 4)
     """
 
     _abi: ABI = attrs.field(default=LINUX_X86_64, alias="abi")
     personality: Literal["linux", "darwin"] = attrs.field(default="linux", kw_only=True)
+    #: ``RLIMIT_NOFILE`` of "the process": how many fds the table may hold
+    #: (with ``fd_base=0``, fds 0-2 count, as the standard streams do).
     fd_limit: int = attrs.field(default=1024, kw_only=True)
+    #: The lowest fd number handed out.  The default (:func:`safe_fd_base`)
+    #: lies above any fd the real process can have, so a fake fd passed to a
+    #: real syscall gets ``EBADF``; ``fd_base=0`` gives Linux's small numbers
+    #: (from 3, as 0-2 are the standard streams) for tests that want them.
+    fd_base: int = attrs.field(factory=safe_fd_base, kw_only=True)
     #: The credentials of "the process" (SCM_CREDENTIALS, SO_PEERCRED).
     pid: int = attrs.field(default=4242, kw_only=True)
     uid: int = attrs.field(default=1000, kw_only=True)
@@ -221,7 +272,7 @@ class FakeKernel:
     #: Freed fds below ``_fd_high`` (a min-heap; may hold fds taken again) and
     #: the lowest fd never handed out.
     _free_fds: list[int] = attrs.field(factory=list, init=False)
-    _fd_high: int = attrs.field(default=3, init=False)
+    _fd_high: int = attrs.field(default=0, init=False)
     #: AF_UNIX namespace: path or abstract name -> the socket bound there.
     #: Path entries outlive their socket (the socket file stays, as on disk).
     _unix_names: dict[bytes, FakeSocket] = attrs.field(factory=dict, init=False)
@@ -232,6 +283,9 @@ class FakeKernel:
     _serial: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
+        if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
+            raise ValueError(f"fd_base={self.fd_base} leaves no room for fd_limit={self.fd_limit} below INT_MAX")
+        self._fd_high = self.fd_base if self.fd_base else 3
         self._scheduler = Scheduler(
             idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s
         )
@@ -267,7 +321,8 @@ class FakeKernel:
         return self._slot(fd).file.sock
 
     def _lowest_free_fd(self) -> int:
-        """``alloc_fd``: the lowest free fd from 3 (0-2 are the standard streams).
+        """``alloc_fd``: the lowest free fd from ``fd_base`` (from 3 when it is
+        0, as 0-2 are the standard streams); ``EMFILE`` from ``fd_base + fd_limit``.
 
         Closed fds below the high-water mark wait in a min-heap, so a table of
         tens of thousands of fds allocates in O(log n), not by a scan.
@@ -276,7 +331,7 @@ class FakeKernel:
         while free and free[0] in self._fds:
             heapq.heappop(free)  # stale: taken again since it was freed
         fd = free[0] if free else self._fd_high
-        if fd >= self.fd_limit:
+        if fd >= self.fd_base + self.fd_limit:
             raise_errno(self._e("EMFILE"))
         return fd
 
@@ -556,7 +611,7 @@ class FakeKernel:
         base, proto, nonblocking, cloexec = self._check_create(family, type, proto)
         if family != self._c("AF_UNIX"):
             self._fail("EOPNOTSUPP")  # inet_socketpair -> sock_no_socketpair
-        if len(self._fds) + 2 > self.fd_limit - 3:
+        if len(self._fds) + 2 > self.fd_limit - (0 if self.fd_base else 3):
             self._lowest_free_fd()
         a = self._new_socket(family, base, proto)
         b = self._new_socket(family, base, proto)

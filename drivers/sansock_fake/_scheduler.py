@@ -120,16 +120,22 @@ class WaitInfo:
     fd: int
     #: For ``poll``: the names of the events asked for ("POLLIN|POLLOUT").
     events: str | None = None
+    #: For a poll over several fds (the interop's select/poll/selectors): all of them.
+    fds: tuple[int, ...] | None = None
 
     @property
     def waits_for(self) -> str:
         """What no thread can do: "make fd 5 readable", "connect to listening fd 3"..."""
+        if self.fds is not None:
+            return f"make any of fds {list(self.fds)} ready"
         if self.events is not None:
             return f"make fd {self.fd} report {self.events}"
         template = _WAITS_FOR.get(self.call, "make fd {fd} readable")
         return template.format(fd=self.fd)
 
     def __str__(self) -> str:
+        if self.fds is not None:
+            return f"{self.call}(fds={list(self.fds)})"
         return f"{self.call}(fd={self.fd})"
 
 
@@ -450,6 +456,7 @@ class Scheduler:
         call: str,
         fd: int,
         events: int | None = None,
+        fds: tuple[int, ...] | None = None,
     ) -> bool:
         """Block (lock held) until ``ready()`` or the virtual deadline: True when ready.
 
@@ -460,7 +467,7 @@ class Scheduler:
         if deadline_ns is not None and self.now_ns >= deadline_ns:
             return False  # a zero timeout
         me = threading.get_ident()
-        info = WaitInfo(call, fd, None if events is None else self.event_names(events))
+        info = WaitInfo(call, fd, None if events is None else self.event_names(events), fds)
         stalled_since = time.monotonic()
         last_activity = self.activity
         watch: _Watch | None = None

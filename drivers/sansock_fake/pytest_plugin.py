@@ -10,6 +10,10 @@ the fixtures available in every test suite:
   ``sansock.create_connection(...)``) runs on ``fake_kernel`` for the test,
   through :func:`sansock.swap_default_driver`; the previous driver comes back
   afterwards, also when the test fails.
+* ``fake_stdlib`` -- the stdlib's ``socket``, ``select``, ``selectors`` and
+  ``ssl`` run on a fresh kernel for the test
+  (:func:`sansock_fake.patch_stdlib`): unmodified clients and servers
+  (``requests``, ``http.server``...) talk over the fake; yields the kernel.
 
 Each fixture checks at teardown that the test closed every fake fd it
 opened, and fails the test if not, naming each fd and the line of the test
@@ -42,7 +46,7 @@ from ._kernel import FakeKernel
 if TYPE_CHECKING:
     from ._objects import OpenFile
 
-__all__ = ["fake_kernel", "fake_net", "fake_sansock"]
+__all__ = ["fake_kernel", "fake_net", "fake_sansock", "fake_stdlib"]
 
 #: Frames in these directories are the library's, never the creation site.
 _LIBRARY_DIRS = tuple(
@@ -154,3 +158,16 @@ def fake_sansock(fake_kernel: FakeKernel) -> Iterator[Binding]:
     """Run the module-level ``sansock`` API on ``fake_kernel`` for this test."""
     with sansock.swap_default_driver(fake_kernel) as binding:
         yield binding
+
+
+@pytest.fixture
+def fake_stdlib() -> Iterator[FakeKernel]:
+    """The stdlib's socket machinery on a fresh kernel for this test; yields the kernel.
+
+    The kernel is the fixture's own (not ``fake_kernel``): what a library
+    keeps open in a pool at teardown is its business, not a leak of the test.
+    """
+    from .interop import patch_stdlib
+
+    with patch_stdlib() as kernel:
+        yield kernel
