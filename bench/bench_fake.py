@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sansock
-from _harness import Loop, Spec, floors_met, report, select, timed
+from _harness import Loop, Spec, floors_met, report, select, set_clock, timed, wall_timed
 from sansock_fake import FakeKernel
 
 Cleanup = Callable[[], None]
@@ -145,7 +145,11 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=0.05, help="seconds per timed side of a round")
     parser.add_argument("--round-trips", type=int, default=20_000)
     parser.add_argument("--only", metavar="TEXT", help="run only the loops whose name contains TEXT")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="time the in-process loops in wall time (default) or this process's "
+                             "CPU time (steadier on a machine shared with other work)")
     args = parser.parse_args()
+    set_clock(args.clock)
     rows = report(
         "sansock fake-kernel benchmark (sansock.using(FakeKernel()) vs the native driver)",
         select(specs(), args.only), args.rounds, args.target, ratio="native time / fake time",
