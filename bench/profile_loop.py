@@ -76,11 +76,11 @@ def main() -> int:
         elif args.tool == "pyinstrument":
             from pyinstrument import Profiler
 
-            profiler = Profiler(interval=0.0002)
-            profiler.start()
+            sampler = Profiler(interval=0.0002)
+            sampler.start()
             loop(args.n)
-            profiler.stop()
-            print(profiler.output_text(unicode=False, color=False, show_all=False))
+            sampler.stop()
+            print(sampler.output_text(unicode=False, color=False, show_all=False))
     finally:
         cleanup()
     return 0
