@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_api.py $(BENCH_ARGS) || status=1; \
 	$(BIN)/python bench/bench_driver.py $(BENCH_ARGS) || status=1; \
 	$(BIN)/python bench/bench_fake.py $(BENCH_ARGS) || status=1; \
-	if [ $$status -ne 0 ]; then echo "make bench: a floor was missed (see FLOOR MISSED above)"; fi; \
+	if [ $$status -ne 0 ]; then echo "make bench: a loop missed its floor (FLOOR MISSED above) or a bench failed"; fi; \
 	exit $$status
 
 # The long reliability runs (issue 6): a million fuzzed cmsg buffers, 1000
