@@ -29,8 +29,43 @@ Loop = Callable[[int], float]
 Case = Callable[[], tuple[Loop, Loop, Callable[[], None]]]
 
 
+#: The clock :func:`timed` reads: wall time (``perf_counter``, the default)
+#: or this process's CPU time (``process_time``, user + system, all threads).
+#: On a machine shared with other work, CPU time leaves out the time other
+#: processes held the CPU, so the rounds scatter far less; it fits loops
+#: that never block and run in this process (every :func:`timed` loop here).
+#: Loops with a forked peer measure wall time themselves.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock: list[str] = ["wall"]
+
+
+def set_clock(name: str) -> None:
+    """Make :func:`timed` read the clock *name* (a key of :data:`CLOCKS`)."""
+    if name not in CLOCKS:
+        raise ValueError(f"unknown clock {name!r}")
+    _clock[0] = name
+
+
+def clock() -> Callable[[], float]:
+    """The clock :func:`set_clock` chose, for loops that add up their own spans."""
+    return CLOCKS[_clock[0]]
+
+
 def timed(loop: Callable[[int], None]) -> Loop:
-    """A :data:`Loop` that measures the whole of *loop*."""
+    """A :data:`Loop` that measures the whole of *loop* (on the clock :func:`set_clock` chose)."""
+
+    def run(n: int) -> float:
+        clock = CLOCKS[_clock[0]]
+        t0 = clock()
+        loop(n)
+        return clock() - t0
+
+    return run
+
+
+def wall_timed(loop: Callable[[int], None]) -> Loop:
+    """A :data:`Loop` that measures *loop* in wall time whatever the clock
+    (for a loop whose peer is another process)."""
 
     def run(n: int) -> float:
         t0 = time.perf_counter()
@@ -133,10 +168,48 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def report(title: str, specs: Sequence[Spec], rounds: int, target: float) -> list[Row]:
-    """Run every case, print the table as it goes and a closing worst-ratio line."""
+def load() -> str:
+    """The 1/5/15-minute load averages (the machine may be shared)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # pragma: no cover
+        return "load unknown"
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def select(specs: Sequence[Spec], only: str | None) -> list[Spec]:
+    """The specs whose name contains *only* (case-insensitive); all if None."""
+    if not only:
+        return list(specs)
+    chosen = [s for s in specs if only.lower() in s.name.lower()]
+    if not chosen:
+        raise SystemExit(f"no loop name contains {only!r}")
+    return chosen
+
+
+def floors_met(rows: Sequence[Row]) -> bool:
+    """Print which floors held; True when every loop with a floor met it."""
+    below = [r for r in rows if r.floor is not None and r.median < r.floor]
+    floored = [r for r in rows if r.floor is not None]
+    if below:
+        for r in below:
+            print(f"FLOOR MISSED: {r.name}: {r.median:.2f} < floor {r.floor:.2f}")
+    elif floored:
+        print(f"every floor met ({len(floored)} loops with a floor)")
+    return not below
+
+
+def report(
+    title: str, specs: Sequence[Spec], rounds: int, target: float,
+    ratio: str = "stdlib time / sansock time",
+) -> list[Row]:
+    """Run every case, print the table as it goes and a closing worst-ratio line.
+
+    *ratio* names what the figures divide (the first loop's time by the
+    second's), for the closing line.
+    """
     pinned = pin_to_one_cpu()
-    print(f"{title}: {machine()}; {pinned}; {time.strftime('%Y-%m-%d')}")
+    print(f"{title}: {machine()}; {pinned}; {load()}; {_clock[0]} clock; {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"{'loop':<58} {'iters':>8} {'ratio':>6} {'min':>6} {'max':>6} {'floor':>6} {'goal':>6}")
     rows: list[Row] = []
     start = time.perf_counter()
@@ -153,7 +226,7 @@ def report(title: str, specs: Sequence[Spec], rounds: int, target: float) -> lis
         )
     worst = min(rows, key=lambda r: r.median)
     print(
-        f"worst ratio (stdlib time / sansock time, higher is better): {worst.median:.2f} "
-        f"({worst.name}); {time.perf_counter() - start:.0f} s"
+        f"worst ratio ({ratio}, higher is better): {worst.median:.2f} "
+        f"({worst.name}); {time.perf_counter() - start:.0f} s; {load()}"
     )
     return rows

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Case, Spec, report, timed
+from _harness import Case, Spec, floors_met, report, select, set_clock, timed, wall_timed
 from _harness import Loop as Measured
 from sansock_native import NativeDriver
 
@@ -164,6 +164,46 @@ def nonblocking_recv() -> tuple[Loop, Loop, Callable[[], None]]:
     return std, ours, _closer(a, b)
 
 
+def tcp_connection() -> tuple[Loop, Loop, Callable[[], None]]:
+    """TCP connection setup on loopback: the stdlib's ``create_connection`` +
+    ``accept`` + 5-byte ``sendall``/``recv`` + close both, against the calls
+    ``sansock`` makes for the same lines (``strace`` shows the same syscalls:
+    socket, connect, accept4, getsockname, sendto, recvfrom, close, close;
+    getaddrinfo of a numeric host makes none)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    addr = listener.getsockname()
+    lfd = listener.fileno()
+    host, port = addr[0].encode(), str(addr[1]).encode()
+    cloexec = socket.SOCK_CLOEXEC
+
+    def std(n: int) -> None:
+        for _ in range(n):
+            c = socket.create_connection(addr)
+            s, _ = listener.accept()
+            c.sendall(b"hello")
+            s.recv(5)
+            c.close()
+            s.close()
+
+    def ours(n: int) -> None:
+        gai, sock, connect, accept, getsockname = D.getaddrinfo, D.socket, D.connect, D.accept, D.getsockname
+        send, recv, close = D.send, D.recv, D.close
+        for _ in range(n):
+            family, type_, proto, _, raw = gai(host, port, 0, socket.SOCK_STREAM, 0, 0)[0]
+            c = sock(family, type_ | cloexec, proto)
+            connect(c, raw)
+            s, _ = accept(lfd, cloexec)
+            getsockname(s)
+            send(c, b"hello", 0)
+            recv(s, 5, 0)
+            close(c)
+            close(s)
+
+    return std, ours, _closer(listener)
+
+
 def bulk(total: int) -> Callable[[], tuple[Loop, Loop, Callable[[], None]]]:
     """A child process sendall()s *total* bytes in 64 KiB chunks; the parent
     receives them with recv_into into one 64 KiB buffer."""
@@ -211,10 +251,13 @@ def bulk(total: int) -> Callable[[], tuple[Loop, Loop, Callable[[], None]]]:
     return make
 
 
-def _timed_case(make: Callable[[], tuple[Loop, Loop, Callable[[], None]]]) -> Case:
+def _timed_case(make: Callable[[], tuple[Loop, Loop, Callable[[], None]]], wall: bool = False) -> Case:
+    """A case timing both loops (in wall time if *wall*: a loop with a child process)."""
+    measure = wall_timed if wall else timed
+
     def case() -> tuple[Measured, Measured, Callable[[], None]]:
         std, ours, cleanup = make()
-        return timed(std), timed(ours), cleanup
+        return measure(std), measure(ours), cleanup
 
     return case
 
@@ -224,20 +267,27 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="256 MiB per bulk round instead of 64 MiB")
     parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds per loop (default 11)")
     parser.add_argument("--target", type=float, default=0.04, help="seconds per timed side of a round")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="time the in-process loops in wall time (default) or this process's "
+                             "CPU time (steadier on a machine shared with other work)")
+    parser.add_argument("--only", metavar="TEXT", help="run only the loops whose name contains TEXT")
     args = parser.parse_args()
+    set_clock(args.clock)
 
     bulk_total = (256 if args.full else 64) * 1024 * 1024
     specs = [
         Spec("1-byte send+recv ping-pong (socketpair)", _timed_case(ping_pong)),
-        Spec(f"bulk recv_into, {bulk_total >> 20} MiB from a child", _timed_case(bulk(bulk_total)),
+        Spec(f"bulk recv_into, {bulk_total >> 20} MiB from a child", _timed_case(bulk(bulk_total), wall=True),
              calibrated=False, rounds=max(3, args.rounds // 3)),
         Spec("sendmsg 1 B + SCM_RIGHTS fd, recvmsg, close", _timed_case(scm_rights)),
         Spec("send 48 B + recvmsg_into 3 x 16 B", _timed_case(recvmsg_into_3)),
         Spec("getsockopt(SOL_SOCKET, SO_RCVBUF)", _timed_case(getsockopt_rcvbuf)),
         Spec("send+recv, data ready (stdlib settimeout(5.0) vs O_NONBLOCK)", _timed_case(nonblocking_recv)),
+        Spec("TCP: create_connection+accept+5 B+close (driver calls)", _timed_case(tcp_connection)),
     ]
-    report("sansock driver benchmark (NativeDriver vs socket.socket)", specs, args.rounds, args.target)
-    return 0
+    rows = report("sansock driver benchmark (NativeDriver vs socket.socket)", select(specs, args.only),
+                  args.rounds, args.target)
+    return 0 if floors_met(rows) else 1
 
 
 if __name__ == "__main__":
