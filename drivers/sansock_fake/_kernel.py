@@ -78,6 +78,13 @@ UNIX_SKB_FRAGS_SZ = 32768
 SKB_MAX_ALLOC = 4 * 4096 - 320
 #: /proc/sys/net/ipv4/ip_local_port_range.
 EPHEMERAL_PORTS = range(32768, 61000)
+#: include/linux/net.h SOCK_TYPE_MASK and SOCK_MAX (SOCK_PACKET + 1);
+#: include/linux/socket.h NPROTO (AF_MAX); include/uapi/linux/in.h IPPROTO_MAX.
+SOCK_TYPE_MASK = 0xF
+SOCK_PACKET = 10
+SOCK_MAX = 11
+NPROTO = 46
+IPPROTO_MAX = 263
 #: Largest UDP payload over IPv4 / IPv6 (65535 - headers).
 UDP_MAX_PAYLOAD = {4: 65507, 16: 65527}
 
@@ -490,13 +497,31 @@ class FakeKernel:
 
     # ---------------------------------------------------------------- lifecycle
     def _check_create(self, family: int, type_: int, proto: int) -> tuple[int, int, bool, bool]:
-        """``__sys_socket``: split flags, check family/type/protocol as Linux does."""
+        """``__sys_socket`` + ``__sock_create`` + the family's ``create``, in Linux's order.
+
+        ``__sys_socket``: flags other than SOCK_NONBLOCK/SOCK_CLOEXEC -> EINVAL.
+        ``__sock_create``: family outside ``[0, NPROTO)`` -> EAFNOSUPPORT, type
+        outside ``[0, SOCK_MAX)`` -> EINVAL, then the family's module: a family
+        the fake does not model answers EAFNOSUPPORT, as a kernel without that
+        protocol module does (``net_families[family]`` is NULL), so programs
+        that probe for AF_CAN, AF_PACKET, AF_NETLINK... see "not available".
+        ``unix_create``/``inet_create``/``inet6_create`` then check the
+        protocol and the type (see :meth:`_check_inet_create`).
+        """
         flags = type_ & (self._c("SOCK_NONBLOCK") | self._c("SOCK_CLOEXEC"))
         base = type_ & ~flags
-        if type_ & ~(0xF | self._c("SOCK_NONBLOCK") | self._c("SOCK_CLOEXEC")):
+        if type_ & ~(SOCK_TYPE_MASK | self._c("SOCK_NONBLOCK") | self._c("SOCK_CLOEXEC")):
+            self._fail("EINVAL")
+        if family < 0 or family >= NPROTO:
+            self._fail("EAFNOSUPPORT")
+        if base < 0 or base >= SOCK_MAX:
             self._fail("EINVAL")
         unix, inet, inet6 = self._c("AF_UNIX"), self._c("AF_INET"), self._c("AF_INET6")
         stream, dgram, seqpacket = self._c("SOCK_STREAM"), self._c("SOCK_DGRAM"), self._c("SOCK_SEQPACKET")
+        if family == inet and base == SOCK_PACKET:
+            # __sock_create: "PF_INET/SOCK_PACKET is deprecated", it becomes
+            # PF_PACKET, which the fake does not model.
+            family = self._c("AF_PACKET")
         if family == unix:
             # unix_create: the protocol is checked before the type.
             if proto not in (0, unix):
@@ -508,28 +533,48 @@ class FakeKernel:
                     self._fail("ESOCKTNOSUPPORT")
             proto = 0
         elif family in (inet, inet6):
-            tcp, udp = self._c("IPPROTO_TCP"), self._c("IPPROTO_UDP")
-            if base == stream and proto in (0, tcp):
-                proto = tcp
-            elif base == dgram and proto in (0, udp):
-                proto = udp
-            elif base == dgram and proto == (self._c("IPPROTO_ICMP") if family == inet else self._c("IPPROTO_ICMPV6")):
-                # ping sockets: ping_init_sock refuses every group outside
-                # net.ipv4.ping_group_range, whose default "1 0" is empty.
-                self._fail("EACCES")
-            elif base in (stream, dgram):
-                self._fail("EPROTONOSUPPORT")
-            elif base == self._c("SOCK_RAW"):
-                raise NotImplementedError("the fake kernel does not model raw IP sockets")
-            else:
-                self._fail("ESOCKTNOSUPPORT")
-        elif family < 0 or family >= 46:
-            self._fail("EAFNOSUPPORT")
+            proto = self._check_inet_create(family, base, proto)
         else:
-            raise NotImplementedError(
-                f"the fake kernel models AF_UNIX, AF_INET and AF_INET6 only, not family {family}"
-            )
+            self._fail("EAFNOSUPPORT")
         return base, proto, bool(flags & self._c("SOCK_NONBLOCK")), bool(flags & self._c("SOCK_CLOEXEC"))
+
+    def _check_inet_create(self, family: int, base: int, proto: int) -> int:
+        """``inet_create``/``inet6_create``: the protocol the socket gets, or the errno.
+
+        ``protocol`` outside ``[0, IPPROTO_MAX)`` -> EINVAL; then the walk over
+        ``inetsw[type]``: no entry for the type -> ESOCKTNOSUPPORT, entries but
+        none for the protocol -> EPROTONOSUPPORT (protocol 0 takes the first).
+        The fake registers TCP (SOCK_STREAM), UDP and ping (SOCK_DGRAM) and the
+        wildcard raw entry (SOCK_RAW): it answers as a kernel built without
+        MPTCP, UDP-Lite, SCTP or any other protocol module.  Raw sockets need
+        CAP_NET_RAW (EPERM for a process whose uid is not 0); for root the
+        fake raises ``NotImplementedError``, since it does not model raw IP.
+        """
+        if proto < 0 or proto >= IPPROTO_MAX:
+            self._fail("EINVAL")
+        tcp, udp = self._c("IPPROTO_TCP"), self._c("IPPROTO_UDP")
+        ping = self._c("IPPROTO_ICMP") if family == self._c("AF_INET") else self._c("IPPROTO_ICMPV6")
+        inetsw = {self._c("SOCK_STREAM"): (tcp,), self._c("SOCK_DGRAM"): (udp, ping), self._c("SOCK_RAW"): (0,)}
+        registered = inetsw.get(base)
+        if registered is None:
+            self._fail("ESOCKTNOSUPPORT")
+        assert registered is not None
+        if base == self._c("SOCK_RAW"):
+            # The raw entry's protocol is IPPROTO_IP, the wildcard: any protocol matches.
+            if self.uid != 0:
+                self._fail("EPERM")  # inet_create: SOCK_RAW without CAP_NET_RAW.
+            raise NotImplementedError(
+                "the fake kernel does not model raw IP sockets (SOCK_RAW on AF_INET/AF_INET6)"
+            )
+        if proto == 0:
+            proto = registered[0]
+        if proto not in registered:
+            self._fail("EPROTONOSUPPORT")
+        if proto == ping:
+            # ping sockets: ping_init_sock refuses every group outside
+            # net.ipv4.ping_group_range, whose default "1 0" is empty.
+            self._fail("EACCES")
+        return proto
 
     @_syscall
     def socket(self, family: int, type: int, proto: int) -> int:
