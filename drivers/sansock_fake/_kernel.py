@@ -64,6 +64,10 @@ WMEM_DEFAULT = 212992
 RMEM_DEFAULT = 212992
 WMEM_MAX = 212992
 RMEM_MAX = 212992
+#: /proc/sys/net/core/optmem_max (128 KiB since Linux 6.9; 20480 before).
+OPTMEM_MAX = 131072
+#: ____sys_sendmsg's on-stack control buffer: sizeof(struct cmsghdr) + 20.
+SENDMSG_CTL_STACK = 36
 #: include/net/sock.h: SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE, SOCK_MIN_RCVBUF.
 SOCK_MIN_SNDBUF = 4608
 SOCK_MIN_RCVBUF = 2304
@@ -210,6 +214,9 @@ class FakeKernel:
     #: net.core.wmem_max / rmem_max: the caps of SO_SNDBUF / SO_RCVBUF before doubling.
     wmem_max: int = attrs.field(default=WMEM_MAX, kw_only=True)
     rmem_max: int = attrs.field(default=RMEM_MAX, kw_only=True)
+    #: net.core.optmem_max: ``sendmsg`` control data of this size or more gets
+    #: ENOBUFS (``sock_kmalloc``).  The default is Linux's since 6.9 (20480 before).
+    optmem_max: int = attrs.field(default=OPTMEM_MAX, kw_only=True)
     #: Real seconds a waiter sleeps before treating a silent kernel as quiescent.
     idle_grace_s: float = attrs.field(default=0.02, kw_only=True)
     #: Real seconds without any syscall before a wait with no deadline gives up.
@@ -1281,6 +1288,11 @@ class FakeKernel:
         sock = slot.file.sock
         if len(buffers) > self._abi.iov_max:
             self._fail("EMSGSIZE")
+        # ____sys_sendmsg: a control buffer larger than the on-stack one is
+        # sock_kmalloc'ed, which refuses size >= optmem_max (the socket's
+        # sk_omem_alloc is 0 between calls): ENOBUFS before anything is parsed.
+        if len(control) > SENDMSG_CTL_STACK and len(control) >= self.optmem_max:
+            self._fail("ENOBUFS")
         data = b"".join(bytes(_c_buffer(b)) for b in buffers)
         if flags & self._c("MSG_OOB"):
             raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
