@@ -10,12 +10,13 @@ saying so.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import inspect
 import os
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 import attrs
@@ -172,6 +173,35 @@ def _c_buffer(obj: object) -> memoryview:
     if not view.c_contiguous:
         raise BufferError("memoryview: underlying buffer is not C-contiguous")
     return view.cast("B") if view.ndim != 1 or view.format != "B" else view
+
+
+@contextlib.contextmanager
+def _exported(buffers: Sequence[object]) -> Iterator[list[memoryview]]:
+    """The receive buffers exported for the whole syscall, as a C binding holds them.
+
+    The native driver's ``ffi.from_buffer`` keeps each buffer exported from
+    the call's entry to its return, so while a receive blocks, another thread
+    cannot resize it (``bytearray.clear()`` raises ``BufferError``) and the
+    data lands in the buffer the call was given.  The views are released on
+    the way out, error or not, so no export outlives the call (not even in a
+    traceback's frame).
+    """
+    owned: list[memoryview] = []
+    flat: list[memoryview] = []
+    try:
+        for obj in buffers:
+            view = memoryview(obj)  # type: ignore[arg-type]
+            owned.append(view)
+            if not view.c_contiguous:
+                raise BufferError("memoryview: underlying buffer is not C-contiguous")
+            if view.ndim != 1 or view.format != "B":
+                view = view.cast("B")
+                owned.append(view)
+            flat.append(view)
+        yield flat
+    finally:
+        for view in reversed(owned):
+            view.release()
 
 
 def _as_returned(data: bytes, length: int) -> bytes:
@@ -1523,8 +1553,9 @@ class FakeKernel:
 
     @_syscall
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
-        data, _control, _flags, _addr, length = self._receive(fd, "recv_into", nbytes, 0, flags)
-        _c_buffer(buf)[: len(data)] = data
+        with _exported([buf]) as (view,):
+            data, _control, _flags, _addr, length = self._receive(fd, "recv_into", nbytes, 0, flags)
+            view[: len(data)] = data
         return length
 
     @_syscall
@@ -1534,8 +1565,9 @@ class FakeKernel:
 
     @_syscall
     def recvfrom_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> tuple[int, bytes]:
-        data, _control, _flags, addr, length = self._receive(fd, "recvfrom_into", nbytes, 0, flags)
-        _c_buffer(buf)[: len(data)] = data
+        with _exported([buf]) as (view,):
+            data, _control, _flags, addr, length = self._receive(fd, "recvfrom_into", nbytes, 0, flags)
+            view[: len(data)] = data
         return length, addr
 
     @_syscall
@@ -1550,14 +1582,14 @@ class FakeKernel:
     ) -> tuple[int, bytes, int, bytes]:
         if len(buffers) > self._abi.iov_max:
             self._fail("EMSGSIZE")
-        views = [_c_buffer(b) for b in buffers]
-        total = sum(len(v) for v in views)
-        data, control, msg_flags, addr, length = self._receive(fd, "recvmsg_into", total, ancbufsize, flags)
-        offset = 0
-        for view in views:
-            part = data[offset : offset + len(view)]
-            view[: len(part)] = part
-            offset += len(part)
+        with _exported(buffers) as views:
+            total = sum(len(v) for v in views)
+            data, control, msg_flags, addr, length = self._receive(fd, "recvmsg_into", total, ancbufsize, flags)
+            offset = 0
+            for view in views:
+                part = data[offset : offset + len(view)]
+                view[: len(part)] = part
+                offset += len(part)
         return length, control, msg_flags, addr
 
     def _receive(
