@@ -268,6 +268,10 @@ class FakeKernel:
     _ports: dict[tuple[int, int, int], list[FakeSocket]] = attrs.field(factory=dict, init=False)
     _ephemeral_next: int = attrs.field(default=EPHEMERAL_PORTS.start, init=False)
     _serial: int = attrs.field(default=0, init=False)
+    #: Files referenced by SCM_RIGHTS messages in flight, in the order they
+    #: first flew (``gc_inflight_list``), and the unix GC's re-entry guard.
+    _in_flight: dict[OpenFile, None] = attrs.field(factory=dict, init=False)
+    _gc_running: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._scheduler = Scheduler(
@@ -349,8 +353,7 @@ class FakeKernel:
         sock.rmem -= segment.cost
         if segment.charged_to is not None:
             segment.charged_to.wmem -= segment.cost
-        files, segment.files = segment.files, []
-        for file in files:
+        for file in self._out_of_flight(segment):
             self._unref(file)
 
     def _is_unix(self, sock: FakeSocket) -> bool:
@@ -646,6 +649,7 @@ class FakeKernel:
         slot = self._fds.pop(fd)
         heapq.heappush(self._free_fds, fd)
         self._unref(slot.file)
+        self._unix_gc()
 
     @_syscall
     def close(self, fd: int) -> None:
@@ -1344,9 +1348,87 @@ class FakeKernel:
         return self._udp_send(fd, sock, data, nonblocking, addr)
 
     def _take_files(self, files: list[OpenFile]) -> list[OpenFile]:
+        """New references to *files* (``get_file``), for a peek's installed copies."""
         for file in files:
-            file.refs += 1  # the in-flight reference (scm_fp_copy's get_file)
+            file.refs += 1
         return list(files)
+
+    def _into_flight(self, files: list[OpenFile]) -> list[OpenFile]:
+        """``scm_fp_copy`` + ``unix_inflight``: the references a message carries."""
+        for file in files:
+            file.refs += 1
+            file.inflight += 1
+            self._in_flight[file] = None
+        return list(files)
+
+    def _out_of_flight(self, segment: Segment) -> list[OpenFile]:
+        """``unix_notinflight``: the message's references leave flight (to a
+        reader, or to be dropped); the caller owns them."""
+        files, segment.files = segment.files, []
+        for file in files:
+            file.inflight -= 1
+            if not file.inflight:
+                self._in_flight.pop(file, None)
+        return files
+
+    def files_in_flight(self) -> int:
+        """How many file references travel in SCM_RIGHTS messages not yet received.
+
+        A leak check can assert it is 0 with :meth:`open_fds`: files in flight
+        have no fd, and the unix garbage collector frees only unreachable ones.
+        """
+        with self._scheduler.condition:
+            return sum(file.inflight for file in self._in_flight)
+
+    def _unix_gc(self) -> None:
+        """``unix_gc`` (net/unix/garbage.c): free the AF_UNIX sockets that only
+        messages in flight keep alive and that no one can reach any more.
+
+        Candidates are in-flight AF_UNIX files all of whose references are in
+        flight (``file_count == inflight``).  References carried by messages
+        queued on candidates (a listener's embryos included) are internal; a
+        candidate with an in-flight reference from elsewhere is reachable, and
+        so is everything in its queue, transitively.  The rest is garbage:
+        the fds its queued messages carry are dropped (``__skb_queue_purge``
+        of the hitlist), which releases the cycle.  Linux runs it from
+        ``unix_release_sock`` whenever anything is in flight (since 6.10 from
+        a work queue, so a moment later); the fake runs it at once, on close.
+        """
+        if self._gc_running or not self._in_flight:
+            return
+        candidates = [f for f in self._in_flight if f.refs == f.inflight and self._is_unix(f.sock)]
+        if not candidates:
+            return
+        is_candidate = set(candidates)
+
+        def queues(file: OpenFile) -> list[Segment]:
+            sock = file.sock
+            owners = list(sock.accept_queue) if sock.state == "listening" else [sock]
+            return [segment for owner in owners for segment in owner.receive_queue if segment.files]
+
+        internal = dict.fromkeys(candidates, 0)
+        for file in candidates:
+            for segment in queues(file):
+                for child in segment.files:
+                    if child in is_candidate:
+                        internal[child] += 1
+        reachable = [f for f in candidates if f.inflight > internal[f]]
+        alive = set(reachable)
+        while reachable:
+            for segment in queues(reachable.pop()):
+                for child in segment.files:
+                    if child in is_candidate and child not in alive:
+                        alive.add(child)
+                        reachable.append(child)
+        garbage = [f for f in candidates if f not in alive]
+        hitlist = [segment for file in garbage for segment in queues(file)]
+        self._gc_running = True
+        try:
+            for segment in hitlist:
+                for file in self._out_of_flight(segment):
+                    self._unref(file)
+        finally:
+            self._gc_running = False
 
     def _wait_for_wmem(self, fd: int, call: str, sock: FakeSocket, nonblocking: bool) -> None:
         """``sock_alloc_send_pskb``: wait while sk_wmem_alloc >= sk_sndbuf."""
@@ -1397,7 +1479,7 @@ class FakeKernel:
             assert other is not None
             segment = Segment(
                 data[sent : sent + size], credentials,
-                files=self._take_files(files) if not fds_sent else [],
+                files=self._into_flight(files) if not fds_sent else [],
                 charged_to=sock, cost=truesize(size - paged, paged),
             )
             fds_sent = True
@@ -1458,7 +1540,7 @@ class FakeKernel:
         source = b""
         if isinstance(sock.name, UnixName):
             source = build_unix(self._abi, sock.name)
-        segment = Segment(data, credentials, source=source, files=self._take_files(files),
+        segment = Segment(data, credentials, source=source, files=self._into_flight(files),
                           charged_to=sock, cost=truesize(len(data) - paged, paged))
         sock.wmem += segment.cost
         other.receive_queue.append(segment)
@@ -1694,8 +1776,7 @@ class FakeKernel:
             if not peek:
                 segment.consumed += len(chunk)
                 if segment.files:
-                    files += segment.files  # unix_detach_fds: the refs move to the reader
-                    segment.files = []
+                    files += self._out_of_flight(segment)  # unix_detach_fds: the refs move to the reader
                 if segment.remaining:
                     break
                 queue.popleft()
@@ -1739,7 +1820,7 @@ class FakeKernel:
         if peek:
             files = self._take_files(segment.files)
         else:
-            files, segment.files = segment.files, []
+            files = self._out_of_flight(segment)
             sock.receive_queue.popleft()
             self._drop_segment(sock, segment)
         addr = segment.source
