@@ -18,8 +18,8 @@ virtual clock, scripted faults and a syscall trace.
 
 from __future__ import annotations
 
-from ._faults import FaultScript, TraceEntry
+from ._faults import TRACE_LIMIT, FaultScript, Trace, TraceEntry
 from ._kernel import FakeKernel
 from ._scheduler import BlockedForever
 
-__all__ = ["BlockedForever", "FakeKernel", "FaultScript", "TraceEntry"]
+__all__ = ["BlockedForever", "FakeKernel", "FaultScript", "Trace", "TraceEntry", "TRACE_LIMIT"]

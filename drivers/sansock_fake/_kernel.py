@@ -10,13 +10,12 @@ saying so.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import heapq
 import inspect
 import os
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 import attrs
@@ -37,7 +36,7 @@ from ._addresses import (
     parse_unix,
 )
 from ._control import Credentials, ReceivedControl, parse_control
-from ._faults import FaultScript, TraceEntry
+from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._objects import (
     RCV_SHUTDOWN,
     SEND_SHUTDOWN,
@@ -132,6 +131,22 @@ def _check_c_arguments(limits: list[tuple[int, str, int, int]], args: tuple[obje
             raise OverflowError(f"{pname}={value} does not fit the C type of the argument")
 
 
+def _shown(arg: object) -> object:
+    """An argument as the trace records it: an exact int, bool, str or None, a
+    short bytes value, else the type's name.  Subclasses are copied to the
+    base type, so a lying ``__eq__``/``__hash__`` cannot reach the trace."""
+    kind = type(arg)
+    if kind in (int, bool, str, type(None)):
+        return arg
+    if isinstance(arg, int):
+        return int.__index__(arg)
+    if isinstance(arg, str):
+        return str.__str__(arg)
+    if isinstance(arg, bytes) and len(arg) <= 32:
+        return b"".join([arg])
+    return kind.__name__
+
+
 def _syscall(method: Callable[P, R]) -> Callable[P, R]:
     """Run a Driver method as one syscall: lock, trace, scripted errno, notify."""
     name = method.__name__
@@ -143,10 +158,7 @@ def _syscall(method: Callable[P, R]) -> Callable[P, R]:
         assert isinstance(kernel, FakeKernel)
         _check_c_arguments(limits, args)
         fd = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-        shown = tuple(
-            a if isinstance(a, (int, str, type(None))) else (bytes(a) if isinstance(a, bytes) and len(a) <= 32 else type(a).__name__)
-            for a in args[1:]
-        )
+        shown = tuple(_shown(a) for a in args[1:])
         with kernel._scheduler.condition:
             kernel._scheduler.enter()
             try:
@@ -155,11 +167,11 @@ def _syscall(method: Callable[P, R]) -> Callable[P, R]:
                     raise_errno(code)
                 result = method(*args, **kwargs)
             except OSError as exc:
-                kernel.trace.append(TraceEntry(name, shown, errno_name(exc.errno or 0)))
+                kernel.trace.record(name, shown, errno_name(exc.errno or 0))
                 raise
             finally:
                 kernel._scheduler.condition.notify_all()
-            kernel.trace.append(TraceEntry(name, shown, f"ok {_summary(result)}"))
+            kernel.trace.record(name, shown, f"ok {_summary(result)}")
             return result
 
     return run
@@ -175,8 +187,7 @@ def _c_buffer(obj: object) -> memoryview:
     return view.cast("B") if view.ndim != 1 or view.format != "B" else view
 
 
-@contextlib.contextmanager
-def _exported(buffers: Sequence[object]) -> Iterator[list[memoryview]]:
+class _exported:
     """The receive buffers exported for the whole syscall, as a C binding holds them.
 
     The native driver's ``ffi.from_buffer`` keeps each buffer exported from
@@ -184,24 +195,40 @@ def _exported(buffers: Sequence[object]) -> Iterator[list[memoryview]]:
     cannot resize it (``bytearray.clear()`` raises ``BufferError``) and the
     data lands in the buffer the call was given.  The views are released on
     the way out, error or not, so no export outlives the call (not even in a
-    traceback's frame).
+    traceback's frame).  ``with _exported(buffers) as views:`` gives one
+    flat byte view per buffer.
     """
-    owned: list[memoryview] = []
-    flat: list[memoryview] = []
-    try:
-        for obj in buffers:
-            view = memoryview(obj)  # type: ignore[arg-type]
-            owned.append(view)
-            if not view.c_contiguous:
-                raise BufferError("memoryview: underlying buffer is not C-contiguous")
-            if view.ndim != 1 or view.format != "B":
-                view = view.cast("B")
-                owned.append(view)
-            flat.append(view)
-        yield flat
-    finally:
-        for view in reversed(owned):
+
+    __slots__ = ("_owned", "_flat")
+
+    def __init__(self, buffers: Sequence[object]) -> None:
+        self._owned: list[memoryview] = []
+        self._flat: list[memoryview] = []
+        try:
+            for obj in buffers:
+                view = memoryview(obj)  # type: ignore[arg-type]
+                self._owned.append(view)
+                if not view.c_contiguous:
+                    raise BufferError("memoryview: underlying buffer is not C-contiguous")
+                if view.ndim != 1 or view.format != "B":
+                    view = view.cast("B")
+                    self._owned.append(view)
+                self._flat.append(view)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        for view in reversed(self._owned):
             view.release()
+        self._owned.clear()
+        self._flat.clear()
+
+    def __enter__(self) -> list[memoryview]:
+        return self._flat
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
 
 
 def _as_returned(data: bytes, length: int) -> bytes:
@@ -252,7 +279,9 @@ class FakeKernel:
     #: Real seconds without any syscall before a wait with no deadline gives up.
     stall_timeout_s: float = attrs.field(default=5.0, kw_only=True)
     faults: FaultScript = attrs.field(factory=FaultScript, init=False)
-    trace: list[TraceEntry] = attrs.field(factory=list, init=False)
+    #: How many syscalls :attr:`trace` keeps (the last ones); None keeps all.
+    trace_limit: int | None = attrs.field(default=TRACE_LIMIT, kw_only=True)
+    trace: Trace = attrs.field(init=False)
     resolver: Resolver = attrs.field(init=False)
     _scheduler: Scheduler = attrs.field(init=False)
     _fds: dict[int, FdSlot] = attrs.field(factory=dict, init=False)
@@ -278,6 +307,7 @@ class FakeKernel:
             idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s
         )
         self.resolver = Resolver(self._abi, hostname=self.hostname)
+        self.trace = Trace(self.trace_limit)
 
     # ------------------------------------------------------------------ helpers
     @property
