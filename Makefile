@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NATIVE_SOURCES := setup.py pyproject.toml core/sansock/_profiles/linux_x86_64.py $(wildcard drivers/sansock_native/_build.py drivers/sansock_native/*.h)
 
-.PHONY: test demo bench stress docs doctest typecheck pytest clean
+.PHONY: test demo bench stress docs doctest typecheck pytest clean cpython-suite
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench: $(STAMP)
 # under a 1 ms SIGALRM storm, the behaviour suite traced twice.  -s prints the figures.
 stress: $(STAMP)
 	SANSOCK_STRESS=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/test_reliability_*.py
+
+# CPython's own test_socket with the socket module replaced by a binding, on
+# each driver (not part of `make test`; several minutes).  Prints the counts.
+cpython-suite: $(STAMP)
+	$(BIN)/python tests/cpython/run_test_socket.py --driver native
+	$(BIN)/python tests/cpython/run_test_socket.py --driver fake
 
 clean:
 	rm -rf $(VENV) build *.egg-info core/*.egg-info .mypy_cache .pytest_cache .hypothesis

@@ -441,4 +441,4 @@ def test_subprocess_pipes_still_work_inside_the_patch(fake_stdlib: FakeKernel) -
         input="through real pipes", capture_output=True, text=True, timeout=60, check=True,
     )
     assert result.stdout == "THROUGH REAL PIPES\n"
-    assert fake_stdlib.trace == []
+    assert list(fake_stdlib.trace) == []

@@ -851,24 +851,36 @@ class SocketType:
                 except OverflowError:
                     first = None  # flags refused: the general path parses it
                 if first is not None:
+                    # Waiting: hold the buffer's export until the call returns, as
+                    # sock_recv_into holds its Py_buffer (another thread's
+                    # buf.clear() then raises BufferError).
+                    held = memoryview(buffer)
                     try:
-                        return self._again(first, False, self._drv.recv_into, self._fd, buffer, nbytes, flags)
+                        return self._again(first, False, self._drv.recv_into, self._fd, held, nbytes, flags)
                     finally:
                         first = None  # its traceback holds this frame: no cycle
+                        held.release()
         view = _writable(buffer, "recv_into")
-        nbytes = arg_ssize(nbytes)
-        if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
-            flags = arg_int(flags)
-        if nbytes < 0:
-            raise ValueError("negative buffersize in recv_into")
-        size = view.nbytes
-        if nbytes == 0:
-            nbytes = size
-        if size < nbytes:
-            raise ValueError("buffer too small for requested bytes")
-        if nbytes == 0:
-            return 0
-        return self._call(False, self._drv.recv_into, self._fd, view, nbytes, flags)
+        try:
+            nbytes = arg_ssize(nbytes)
+            if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
+                flags = arg_int(flags)
+            if nbytes < 0:
+                raise ValueError("negative buffersize in recv_into")
+            size = view.nbytes
+            if nbytes == 0:
+                nbytes = size
+            if size < nbytes:
+                raise ValueError("buffer too small for requested bytes")
+            if nbytes == 0:
+                return 0
+            return self._call(False, self._drv.recv_into, self._fd, view, nbytes, flags)
+        finally:
+            # PyBuffer_Release before returning or raising: no export outlives
+            # the call, not even in the exception's traceback (whose frames
+            # would otherwise keep the caller's own memoryview alive).
+            view.release()
+            del buffer
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
@@ -885,17 +897,21 @@ class SocketType:
     ) -> tuple[int, Any]:
         """Like :meth:`recvfrom` into *buffer* (sock_recvfrom_into)."""
         view = _writable(buffer, "recvfrom_into")
-        nbytes = arg_ssize(nbytes)
-        flags = arg_int(flags)
-        if nbytes < 0:
-            raise ValueError("negative buffersize in recvfrom_into")
-        size = view.nbytes
-        if nbytes == 0:
-            nbytes = size
-        elif nbytes > size:
-            raise ValueError("nbytes is greater than the length of the buffer")
-        _address.sockaddr_len(self._family, self._k.abi)
-        n, raw = self._call(False, self._drv.recvfrom_into, self._fd, view, nbytes, flags)
+        try:
+            nbytes = arg_ssize(nbytes)
+            flags = arg_int(flags)
+            if nbytes < 0:
+                raise ValueError("negative buffersize in recvfrom_into")
+            size = view.nbytes
+            if nbytes == 0:
+                nbytes = size
+            elif nbytes > size:
+                raise ValueError("nbytes is greater than the length of the buffer")
+            _address.sockaddr_len(self._family, self._k.abi)
+            n, raw = self._call(False, self._drv.recvfrom_into, self._fd, view, nbytes, flags)
+        finally:
+            view.release()  # PyBuffer_Release before returning or raising
+            del buffer  # nor the caller's memoryview, through a traceback
         return n, self._decode(raw)
 
     def recvmsg(
@@ -981,12 +997,15 @@ class SocketType:
                     return n, items, msg_flags, address
                 if first is None:
                     return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
+                held = [memoryview(buf) for buf in buffers]  # exported while waiting
                 try:
                     n, control, msg_flags, raw = self._again(
-                        first, False, self._drv.recvmsg_into, self._fd, buffers, ancbufsize, flags
+                        first, False, self._drv.recvmsg_into, self._fd, held, ancbufsize, flags
                     )
                 finally:
                     first = None  # its traceback holds this frame: no cycle
+                    for view in held:
+                        view.release()
                 items, address = self._finish_recvmsg(control, msg_flags, raw)
                 return n, items, msg_flags, address
         return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
@@ -997,9 +1016,13 @@ class SocketType:
         """recvmsg_into's general path: every argument parsed and checked first."""
         abi = self._k.abi
         views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
-        _address.sockaddr_len(self._family, abi)
-        _msgargs.check_ancbufsize(ancbufsize, abi)
-        n, control, msg_flags, raw = self._call(False, self._drv.recvmsg_into, self._fd, views, ancbufsize, flags)
+        try:
+            _address.sockaddr_len(self._family, abi)
+            _msgargs.check_ancbufsize(ancbufsize, abi)
+            n, control, msg_flags, raw = self._call(False, self._drv.recvmsg_into, self._fd, views, ancbufsize, flags)
+        finally:
+            for view in views:  # PyBuffer_Release before returning or raising
+                view.release()
         items, address = self._finish_recvmsg(control, msg_flags, raw)
         return n, items, msg_flags, address
 

@@ -25,14 +25,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._faults import FaultScript, TraceEntry
+from ._faults import TRACE_LIMIT, FaultScript, Trace, TraceEntry
 from ._kernel import FakeKernel
 from ._scheduler import BlockedForever
 
 if TYPE_CHECKING:
     from .interop import MixedWaitError, patch_stdlib
 
-__all__ = ["BlockedForever", "FakeKernel", "FaultScript", "MixedWaitError", "TraceEntry", "patch_stdlib"]
+__all__ = [
+    "BlockedForever",
+    "FakeKernel",
+    "FaultScript",
+    "MixedWaitError",
+    "TRACE_LIMIT",
+    "Trace",
+    "TraceEntry",
+    "patch_stdlib",
+]
 
 _INTEROP = ("MixedWaitError", "patch_stdlib")
 

@@ -10,14 +10,29 @@ and MSG_CTRUNC).  Each rule fires once.
 The trace records every syscall as a :class:`TraceEntry`: the call, its
 non-buffer arguments, and the outcome (``"ok"`` with the result, or the errno
 name).  Fds, ports and the virtual clock are deterministic, so the same
-single-threaded test gives the same trace.
+single-threaded test gives the same trace.  The :class:`Trace` keeps the last
+:data:`TRACE_LIMIT` syscalls (a ring), stored compactly: three parallel rings
+of references to shared argument tuples and outcome strings, and a
+:class:`TraceEntry` is built only when one is read.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import overload
+
 import attrs
 
-__all__ = ["FaultScript", "FaultRule", "TraceEntry"]
+__all__ = ["FaultScript", "FaultRule", "TraceEntry", "Trace", "TRACE_LIMIT"]
+
+#: How many syscalls a :class:`Trace` keeps by default: the last 100,000
+#: (about 3 MB; a test of tens of thousands of syscalls keeps all of them).
+TRACE_LIMIT = 100_000
+
+#: Distinct argument tuples and outcome strings shared between entries; the
+#: table starts afresh when it reaches this size, so it is bounded too.
+_INTERN_LIMIT = 1 << 16
 
 
 @attrs.frozen
@@ -27,6 +42,90 @@ class TraceEntry:
     call: str
     args: tuple[object, ...]
     outcome: str
+
+
+class Trace(Sequence[TraceEntry]):
+    """The syscalls a kernel made, oldest first: the last *limit* of them.
+
+    A read-only sequence of :class:`TraceEntry` (``len``, indexing, slices,
+    iteration), plus :meth:`clear`, :attr:`total` (every syscall ever
+    recorded) and :attr:`dropped` (how many fell off the front of the ring).
+    ``limit=None`` keeps everything (memory then grows with every syscall).
+    """
+
+    __slots__ = ("_calls", "_args", "_outcomes", "_shared_args", "_shared_outcomes", "limit", "total")
+
+    def __init__(self, limit: int | None = TRACE_LIMIT) -> None:
+        if limit is not None and limit < 0:
+            raise ValueError("the trace limit is a count of entries, not negative")
+        self.limit = limit
+        self._calls: deque[str] = deque(maxlen=limit)
+        self._args: deque[tuple[object, ...]] = deque(maxlen=limit)
+        self._outcomes: deque[str] = deque(maxlen=limit)
+        self._shared_args: dict[tuple[tuple[object, ...], tuple[type, ...]], tuple[object, ...]] = {}
+        self._shared_outcomes: dict[str, str] = {}
+        #: Every syscall recorded since the kernel started (or since :meth:`clear`).
+        self.total = 0
+
+    @property
+    def dropped(self) -> int:
+        """How many of the oldest entries the ring no longer holds."""
+        return self.total - len(self._calls)
+
+    def record(self, call: str, args: tuple[object, ...], outcome: str) -> None:
+        """Append one syscall (the kernel calls this).
+
+        *args* holds exact ints, bools, strs, bytes and None (hashable, and
+        honest about equality); equal tuples are stored once, keyed with their
+        element types so ``(4, True)`` and ``(4, 1)`` stay apart.
+        """
+        if len(self._shared_args) >= _INTERN_LIMIT:
+            self._shared_args.clear()
+        if len(self._shared_outcomes) >= _INTERN_LIMIT:
+            self._shared_outcomes.clear()
+        key = (args, tuple(map(type, args)))
+        self._calls.append(call)
+        self._args.append(self._shared_args.setdefault(key, args))
+        self._outcomes.append(self._shared_outcomes.setdefault(outcome, outcome))
+        self.total += 1
+
+    def clear(self) -> None:
+        """Forget every entry (and reset :attr:`total`)."""
+        self._calls.clear()
+        self._args.clear()
+        self._outcomes.clear()
+        self._shared_args.clear()
+        self._shared_outcomes.clear()
+        self.total = 0
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    @overload
+    def __getitem__(self, index: int) -> TraceEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TraceEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> TraceEntry | list[TraceEntry]:
+        if isinstance(index, slice):
+            return [self._entry(i) for i in range(*index.indices(len(self._calls)))]
+        size = len(self._calls)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("trace index out of range")
+        return self._entry(index)
+
+    def _entry(self, i: int) -> TraceEntry:
+        return TraceEntry(self._calls[i], self._args[i], self._outcomes[i])
+
+    def __iter__(self) -> Iterator[TraceEntry]:
+        for call, args, outcome in zip(self._calls, self._args, self._outcomes):
+            yield TraceEntry(call, args, outcome)
+
+    def __repr__(self) -> str:
+        return f"<Trace: {len(self)} of {self.total} syscalls, limit {self.limit}>"
 
 
 @attrs.define(eq=False)

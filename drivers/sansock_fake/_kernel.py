@@ -37,7 +37,7 @@ from ._addresses import (
     parse_unix,
 )
 from ._control import Credentials, ReceivedControl, parse_control
-from ._faults import FaultScript, TraceEntry
+from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._objects import (
     RCV_SHUTDOWN,
     SEND_SHUTDOWN,
@@ -66,6 +66,10 @@ WMEM_DEFAULT = 212992
 RMEM_DEFAULT = 212992
 WMEM_MAX = 212992
 RMEM_MAX = 212992
+#: /proc/sys/net/core/optmem_max (128 KiB since Linux 6.9; 20480 before).
+OPTMEM_MAX = 131072
+#: ____sys_sendmsg's on-stack control buffer: sizeof(struct cmsghdr) + 20.
+SENDMSG_CTL_STACK = 36
 #: include/net/sock.h: SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE, SOCK_MIN_RCVBUF.
 SOCK_MIN_SNDBUF = 4608
 SOCK_MIN_RCVBUF = 2304
@@ -80,6 +84,13 @@ UNIX_SKB_FRAGS_SZ = 32768
 SKB_MAX_ALLOC = 4 * 4096 - 320
 #: /proc/sys/net/ipv4/ip_local_port_range.
 EPHEMERAL_PORTS = range(32768, 61000)
+#: include/linux/net.h SOCK_TYPE_MASK and SOCK_MAX (SOCK_PACKET + 1);
+#: include/linux/socket.h NPROTO (AF_MAX); include/uapi/linux/in.h IPPROTO_MAX.
+SOCK_TYPE_MASK = 0xF
+SOCK_PACKET = 10
+SOCK_MAX = 11
+NPROTO = 46
+IPPROTO_MAX = 263
 #: Largest UDP payload over IPv4 / IPv6 (65535 - headers).
 UDP_MAX_PAYLOAD = {4: 65507, 16: 65527}
 #: The lowest base :func:`safe_fd_base` gives, and how much room it keeps
@@ -158,6 +169,22 @@ def _check_c_arguments(limits: list[tuple[int, str, int, int]], args: tuple[obje
             raise OverflowError(f"{pname}={value} does not fit the C type of the argument")
 
 
+def _shown(arg: object) -> object:
+    """An argument as the trace records it: an exact int, bool, str or None, a
+    short bytes value, else the type's name.  Subclasses are copied to the
+    base type, so a lying ``__eq__``/``__hash__`` cannot reach the trace."""
+    kind = type(arg)
+    if kind in (int, bool, str, type(None)):
+        return arg
+    if isinstance(arg, int):
+        return int.__index__(arg)
+    if isinstance(arg, str):
+        return str.__str__(arg)
+    if isinstance(arg, bytes) and len(arg) <= 32:
+        return b"".join([arg])
+    return kind.__name__
+
+
 def _syscall(method: Callable[P, R]) -> Callable[P, R]:
     """Run a Driver method as one syscall: lock, trace, scripted errno, notify."""
     name = method.__name__
@@ -169,10 +196,7 @@ def _syscall(method: Callable[P, R]) -> Callable[P, R]:
         assert isinstance(kernel, FakeKernel)
         _check_c_arguments(limits, args)
         fd = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-        shown = tuple(
-            a if isinstance(a, (int, str, type(None))) else (bytes(a) if isinstance(a, bytes) and len(a) <= 32 else type(a).__name__)
-            for a in args[1:]
-        )
+        shown = tuple(_shown(a) for a in args[1:])
         with kernel._scheduler.condition:
             kernel._scheduler.enter()
             try:
@@ -181,14 +205,14 @@ def _syscall(method: Callable[P, R]) -> Callable[P, R]:
                     raise_errno(code)
                 result = method(*args, **kwargs)
             except OSError as exc:
-                kernel.trace.append(TraceEntry(name, shown, errno_name(exc.errno or 0)))
+                kernel.trace.record(name, shown, errno_name(exc.errno or 0))
                 raise
             except BlockedForever as exc:
                 # Raised from here, its traceback ends at the syscall, not deep in the scheduler.
                 raise exc.with_traceback(None) from None
             finally:
                 kernel._scheduler.condition.notify_all()
-            kernel.trace.append(TraceEntry(name, shown, f"ok {_summary(result)}"))
+            kernel.trace.record(name, shown, f"ok {_summary(result)}")
             return result
 
     return run
@@ -202,6 +226,50 @@ def _c_buffer(obj: object) -> memoryview:
     if not view.c_contiguous:
         raise BufferError("memoryview: underlying buffer is not C-contiguous")
     return view.cast("B") if view.ndim != 1 or view.format != "B" else view
+
+
+class _exported:
+    """The receive buffers exported for the whole syscall, as a C binding holds them.
+
+    The native driver's ``ffi.from_buffer`` keeps each buffer exported from
+    the call's entry to its return, so while a receive blocks, another thread
+    cannot resize it (``bytearray.clear()`` raises ``BufferError``) and the
+    data lands in the buffer the call was given.  The views are released on
+    the way out, error or not, so no export outlives the call (not even in a
+    traceback's frame).  ``with _exported(buffers) as views:`` gives one
+    flat byte view per buffer.
+    """
+
+    __slots__ = ("_owned", "_flat")
+
+    def __init__(self, buffers: Sequence[object]) -> None:
+        self._owned: list[memoryview] = []
+        self._flat: list[memoryview] = []
+        try:
+            for obj in buffers:
+                view = memoryview(obj)  # type: ignore[arg-type]
+                self._owned.append(view)
+                if not view.c_contiguous:
+                    raise BufferError("memoryview: underlying buffer is not C-contiguous")
+                if view.ndim != 1 or view.format != "B":
+                    view = view.cast("B")
+                    self._owned.append(view)
+                self._flat.append(view)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        for view in reversed(self._owned):
+            view.release()
+        self._owned.clear()
+        self._flat.clear()
+
+    def __enter__(self) -> list[memoryview]:
+        return self._flat
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
 
 
 def _as_returned(data: bytes, length: int) -> bytes:
@@ -258,6 +326,9 @@ class FakeKernel:
     #: net.core.wmem_max / rmem_max: the caps of SO_SNDBUF / SO_RCVBUF before doubling.
     wmem_max: int = attrs.field(default=WMEM_MAX, kw_only=True)
     rmem_max: int = attrs.field(default=RMEM_MAX, kw_only=True)
+    #: net.core.optmem_max: ``sendmsg`` control data of this size or more gets
+    #: ENOBUFS (``sock_kmalloc``).  The default is Linux's since 6.9 (20480 before).
+    optmem_max: int = attrs.field(default=OPTMEM_MAX, kw_only=True)
     #: Real seconds a thread outside the kernel must stay still, in a wait the
     #: kernel does not recognise, before the virtual clock may move without it.
     idle_grace_s: float = attrs.field(default=0.1, kw_only=True)
@@ -265,7 +336,9 @@ class FakeKernel:
     #: wait with no deadline gives up.
     stall_timeout_s: float = attrs.field(default=5.0, kw_only=True)
     faults: FaultScript = attrs.field(factory=FaultScript, init=False)
-    trace: list[TraceEntry] = attrs.field(factory=list, init=False)
+    #: How many syscalls :attr:`trace` keeps (the last ones); None keeps all.
+    trace_limit: int | None = attrs.field(default=TRACE_LIMIT, kw_only=True)
+    trace: Trace = attrs.field(init=False)
     resolver: Resolver = attrs.field(init=False)
     _scheduler: Scheduler = attrs.field(init=False)
     _fds: dict[int, FdSlot] = attrs.field(factory=dict, init=False)
@@ -281,6 +354,10 @@ class FakeKernel:
     _ports: dict[tuple[int, int, int], list[FakeSocket]] = attrs.field(factory=dict, init=False)
     _ephemeral_next: int = attrs.field(default=EPHEMERAL_PORTS.start, init=False)
     _serial: int = attrs.field(default=0, init=False)
+    #: Files referenced by SCM_RIGHTS messages in flight, in the order they
+    #: first flew (``gc_inflight_list``), and the unix GC's re-entry guard.
+    _in_flight: dict[OpenFile, None] = attrs.field(factory=dict, init=False)
+    _gc_running: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
@@ -291,6 +368,7 @@ class FakeKernel:
         )
         self._scheduler.event_names = self._poll_names
         self.resolver = Resolver(self._abi, hostname=self.hostname)
+        self.trace = Trace(self.trace_limit)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -367,8 +445,7 @@ class FakeKernel:
         sock.rmem -= segment.cost
         if segment.charged_to is not None:
             segment.charged_to.wmem -= segment.cost
-        files, segment.files = segment.files, []
-        for file in files:
+        for file in self._out_of_flight(segment):
             self._unref(file)
 
     def _is_unix(self, sock: FakeSocket) -> bool:
@@ -558,13 +635,31 @@ class FakeKernel:
 
     # ---------------------------------------------------------------- lifecycle
     def _check_create(self, family: int, type_: int, proto: int) -> tuple[int, int, bool, bool]:
-        """``__sys_socket``: split flags, check family/type/protocol as Linux does."""
+        """``__sys_socket`` + ``__sock_create`` + the family's ``create``, in Linux's order.
+
+        ``__sys_socket``: flags other than SOCK_NONBLOCK/SOCK_CLOEXEC -> EINVAL.
+        ``__sock_create``: family outside ``[0, NPROTO)`` -> EAFNOSUPPORT, type
+        outside ``[0, SOCK_MAX)`` -> EINVAL, then the family's module: a family
+        the fake does not model answers EAFNOSUPPORT, as a kernel without that
+        protocol module does (``net_families[family]`` is NULL), so programs
+        that probe for AF_CAN, AF_PACKET, AF_NETLINK... see "not available".
+        ``unix_create``/``inet_create``/``inet6_create`` then check the
+        protocol and the type (see :meth:`_check_inet_create`).
+        """
         flags = type_ & (self._c("SOCK_NONBLOCK") | self._c("SOCK_CLOEXEC"))
         base = type_ & ~flags
-        if type_ & ~(0xF | self._c("SOCK_NONBLOCK") | self._c("SOCK_CLOEXEC")):
+        if type_ & ~(SOCK_TYPE_MASK | self._c("SOCK_NONBLOCK") | self._c("SOCK_CLOEXEC")):
+            self._fail("EINVAL")
+        if family < 0 or family >= NPROTO:
+            self._fail("EAFNOSUPPORT")
+        if base < 0 or base >= SOCK_MAX:
             self._fail("EINVAL")
         unix, inet, inet6 = self._c("AF_UNIX"), self._c("AF_INET"), self._c("AF_INET6")
         stream, dgram, seqpacket = self._c("SOCK_STREAM"), self._c("SOCK_DGRAM"), self._c("SOCK_SEQPACKET")
+        if family == inet and base == SOCK_PACKET:
+            # __sock_create: "PF_INET/SOCK_PACKET is deprecated", it becomes
+            # PF_PACKET, which the fake does not model.
+            family = self._c("AF_PACKET")
         if family == unix:
             # unix_create: the protocol is checked before the type.
             if proto not in (0, unix):
@@ -576,28 +671,48 @@ class FakeKernel:
                     self._fail("ESOCKTNOSUPPORT")
             proto = 0
         elif family in (inet, inet6):
-            tcp, udp = self._c("IPPROTO_TCP"), self._c("IPPROTO_UDP")
-            if base == stream and proto in (0, tcp):
-                proto = tcp
-            elif base == dgram and proto in (0, udp):
-                proto = udp
-            elif base == dgram and proto == (self._c("IPPROTO_ICMP") if family == inet else self._c("IPPROTO_ICMPV6")):
-                # ping sockets: ping_init_sock refuses every group outside
-                # net.ipv4.ping_group_range, whose default "1 0" is empty.
-                self._fail("EACCES")
-            elif base in (stream, dgram):
-                self._fail("EPROTONOSUPPORT")
-            elif base == self._c("SOCK_RAW"):
-                raise NotImplementedError("the fake kernel does not model raw IP sockets")
-            else:
-                self._fail("ESOCKTNOSUPPORT")
-        elif family < 0 or family >= 46:
-            self._fail("EAFNOSUPPORT")
+            proto = self._check_inet_create(family, base, proto)
         else:
-            raise NotImplementedError(
-                f"the fake kernel models AF_UNIX, AF_INET and AF_INET6 only, not family {family}"
-            )
+            self._fail("EAFNOSUPPORT")
         return base, proto, bool(flags & self._c("SOCK_NONBLOCK")), bool(flags & self._c("SOCK_CLOEXEC"))
+
+    def _check_inet_create(self, family: int, base: int, proto: int) -> int:
+        """``inet_create``/``inet6_create``: the protocol the socket gets, or the errno.
+
+        ``protocol`` outside ``[0, IPPROTO_MAX)`` -> EINVAL; then the walk over
+        ``inetsw[type]``: no entry for the type -> ESOCKTNOSUPPORT, entries but
+        none for the protocol -> EPROTONOSUPPORT (protocol 0 takes the first).
+        The fake registers TCP (SOCK_STREAM), UDP and ping (SOCK_DGRAM) and the
+        wildcard raw entry (SOCK_RAW): it answers as a kernel built without
+        MPTCP, UDP-Lite, SCTP or any other protocol module.  Raw sockets need
+        CAP_NET_RAW (EPERM for a process whose uid is not 0); for root the
+        fake raises ``NotImplementedError``, since it does not model raw IP.
+        """
+        if proto < 0 or proto >= IPPROTO_MAX:
+            self._fail("EINVAL")
+        tcp, udp = self._c("IPPROTO_TCP"), self._c("IPPROTO_UDP")
+        ping = self._c("IPPROTO_ICMP") if family == self._c("AF_INET") else self._c("IPPROTO_ICMPV6")
+        inetsw = {self._c("SOCK_STREAM"): (tcp,), self._c("SOCK_DGRAM"): (udp, ping), self._c("SOCK_RAW"): (0,)}
+        registered = inetsw.get(base)
+        if registered is None:
+            self._fail("ESOCKTNOSUPPORT")
+        assert registered is not None
+        if base == self._c("SOCK_RAW"):
+            # The raw entry's protocol is IPPROTO_IP, the wildcard: any protocol matches.
+            if self.uid != 0:
+                self._fail("EPERM")  # inet_create: SOCK_RAW without CAP_NET_RAW.
+            raise NotImplementedError(
+                "the fake kernel does not model raw IP sockets (SOCK_RAW on AF_INET/AF_INET6)"
+            )
+        if proto == 0:
+            proto = registered[0]
+        if proto not in registered:
+            self._fail("EPROTONOSUPPORT")
+        if proto == ping:
+            # ping sockets: ping_init_sock refuses every group outside
+            # net.ipv4.ping_group_range, whose default "1 0" is empty.
+            self._fail("EACCES")
+        return proto
 
     @_syscall
     def socket(self, family: int, type: int, proto: int) -> int:
@@ -632,6 +747,7 @@ class FakeKernel:
         slot = self._fds.pop(fd)
         heapq.heappush(self._free_fds, fd)
         self._unref(slot.file)
+        self._unix_gc()
 
     @_syscall
     def close(self, fd: int) -> None:
@@ -1304,6 +1420,11 @@ class FakeKernel:
         sock = slot.file.sock
         if len(buffers) > self._abi.iov_max:
             self._fail("EMSGSIZE")
+        # ____sys_sendmsg: a control buffer larger than the on-stack one is
+        # sock_kmalloc'ed, which refuses size >= optmem_max (the socket's
+        # sk_omem_alloc is 0 between calls): ENOBUFS before anything is parsed.
+        if len(control) > SENDMSG_CTL_STACK and len(control) >= self.optmem_max:
+            self._fail("ENOBUFS")
         data = b"".join(bytes(_c_buffer(b)) for b in buffers)
         if flags & self._c("MSG_OOB"):
             raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
@@ -1325,9 +1446,87 @@ class FakeKernel:
         return self._udp_send(fd, sock, data, nonblocking, addr)
 
     def _take_files(self, files: list[OpenFile]) -> list[OpenFile]:
+        """New references to *files* (``get_file``), for a peek's installed copies."""
         for file in files:
-            file.refs += 1  # the in-flight reference (scm_fp_copy's get_file)
+            file.refs += 1
         return list(files)
+
+    def _into_flight(self, files: list[OpenFile]) -> list[OpenFile]:
+        """``scm_fp_copy`` + ``unix_inflight``: the references a message carries."""
+        for file in files:
+            file.refs += 1
+            file.inflight += 1
+            self._in_flight[file] = None
+        return list(files)
+
+    def _out_of_flight(self, segment: Segment) -> list[OpenFile]:
+        """``unix_notinflight``: the message's references leave flight (to a
+        reader, or to be dropped); the caller owns them."""
+        files, segment.files = segment.files, []
+        for file in files:
+            file.inflight -= 1
+            if not file.inflight:
+                self._in_flight.pop(file, None)
+        return files
+
+    def files_in_flight(self) -> int:
+        """How many file references travel in SCM_RIGHTS messages not yet received.
+
+        A leak check can assert it is 0 with :meth:`open_fds`: files in flight
+        have no fd, and the unix garbage collector frees only unreachable ones.
+        """
+        with self._scheduler.condition:
+            return sum(file.inflight for file in self._in_flight)
+
+    def _unix_gc(self) -> None:
+        """``unix_gc`` (net/unix/garbage.c): free the AF_UNIX sockets that only
+        messages in flight keep alive and that no one can reach any more.
+
+        Candidates are in-flight AF_UNIX files all of whose references are in
+        flight (``file_count == inflight``).  References carried by messages
+        queued on candidates (a listener's embryos included) are internal; a
+        candidate with an in-flight reference from elsewhere is reachable, and
+        so is everything in its queue, transitively.  The rest is garbage:
+        the fds its queued messages carry are dropped (``__skb_queue_purge``
+        of the hitlist), which releases the cycle.  Linux runs it from
+        ``unix_release_sock`` whenever anything is in flight (since 6.10 from
+        a work queue, so a moment later); the fake runs it at once, on close.
+        """
+        if self._gc_running or not self._in_flight:
+            return
+        candidates = [f for f in self._in_flight if f.refs == f.inflight and self._is_unix(f.sock)]
+        if not candidates:
+            return
+        is_candidate = set(candidates)
+
+        def queues(file: OpenFile) -> list[Segment]:
+            sock = file.sock
+            owners = list(sock.accept_queue) if sock.state == "listening" else [sock]
+            return [segment for owner in owners for segment in owner.receive_queue if segment.files]
+
+        internal = dict.fromkeys(candidates, 0)
+        for file in candidates:
+            for segment in queues(file):
+                for child in segment.files:
+                    if child in is_candidate:
+                        internal[child] += 1
+        reachable = [f for f in candidates if f.inflight > internal[f]]
+        alive = set(reachable)
+        while reachable:
+            for segment in queues(reachable.pop()):
+                for child in segment.files:
+                    if child in is_candidate and child not in alive:
+                        alive.add(child)
+                        reachable.append(child)
+        garbage = [f for f in candidates if f not in alive]
+        hitlist = [segment for file in garbage for segment in queues(file)]
+        self._gc_running = True
+        try:
+            for segment in hitlist:
+                for file in self._out_of_flight(segment):
+                    self._unref(file)
+        finally:
+            self._gc_running = False
 
     def _wait_for_wmem(self, fd: int, call: str, sock: FakeSocket, nonblocking: bool) -> None:
         """``sock_alloc_send_pskb``: wait while sk_wmem_alloc >= sk_sndbuf."""
@@ -1378,7 +1577,7 @@ class FakeKernel:
             assert other is not None
             segment = Segment(
                 data[sent : sent + size], credentials,
-                files=self._take_files(files) if not fds_sent else [],
+                files=self._into_flight(files) if not fds_sent else [],
                 charged_to=sock, cost=truesize(size - paged, paged),
             )
             fds_sent = True
@@ -1439,7 +1638,7 @@ class FakeKernel:
         source = b""
         if isinstance(sock.name, UnixName):
             source = build_unix(self._abi, sock.name)
-        segment = Segment(data, credentials, source=source, files=self._take_files(files),
+        segment = Segment(data, credentials, source=source, files=self._into_flight(files),
                           charged_to=sock, cost=truesize(len(data) - paged, paged))
         sock.wmem += segment.cost
         other.receive_queue.append(segment)
@@ -1534,8 +1733,9 @@ class FakeKernel:
 
     @_syscall
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:
-        data, _control, _flags, _addr, length = self._receive(fd, "recv_into", nbytes, 0, flags)
-        _c_buffer(buf)[: len(data)] = data
+        with _exported([buf]) as (view,):
+            data, _control, _flags, _addr, length = self._receive(fd, "recv_into", nbytes, 0, flags)
+            view[: len(data)] = data
         return length
 
     @_syscall
@@ -1545,8 +1745,9 @@ class FakeKernel:
 
     @_syscall
     def recvfrom_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> tuple[int, bytes]:
-        data, _control, _flags, addr, length = self._receive(fd, "recvfrom_into", nbytes, 0, flags)
-        _c_buffer(buf)[: len(data)] = data
+        with _exported([buf]) as (view,):
+            data, _control, _flags, addr, length = self._receive(fd, "recvfrom_into", nbytes, 0, flags)
+            view[: len(data)] = data
         return length, addr
 
     @_syscall
@@ -1561,14 +1762,14 @@ class FakeKernel:
     ) -> tuple[int, bytes, int, bytes]:
         if len(buffers) > self._abi.iov_max:
             self._fail("EMSGSIZE")
-        views = [_c_buffer(b) for b in buffers]
-        total = sum(len(v) for v in views)
-        data, control, msg_flags, addr, length = self._receive(fd, "recvmsg_into", total, ancbufsize, flags)
-        offset = 0
-        for view in views:
-            part = data[offset : offset + len(view)]
-            view[: len(part)] = part
-            offset += len(part)
+        with _exported(buffers) as views:
+            total = sum(len(v) for v in views)
+            data, control, msg_flags, addr, length = self._receive(fd, "recvmsg_into", total, ancbufsize, flags)
+            offset = 0
+            for view in views:
+                part = data[offset : offset + len(view)]
+                view[: len(part)] = part
+                offset += len(part)
         return length, control, msg_flags, addr
 
     def _receive(
@@ -1673,8 +1874,7 @@ class FakeKernel:
             if not peek:
                 segment.consumed += len(chunk)
                 if segment.files:
-                    files += segment.files  # unix_detach_fds: the refs move to the reader
-                    segment.files = []
+                    files += self._out_of_flight(segment)  # unix_detach_fds: the refs move to the reader
                 if segment.remaining:
                     break
                 queue.popleft()
@@ -1718,7 +1918,7 @@ class FakeKernel:
         if peek:
             files = self._take_files(segment.files)
         else:
-            files, segment.files = segment.files, []
+            files = self._out_of_flight(segment)
             sock.receive_queue.popleft()
             self._drop_segment(sock, segment)
         addr = segment.source

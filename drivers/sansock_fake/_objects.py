@@ -52,6 +52,8 @@ class OpenFile:
     nonblocking: bool = False
     #: fd table slots plus in-flight SCM_RIGHTS references.
     refs: int = 0
+    #: How many of ``refs`` are in flight (``unix_sk(sk)->inflight``).
+    inflight: int = 0
 
 
 @attrs.define(eq=False)

@@ -27,7 +27,6 @@ import selectors as _selectors
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._faults import TraceEntry
 from .._oserror import errno_name, raise_errno
 
 if TYPE_CHECKING:
@@ -127,11 +126,11 @@ def kernel_poll(
 
             scheduler.wait_until(ready, deadline, "poll", fds[0] if fds else -1, fds=fds)
         except OSError as exc:
-            kernel.trace.append(TraceEntry("poll", shown, errno_name(exc.errno or 0)))
+            kernel.trace.record("poll", shown, errno_name(exc.errno or 0))
             raise
         finally:
             scheduler.condition.notify_all()
-        kernel.trace.append(TraceEntry("poll", shown, f"ok {found!r}"))
+        kernel.trace.record("poll", shown, f"ok {found!r}")
         return list(found)
 
 

@@ -1,0 +1,169 @@
+"""Run CPython's own ``test.test_socket`` with ``socket`` replaced by a sansock binding.
+
+Usage::
+
+    python tests/cpython/run_test_socket.py --driver native   # sansock.using(NativeDriver())
+    python tests/cpython/run_test_socket.py --driver fake     # a binding on a FakeKernel
+
+The running interpreter's ``test`` package supplies the suite (Debian-like
+systems ship it separately: ``libpython3.X-testsuite``).  A module object
+built from the binding is installed as ``sys.modules["socket"]`` *before*
+``test.test_socket`` (and ``test.support.socket_helper``) are imported, so
+every ``socket.X`` the suite names is the binding's.  What the suite reaches
+around ``socket`` is not replaced: ``_socket`` (a few tests make sockets with
+it), ``select``/``selectors`` (which poll real fds; on the fake they see the
+fake's fd numbers), ``os.read``/``os.dup`` on socket fds, ``fcntl``.  Those
+tests fail on the fake, as they would on any in-memory kernel.
+
+It prints the counts on the last line: ``N passed, M failed, K errors, S skipped``
+(expected failures count as passed, unexpected successes as failed).  Not
+collected by pytest (the file name does not start with ``test_``); run by
+``make cpython-suite``.  Exit status: 0 when the suite imported and ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import importlib
+import signal
+import sys
+import time
+import types
+import unittest
+from typing import Any, TextIO, cast
+
+#: Names the stdlib module has that a binding may lack (issue 15 adds them to
+#: the binding); the runner fills them so that the suite can be imported, and
+#: lists them on stderr.
+_FALLBACKS: dict[str, Any] = {
+    "error": OSError,
+    "timeout": TimeoutError,
+    "has_ipv6": True,
+}
+
+
+#: Names socket.py has only because it imports them.
+_NOT_SOCKET_SPECIFIC = frozenset({"IntEnum", "IntFlag", "array", "errno", "io", "os", "selectors", "sys"})
+
+
+def binding_for(driver: str) -> Any:
+    import sansock
+
+    if driver == "native":
+        import sansock_native
+
+        return sansock.using(sansock_native.NativeDriver())
+    from sansock_fake import FakeKernel
+
+    return sansock.using(FakeKernel())
+
+
+def socket_module(binding: Any, log: TextIO) -> types.ModuleType:
+    """A ``socket`` module whose public names are the binding's."""
+    import socket as stdlib_socket  # only to know which names the module has
+
+    import sansock
+
+    module = types.ModuleType("socket", "sansock binding standing in for the socket module")
+    filled: list[str] = []
+    absent: list[str] = []
+    for name in dir(stdlib_socket):
+        if name.startswith("__"):
+            continue
+        try:
+            value = getattr(binding, name)
+        except AttributeError:
+            if name in _FALLBACKS:
+                value = _FALLBACKS[name]
+            elif name in ("gaierror", "herror", "SocketType", "SocketIO") and hasattr(sansock, name):
+                value = getattr(sansock, name)
+            elif name == "_GLOBAL_DEFAULT_TIMEOUT" and hasattr(sansock, name):
+                value = getattr(sansock, name)
+            elif name in _NOT_SOCKET_SPECIFIC:
+                # socket.py's own imports (modules, enum bases): the same objects.
+                value = getattr(stdlib_socket, name)
+            else:
+                absent.append(name)
+                continue
+            filled.append(name)
+        setattr(module, name, value)
+    if filled:
+        print(f"[run_test_socket] not on the binding, filled in: {', '.join(filled)}", file=log)
+    if absent:
+        print(f"[run_test_socket] not on the binding, left out: {', '.join(absent)}", file=log)
+    return module
+
+
+def install_watchdog(seconds: float) -> None:
+    """A test that runs longer than *seconds* fails with TimeoutError (SIGALRM in
+    the main thread); the whole run dumps every thread's stack and exits if it
+    runs 20 times longer."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"test ran longer than {seconds} s (run_test_socket watchdog)")
+
+    signal.signal(signal.SIGALRM, expire)
+    faulthandler.dump_traceback_later(seconds * 20, exit=True)
+
+
+def run(driver: str, verbosity: int, pattern: str | None, per_test: float) -> int:
+    log = sys.stderr
+    binding = binding_for(driver)
+    previous = sys.modules.get("socket")
+    sys.modules["socket"] = socket_module(binding, log)
+    for name in ("test.test_socket", "test.support.socket_helper"):
+        sys.modules.pop(name, None)
+    try:
+        test_socket = importlib.import_module("test.test_socket")  # after the replacement, on purpose
+    except Exception as exc:  # noqa: BLE001 - the report is the point
+        print(f"[run_test_socket] test.test_socket does not import on {driver}: {exc!r}", file=log)
+        print("0 passed, 0 failed, 1 errors, 0 skipped")
+        return 1
+    finally:
+        if previous is not None:
+            sys.modules["socket"] = previous
+    loader = unittest.TestLoader()
+    if pattern:
+        loader.testNamePatterns = [f"*{pattern}*"]
+    suite = loader.loadTestsFromModule(test_socket)
+    install_watchdog(per_test)
+
+    class Timed(unittest.TextTestResult):
+        """Arms the per-test watchdog around each test."""
+
+        def startTest(self, test: unittest.TestCase) -> None:
+            signal.setitimer(signal.ITIMER_REAL, per_test)
+            super().startTest(test)
+
+        def stopTest(self, test: unittest.TestCase) -> None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            super().stopTest(test)
+
+    runner = unittest.TextTestRunner(stream=log, verbosity=verbosity, resultclass=cast(Any, Timed))
+    started = time.perf_counter()
+    result = runner.run(suite)
+    faulthandler.cancel_dump_traceback_later()
+    failed = len(result.failures) + len(result.unexpectedSuccesses)
+    errors = len(result.errors)
+    skipped = len(result.skipped)
+    passed = result.testsRun - failed - errors - skipped
+    print(f"[run_test_socket] driver {driver}: {result.testsRun} tests in "
+          f"{time.perf_counter() - started:.1f} s", file=log)
+    print(f"{passed} passed, {failed} failed, {errors} errors, {skipped} skipped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--driver", choices=["native", "fake"], required=True)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="one line per test (-v)")
+    parser.add_argument("-k", dest="pattern", help="run only tests whose name contains this")
+    parser.add_argument("--per-test-timeout", type=float, default=60.0,
+                        help="real seconds before a test is failed with TimeoutError (default 60)")
+    args = parser.parse_args(argv)
+    return run(args.driver, 1 + args.verbose, args.pattern, args.per_test_timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
