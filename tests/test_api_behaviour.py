@@ -170,6 +170,24 @@ def test_a_dropped_socket_is_closed_when_its_resource_warning_is_an_error(net: B
     assert ours == theirs == (True, ("OSError", "[Errno 9] Bad file descriptor"))
 
 
+def test_family_and_type_are_instances_of_the_module_enums(net: Binding) -> None:
+    # The static type of s.family is sansock.AddressFamily whatever binding
+    # made the socket; the run time agrees, as the stdlib's does for its own.
+    def kinds(mod: Any, s: Any) -> tuple[bool, ...]:
+        return (
+            isinstance(s.family, mod.AddressFamily),
+            isinstance(s.type, mod.SocketKind),
+            isinstance(mod.MSG_PEEK, mod.MsgFlag),
+            isinstance(int(s.family), mod.AddressFamily),
+        )
+
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as ours, stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM) as theirs:
+        assert kinds(sansock, ours) == kinds(stdlib, theirs) == (True, True, True, False)
+        assert isinstance(net.MSG_PEEK, sansock.MsgFlag) and isinstance(net.AI_PASSIVE, sansock.AddressInfo)
+        assert issubclass(net.AddressFamily, sansock.AddressFamily)
+        assert not isinstance(ours.family, stdlib.AddressFamily)  # the stdlib's classes are others
+
+
 def test_dup_copies_timeout_and_is_not_inheritable(net: Binding) -> None:
     a, b = net.socketpair()
     with a, b:

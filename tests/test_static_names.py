@@ -214,6 +214,15 @@ def test_every_binding_enum_derives_from_the_static_class() -> None:
         assert isinstance(net.MSG_PEEK, MsgFlag)
         assert issubclass(net.AddressInfo, AddressInfo)  # (no AI_* in the darwin profile)
         assert repr(net.AF_INET) == "<AddressFamily.AF_INET: 2>"
+    # And against another binding's class, as the static types say: one
+    # AddressFamily whatever the binding (its values may differ: AF_INET6 is
+    # 30 on darwin, 10 on Linux).
+    linux, darwin = _binding(LINUX_X86_64), _binding(DARWIN_ARM64)
+    assert isinstance(darwin.AF_INET6, linux.AddressFamily) and int(darwin.AF_INET6) == 30
+    assert issubclass(darwin.SocketKind, linux.SocketKind)
+    assert not issubclass(linux.SocketKind, linux.AddressFamily)
+    assert not isinstance(linux.SOCK_STREAM, darwin.AddressFamily)
+    assert not isinstance(1, linux.AddressFamily)
 
 
 def test_generated_files_are_up_to_date() -> None:
