@@ -10,6 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
+# The default editable mode (an import hook): this checkout's own mypy reads the
+# sources through mypy_path, and a new module is picked up without reinstalling.
+# (editable_mode=compat cannot map the two source roots core/ and drivers/;
+# editable_mode=strict, which users' type checkers need, see README, must be
+# re-run for every new file.)
 $(STAMP): $(BIN)/python $(NATIVE_SOURCES)
 	@echo "installing sansock (editable) and the test tools; compiling the native driver's C extension (CFFI, about 10 s)..."
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import gc
+import sys
 import warnings
 from typing import Any
 
@@ -370,6 +371,28 @@ def test_dropped_owned_fd_warns_and_closes(net: Binding) -> None:
         with pytest.warns(ResourceWarning, match=f"unclosed received fd {number}"):
             del got
             gc.collect()
+        assert fd_is_closed(net, number)
+
+
+def test_dropped_owned_fd_is_closed_when_its_resource_warning_is_an_error(net: Binding) -> None:
+    # As a socket's (sock_finalize): the raised warning is unraisable, the fd closed anyway.
+    a, b = net.socketpair()
+    x, y = net.socketpair()
+    with a, b, x, y:
+        send_fds(net, a, [x.fileno()])
+        got = anc.recvmsg_owned(b, 10, net.CMSG_SPACE(4))
+        number = got.fds[0].fileno()
+        seen: list[object] = []
+        previous = sys.unraisablehook
+        sys.unraisablehook = lambda args: seen.append(args.exc_type)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", ResourceWarning)
+                del got
+                gc.collect()
+        finally:
+            sys.unraisablehook = previous
+        assert seen == [ResourceWarning]
         assert fd_is_closed(net, number)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import pickle
 import socket as stdlib
+import sys
 import warnings
 import weakref
 from collections.abc import Callable
@@ -137,6 +138,54 @@ def test_unclosed_socket_warns_resource_warning(net: Binding) -> None:
         gc.collect()
     messages = [str(w.message) for w in caught if w.category is ResourceWarning]
     assert messages == [expected]
+
+
+def _drop_under_error_filter(make: Callable[[], Any], close_fd: Callable[[int], None]) -> tuple[object, ...]:
+    """Drop a new socket while ResourceWarning is an error: what reaches
+    ``sys.unraisablehook``, and whether its fd is still open afterwards."""
+    seen: list[tuple[object, str]] = []
+
+    def hook(args: Any) -> None:
+        seen.append((args.exc_type, str(args.exc_value)))
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = hook
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            s = make()
+            fd = s.fileno()
+            expected = f"unclosed {s!r}"
+            del s  # the last reference: finalized here, no gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    return seen == [(ResourceWarning, expected)], outcome(lambda: close_fd(fd))
+
+
+def test_a_dropped_socket_is_closed_when_its_resource_warning_is_an_error(net: Binding) -> None:
+    # sock_finalize: the raised warning goes to PyErr_WriteUnraisable and the
+    # fd is closed anyway (so closing it again is EBADF); the stdlib is the oracle.
+    ours = _drop_under_error_filter(lambda: net.socket(net.AF_INET, net.SOCK_DGRAM), net.close)
+    theirs = _drop_under_error_filter(lambda: stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM), stdlib.close)
+    assert ours == theirs == (True, ("OSError", "[Errno 9] Bad file descriptor"))
+
+
+def test_family_and_type_are_instances_of_the_module_enums(net: Binding) -> None:
+    # The static type of s.family is sansock.AddressFamily whatever binding
+    # made the socket; the run time agrees, as the stdlib's does for its own.
+    def kinds(mod: Any, s: Any) -> tuple[bool, ...]:
+        return (
+            isinstance(s.family, mod.AddressFamily),
+            isinstance(s.type, mod.SocketKind),
+            isinstance(mod.MSG_PEEK, mod.MsgFlag),
+            isinstance(int(s.family), mod.AddressFamily),
+        )
+
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as ours, stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM) as theirs:
+        assert kinds(sansock, ours) == kinds(stdlib, theirs) == (True, True, True, False)
+        assert isinstance(net.MSG_PEEK, sansock.MsgFlag) and isinstance(net.AI_PASSIVE, sansock.AddressInfo)
+        assert issubclass(net.AddressFamily, sansock.AddressFamily)
+        assert not isinstance(ours.family, stdlib.AddressFamily)  # the stdlib's classes are others
 
 
 def test_dup_copies_timeout_and_is_not_inheritable(net: Binding) -> None:

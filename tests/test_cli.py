@@ -35,20 +35,87 @@ def unbuilt_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
-def run_cli(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
+SITE_DIR = Path(attrs.__file__).resolve().parent.parent
+
+
+def run_cli(
+    checkout: Path, *args: str, site: Path | None = SITE_DIR, python_args: tuple[str, ...] = ("-m", "sansock")
+) -> subprocess.CompletedProcess[str]:
     # -S: no site-packages .pth files (the editable install); attrs and cffi
-    # come from their directory, put after the checkout's source roots.
-    site_dir = Path(attrs.__file__).resolve().parent.parent
+    # come from *site* (their directory by default), put after the checkout's
+    # source roots.
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(checkout / "core"), str(checkout / "drivers"), str(site_dir)])
+    path = [str(checkout / "core"), str(checkout / "drivers")] + ([str(site)] if site is not None else [])
+    env["PYTHONPATH"] = os.pathsep.join(path)
     return subprocess.run(
-        [sys.executable, "-S", "-m", "sansock", *args],
+        [sys.executable, "-S", *python_args, *args],
         cwd=checkout,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.fixture(scope="module")
+def only_attrs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site directory with attrs and nothing else (no cffi)."""
+    site = tmp_path_factory.mktemp("only-attrs")
+    for name in ("attrs", "attr"):
+        (site / name).symlink_to(SITE_DIR / name, target_is_directory=True)
+    return site
+
+
+def test_without_attrs_the_cli_says_what_to_install(unbuilt_checkout: Path, tmp_path: Path) -> None:
+    # A bare environment: not even attrs.  runpy imports the sansock package
+    # before __main__, so the package itself says it, without a traceback.
+    result = run_cli(unbuilt_checkout, "demo", "--driver", "fake", site=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("python -m sansock: sansock needs the 'attrs' package")
+    assert "python -m pip install 'attrs>=23.1' 'cffi>=1.16'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_attrs_importing_sansock_says_what_to_install(unbuilt_checkout: Path, tmp_path: Path) -> None:
+    result = run_cli(unbuilt_checkout, python_args=("-c", "import sansock"), site=tmp_path)
+    assert result.returncode == 1
+    assert "ModuleNotFoundError: sansock needs the 'attrs' package" in result.stderr
+
+
+def test_the_fake_needs_attrs_only(unbuilt_checkout: Path, only_attrs: Path) -> None:
+    result = run_cli(unbuilt_checkout, "demo", "--driver", "fake", site=only_attrs)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("demo finished: every example ran")
+    info = run_cli(unbuilt_checkout, "info", site=only_attrs)
+    assert info.returncode == 0, info.stderr
+    assert "cffi:          not installed (the native driver needs it)" in info.stdout
+
+
+def test_a_built_native_driver_without_cffi_says_so(only_attrs: Path) -> None:
+    # This checkout, built, on a Python without cffi: the extension is there
+    # but its run time (_cffi_backend) is not.
+    pytest.importorskip("sansock_native._sansock_native")
+    result = run_cli(ROOT, "demo", "--driver", "native", site=only_attrs)
+    assert result.returncode == 1
+    assert "the native driver needs the cffi package" in result.stdout
+    assert "python -m pip install 'cffi>=1.16'" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unknown_name_is_an_attribute_error_without_the_build(unbuilt_checkout: Path) -> None:
+    # hasattr/getattr(default) work without loading the (missing) native
+    # driver; a constant still says how to build it.
+    code = (
+        "import sansock\n"
+        "print(hasattr(sansock, 'NOPE'), getattr(sansock, 'NOPE', 'default'))\n"
+        "try:\n    sansock.AF_INET\nexcept ImportError as exc:\n    print('ImportError:', exc)\n"
+    )
+    result = run_cli(unbuilt_checkout, python_args=("-c", code))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "False default"
+    assert lines[1].startswith("ImportError: sansock_native: the C extension _sansock_native is not built")
 
 
 def test_demo_on_the_fake_needs_no_build(unbuilt_checkout: Path) -> None:

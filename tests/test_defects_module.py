@@ -351,6 +351,85 @@ def test_valid_names_resolve_as_stdlib_on_the_real_kernel(native_net: Binding, f
         assert getattr(native_net, func)(host) == getattr(stdlib, func)(host)
 
 
+# -- user objects are read as C reads them: the buffer, never __bytes__ or encode() ----------
+
+
+class EvilBytes(bytes):
+    def __bytes__(self) -> bytes:
+        return b"evil"
+
+    def partition(self, sep: Any) -> Any:
+        raise AssertionError("a bytes subclass's method was called")
+
+
+class EvilByteArray(bytearray):
+    def __bytes__(self) -> bytes:
+        return b"evil"
+
+
+class EvilStr(str):
+    def encode(self, *args: Any, **kwargs: Any) -> bytes:
+        return b"evil"
+
+
+def answer(call: Callable[[], object]) -> tuple[str, object]:
+    """What a call gives: ``("ok", value)`` or (exception type name, message)."""
+    try:
+        return "ok", call()
+    except Exception as exc:  # noqa: BLE001 -- the comparison is the point
+        return type(exc).__name__, str(exc)
+
+
+@pytest.mark.parametrize("cls", [EvilBytes, EvilByteArray], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "func, name", [("gethostbyname", b"localhost"), ("gethostbyname_ex", b"localhost"), ("gethostbyaddr", b"127.0.0.1")]
+)
+def test_host_bytes_are_read_through_the_buffer(net: Binding, func: str, name: bytes, cls: type) -> None:
+    """The "et" unit reads a bytes/bytearray (subclass) buffer: ``__bytes__`` is never called."""
+    theirs = answer(lambda: getattr(stdlib, func)(cls(name)))
+    assert theirs == answer(lambda: getattr(stdlib, func)(name)) and theirs[0] == "ok"
+    assert answer(lambda: getattr(net, func)(cls(name))) == answer(lambda: getattr(net, func)(name))
+
+
+def test_getaddrinfo_reads_bytes_through_the_buffer(net: Binding) -> None:
+    args = (stdlib.AF_INET, stdlib.SOCK_STREAM)
+    theirs = stdlib.getaddrinfo(EvilBytes(b"localhost"), EvilBytes(b"80"), *args)
+    assert theirs == stdlib.getaddrinfo(b"localhost", b"80", *args)
+    ours: list[object] = list(net.getaddrinfo(EvilBytes(b"localhost"), EvilBytes(b"80"), *args))
+    assert ours == list(net.getaddrinfo(b"localhost", b"80", *args))
+
+
+def test_addresses_and_names_of_subclasses_are_read_as_c_reads_them(net: Binding) -> None:
+    # The host of an AF_INET address (idna_converter), an AF_UNIX path, the
+    # "s" unit (inet_pton, getnameinfo's host) and the FS converter (if_nametoindex).
+    name = b"\0sansock-evil-%d" % os.getpid()
+    def scenario(mod: Any) -> list[tuple[str, object]]:
+        results: list[tuple[str, object]] = []
+        with mod.socket(mod.AF_INET, mod.SOCK_DGRAM) as s:
+            s.bind((EvilBytes(b"127.0.0.1"), 0))
+            results.append(("ok", s.getsockname()[0]))
+        with mod.socket(mod.AF_UNIX, mod.SOCK_DGRAM) as u:
+            u.bind(EvilBytes(name))
+            results.append(("ok", u.getsockname()))
+        numeric = stdlib.NI_NUMERICHOST | stdlib.NI_NUMERICSERV
+        results.append(answer(lambda: mod.inet_pton(mod.AF_INET, EvilStr("1.2.3.4"))))
+        results.append(answer(lambda: mod.getnameinfo((EvilStr("127.0.0.1"), 80), numeric)))
+        results.append(answer(lambda: mod.if_nametoindex(EvilBytes(b"lo")) == mod.if_nametoindex(b"lo")))
+        return results
+    assert scenario(net) == scenario(stdlib) == [
+        ("ok", "127.0.0.1"), ("ok", name), ("ok", b"\x01\x02\x03\x04"), ("ok", ("127.0.0.1", "80")), ("ok", True),
+    ]
+
+
+def test_raw_control_items_are_read_through_the_buffer() -> None:
+    # sendmsg's "(iiy*)": the data of a raw item is its buffer.
+    from sansock import ancillary
+    from sansock._profiles import LINUX_X86_64
+
+    assert ancillary.encode((1, 1, EvilBytes(b"abcd")), LINUX_X86_64) == (1, 1, b"abcd")
+    assert ancillary.decode_item((0, 99, EvilBytes(b"xy")), LINUX_X86_64) == (0, 99, b"xy")
+
+
 # -- item 15: the binding carries the module's names -----------------------------------
 
 #: Public names of the stdlib ``socket`` module that a binding (and the module

@@ -169,6 +169,42 @@ def test_a_server_sharing_the_gil_with_a_busy_outsider_still_holds_the_clock() -
         outsider.join()
 
 
+def test_while_any_thread_computes_no_wait_is_parked_by_the_grace() -> None:
+    """The GIL rule's other side: a participant in a wait judged by the grace
+    (a bare ``Lock.acquire``) looks the same as one starved of the GIL, so
+    while a thread of the process computes -- here one that is no
+    participant -- it is not parked, and the clock waits for the computing
+    to stop.  (A thread waits for the GIL only while another one runs.)"""
+    hog_stopped: list[float] = []
+
+    def hog() -> None:
+        spin_python(0.5)
+        hog_stopped.append(time.monotonic())
+
+    outsider = threading.Thread(target=hog, name="hog")
+    outsider.start()  # before the kernel: no participant
+    lock = threading.Lock()
+    lock.acquire()
+    try:
+        kernel = FakeKernel()
+        waiter = threading.Thread(target=lock.acquire, name="waiter")  # a participant, parked by the grace
+        waiter.start()
+        net = sansock.using(kernel)
+        a, b = net.socketpair()
+        with a, b:
+            a.settimeout(5)
+            start = kernel.monotonic_ns()
+            with pytest.raises(TimeoutError):
+                a.recv(1)
+            timed_out = time.monotonic()
+            assert kernel.monotonic_ns() - start == 5_000_000_000
+        assert hog_stopped and timed_out >= hog_stopped[0]
+    finally:
+        lock.release()
+        outsider.join()
+    waiter.join()
+
+
 # -- (b) waits the kernel cannot see let the clock move -----------------------------------------
 
 

@@ -23,7 +23,9 @@ the profiles, and a name the run time does not serve is a type error.
 from __future__ import annotations
 
 import ast
+import re
 import sys
+import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -115,13 +117,25 @@ def _declared(body: list[ast.stmt], platform: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is None:
-            out[node.target.id] = ast.unparse(node.annotation).replace("_", "") 
+            out[node.target.id] = ast.unparse(node.annotation).replace("_", "")
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out[node.target.id] = _final_member_type(node.target.id, node)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             out[node.targets[0].id] = "member"
         elif isinstance(node, ast.If):
             test = eval(compile(ast.Expression(node.test), "<if>", "eval"), env)  # noqa: S307
             out.update(_declared(node.body if test else node.orelse, platform))
     return out
+
+
+def _final_member_type(name: str, node: ast.AnnAssign) -> str:
+    """The enum of ``NAME: _Final = _AddressFamily.NAME`` (typeshed's form: the
+    member itself, so ``==`` narrows), checking that it names its own member."""
+    member = node.value
+    assert ast.unparse(node.annotation) == "_Final", ast.unparse(node)
+    assert isinstance(member, ast.Attribute) and isinstance(member.value, ast.Name), ast.unparse(node)
+    assert member.attr == name, f"{name} declared as {ast.unparse(node)}"
+    return member.value.id.lstrip("_")
 
 
 def _class_body(tree: ast.Module, name: str) -> list[ast.stmt]:
@@ -200,11 +214,60 @@ def test_every_binding_enum_derives_from_the_static_class() -> None:
         assert isinstance(net.MSG_PEEK, MsgFlag)
         assert issubclass(net.AddressInfo, AddressInfo)  # (no AI_* in the darwin profile)
         assert repr(net.AF_INET) == "<AddressFamily.AF_INET: 2>"
+    # And against another binding's class, as the static types say: one
+    # AddressFamily whatever the binding (its values may differ: AF_INET6 is
+    # 30 on darwin, 10 on Linux).
+    linux, darwin = _binding(LINUX_X86_64), _binding(DARWIN_ARM64)
+    assert isinstance(darwin.AF_INET6, linux.AddressFamily) and int(darwin.AF_INET6) == 30
+    assert issubclass(darwin.SocketKind, linux.SocketKind)
+    assert not issubclass(linux.SocketKind, linux.AddressFamily)
+    assert not isinstance(linux.SOCK_STREAM, darwin.AddressFamily)
+    assert not isinstance(1, linux.AddressFamily)
 
 
 def test_generated_files_are_up_to_date() -> None:
     assert TYPES_PY.read_text(encoding="utf-8") == render_types_module()
     assert ENUMS_PY.read_text(encoding="utf-8") == render_enums_module(ENUMS_PY.read_text(encoding="utf-8"))
+
+
+# -- the examples of the typing how-to are type-checked ------------------------------
+
+HOWTO_RST = ROOT / "docs" / "howto" / "typing.rst"
+HOWTO_CHECK = ROOT / "typing" / "check_howto_typing.py"
+
+
+def python_blocks(rst: str) -> list[str]:
+    """The ``.. code-block:: python`` bodies of a reST page, dedented."""
+    blocks: list[str] = []
+    lines = rst.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == ".. code-block:: python":
+            i += 1
+            body: list[str] = []
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith(" ")):
+                body.append(lines[i])
+                i += 1
+            blocks.append(textwrap.dedent("\n".join(body)).strip("\n"))
+        else:
+            i += 1
+    return blocks
+
+
+def as_checked(block: str) -> str:
+    """A docs example as the check file holds it: each ``# mypy: ... [code]``
+    comment is the ``# type: ignore[code]`` that proves the error."""
+    return re.sub(r"\s+# mypy: .*\[([a-z-]+)\]$", r"  # type: ignore[\1]", block, flags=re.MULTILINE)
+
+
+def test_the_typing_howto_examples_are_type_checked() -> None:
+    # mypy --strict (make typecheck) checks typing/check_howto_typing.py; each
+    # example of the page must be there, verbatim, inside a function.
+    checked = HOWTO_CHECK.read_text(encoding="utf-8")
+    blocks = python_blocks(HOWTO_RST.read_text(encoding="utf-8"))
+    assert len(blocks) >= 3
+    for block in blocks:
+        assert textwrap.indent(as_checked(block), "    ") in checked, f"not in {HOWTO_CHECK.name}:\n{block}"
 
 
 # -- the generator ------------------------------------------------------------------
@@ -247,12 +310,16 @@ profiles: do not edit by hand.
 ``sansock.AF_INET`` and ``net.SOL_SOCKET`` are looked up when first asked
 for (``__getattr__``, PEP 562), in the ABI of the driver, so a type checker
 cannot see them.  They are declared here for type checkers only, per
-platform as typeshed does, each with its precise type: an ``AddressFamily``,
-``SocketKind``, ``MsgFlag`` or ``AddressInfo`` member, or an ``int``.  The
+platform as typeshed does, each with its precise type: the member of
+``AddressFamily``, ``SocketKind``, ``MsgFlag`` or ``AddressInfo`` in
+typeshed's form ``AF_INET: Final = AddressFamily.AF_INET`` (so
+``if info[0] == sansock.AF_INET6:`` narrows, and ``MSG_PEEK | MSG_OOB`` is
+a ``MsgFlag``), or an ``int``.  The
 module-level names are star-imported by ``sansock/__init__.py`` under
 ``TYPE_CHECKING`` (so this module has no ``__all__``: every public name
 here is one of those constants); ``_BindingConstants`` is a base of
-:class:`sansock.Binding`.  Nothing here has a value at run time.
+:class:`sansock.Binding`.  Nothing here exists at run time (the enum
+members are declared for type checkers only too).
 
 ``tests/test_static_names.py`` checks that these names are exactly the ones
 the run time serves on every profile of each platform, with these types.
@@ -261,6 +328,8 @@ the run time serves on every profile of each platform, with these types.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+from typing import Final as _Final
 
 from ._enums import AddressFamily as _AddressFamily
 from ._enums import AddressInfo as _AddressInfo
@@ -274,11 +343,21 @@ def _tables() -> dict[str, dict[str, str]]:
     return {platform: expected(platform) for platform in sorted(PLATFORMS)}
 
 
+def _declaration(line: str) -> str:
+    # "AF_INET: _AddressFamily" -> "AF_INET: _Final = _AddressFamily.AF_INET"; ints stay int.
+    head, sep, kind = line.partition(": _")
+    if not sep:
+        return line
+    if kind == "int":
+        return f"{head}: int"
+    return f"{head}: _Final = _{kind}.{head.strip()}"
+
+
 def render_types_module() -> str:
     common, rest = _split(_tables())
     fmt = "{name}: _{kind}"
-    lines = [_TYPES_HEADER.rstrip("\n"), "", "# -- sansock.<NAME> " + "-" * 60]
-    lines += [line.replace(": _int", ": int") for line in _platform_block(common, rest, "", fmt)]
+    lines = [_TYPES_HEADER.rstrip("\n"), "", "# -- sansock.<NAME> " + "-" * 60, "if TYPE_CHECKING:"]
+    lines += [_declaration(line) for line in _platform_block(common, rest, "    ", fmt)]
     lines += [
         "",
         "",
@@ -293,8 +372,10 @@ def render_types_module() -> str:
         "    SocketKind: type[_SocketKind]",
         "    MsgFlag: type[_MsgFlag]",
         "    AddressInfo: type[_AddressInfo]",
+        "",
+        "    if TYPE_CHECKING:",
     ]
-    lines += [line.replace(": _int", ": int") for line in _platform_block(common, rest, "    ", fmt)]
+    lines += [_declaration(line) for line in _platform_block(common, rest, "        ", fmt)]
     return "\n".join(lines) + "\n"
 
 

@@ -14,12 +14,15 @@ from sansock import Binding
 
 
 def check_module_constants() -> None:
-    assert_type(sansock.AF_INET, sansock.AddressFamily)
-    assert_type(sansock.AF_UNIX, sansock.AddressFamily)
-    assert_type(sansock.SOCK_STREAM, sansock.SocketKind)
-    assert_type(sansock.SOCK_NONBLOCK, sansock.SocketKind)
-    assert_type(sansock.MSG_PEEK, sansock.MsgFlag)
-    assert_type(sansock.AI_PASSIVE, sansock.AddressInfo)
+    # Each enum constant is its member, as typeshed's ``AF_INET: Final = AddressFamily.AF_INET``.
+    assert_type(sansock.AF_INET, Literal[sansock.AddressFamily.AF_INET])
+    assert_type(sansock.AF_UNIX, Literal[sansock.AddressFamily.AF_UNIX])
+    assert_type(sansock.SOCK_STREAM, Literal[sansock.SocketKind.SOCK_STREAM])
+    assert_type(sansock.SOCK_NONBLOCK, Literal[sansock.SocketKind.SOCK_NONBLOCK])
+    assert_type(sansock.MSG_PEEK, Literal[sansock.MsgFlag.MSG_PEEK])
+    assert_type(sansock.AI_PASSIVE, Literal[sansock.AddressInfo.AI_PASSIVE])
+    family: sansock.AddressFamily = sansock.AF_INET
+    assert_type(family, sansock.AddressFamily)
     assert_type(sansock.SOL_SOCKET, int)
     assert_type(sansock.SCM_RIGHTS, int)
     assert_type(sansock.SO_REUSEADDR, int)
@@ -42,10 +45,13 @@ def check_enum_members() -> None:
 
 
 def check_binding_constants(net: Binding) -> None:
-    assert_type(net.AF_UNIX, sansock.AddressFamily)
-    assert_type(net.SOCK_SEQPACKET, sansock.SocketKind)
-    assert_type(net.MSG_WAITALL, sansock.MsgFlag)
-    assert_type(net.AI_CANONNAME, sansock.AddressInfo)
+    assert_type(net.AF_UNIX, Literal[sansock.AddressFamily.AF_UNIX])
+    assert_type(net.SOCK_SEQPACKET, Literal[sansock.SocketKind.SOCK_SEQPACKET])
+    assert_type(net.MSG_WAITALL, Literal[sansock.MsgFlag.MSG_WAITALL])
+    assert_type(net.AI_CANONNAME, Literal[sansock.AddressInfo.AI_CANONNAME])
+    assert_type(net.MSG_PEEK | net.MSG_DONTWAIT, sansock.MsgFlag)
+    assert_type(net.AI_PASSIVE | net.AI_CANONNAME, sansock.AddressInfo)
+    net.AF_INET = net.AF_INET6  # type: ignore[misc]
     assert_type(net.SOL_SOCKET, int)
     assert_type(net.SCM_RIGHTS, int)
     assert_type(net.AddressFamily, type[sansock.AddressFamily])
@@ -76,3 +82,25 @@ def check_getaddrinfo(net: Binding) -> None:
         else:
             assert_type(info[4], tuple[str, int])
     sansock.getaddrinfo("localhost", 80.0)  # type: ignore[arg-type]
+
+
+def check_narrowing_on_the_constants(net: Binding, s: sansock.socket) -> None:
+    # ``==`` against a constant narrows, as with typeshed's socket module.
+    for info in sansock.getaddrinfo("localhost", 80):
+        if info[0] == sansock.AF_INET6:
+            assert_type(info[0], Literal[sansock.AddressFamily.AF_INET6])
+            assert_type(info[4], tuple[str, int, int, int])
+        else:
+            assert_type(info[4], tuple[str, int])
+    for info in net.getaddrinfo("localhost", 80):
+        if info[0] == net.AF_INET:
+            assert_type(info[4], tuple[str, int])
+        else:
+            assert_type(info[4], tuple[str, int, int, int])
+    family = s.family
+    if family == sansock.AF_UNIX:
+        assert_type(family, Literal[sansock.AddressFamily.AF_UNIX])
+    if s.type == net.SOCK_DGRAM:
+        assert_type(s.type, Literal[sansock.SocketKind.SOCK_DGRAM])
+    if isinstance(family, sansock.AddressFamily):  # true at run time on every driver
+        assert_type(family, sansock.AddressFamily)

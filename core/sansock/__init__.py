@@ -18,11 +18,46 @@ gives the same API bound to any other driver, such as the in-memory kernel
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from . import ancillary
+
+def _missing_dependency(exc: ModuleNotFoundError) -> ModuleNotFoundError:
+    """A missing third-party package, said with what to install.
+
+    Run as ``python -m sansock`` (``runpy`` imports this package before it
+    can run ``__main__``, and ``sys.argv[0]`` is ``"-m"`` meanwhile), the
+    message is printed without a traceback and the command exits with 1.
+    """
+    message = (
+        f"sansock needs the {exc.name!r} package, which this Python ({sys.executable}) "
+        "does not have.  Install sansock with pip (`pip install .` from the checkout, or "
+        "the wheel), which installs its dependencies: attrs, and cffi for the native "
+        "driver; or install them alone: `python -m pip install 'attrs>=23.1' 'cffi>=1.16'` "
+        "(the fake kernel needs only attrs)."
+    )
+    argv = list(getattr(sys, "orig_argv", ()))
+    run_as_cli = sys.argv[:1] == ["-m"] and (
+        any(a == "-m" and b in ("sansock", "sansock.__main__") for a, b in zip(argv, argv[1:]))
+        or any(a in ("-msansock", "-msansock.__main__") for a in argv)
+    )
+    if run_as_cli:
+        print(f"python -m sansock: {message}", file=sys.stderr)
+        raise SystemExit(1)
+    return ModuleNotFoundError(message, name=exc.name)
+
+
+try:
+    import attrs as _attrs  # the core's one third-party dependency
+except ModuleNotFoundError as _exc:
+    if _exc.name != "attrs":
+        raise
+    raise _missing_dependency(_exc) from None
+del _attrs
+
+from . import ancillary  # noqa: E402 (after the dependency check)
 from ._abi import ABI, CmsgLayout, SockaddrLayout
 from ._binding import GLOBAL_DEFAULT_TIMEOUT as _GLOBAL_DEFAULT_TIMEOUT
 from ._binding import _ENUM_NAMES, _NOT_SERVED, Binding
@@ -141,14 +176,36 @@ if_nametoindex = _default.if_nametoindex
 if_indextoname = _default.if_indextoname
 
 
+_profile_names: frozenset[str] | None = None
+
+
+def _is_constant_name(name: str) -> bool:
+    """Whether *name* is a constant or enum some ABI profile serves.
+
+    Lets ``__getattr__`` answer AttributeError for any other name without
+    loading the driver (``hasattr(sansock, "NOPE")`` is False on a checkout
+    without the native build, instead of an ImportError).
+    """
+    global _profile_names
+    names = _profile_names
+    if names is None:
+        from ._profiles import PROFILES
+
+        served = {n for abi in PROFILES.values() for n in abi.constants if not n.startswith(_NOT_SERVED)}
+        names = _profile_names = frozenset(served | _ENUM_NAMES)
+    return name in names
+
+
 if not TYPE_CHECKING:
 
     def __getattr__(name):
         # PEP 562: constants (AF_INET...) and enums (AddressFamily...) come from
         # the default driver's ABI, so they are looked up when first asked for.
         # Only those: the binding's own attributes (abi, driver...) are not
-        # module attributes.
-        if not name.startswith("_"):
+        # module attributes.  A name no profile serves is no constant: it is
+        # an AttributeError without loading the driver (a driver already
+        # loaded, or swapped in, is still asked: its ABI may serve more).
+        if not name.startswith("_") and (_default._driver is not None or _is_constant_name(name)):
             try:
                 return _default._served(name)
             except AttributeError:

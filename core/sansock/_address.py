@@ -138,7 +138,7 @@ def _arity_error(fname: str | None, lo: int, hi: int, given: int) -> TypeError:
 
 def _fs_encode(path: str) -> bytes:
     # PyUnicode_EncodeFSDefault: the filesystem encoding, surrogateescape.
-    return path.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    return str.encode(path, sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
 def _fs_decode(data: bytes) -> str:
@@ -160,7 +160,8 @@ def _fs_converter(obj: object) -> bytes:
                 f"expected {type(obj).__name__}.__fspath__() to return str or bytes, "
                 f"not {type(path).__name__}"
             )
-    data = _fs_encode(path) if isinstance(path, str) else bytes(path)  # type: ignore[call-overload]
+    # A bytes (subclass) is read as PyBytes_AS_STRING reads it, not through __bytes__.
+    data = _fs_encode(path) if isinstance(path, str) else buffer_bytes(path)
     if b"\0" in data:
         raise ValueError("embedded null byte")
     return data
@@ -170,7 +171,7 @@ def _c_string_or(obj: object, message: str) -> bytes:
     # The "s" unit inside a format with a ";message": a non-str gives the message.
     if not isinstance(obj, str):
         raise TypeError(message)
-    data = obj.encode("utf-8")
+    data = str.encode(obj, "utf-8")
     if b"\0" in data:
         raise ValueError("embedded null character")
     return data
@@ -180,11 +181,11 @@ def _idna_host(obj: object) -> bytes:
     """``idna_converter``: bytes/bytearray as they are, an ASCII ``str`` as it
     is, any other ``str`` through the ``idna`` codec; no NUL."""
     if isinstance(obj, (bytes, bytearray)):
-        data = bytes(obj)
+        data = buffer_bytes(obj)  # PyBytes_AS_STRING / PyByteArray_AS_STRING, not __bytes__
     elif isinstance(obj, str):
         # PyUnicode_IS_COMPACT_ASCII: only exact str objects are compact.
         if type(obj) is str and obj.isascii():
-            data = obj.encode("ascii")
+            data = str.encode(obj, "ascii")
         else:
             try:
                 data = codecs.encode(obj, "idna")

@@ -585,7 +585,7 @@ class Binding(_BindingConstants):
         elif isinstance(host, str):
             hptr = str.encode(host, "idna")
         elif isinstance(host, bytes):
-            hptr = bytes(host)
+            hptr = _inet.buffer_bytes(host)  # PyBytes_AS_STRING: the buffer, not __bytes__
         else:
             raise TypeError("getaddrinfo() argument 1 must be string or None")
         # The port: PyLong_CheckExact (True and int subclasses are refused),
@@ -596,7 +596,7 @@ class Binding(_BindingConstants):
         elif isinstance(port, str):
             pptr = str.encode(port, "utf-8")
         elif isinstance(port, bytes):
-            pptr = bytes(port)
+            pptr = _inet.buffer_bytes(port)
         elif port is None:
             pptr = None
         else:
@@ -631,7 +631,7 @@ class Binding(_BindingConstants):
         illegal = "getnameinfo(): illegal sockaddr argument"
         if not 2 <= len(sockaddr) <= 4 or not isinstance(sockaddr[0], str):
             raise TypeError(illegal)
-        host = sockaddr[0].encode("utf-8")
+        host = str.encode(sockaddr[0], "utf-8")  # PyUnicode_AsUTF8: no subclass method
         if b"\0" in host:
             raise ValueError("embedded null character")
         # The ";message" replaces only errors that converterr reports without

@@ -6,12 +6,16 @@ profiles: do not edit by hand.
 ``sansock.AF_INET`` and ``net.SOL_SOCKET`` are looked up when first asked
 for (``__getattr__``, PEP 562), in the ABI of the driver, so a type checker
 cannot see them.  They are declared here for type checkers only, per
-platform as typeshed does, each with its precise type: an ``AddressFamily``,
-``SocketKind``, ``MsgFlag`` or ``AddressInfo`` member, or an ``int``.  The
+platform as typeshed does, each with its precise type: the member of
+``AddressFamily``, ``SocketKind``, ``MsgFlag`` or ``AddressInfo`` in
+typeshed's form ``AF_INET: Final = AddressFamily.AF_INET`` (so
+``if info[0] == sansock.AF_INET6:`` narrows, and ``MSG_PEEK | MSG_OOB`` is
+a ``MsgFlag``), or an ``int``.  The
 module-level names are star-imported by ``sansock/__init__.py`` under
 ``TYPE_CHECKING`` (so this module has no ``__all__``: every public name
 here is one of those constants); ``_BindingConstants`` is a base of
-:class:`sansock.Binding`.  Nothing here has a value at run time.
+:class:`sansock.Binding`.  Nothing here exists at run time (the enum
+members are declared for type checkers only too).
 
 ``tests/test_static_names.py`` checks that these names are exactly the ones
 the run time serves on every profile of each platform, with these types.
@@ -20,6 +24,8 @@ the run time serves on every profile of each platform, with these types.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+from typing import Final as _Final
 
 from ._enums import AddressFamily as _AddressFamily
 from ._enums import AddressInfo as _AddressInfo
@@ -27,464 +33,17 @@ from ._enums import MsgFlag as _MsgFlag
 from ._enums import SocketKind as _SocketKind
 
 # -- sansock.<NAME> ------------------------------------------------------------
-AF_APPLETALK: _AddressFamily
-AF_DECnet: _AddressFamily
-AF_INET: _AddressFamily
-AF_INET6: _AddressFamily
-AF_IPX: _AddressFamily
-AF_ROUTE: _AddressFamily
-AF_SNA: _AddressFamily
-AF_UNIX: _AddressFamily
-AF_UNSPEC: _AddressFamily
-AF_VSOCK: _AddressFamily
-EAGAIN: int
-EBADF: int
-EWOULDBLOCK: int
-INADDR_ALLHOSTS_GROUP: int
-INADDR_ANY: int
-INADDR_BROADCAST: int
-INADDR_LOOPBACK: int
-INADDR_MAX_LOCAL_GROUP: int
-INADDR_NONE: int
-INADDR_UNSPEC_GROUP: int
-IPPORT_RESERVED: int
-IPPORT_USERRESERVED: int
-IPPROTO_AH: int
-IPPROTO_DSTOPTS: int
-IPPROTO_EGP: int
-IPPROTO_ESP: int
-IPPROTO_FRAGMENT: int
-IPPROTO_GRE: int
-IPPROTO_HOPOPTS: int
-IPPROTO_ICMP: int
-IPPROTO_ICMPV6: int
-IPPROTO_IDP: int
-IPPROTO_IGMP: int
-IPPROTO_IP: int
-IPPROTO_IPIP: int
-IPPROTO_IPV6: int
-IPPROTO_NONE: int
-IPPROTO_PIM: int
-IPPROTO_PUP: int
-IPPROTO_RAW: int
-IPPROTO_ROUTING: int
-IPPROTO_RSVP: int
-IPPROTO_SCTP: int
-IPPROTO_TCP: int
-IPPROTO_TP: int
-IPPROTO_UDP: int
-IPV6_CHECKSUM: int
-IPV6_JOIN_GROUP: int
-IPV6_LEAVE_GROUP: int
-IPV6_MULTICAST_LOOP: int
-IPV6_RECVTCLASS: int
-IPV6_RTHDR_TYPE_0: int
-IPV6_TCLASS: int
-IPV6_V6ONLY: int
-IP_ADD_MEMBERSHIP: int
-IP_DEFAULT_MULTICAST_LOOP: int
-IP_DEFAULT_MULTICAST_TTL: int
-IP_DROP_MEMBERSHIP: int
-IP_HDRINCL: int
-IP_MAX_MEMBERSHIPS: int
-IP_MULTICAST_IF: int
-IP_MULTICAST_LOOP: int
-IP_MULTICAST_TTL: int
-IP_OPTIONS: int
-IP_PKTINFO: int
-IP_RECVOPTS: int
-IP_RECVRETOPTS: int
-IP_RECVTOS: int
-IP_RECVTTL: int
-IP_RETOPTS: int
-IP_TOS: int
-IP_TTL: int
-MSG_CTRUNC: _MsgFlag
-MSG_DONTROUTE: _MsgFlag
-MSG_DONTWAIT: _MsgFlag
-MSG_EOR: _MsgFlag
-MSG_NOSIGNAL: _MsgFlag
-MSG_OOB: _MsgFlag
-MSG_PEEK: _MsgFlag
-MSG_TRUNC: _MsgFlag
-MSG_WAITALL: _MsgFlag
-SCM_RIGHTS: int
-SCM_TIMESTAMP: int
-SHUT_RD: int
-SHUT_RDWR: int
-SHUT_WR: int
-SOCK_DGRAM: _SocketKind
-SOCK_RAW: _SocketKind
-SOCK_RDM: _SocketKind
-SOCK_SEQPACKET: _SocketKind
-SOCK_STREAM: _SocketKind
-SOL_SOCKET: int
-SOMAXCONN: int
-SO_ACCEPTCONN: int
-SO_BROADCAST: int
-SO_DEBUG: int
-SO_DONTROUTE: int
-SO_ERROR: int
-SO_KEEPALIVE: int
-SO_LINGER: int
-SO_OOBINLINE: int
-SO_RCVBUF: int
-SO_RCVLOWAT: int
-SO_RCVTIMEO: int
-SO_REUSEADDR: int
-SO_REUSEPORT: int
-SO_SNDBUF: int
-SO_SNDLOWAT: int
-SO_SNDTIMEO: int
-SO_TIMESTAMP: int
-SO_TYPE: int
-TCP_MAXSEG: int
-TCP_NODELAY: int
-if sys.platform == "darwin":
-    AF_CCITT: _AddressFamily
-    AF_CHAOS: _AddressFamily
-    AF_CNT: _AddressFamily
-    AF_COIP: _AddressFamily
-    AF_DATAKIT: _AddressFamily
-    AF_DLI: _AddressFamily
-    AF_E164: _AddressFamily
-    AF_ECMA: _AddressFamily
-    AF_HYLINK: _AddressFamily
-    AF_IEEE80211: _AddressFamily
-    AF_IMPLINK: _AddressFamily
-    AF_ISDN: _AddressFamily
-    AF_ISO: _AddressFamily
-    AF_LAT: _AddressFamily
-    AF_LINK: _AddressFamily
-    AF_NATM: _AddressFamily
-    AF_NDRV: _AddressFamily
-    AF_NETBIOS: _AddressFamily
-    AF_NS: _AddressFamily
-    AF_PPP: _AddressFamily
-    AF_PUP: _AddressFamily
-    AF_SIP: _AddressFamily
-    AF_SYSTEM: _AddressFamily
-    AF_UTUN: _AddressFamily
-    IPPROTO_EON: int
-    IPPROTO_GGP: int
-    IPPROTO_HELLO: int
-    IPPROTO_IPCOMP: int
-    IPPROTO_IPV4: int
-    IPPROTO_MAX: int
-    IPPROTO_ND: int
-    IPPROTO_ST: int
-    IPPROTO_XTP: int
-    IPV6_BOUND_IF: int
-    IP_BOUND_IF: int
-    IP_DONTFRAG: int
-    IP_RECVDSTADDR: int
-    IP_RECVIF: int
-    IP_RECVPKTINFO: int
-    MSG_EOF: _MsgFlag
-    MSG_FLUSH: _MsgFlag
-    MSG_HAVEMORE: _MsgFlag
-    MSG_HOLD: _MsgFlag
-    MSG_NEEDSA: _MsgFlag
-    MSG_RCVMORE: _MsgFlag
-    MSG_SEND: _MsgFlag
-    PF_INET: int
-    PF_INET6: int
-    PF_LINK: int
-    PF_ROUTE: int
-    PF_SYSTEM: int
-    PF_UNIX: int
-    PF_UNSPEC: int
-    SCM_CREDS: int
-    SCM_TIMESTAMP_MONOTONIC: int
-    SO_DONTTRUNC: int
-    SO_LABEL: int
-    SO_LINGER_SEC: int
-    SO_NETSVC_MARKING_LEVEL: int
-    SO_NET_SERVICE_TYPE: int
-    SO_NKE: int
-    SO_NOADDRERR: int
-    SO_NOSIGPIPE: int
-    SO_NP_EXTENSIONS: int
-    SO_NREAD: int
-    SO_NUMRCVPKT: int
-    SO_NWRITE: int
-    SO_PEERLABEL: int
-    SO_RANDOMPORT: int
-    SO_RESOLVER_SIGNATURE: int
-    SO_REUSESHAREUID: int
-    SO_TIMESTAMP_MONOTONIC: int
-    SO_USELOOPBACK: int
-    SO_WANTMORE: int
-    SO_WANTOOBFLAG: int
-    TCP_CONNECTIONTIMEOUT: int
-    TCP_KEEPALIVE: int
-    TCP_NOOPT: int
-    TCP_NOPUSH: int
-elif sys.platform == "linux":
-    AF_ALG: _AddressFamily
-    AF_ASH: _AddressFamily
-    AF_ATMPVC: _AddressFamily
-    AF_ATMSVC: _AddressFamily
-    AF_AX25: _AddressFamily
-    AF_BRIDGE: _AddressFamily
-    AF_CAN: _AddressFamily
-    AF_ECONET: _AddressFamily
-    AF_IRDA: _AddressFamily
-    AF_KEY: _AddressFamily
-    AF_LLC: _AddressFamily
-    AF_NETBEUI: _AddressFamily
-    AF_NETLINK: _AddressFamily
-    AF_NETROM: _AddressFamily
-    AF_PACKET: _AddressFamily
-    AF_PPPOX: _AddressFamily
-    AF_QIPCRTR: _AddressFamily
-    AF_RDS: _AddressFamily
-    AF_ROSE: _AddressFamily
-    AF_SECURITY: _AddressFamily
-    AF_TIPC: _AddressFamily
-    AF_WANPIPE: _AddressFamily
-    AF_X25: _AddressFamily
-    AI_ADDRCONFIG: _AddressInfo
-    AI_ALL: _AddressInfo
-    AI_CANONNAME: _AddressInfo
-    AI_NUMERICHOST: _AddressInfo
-    AI_NUMERICSERV: _AddressInfo
-    AI_PASSIVE: _AddressInfo
-    AI_V4MAPPED: _AddressInfo
-    ALG_OP_DECRYPT: int
-    ALG_OP_ENCRYPT: int
-    ALG_OP_SIGN: int
-    ALG_OP_VERIFY: int
-    ALG_SET_AEAD_ASSOCLEN: int
-    ALG_SET_AEAD_AUTHSIZE: int
-    ALG_SET_IV: int
-    ALG_SET_KEY: int
-    ALG_SET_OP: int
-    ALG_SET_PUBKEY: int
-    CAN_BCM: int
-    CAN_BCM_CAN_FD_FRAME: int
-    CAN_BCM_RX_ANNOUNCE_RESUME: int
-    CAN_BCM_RX_CHANGED: int
-    CAN_BCM_RX_CHECK_DLC: int
-    CAN_BCM_RX_DELETE: int
-    CAN_BCM_RX_FILTER_ID: int
-    CAN_BCM_RX_NO_AUTOTIMER: int
-    CAN_BCM_RX_READ: int
-    CAN_BCM_RX_RTR_FRAME: int
-    CAN_BCM_RX_SETUP: int
-    CAN_BCM_RX_STATUS: int
-    CAN_BCM_RX_TIMEOUT: int
-    CAN_BCM_SETTIMER: int
-    CAN_BCM_STARTTIMER: int
-    CAN_BCM_TX_ANNOUNCE: int
-    CAN_BCM_TX_COUNTEVT: int
-    CAN_BCM_TX_CP_CAN_ID: int
-    CAN_BCM_TX_DELETE: int
-    CAN_BCM_TX_EXPIRED: int
-    CAN_BCM_TX_READ: int
-    CAN_BCM_TX_RESET_MULTI_IDX: int
-    CAN_BCM_TX_SEND: int
-    CAN_BCM_TX_SETUP: int
-    CAN_BCM_TX_STATUS: int
-    CAN_EFF_FLAG: int
-    CAN_EFF_MASK: int
-    CAN_ERR_FLAG: int
-    CAN_ERR_MASK: int
-    CAN_ISOTP: int
-    CAN_J1939: int
-    CAN_RAW: int
-    CAN_RAW_FD_FRAMES: int
-    CAN_RAW_FILTER: int
-    CAN_RAW_JOIN_FILTERS: int
-    CAN_RAW_LOOPBACK: int
-    CAN_RAW_RECV_OWN_MSGS: int
-    CAN_RTR_FLAG: int
-    CAN_SFF_MASK: int
-    EAI_ADDRFAMILY: int
-    EAI_AGAIN: int
-    EAI_BADFLAGS: int
-    EAI_FAIL: int
-    EAI_FAMILY: int
-    EAI_MEMORY: int
-    EAI_NODATA: int
-    EAI_NONAME: int
-    EAI_OVERFLOW: int
-    EAI_SERVICE: int
-    EAI_SOCKTYPE: int
-    EAI_SYSTEM: int
-    IOCTL_VM_SOCKETS_GET_LOCAL_CID: int
-    IPPROTO_MPTCP: int
-    IPPROTO_UDPLITE: int
-    IPV6_DONTFRAG: int
-    IPV6_DSTOPTS: int
-    IPV6_HOPLIMIT: int
-    IPV6_HOPOPTS: int
-    IPV6_MULTICAST_HOPS: int
-    IPV6_MULTICAST_IF: int
-    IPV6_NEXTHOP: int
-    IPV6_PATHMTU: int
-    IPV6_PKTINFO: int
-    IPV6_RECVDSTOPTS: int
-    IPV6_RECVERR: int
-    IPV6_RECVHOPLIMIT: int
-    IPV6_RECVHOPOPTS: int
-    IPV6_RECVPATHMTU: int
-    IPV6_RECVPKTINFO: int
-    IPV6_RECVRTHDR: int
-    IPV6_RTHDR: int
-    IPV6_RTHDRDSTOPTS: int
-    IPV6_UNICAST_HOPS: int
-    IP_BIND_ADDRESS_NO_PORT: int
-    IP_RECVERR: int
-    IP_TRANSPARENT: int
-    J1939_EE_INFO_NONE: int
-    J1939_EE_INFO_TX_ABORT: int
-    J1939_FILTER_MAX: int
-    J1939_IDLE_ADDR: int
-    J1939_MAX_UNICAST_ADDR: int
-    J1939_NLA_BYTES_ACKED: int
-    J1939_NLA_PAD: int
-    J1939_NO_ADDR: int
-    J1939_NO_NAME: int
-    J1939_NO_PGN: int
-    J1939_PGN_ADDRESS_CLAIMED: int
-    J1939_PGN_ADDRESS_COMMANDED: int
-    J1939_PGN_MAX: int
-    J1939_PGN_PDU1_MAX: int
-    J1939_PGN_REQUEST: int
-    MSG_CMSG_CLOEXEC: _MsgFlag
-    MSG_CONFIRM: _MsgFlag
-    MSG_ERRQUEUE: _MsgFlag
-    MSG_FASTOPEN: _MsgFlag
-    MSG_MORE: _MsgFlag
-    NETLINK_CRYPTO: int
-    NETLINK_DNRTMSG: int
-    NETLINK_FIREWALL: int
-    NETLINK_IP6_FW: int
-    NETLINK_NFLOG: int
-    NETLINK_ROUTE: int
-    NETLINK_USERSOCK: int
-    NETLINK_XFRM: int
-    NI_DGRAM: int
-    NI_MAXHOST: int
-    NI_MAXSERV: int
-    NI_NAMEREQD: int
-    NI_NOFQDN: int
-    NI_NUMERICHOST: int
-    NI_NUMERICSERV: int
-    PACKET_BROADCAST: int
-    PACKET_FASTROUTE: int
-    PACKET_HOST: int
-    PACKET_LOOPBACK: int
-    PACKET_MULTICAST: int
-    PACKET_OTHERHOST: int
-    PACKET_OUTGOING: int
-    PF_CAN: int
-    PF_PACKET: int
-    PF_RDS: int
-    SCM_CREDENTIALS: int
-    SCM_J1939_DEST_ADDR: int
-    SCM_J1939_DEST_NAME: int
-    SCM_J1939_ERRQUEUE: int
-    SCM_J1939_PRIO: int
-    SCM_TIMESTAMPNS: int
-    SOCK_CLOEXEC: _SocketKind
-    SOCK_NONBLOCK: _SocketKind
-    SOL_ALG: int
-    SOL_CAN_BASE: int
-    SOL_CAN_RAW: int
-    SOL_IP: int
-    SOL_RDS: int
-    SOL_TCP: int
-    SOL_TIPC: int
-    SOL_UDP: int
-    SO_BINDTODEVICE: int
-    SO_DOMAIN: int
-    SO_INCOMING_CPU: int
-    SO_J1939_ERRQUEUE: int
-    SO_J1939_FILTER: int
-    SO_J1939_PROMISC: int
-    SO_J1939_SEND_PRIO: int
-    SO_MARK: int
-    SO_PASSCRED: int
-    SO_PASSSEC: int
-    SO_PEEK_OFF: int
-    SO_PEERCRED: int
-    SO_PEERSEC: int
-    SO_PRIORITY: int
-    SO_PROTOCOL: int
-    SO_TIMESTAMPNS: int
-    SO_VM_SOCKETS_BUFFER_MAX_SIZE: int
-    SO_VM_SOCKETS_BUFFER_MIN_SIZE: int
-    SO_VM_SOCKETS_BUFFER_SIZE: int
-    TCP_CONGESTION: int
-    TCP_CORK: int
-    TCP_DEFER_ACCEPT: int
-    TCP_FASTOPEN: int
-    TCP_INFO: int
-    TCP_KEEPCNT: int
-    TCP_KEEPIDLE: int
-    TCP_KEEPINTVL: int
-    TCP_LINGER2: int
-    TCP_NOTSENT_LOWAT: int
-    TCP_QUICKACK: int
-    TCP_SYNCNT: int
-    TCP_USER_TIMEOUT: int
-    TCP_WINDOW_CLAMP: int
-    TIPC_ADDR_ID: int
-    TIPC_ADDR_NAME: int
-    TIPC_ADDR_NAMESEQ: int
-    TIPC_CFG_SRV: int
-    TIPC_CLUSTER_SCOPE: int
-    TIPC_CONN_TIMEOUT: int
-    TIPC_CRITICAL_IMPORTANCE: int
-    TIPC_DEST_DROPPABLE: int
-    TIPC_HIGH_IMPORTANCE: int
-    TIPC_IMPORTANCE: int
-    TIPC_LOW_IMPORTANCE: int
-    TIPC_MEDIUM_IMPORTANCE: int
-    TIPC_NODE_SCOPE: int
-    TIPC_PUBLISHED: int
-    TIPC_SRC_DROPPABLE: int
-    TIPC_SUBSCR_TIMEOUT: int
-    TIPC_SUB_CANCEL: int
-    TIPC_SUB_PORTS: int
-    TIPC_SUB_SERVICE: int
-    TIPC_TOP_SRV: int
-    TIPC_WAIT_FOREVER: int
-    TIPC_WITHDRAWN: int
-    TIPC_ZONE_SCOPE: int
-    UDPLITE_RECV_CSCOV: int
-    UDPLITE_SEND_CSCOV: int
-    UDP_GRO: int
-    UDP_SEGMENT: int
-    VMADDR_CID_ANY: int
-    VMADDR_CID_HOST: int
-    VMADDR_PORT_ANY: int
-    VM_SOCKETS_INVALID_VERSION: int
-
-
-class _BindingConstants:
-    """The constants and enums of a :class:`sansock.Binding`, for type checkers.
-
-    At run time this class has no attributes: the binding's ``__getattr__``
-    looks each name up in its driver's ABI.
-    """
-
-    AddressFamily: type[_AddressFamily]
-    SocketKind: type[_SocketKind]
-    MsgFlag: type[_MsgFlag]
-    AddressInfo: type[_AddressInfo]
-    AF_APPLETALK: _AddressFamily
-    AF_DECnet: _AddressFamily
-    AF_INET: _AddressFamily
-    AF_INET6: _AddressFamily
-    AF_IPX: _AddressFamily
-    AF_ROUTE: _AddressFamily
-    AF_SNA: _AddressFamily
-    AF_UNIX: _AddressFamily
-    AF_UNSPEC: _AddressFamily
-    AF_VSOCK: _AddressFamily
+if TYPE_CHECKING:
+    AF_APPLETALK: _Final = _AddressFamily.AF_APPLETALK
+    AF_DECnet: _Final = _AddressFamily.AF_DECnet
+    AF_INET: _Final = _AddressFamily.AF_INET
+    AF_INET6: _Final = _AddressFamily.AF_INET6
+    AF_IPX: _Final = _AddressFamily.AF_IPX
+    AF_ROUTE: _Final = _AddressFamily.AF_ROUTE
+    AF_SNA: _Final = _AddressFamily.AF_SNA
+    AF_UNIX: _Final = _AddressFamily.AF_UNIX
+    AF_UNSPEC: _Final = _AddressFamily.AF_UNSPEC
+    AF_VSOCK: _Final = _AddressFamily.AF_VSOCK
     EAGAIN: int
     EBADF: int
     EWOULDBLOCK: int
@@ -547,25 +106,25 @@ class _BindingConstants:
     IP_RETOPTS: int
     IP_TOS: int
     IP_TTL: int
-    MSG_CTRUNC: _MsgFlag
-    MSG_DONTROUTE: _MsgFlag
-    MSG_DONTWAIT: _MsgFlag
-    MSG_EOR: _MsgFlag
-    MSG_NOSIGNAL: _MsgFlag
-    MSG_OOB: _MsgFlag
-    MSG_PEEK: _MsgFlag
-    MSG_TRUNC: _MsgFlag
-    MSG_WAITALL: _MsgFlag
+    MSG_CTRUNC: _Final = _MsgFlag.MSG_CTRUNC
+    MSG_DONTROUTE: _Final = _MsgFlag.MSG_DONTROUTE
+    MSG_DONTWAIT: _Final = _MsgFlag.MSG_DONTWAIT
+    MSG_EOR: _Final = _MsgFlag.MSG_EOR
+    MSG_NOSIGNAL: _Final = _MsgFlag.MSG_NOSIGNAL
+    MSG_OOB: _Final = _MsgFlag.MSG_OOB
+    MSG_PEEK: _Final = _MsgFlag.MSG_PEEK
+    MSG_TRUNC: _Final = _MsgFlag.MSG_TRUNC
+    MSG_WAITALL: _Final = _MsgFlag.MSG_WAITALL
     SCM_RIGHTS: int
     SCM_TIMESTAMP: int
     SHUT_RD: int
     SHUT_RDWR: int
     SHUT_WR: int
-    SOCK_DGRAM: _SocketKind
-    SOCK_RAW: _SocketKind
-    SOCK_RDM: _SocketKind
-    SOCK_SEQPACKET: _SocketKind
-    SOCK_STREAM: _SocketKind
+    SOCK_DGRAM: _Final = _SocketKind.SOCK_DGRAM
+    SOCK_RAW: _Final = _SocketKind.SOCK_RAW
+    SOCK_RDM: _Final = _SocketKind.SOCK_RDM
+    SOCK_SEQPACKET: _Final = _SocketKind.SOCK_SEQPACKET
+    SOCK_STREAM: _Final = _SocketKind.SOCK_STREAM
     SOL_SOCKET: int
     SOMAXCONN: int
     SO_ACCEPTCONN: int
@@ -589,30 +148,30 @@ class _BindingConstants:
     TCP_MAXSEG: int
     TCP_NODELAY: int
     if sys.platform == "darwin":
-        AF_CCITT: _AddressFamily
-        AF_CHAOS: _AddressFamily
-        AF_CNT: _AddressFamily
-        AF_COIP: _AddressFamily
-        AF_DATAKIT: _AddressFamily
-        AF_DLI: _AddressFamily
-        AF_E164: _AddressFamily
-        AF_ECMA: _AddressFamily
-        AF_HYLINK: _AddressFamily
-        AF_IEEE80211: _AddressFamily
-        AF_IMPLINK: _AddressFamily
-        AF_ISDN: _AddressFamily
-        AF_ISO: _AddressFamily
-        AF_LAT: _AddressFamily
-        AF_LINK: _AddressFamily
-        AF_NATM: _AddressFamily
-        AF_NDRV: _AddressFamily
-        AF_NETBIOS: _AddressFamily
-        AF_NS: _AddressFamily
-        AF_PPP: _AddressFamily
-        AF_PUP: _AddressFamily
-        AF_SIP: _AddressFamily
-        AF_SYSTEM: _AddressFamily
-        AF_UTUN: _AddressFamily
+        AF_CCITT: _Final = _AddressFamily.AF_CCITT
+        AF_CHAOS: _Final = _AddressFamily.AF_CHAOS
+        AF_CNT: _Final = _AddressFamily.AF_CNT
+        AF_COIP: _Final = _AddressFamily.AF_COIP
+        AF_DATAKIT: _Final = _AddressFamily.AF_DATAKIT
+        AF_DLI: _Final = _AddressFamily.AF_DLI
+        AF_E164: _Final = _AddressFamily.AF_E164
+        AF_ECMA: _Final = _AddressFamily.AF_ECMA
+        AF_HYLINK: _Final = _AddressFamily.AF_HYLINK
+        AF_IEEE80211: _Final = _AddressFamily.AF_IEEE80211
+        AF_IMPLINK: _Final = _AddressFamily.AF_IMPLINK
+        AF_ISDN: _Final = _AddressFamily.AF_ISDN
+        AF_ISO: _Final = _AddressFamily.AF_ISO
+        AF_LAT: _Final = _AddressFamily.AF_LAT
+        AF_LINK: _Final = _AddressFamily.AF_LINK
+        AF_NATM: _Final = _AddressFamily.AF_NATM
+        AF_NDRV: _Final = _AddressFamily.AF_NDRV
+        AF_NETBIOS: _Final = _AddressFamily.AF_NETBIOS
+        AF_NS: _Final = _AddressFamily.AF_NS
+        AF_PPP: _Final = _AddressFamily.AF_PPP
+        AF_PUP: _Final = _AddressFamily.AF_PUP
+        AF_SIP: _Final = _AddressFamily.AF_SIP
+        AF_SYSTEM: _Final = _AddressFamily.AF_SYSTEM
+        AF_UTUN: _Final = _AddressFamily.AF_UTUN
         IPPROTO_EON: int
         IPPROTO_GGP: int
         IPPROTO_HELLO: int
@@ -628,13 +187,13 @@ class _BindingConstants:
         IP_RECVDSTADDR: int
         IP_RECVIF: int
         IP_RECVPKTINFO: int
-        MSG_EOF: _MsgFlag
-        MSG_FLUSH: _MsgFlag
-        MSG_HAVEMORE: _MsgFlag
-        MSG_HOLD: _MsgFlag
-        MSG_NEEDSA: _MsgFlag
-        MSG_RCVMORE: _MsgFlag
-        MSG_SEND: _MsgFlag
+        MSG_EOF: _Final = _MsgFlag.MSG_EOF
+        MSG_FLUSH: _Final = _MsgFlag.MSG_FLUSH
+        MSG_HAVEMORE: _Final = _MsgFlag.MSG_HAVEMORE
+        MSG_HOLD: _Final = _MsgFlag.MSG_HOLD
+        MSG_NEEDSA: _Final = _MsgFlag.MSG_NEEDSA
+        MSG_RCVMORE: _Final = _MsgFlag.MSG_RCVMORE
+        MSG_SEND: _Final = _MsgFlag.MSG_SEND
         PF_INET: int
         PF_INET6: int
         PF_LINK: int
@@ -669,36 +228,36 @@ class _BindingConstants:
         TCP_NOOPT: int
         TCP_NOPUSH: int
     elif sys.platform == "linux":
-        AF_ALG: _AddressFamily
-        AF_ASH: _AddressFamily
-        AF_ATMPVC: _AddressFamily
-        AF_ATMSVC: _AddressFamily
-        AF_AX25: _AddressFamily
-        AF_BRIDGE: _AddressFamily
-        AF_CAN: _AddressFamily
-        AF_ECONET: _AddressFamily
-        AF_IRDA: _AddressFamily
-        AF_KEY: _AddressFamily
-        AF_LLC: _AddressFamily
-        AF_NETBEUI: _AddressFamily
-        AF_NETLINK: _AddressFamily
-        AF_NETROM: _AddressFamily
-        AF_PACKET: _AddressFamily
-        AF_PPPOX: _AddressFamily
-        AF_QIPCRTR: _AddressFamily
-        AF_RDS: _AddressFamily
-        AF_ROSE: _AddressFamily
-        AF_SECURITY: _AddressFamily
-        AF_TIPC: _AddressFamily
-        AF_WANPIPE: _AddressFamily
-        AF_X25: _AddressFamily
-        AI_ADDRCONFIG: _AddressInfo
-        AI_ALL: _AddressInfo
-        AI_CANONNAME: _AddressInfo
-        AI_NUMERICHOST: _AddressInfo
-        AI_NUMERICSERV: _AddressInfo
-        AI_PASSIVE: _AddressInfo
-        AI_V4MAPPED: _AddressInfo
+        AF_ALG: _Final = _AddressFamily.AF_ALG
+        AF_ASH: _Final = _AddressFamily.AF_ASH
+        AF_ATMPVC: _Final = _AddressFamily.AF_ATMPVC
+        AF_ATMSVC: _Final = _AddressFamily.AF_ATMSVC
+        AF_AX25: _Final = _AddressFamily.AF_AX25
+        AF_BRIDGE: _Final = _AddressFamily.AF_BRIDGE
+        AF_CAN: _Final = _AddressFamily.AF_CAN
+        AF_ECONET: _Final = _AddressFamily.AF_ECONET
+        AF_IRDA: _Final = _AddressFamily.AF_IRDA
+        AF_KEY: _Final = _AddressFamily.AF_KEY
+        AF_LLC: _Final = _AddressFamily.AF_LLC
+        AF_NETBEUI: _Final = _AddressFamily.AF_NETBEUI
+        AF_NETLINK: _Final = _AddressFamily.AF_NETLINK
+        AF_NETROM: _Final = _AddressFamily.AF_NETROM
+        AF_PACKET: _Final = _AddressFamily.AF_PACKET
+        AF_PPPOX: _Final = _AddressFamily.AF_PPPOX
+        AF_QIPCRTR: _Final = _AddressFamily.AF_QIPCRTR
+        AF_RDS: _Final = _AddressFamily.AF_RDS
+        AF_ROSE: _Final = _AddressFamily.AF_ROSE
+        AF_SECURITY: _Final = _AddressFamily.AF_SECURITY
+        AF_TIPC: _Final = _AddressFamily.AF_TIPC
+        AF_WANPIPE: _Final = _AddressFamily.AF_WANPIPE
+        AF_X25: _Final = _AddressFamily.AF_X25
+        AI_ADDRCONFIG: _Final = _AddressInfo.AI_ADDRCONFIG
+        AI_ALL: _Final = _AddressInfo.AI_ALL
+        AI_CANONNAME: _Final = _AddressInfo.AI_CANONNAME
+        AI_NUMERICHOST: _Final = _AddressInfo.AI_NUMERICHOST
+        AI_NUMERICSERV: _Final = _AddressInfo.AI_NUMERICSERV
+        AI_PASSIVE: _Final = _AddressInfo.AI_PASSIVE
+        AI_V4MAPPED: _Final = _AddressInfo.AI_V4MAPPED
         ALG_OP_DECRYPT: int
         ALG_OP_ENCRYPT: int
         ALG_OP_SIGN: int
@@ -800,11 +359,11 @@ class _BindingConstants:
         J1939_PGN_MAX: int
         J1939_PGN_PDU1_MAX: int
         J1939_PGN_REQUEST: int
-        MSG_CMSG_CLOEXEC: _MsgFlag
-        MSG_CONFIRM: _MsgFlag
-        MSG_ERRQUEUE: _MsgFlag
-        MSG_FASTOPEN: _MsgFlag
-        MSG_MORE: _MsgFlag
+        MSG_CMSG_CLOEXEC: _Final = _MsgFlag.MSG_CMSG_CLOEXEC
+        MSG_CONFIRM: _Final = _MsgFlag.MSG_CONFIRM
+        MSG_ERRQUEUE: _Final = _MsgFlag.MSG_ERRQUEUE
+        MSG_FASTOPEN: _Final = _MsgFlag.MSG_FASTOPEN
+        MSG_MORE: _Final = _MsgFlag.MSG_MORE
         NETLINK_CRYPTO: int
         NETLINK_DNRTMSG: int
         NETLINK_FIREWALL: int
@@ -836,8 +395,8 @@ class _BindingConstants:
         SCM_J1939_ERRQUEUE: int
         SCM_J1939_PRIO: int
         SCM_TIMESTAMPNS: int
-        SOCK_CLOEXEC: _SocketKind
-        SOCK_NONBLOCK: _SocketKind
+        SOCK_CLOEXEC: _Final = _SocketKind.SOCK_CLOEXEC
+        SOCK_NONBLOCK: _Final = _SocketKind.SOCK_NONBLOCK
         SOL_ALG: int
         SOL_CAN_BASE: int
         SOL_CAN_RAW: int
@@ -910,3 +469,453 @@ class _BindingConstants:
         VMADDR_CID_HOST: int
         VMADDR_PORT_ANY: int
         VM_SOCKETS_INVALID_VERSION: int
+
+
+class _BindingConstants:
+    """The constants and enums of a :class:`sansock.Binding`, for type checkers.
+
+    At run time this class has no attributes: the binding's ``__getattr__``
+    looks each name up in its driver's ABI.
+    """
+
+    AddressFamily: type[_AddressFamily]
+    SocketKind: type[_SocketKind]
+    MsgFlag: type[_MsgFlag]
+    AddressInfo: type[_AddressInfo]
+
+    if TYPE_CHECKING:
+        AF_APPLETALK: _Final = _AddressFamily.AF_APPLETALK
+        AF_DECnet: _Final = _AddressFamily.AF_DECnet
+        AF_INET: _Final = _AddressFamily.AF_INET
+        AF_INET6: _Final = _AddressFamily.AF_INET6
+        AF_IPX: _Final = _AddressFamily.AF_IPX
+        AF_ROUTE: _Final = _AddressFamily.AF_ROUTE
+        AF_SNA: _Final = _AddressFamily.AF_SNA
+        AF_UNIX: _Final = _AddressFamily.AF_UNIX
+        AF_UNSPEC: _Final = _AddressFamily.AF_UNSPEC
+        AF_VSOCK: _Final = _AddressFamily.AF_VSOCK
+        EAGAIN: int
+        EBADF: int
+        EWOULDBLOCK: int
+        INADDR_ALLHOSTS_GROUP: int
+        INADDR_ANY: int
+        INADDR_BROADCAST: int
+        INADDR_LOOPBACK: int
+        INADDR_MAX_LOCAL_GROUP: int
+        INADDR_NONE: int
+        INADDR_UNSPEC_GROUP: int
+        IPPORT_RESERVED: int
+        IPPORT_USERRESERVED: int
+        IPPROTO_AH: int
+        IPPROTO_DSTOPTS: int
+        IPPROTO_EGP: int
+        IPPROTO_ESP: int
+        IPPROTO_FRAGMENT: int
+        IPPROTO_GRE: int
+        IPPROTO_HOPOPTS: int
+        IPPROTO_ICMP: int
+        IPPROTO_ICMPV6: int
+        IPPROTO_IDP: int
+        IPPROTO_IGMP: int
+        IPPROTO_IP: int
+        IPPROTO_IPIP: int
+        IPPROTO_IPV6: int
+        IPPROTO_NONE: int
+        IPPROTO_PIM: int
+        IPPROTO_PUP: int
+        IPPROTO_RAW: int
+        IPPROTO_ROUTING: int
+        IPPROTO_RSVP: int
+        IPPROTO_SCTP: int
+        IPPROTO_TCP: int
+        IPPROTO_TP: int
+        IPPROTO_UDP: int
+        IPV6_CHECKSUM: int
+        IPV6_JOIN_GROUP: int
+        IPV6_LEAVE_GROUP: int
+        IPV6_MULTICAST_LOOP: int
+        IPV6_RECVTCLASS: int
+        IPV6_RTHDR_TYPE_0: int
+        IPV6_TCLASS: int
+        IPV6_V6ONLY: int
+        IP_ADD_MEMBERSHIP: int
+        IP_DEFAULT_MULTICAST_LOOP: int
+        IP_DEFAULT_MULTICAST_TTL: int
+        IP_DROP_MEMBERSHIP: int
+        IP_HDRINCL: int
+        IP_MAX_MEMBERSHIPS: int
+        IP_MULTICAST_IF: int
+        IP_MULTICAST_LOOP: int
+        IP_MULTICAST_TTL: int
+        IP_OPTIONS: int
+        IP_PKTINFO: int
+        IP_RECVOPTS: int
+        IP_RECVRETOPTS: int
+        IP_RECVTOS: int
+        IP_RECVTTL: int
+        IP_RETOPTS: int
+        IP_TOS: int
+        IP_TTL: int
+        MSG_CTRUNC: _Final = _MsgFlag.MSG_CTRUNC
+        MSG_DONTROUTE: _Final = _MsgFlag.MSG_DONTROUTE
+        MSG_DONTWAIT: _Final = _MsgFlag.MSG_DONTWAIT
+        MSG_EOR: _Final = _MsgFlag.MSG_EOR
+        MSG_NOSIGNAL: _Final = _MsgFlag.MSG_NOSIGNAL
+        MSG_OOB: _Final = _MsgFlag.MSG_OOB
+        MSG_PEEK: _Final = _MsgFlag.MSG_PEEK
+        MSG_TRUNC: _Final = _MsgFlag.MSG_TRUNC
+        MSG_WAITALL: _Final = _MsgFlag.MSG_WAITALL
+        SCM_RIGHTS: int
+        SCM_TIMESTAMP: int
+        SHUT_RD: int
+        SHUT_RDWR: int
+        SHUT_WR: int
+        SOCK_DGRAM: _Final = _SocketKind.SOCK_DGRAM
+        SOCK_RAW: _Final = _SocketKind.SOCK_RAW
+        SOCK_RDM: _Final = _SocketKind.SOCK_RDM
+        SOCK_SEQPACKET: _Final = _SocketKind.SOCK_SEQPACKET
+        SOCK_STREAM: _Final = _SocketKind.SOCK_STREAM
+        SOL_SOCKET: int
+        SOMAXCONN: int
+        SO_ACCEPTCONN: int
+        SO_BROADCAST: int
+        SO_DEBUG: int
+        SO_DONTROUTE: int
+        SO_ERROR: int
+        SO_KEEPALIVE: int
+        SO_LINGER: int
+        SO_OOBINLINE: int
+        SO_RCVBUF: int
+        SO_RCVLOWAT: int
+        SO_RCVTIMEO: int
+        SO_REUSEADDR: int
+        SO_REUSEPORT: int
+        SO_SNDBUF: int
+        SO_SNDLOWAT: int
+        SO_SNDTIMEO: int
+        SO_TIMESTAMP: int
+        SO_TYPE: int
+        TCP_MAXSEG: int
+        TCP_NODELAY: int
+        if sys.platform == "darwin":
+            AF_CCITT: _Final = _AddressFamily.AF_CCITT
+            AF_CHAOS: _Final = _AddressFamily.AF_CHAOS
+            AF_CNT: _Final = _AddressFamily.AF_CNT
+            AF_COIP: _Final = _AddressFamily.AF_COIP
+            AF_DATAKIT: _Final = _AddressFamily.AF_DATAKIT
+            AF_DLI: _Final = _AddressFamily.AF_DLI
+            AF_E164: _Final = _AddressFamily.AF_E164
+            AF_ECMA: _Final = _AddressFamily.AF_ECMA
+            AF_HYLINK: _Final = _AddressFamily.AF_HYLINK
+            AF_IEEE80211: _Final = _AddressFamily.AF_IEEE80211
+            AF_IMPLINK: _Final = _AddressFamily.AF_IMPLINK
+            AF_ISDN: _Final = _AddressFamily.AF_ISDN
+            AF_ISO: _Final = _AddressFamily.AF_ISO
+            AF_LAT: _Final = _AddressFamily.AF_LAT
+            AF_LINK: _Final = _AddressFamily.AF_LINK
+            AF_NATM: _Final = _AddressFamily.AF_NATM
+            AF_NDRV: _Final = _AddressFamily.AF_NDRV
+            AF_NETBIOS: _Final = _AddressFamily.AF_NETBIOS
+            AF_NS: _Final = _AddressFamily.AF_NS
+            AF_PPP: _Final = _AddressFamily.AF_PPP
+            AF_PUP: _Final = _AddressFamily.AF_PUP
+            AF_SIP: _Final = _AddressFamily.AF_SIP
+            AF_SYSTEM: _Final = _AddressFamily.AF_SYSTEM
+            AF_UTUN: _Final = _AddressFamily.AF_UTUN
+            IPPROTO_EON: int
+            IPPROTO_GGP: int
+            IPPROTO_HELLO: int
+            IPPROTO_IPCOMP: int
+            IPPROTO_IPV4: int
+            IPPROTO_MAX: int
+            IPPROTO_ND: int
+            IPPROTO_ST: int
+            IPPROTO_XTP: int
+            IPV6_BOUND_IF: int
+            IP_BOUND_IF: int
+            IP_DONTFRAG: int
+            IP_RECVDSTADDR: int
+            IP_RECVIF: int
+            IP_RECVPKTINFO: int
+            MSG_EOF: _Final = _MsgFlag.MSG_EOF
+            MSG_FLUSH: _Final = _MsgFlag.MSG_FLUSH
+            MSG_HAVEMORE: _Final = _MsgFlag.MSG_HAVEMORE
+            MSG_HOLD: _Final = _MsgFlag.MSG_HOLD
+            MSG_NEEDSA: _Final = _MsgFlag.MSG_NEEDSA
+            MSG_RCVMORE: _Final = _MsgFlag.MSG_RCVMORE
+            MSG_SEND: _Final = _MsgFlag.MSG_SEND
+            PF_INET: int
+            PF_INET6: int
+            PF_LINK: int
+            PF_ROUTE: int
+            PF_SYSTEM: int
+            PF_UNIX: int
+            PF_UNSPEC: int
+            SCM_CREDS: int
+            SCM_TIMESTAMP_MONOTONIC: int
+            SO_DONTTRUNC: int
+            SO_LABEL: int
+            SO_LINGER_SEC: int
+            SO_NETSVC_MARKING_LEVEL: int
+            SO_NET_SERVICE_TYPE: int
+            SO_NKE: int
+            SO_NOADDRERR: int
+            SO_NOSIGPIPE: int
+            SO_NP_EXTENSIONS: int
+            SO_NREAD: int
+            SO_NUMRCVPKT: int
+            SO_NWRITE: int
+            SO_PEERLABEL: int
+            SO_RANDOMPORT: int
+            SO_RESOLVER_SIGNATURE: int
+            SO_REUSESHAREUID: int
+            SO_TIMESTAMP_MONOTONIC: int
+            SO_USELOOPBACK: int
+            SO_WANTMORE: int
+            SO_WANTOOBFLAG: int
+            TCP_CONNECTIONTIMEOUT: int
+            TCP_KEEPALIVE: int
+            TCP_NOOPT: int
+            TCP_NOPUSH: int
+        elif sys.platform == "linux":
+            AF_ALG: _Final = _AddressFamily.AF_ALG
+            AF_ASH: _Final = _AddressFamily.AF_ASH
+            AF_ATMPVC: _Final = _AddressFamily.AF_ATMPVC
+            AF_ATMSVC: _Final = _AddressFamily.AF_ATMSVC
+            AF_AX25: _Final = _AddressFamily.AF_AX25
+            AF_BRIDGE: _Final = _AddressFamily.AF_BRIDGE
+            AF_CAN: _Final = _AddressFamily.AF_CAN
+            AF_ECONET: _Final = _AddressFamily.AF_ECONET
+            AF_IRDA: _Final = _AddressFamily.AF_IRDA
+            AF_KEY: _Final = _AddressFamily.AF_KEY
+            AF_LLC: _Final = _AddressFamily.AF_LLC
+            AF_NETBEUI: _Final = _AddressFamily.AF_NETBEUI
+            AF_NETLINK: _Final = _AddressFamily.AF_NETLINK
+            AF_NETROM: _Final = _AddressFamily.AF_NETROM
+            AF_PACKET: _Final = _AddressFamily.AF_PACKET
+            AF_PPPOX: _Final = _AddressFamily.AF_PPPOX
+            AF_QIPCRTR: _Final = _AddressFamily.AF_QIPCRTR
+            AF_RDS: _Final = _AddressFamily.AF_RDS
+            AF_ROSE: _Final = _AddressFamily.AF_ROSE
+            AF_SECURITY: _Final = _AddressFamily.AF_SECURITY
+            AF_TIPC: _Final = _AddressFamily.AF_TIPC
+            AF_WANPIPE: _Final = _AddressFamily.AF_WANPIPE
+            AF_X25: _Final = _AddressFamily.AF_X25
+            AI_ADDRCONFIG: _Final = _AddressInfo.AI_ADDRCONFIG
+            AI_ALL: _Final = _AddressInfo.AI_ALL
+            AI_CANONNAME: _Final = _AddressInfo.AI_CANONNAME
+            AI_NUMERICHOST: _Final = _AddressInfo.AI_NUMERICHOST
+            AI_NUMERICSERV: _Final = _AddressInfo.AI_NUMERICSERV
+            AI_PASSIVE: _Final = _AddressInfo.AI_PASSIVE
+            AI_V4MAPPED: _Final = _AddressInfo.AI_V4MAPPED
+            ALG_OP_DECRYPT: int
+            ALG_OP_ENCRYPT: int
+            ALG_OP_SIGN: int
+            ALG_OP_VERIFY: int
+            ALG_SET_AEAD_ASSOCLEN: int
+            ALG_SET_AEAD_AUTHSIZE: int
+            ALG_SET_IV: int
+            ALG_SET_KEY: int
+            ALG_SET_OP: int
+            ALG_SET_PUBKEY: int
+            CAN_BCM: int
+            CAN_BCM_CAN_FD_FRAME: int
+            CAN_BCM_RX_ANNOUNCE_RESUME: int
+            CAN_BCM_RX_CHANGED: int
+            CAN_BCM_RX_CHECK_DLC: int
+            CAN_BCM_RX_DELETE: int
+            CAN_BCM_RX_FILTER_ID: int
+            CAN_BCM_RX_NO_AUTOTIMER: int
+            CAN_BCM_RX_READ: int
+            CAN_BCM_RX_RTR_FRAME: int
+            CAN_BCM_RX_SETUP: int
+            CAN_BCM_RX_STATUS: int
+            CAN_BCM_RX_TIMEOUT: int
+            CAN_BCM_SETTIMER: int
+            CAN_BCM_STARTTIMER: int
+            CAN_BCM_TX_ANNOUNCE: int
+            CAN_BCM_TX_COUNTEVT: int
+            CAN_BCM_TX_CP_CAN_ID: int
+            CAN_BCM_TX_DELETE: int
+            CAN_BCM_TX_EXPIRED: int
+            CAN_BCM_TX_READ: int
+            CAN_BCM_TX_RESET_MULTI_IDX: int
+            CAN_BCM_TX_SEND: int
+            CAN_BCM_TX_SETUP: int
+            CAN_BCM_TX_STATUS: int
+            CAN_EFF_FLAG: int
+            CAN_EFF_MASK: int
+            CAN_ERR_FLAG: int
+            CAN_ERR_MASK: int
+            CAN_ISOTP: int
+            CAN_J1939: int
+            CAN_RAW: int
+            CAN_RAW_FD_FRAMES: int
+            CAN_RAW_FILTER: int
+            CAN_RAW_JOIN_FILTERS: int
+            CAN_RAW_LOOPBACK: int
+            CAN_RAW_RECV_OWN_MSGS: int
+            CAN_RTR_FLAG: int
+            CAN_SFF_MASK: int
+            EAI_ADDRFAMILY: int
+            EAI_AGAIN: int
+            EAI_BADFLAGS: int
+            EAI_FAIL: int
+            EAI_FAMILY: int
+            EAI_MEMORY: int
+            EAI_NODATA: int
+            EAI_NONAME: int
+            EAI_OVERFLOW: int
+            EAI_SERVICE: int
+            EAI_SOCKTYPE: int
+            EAI_SYSTEM: int
+            IOCTL_VM_SOCKETS_GET_LOCAL_CID: int
+            IPPROTO_MPTCP: int
+            IPPROTO_UDPLITE: int
+            IPV6_DONTFRAG: int
+            IPV6_DSTOPTS: int
+            IPV6_HOPLIMIT: int
+            IPV6_HOPOPTS: int
+            IPV6_MULTICAST_HOPS: int
+            IPV6_MULTICAST_IF: int
+            IPV6_NEXTHOP: int
+            IPV6_PATHMTU: int
+            IPV6_PKTINFO: int
+            IPV6_RECVDSTOPTS: int
+            IPV6_RECVERR: int
+            IPV6_RECVHOPLIMIT: int
+            IPV6_RECVHOPOPTS: int
+            IPV6_RECVPATHMTU: int
+            IPV6_RECVPKTINFO: int
+            IPV6_RECVRTHDR: int
+            IPV6_RTHDR: int
+            IPV6_RTHDRDSTOPTS: int
+            IPV6_UNICAST_HOPS: int
+            IP_BIND_ADDRESS_NO_PORT: int
+            IP_RECVERR: int
+            IP_TRANSPARENT: int
+            J1939_EE_INFO_NONE: int
+            J1939_EE_INFO_TX_ABORT: int
+            J1939_FILTER_MAX: int
+            J1939_IDLE_ADDR: int
+            J1939_MAX_UNICAST_ADDR: int
+            J1939_NLA_BYTES_ACKED: int
+            J1939_NLA_PAD: int
+            J1939_NO_ADDR: int
+            J1939_NO_NAME: int
+            J1939_NO_PGN: int
+            J1939_PGN_ADDRESS_CLAIMED: int
+            J1939_PGN_ADDRESS_COMMANDED: int
+            J1939_PGN_MAX: int
+            J1939_PGN_PDU1_MAX: int
+            J1939_PGN_REQUEST: int
+            MSG_CMSG_CLOEXEC: _Final = _MsgFlag.MSG_CMSG_CLOEXEC
+            MSG_CONFIRM: _Final = _MsgFlag.MSG_CONFIRM
+            MSG_ERRQUEUE: _Final = _MsgFlag.MSG_ERRQUEUE
+            MSG_FASTOPEN: _Final = _MsgFlag.MSG_FASTOPEN
+            MSG_MORE: _Final = _MsgFlag.MSG_MORE
+            NETLINK_CRYPTO: int
+            NETLINK_DNRTMSG: int
+            NETLINK_FIREWALL: int
+            NETLINK_IP6_FW: int
+            NETLINK_NFLOG: int
+            NETLINK_ROUTE: int
+            NETLINK_USERSOCK: int
+            NETLINK_XFRM: int
+            NI_DGRAM: int
+            NI_MAXHOST: int
+            NI_MAXSERV: int
+            NI_NAMEREQD: int
+            NI_NOFQDN: int
+            NI_NUMERICHOST: int
+            NI_NUMERICSERV: int
+            PACKET_BROADCAST: int
+            PACKET_FASTROUTE: int
+            PACKET_HOST: int
+            PACKET_LOOPBACK: int
+            PACKET_MULTICAST: int
+            PACKET_OTHERHOST: int
+            PACKET_OUTGOING: int
+            PF_CAN: int
+            PF_PACKET: int
+            PF_RDS: int
+            SCM_CREDENTIALS: int
+            SCM_J1939_DEST_ADDR: int
+            SCM_J1939_DEST_NAME: int
+            SCM_J1939_ERRQUEUE: int
+            SCM_J1939_PRIO: int
+            SCM_TIMESTAMPNS: int
+            SOCK_CLOEXEC: _Final = _SocketKind.SOCK_CLOEXEC
+            SOCK_NONBLOCK: _Final = _SocketKind.SOCK_NONBLOCK
+            SOL_ALG: int
+            SOL_CAN_BASE: int
+            SOL_CAN_RAW: int
+            SOL_IP: int
+            SOL_RDS: int
+            SOL_TCP: int
+            SOL_TIPC: int
+            SOL_UDP: int
+            SO_BINDTODEVICE: int
+            SO_DOMAIN: int
+            SO_INCOMING_CPU: int
+            SO_J1939_ERRQUEUE: int
+            SO_J1939_FILTER: int
+            SO_J1939_PROMISC: int
+            SO_J1939_SEND_PRIO: int
+            SO_MARK: int
+            SO_PASSCRED: int
+            SO_PASSSEC: int
+            SO_PEEK_OFF: int
+            SO_PEERCRED: int
+            SO_PEERSEC: int
+            SO_PRIORITY: int
+            SO_PROTOCOL: int
+            SO_TIMESTAMPNS: int
+            SO_VM_SOCKETS_BUFFER_MAX_SIZE: int
+            SO_VM_SOCKETS_BUFFER_MIN_SIZE: int
+            SO_VM_SOCKETS_BUFFER_SIZE: int
+            TCP_CONGESTION: int
+            TCP_CORK: int
+            TCP_DEFER_ACCEPT: int
+            TCP_FASTOPEN: int
+            TCP_INFO: int
+            TCP_KEEPCNT: int
+            TCP_KEEPIDLE: int
+            TCP_KEEPINTVL: int
+            TCP_LINGER2: int
+            TCP_NOTSENT_LOWAT: int
+            TCP_QUICKACK: int
+            TCP_SYNCNT: int
+            TCP_USER_TIMEOUT: int
+            TCP_WINDOW_CLAMP: int
+            TIPC_ADDR_ID: int
+            TIPC_ADDR_NAME: int
+            TIPC_ADDR_NAMESEQ: int
+            TIPC_CFG_SRV: int
+            TIPC_CLUSTER_SCOPE: int
+            TIPC_CONN_TIMEOUT: int
+            TIPC_CRITICAL_IMPORTANCE: int
+            TIPC_DEST_DROPPABLE: int
+            TIPC_HIGH_IMPORTANCE: int
+            TIPC_IMPORTANCE: int
+            TIPC_LOW_IMPORTANCE: int
+            TIPC_MEDIUM_IMPORTANCE: int
+            TIPC_NODE_SCOPE: int
+            TIPC_PUBLISHED: int
+            TIPC_SRC_DROPPABLE: int
+            TIPC_SUBSCR_TIMEOUT: int
+            TIPC_SUB_CANCEL: int
+            TIPC_SUB_PORTS: int
+            TIPC_SUB_SERVICE: int
+            TIPC_TOP_SRV: int
+            TIPC_WAIT_FOREVER: int
+            TIPC_WITHDRAWN: int
+            TIPC_ZONE_SCOPE: int
+            UDPLITE_RECV_CSCOV: int
+            UDPLITE_SEND_CSCOV: int
+            UDP_GRO: int
+            UDP_SEGMENT: int
+            VMADDR_CID_ANY: int
+            VMADDR_CID_HOST: int
+            VMADDR_PORT_ANY: int
+            VM_SOCKETS_INVALID_VERSION: int

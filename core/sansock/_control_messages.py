@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Final, final, overload
 import attrs
 
 from . import _address
-from ._inet import ntop4, ntop6, pton4, pton6
+from ._inet import buffer_bytes, ntop4, ntop6, pton4, pton6
 
 if TYPE_CHECKING:
     from ._abi import ABI
@@ -659,7 +659,7 @@ def decode_item(item: RawItem, abi: ABI, registry: CmsgRegistry) -> object: ...
 def decode_item(item: RawItem, abi: ABI, registry: CmsgRegistry | None = None) -> object:
     """One stdlib ``(level, type, data)`` item as a value (raw if unknown)."""
     level, kind, data = item
-    return (registry or DEFAULT_REGISTRY).decode(level, kind, bytes(data), abi)
+    return (registry or DEFAULT_REGISTRY).decode(level, kind, buffer_bytes(data), abi)
 
 
 def encode(message: object, abi: ABI) -> RawItem:
@@ -672,7 +672,7 @@ def encode(message: object, abi: ABI) -> RawItem:
         return item
     if isinstance(message, tuple) and len(message) == 3:
         level, kind, data = message
-        return (int(level), int(kind), bytes(data))
+        return (int(level), int(kind), buffer_bytes(data))
     raise TypeError(f"cannot encode {type(message).__name__} as a control message")
 
 

@@ -14,6 +14,13 @@ driver made it.  For type checkers only, each base declares the members the
 platform's profile has (the blocks marked "generated"), so ``AddressFamily.AF_INET``
 has a precise type and ``AddressFamily.AF_TYPO`` is an error; the values
 themselves always come from the driver's ABI at run time.
+
+For a type checker there is one ``AddressFamily`` (this base): ``sock.family``
+is one whichever binding made the socket, and ``sansock.AddressFamily`` (at
+run time the default binding's class) is that class too.  So that run time
+agrees, ``isinstance`` and ``issubclass`` against any binding's class answer
+as against its base (:class:`_SocketEnumType`): ``isinstance(s.family,
+sansock.AddressFamily)`` holds for a socket of any binding.
 """
 
 from __future__ import annotations
@@ -31,8 +38,35 @@ __all__ = ["AddressFamily", "AddressInfo", "MsgFlag", "SocketEnums", "SocketKind
 
 _E = TypeVar("_E", bound=IntEnum)
 
+#: The four memberless bases (filled in below their definitions).
+_BASES: set[type] = set()
 
-class AddressFamily(IntEnum):
+
+class _SocketEnumType(enum.EnumMeta):
+    """The metaclass of the four bases, and so of every binding's enums.
+
+    ``isinstance(x, C)`` and ``issubclass(X, C)`` for a binding's class *C*
+    answer as for its base: a member of another binding's ``AddressFamily``
+    is an ``AddressFamily`` here too, as it is for a type checker.  (An
+    exact type match never gets here: CPython answers it before calling
+    ``__instancecheck__``, so an enum's own operations stay fast.)
+    """
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return type.__instancecheck__(_base_of(cls), instance)
+
+    def __subclasscheck__(cls, subclass: Any) -> bool:
+        return type.__subclasscheck__(_base_of(cls), subclass)
+
+
+def _base_of(cls: type) -> type:
+    for klass in cls.__mro__:
+        if klass in _BASES:
+            return klass
+    return cls
+
+
+class AddressFamily(IntEnum, metaclass=_SocketEnumType):
     """The address families of a platform (``AF_*``)."""
 
     if TYPE_CHECKING:
@@ -99,7 +133,7 @@ class AddressFamily(IntEnum):
         # END generated AddressFamily
 
 
-class SocketKind(IntEnum):
+class SocketKind(IntEnum, metaclass=_SocketEnumType):
     """The socket types of a platform (``SOCK_*``)."""
 
     if TYPE_CHECKING:
@@ -115,7 +149,7 @@ class SocketKind(IntEnum):
         # END generated SocketKind
 
 
-class MsgFlag(IntFlag):
+class MsgFlag(IntFlag, metaclass=_SocketEnumType):
     """The ``send``/``recv`` flags of a platform (``MSG_*``)."""
 
     if TYPE_CHECKING:
@@ -146,7 +180,7 @@ class MsgFlag(IntFlag):
         # END generated MsgFlag
 
 
-class AddressInfo(IntFlag):
+class AddressInfo(IntFlag, metaclass=_SocketEnumType):
     """The ``getaddrinfo`` flags of a platform (``AI_*``)."""
 
     if TYPE_CHECKING:
@@ -160,6 +194,9 @@ class AddressInfo(IntFlag):
             AI_PASSIVE = auto()
             AI_V4MAPPED = auto()
         # END generated AddressInfo
+
+
+_BASES.update((AddressFamily, SocketKind, MsgFlag, AddressInfo))
 
 
 #: The prefix of each enum's members, as ``Lib/socket.py`` selects them.

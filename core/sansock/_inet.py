@@ -48,8 +48,15 @@ def c_uint_mask(obj: object, bits: int) -> int:
 
 
 def buffer_bytes(obj: object) -> bytes:
-    """The ``"y*"`` format unit: any C-contiguous buffer, as ``bytes``."""
-    if isinstance(obj, bytes):
+    """The ``"y*"`` format unit: any C-contiguous buffer, as exact ``bytes``.
+
+    The content is read through the buffer protocol, as C code reads it
+    (``PyObject_GetBuffer``, ``PyBytes_AS_STRING``): never ``bytes(obj)``,
+    which would call a subclass's ``__bytes__``, and never a method of a
+    ``bytes`` subclass.  Every user object the core turns into bytes goes
+    through here.
+    """
+    if type(obj) is bytes:
         return obj
     try:
         view = memoryview(obj)  # type: ignore[arg-type]
@@ -66,7 +73,7 @@ def c_string(obj: object, fname: str, position: int) -> bytes:
     UTF-8 with no NUL (``getargs.c`` ``convertsimple``)."""
     if not isinstance(obj, str):
         raise TypeError(f"{fname}() argument {position} must be str, not {converterr_name(obj)}")
-    data = obj.encode("utf-8")  # surrogates: UnicodeEncodeError, as CPython
+    data = str.encode(obj, "utf-8")  # surrogates: UnicodeEncodeError, as CPython (no subclass method)
     if b"\0" in data:
         raise ValueError("embedded null character")
     return data
@@ -85,7 +92,7 @@ def c_encoded_string(obj: object, encoding: str, fname: str, position: int) -> b
     result holding a NUL byte, are ``converterr`` TypeErrors.
     """
     if isinstance(obj, (bytes, bytearray)):
-        data = bytes(obj)
+        data = buffer_bytes(obj)  # the buffer, not a subclass's __bytes__
     elif isinstance(obj, str):
         # str.encode is PyUnicode_AsEncodedString (a subclass's encode() is not called).
         data = str.encode(obj, encoding)

@@ -360,12 +360,15 @@ class OwnedFd:
     def __del__(self) -> None:
         fd = getattr(self, "_fd", -1)
         if fd >= 0:
-            warnings.warn(f"unclosed received fd {fd}", ResourceWarning, stacklevel=1, source=self)
-            self._fd = -1
+            # As SocketType.__del__: closed also when the warning is raised.
             try:
-                self._drv.close(fd)
-            except OSError:
-                pass
+                warnings.warn(f"unclosed received fd {fd}", ResourceWarning, stacklevel=1, source=self)
+            finally:
+                self._fd = -1
+                try:
+                    self._drv.close(fd)
+                except OSError:
+                    pass
 
 
 @final

@@ -344,15 +344,22 @@ class SocketType:
         )
 
     def __del__(self) -> None:
-        # sock_finalize: warn first (the repr may still call getsockname), then close.
+        # sock_finalize: warn first (the repr may still call getsockname), then
+        # close -- also when the warning is raised (a filter that makes
+        # ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable
+        # and closes anyway.  Here it propagates out of __del__ after the
+        # close, and Python reports it the same way (sys.unraisablehook,
+        # "Exception ignored in: ..."), so no fd outlives its object.
         fd = getattr(self, "_fd", -1)
         if fd != -1:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1, source=self)
-            self._fd = -1
             try:
-                self._drv.close(fd)
-            except OSError:
-                pass
+                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1, source=self)
+            finally:
+                self._fd = -1
+                try:
+                    self._drv.close(fd)
+                except OSError:
+                    pass
 
     # -- timeouts: sock_settimeout / sock_setblocking / sock_gettimeout -------
     def settimeout(self, value: float | None, /) -> None:

@@ -47,7 +47,8 @@ __all__ = ["main"]
 _BUILD_HINT = (
     "the native driver needs its C extension (sansock_native._sansock_native), "
     "built when sansock is installed: `pip install .` (or `pip install -e .`) "
-    "from the checkout, which needs a C compiler and the Python headers; "
+    "from the checkout, which needs a C compiler and the Python headers, and "
+    "installs cffi, which it needs at run time too; "
     "`make demo` does it for contributors.  The fake kernel needs no build: "
     "`python -m sansock demo --driver fake`."
 )

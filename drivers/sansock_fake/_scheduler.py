@@ -34,7 +34,12 @@ moment, in one of three states:
     over a whole grace period, it stayed at the same instruction of the same
     frame, used less than a fifth of the period in CPU time
     (``CLOCK_THREAD_CPUTIME_ID`` of that thread) and was not runnable
-    (``/proc/self/task/<tid>/stat``) when looked at;
+    (``/proc/self/task/<tid>/stat``) when looked at, *and* no other thread of
+    the process -- participant or not, threads blocked in the kernel aside --
+    used more than a fifth of the period in CPU time or was runnable when
+    looked at.  A thread waits for the GIL only while another thread holds
+    it, and that thread runs: so a thread starved of the GIL by a busy thread
+    (even one that is no participant) is never taken as parked;
 
 * **running** -- anything else: computing, in a garbage collection, waiting
   for the CPU or for the GIL, entering a syscall.
@@ -63,8 +68,11 @@ Limits
   ``idle_grace_s``) counts as running.
 * A thread that busy-waits (``while not done: pass``) is running forever and
   holds the clock; a polling loop that sleeps between checks is parked.
-* A participant that waits for the GIL held by a *non*-participant thread
-  that computes for longer than ``idle_grace_s`` may be taken as parked.
+* While any thread of the process computes -- a non-participant too (a
+  thread pool busy with other work, a background thread) -- no thread is
+  parked by the grace rule: a ``time.sleep`` or ``Lock.acquire`` elsewhere
+  then holds the clock until that computing stops (waits recognised at once,
+  such as ``Event.wait``, still park).
 * Without ``/proc`` and per-thread CPU clocks, the grace rule uses the
   frame position alone.
 """
@@ -258,6 +266,21 @@ class _Sample:
     runnable: bool
 
 
+def _process_threads(exclude: set[int]) -> dict[int, tuple[int | None, bool]]:
+    """Native thread id -> (CPU time in ns, runnable) for every thread of the
+    process (Python's or not) except those in *exclude*; empty without ``/proc``."""
+    try:
+        names = os.listdir("/proc/self/task")
+    except OSError:
+        return {}
+    found: dict[int, tuple[int | None, bool]] = {}
+    for name in names:
+        tid = int(name)
+        if tid not in exclude:
+            found[tid] = (_cpu_ns(tid), _runnable(tid))
+    return found
+
+
 @attrs.frozen
 class _Watch:
     """What the participants outside the kernel were doing at the start of an observation."""
@@ -265,6 +288,9 @@ class _Watch:
     activity: int
     since: float
     samples: dict[int, _Sample]
+    #: Every other thread of the process (see :func:`_process_threads`), when
+    #: some sample needs the grace rule.
+    others: dict[int, tuple[int | None, bool]]
 
 
 def _describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
@@ -396,15 +422,41 @@ class Scheduler:
             return after.cpu_ns - before.cpu_ns <= self.busy_fraction * elapsed * 1e9
         return True
 
+    def _rest_of_process(self, samples: dict[int, _Sample]) -> dict[int, tuple[int | None, bool]]:
+        """The other threads of the process, if a sample needs the grace rule."""
+        if all(s.state != "other" for s in samples.values()):
+            return {}
+        # The threads blocked in the kernel (this one included) wake now and
+        # then to re-check their condition: that is no computation.
+        blocked = {self._users[i].native_id for i in self._waiting if i in self._users}
+        return _process_threads({n for n in blocked if n is not None})
+
+    def _others_busy(
+        self, before: dict[int, tuple[int | None, bool]], after: dict[int, tuple[int | None, bool]], elapsed: float
+    ) -> bool:
+        """Whether some thread computed over the observation: it used more than
+        ``busy_fraction`` of it in CPU time, or is runnable now (it may hold the GIL)."""
+        limit = self.busy_fraction * elapsed * 1e9
+        for tid, (cpu, runnable) in after.items():
+            if runnable:
+                return True
+            start = before.get(tid, (None, False))[0]
+            if cpu is not None and start is not None and cpu - start > limit:
+                return True
+        return False
+
     def _look_outside(self, outside: dict[int, threading.Thread], watch: _Watch | None) -> tuple[bool, _Watch, float]:
         """(every thread outside the kernel is parked, the observation to keep, how long to wait)."""
         now = time.monotonic()
         samples = self._sample(outside)
+        others = self._rest_of_process(samples)
         if watch is not None and watch.activity == self.activity and watch.samples.keys() == samples.keys():
             elapsed = now - watch.since
-            if all(self._still(watch.samples[i], s, elapsed) for i, s in samples.items()):
+            if all(self._still(watch.samples[i], s, elapsed) for i, s in samples.items()) and not (
+                others and self._others_busy(watch.others, others, elapsed)
+            ):
                 return True, watch, self.idle_grace_s
-        watch = _Watch(self.activity, now, samples)
+        watch = _Watch(self.activity, now, samples, others)
         if any(s.state == "running" for s in samples.values()):
             return False, watch, self.idle_grace_s
         if all(s.state == "parked" for s in samples.values()):

@@ -17,7 +17,10 @@ the fixtures available in every test suite:
 
 Each fixture checks at teardown that the test closed every fake fd it
 opened, and fails the test if not, naming each fd and the line of the test
-that created it.  That covers both ways to leak: a socket the test still
+that created it.  The check runs once the test's whole teardown is over
+(every fixture's finalizer, in any order), so a socket closed by a cleanup
+fixture set up before ``fake_kernel`` (an ``ExitStack`` fixture, say) counts as
+closed.  That covers both ways to leak: a socket the test still
 holds, and a socket dropped without ``close()`` (which the garbage
 collector closes with a ``ResourceWarning`` that warning filters usually
 hide).  The kernel records where each fd was made: the innermost frame of the
@@ -135,13 +138,34 @@ class _TrackedKernel(FakeKernel):
         return "\n".join(lines)
 
 
+#: The kernel of the test item, for the leak check after its teardown.
+_KERNEL = pytest.StashKey[_TrackedKernel]()
+
+
 @pytest.fixture
-def fake_kernel(request: pytest.FixtureRequest) -> Iterator[FakeKernel]:
+def fake_kernel(request: pytest.FixtureRequest) -> FakeKernel:
     """A fresh in-memory kernel; the test fails if it leaves fds open or drops
-    a socket without closing it."""
+    a socket without closing it (checked after the whole teardown)."""
     path = getattr(request.node, "path", None)
     kernel = _TrackedKernel(str(path) if path is not None else None)
-    yield kernel
+    request.node.stash[_KERNEL] = kernel
+    return kernel
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """The leak report, once every finalizer of the item has run.
+
+    A fixture's own teardown would run before the finalizers of the fixtures
+    set up earlier, which may still close sockets; pytest's teardown
+    (``SetupState.teardown_exact``) is an earlier implementation of this hook,
+    so ``trylast`` runs the check after it.  If the teardown itself failed,
+    that error is reported and this check is skipped.
+    """
+    kernel = item.stash.get(_KERNEL, None)
+    if kernel is None:
+        return
+    del item.stash[_KERNEL]
     report = kernel.leak_report()
     if report is not None:
         pytest.fail(report, pytrace=False)

@@ -22,10 +22,17 @@ if TYPE_CHECKING:
 try:
     _ext = importlib.import_module("sansock_native._sansock_native")
 except ImportError as exc:  # pragma: no cover - depends on the install
+    if isinstance(exc, ModuleNotFoundError) and exc.name in ("_cffi_backend", "cffi"):
+        # Built, but the cffi run time is missing from this Python.
+        raise ImportError(
+            "sansock_native: the native driver needs the cffi package, which this Python "
+            "does not have: `python -m pip install 'cffi>=1.16'` (installing sansock with "
+            f"pip installs it). ({exc})"
+        ) from exc
     raise ImportError(
         "sansock_native: the C extension _sansock_native is not built. "
         "Build it with `pip install -e .` (or `make test`) from the sansock "
-        "checkout; this needs a C compiler and the Python development headers. "
+        "checkout; this needs cffi, a C compiler and the Python development headers. "
         f"({exc})"
     ) from exc
 
