@@ -541,7 +541,7 @@ class CmsgRegistry:
     integer values.  :data:`DEFAULT_REGISTRY` knows every message of this
     module; :meth:`~CmsgRegistry.copy` it to add decoders for one call or one program only.
 
-    >>> from sansock._profiles import LINUX_X86_64 as abi
+    >>> from sansock.driver import LINUX_X86_64 as abi
     >>> from sansock.ancillary import DEFAULT_REGISTRY
     >>> registry = DEFAULT_REGISTRY.copy()
     >>> registry.register(0, 99, lambda data, abi: ("mine", data))

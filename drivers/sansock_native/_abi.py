@@ -12,7 +12,7 @@ import functools
 import os
 from typing import Literal
 
-from sansock._abi import ABI, CmsgLayout, SockaddrLayout
+from sansock.driver import ABI, CmsgLayout, SockaddrLayout
 
 from ._lib import ffi, lib
 
