@@ -33,6 +33,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, NamedTuple
 
+from ._abi import derived
 from ._msgargs import bytes_like, is_sequence, parse_c_int, parse_ssize_t, sequence_fast, tp_name
 
 if TYPE_CHECKING:
@@ -191,20 +192,9 @@ class _Geometry:
         return 1, space, length
 
 
-_GEOMETRIES: dict[int, _Geometry] = {}
-
-
 def _geometry(abi: ABI) -> _Geometry:
-    # ABI values hold mappings and so are unhashable: cache by identity (the
-    # cached geometry keeps its ABI alive, so the id cannot be reused).
-    cached = _GEOMETRIES.get(id(abi))
-    if cached is not None and cached.abi is abi:
-        return cached
-    geometry = _Geometry(abi)
-    if len(_GEOMETRIES) > 64:
-        _GEOMETRIES.clear()
-    _GEOMETRIES[id(abi)] = geometry
-    return geometry
+    """The geometry of *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
+    return derived(abi, _Geometry)
 
 
 # -- CMSG_LEN / CMSG_SPACE ---------------------------------------------------

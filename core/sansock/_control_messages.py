@@ -46,12 +46,14 @@ decoder knows are returned raw too, as the stdlib's ``(level, type, data)``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, final, overload
 
 import attrs
 
 from . import _address
+from ._abi import derived
 from ._inet import ntop4, ntop6, pton4, pton6
 
 if TYPE_CHECKING:
@@ -532,6 +534,13 @@ ControlMessage = (
 _Key = tuple["int | str", "int | str"]
 
 
+def _resolved_tables(abi: ABI) -> weakref.WeakKeyDictionary[CmsgRegistry, tuple[int, dict[tuple[int, int], Decoder]]]:
+    """Per ABI (:func:`sansock._abi.derived`): each registry's keys resolved in it,
+    with the registry version they were resolved for.  Weak, so that a registry
+    copied for one call does not live as long as a shipped profile."""
+    return weakref.WeakKeyDictionary()
+
+
 @final
 class CmsgRegistry:
     """Which decoder handles which ``(cmsg_level, cmsg_type)``.
@@ -551,11 +560,12 @@ class CmsgRegistry:
     (0, 98, b'x')
     """
 
-    __slots__ = ("_decoders", "_resolved", "_read_only")
+    __slots__ = ("_decoders", "_version", "_read_only", "__weakref__")
 
     def __init__(self, decoders: Iterable[tuple[tuple[int | str, int | str], Decoder]] = ()) -> None:
         self._decoders: dict[_Key, Decoder] = dict(decoders)
-        self._resolved: dict[int, tuple[ABI, dict[tuple[int, int], Decoder]]] = {}
+        #: Bumped by every change: a table resolved for an older version is stale.
+        self._version = 0
         self._read_only = False
 
     def _check_writable(self) -> None:
@@ -582,13 +592,13 @@ class CmsgRegistry:
         if key in self._decoders and not replace:
             raise ValueError(f"a decoder is already registered for {key!r}; pass replace=True")
         self._decoders[key] = decoder
-        self._resolved.clear()
+        self._version += 1
 
     def unregister(self, level: int | str, type: int | str) -> None:
         """Forget the decoder of ``(level, type)``; ``KeyError`` if there is none."""
         self._check_writable()
         del self._decoders[(level, type)]
-        self._resolved.clear()
+        self._version += 1
 
     def copy(self) -> CmsgRegistry:
         """A registry with the same decoders, changed independently."""
@@ -599,9 +609,11 @@ class CmsgRegistry:
         return self._table(abi).get((level, type))
 
     def _table(self, abi: ABI) -> dict[tuple[int, int], Decoder]:
-        cached = self._resolved.get(id(abi))
-        if cached is not None and cached[0] is abi:
-            return cached[1]
+        """The keys resolved in *abi*, kept in the ABI's cache (weakly by registry)."""
+        tables = derived(abi, _resolved_tables)
+        entry = tables.get(self)
+        if entry is not None and entry[0] == self._version:
+            return entry[1]
         table: dict[tuple[int, int], Decoder] = {}
         for (level, kind), decoder in self._decoders.items():
             level_value = abi.constants.get(level) if isinstance(level, str) else level
@@ -612,9 +624,7 @@ class CmsgRegistry:
                     table[(level_value, kind_value)] = decoder
                 else:
                     table.setdefault((level_value, kind_value), decoder)
-        if len(self._resolved) > 16:
-            self._resolved.clear()
-        self._resolved[id(abi)] = (abi, table)
+        tables[self] = (self._version, table)
         return table
 
     def decode(self, level: int, type: int, data: bytes, abi: ABI) -> object:

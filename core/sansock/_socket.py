@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from . import _address, _cmsg, _msgargs, _timeout
+from ._abi import derived
 from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
 from ._convert import converterr_name, tp_name
 from ._errors import timed_out
@@ -203,18 +204,8 @@ class _FastShape:
         return [(level, kind, control[len0:length])]
 
 
-_SHAPES: dict[int, _FastShape] = {}
-
-
 def _shape_for(abi: ABI) -> _FastShape:
-    # ABI values are unhashable: cached by identity (the entry keeps it alive).
-    shape = _SHAPES.get(id(abi))
-    if shape is None or shape.abi is not abi:
-        shape = _FastShape(abi)
-        if len(_SHAPES) > 64:
-            _SHAPES.clear()
-        _SHAPES[id(abi)] = shape
-    return shape
+    return derived(abi, _FastShape)
 
 
 class SocketType:

@@ -104,7 +104,7 @@ from typing import Final, SupportsIndex, TypeVar, cast
 
 import attrs
 
-from ._abi import ABI
+from ._abi import ABI, derived
 from ._errors import timed_out
 
 __all__ = [
@@ -515,16 +515,8 @@ class _Numbers:
     int_max: int
 
 
-# Keyed by id(abi); the entry keeps the ABI alive so the id cannot be reused.
-# (An ABI is not hashable: its mappings are mappingproxy objects.)
-_NUMBERS: dict[int, tuple[ABI, _Numbers]] = {}
-
-
-def _numbers(abi: ABI) -> _Numbers:
-    entry = _NUMBERS.get(id(abi))
-    if entry is not None and entry[0] is abi:
-        return entry[1]
-    numbers = _Numbers(
+def _build_numbers(abi: ABI) -> _Numbers:
+    return _Numbers(
         eintr=abi.errno("EINTR"),
         eagain=frozenset((abi.errno("EAGAIN"), abi.errno("EWOULDBLOCK"))),
         ewouldblock=abi.errno("EWOULDBLOCK"),
@@ -535,8 +527,11 @@ def _numbers(abi: ABI) -> _Numbers:
         pollerr=abi.const("POLLERR"),
         int_max=(1 << (8 * abi.sizeof_int - 1)) - 1,
     )
-    _NUMBERS[id(abi)] = (abi, numbers)
-    return numbers
+
+
+def _numbers(abi: ABI) -> _Numbers:
+    """The machine's numbers for *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
+    return derived(abi, _build_numbers)
 
 
 def _syscall_event(code: int | None, numbers: _Numbers) -> Event:
