@@ -69,11 +69,6 @@ class SockaddrLayout:
     #: struct name without ``struct`` (``"sockaddr_in6": 28``).
     sizes: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
 
-    @property
-    def family_size(self) -> int:
-        """Bytes taken by the family field (and ``sa_len``): 2 everywhere."""
-        return 2
-
 
 @attrs.frozen
 class ABI:

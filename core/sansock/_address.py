@@ -306,12 +306,6 @@ class _SockaddrCodec:
         """``htons``/``ntohs`` on this ABI."""
         return value if self.order == ">" else ((value & 0xFF) << 8) | (value >> 8)
 
-    def net32(self, value: int) -> int:
-        """``htonl``/``ntohl`` on this ABI."""
-        if self.order == ">":
-            return value
-        return int.from_bytes(value.to_bytes(4, "little"), "big")
-
     def port_error(self, caller: str, what: str = "port") -> OverflowError:
         return OverflowError(f"{caller}(): {what} must be 0-65535.")
 

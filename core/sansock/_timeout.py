@@ -42,42 +42,18 @@ Driving functions
   ``connect()`` failed.
 * :func:`send_all` -- ``sendall``: one deadline for the whole call.
 
-Wiring in the socket class (``drv`` is the driver; the exception is taken
-out of the ``except`` block so that a ``TimeoutError`` raised later carries
-no ``__context__``, as in CPython; every retry and poll reads ``self.fd``
-again, as ``sock_call_ex`` reads ``s->sock_fd``, so a ``close()`` from another
-thread makes the call fail with EBADF; ``poll`` returns "ready" for fd -1 as
-``internal_select`` does; and the saved exception is dropped in a
-``finally``, see below)::
-
-    def poll(self, events, ms):
-        return events if self.fd == -1 else self.drv.poll(self.fd, events, ms)
-
-    def recv(self, bufsize, flags=0):
-        drv = self.drv
-        try:
-            return drv.recv(self.fd, bufsize, flags)   # fast path: one syscall
-        except OSError as exc:
-            first = exc
-        try:
-            return retry_call(
-                first, lambda: drv.recv(self.fd, bufsize, flags),
-                timeout_ns=self.timeout_ns, writing=False, poll=self.poll,
-                monotonic_ns=drv.monotonic_ns, abi=drv.abi,
-            )
-        finally:
-            first = None
-
-    def connect(self, address):          # connect_ex: ex=True, return the int
-        (the same shape with finish_connect(first, ..., poll=self.poll,
-         so_error=lambda: drv.getsockopt(self.fd, SOL_SOCKET, SO_ERROR),
-         strerror=drv.strerror, ex=False))
-
-    def sendall(self, data, flags=0):
-        send_all(memoryview(data).cast("B"),
-                 lambda view: self.drv.send(self.fd, view, flags),
-                 timeout_ns=self.timeout_ns, poll=self.poll,
-                 monotonic_ns=self.drv.monotonic_ns, abi=self.drv.abi)
+Wiring: the socket class (``sansock._socket.SocketType``) hands these
+functions the syscall as a closure that reads the socket's fd again on every
+attempt (``self._fd``, as ``sock_call_ex`` reads ``s->sock_fd``), so a
+``close()`` from another thread makes the call fail with EBADF; its ``_poll``
+returns "ready" for fd -1, as ``internal_select`` does; the clock is the
+driver's ``monotonic_ns`` and the numbers come from the socket's ABI.  The
+first exception is taken out of the ``except`` block (so that a
+``TimeoutError`` raised later carries no ``__context__``, as in CPython) and
+dropped in a ``finally`` (see below).  The code is ``SocketType._call`` and
+``_again`` (:func:`retry_call`), ``_connect`` (:func:`finish_connect`) and
+``_sendall_view`` (:func:`send_all`); an example written out here went stale
+once, so this text names them instead.
 
 Exceptions and reference cycles: an exception caught into a local
 (``failure = exc``) has a traceback that holds the frame that caught it, so
