@@ -38,6 +38,15 @@ message                data (Linux UAPI / glibc unless said otherwise)
 Integers inside these structs are in the ABI's byte order, except addresses
 and ports, which are in network order as everywhere.
 
+Adding a message type is one class: it declares its ``(level, type)`` by
+constant name, its data size on an ABI and the :func:`ancillary_space`
+keyword that reserves room for one (``_LEVEL``, ``_TYPE``, ``_data_size``,
+``_SPACE``), has ``encode``/``decode``, and registers itself with
+``@_registered``; :data:`DEFAULT_REGISTRY` and the sizes are built from the
+registered classes.  The messages whose data is one C ``int`` share
+``_CInt``.  (The :data:`ControlMessage` union lists the classes too: a type
+checker needs the names written out.)
+
 A decoder takes ``(data, abi)`` and returns a value; it raises ``ValueError``
 when the data does not have the size the layout requires (an item cut short
 by truncation, for instance), and the item is then returned raw.  Items no
@@ -48,16 +57,18 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, final, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, final, overload
 
 import attrs
 
 from . import _address
-from ._abi import derived
+from ._abi import ABI, derived
+from ._cmsg import RawItem, cmsg_space
 from ._inet import ntop4, ntop6, pton4, pton6
 
 if TYPE_CHECKING:
-    from ._abi import ABI
+    from ._binding import Binding
+    from ._socket import SocketType
 
 __all__ = [
     "ControlMessage",
@@ -78,13 +89,10 @@ __all__ = [
     "TimestampNs",
     "TrafficClass",
     "TypeOfService",
+    "ancillary_space",
     "decode_item",
     "encode",
-    "item_data_size",
 ]
-
-#: An item as the stdlib returns it: ``(cmsg_level, cmsg_type, data)``.
-RawItem = tuple[int, int, bytes]
 
 #: A decoder: ``(data, abi) -> value``; ``ValueError`` for a wrong size.
 Decoder = Callable[[bytes, "ABI"], object]
@@ -108,25 +116,114 @@ def _is_darwin(abi: ABI) -> bool:
     return abi.name.startswith("darwin")
 
 
+# -- what every message declares ----------------------------------------------
+
+
+@attrs.frozen
+class _Kind:
+    """One ``(level, type)`` a message class stands for."""
+
+    level: str
+    type: str
+    decode: Decoder
+    #: The data size of one such item on an ABI.
+    data_size: Callable[[ABI], int]
+    #: The :func:`ancillary_space` keyword that reserves room for one, if any.
+    space: str | None
+
+
+class _Message:
+    """The declarations of a typed control message (see the module docstring)."""
+
+    __slots__ = ()
+    #: The item's ``(cmsg_level, cmsg_type)``, by constant name.
+    _LEVEL: ClassVar[str]
+    _TYPE: ClassVar[str]
+    #: The :func:`ancillary_space` keyword reserving room for one received.
+    _SPACE: ClassVar[str | None] = None
+
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        """The size of the item's data on *abi*."""
+        raise NotImplementedError
+
+    @classmethod
+    def _kinds(cls) -> list[_Kind]:
+        """The items this class decodes (one, with its ``decode``, unless it overrides this)."""
+        decode: Decoder = getattr(cls, "decode")  # noqa: B009 -- declared by each class, typed there
+        return [_Kind(cls._LEVEL, cls._TYPE, decode, cls._data_size, cls._SPACE)]
+
+    def _item(self, abi: ABI, data: bytes) -> RawItem:
+        """The ``sendmsg`` item with *data*, at this class's level and type."""
+        return (abi.const(self._LEVEL), abi.const(self._TYPE), data)
+
+
+#: Every message class, in the order they register (the registry's order).
+_MESSAGE_TYPES: list[type[_Message]] = []
+
+_M = TypeVar("_M", bound=type[_Message])
+
+
+def _registered(cls: _M) -> _M:
+    """Register a message class: its decoders and sizes come from its declarations."""
+    _MESSAGE_TYPES.append(cls)
+    return cls
+
+
+_CI = TypeVar("_CI", bound="_CInt")
+
+
+class _CInt(_Message):
+    """A message whose data is one C ``int`` in the ABI's size and byte order.
+
+    Its one field (``value`` or ``size``) is the int; a subclass declares
+    only its level, type, space keyword and field.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        def __init__(self, value: int, /) -> None: ...
+
+    def encode(self, abi: ABI) -> RawItem:
+        """The ``sendmsg`` item for *abi* (or the item as the kernel delivers it)."""
+        (value,) = attrs.astuple(self, recurse=False)  # type: ignore[arg-type]
+        return self._item(abi, _int_to(value, abi.sizeof_int, abi))
+
+    @classmethod
+    def decode(cls: type[_CI], data: bytes, abi: ABI) -> _CI:
+        """The ``int`` in *data*."""
+        _need(data, abi.sizeof_int, cls._TYPE)
+        return cls(_int_from(data, abi))
+
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return abi.sizeof_int
+
+
 # -- the values -----------------------------------------------------------------
 
 
+@_registered
 @final
 @attrs.frozen
-class Fds:
+class Fds(_Message):
     """``SOL_SOCKET``/``SCM_RIGHTS``: file descriptors (an ``int`` array).
 
     Decoding keeps the whole ints only (a trailing partial int, left by a
     truncated item, is ignored as CPython's ``err_closefds`` walk does).
     """
 
+    _LEVEL = "SOL_SOCKET"
+    _TYPE = "SCM_RIGHTS"
+
     fds: tuple[int, ...]
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
         size = abi.sizeof_int
-        data = b"".join(_int_to(fd, size, abi) for fd in self.fds)
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_RIGHTS"), data)
+        return self._item(abi, b"".join(_int_to(fd, size, abi) for fd in self.fds))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Fds:
@@ -135,11 +232,21 @@ class Fds:
         count = len(data) // size
         return cls(tuple(_int_from(data[i * size : (i + 1) * size], abi) for i in range(count)))
 
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        # One fd; ancillary_space's fds= multiplies.
+        return abi.sizeof_int
 
+
+@_registered
 @final
 @attrs.frozen
-class Credentials:
+class Credentials(_Message):
     """``SOL_SOCKET``/``SCM_CREDENTIALS``: ``struct ucred`` (Linux; needs ``SO_PASSCRED``)."""
+
+    _LEVEL = "SOL_SOCKET"
+    _TYPE = "SCM_CREDENTIALS"
+    _SPACE = "credentials"
 
     pid: int
     uid: int
@@ -152,7 +259,7 @@ class Credentials:
             + _int_to(self.uid, 4, abi, signed=False)
             + _int_to(self.gid, 4, abi, signed=False)
         )
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_CREDENTIALS"), data)
+        return self._item(abi, data)
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Credentials:
@@ -164,6 +271,10 @@ class Credentials:
             _int_from(data[8:12], abi, signed=False),
         )
 
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return 12
+
 
 def _timeval_layout(abi: ABI) -> tuple[int, int, int]:
     """``(sizeof tv_sec, sizeof tv_usec, sizeof struct timeval)`` on *abi*."""
@@ -173,15 +284,20 @@ def _timeval_layout(abi: ABI) -> tuple[int, int, int]:
     return long_size, long_size, 2 * long_size
 
 
+@_registered
 @final
 @attrs.frozen
-class Timestamp:
+class Timestamp(_Message):
     """``SOL_SOCKET``/``SCM_TIMESTAMP`` (``SO_TIMESTAMP``): ``struct timeval``.
 
     The layout follows the ABI: two 64-bit longs on LP64 Linux, two 32-bit
     longs on linux-i386 (the ``*_OLD`` values of 32-bit ``time_t``), and
     ``{long; int32}`` padded to 16 bytes on Darwin.
     """
+
+    _LEVEL = "SOL_SOCKET"
+    _TYPE = "SCM_TIMESTAMP"
+    _SPACE = "timestamp"
 
     seconds: int
     microseconds: int
@@ -190,7 +306,7 @@ class Timestamp:
         """The item as the kernel would deliver it (for tests and replay)."""
         sec_size, usec_size, total = _timeval_layout(abi)
         data = _int_to(self.seconds, sec_size, abi) + _int_to(self.microseconds, usec_size, abi)
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_TIMESTAMP"), data.ljust(total, b"\0"))
+        return self._item(abi, data.ljust(total, b"\0"))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Timestamp:
@@ -202,19 +318,28 @@ class Timestamp:
             _int_from(data[sec_size : sec_size + usec_size], abi),
         )
 
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return _timeval_layout(abi)[2]
+
     @property
     def ns(self) -> int:
         """The timestamp in nanoseconds since the epoch."""
         return self.seconds * 1_000_000_000 + self.microseconds * 1000
 
 
+@_registered
 @final
 @attrs.frozen
-class TimestampNs:
+class TimestampNs(_Message):
     """``SOL_SOCKET``/``SCM_TIMESTAMPNS`` (``SO_TIMESTAMPNS``): ``struct timespec``.
 
     Two ``long`` in the ABI's size (8 bytes each on LP64, 4 on linux-i386).
     """
+
+    _LEVEL = "SOL_SOCKET"
+    _TYPE = "SCM_TIMESTAMPNS"
+    _SPACE = "timestamp_ns"
 
     seconds: int
     nanoseconds: int
@@ -222,8 +347,7 @@ class TimestampNs:
     def encode(self, abi: ABI) -> RawItem:
         """The item as the kernel would deliver it (for tests and replay)."""
         size = abi.sizeof_long
-        data = _int_to(self.seconds, size, abi) + _int_to(self.nanoseconds, size, abi)
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_TIMESTAMPNS"), data)
+        return self._item(abi, _int_to(self.seconds, size, abi) + _int_to(self.nanoseconds, size, abi))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> TimestampNs:
@@ -231,6 +355,10 @@ class TimestampNs:
         size = abi.sizeof_long
         _need(data, 2 * size, "struct timespec")
         return cls(_int_from(data[:size], abi), _int_from(data[size:], abi))
+
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return 2 * abi.sizeof_long
 
     @property
     def ns(self) -> int:
@@ -252,15 +380,20 @@ def _packed6(host: str) -> bytes:
     return packed
 
 
+@_registered
 @final
 @attrs.frozen
-class PacketInfo:
+class PacketInfo(_Message):
     """``IPPROTO_IP``/``IP_PKTINFO``: ``struct in_pktinfo`` (12 bytes).
 
     *ifindex* is the interface the packet came in on, *spec_dst* the local
     address a reply would come from, *addr* the header's destination address.
     On send, a non-zero *ifindex* or *spec_dst* selects the source.
     """
+
+    _LEVEL = "IPPROTO_IP"
+    _TYPE = "IP_PKTINFO"
+    _SPACE = "pktinfo"
 
     ifindex: int
     spec_dst: str
@@ -269,7 +402,7 @@ class PacketInfo:
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
         data = _int_to(self.ifindex, abi.sizeof_int, abi) + _packed4(self.spec_dst) + _packed4(self.addr)
-        return (abi.const("IPPROTO_IP"), abi.const("IP_PKTINFO"), data)
+        return self._item(abi, data)
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> PacketInfo:
@@ -278,19 +411,27 @@ class PacketInfo:
         _need(data, n + 8, "struct in_pktinfo")
         return cls(_int_from(data[:n], abi), ntop4(data[n : n + 4]), ntop4(data[n + 4 : n + 8]))
 
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return abi.sizeof_int + 8
 
+
+@_registered
 @final
 @attrs.frozen
-class Ipv6PacketInfo:
+class Ipv6PacketInfo(_Message):
     """``IPPROTO_IPV6``/``IPV6_PKTINFO``: ``struct in6_pktinfo`` (20 bytes)."""
+
+    _LEVEL = "IPPROTO_IPV6"
+    _TYPE = "IPV6_PKTINFO"
+    _SPACE = "ipv6_pktinfo"
 
     addr: str
     ifindex: int
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
-        data = _packed6(self.addr) + _int_to(self.ifindex, abi.sizeof_int, abi, signed=False)
-        return (abi.const("IPPROTO_IPV6"), abi.const("IPV6_PKTINFO"), data)
+        return self._item(abi, _packed6(self.addr) + _int_to(self.ifindex, abi.sizeof_int, abi, signed=False))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Ipv6PacketInfo:
@@ -298,39 +439,46 @@ class Ipv6PacketInfo:
         _need(data, 16 + abi.sizeof_int, "struct in6_pktinfo")
         return cls(ntop6(data[:16]), _int_from(data[16:], abi, signed=False))
 
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return 16 + abi.sizeof_int
 
+
+@_registered
 @final
 @attrs.frozen
-class TimeToLive:
-    """``IPPROTO_IP``/``IP_TTL`` (``IP_RECVTTL``): the packet's TTL, an ``int``."""
+class TimeToLive(_CInt):
+    """``IPPROTO_IP``/``IP_TTL`` (``IP_RECVTTL``): the packet's TTL, an ``int``.
+
+    As a ``sendmsg`` item it sets the outgoing TTL.
+    """
+
+    _LEVEL = "IPPROTO_IP"
+    _TYPE = "IP_TTL"
+    _SPACE = "ttl"
 
     value: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The ``sendmsg`` item for *abi* (sets the outgoing TTL)."""
-        return (abi.const("IPPROTO_IP"), abi.const("IP_TTL"), _int_to(self.value, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> TimeToLive:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "IP_TTL")
-        return cls(_int_from(data, abi))
-
-
+@_registered
 @final
 @attrs.frozen
-class TypeOfService:
+class TypeOfService(_Message):
     """``IPPROTO_IP``/``IP_TOS`` (``IP_RECVTOS``): the TOS byte.
 
     Linux delivers one byte (``ip_cmsg_recv_tos``); an ``int`` is accepted
     too when decoding, as ``ip_cmsg_send`` accepts both.  Encoded as an ``int``.
     """
 
+    _LEVEL = "IPPROTO_IP"
+    _TYPE = "IP_TOS"
+    _SPACE = "tos"
+
     value: int
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
-        return (abi.const("IPPROTO_IP"), abi.const("IP_TOS"), _int_to(self.value, abi.sizeof_int, abi))
+        return self._item(abi, _int_to(self.value, abi.sizeof_int, abi))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> TypeOfService:
@@ -340,77 +488,74 @@ class TypeOfService:
         _need(data, abi.sizeof_int, "IP_TOS")
         return cls(_int_from(data, abi))
 
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return 1  # ip_cmsg_recv_tos puts one byte
 
+
+@_registered
 @final
 @attrs.frozen
-class HopLimit:
+class HopLimit(_CInt):
     """``IPPROTO_IPV6``/``IPV6_HOPLIMIT`` (``IPV6_RECVHOPLIMIT``): an ``int``."""
 
+    _LEVEL = "IPPROTO_IPV6"
+    _TYPE = "IPV6_HOPLIMIT"
+    _SPACE = "hoplimit"
+
     value: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The ``sendmsg`` item for *abi*."""
-        return (abi.const("IPPROTO_IPV6"), abi.const("IPV6_HOPLIMIT"), _int_to(self.value, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> HopLimit:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "IPV6_HOPLIMIT")
-        return cls(_int_from(data, abi))
-
-
+@_registered
 @final
 @attrs.frozen
-class TrafficClass:
+class TrafficClass(_CInt):
     """``IPPROTO_IPV6``/``IPV6_TCLASS`` (``IPV6_RECVTCLASS``): an ``int``."""
 
+    _LEVEL = "IPPROTO_IPV6"
+    _TYPE = "IPV6_TCLASS"
+    _SPACE = "tclass"
+
     value: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The ``sendmsg`` item for *abi*."""
-        return (abi.const("IPPROTO_IPV6"), abi.const("IPV6_TCLASS"), _int_to(self.value, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> TrafficClass:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "IPV6_TCLASS")
-        return cls(_int_from(data, abi))
-
-
+@_registered
 @final
 @attrs.frozen
-class GroSegmentSize:
+class GroSegmentSize(_CInt):
     """``SOL_UDP``/``UDP_GRO``: the segment size of a coalesced datagram (an ``int``)."""
 
+    _LEVEL = "SOL_UDP"
+    _TYPE = "UDP_GRO"
+    _SPACE = "gro"
+
     size: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The item as the kernel delivers it."""
-        return (abi.const("SOL_UDP"), abi.const("UDP_GRO"), _int_to(self.size, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> GroSegmentSize:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "UDP_GRO")
-        return cls(_int_from(data, abi))
-
-
+@_registered
 @final
 @attrs.frozen
-class GsoSegmentSize:
+class GsoSegmentSize(_Message):
     """``SOL_UDP``/``UDP_SEGMENT``: send one buffer as datagrams of *size* bytes (``__u16``)."""
+
+    _LEVEL = "SOL_UDP"
+    _TYPE = "UDP_SEGMENT"
 
     size: int
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
-        return (abi.const("SOL_UDP"), abi.const("UDP_SEGMENT"), _int_to(self.size, 2, abi, signed=False))
+        return self._item(abi, _int_to(self.size, 2, abi, signed=False))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> GsoSegmentSize:
         """The ``__u16`` in *data*."""
         _need(data, 2, "UDP_SEGMENT")
         return cls(_int_from(data, abi, signed=False))
+
+    @classmethod
+    def _data_size(cls, abi: ABI) -> int:
+        return 2  # udp_cmsg_send: CMSG_LEN(sizeof(__u16))
 
 
 class _NumericOnly:
@@ -437,9 +582,10 @@ SO_EE_ORIGIN_TXSTATUS: Final = 4
 _EE_SIZE = 16
 
 
+@_registered
 @final
 @attrs.frozen
-class ExtendedError:
+class ExtendedError(_Message):
     """``IP_RECVERR`` / ``IPV6_RECVERR`` (read with ``MSG_ERRQUEUE``).
 
     ``struct sock_extended_err`` then ``SO_EE_OFFENDER``: the address of the
@@ -457,6 +603,23 @@ class ExtendedError:
     data: int
     offender: Any = None
     ipv6: bool = False
+
+    @classmethod
+    def _kinds(cls) -> list[_Kind]:
+        # Two messages, one class: the IPv4 and IPv6 forms differ in the
+        # offender's sockaddr.
+        return [
+            _Kind("IPPROTO_IP", "IP_RECVERR", cls.decode_ipv4, cls._size_ipv4, "recverr"),
+            _Kind("IPPROTO_IPV6", "IPV6_RECVERR", cls.decode_ipv6, cls._size_ipv6, "ipv6_recverr"),
+        ]
+
+    @classmethod
+    def _size_ipv4(cls, abi: ABI) -> int:
+        return _EE_SIZE + abi.sockaddr.sizes["sockaddr_in"]
+
+    @classmethod
+    def _size_ipv6(cls, abi: ABI) -> int:
+        return _EE_SIZE + abi.sockaddr.sizes["sockaddr_in6"]
 
     def encode(self, abi: ABI) -> RawItem:
         """The item as the kernel delivers it (for tests and replay)."""
@@ -639,26 +802,10 @@ class CmsgRegistry:
             return (level, type, data)
 
 
-DEFAULT_REGISTRY: Final = CmsgRegistry(
-    [
-        (("SOL_SOCKET", "SCM_RIGHTS"), Fds.decode),
-        (("SOL_SOCKET", "SCM_CREDENTIALS"), Credentials.decode),
-        (("SOL_SOCKET", "SCM_TIMESTAMP"), Timestamp.decode),
-        (("SOL_SOCKET", "SCM_TIMESTAMPNS"), TimestampNs.decode),
-        (("IPPROTO_IP", "IP_PKTINFO"), PacketInfo.decode),
-        (("IPPROTO_IP", "IP_TTL"), TimeToLive.decode),
-        (("IPPROTO_IP", "IP_TOS"), TypeOfService.decode),
-        (("IPPROTO_IP", "IP_RECVERR"), ExtendedError.decode_ipv4),
-        (("IPPROTO_IPV6", "IPV6_PKTINFO"), Ipv6PacketInfo.decode),
-        (("IPPROTO_IPV6", "IPV6_HOPLIMIT"), HopLimit.decode),
-        (("IPPROTO_IPV6", "IPV6_TCLASS"), TrafficClass.decode),
-        (("IPPROTO_IPV6", "IPV6_RECVERR"), ExtendedError.decode_ipv6),
-        (("SOL_UDP", "UDP_GRO"), GroSegmentSize.decode),
-        (("SOL_UDP", "UDP_SEGMENT"), GsoSegmentSize.decode),
-    ]
-)
+#: Every registered ``(level, type)``, in registration order.
+_KINDS: Final = tuple(kind for cls in _MESSAGE_TYPES for kind in cls._kinds())
 
-
+DEFAULT_REGISTRY: Final = CmsgRegistry(((kind.level, kind.type), kind.decode) for kind in _KINDS)
 DEFAULT_REGISTRY._read_only = True
 
 
@@ -688,23 +835,71 @@ def encode(message: object, abi: ABI) -> RawItem:
 
 # -- sizes, for CMSG_SPACE ------------------------------------------------------
 
+#: ``ancillary_space`` keyword -> the data size of one such message.
+_SPACE_SIZES: Final = {kind.space: kind.data_size for kind in _KINDS if kind.space is not None}
 
-def item_data_size(name: str, abi: ABI) -> int:
-    """The data size of one message of kind *name* on *abi* (see :func:`sansock.ancillary.ancillary_space`)."""
-    int_size = abi.sizeof_int
-    sizes = {
-        "credentials": 12,
-        "timestamp": _timeval_layout(abi)[2],
-        "timestamp_ns": 2 * abi.sizeof_long,
-        "pktinfo": int_size + 8,
-        "ipv6_pktinfo": 16 + int_size,
-        "ttl": int_size,
-        # ip_cmsg_recv_tos puts one byte.
-        "tos": 1,
-        "hoplimit": int_size,
-        "tclass": int_size,
-        "gro": int_size,
-        "recverr": _EE_SIZE + abi.sockaddr.sizes["sockaddr_in"],
-        "ipv6_recverr": _EE_SIZE + abi.sockaddr.sizes["sockaddr_in6"],
+
+def _abi_of(target: ABI | Binding | SocketType) -> ABI:
+    if isinstance(target, ABI):
+        return target
+    k = getattr(target, "_k", None)  # a socket: its constants carry its ABI
+    if k is not None:
+        socket_abi: ABI = k.abi
+        return socket_abi
+    binding_abi = getattr(target, "abi", None)  # a Binding
+    if isinstance(binding_abi, ABI):
+        return binding_abi
+    raise TypeError(f"expected an ABI, a Binding or a socket, not {type(target).__name__}")
+
+
+def ancillary_space(
+    target: ABI | Binding | SocketType,
+    *,
+    fds: int = 0,
+    credentials: bool = False,
+    timestamp: bool = False,
+    timestamp_ns: bool = False,
+    pktinfo: bool = False,
+    ipv6_pktinfo: bool = False,
+    ttl: bool = False,
+    hoplimit: bool = False,
+    tos: bool = False,
+    tclass: bool = False,
+    gro: bool = False,
+    recverr: bool = False,
+    ipv6_recverr: bool = False,
+    extra: Iterable[int] = (),
+) -> int:
+    """The *ancbufsize* that receives every listed item: ``CMSG_SPACE`` of each, summed.
+
+    *target* gives the ABI (an ABI, a binding or a socket).  *extra* lists
+    the data sizes of other items.  Summing ``CMSG_LEN`` instead is the
+    classic bug: every item but the last needs its padding.  Each keyword
+    is a message class's ``_SPACE``; the size is the class's.
+    """
+    abi = _abi_of(target)
+    if fds < 0:
+        raise ValueError("fds must not be negative")
+    sizes: list[int] = []
+    if fds:
+        sizes.append(fds * Fds._data_size(abi))
+    wanted = {
+        "credentials": credentials,
+        "timestamp": timestamp,
+        "timestamp_ns": timestamp_ns,
+        "pktinfo": pktinfo,
+        "ipv6_pktinfo": ipv6_pktinfo,
+        "ttl": ttl,
+        "hoplimit": hoplimit,
+        "tos": tos,
+        "tclass": tclass,
+        "gro": gro,
+        "recverr": recverr,
+        "ipv6_recverr": ipv6_recverr,
     }
-    return sizes[name]
+    sizes.extend(size(abi) for name, size in _SPACE_SIZES.items() if wanted[name])
+    for size in extra:
+        if size < 0:
+            raise ValueError("extra sizes must not be negative")
+        sizes.append(size)
+    return sum(cmsg_space(size, abi) for size in sizes)

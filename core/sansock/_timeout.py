@@ -95,6 +95,7 @@ __all__ = [
     "Event",
     "Mode",
     "State",
+    "bytes_sent",
     "finish_connect",
     "mode_of",
     "next_step",
@@ -847,3 +848,14 @@ def _note_bytes_sent(exc: BaseException, sent: int) -> None:
         exc.bytes_sent = sent  # type: ignore[attr-defined]
     except (AttributeError, TypeError):  # pragma: no cover - a type with __slots__
         pass
+
+
+def bytes_sent(exc: BaseException) -> int | None:
+    """How many bytes ``sendall`` had sent when it raised *exc* (None if not from sendall).
+
+    ``sendall`` sets ``exc.bytes_sent`` on whatever it raises (the stdlib
+    type, message and args are unchanged; :func:`_note_bytes_sent` above);
+    this reads it with a type.
+    """
+    value = getattr(exc, "bytes_sent", None)
+    return value if isinstance(value, int) else None
