@@ -46,7 +46,7 @@ import sansock
 from sansock import Binding
 from sansock._abi import ABI
 from sansock._address import _codec_for, decode_address
-from sansock._cmsg import _geometry, rights_fds, truncation, unpack_ancdata, walk
+from sansock._cmsg import codec, rights_fds, truncation, unpack_ancdata, walk
 from sansock._profiles import PROFILES
 
 ALL_PROFILES = sorted(PROFILES.values(), key=lambda abi: abi.name)
@@ -151,7 +151,7 @@ def check_walks(abi: ABI, control: bytes, msg_flags: int) -> int:
     assert found.malformed == malformed
     assert (found.cut.kept, found.cut.claimed) == cut if found.cut is not None else cut is None
     result = unpack_ancdata(control, msg_flags, abi)
-    geometry = _geometry(abi)
+    geometry = codec(abi)
     # Never more items than the bytes allow, never more data than the buffer holds.
     assert len(result.items) <= len(control) // geometry.len0
     assert sum(len(d) for _, _, d in result.items) + len(result.items) * geometry.len0 <= len(control)

@@ -6,7 +6,7 @@ reproduces CPython 3.11's ``Modules/socketmodule.c``:
 
 * ``socket_CMSG_LEN``/``socket_CMSG_SPACE`` with ``get_CMSG_LEN`` and
   ``get_CMSG_SPACE`` -> :func:`cmsg_len`, :func:`cmsg_space`;
-* **the packer**, :func:`_lay_out`: the buffer ``sock_sendmsg`` builds, used
+* **the packer**, :meth:`CmsgCodec.lay_out`: the buffer ``sock_sendmsg`` builds, used
   by :func:`pack_ancdata` (``sendmsg``'s argument parsing), by
   :func:`pack_exact` (its fast path for exact values) and by
   :func:`pack_afalg` (``sock_sendmsg_afalg``);
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple, Union, final
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Union, final, overload
 
 import attrs
 
@@ -52,12 +52,14 @@ if TYPE_CHECKING:
 __all__ = [
     "TRUNCATION_WARNING",
     "Ancdata",
+    "CmsgCodec",
     "CutItem",
     "RawItem",
     "Truncation",
     "Walk",
     "cmsg_len",
     "cmsg_space",
+    "codec",
     "pack_afalg",
     "pack_ancdata",
     "pack_exact",
@@ -83,8 +85,9 @@ _ITEM_FNAME = "[sendmsg() ancillary data items]"
 _Item = tuple[int, int, Union[bytes, memoryview]]
 
 
-class _Geometry:
-    """The ``CMSG_*`` arithmetic of one ABI, computed once per ABI (:func:`_geometry`)."""
+class CmsgCodec:
+    """The control buffers of one ABI: the ``CMSG_*`` arithmetic, the one
+    packer and the one walk, built once per ABI (:func:`codec`)."""
 
     __slots__ = (
         "abi",
@@ -98,14 +101,16 @@ class _Geometry:
         "int_size",
         "len0",
         "len_format",
-        "min_space",
+        "mask",
         "pack_header",
+        "pack_facts",
         "pads",
         "read_header",
         "scm_rights",
         "socklen_max",
         "sol_socket",
         "space1",
+        "walk_facts",
     )
 
     #: ``(cmsg_len, cmsg_level, cmsg_type) -> CMSG_LEN(0)`` header bytes.
@@ -118,6 +123,7 @@ class _Geometry:
         order = "<" if abi.byteorder == "little" else ">"
         self.abi = abi
         self.align = layout.align
+        self.mask = layout.align - 1
         self.hdr_size = layout.hdr_size
         self.bsd_macros = abi.sockaddr.has_sa_len
         # CMSG_LEN(0) == CMSG_ALIGN(sizeof(struct cmsghdr)) on glibc and XNU,
@@ -125,10 +131,6 @@ class _Geometry:
         # cmsghdr), already aligned; XNU: __DARWIN_ALIGN32(sizeof(struct
         # cmsghdr))): the data of an item starts len0 bytes after its header.
         self.len0 = layout.aligned(layout.hdr_size)
-        # cmsg_min_space(msg, cmsgh, CMSG_LEN(0)): the header up to CMSG_DATA
-        # and its cmsg_len member (offsetof + sizeof; cmsg_len is the first
-        # member on every platform we know) lie inside the buffer.
-        self.min_space = max(self.len0, layout.len_size)
         self.space1 = self.len0 + layout.aligned(1)  # CMSG_SPACE(1)
         self.len_format = struct.Struct(order + {4: "I", 8: "Q"}[layout.len_size])
         self.int_size = abi.sizeof_int
@@ -166,6 +168,11 @@ class _Geometry:
         else:  # pragma: no cover - no known platform
             self.pack_header = self._pack_header_by_member
             self.read_header = self._read_header_by_member
+
+        # What the walk reads into locals: CMSG_NXTHDR wants room for a
+        # whole next header on glibc, up to CMSG_DATA on XNU.
+        self.pack_facts = (self.pack_header, self.len0, self.pads, self.mask, self.int_min, self.int_max)
+        self.walk_facts = (self.read_header, self.len0, self.mask, self.len0 if self.bsd_macros else self.hdr_size)
 
     def _pack_header_by_member(self, length: int, level: int, kind: int) -> bytes:
         layout = self.abi.cmsg
@@ -212,10 +219,120 @@ class _Geometry:
             return None
         return result
 
+    # -- the one packer, and what sendmsg packs without parsing -------------
+    @overload
+    def lay_out(self, items: Sequence[_Item], exact: Literal[False] = False) -> bytes: ...
+    @overload
+    def lay_out(self, items: object, exact: Literal[True]) -> bytes | None: ...
+    def lay_out(self, items: Any, exact: bool = False) -> bytes | None:
+        """The one packer: *items* where ``sock_sendmsg`` puts them.
 
-def _geometry(abi: ABI) -> _Geometry:
-    """The geometry of *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
-    return derived(abi, _Geometry)
+        CPython allocates ``sum(CMSG_SPACE(len_i))`` bytes, zero-fills them ("a
+        workaround for glibc's CMSG_NXTHDR()"), and places the headers with
+        ``CMSG_FIRSTHDR``/``CMSG_NXTHDR``, each with ``cmsg_len = CMSG_LEN(len_i)``.  In a buffer of
+        exactly that size ``CMSG_NXTHDR`` of an item of ``CMSG_LEN(n)`` (or
+        ``CMSG_SPACE(n)``) bytes is the address ``CMSG_SPACE(n)`` further on,
+        under glibc's rule (room for the aligned item and a next header: the
+        next item's ``CMSG_SPACE`` is at least a header) and XNU's (the next
+        aligned header lies inside), so the items lie end to end, each padded to
+        its ``CMSG_SPACE``, and CPython's "unexpected NULL result from
+        CMSG_NXTHDR()" and "ancillary data does not fit in calculated space"
+        checks cannot fire.  The last item's padding is inside
+        ``msg_controllen`` but not its ``cmsg_len``.  The caller has bounded the
+        sizes (``get_CMSG_SPACE``).
+
+        *exact*: ``sendmsg``'s fast path (:func:`pack_exact`): *items* is
+        ``sendmsg``'s argument as given; anything its parsing could change
+        or reject gives None (see :func:`pack_exact`), checked item by item
+        as the items are laid out.
+        """
+        if exact and (
+            (type(items) is not list and type(items) is not tuple) or len(items) > _EXACT_ITEMS_MAX
+        ):
+            return None
+        pack_header, len0, pads, mask, low, high = self.pack_facts
+        parts: list[bytes | memoryview] = []
+        for item in items:
+            if exact:
+                if type(item) is not tuple or len(item) != 3:
+                    return None
+                level, kind, data = item
+                if (
+                    type(level) is not int
+                    or type(kind) is not int
+                    or type(data) is not bytes
+                    or not low <= level <= high
+                    or not low <= kind <= high
+                    or len(data) > _EXACT_ITEM_MAX
+                ):
+                    return None
+                n = len(data)
+            else:
+                level, kind, data = item
+                n = len(data) if type(data) is bytes else data.nbytes
+            header = pack_header(len0 + n, level, kind)
+            if len(items) == 1:
+                # One item (an fd array, credentials): no list to join.
+                single: bytes = header + data + pads[-n & mask]
+                return single
+            parts.append(header)
+            parts.append(data)
+            parts.append(pads[-n & mask])
+        return b"".join(parts)
+
+    # -- the one walk -------------------------------------------------------
+    def walk(self, control: bytes) -> tuple[list[RawItem], CutItem | None, bool]:
+        """The walk (see :func:`walk`): ``(items, cut item or None, malformed)``.
+
+        A plain tuple: this runs on every ``recvmsg`` that carries control
+        data, and ``recvmsg`` needs only the items and whether to warn.
+        """
+        items: list[RawItem] = []
+        controllen = len(control)
+        if controllen < self.hdr_size:
+            return items, None, False
+        read_header, len0, mask, next_room = self.walk_facts
+        offset = 0
+        while True:
+            # get_cmsg_data_len: cmsg_min_space(msg, cmsgh, CMSG_LEN(0)): the
+            # header up to CMSG_DATA and its cmsg_len member (the first
+            # member, shorter than a header) lie inside the buffer -- len0
+            # bytes, which also covers its "CMSG_DATA past the end" case;
+            # then cmsg_len >= CMSG_LEN(0).
+            if offset + len0 > controllen:
+                return items, None, True
+            length, level, kind = read_header(control, offset)
+            if length < len0:
+                return items, None, True
+            end = offset + length
+            if end > controllen:
+                # get_cmsg_data_space() < the data cmsg_len announces: the
+                # part inside the buffer, then stop.  (An OSError "control
+                # message too long" for a length > PY_SSIZE_T_MAX cannot
+                # happen: it is at most len(control).)
+                start = offset + len0
+                items.append((level, kind, control[start:]))
+                return items, CutItem(len(items) - 1, level, kind, controllen - start, length - len0), False
+            items.append((level, kind, control[offset + len0 : end]))
+            # CMSG_NXTHDR for the header at offset whose cmsg_len is length:
+            # offset + CMSG_ALIGN(cmsg_len), or NULL.
+            #   glibc 2.36 __cmsg_nxthdr (bits/socket.h, misc/cmsg_nxthdr.c):
+            #   NULL when cmsg_len < sizeof(struct cmsghdr) (not here: length
+            #   >= len0), or when the aligned item plus a whole next header
+            #   does not fit in msg_controllen (next_room = sizeof(struct
+            #   cmsghdr));
+            #   XNU <sys/socket.h>: NULL when (char *)cmsg +
+            #   __DARWIN_ALIGN32(cmsg_len) + __DARWIN_ALIGN32(sizeof(struct
+            #   cmsghdr)) lies beyond control + controllen (next_room = len0).
+            offset += (length + mask) & ~mask
+            if offset + next_room > controllen:
+                return items, None, False
+
+
+
+def codec(abi: ABI) -> CmsgCodec:
+    """The control-buffer codec of *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
+    return derived(abi, CmsgCodec)
 
 
 # -- CMSG_LEN / CMSG_SPACE ---------------------------------------------------
@@ -230,7 +347,7 @@ def cmsg_len(n: object, abi: ABI) -> int:
     unless ``0 <= n <= SOCKLEN_T_LIMIT - CMSG_LEN(0)``.
     """
     length = parse_ssize_t(n, abi)
-    result = _geometry(abi).get_cmsg_len(length) if length >= 0 else None
+    result = codec(abi).get_cmsg_len(length) if length >= 0 else None
     if result is None:
         raise OverflowError("CMSG_LEN() argument out of range")
     return result
@@ -244,44 +361,13 @@ def cmsg_space(n: object, abi: ABI) -> int:
     SOCKLEN_T_LIMIT - CMSG_SPACE(1)``.
     """
     length = parse_ssize_t(n, abi)
-    result = _geometry(abi).get_cmsg_space(length) if length >= 0 else None
+    result = codec(abi).get_cmsg_space(length) if length >= 0 else None
     if result is None:
         raise OverflowError("CMSG_SPACE() argument out of range")
     return result
 
 
 # -- the packer ----------------------------------------------------------------
-
-
-def _lay_out(geometry: _Geometry, items: Sequence[_Item], cmsg_lens: Sequence[int] = ()) -> bytes:
-    """The one packer: *items* where ``sock_sendmsg`` puts them.
-
-    CPython allocates ``sum(CMSG_SPACE(len_i))`` bytes, zero-fills them ("a
-    workaround for glibc's CMSG_NXTHDR()"), and places the headers with
-    ``CMSG_FIRSTHDR``/``CMSG_NXTHDR``, each with ``cmsg_len = CMSG_LEN(len_i)``
-    (*cmsg_lens* overrides it, for ``sock_sendmsg_afalg``).  In a buffer of
-    exactly that size ``CMSG_NXTHDR`` of an item of ``CMSG_LEN(n)`` (or
-    ``CMSG_SPACE(n)``) bytes is the address ``CMSG_SPACE(n)`` further on,
-    under glibc's rule (room for the aligned item and a next header: the
-    next item's ``CMSG_SPACE`` is at least a header) and XNU's (the next
-    aligned header lies inside), so the items lie end to end, each padded to
-    its ``CMSG_SPACE``, and CPython's "unexpected NULL result from
-    CMSG_NXTHDR()" and "ancillary data does not fit in calculated space"
-    checks cannot fire.  The last item's padding is inside
-    ``msg_controllen`` but not its ``cmsg_len``.  The caller has bounded the
-    sizes (``get_CMSG_SPACE``).
-    """
-    pack_header = geometry.pack_header
-    len0 = geometry.len0
-    pads = geometry.pads
-    mask = geometry.align - 1
-    parts: list[bytes | memoryview] = []
-    for index, (level, kind, data) in enumerate(items):
-        n = len(data) if type(data) is bytes else data.nbytes  # type: ignore[union-attr]
-        parts.append(pack_header(cmsg_lens[index] if cmsg_lens else len0 + n, level, kind))
-        parts.append(data)
-        parts.append(pads[-n & mask])
-    return b"".join(parts)
 
 
 _NOT_RETRIEVABLE = object()
@@ -326,27 +412,27 @@ def pack_ancdata(ancdata: object, abi: ABI) -> bytes:
     ``"(iiy*)"`` parse (see ``_parse_item``); ``OSError: ancillary data item
     too large`` when ``CMSG_SPACE(len(data))`` is out of range; ``OSError: too
     much ancillary data`` when the running total exceeds ``SOCKLEN_T_LIMIT``.
-    Then :func:`_lay_out`.  Empty *ancdata* gives ``b""``: ``msg_control``
+    Then :meth:`CmsgCodec.lay_out`.  Empty *ancdata* gives ``b""``: ``msg_control``
     NULL, ``msg_controllen`` 0.
     """
     items = sequence_fast(ancdata, "sendmsg() argument 2 must be an iterable")
     if not items:
         return b""
-    geometry = _geometry(abi)
+    cmsg = codec(abi)
     parsed: list[tuple[int, int, memoryview]] = []
     try:
         controllen = 0
         for item in items:
             level, kind, data = _parse_item(item, abi)
             parsed.append((level, kind, data))
-            space = geometry.get_cmsg_space(data.nbytes)
+            space = cmsg.get_cmsg_space(data.nbytes)
             if space is None:
                 raise OSError("ancillary data item too large")
             controllen += space
             # "controllen < controllen_last" (a size_t wrap) cannot happen here.
-            if controllen > geometry.socklen_max:
+            if controllen > cmsg.socklen_max:
                 raise OSError("too much ancillary data")
-        return _lay_out(geometry, parsed)
+        return cmsg.lay_out(parsed)
     finally:
         for _, _, data in parsed:
             data.release()
@@ -367,27 +453,7 @@ def pack_exact(ancdata: object, abi: ABI) -> bytes | None:
     (an ``int`` subclass, a bytearray, an iterator...) gives None and takes
     :func:`pack_ancdata`, which raises CPython's exact errors.
     """
-    if type(ancdata) is not list and type(ancdata) is not tuple:
-        return None
-    if len(ancdata) > _EXACT_ITEMS_MAX:
-        return None
-    geometry = _geometry(abi)
-    low = geometry.int_min
-    high = geometry.int_max
-    for item in ancdata:
-        if type(item) is not tuple or len(item) != 3:
-            return None
-        level, kind, data = item
-        if (
-            type(level) is not int
-            or type(kind) is not int
-            or type(data) is not bytes
-            or not low <= level <= high
-            or not low <= kind <= high
-            or len(data) > _EXACT_ITEM_MAX
-        ):
-            return None
-    return _lay_out(geometry, ancdata)
+    return codec(abi).lay_out(ancdata, True)
 
 
 def pack_afalg(op: int, iv: memoryview | None, assoclen: int, abi: ABI) -> bytes:
@@ -397,23 +463,26 @@ def pack_afalg(op: int, iv: memoryview | None, assoclen: int, abi: ABI) -> bytes
     when *iv* is given (``struct af_alg_iv { __u32 ivlen; __u8 iv[]; }``)
     and ``ALG_SET_AEAD_ASSOCLEN`` when *assoclen* >= 0, in a zero-filled
     buffer of their ``CMSG_SPACE``\\ s, laid out by the same packer.  As in
-    CPython, the IV item's ``cmsg_len`` is ``CMSG_SPACE(...)``, the others'
-    ``CMSG_LEN(4)``.
+    CPython, the IV item's ``cmsg_len`` is then ``CMSG_SPACE(...)``, the
+    others' ``CMSG_LEN(4)``.
     """
-    geometry = _geometry(abi)
+    cmsg = codec(abi)
     endian = abi.byteorder
     sol_alg = abi.const("SOL_ALG")
-    len4 = geometry.len0 + 4  # CMSG_LEN(4)
     items: list[_Item] = [(sol_alg, abi.const("ALG_SET_OP"), op.to_bytes(4, endian))]
-    lens = [len4]
     if iv is not None:
-        data = iv.nbytes.to_bytes(4, endian) + iv.tobytes()
-        items.append((sol_alg, abi.const("ALG_SET_IV"), data))
-        lens.append(geometry.len0 + geometry.aligned(len(data)))  # CMSG_SPACE
+        items.append((sol_alg, abi.const("ALG_SET_IV"), iv.nbytes.to_bytes(4, endian) + iv.tobytes()))
     if assoclen >= 0:
         items.append((sol_alg, abi.const("ALG_SET_AEAD_ASSOCLEN"), assoclen.to_bytes(4, endian)))
-        lens.append(len4)
-    return _lay_out(geometry, items, lens)
+    control = cmsg.lay_out(items)
+    if iv is None:
+        return control
+    # The IV item follows ALG_SET_OP's CMSG_SPACE(4); its cmsg_len is the
+    # CMSG_SPACE of its data where the packer wrote CMSG_LEN.
+    patched = bytearray(control)
+    iv_offset = cmsg.len0 + cmsg.aligned(4)
+    cmsg.len_format.pack_into(patched, iv_offset, cmsg.len0 + cmsg.aligned(len(items[1][2])))
+    return bytes(patched)
 
 
 # -- the walk ----------------------------------------------------------------------
@@ -455,6 +524,8 @@ class Walk(NamedTuple):
         return self.cut is not None or self.malformed
 
 
+
+
 def walk(control: bytes, abi: ABI) -> Walk:
     """The walk of ``sock_recvmsg_guts`` over *control* (``msg_controllen`` bytes).
 
@@ -466,51 +537,7 @@ def walk(control: bytes, abi: ABI) -> Walk:
     inside, records a :class:`CutItem` (with the length ``cmsg_len``
     claimed, which CPython drops) and stops.  Never raises for any bytes.
     """
-    if type(control) is not bytes:
-        control = bytes(control)
-    items: list[RawItem] = []
-    controllen = len(control)
-    geometry = _geometry(abi)
-    if controllen < geometry.hdr_size:
-        return Walk(items, None, False)
-    read_header = geometry.read_header
-    len0 = geometry.len0
-    min_space = geometry.min_space
-    offset = 0
-    while True:
-        # get_cmsg_data_len: cmsg_min_space(), then cmsg_len >= CMSG_LEN(0).
-        # (Its "CMSG_DATA past the end" case is inside the first check: the
-        # data starts len0 <= min_space bytes after the header.)
-        if offset + min_space > controllen:
-            return Walk(items, None, True)
-        length, level, kind = read_header(control, offset)
-        if length < len0:
-            return Walk(items, None, True)
-        start = offset + len0
-        end = offset + length
-        if end > controllen:
-            # get_cmsg_data_space() < the data cmsg_len announces: the part
-            # inside the buffer, then stop.  (An OSError "control message too
-            # long" for a length > PY_SSIZE_T_MAX cannot happen: it is at most
-            # len(control).)
-            items.append((level, kind, control[start:]))
-            cut = CutItem(len(items) - 1, level, kind, controllen - start, length - len0)
-            return Walk(items, cut, False)
-        items.append((level, kind, control[start:end]))
-        # CMSG_NXTHDR for the header at offset whose cmsg_len is length.
-        following = offset + geometry.aligned(length)
-        if geometry.bsd_macros:
-            # XNU <sys/socket.h>: (char *)cmsg + __DARWIN_ALIGN32(cmsg_len) +
-            # __DARWIN_ALIGN32(sizeof(struct cmsghdr)) > control + controllen
-            # -> NULL.
-            if following + len0 > controllen:
-                return Walk(items, None, False)
-        # glibc 2.36 __cmsg_nxthdr (bits/socket.h, misc/cmsg_nxthdr.c): NULL
-        # when cmsg_len < sizeof(struct cmsghdr) (not here: length >= len0),
-        # or when the aligned item plus a whole next header does not fit.
-        elif following + geometry.hdr_size > controllen:
-            return Walk(items, None, False)
-        offset = following
+    return Walk(*codec(abi).walk(control))
 
 
 def rights_fds(items: Sequence[RawItem], abi: ABI) -> list[int]:
@@ -519,14 +546,14 @@ def rights_fds(items: Sequence[RawItem], abi: ABI) -> list[int]:
     ``data_len // sizeof(int)`` whole ints per item, as CPython's
     ``err_closefds`` walk counts them (a trailing partial int is no fd).
     """
-    geometry = _geometry(abi)
-    sol_socket = geometry.sol_socket
-    scm_rights = geometry.scm_rights
+    cmsg = codec(abi)
+    sol_socket = cmsg.sol_socket
+    scm_rights = cmsg.scm_rights
     fds: list[int] = []
     for level, kind, data in items:
         if level == sol_socket and kind == scm_rights:
-            count = len(data) // geometry.int_size
-            fmt = f"{geometry.int_format[0]}{count}{geometry.int_format[1]}"
+            count = len(data) // cmsg.int_size
+            fmt = f"{cmsg.int_format[0]}{count}{cmsg.int_format[1]}"
             fds.extend(struct.unpack_from(fmt, data))
     return fds
 
@@ -563,7 +590,7 @@ class Ancdata(NamedTuple):
 
 def unpack_ancdata(control: bytes, msg_flags: int, abi: ABI) -> Ancdata:
     """CPython's view of a received control buffer: :func:`walk`, then its fds."""
-    ctrunc = bool(msg_flags & _geometry(abi).ctrunc) if msg_flags else False
+    ctrunc = bool(msg_flags & codec(abi).ctrunc) if msg_flags else False
     found = walk(control, abi)
     return Ancdata(found.items, found.stdlib_warns, rights_fds(found.items, abi), ctrunc)
 
@@ -622,14 +649,14 @@ def truncation(found: Walk, fds_delivered: int, msg_flags: int, abi: ABI) -> Tru
     untrimmed ``cmsg_len``, the whole fds it announced beyond those inside
     the buffer.
     """
-    geometry = _geometry(abi)
-    ctrunc = bool(msg_flags & geometry.ctrunc)
+    cmsg = codec(abi)
+    ctrunc = bool(msg_flags & cmsg.ctrunc)
     data = bool(msg_flags & abi.const("MSG_TRUNC"))
     cut = found.cut
     control = ctrunc or found.stdlib_warns
     fds_lost: int | None
-    if cut is not None and cut.level == geometry.sol_socket and cut.type == geometry.scm_rights:
-        fds_lost = cut.claimed // geometry.int_size - cut.kept // geometry.int_size
+    if cut is not None and cut.level == cmsg.sol_socket and cut.type == cmsg.scm_rights:
+        fds_lost = cut.claimed // cmsg.int_size - cut.kept // cmsg.int_size
     elif control:
         fds_lost = None
     else:

@@ -38,14 +38,14 @@ message                data (Linux UAPI / glibc unless said otherwise)
 Integers inside these structs are in the ABI's byte order, except addresses
 and ports, which are in network order as everywhere.
 
-Adding a message type is one class: it declares its ``(level, type)`` by
-constant name, its data size on an ABI and the :func:`ancillary_space`
-keyword that reserves room for one (``_LEVEL``, ``_TYPE``, ``_data_size``,
-``_SPACE``), has ``encode``/``decode``, and registers itself with
-``@_registered``; :data:`DEFAULT_REGISTRY` and the sizes are built from the
-registered classes.  The messages whose data is one C ``int`` share
-``_CInt``.  (The :data:`ControlMessage` union lists the classes too: a type
-checker needs the names written out.)
+Adding a message type is one class: ``@_message(level, type, size=...,
+space=...)`` above it declares its item's ``(level, type)`` by constant name,
+the data size of one on an ABI and the :func:`ancillary_space` keyword that
+reserves room for one, and registers it; :data:`DEFAULT_REGISTRY` and the
+sizes are built from those declarations.  The class has ``encode`` and
+``decode``; the messages whose data is one C ``int`` get both from ``_CInt``.
+(The :data:`ControlMessage` union names the classes too: a type checker
+needs them written out.)
 
 A decoder takes ``(data, abi)`` and returns a value; it raises ``ValueError``
 when the data does not have the size the layout requires (an item cut short
@@ -55,15 +55,15 @@ decoder knows are returned raw too, as the stdlib's ``(level, type, data)``.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, final, overload
 
 import attrs
 
 from . import _address
-from ._abi import ABI, derived
+from ._abi import ABI
 from ._cmsg import RawItem, cmsg_space
+from ._cmsg_registry import CmsgRegistry, Decoder
 from ._inet import ntop4, ntop6, pton4, pton6
 
 if TYPE_CHECKING:
@@ -94,8 +94,6 @@ __all__ = [
     "encode",
 ]
 
-#: A decoder: ``(data, abi) -> value``; ``ValueError`` for a wrong size.
-Decoder = Callable[[bytes, "ABI"], object]
 
 def _int_from(data: bytes, abi: ABI, *, signed: bool = True) -> int:
     return int.from_bytes(data, abi.byteorder, signed=signed)
@@ -121,7 +119,7 @@ def _is_darwin(abi: ABI) -> bool:
 
 @attrs.frozen
 class _Kind:
-    """One ``(level, type)`` a message class stands for."""
+    """One ``(level, type)`` a message class stands for (see :func:`_message`)."""
 
     level: str
     type: str
@@ -132,42 +130,50 @@ class _Kind:
     space: str | None
 
 
+#: Every registered ``(level, type)``, in registration order.
+_KINDS: list[_Kind] = []
+
+_C = TypeVar("_C", bound=type)
+
+
+def _message(
+    level: str,
+    type: str,
+    *,
+    size: Callable[[ABI], int],
+    space: str | None = None,
+    decoder: str = "decode",
+) -> Callable[[_C], _C]:
+    """Declare and register a message class: its item's ``(level, type)`` by
+    constant name, the data *size* of one on an ABI, the :func:`ancillary_space`
+    keyword reserving room for one received (*space*), and the classmethod
+    that decodes it (*decoder*).  :data:`DEFAULT_REGISTRY` and the sizes are
+    built from these declarations."""
+
+    def register(cls: _C) -> _C:
+        cls._LEVEL = level  # type: ignore[attr-defined]
+        cls._TYPE = type  # type: ignore[attr-defined]
+        _KINDS.append(_Kind(level, type, getattr(cls, decoder), size, space))
+        return cls
+
+    return register
+
+
+def _sizeof_int(abi: ABI) -> int:
+    return abi.sizeof_int
+
+
 class _Message:
-    """The declarations of a typed control message (see the module docstring)."""
+    """What the message classes share: the ``sendmsg`` item of their data."""
 
     __slots__ = ()
-    #: The item's ``(cmsg_level, cmsg_type)``, by constant name.
+    #: Set by :func:`_message`.
     _LEVEL: ClassVar[str]
     _TYPE: ClassVar[str]
-    #: The :func:`ancillary_space` keyword reserving room for one received.
-    _SPACE: ClassVar[str | None] = None
-
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        """The size of the item's data on *abi*."""
-        raise NotImplementedError
-
-    @classmethod
-    def _kinds(cls) -> list[_Kind]:
-        """The items this class decodes (one, with its ``decode``, unless it overrides this)."""
-        decode: Decoder = getattr(cls, "decode")  # noqa: B009 -- declared by each class, typed there
-        return [_Kind(cls._LEVEL, cls._TYPE, decode, cls._data_size, cls._SPACE)]
 
     def _item(self, abi: ABI, data: bytes) -> RawItem:
         """The ``sendmsg`` item with *data*, at this class's level and type."""
         return (abi.const(self._LEVEL), abi.const(self._TYPE), data)
-
-
-#: Every message class, in the order they register (the registry's order).
-_MESSAGE_TYPES: list[type[_Message]] = []
-
-_M = TypeVar("_M", bound=type[_Message])
-
-
-def _registered(cls: _M) -> _M:
-    """Register a message class: its decoders and sizes come from its declarations."""
-    _MESSAGE_TYPES.append(cls)
-    return cls
 
 
 _CI = TypeVar("_CI", bound="_CInt")
@@ -177,7 +183,7 @@ class _CInt(_Message):
     """A message whose data is one C ``int`` in the ABI's size and byte order.
 
     Its one field (``value`` or ``size``) is the int; a subclass declares
-    only its level, type, space keyword and field.
+    only its item (:func:`_message`) and its field.
     """
 
     __slots__ = ()
@@ -197,15 +203,11 @@ class _CInt(_Message):
         _need(data, abi.sizeof_int, cls._TYPE)
         return cls(_int_from(data, abi))
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return abi.sizeof_int
-
 
 # -- the values -----------------------------------------------------------------
 
 
-@_registered
+@_message("SOL_SOCKET", "SCM_RIGHTS", size=_sizeof_int)  # one fd; ancillary_space(fds=n) multiplies
 @final
 @attrs.frozen
 class Fds(_Message):
@@ -215,8 +217,6 @@ class Fds(_Message):
     truncated item, is ignored as CPython's ``err_closefds`` walk does).
     """
 
-    _LEVEL = "SOL_SOCKET"
-    _TYPE = "SCM_RIGHTS"
 
     fds: tuple[int, ...]
 
@@ -232,21 +232,14 @@ class Fds(_Message):
         count = len(data) // size
         return cls(tuple(_int_from(data[i * size : (i + 1) * size], abi) for i in range(count)))
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        # One fd; ancillary_space's fds= multiplies.
-        return abi.sizeof_int
 
 
-@_registered
+@_message("SOL_SOCKET", "SCM_CREDENTIALS", size=lambda abi: 12, space="credentials")
 @final
 @attrs.frozen
 class Credentials(_Message):
     """``SOL_SOCKET``/``SCM_CREDENTIALS``: ``struct ucred`` (Linux; needs ``SO_PASSCRED``)."""
 
-    _LEVEL = "SOL_SOCKET"
-    _TYPE = "SCM_CREDENTIALS"
-    _SPACE = "credentials"
 
     pid: int
     uid: int
@@ -271,9 +264,6 @@ class Credentials(_Message):
             _int_from(data[8:12], abi, signed=False),
         )
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return 12
 
 
 def _timeval_layout(abi: ABI) -> tuple[int, int, int]:
@@ -284,7 +274,7 @@ def _timeval_layout(abi: ABI) -> tuple[int, int, int]:
     return long_size, long_size, 2 * long_size
 
 
-@_registered
+@_message("SOL_SOCKET", "SCM_TIMESTAMP", size=lambda abi: _timeval_layout(abi)[2], space="timestamp")
 @final
 @attrs.frozen
 class Timestamp(_Message):
@@ -295,9 +285,6 @@ class Timestamp(_Message):
     ``{long; int32}`` padded to 16 bytes on Darwin.
     """
 
-    _LEVEL = "SOL_SOCKET"
-    _TYPE = "SCM_TIMESTAMP"
-    _SPACE = "timestamp"
 
     seconds: int
     microseconds: int
@@ -318,9 +305,6 @@ class Timestamp(_Message):
             _int_from(data[sec_size : sec_size + usec_size], abi),
         )
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return _timeval_layout(abi)[2]
 
     @property
     def ns(self) -> int:
@@ -328,7 +312,7 @@ class Timestamp(_Message):
         return self.seconds * 1_000_000_000 + self.microseconds * 1000
 
 
-@_registered
+@_message("SOL_SOCKET", "SCM_TIMESTAMPNS", size=lambda abi: 2 * abi.sizeof_long, space="timestamp_ns")
 @final
 @attrs.frozen
 class TimestampNs(_Message):
@@ -337,9 +321,6 @@ class TimestampNs(_Message):
     Two ``long`` in the ABI's size (8 bytes each on LP64, 4 on linux-i386).
     """
 
-    _LEVEL = "SOL_SOCKET"
-    _TYPE = "SCM_TIMESTAMPNS"
-    _SPACE = "timestamp_ns"
 
     seconds: int
     nanoseconds: int
@@ -356,9 +337,6 @@ class TimestampNs(_Message):
         _need(data, 2 * size, "struct timespec")
         return cls(_int_from(data[:size], abi), _int_from(data[size:], abi))
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return 2 * abi.sizeof_long
 
     @property
     def ns(self) -> int:
@@ -380,7 +358,7 @@ def _packed6(host: str) -> bytes:
     return packed
 
 
-@_registered
+@_message("IPPROTO_IP", "IP_PKTINFO", size=lambda abi: abi.sizeof_int + 8, space="pktinfo")
 @final
 @attrs.frozen
 class PacketInfo(_Message):
@@ -391,9 +369,6 @@ class PacketInfo(_Message):
     On send, a non-zero *ifindex* or *spec_dst* selects the source.
     """
 
-    _LEVEL = "IPPROTO_IP"
-    _TYPE = "IP_PKTINFO"
-    _SPACE = "pktinfo"
 
     ifindex: int
     spec_dst: str
@@ -411,20 +386,14 @@ class PacketInfo(_Message):
         _need(data, n + 8, "struct in_pktinfo")
         return cls(_int_from(data[:n], abi), ntop4(data[n : n + 4]), ntop4(data[n + 4 : n + 8]))
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return abi.sizeof_int + 8
 
 
-@_registered
+@_message("IPPROTO_IPV6", "IPV6_PKTINFO", size=lambda abi: 16 + abi.sizeof_int, space="ipv6_pktinfo")
 @final
 @attrs.frozen
 class Ipv6PacketInfo(_Message):
     """``IPPROTO_IPV6``/``IPV6_PKTINFO``: ``struct in6_pktinfo`` (20 bytes)."""
 
-    _LEVEL = "IPPROTO_IPV6"
-    _TYPE = "IPV6_PKTINFO"
-    _SPACE = "ipv6_pktinfo"
 
     addr: str
     ifindex: int
@@ -439,12 +408,9 @@ class Ipv6PacketInfo(_Message):
         _need(data, 16 + abi.sizeof_int, "struct in6_pktinfo")
         return cls(ntop6(data[:16]), _int_from(data[16:], abi, signed=False))
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return 16 + abi.sizeof_int
 
 
-@_registered
+@_message("IPPROTO_IP", "IP_TTL", size=_sizeof_int, space="ttl")
 @final
 @attrs.frozen
 class TimeToLive(_CInt):
@@ -453,14 +419,11 @@ class TimeToLive(_CInt):
     As a ``sendmsg`` item it sets the outgoing TTL.
     """
 
-    _LEVEL = "IPPROTO_IP"
-    _TYPE = "IP_TTL"
-    _SPACE = "ttl"
 
     value: int
 
 
-@_registered
+@_message("IPPROTO_IP", "IP_TOS", size=lambda abi: 1, space="tos")  # ip_cmsg_recv_tos: one byte
 @final
 @attrs.frozen
 class TypeOfService(_Message):
@@ -470,9 +433,6 @@ class TypeOfService(_Message):
     too when decoding, as ``ip_cmsg_send`` accepts both.  Encoded as an ``int``.
     """
 
-    _LEVEL = "IPPROTO_IP"
-    _TYPE = "IP_TOS"
-    _SPACE = "tos"
 
     value: int
 
@@ -488,58 +448,44 @@ class TypeOfService(_Message):
         _need(data, abi.sizeof_int, "IP_TOS")
         return cls(_int_from(data, abi))
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return 1  # ip_cmsg_recv_tos puts one byte
 
 
-@_registered
+@_message("IPPROTO_IPV6", "IPV6_HOPLIMIT", size=_sizeof_int, space="hoplimit")
 @final
 @attrs.frozen
 class HopLimit(_CInt):
     """``IPPROTO_IPV6``/``IPV6_HOPLIMIT`` (``IPV6_RECVHOPLIMIT``): an ``int``."""
 
-    _LEVEL = "IPPROTO_IPV6"
-    _TYPE = "IPV6_HOPLIMIT"
-    _SPACE = "hoplimit"
 
     value: int
 
 
-@_registered
+@_message("IPPROTO_IPV6", "IPV6_TCLASS", size=_sizeof_int, space="tclass")
 @final
 @attrs.frozen
 class TrafficClass(_CInt):
     """``IPPROTO_IPV6``/``IPV6_TCLASS`` (``IPV6_RECVTCLASS``): an ``int``."""
 
-    _LEVEL = "IPPROTO_IPV6"
-    _TYPE = "IPV6_TCLASS"
-    _SPACE = "tclass"
 
     value: int
 
 
-@_registered
+@_message("SOL_UDP", "UDP_GRO", size=_sizeof_int, space="gro")
 @final
 @attrs.frozen
 class GroSegmentSize(_CInt):
     """``SOL_UDP``/``UDP_GRO``: the segment size of a coalesced datagram (an ``int``)."""
 
-    _LEVEL = "SOL_UDP"
-    _TYPE = "UDP_GRO"
-    _SPACE = "gro"
 
     size: int
 
 
-@_registered
+@_message("SOL_UDP", "UDP_SEGMENT", size=lambda abi: 2)  # udp_cmsg_send: CMSG_LEN(sizeof(__u16))
 @final
 @attrs.frozen
 class GsoSegmentSize(_Message):
     """``SOL_UDP``/``UDP_SEGMENT``: send one buffer as datagrams of *size* bytes (``__u16``)."""
 
-    _LEVEL = "SOL_UDP"
-    _TYPE = "UDP_SEGMENT"
 
     size: int
 
@@ -553,9 +499,6 @@ class GsoSegmentSize(_Message):
         _need(data, 2, "UDP_SEGMENT")
         return cls(_int_from(data, abi, signed=False))
 
-    @classmethod
-    def _data_size(cls, abi: ABI) -> int:
-        return 2  # udp_cmsg_send: CMSG_LEN(sizeof(__u16))
 
 
 class _NumericOnly:
@@ -582,10 +525,23 @@ SO_EE_ORIGIN_TXSTATUS: Final = 4
 _EE_SIZE = 16
 
 
-@_registered
+@_message(
+    "IPPROTO_IPV6",
+    "IPV6_RECVERR",
+    size=lambda abi: _EE_SIZE + abi.sockaddr.sizes["sockaddr_in6"],
+    space="ipv6_recverr",
+    decoder="decode_ipv6",
+)
+@_message(
+    "IPPROTO_IP",
+    "IP_RECVERR",
+    size=lambda abi: _EE_SIZE + abi.sockaddr.sizes["sockaddr_in"],
+    space="recverr",
+    decoder="decode_ipv4",
+)
 @final
 @attrs.frozen
-class ExtendedError(_Message):
+class ExtendedError:
     """``IP_RECVERR`` / ``IPV6_RECVERR`` (read with ``MSG_ERRQUEUE``).
 
     ``struct sock_extended_err`` then ``SO_EE_OFFENDER``: the address of the
@@ -603,23 +559,6 @@ class ExtendedError(_Message):
     data: int
     offender: Any = None
     ipv6: bool = False
-
-    @classmethod
-    def _kinds(cls) -> list[_Kind]:
-        # Two messages, one class: the IPv4 and IPv6 forms differ in the
-        # offender's sockaddr.
-        return [
-            _Kind("IPPROTO_IP", "IP_RECVERR", cls.decode_ipv4, cls._size_ipv4, "recverr"),
-            _Kind("IPPROTO_IPV6", "IPV6_RECVERR", cls.decode_ipv6, cls._size_ipv6, "ipv6_recverr"),
-        ]
-
-    @classmethod
-    def _size_ipv4(cls, abi: ABI) -> int:
-        return _EE_SIZE + abi.sockaddr.sizes["sockaddr_in"]
-
-    @classmethod
-    def _size_ipv6(cls, abi: ABI) -> int:
-        return _EE_SIZE + abi.sockaddr.sizes["sockaddr_in6"]
 
     def encode(self, abi: ABI) -> RawItem:
         """The item as the kernel delivers it (for tests and replay)."""
@@ -690,120 +629,7 @@ ControlMessage = (
 )
 
 
-# -- the registry ---------------------------------------------------------------
-
-#: A key names the level and type by constant name (resolved in each ABI,
-#: absent names never match) or gives their values.
-_Key = tuple["int | str", "int | str"]
-
-
-def _resolved_tables(abi: ABI) -> weakref.WeakKeyDictionary[CmsgRegistry, tuple[int, dict[tuple[int, int], Decoder]]]:
-    """Per ABI (:func:`sansock._abi.derived`): each registry's keys resolved in it,
-    with the registry version they were resolved for.  Weak, so that a registry
-    copied for one call does not live as long as a shipped profile."""
-    return weakref.WeakKeyDictionary()
-
-
-@final
-class CmsgRegistry:
-    """Which decoder handles which ``(cmsg_level, cmsg_type)``.
-
-    Keys are constant names (``("SOL_SOCKET", "SCM_CREDENTIALS")``), resolved
-    in the ABI of each receive (a name the ABI lacks never matches), or
-    integer values.  :data:`DEFAULT_REGISTRY` knows every message of this
-    module; :meth:`~CmsgRegistry.copy` it to add decoders for one call or one program only.
-
-    >>> from sansock.driver import LINUX_X86_64 as abi
-    >>> from sansock.ancillary import DEFAULT_REGISTRY
-    >>> registry = DEFAULT_REGISTRY.copy()
-    >>> registry.register(0, 99, lambda data, abi: ("mine", data))
-    >>> registry.decode(0, 99, b"x", abi)
-    ('mine', b'x')
-    >>> registry.decode(0, 98, b"x", abi)
-    (0, 98, b'x')
-    """
-
-    __slots__ = ("_decoders", "_version", "_read_only", "__weakref__")
-
-    def __init__(self, decoders: Iterable[tuple[tuple[int | str, int | str], Decoder]] = ()) -> None:
-        self._decoders: dict[_Key, Decoder] = dict(decoders)
-        #: Bumped by every change: a table resolved for an older version is stale.
-        self._version = 0
-        self._read_only = False
-
-    def _check_writable(self) -> None:
-        # DEFAULT_REGISTRY is shared by every receive of the program, and what
-        # it decodes is typed (ControlMessage): a decoder added to it would
-        # change both behind the back of every other caller.
-        if self._read_only:
-            raise TypeError("DEFAULT_REGISTRY is read-only; register on DEFAULT_REGISTRY.copy()")
-
-    def __repr__(self) -> str:
-        keys = ", ".join(f"{level!r}/{kind!r}" for level, kind in self._decoders)
-        return f"<CmsgRegistry {keys}>"
-
-    def register(
-        self, level: int | str, type: int | str, decoder: Decoder, *, replace: bool = False
-    ) -> None:
-        """Decode ``(level, type)`` items with *decoder* (``(data, abi) -> value``).
-
-        ``ValueError`` if a decoder is already registered under the same key,
-        unless *replace*.
-        """
-        self._check_writable()
-        key = (level, type)
-        if key in self._decoders and not replace:
-            raise ValueError(f"a decoder is already registered for {key!r}; pass replace=True")
-        self._decoders[key] = decoder
-        self._version += 1
-
-    def unregister(self, level: int | str, type: int | str) -> None:
-        """Forget the decoder of ``(level, type)``; ``KeyError`` if there is none."""
-        self._check_writable()
-        del self._decoders[(level, type)]
-        self._version += 1
-
-    def copy(self) -> CmsgRegistry:
-        """A registry with the same decoders, changed independently."""
-        return CmsgRegistry(self._decoders.items())
-
-    def decoder_for(self, level: int, type: int, abi: ABI) -> Decoder | None:
-        """The decoder of ``(level, type)`` on *abi*, or None."""
-        return self._table(abi).get((level, type))
-
-    def _table(self, abi: ABI) -> dict[tuple[int, int], Decoder]:
-        """The keys resolved in *abi*, kept in the ABI's cache (weakly by registry)."""
-        tables = derived(abi, _resolved_tables)
-        entry = tables.get(self)
-        if entry is not None and entry[0] == self._version:
-            return entry[1]
-        table: dict[tuple[int, int], Decoder] = {}
-        for (level, kind), decoder in self._decoders.items():
-            level_value = abi.constants.get(level) if isinstance(level, str) else level
-            kind_value = abi.constants.get(kind) if isinstance(kind, str) else kind
-            if level_value is not None and kind_value is not None:
-                # Integer keys win over names that resolve to the same pair.
-                if isinstance(level, int) and isinstance(kind, int):
-                    table[(level_value, kind_value)] = decoder
-                else:
-                    table.setdefault((level_value, kind_value), decoder)
-        tables[self] = (self._version, table)
-        return table
-
-    def decode(self, level: int, type: int, data: bytes, abi: ABI) -> object:
-        """The value of one item, or the raw ``(level, type, data)`` when no
-        decoder knows it or the decoder raised ``ValueError``."""
-        decoder = self._table(abi).get((level, type))
-        if decoder is None:
-            return (level, type, data)
-        try:
-            return decoder(data, abi)
-        except ValueError:
-            return (level, type, data)
-
-
-#: Every registered ``(level, type)``, in registration order.
-_KINDS: Final = tuple(kind for cls in _MESSAGE_TYPES for kind in cls._kinds())
+# -- the default registry ---------------------------------------------------------
 
 DEFAULT_REGISTRY: Final = CmsgRegistry(((kind.level, kind.type), kind.decode) for kind in _KINDS)
 DEFAULT_REGISTRY._read_only = True
@@ -875,14 +701,14 @@ def ancillary_space(
     *target* gives the ABI (an ABI, a binding or a socket).  *extra* lists
     the data sizes of other items.  Summing ``CMSG_LEN`` instead is the
     classic bug: every item but the last needs its padding.  Each keyword
-    is a message class's ``_SPACE``; the size is the class's.
+    and its size are declared by a message class (``@_message``).
     """
     abi = _abi_of(target)
     if fds < 0:
         raise ValueError("fds must not be negative")
     sizes: list[int] = []
     if fds:
-        sizes.append(fds * Fds._data_size(abi))
+        sizes.append(fds * abi.sizeof_int)  # SCM_RIGHTS: an int array
     wanted = {
         "credentials": credentials,
         "timestamp": timestamp,

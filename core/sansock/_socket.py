@@ -48,7 +48,6 @@ from ._errors import timed_out
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from ._abi import ABI
     from ._binding import Binding
     from ._consts import SocketConstants
     from ._driver import Driver
@@ -91,7 +90,7 @@ class SocketType:
     :class:`sansock.socket` for the documented class.
     """
 
-    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_msg_fast")
+    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast")
 
     #: The binding (driver and module state) sockets of this class use.
     _default_binding: ClassVar[Binding]
@@ -104,6 +103,8 @@ class SocketType:
     _drv: Driver
     _k: SocketConstants
     _binding: Binding
+    #: The control-buffer codec of the socket's ABI (the packer and the walk).
+    _control: _cmsg.CmsgCodec
     #: getsockaddrlen() knows the family: recvmsg/recvmsg_into may take their fast paths.
     _msg_fast: bool
 
@@ -119,6 +120,7 @@ class SocketType:
         self._drv = drv
         k = binding.constants
         self._k = k
+        self._control = _cmsg.codec(k.abi)
         family = clinic_int(family)
         type = clinic_int(type)
         proto = clinic_int(proto)
@@ -602,7 +604,7 @@ class SocketType:
                     if type(ancdata) is tuple and not ancdata:
                         control: bytes | None = b""
                     else:
-                        control = _cmsg.pack_exact(ancdata, self._k.abi)
+                        control = self._control.lay_out(ancdata, True)
                     if control is not None:
                         return self._call(True, self._drv.sendmsg, self._fd, buffers, control, flags, None)
         flags = arg_int(flags)
@@ -753,8 +755,7 @@ class SocketType:
             and 0 <= bufsize <= _FAST_SIZE
             and 0 <= ancbufsize <= _FAST_SIZE
         )
-        data, control, msg_flags, raw = self._recvmsg(False, fast, bufsize, ancbufsize, flags)
-        return self._finish_recvmsg(data, control, msg_flags, raw)
+        return self._recvmsg(False, fast, bufsize, ancbufsize, flags)
 
     def recvmsg_into(
         self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0, flags: int = 0, /
@@ -773,8 +774,7 @@ class SocketType:
                 if type(buf) is not bytearray:
                     fast = False
                     break
-        n, control, msg_flags, raw = self._recvmsg(True, fast, buffers, ancbufsize, flags)
-        return self._finish_recvmsg(n, control, msg_flags, raw)
+        return self._recvmsg(True, fast, buffers, ancbufsize, flags)
 
     def _recvmsg_args(self, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:
         """``recvmsg``/``recvmsg_into``'s arguments parsed and checked as
@@ -793,53 +793,60 @@ class SocketType:
 
     def _recvmsg(
         self, into: bool, fast: bool, target: Any, ancbufsize: Any, flags: Any
-    ) -> tuple[Any, bytes, int, bytes]:
-        """The one ``recvmsg`` syscall step: the driver's ``recvmsg`` (*target* a
-        size) or ``recvmsg_into`` (*target* the buffers), through the timeout
-        machine; returns ``(data or count, control, msg_flags, raw address)``.
+    ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
+        """The one ``recvmsg`` helper: the driver's ``recvmsg`` (*target* a size)
+        or ``recvmsg_into`` (*target* the buffers) through the timeout machine,
+        then the result, ``(data or count, ancdata, msg_flags, address)``.
 
         *fast*: the caller vouches that the arguments are exact values the
         general path would accept unchanged, so the driver gets them as they
         are; its C types refuse a flags value that is not a C int, and only
         then are the arguments parsed.  Otherwise they are parsed first
         (:meth:`_recvmsg_args`).
+
+        The control buffer is walked by ``_cmsg``'s one walk.  sock_recvmsg_guts:
+        "If recvmsg() raises an exception after the system call returns, it will
+        first attempt to close any file descriptors received via the SCM_RIGHTS
+        mechanism" (the ``err_closefds`` label).  The ``try`` that does it is
+        in this frame, entered with no Python call after the syscall returns,
+        so that a signal handler raising at a call cannot leak the fds.
         """
-        syscall = self._drv.recvmsg_into if into else self._drv.recvmsg
+        data: Any  # bytes (recvmsg) or the byte count (recvmsg_into)
+        first: OSError | None = None
+        done = False
         if fast:
             try:
-                return syscall(self._fd, target, ancbufsize, flags)
+                # Called as methods, not through a local: no bound method is
+                # made on the path every call takes.
+                if into:
+                    data, control, msg_flags, raw = self._drv.recvmsg_into(self._fd, target, ancbufsize, flags)
+                else:
+                    data, control, msg_flags, raw = self._drv.recvmsg(self._fd, target, ancbufsize, flags)
+                done = True
             except OSError as exc:
-                first: OSError | None = exc
+                first = exc
             except (TypeError, OverflowError):
-                first = None  # refused by the driver: parsed below, outside this handler
+                pass  # refused by the driver: parsed below, outside this handler
+        if not done:
+            syscall = self._drv.recvmsg_into if into else self._drv.recvmsg
             if first is not None:
                 try:
-                    return self._again(first, False, syscall, self._fd, target, ancbufsize, flags)
+                    data, control, msg_flags, raw = self._again(first, False, syscall, self._fd, target, ancbufsize, flags)
                 finally:
                     first = None  # its traceback holds this frame: no cycle
-        target, ancbufsize, flags = self._recvmsg_args(into, target, ancbufsize, flags)
-        return self._call(False, syscall, self._fd, target, ancbufsize, flags)
-
-    def _finish_recvmsg(
-        self, data: _T, control: bytes, msg_flags: int, raw: bytes
-    ) -> tuple[_T, list[tuple[int, int, bytes]], int, Any]:
-        """``recvmsg``'s result: the control buffer walked (``_cmsg.walk``), the
-        address decoded; on any error close the fds it carried.
-
-        sock_recvmsg_guts: "If recvmsg() raises an exception after the system
-        call returns, it will first attempt to close any file descriptors
-        received via the SCM_RIGHTS mechanism" (the ``err_closefds`` label).
-        """
+            else:
+                target, ancbufsize, flags = self._recvmsg_args(into, target, ancbufsize, flags)
+                data, control, msg_flags, raw = self._call(False, syscall, self._fd, target, ancbufsize, flags)
         if not control:
             return data, [], msg_flags, (self._decode(raw) if raw else None)
-        abi = self._k.abi
         try:
-            found = _cmsg.walk(control, abi)
-            if found.stdlib_warns:
+            items, cut, malformed = self._control.walk(control)
+            if cut is not None or malformed:
+                # stacklevel 3: the caller of recvmsg (recvmsg -> _recvmsg).
                 warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
-            return data, found.items, msg_flags, (self._decode(raw) if raw else None)
+            return data, items, msg_flags, (self._decode(raw) if raw else None)
         except BaseException:
-            for fd in _cmsg.scm_rights_fds(control, abi):
+            for fd in _cmsg.scm_rights_fds(control, self._k.abi):
                 try:
                     self._drv.close(fd)
                 except OSError:
