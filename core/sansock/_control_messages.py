@@ -525,20 +525,13 @@ SO_EE_ORIGIN_TXSTATUS: Final = 4
 _EE_SIZE = 16
 
 
-@_message(
-    "IPPROTO_IPV6",
-    "IPV6_RECVERR",
-    size=lambda abi: _EE_SIZE + abi.sockaddr.sizes["sockaddr_in6"],
-    space="ipv6_recverr",
-    decoder="decode_ipv6",
-)
-@_message(
-    "IPPROTO_IP",
-    "IP_RECVERR",
-    size=lambda abi: _EE_SIZE + abi.sockaddr.sizes["sockaddr_in"],
-    space="recverr",
-    decoder="decode_ipv4",
-)
+def _errqueue_size(sockaddr: str) -> Callable[[ABI], int]:
+    """The data size of an error-queue message: the error, then the offender."""
+    return lambda abi: _EE_SIZE + abi.sockaddr.sizes[sockaddr]
+
+
+@_message("IPPROTO_IPV6", "IPV6_RECVERR", size=_errqueue_size("sockaddr_in6"), space="ipv6_recverr", decoder="decode_ipv6")
+@_message("IPPROTO_IP", "IP_RECVERR", size=_errqueue_size("sockaddr_in"), space="recverr", decoder="decode_ipv4")
 @final
 @attrs.frozen
 class ExtendedError:

@@ -854,7 +854,7 @@ def bytes_sent(exc: BaseException) -> int | None:
     """How many bytes ``sendall`` had sent when it raised *exc* (None if not from sendall).
 
     ``sendall`` sets ``exc.bytes_sent`` on whatever it raises (the stdlib
-    type, message and args are unchanged; :func:`_note_bytes_sent` above);
+    type, message and args are unchanged; ``_note_bytes_sent`` above);
     this reads it with a type.
     """
     value = getattr(exc, "bytes_sent", None)

@@ -3,14 +3,17 @@
 A driver (the native one, the fake kernel, or yours) imports only ``sansock``
 and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
 
-* the protocols: :class:`Driver` (the syscall boundary) and the optional
-  :class:`MmsgDriver` capability, with the result shapes :data:`AddrInfo`
-  and :data:`HostEnt`;
-* the platform description a driver returns as its ``abi``: :class:`ABI`
-  and its layouts :class:`CmsgLayout` and :class:`SockaddrLayout`;
-* the shipped profiles (:data:`PROFILES`, :func:`get_profile`,
-  :data:`LINUX_X86_64`...), for a driver that speaks a known platform;
-* the resolver errors a driver raises: :class:`gaierror`, :class:`herror`.
+* the protocols: :class:`~sansock.Driver` (the syscall boundary) and the
+  optional ``MmsgDriver`` capability, with the result shapes
+  :data:`~sansock.driver.AddrInfo` and :data:`~sansock.driver.HostEnt`;
+* the platform description a driver returns as its ``abi``:
+  :class:`~sansock.ABI` and its layouts :class:`~sansock.CmsgLayout` and
+  :class:`~sansock.SockaddrLayout`;
+* the shipped profiles (:data:`~sansock.driver.PROFILES`,
+  :func:`~sansock.driver.get_profile`, :data:`~sansock.driver.LINUX_X86_64`...),
+  for a driver that speaks a known platform;
+* the resolver errors a driver raises: :class:`~sansock.gaierror`,
+  :class:`~sansock.herror`.
 
 >>> from sansock.driver import get_profile
 >>> get_profile("linux-x86_64").const("SOL_SOCKET")
