@@ -67,6 +67,8 @@ from ._cmsg_registry import CmsgRegistry, Decoder
 from ._inet import ntop4, ntop6, pton4, pton6
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from ._binding import Binding
     from ._socket import SocketType
 
@@ -176,9 +178,6 @@ class _Message:
         return (abi.const(self._LEVEL), abi.const(self._TYPE), data)
 
 
-_CI = TypeVar("_CI", bound="_CInt")
-
-
 class _CInt(_Message):
     """A message whose data is one C ``int`` in the ABI's size and byte order.
 
@@ -198,7 +197,7 @@ class _CInt(_Message):
         return self._item(abi, _int_to(value, abi.sizeof_int, abi))
 
     @classmethod
-    def decode(cls: type[_CI], data: bytes, abi: ABI) -> _CI:
+    def decode(cls, data: bytes, abi: ABI) -> Self:
         """The ``int`` in *data*."""
         _need(data, abi.sizeof_int, cls._TYPE)
         return cls(_int_from(data, abi))
