@@ -246,3 +246,37 @@ def test_abi_values_are_frozen() -> None:
 def test_missing_value_raises_keyerror_naming_the_profile() -> None:
     with pytest.raises(KeyError, match="darwin-arm64 ABI profile has no value for POLLRDHUP"):
         DARWIN_ARM64.const("POLLRDHUP")
+
+
+# -- the per-ABI cache (issue 14) ------------------------------------------------------
+
+
+def test_derived_values_are_built_once_per_abi_and_not_shared_with_an_evolved_copy() -> None:
+    from sansock._abi import derived
+    from sansock.driver import LINUX_X86_64
+
+    calls: list[str] = []
+
+    def build(abi: ABI) -> tuple[str, int]:
+        calls.append(abi.name)
+        return (abi.name, abi.sizeof_long)
+
+    assert derived(LINUX_X86_64, build) is derived(LINUX_X86_64, build)
+    ilp32 = attrs.evolve(LINUX_X86_64, sizeof_long=4)
+    assert derived(ilp32, build) == ("linux-x86_64", 4)
+    assert calls == ["linux-x86_64", "linux-x86_64"]
+    # The cache is not part of the value.
+    assert ilp32 == attrs.evolve(LINUX_X86_64, sizeof_long=4)
+    assert "derived" not in repr(LINUX_X86_64)
+
+
+def test_a_registry_change_is_seen_by_an_abi_it_resolved_for_before() -> None:
+    from sansock.ancillary import DEFAULT_REGISTRY
+    from sansock.driver import LINUX_X86_64
+
+    registry = DEFAULT_REGISTRY.copy()
+    assert registry.decode(0, 99, b"x", LINUX_X86_64) == (0, 99, b"x")
+    registry.register(0, 99, lambda data, abi: ("mine", data))
+    assert registry.decode(0, 99, b"x", LINUX_X86_64) == ("mine", b"x")
+    registry.unregister(0, 99)
+    assert registry.decode(0, 99, b"x", LINUX_X86_64) == (0, 99, b"x")

@@ -497,6 +497,38 @@ def test_untrimmed_cmsg_len_counts_the_lost_fds(bsd: Binding) -> None:
         assert list(got.raw) == ancdata
 
 
+class Index:
+    """An ``__index__`` object: recvmsg takes its general (parsing) path."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+@pytest.mark.parametrize("how", ["recvmsg", "recvmsg parsed", "recvmsg_into", "recvmsg_into parsed"])
+def test_stdlib_truncation_warning_is_attributed_to_the_caller(bsd: Binding, how: str) -> None:
+    # CPython's sock_recvmsg_guts warns with stacklevel=1: the line that
+    # called recvmsg, on the fast path and the parsing path alike.
+    a, b = bsd.socketpair()
+    x, y = bsd.socketpair()
+    with a, b, x, y:
+        send_fds(bsd, a, [x.fileno(), y.fileno(), x.fileno()])
+        size = bsd.CMSG_LEN(6)
+        with pytest.warns(RuntimeWarning, match="improperly-truncated ancillary data") as record:
+            if how == "recvmsg":
+                _, ancdata, _, _ = b.recvmsg(1, size)
+            elif how == "recvmsg parsed":
+                _, ancdata, _, _ = b.recvmsg(Index(1), Index(size))  # type: ignore[arg-type]
+            elif how == "recvmsg_into":
+                _, ancdata, _, _ = b.recvmsg_into([bytearray(1)], size)
+            else:
+                _, ancdata, _, _ = b.recvmsg_into([memoryview(bytearray(1))], Index(size))  # type: ignore[arg-type]
+        assert [w.filename for w in record] == [__file__]
+        bsd.close(int.from_bytes(ancdata[0][2][:4], "little"))
+
+
 def test_warning_as_error_closes_the_fds(bsd: Binding) -> None:
     a, b = bsd.socketpair()
     x, y = bsd.socketpair()

@@ -642,3 +642,28 @@ def test_pack_is_byte_identical_to_what_cpython_would_build(items: list[tuple[in
         header = struct.pack("@Nii", socket.CMSG_LEN(len(data)), level, kind)
         expected += (header + data).ljust(socket.CMSG_SPACE(len(data)), b"\x00")
     assert pack_ancdata(items, HOST) == expected
+
+
+# -- sock_sendmsg_afalg's buffer (issue 14: laid out by the one packer) -------------
+
+
+def test_afalg_control_buffer_is_cpythons() -> None:
+    from sansock._cmsg import pack_afalg
+
+    # sock_sendmsg_afalg: ALG_SET_OP with cmsg_len CMSG_LEN(4); ALG_SET_IV
+    # (struct af_alg_iv: __u32 ivlen, then the IV) with cmsg_len
+    # CMSG_SPACE(4 + len(iv)), as CPython sets it; ALG_SET_AEAD_ASSOCLEN with
+    # CMSG_LEN(4); each item padded to its CMSG_SPACE in a zeroed buffer.
+    sol_alg, set_iv, set_op, set_assoclen = 279, 2, 3, 4
+
+    def item(cmsg_len: int, kind: int, data: bytes) -> bytes:
+        return (struct.pack("<Qii", cmsg_len, sol_alg, kind) + data).ljust(16 + (len(data) + 7) // 8 * 8, b"\0")
+
+    iv = memoryview(b"abc")
+    expected = (
+        item(20, set_op, struct.pack("<I", 1))
+        + item(16 + 8, set_iv, struct.pack("<I", 3) + b"abc")
+        + item(20, set_assoclen, struct.pack("<I", 8))
+    )
+    assert pack_afalg(1, iv, 8, HOST) == expected
+    assert pack_afalg(0, None, -1, HOST) == item(20, set_op, bytes(4))

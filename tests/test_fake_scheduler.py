@@ -454,3 +454,44 @@ def test_pytest_shows_no_kernel_frames_for_blocked_forever(tmp_path: Path) -> No
     assert "BlockedForever: recv(fd=4) would block forever: no thread can make fd 4 readable" in out
     assert "_scheduler.py" not in out and "_kernel.py" not in out, out
     assert "b.recv(1)" in out
+
+
+def test_a_thread_being_started_holds_the_clock() -> None:
+    """Thread.start() waits (parked) while the new thread, not yet running, has no
+    ident: it must still hold the clock, or a client's 30 s timeout expires
+    while a thread-per-connection server starts its handler (outside review of
+    issue 16: 65 of 300 timed out)."""
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    listener = net.create_server(("127.0.0.1", 0))
+    address = listener.getsockname()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+
+            def handle(conn: sansock.socket = conn) -> None:
+                with conn:
+                    conn.sendall(conn.recv(100))
+
+            threading.Thread(target=handle).start()
+
+    server = threading.Thread(target=serve)
+    server.start()
+    timeouts = 0
+    start = kernel.monotonic_ns()
+    for _ in range(200):
+        with net.create_connection(address, timeout=30) as client:
+            client.sendall(b"ping")
+            try:
+                assert client.recv(100) == b"ping"
+            except TimeoutError:
+                timeouts += 1
+    listener.shutdown(net.SHUT_RDWR)
+    listener.close()
+    server.join()
+    assert timeouts == 0
+    assert kernel.monotonic_ns() == start

@@ -100,3 +100,55 @@ def test_importing_the_library_does_not_import_the_stdlib_socket_machinery() -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def private_core_imports(path: Path) -> list[tuple[int, str]]:
+    """Every ``sansock._private`` module *path* imports (``import``, ``from ... import``,
+    or ``importlib.import_module("sansock._...")``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append((node.lineno, node.module))
+            if node.module == "sansock":
+                names.extend((node.lineno, f"sansock.{alias.name}") for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and (
+                (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+                or (isinstance(node.func, ast.Name) and node.func.id in ("import_module", "__import__"))
+            )
+        ):
+            names.append((node.lineno, node.args[0].value))
+    return [
+        (line, name)
+        for line, name in names
+        if name.startswith("sansock.") and name.split(".")[1].startswith("_")
+    ]
+
+
+@pytest.mark.parametrize("path", library_files(*DRIVERS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_drivers_import_only_the_public_driver_interface(path: Path) -> None:
+    # Issue 14: a driver needs only ``sansock`` and ``sansock.driver``; the
+    # core's private modules may change under it.
+    bad = private_core_imports(path)
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}: use sansock.driver"
+
+
+def test_private_import_checker_sees_violations(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import sansock._abi\nfrom sansock._driver import Driver\nfrom sansock import _errors, driver\n"
+        "from sansock.driver import ABI\nimport importlib\nimportlib.import_module('sansock._cmsg')\n"
+    )
+    assert [name for _, name in private_core_imports(sample)] == [
+        "sansock._abi",
+        "sansock._driver",
+        "sansock._errors",
+        "sansock._cmsg",
+    ]

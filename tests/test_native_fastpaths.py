@@ -1,11 +1,12 @@
 """The fast paths of the socket class give what the general paths give.
 
 ``sendmsg``/``recvmsg``/``recvmsg_into`` skip the general argument parsers
-and cmsg codecs for common inputs (``sansock._socket._FastShape``).  These
-tests hold the shortcuts to the general code: the packer byte for byte
-against ``_cmsg.pack_ancdata`` on every ABI profile, the single-item decoder
-against ``_cmsg.unpack_ancdata``, and the kernel round trip against the
-stdlib socket on the same fds.
+for common inputs; there is one packer and one walk of control buffers
+(``sansock._cmsg``), so only ``sendmsg``'s choice of what to pack without
+parsing (``_cmsg.pack_exact``) is a shortcut.  These tests hold it to the
+general code, byte for byte against ``_cmsg.pack_ancdata`` on every ABI
+profile, and the kernel round trip against the stdlib socket on the same
+fds.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import struct
 import pytest
 
 from sansock import Binding
-from sansock._cmsg import pack_ancdata, unpack_ancdata
+from sansock._abi import ABI
+from sansock._cmsg import pack_ancdata, pack_exact
 from sansock._profiles import PROFILES
-from sansock._socket import _FastShape
 
 ITEMS = [
     [],
@@ -34,15 +35,13 @@ ITEMS = [
 
 @pytest.mark.parametrize("abi", list(PROFILES.values()), ids=list(PROFILES))
 @pytest.mark.parametrize("items", ITEMS)
-def test_packer_matches_pack_ancdata(abi: object, items: list[tuple[int, int, bytes]]) -> None:
-    shape = _FastShape(abi)  # type: ignore[arg-type]
-    assert shape.pack(items) == pack_ancdata(items, abi)  # type: ignore[arg-type]
-    assert shape.pack(tuple(items)) == pack_ancdata(items, abi)  # type: ignore[arg-type]
+def test_exact_packing_matches_pack_ancdata(abi: ABI, items: list[tuple[int, int, bytes]]) -> None:
+    assert pack_exact(items, abi) == pack_ancdata(items, abi)
+    assert pack_exact(tuple(items), abi) == pack_ancdata(items, abi)
 
 
 @pytest.mark.parametrize("abi", list(PROFILES.values()), ids=list(PROFILES))
-def test_packer_declines_what_it_does_not_model(abi: object) -> None:
-    shape = _FastShape(abi)  # type: ignore[arg-type]
+def test_exact_packing_declines_what_parsing_could_change(abi: ABI) -> None:
     for ancdata in (
         [[1, 1, b""]],
         [(1, 1, bytearray(b"x"))],
@@ -51,24 +50,9 @@ def test_packer_declines_what_it_does_not_model(abi: object) -> None:
         [(1, 1)],
         iter([(1, 1, b"")]),
         [(1, 1, b"x" * 70000)],
+        [(1, 1, b"")] * 65,
     ):
-        assert shape.pack(ancdata) is None
-
-
-@pytest.mark.parametrize("abi", list(PROFILES.values()), ids=list(PROFILES))
-@pytest.mark.parametrize("items", ITEMS[1:])
-def test_single_item_decoder_matches_unpack_ancdata(
-    abi: object, items: list[tuple[int, int, bytes]]
-) -> None:
-    shape = _FastShape(abi)  # type: ignore[arg-type]
-    control = pack_ancdata(items, abi)  # type: ignore[arg-type]
-    for cut in range(len(control) + 1):
-        buf = control[:cut]
-        fast = shape.unpack_one(buf)
-        if fast is not None:
-            general = unpack_ancdata(buf, 0, abi)  # type: ignore[arg-type]
-            assert not general.truncated
-            assert fast == general.items
+        assert pack_exact(ancdata, abi) is None
 
 
 @pytest.mark.native_only

@@ -26,6 +26,7 @@ import ast
 import re
 import sys
 import textwrap
+import types
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -34,6 +35,7 @@ import pytest
 
 import sansock
 from sansock import ABI, Binding, Driver
+from sansock import driver as driver_interface
 from sansock._enums import ENUM_PREFIXES, AddressFamily, AddressInfo, MsgFlag, SocketKind
 from sansock._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_I386, LINUX_X86_64
 from sansock_fake import FakeKernel
@@ -191,9 +193,13 @@ def test_the_module_serves_what_it_declares() -> None:
             assert _type_name(getattr(sansock, name)) == type_name, name
         for name in ENUM_CLASSES:
             assert issubclass(getattr(sansock, name), ENUM_CLASSES[name])
-        for name in ("abi", "driver", "enums", "constants", "swap_driver", "POLLIN", "O_NONBLOCK"):
+        for name in ("abi", "enums", "constants", "swap_driver", "POLLIN", "O_NONBLOCK"):
             with pytest.raises(AttributeError, match=f"module 'sansock' has no attribute '{name}'"):
                 getattr(sansock, name)
+        # ``sansock.driver`` is the public driver interface (issue 14), not
+        # the binding's driver.
+        assert isinstance(sansock.driver, types.ModuleType)
+        assert sansock.driver is driver_interface and driver_interface.Driver is sansock.Driver
 
 
 def test_unknown_names_are_attribute_errors_as_in_the_stdlib() -> None:

@@ -13,6 +13,12 @@ def check_values(abi: ABI) -> None:
     assert_type(anc.Fds.decode(b"", abi).fds, tuple[int, ...])
     assert_type(anc.TimestampNs(1, 2).ns, int)
     assert_type(anc.ExtendedError.decode_ipv4(b"", abi).offender, Any)
+    # The single-int messages share one mechanism (issue 14) and keep their types.
+    assert_type(anc.TimeToLive.decode(b"", abi), anc.TimeToLive)
+    assert_type(anc.HopLimit.decode(b"", abi).value, int)
+    assert_type(anc.GroSegmentSize.decode(b"", abi).size, int)
+    assert_type(anc.TrafficClass(3).encode(abi), tuple[int, int, bytes])
+    anc.TimeToLive("3")  # type: ignore[arg-type]
     assert_type(anc.encode(creds, abi), tuple[int, int, bytes])
     assert_type(anc.decode_item((1, 2, b""), abi), anc.ControlMessage)
     assert_type(anc.decode_item((1, 2, b""), abi, anc.DEFAULT_REGISTRY.copy()), object)

@@ -11,13 +11,15 @@ exercised on Linux and the fake kernel can wear a platform's personality.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 
-__all__ = ["ABI", "CmsgLayout", "SockaddrLayout"]
+__all__ = ["ABI", "CmsgLayout", "SockaddrLayout", "derived"]
+
+_T = TypeVar("_T")
 
 
 def _frozen_mapping(value: Mapping[str, int]) -> Mapping[str, int]:
@@ -67,11 +69,6 @@ class SockaddrLayout:
     #: struct name without ``struct`` (``"sockaddr_in6": 28``).
     sizes: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
 
-    @property
-    def family_size(self) -> int:
-        """Bytes taken by the family field (and ``sa_len``): 2 everywhere."""
-        return 2
-
 
 @attrs.frozen
 class ABI:
@@ -97,6 +94,11 @@ class ABI:
     errnos: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
     #: Where the values come from (headers, man pages), for the reader.
     sources: tuple[str, ...] = ()
+    #: The per-ABI cache of :func:`derived`: values the codecs compute from
+    #: this ABI once (not part of the value: no init, eq, hash or repr).
+    _derived: dict[Callable[[ABI], object], object] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
     def const(self, name: str) -> int:
         """The value of constant *name*; ``KeyError`` naming the profile if absent."""
@@ -123,3 +125,23 @@ class ABI:
     def ssize_max(self) -> int:
         """``PY_SSIZE_T_MAX`` for a build on this platform."""
         return (1 << (8 * self.sizeof_size_t - 1)) - 1
+
+
+def derived(abi: ABI, build: Callable[[ABI], _T]) -> _T:
+    """``build(abi)``, computed once per ABI value and kept with it.
+
+    The one cache of what the core derives from an ABI (the sockaddr codec,
+    the ``CMSG_*`` geometry, the timeout machine's numbers, a registry's
+    resolved table...): keyed by *build*, stored on the ABI itself, so it
+    lives exactly as long as the ABI and an ``attrs.evolve``-d copy starts
+    empty.  (ABI values are unhashable, their mappings being mappingproxy
+    objects, which is why the cache is not a dict keyed by ABI.)  Two threads
+    may both build a value the first time; the last one stored wins, and both
+    are equal.
+    """
+    cache = abi._derived
+    try:
+        return cache[build]  # type: ignore[return-value]
+    except KeyError:
+        value = cache[build] = build(abi)
+        return value

@@ -32,6 +32,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, Union
 
+from ._abi import derived
 from ._convert import arg_int, converterr_name, tp_name
 from ._inet import (
     buffer_bytes,
@@ -305,12 +306,6 @@ class _SockaddrCodec:
     def net16(self, value: int) -> int:
         """``htons``/``ntohs`` on this ABI."""
         return value if self.order == ">" else ((value & 0xFF) << 8) | (value >> 8)
-
-    def net32(self, value: int) -> int:
-        """``htonl``/``ntohl`` on this ABI."""
-        if self.order == ">":
-            return value
-        return int.from_bytes(value.to_bytes(4, "little"), "big")
 
     def port_error(self, caller: str, what: str = "port") -> OverflowError:
         return OverflowError(f"{caller}(): {what} must be 0-65535.")
@@ -682,16 +677,9 @@ class _SockaddrCodec:
         )
 
 
-_CODECS: dict[int, _SockaddrCodec] = {}
-
-
 def _codec_for(abi: ABI) -> _SockaddrCodec:
-    """The codec of *abi*, built once (keyed by identity: the entry keeps the
-    ABI alive, so its id cannot be reused)."""
-    codec = _CODECS.get(id(abi))
-    if codec is None or codec.abi is not abi:
-        codec = _CODECS[id(abi)] = _SockaddrCodec(abi)
-    return codec
+    """The codec of *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
+    return derived(abi, _SockaddrCodec)
 
 
 def encode_address(

@@ -434,15 +434,7 @@ class Binding(_BindingConstants):
         abi = k.abi
         size = abi.sizeof_int
         msg, ancdata, msg_flags, addr = recvmsg(bufsize, _cmsg.cmsg_len(maxfds * size, abi))
-        fds: list[int] = []
-        for cmsg_level, cmsg_type, cmsg_data in ancdata:
-            if cmsg_level == k.SOL_SOCKET and cmsg_type == k.SCM_RIGHTS:
-                usable = len(cmsg_data) - len(cmsg_data) % size
-                fds.extend(
-                    int.from_bytes(cmsg_data[i : i + size], abi.byteorder, signed=True)
-                    for i in range(0, usable, size)
-                )
-        return msg, fds, msg_flags, addr
+        return msg, _cmsg.rights_fds(ancdata, abi), msg_flags, addr
 
     # -- timeouts -------------------------------------------------------------
     def getdefaulttimeout(self) -> float | None:

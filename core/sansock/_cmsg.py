@@ -1,16 +1,23 @@
-"""Ancillary data: ``CMSG_LEN``/``CMSG_SPACE`` and the control-buffer codecs.
+"""Control buffers: ``CMSG_LEN``/``CMSG_SPACE``, the one packer and the one walk.
 
-Reproduces CPython 3.11's ``Modules/socketmodule.c`` for one platform given as
-an :class:`~sansock.ABI` value (never the host):
+Every control buffer sansock builds or reads goes through this module, for
+one platform given as an :class:`~sansock.ABI` value (never the host).  It
+reproduces CPython 3.11's ``Modules/socketmodule.c``:
 
 * ``socket_CMSG_LEN``/``socket_CMSG_SPACE`` with ``get_CMSG_LEN`` and
   ``get_CMSG_SPACE`` -> :func:`cmsg_len`, :func:`cmsg_space`;
-* the control buffer ``sock_sendmsg`` builds -> :func:`pack_ancdata`;
-* the walk ``sock_recvmsg_guts`` does over the buffer the kernel filled
-  (``cmsg_min_space``, ``get_cmsg_data_space``, ``get_cmsg_data_len``), and
-  the ``err_closefds`` walk that finds the SCM_RIGHTS fds to close when
-  anything fails after the syscall -> :func:`unpack_ancdata`,
-  :func:`scm_rights_fds`.
+* **the packer**, :meth:`CmsgCodec.lay_out`: the buffer ``sock_sendmsg`` builds, used
+  by :func:`pack_ancdata` (``sendmsg``'s argument parsing), by
+  :func:`pack_exact` (its fast path for exact values) and by
+  :func:`pack_afalg` (``sock_sendmsg_afalg``);
+* **the walk**, :func:`walk`: the one ``sock_recvmsg_guts`` does over the
+  buffer the kernel filled (``cmsg_min_space``, ``get_cmsg_data_space``,
+  ``get_cmsg_data_len``).  Every view of a received buffer is computed from
+  its result: CPython's ``ancdata`` list and ``RuntimeWarning``
+  (:func:`unpack_ancdata`), the fds the ``err_closefds`` walk closes
+  (:func:`rights_fds`, :func:`scm_rights_fds`), the truncation record
+  (:class:`Truncation`, :class:`CutItem`), and the typed messages of
+  ``sansock.ancillary`` (decoded from its items).
 
 The ``CMSG_*`` macros are those of the platform's C library, because CPython
 uses them: glibc's ``<bits/socket.h>`` and ``__cmsg_nxthdr`` (2.36, the
@@ -31,8 +38,12 @@ Platforms whose sockaddrs carry a BSD ``sa_len`` byte get the BSD macros.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Union, final, overload
 
+import attrs
+
+from ._abi import derived
 from ._msgargs import bytes_like, is_sequence, parse_c_int, parse_ssize_t, sequence_fast, tp_name
 
 if TYPE_CHECKING:
@@ -41,12 +52,26 @@ if TYPE_CHECKING:
 __all__ = [
     "TRUNCATION_WARNING",
     "Ancdata",
+    "CmsgCodec",
+    "CutItem",
+    "RawItem",
+    "Truncation",
+    "Walk",
     "cmsg_len",
     "cmsg_space",
+    "codec",
+    "pack_afalg",
     "pack_ancdata",
+    "pack_exact",
+    "rights_fds",
     "scm_rights_fds",
+    "truncation",
     "unpack_ancdata",
+    "walk",
 ]
+
+#: An item as the stdlib returns it: ``(cmsg_level, cmsg_type, data)``.
+RawItem = tuple[int, int, bytes]
 
 #: The text of the ``RuntimeWarning`` CPython's ``sock_recvmsg_guts`` issues
 #: (``stacklevel=1``) when a control message is malformed or cut short.
@@ -55,59 +80,114 @@ TRUNCATION_WARNING = "received malformed or improperly-truncated ancillary data"
 #: ``PyArg_Parse(item, "(iiy*):[sendmsg() ancillary data items]", ...)``.
 _ITEM_FNAME = "[sendmsg() ancillary data items]"
 
+#: What the packer lays out: ``(level, type, data)`` with *data* bytes or a
+#: byte memoryview.
+_Item = tuple[int, int, Union[bytes, memoryview]]
 
-class _Geometry:
-    """The ``CMSG_*`` arithmetic of one ABI, precomputed once per ABI value."""
+
+class CmsgCodec:
+    """The control buffers of one ABI: the ``CMSG_*`` arithmetic, the one
+    packer and the one walk, built once per ABI (:func:`codec`)."""
 
     __slots__ = (
         "abi",
         "align",
         "bsd_macros",
         "ctrunc",
-        "data_offset",
         "hdr_size",
         "int_format",
+        "int_max",
+        "int_min",
         "int_size",
         "len0",
-        "len_end",
         "len_format",
-        "level_format",
+        "mask",
+        "pack_header",
+        "pack_facts",
+        "pads",
+        "read_header",
         "scm_rights",
         "socklen_max",
         "sol_socket",
         "space1",
-        "type_format",
+        "walk_facts",
     )
+
+    #: ``(cmsg_len, cmsg_level, cmsg_type) -> CMSG_LEN(0)`` header bytes.
+    pack_header: Callable[[int, int, int], bytes]
+    #: ``(buffer, offset) -> (cmsg_len, cmsg_level, cmsg_type)``.
+    read_header: Callable[[bytes, int], tuple[int, int, int]]
 
     def __init__(self, abi: ABI) -> None:
         layout = abi.cmsg
         order = "<" if abi.byteorder == "little" else ">"
         self.abi = abi
         self.align = layout.align
+        self.mask = layout.align - 1
         self.hdr_size = layout.hdr_size
         self.bsd_macros = abi.sockaddr.has_sa_len
         # CMSG_LEN(0) == CMSG_ALIGN(sizeof(struct cmsghdr)) on glibc and XNU,
         # and CMSG_DATA(h) is that many bytes after h (glibc: sizeof(struct
-        # cmsghdr), already aligned; XNU: __DARWIN_ALIGN32(sizeof(struct cmsghdr))).
+        # cmsghdr), already aligned; XNU: __DARWIN_ALIGN32(sizeof(struct
+        # cmsghdr))): the data of an item starts len0 bytes after its header.
         self.len0 = layout.aligned(layout.hdr_size)
-        self.data_offset = self.len0
-        # cmsg_min_space(): offsetof(struct cmsghdr, cmsg_len) + sizeof(cmsg_len);
-        # cmsg_len is the first member on every platform we know.
-        self.len_end = layout.len_size
         self.space1 = self.len0 + layout.aligned(1)  # CMSG_SPACE(1)
         self.len_format = struct.Struct(order + {4: "I", 8: "Q"}[layout.len_size])
         self.int_size = abi.sizeof_int
         self.int_format = order + {4: "i", 8: "q"}[abi.sizeof_int]
-        self.level_format = struct.Struct(self.int_format)
-        self.type_format = self.level_format
+        self.int_max = (1 << (8 * abi.sizeof_int - 1)) - 1
+        self.int_min = -self.int_max - 1
         self.socklen_max = abi.socklen_max
         self.sol_socket = abi.const("SOL_SOCKET")
         self.scm_rights = abi.const("SCM_RIGHTS")
         self.ctrunc = abi.const("MSG_CTRUNC")
+        #: Zero padding after n data bytes: pads[-n & (align - 1)].
+        self.pads = tuple(bytes(n) for n in range(layout.align))
+        # The header as one struct: cmsg_len, cmsg_level, cmsg_type at their
+        # offsets, zero padding up to CMSG_DATA.  A layout whose members are
+        # in another order gets the same two functions, member by member.
+        int_code = self.int_format[1]
+        len_code = self.len_format.format[1]
+        if (
+            layout.len_size <= layout.level_offset
+            and layout.level_offset + self.int_size <= layout.type_offset
+            and layout.type_offset + self.int_size <= self.len0
+        ):
+            fmt = (
+                order
+                + len_code
+                + "x" * (layout.level_offset - layout.len_size)
+                + int_code
+                + "x" * (layout.type_offset - layout.level_offset - self.int_size)
+                + int_code
+                + "x" * (self.len0 - layout.type_offset - self.int_size)
+            )
+            header = struct.Struct(fmt)
+            self.pack_header = header.pack
+            self.read_header = header.unpack_from
+        else:  # pragma: no cover - no known platform
+            self.pack_header = self._pack_header_by_member
+            self.read_header = self._read_header_by_member
 
-    def int_array_format(self, count: int) -> str:
-        """The ``struct`` format of *count* native C ints (an SCM_RIGHTS array)."""
-        return f"{self.int_format[0]}{count}{self.int_format[1]}"
+        # What the walk reads into locals: CMSG_NXTHDR wants room for a
+        # whole next header on glibc, up to CMSG_DATA on XNU.
+        self.pack_facts = (self.pack_header, self.len0, self.pads, self.mask, self.int_min, self.int_max)
+        self.walk_facts = (self.read_header, self.len0, self.mask, self.len0 if self.bsd_macros else self.hdr_size)
+
+    def _pack_header_by_member(self, length: int, level: int, kind: int) -> bytes:
+        layout = self.abi.cmsg
+        header = bytearray(self.len0)
+        self.len_format.pack_into(header, 0, length)
+        struct.pack_into(self.int_format, header, layout.level_offset, level)
+        struct.pack_into(self.int_format, header, layout.type_offset, kind)
+        return bytes(header)
+
+    def _read_header_by_member(self, control: bytes, offset: int) -> tuple[int, int, int]:
+        layout = self.abi.cmsg
+        (length,) = self.len_format.unpack_from(control, offset)
+        (level,) = struct.unpack_from(self.int_format, control, offset + layout.level_offset)
+        (kind,) = struct.unpack_from(self.int_format, control, offset + layout.type_offset)
+        return length, level, kind
 
     def aligned(self, n: int) -> int:
         """``CMSG_ALIGN(n)``."""
@@ -139,72 +219,120 @@ class _Geometry:
             return None
         return result
 
-    # -- CMSG_NXTHDR ---------------------------------------------------------
-    def nxthdr(self, controllen: int, offset: int, cur_len: int) -> int | None:
-        """``CMSG_NXTHDR`` for the header at *offset* whose ``cmsg_len`` is *cur_len*.
+    # -- the one packer, and what sendmsg packs without parsing -------------
+    @overload
+    def lay_out(self, items: Sequence[_Item], exact: Literal[False] = False) -> bytes: ...
+    @overload
+    def lay_out(self, items: object, exact: Literal[True]) -> bytes | None: ...
+    def lay_out(self, items: Any, exact: bool = False) -> bytes | None:
+        """The one packer: *items* where ``sock_sendmsg`` puts them.
 
-        Returns the next header's offset, or None for the macro's NULL.
+        CPython allocates ``sum(CMSG_SPACE(len_i))`` bytes, zero-fills them ("a
+        workaround for glibc's CMSG_NXTHDR()"), and places the headers with
+        ``CMSG_FIRSTHDR``/``CMSG_NXTHDR``, each with ``cmsg_len = CMSG_LEN(len_i)``.  In a buffer of
+        exactly that size ``CMSG_NXTHDR`` of an item of ``CMSG_LEN(n)`` (or
+        ``CMSG_SPACE(n)``) bytes is the address ``CMSG_SPACE(n)`` further on,
+        under glibc's rule (room for the aligned item and a next header: the
+        next item's ``CMSG_SPACE`` is at least a header) and XNU's (the next
+        aligned header lies inside), so the items lie end to end, each padded to
+        its ``CMSG_SPACE``, and CPython's "unexpected NULL result from
+        CMSG_NXTHDR()" and "ancillary data does not fit in calculated space"
+        checks cannot fire.  The last item's padding is inside
+        ``msg_controllen`` but not its ``cmsg_len``.  The caller has bounded the
+        sizes (``get_CMSG_SPACE``).
+
+        *exact*: ``sendmsg``'s fast path (:func:`pack_exact`): *items* is
+        ``sendmsg``'s argument as given; anything its parsing could change
+        or reject gives None (see :func:`pack_exact`), checked item by item
+        as the items are laid out.
         """
-        if self.bsd_macros:
-            # XNU <sys/socket.h>: (char *)cmsg + __DARWIN_ALIGN32(cmsg_len) +
-            # __DARWIN_ALIGN32(sizeof(struct cmsghdr)) > control + controllen
-            # -> NULL.
-            following = offset + self.aligned(cur_len)
-            if following + self.len0 > controllen:
-                return None
-            return following
-        # glibc 2.36 __cmsg_nxthdr (bits/socket.h, misc/cmsg_nxthdr.c).
-        if cur_len < self.hdr_size:
-            return None  # "The current header is malformed"
-        remaining = controllen - offset
-        # __CMSG_PADDING(cmsg_len): bytes up to the next CMSG_ALIGN boundary.
-        size_needed = self.hdr_size + (-cur_len % self.align)
-        if remaining < size_needed or remaining - size_needed < cur_len:
-            return None  # no room for the current item *and* a next header
-        return offset + self.aligned(cur_len)
+        if exact and (
+            (type(items) is not list and type(items) is not tuple) or len(items) > _EXACT_ITEMS_MAX
+        ):
+            return None
+        pack_header, len0, pads, mask, low, high = self.pack_facts
+        parts: list[bytes | memoryview] = []
+        for item in items:
+            if exact:
+                if type(item) is not tuple or len(item) != 3:
+                    return None
+                level, kind, data = item
+                if (
+                    type(level) is not int
+                    or type(kind) is not int
+                    or type(data) is not bytes
+                    or not low <= level <= high
+                    or not low <= kind <= high
+                    or len(data) > _EXACT_ITEM_MAX
+                ):
+                    return None
+                n = len(data)
+            else:
+                level, kind, data = item
+                n = len(data) if type(data) is bytes else data.nbytes
+            header = pack_header(len0 + n, level, kind)
+            if len(items) == 1:
+                # One item (an fd array, credentials): no list to join.
+                single: bytes = header + data + pads[-n & mask]
+                return single
+            parts.append(header)
+            parts.append(data)
+            parts.append(pads[-n & mask])
+        return b"".join(parts)
 
-    # -- get_cmsg_data_len ---------------------------------------------------
-    def data_len(self, control: bytes, offset: int) -> tuple[int, int, int]:
-        """``get_cmsg_data_len`` for the header at *offset*.
+    # -- the one walk -------------------------------------------------------
+    def walk(self, control: bytes) -> tuple[list[RawItem], CutItem | None, bool]:
+        """The walk (see :func:`walk`): ``(items, cut item or None, malformed)``.
 
-        Returns ``(status, data_len, cmsg_len)``: status -1 (invalid: header
-        not inside the buffer, ``cmsg_len < CMSG_LEN(0)`` or data pointer past
-        the end), 0 (the data fits: *data_len* is ``cmsg_len - CMSG_LEN(0)``)
-        or 1 (truncated: *data_len* is the space left in the buffer).
+        A plain tuple: this runs on every ``recvmsg`` that carries control
+        data, and ``recvmsg`` needs only the items and whether to warn.
         """
+        items: list[RawItem] = []
         controllen = len(control)
-        # cmsg_min_space(msg, cmsgh, CMSG_LEN(0)): the header and its
-        # cmsg_len member lie inside the buffer.
-        if offset + max(self.len0, self.len_end) > controllen:
-            return -1, 0, 0
-        (length,) = self.len_format.unpack_from(control, offset)
-        if length < self.len0:
-            return -1, 0, length
-        wanted = length - self.len0
-        # get_cmsg_data_space(): bytes from CMSG_DATA(cmsgh) to the end.
-        data_start = offset + self.data_offset
-        if data_start > controllen:
-            return -1, 0, length
-        space = controllen - data_start
-        if space >= wanted:
-            return 0, wanted, length
-        return 1, space, length
+        if controllen < self.hdr_size:
+            return items, None, False
+        read_header, len0, mask, next_room = self.walk_facts
+        offset = 0
+        while True:
+            # get_cmsg_data_len: cmsg_min_space(msg, cmsgh, CMSG_LEN(0)): the
+            # header up to CMSG_DATA and its cmsg_len member (the first
+            # member, shorter than a header) lie inside the buffer -- len0
+            # bytes, which also covers its "CMSG_DATA past the end" case;
+            # then cmsg_len >= CMSG_LEN(0).
+            if offset + len0 > controllen:
+                return items, None, True
+            length, level, kind = read_header(control, offset)
+            if length < len0:
+                return items, None, True
+            end = offset + length
+            if end > controllen:
+                # get_cmsg_data_space() < the data cmsg_len announces: the
+                # part inside the buffer, then stop.  (An OSError "control
+                # message too long" for a length > PY_SSIZE_T_MAX cannot
+                # happen: it is at most len(control).)
+                start = offset + len0
+                items.append((level, kind, control[start:]))
+                return items, CutItem(len(items) - 1, level, kind, controllen - start, length - len0), False
+            items.append((level, kind, control[offset + len0 : end]))
+            # CMSG_NXTHDR for the header at offset whose cmsg_len is length:
+            # offset + CMSG_ALIGN(cmsg_len), or NULL.
+            #   glibc 2.36 __cmsg_nxthdr (bits/socket.h, misc/cmsg_nxthdr.c):
+            #   NULL when cmsg_len < sizeof(struct cmsghdr) (not here: length
+            #   >= len0), or when the aligned item plus a whole next header
+            #   does not fit in msg_controllen (next_room = sizeof(struct
+            #   cmsghdr));
+            #   XNU <sys/socket.h>: NULL when (char *)cmsg +
+            #   __DARWIN_ALIGN32(cmsg_len) + __DARWIN_ALIGN32(sizeof(struct
+            #   cmsghdr)) lies beyond control + controllen (next_room = len0).
+            offset += (length + mask) & ~mask
+            if offset + next_room > controllen:
+                return items, None, False
 
 
-_GEOMETRIES: dict[int, _Geometry] = {}
 
-
-def _geometry(abi: ABI) -> _Geometry:
-    # ABI values hold mappings and so are unhashable: cache by identity (the
-    # cached geometry keeps its ABI alive, so the id cannot be reused).
-    cached = _GEOMETRIES.get(id(abi))
-    if cached is not None and cached.abi is abi:
-        return cached
-    geometry = _Geometry(abi)
-    if len(_GEOMETRIES) > 64:
-        _GEOMETRIES.clear()
-    _GEOMETRIES[id(abi)] = geometry
-    return geometry
+def codec(abi: ABI) -> CmsgCodec:
+    """The control-buffer codec of *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
+    return derived(abi, CmsgCodec)
 
 
 # -- CMSG_LEN / CMSG_SPACE ---------------------------------------------------
@@ -219,7 +347,7 @@ def cmsg_len(n: object, abi: ABI) -> int:
     unless ``0 <= n <= SOCKLEN_T_LIMIT - CMSG_LEN(0)``.
     """
     length = parse_ssize_t(n, abi)
-    result = _geometry(abi).get_cmsg_len(length) if length >= 0 else None
+    result = codec(abi).get_cmsg_len(length) if length >= 0 else None
     if result is None:
         raise OverflowError("CMSG_LEN() argument out of range")
     return result
@@ -233,13 +361,14 @@ def cmsg_space(n: object, abi: ABI) -> int:
     SOCKLEN_T_LIMIT - CMSG_SPACE(1)``.
     """
     length = parse_ssize_t(n, abi)
-    result = _geometry(abi).get_cmsg_space(length) if length >= 0 else None
+    result = codec(abi).get_cmsg_space(length) if length >= 0 else None
     if result is None:
         raise OverflowError("CMSG_SPACE() argument out of range")
     return result
 
 
-# -- sendmsg: packing --------------------------------------------------------
+# -- the packer ----------------------------------------------------------------
+
 
 _NOT_RETRIEVABLE = object()
 
@@ -283,77 +412,162 @@ def pack_ancdata(ancdata: object, abi: ABI) -> bytes:
     ``"(iiy*)"`` parse (see ``_parse_item``); ``OSError: ancillary data item
     too large`` when ``CMSG_SPACE(len(data))`` is out of range; ``OSError: too
     much ancillary data`` when the running total exceeds ``SOCKLEN_T_LIMIT``.
-
-    Layout: a zero-filled buffer of ``sum(CMSG_SPACE(len_i))`` bytes; headers
-    placed with ``CMSG_FIRSTHDR``/``CMSG_NXTHDR``, each with ``cmsg_len =
-    CMSG_LEN(len_i)`` (so the last item's padding is inside
-    ``msg_controllen`` but not its ``cmsg_len``).  Empty *ancdata* gives
-    ``b""``: ``msg_control`` NULL, ``msg_controllen`` 0.
+    Then :meth:`CmsgCodec.lay_out`.  Empty *ancdata* gives ``b""``: ``msg_control``
+    NULL, ``msg_controllen`` 0.
     """
     items = sequence_fast(ancdata, "sendmsg() argument 2 must be an iterable")
     if not items:
         return b""
-    geometry = _geometry(abi)
+    cmsg = codec(abi)
     parsed: list[tuple[int, int, memoryview]] = []
     try:
         controllen = 0
         for item in items:
             level, kind, data = _parse_item(item, abi)
             parsed.append((level, kind, data))
-            space = geometry.get_cmsg_space(data.nbytes)
+            space = cmsg.get_cmsg_space(data.nbytes)
             if space is None:
                 raise OSError("ancillary data item too large")
             controllen += space
             # "controllen < controllen_last" (a size_t wrap) cannot happen here.
-            if controllen > geometry.socklen_max:
+            if controllen > cmsg.socklen_max:
                 raise OSError("too much ancillary data")
-        return _build_control(geometry, parsed, controllen)
+        return cmsg.lay_out(parsed)
     finally:
         for _, _, data in parsed:
             data.release()
 
 
-def _build_control(
-    geometry: _Geometry, parsed: list[tuple[int, int, memoryview]], controllen: int
-) -> bytes:
-    """Lay the parsed items out as ``sock_sendmsg`` does (after its size checks)."""
-    # memset(controlbuf, 0, controllen): "a workaround for glibc's
-    # CMSG_NXTHDR()", which looks at the next header's bytes.
-    control = bytearray(controllen)
-    offset = 0
-    previous_len = 0
-    for index, (level, kind, data) in enumerate(parsed):
-        if index == 0:
-            # CMSG_FIRSTHDR: NULL if msg_controllen < sizeof(struct cmsghdr).
-            found = 0 if controllen >= geometry.hdr_size else None
-        else:
-            found = geometry.nxthdr(controllen, offset, previous_len)
-        if found is None:
-            macro = "CMSG_FIRSTHDR" if index == 0 else "CMSG_NXTHDR"
-            raise RuntimeError(f"unexpected NULL result from {macro}()")
-        offset = found
-        data_len = data.nbytes
-        msg_len = geometry.get_cmsg_len(data_len)
-        if msg_len is None:
-            raise RuntimeError("item size out of range for CMSG_LEN()")
-        # cmsg_min_space(&msg, cmsgh, msg_len) and get_cmsg_data_space().
-        fits = (
-            offset + max(msg_len, geometry.len_end) <= controllen
-            and controllen - (offset + geometry.data_offset) >= data_len
-        )
-        if not fits:
-            raise RuntimeError("ancillary data does not fit in calculated space")
-        geometry.len_format.pack_into(control, offset, msg_len)
-        level_offset = offset + geometry.abi.cmsg.level_offset
-        geometry.level_format.pack_into(control, level_offset, level)
-        geometry.type_format.pack_into(control, offset + geometry.abi.cmsg.type_offset, kind)
-        start = offset + geometry.data_offset
-        control[start : start + data_len] = data
-        previous_len = msg_len
-    return bytes(control)
+#: The largest item and the most items :func:`pack_exact` takes (far below
+#: the size limits, so it never has to check them).
+_EXACT_ITEM_MAX = 65536
+_EXACT_ITEMS_MAX = 64
 
 
-# -- recvmsg: unpacking ------------------------------------------------------
+def pack_exact(ancdata: object, abi: ABI) -> bytes | None:
+    """:func:`pack_ancdata` for what its parsing cannot change; None otherwise.
+
+    ``sendmsg``'s fast path: a list or tuple of at most 64 exact ``(int, int,
+    bytes)`` tuples, the ints within a C int, each data at most 64 KiB, is
+    laid out by the same packer without the general parse; anything else
+    (an ``int`` subclass, a bytearray, an iterator...) gives None and takes
+    :func:`pack_ancdata`, which raises CPython's exact errors.
+    """
+    return codec(abi).lay_out(ancdata, True)
+
+
+def pack_afalg(op: int, iv: memoryview | None, assoclen: int, abi: ABI) -> bytes:
+    """The control buffer ``sock_sendmsg_afalg`` builds (arguments already checked).
+
+    ``SOL_ALG`` items: ``ALG_SET_OP`` (an ``unsigned int``), ``ALG_SET_IV``
+    when *iv* is given (``struct af_alg_iv { __u32 ivlen; __u8 iv[]; }``)
+    and ``ALG_SET_AEAD_ASSOCLEN`` when *assoclen* >= 0, in a zero-filled
+    buffer of their ``CMSG_SPACE``\\ s, laid out by the same packer.  As in
+    CPython, the IV item's ``cmsg_len`` is then ``CMSG_SPACE(...)``, the
+    others' ``CMSG_LEN(4)``.
+    """
+    cmsg = codec(abi)
+    endian = abi.byteorder
+    sol_alg = abi.const("SOL_ALG")
+    items: list[_Item] = [(sol_alg, abi.const("ALG_SET_OP"), op.to_bytes(4, endian))]
+    if iv is not None:
+        items.append((sol_alg, abi.const("ALG_SET_IV"), iv.nbytes.to_bytes(4, endian) + iv.tobytes()))
+    if assoclen >= 0:
+        items.append((sol_alg, abi.const("ALG_SET_AEAD_ASSOCLEN"), assoclen.to_bytes(4, endian)))
+    control = cmsg.lay_out(items)
+    if iv is None:
+        return control
+    # The IV item follows ALG_SET_OP's CMSG_SPACE(4); its cmsg_len is the
+    # CMSG_SPACE of its data where the packer wrote CMSG_LEN.
+    patched = bytearray(control)
+    iv_offset = cmsg.len0 + cmsg.aligned(4)
+    cmsg.len_format.pack_into(patched, iv_offset, cmsg.len0 + cmsg.aligned(len(items[1][2])))
+    return bytes(patched)
+
+
+# -- the walk ----------------------------------------------------------------------
+
+
+@final
+@attrs.frozen
+class CutItem:
+    """A control message cut short by the end of the buffer.
+
+    Only a kernel that keeps the untrimmed ``cmsg_len`` (BSD, macOS) produces
+    one; Linux trims ``cmsg_len`` to what it copied.
+    """
+
+    #: Position among the items returned.
+    index: int
+    level: int
+    type: int
+    #: Data bytes inside the buffer (what the item's data holds).
+    kept: int
+    #: Data bytes its ``cmsg_len`` announced (``cmsg_len - CMSG_LEN(0)``).
+    claimed: int
+
+
+class Walk(NamedTuple):
+    """What :func:`walk` found in a control buffer; every other view derives from it."""
+
+    #: ``(cmsg_level, cmsg_type, data)`` per header visited, plain ints and
+    #: bytes: ``recvmsg()``'s ancdata.  A cut item holds the data inside the buffer.
+    items: list[RawItem]
+    #: The last item was cut short by the end of the buffer.
+    cut: CutItem | None
+    #: The walk stopped at a header it could not decode (nothing appended).
+    malformed: bool
+
+    @property
+    def stdlib_warns(self) -> bool:
+        """CPython issues ``RuntimeWarning(TRUNCATION_WARNING)`` for this buffer."""
+        return self.cut is not None or self.malformed
+
+
+
+
+def walk(control: bytes, abi: ABI) -> Walk:
+    """The walk of ``sock_recvmsg_guts`` over *control* (``msg_controllen`` bytes).
+
+    ``CMSG_FIRSTHDR`` (NULL when ``msg_controllen < sizeof(struct
+    cmsghdr)``), then ``CMSG_NXTHDR``; for each header ``get_cmsg_data_len``:
+    invalid (the header is not inside the buffer, ``cmsg_len <
+    CMSG_LEN(0)``) marks the buffer malformed and stops with nothing
+    appended; data cut short by the end of the buffer appends the part
+    inside, records a :class:`CutItem` (with the length ``cmsg_len``
+    claimed, which CPython drops) and stops.  Never raises for any bytes.
+    """
+    return Walk(*codec(abi).walk(control))
+
+
+def rights_fds(items: Sequence[RawItem], abi: ABI) -> list[int]:
+    """The fds of every ``SOL_SOCKET``/``SCM_RIGHTS`` item of a :class:`Walk`.
+
+    ``data_len // sizeof(int)`` whole ints per item, as CPython's
+    ``err_closefds`` walk counts them (a trailing partial int is no fd).
+    """
+    cmsg = codec(abi)
+    sol_socket = cmsg.sol_socket
+    scm_rights = cmsg.scm_rights
+    fds: list[int] = []
+    for level, kind, data in items:
+        if level == sol_socket and kind == scm_rights:
+            count = len(data) // cmsg.int_size
+            fmt = f"{cmsg.int_format[0]}{count}{cmsg.int_format[1]}"
+            fds.extend(struct.unpack_from(fmt, data))
+    return fds
+
+
+def scm_rights_fds(control: bytes, abi: ABI) -> list[int]:
+    """Every fd an ``SOL_SOCKET``/``SCM_RIGHTS`` item of *control* carries.
+
+    The ``err_closefds`` walk of ``sock_recvmsg_guts``: what CPython closes
+    when an exception is raised after a successful ``recvmsg`` syscall.
+    """
+    return rights_fds(walk(control, abi).items, abi)
+
+
+# -- views of a walk ---------------------------------------------------------------
 
 
 class Ancdata(NamedTuple):
@@ -375,53 +589,76 @@ class Ancdata(NamedTuple):
 
 
 def unpack_ancdata(control: bytes, msg_flags: int, abi: ABI) -> Ancdata:
-    """Decode the control buffer a ``recvmsg`` returned (``msg_controllen`` bytes).
+    """CPython's view of a received control buffer: :func:`walk`, then its fds."""
+    ctrunc = bool(msg_flags & codec(abi).ctrunc) if msg_flags else False
+    found = walk(control, abi)
+    return Ancdata(found.items, found.stdlib_warns, rights_fds(found.items, abi), ctrunc)
 
-    The walk of ``sock_recvmsg_guts``: ``CMSG_FIRSTHDR`` only if
-    ``msg_controllen > 0``, then ``CMSG_NXTHDR``; for each header
-    ``get_cmsg_data_len``: status -1 marks the result truncated and stops with
-    nothing appended, status 1 marks it truncated, appends the part of the
-    data inside the buffer and stops.  ``fds`` follows ``err_closefds``: the
-    same headers, ``data_len // sizeof(int)`` fds per SCM_RIGHTS item
-    (trailing partial ints ignored).
+
+@final
+@attrs.frozen
+class Truncation:
+    """What a receive lost, as far as the kernel says.
+
+    ``data``: ``MSG_TRUNC`` (the datagram was longer than the buffer).
+    ``control``: any control data was lost (``MSG_CTRUNC``, an item cut
+    short, or a malformed header).  ``fds_lost`` is 0 when nothing was
+    truncated, a count when an ``SCM_RIGHTS`` item kept its untrimmed
+    ``cmsg_len``, and None when unknowable (Linux with ``MSG_CTRUNC``: the
+    kernel closed the fds that did not fit and does not say how many).
     """
-    ctrunc = bool(msg_flags & _geometry(abi).ctrunc) if msg_flags else False
-    if not control:
-        return Ancdata([], False, [], ctrunc)
-    geometry = _geometry(abi)
-    controllen = len(control)
-    items: list[tuple[int, int, bytes]] = []
-    fds: list[int] = []
-    truncated = False
-    level_offset = abi.cmsg.level_offset
-    type_offset = abi.cmsg.type_offset
-    # CMSG_FIRSTHDR: NULL if msg_controllen < sizeof(struct cmsghdr).
-    offset: int | None = 0 if controllen >= geometry.hdr_size else None
-    while offset is not None:
-        status, data_len, length = geometry.data_len(control, offset)
-        if status != 0:
-            truncated = True
-        if status < 0:
-            break
-        # (An OSError "control message too long" for data_len >
-        # PY_SSIZE_T_MAX cannot happen: data_len <= len(control).)
-        (level,) = geometry.level_format.unpack_from(control, offset + level_offset)
-        (kind,) = geometry.type_format.unpack_from(control, offset + type_offset)
-        start = offset + geometry.data_offset
-        items.append((level, kind, bytes(control[start : start + data_len])))
-        if level == geometry.sol_socket and kind == geometry.scm_rights:
-            count = data_len // geometry.int_size
-            fds.extend(struct.unpack_from(geometry.int_array_format(count), control, start))
-        if status != 0:
-            break
-        offset = geometry.nxthdr(controllen, offset, length)
-    return Ancdata(items, truncated, fds, ctrunc)
+
+    data: bool
+    control: bool
+    #: ``MSG_CTRUNC`` was set by the kernel.
+    ctrunc: bool
+    cut_item: CutItem | None
+    #: A header could not be decoded (CPython stops its walk there).
+    malformed: bool
+    fds_delivered: int
+    fds_lost: int | None
+
+    @property
+    def stdlib_warns(self) -> bool:
+        """True when CPython's ``recvmsg`` issues its ``RuntimeWarning``."""
+        return self.cut_item is not None or self.malformed
+
+    def describe(self) -> str:
+        """One sentence for messages and logs."""
+        parts: list[str] = []
+        if self.data:
+            parts.append("data truncated (MSG_TRUNC)")
+        if self.ctrunc:
+            parts.append("control data truncated (MSG_CTRUNC)")
+        if self.cut_item is not None:
+            c = self.cut_item
+            parts.append(
+                f"control message {c.index} (level {c.level}, type {c.type}) kept {c.kept} of {c.claimed} bytes"
+            )
+        if self.malformed:
+            parts.append("a malformed control message header")
+        lost = "an unknown number of" if self.fds_lost is None else str(self.fds_lost)
+        parts.append(f"{self.fds_delivered} fds delivered, {lost} lost")
+        return "; ".join(parts)
 
 
-def scm_rights_fds(control: bytes, abi: ABI) -> list[int]:
-    """Every fd an ``SOL_SOCKET``/``SCM_RIGHTS`` item of *control* carries.
+def truncation(found: Walk, fds_delivered: int, msg_flags: int, abi: ABI) -> Truncation:
+    """The truncation record of a receive: its :class:`Walk` and ``msg_flags``.
 
-    The ``err_closefds`` walk of ``sock_recvmsg_guts``: what CPython closes
-    when an exception is raised after a successful ``recvmsg`` syscall.
+    ``fds_lost`` counts, for an ``SCM_RIGHTS`` item cut short with its
+    untrimmed ``cmsg_len``, the whole fds it announced beyond those inside
+    the buffer.
     """
-    return unpack_ancdata(control, 0, abi).fds
+    cmsg = codec(abi)
+    ctrunc = bool(msg_flags & cmsg.ctrunc)
+    data = bool(msg_flags & abi.const("MSG_TRUNC"))
+    cut = found.cut
+    control = ctrunc or found.stdlib_warns
+    fds_lost: int | None
+    if cut is not None and cut.level == cmsg.sol_socket and cut.type == cmsg.scm_rights:
+        fds_lost = cut.claimed // cmsg.int_size - cut.kept // cmsg.int_size
+    elif control:
+        fds_lost = None
+    else:
+        fds_lost = 0
+    return Truncation(data, control, ctrunc, cut, found.malformed, fds_delivered, fds_lost)

@@ -38,6 +38,15 @@ message                data (Linux UAPI / glibc unless said otherwise)
 Integers inside these structs are in the ABI's byte order, except addresses
 and ports, which are in network order as everywhere.
 
+Adding a message type is one class: ``@_message(level, type, size=...,
+space=...)`` above it declares its item's ``(level, type)`` by constant name,
+the data size of one on an ABI and the :func:`ancillary_space` keyword that
+reserves room for one, and registers it; :data:`DEFAULT_REGISTRY` and the
+sizes are built from those declarations.  The class has ``encode`` and
+``decode``; the messages whose data is one C ``int`` get both from ``_CInt``.
+(The :data:`ControlMessage` union names the classes too: a type checker
+needs them written out.)
+
 A decoder takes ``(data, abi)`` and returns a value; it raises ``ValueError``
 when the data does not have the size the layout requires (an item cut short
 by truncation, for instance), and the item is then returned raw.  Items no
@@ -47,15 +56,21 @@ decoder knows are returned raw too, as the stdlib's ``(level, type, data)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, final, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, final, overload
 
 import attrs
 
 from . import _address
+from ._abi import ABI
+from ._cmsg import RawItem, cmsg_space
+from ._cmsg_registry import CmsgRegistry, Decoder
 from ._inet import buffer_bytes, ntop4, ntop6, pton4, pton6
 
 if TYPE_CHECKING:
-    from ._abi import ABI
+    from typing_extensions import Self
+
+    from ._binding import Binding
+    from ._socket import SocketType
 
 __all__ = [
     "ControlMessage",
@@ -76,16 +91,11 @@ __all__ = [
     "TimestampNs",
     "TrafficClass",
     "TypeOfService",
+    "ancillary_space",
     "decode_item",
     "encode",
-    "item_data_size",
 ]
 
-#: An item as the stdlib returns it: ``(cmsg_level, cmsg_type, data)``.
-RawItem = tuple[int, int, bytes]
-
-#: A decoder: ``(data, abi) -> value``; ``ValueError`` for a wrong size.
-Decoder = Callable[[bytes, "ABI"], object]
 
 def _int_from(data: bytes, abi: ABI, *, signed: bool = True) -> int:
     return int.from_bytes(data, abi.byteorder, signed=signed)
@@ -106,25 +116,113 @@ def _is_darwin(abi: ABI) -> bool:
     return abi.name.startswith("darwin")
 
 
+# -- what every message declares ----------------------------------------------
+
+
+@attrs.frozen
+class _Kind:
+    """One ``(level, type)`` a message class stands for (see :func:`_message`)."""
+
+    level: str
+    type: str
+    decode: Decoder
+    #: The data size of one such item on an ABI.
+    data_size: Callable[[ABI], int]
+    #: The :func:`ancillary_space` keyword that reserves room for one, if any.
+    space: str | None
+
+
+#: Every registered ``(level, type)``, in registration order.
+_KINDS: list[_Kind] = []
+
+_C = TypeVar("_C", bound=type)
+
+
+def _message(
+    level: str,
+    type: str,
+    *,
+    size: Callable[[ABI], int],
+    space: str | None = None,
+    decoder: str = "decode",
+) -> Callable[[_C], _C]:
+    """Declare and register a message class: its item's ``(level, type)`` by
+    constant name, the data *size* of one on an ABI, the :func:`ancillary_space`
+    keyword reserving room for one received (*space*), and the classmethod
+    that decodes it (*decoder*).  :data:`DEFAULT_REGISTRY` and the sizes are
+    built from these declarations."""
+
+    def register(cls: _C) -> _C:
+        cls._LEVEL = level  # type: ignore[attr-defined]
+        cls._TYPE = type  # type: ignore[attr-defined]
+        _KINDS.append(_Kind(level, type, getattr(cls, decoder), size, space))
+        return cls
+
+    return register
+
+
+def _sizeof_int(abi: ABI) -> int:
+    return abi.sizeof_int
+
+
+class _Message:
+    """What the message classes share: the ``sendmsg`` item of their data."""
+
+    __slots__ = ()
+    #: Set by :func:`_message`.
+    _LEVEL: ClassVar[str]
+    _TYPE: ClassVar[str]
+
+    def _item(self, abi: ABI, data: bytes) -> RawItem:
+        """The ``sendmsg`` item with *data*, at this class's level and type."""
+        return (abi.const(self._LEVEL), abi.const(self._TYPE), data)
+
+
+class _CInt(_Message):
+    """A message whose data is one C ``int`` in the ABI's size and byte order.
+
+    Its one field (``value`` or ``size``) is the int; a subclass declares
+    only its item (:func:`_message`) and its field.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        def __init__(self, value: int, /) -> None: ...
+
+    def encode(self, abi: ABI) -> RawItem:
+        """The ``sendmsg`` item for *abi* (or the item as the kernel delivers it)."""
+        (value,) = attrs.astuple(self, recurse=False)  # type: ignore[arg-type]
+        return self._item(abi, _int_to(value, abi.sizeof_int, abi))
+
+    @classmethod
+    def decode(cls, data: bytes, abi: ABI) -> Self:
+        """The ``int`` in *data*."""
+        _need(data, abi.sizeof_int, cls._TYPE)
+        return cls(_int_from(data, abi))
+
+
 # -- the values -----------------------------------------------------------------
 
 
+@_message("SOL_SOCKET", "SCM_RIGHTS", size=_sizeof_int)  # one fd; ancillary_space(fds=n) multiplies
 @final
 @attrs.frozen
-class Fds:
+class Fds(_Message):
     """``SOL_SOCKET``/``SCM_RIGHTS``: file descriptors (an ``int`` array).
 
     Decoding keeps the whole ints only (a trailing partial int, left by a
     truncated item, is ignored as CPython's ``err_closefds`` walk does).
     """
 
+
     fds: tuple[int, ...]
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
         size = abi.sizeof_int
-        data = b"".join(_int_to(fd, size, abi) for fd in self.fds)
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_RIGHTS"), data)
+        return self._item(abi, b"".join(_int_to(fd, size, abi) for fd in self.fds))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Fds:
@@ -134,10 +232,13 @@ class Fds:
         return cls(tuple(_int_from(data[i * size : (i + 1) * size], abi) for i in range(count)))
 
 
+
+@_message("SOL_SOCKET", "SCM_CREDENTIALS", size=lambda abi: 12, space="credentials")
 @final
 @attrs.frozen
-class Credentials:
+class Credentials(_Message):
     """``SOL_SOCKET``/``SCM_CREDENTIALS``: ``struct ucred`` (Linux; needs ``SO_PASSCRED``)."""
+
 
     pid: int
     uid: int
@@ -150,7 +251,7 @@ class Credentials:
             + _int_to(self.uid, 4, abi, signed=False)
             + _int_to(self.gid, 4, abi, signed=False)
         )
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_CREDENTIALS"), data)
+        return self._item(abi, data)
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Credentials:
@@ -163,6 +264,7 @@ class Credentials:
         )
 
 
+
 def _timeval_layout(abi: ABI) -> tuple[int, int, int]:
     """``(sizeof tv_sec, sizeof tv_usec, sizeof struct timeval)`` on *abi*."""
     long_size = abi.sizeof_long
@@ -171,15 +273,17 @@ def _timeval_layout(abi: ABI) -> tuple[int, int, int]:
     return long_size, long_size, 2 * long_size
 
 
+@_message("SOL_SOCKET", "SCM_TIMESTAMP", size=lambda abi: _timeval_layout(abi)[2], space="timestamp")
 @final
 @attrs.frozen
-class Timestamp:
+class Timestamp(_Message):
     """``SOL_SOCKET``/``SCM_TIMESTAMP`` (``SO_TIMESTAMP``): ``struct timeval``.
 
     The layout follows the ABI: two 64-bit longs on LP64 Linux, two 32-bit
     longs on linux-i386 (the ``*_OLD`` values of 32-bit ``time_t``), and
     ``{long; int32}`` padded to 16 bytes on Darwin.
     """
+
 
     seconds: int
     microseconds: int
@@ -188,7 +292,7 @@ class Timestamp:
         """The item as the kernel would deliver it (for tests and replay)."""
         sec_size, usec_size, total = _timeval_layout(abi)
         data = _int_to(self.seconds, sec_size, abi) + _int_to(self.microseconds, usec_size, abi)
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_TIMESTAMP"), data.ljust(total, b"\0"))
+        return self._item(abi, data.ljust(total, b"\0"))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Timestamp:
@@ -200,19 +304,22 @@ class Timestamp:
             _int_from(data[sec_size : sec_size + usec_size], abi),
         )
 
+
     @property
     def ns(self) -> int:
         """The timestamp in nanoseconds since the epoch."""
         return self.seconds * 1_000_000_000 + self.microseconds * 1000
 
 
+@_message("SOL_SOCKET", "SCM_TIMESTAMPNS", size=lambda abi: 2 * abi.sizeof_long, space="timestamp_ns")
 @final
 @attrs.frozen
-class TimestampNs:
+class TimestampNs(_Message):
     """``SOL_SOCKET``/``SCM_TIMESTAMPNS`` (``SO_TIMESTAMPNS``): ``struct timespec``.
 
     Two ``long`` in the ABI's size (8 bytes each on LP64, 4 on linux-i386).
     """
+
 
     seconds: int
     nanoseconds: int
@@ -220,8 +327,7 @@ class TimestampNs:
     def encode(self, abi: ABI) -> RawItem:
         """The item as the kernel would deliver it (for tests and replay)."""
         size = abi.sizeof_long
-        data = _int_to(self.seconds, size, abi) + _int_to(self.nanoseconds, size, abi)
-        return (abi.const("SOL_SOCKET"), abi.const("SCM_TIMESTAMPNS"), data)
+        return self._item(abi, _int_to(self.seconds, size, abi) + _int_to(self.nanoseconds, size, abi))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> TimestampNs:
@@ -229,6 +335,7 @@ class TimestampNs:
         size = abi.sizeof_long
         _need(data, 2 * size, "struct timespec")
         return cls(_int_from(data[:size], abi), _int_from(data[size:], abi))
+
 
     @property
     def ns(self) -> int:
@@ -250,15 +357,17 @@ def _packed6(host: str) -> bytes:
     return packed
 
 
+@_message("IPPROTO_IP", "IP_PKTINFO", size=lambda abi: abi.sizeof_int + 8, space="pktinfo")
 @final
 @attrs.frozen
-class PacketInfo:
+class PacketInfo(_Message):
     """``IPPROTO_IP``/``IP_PKTINFO``: ``struct in_pktinfo`` (12 bytes).
 
     *ifindex* is the interface the packet came in on, *spec_dst* the local
     address a reply would come from, *addr* the header's destination address.
     On send, a non-zero *ifindex* or *spec_dst* selects the source.
     """
+
 
     ifindex: int
     spec_dst: str
@@ -267,7 +376,7 @@ class PacketInfo:
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
         data = _int_to(self.ifindex, abi.sizeof_int, abi) + _packed4(self.spec_dst) + _packed4(self.addr)
-        return (abi.const("IPPROTO_IP"), abi.const("IP_PKTINFO"), data)
+        return self._item(abi, data)
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> PacketInfo:
@@ -277,18 +386,20 @@ class PacketInfo:
         return cls(_int_from(data[:n], abi), ntop4(data[n : n + 4]), ntop4(data[n + 4 : n + 8]))
 
 
+
+@_message("IPPROTO_IPV6", "IPV6_PKTINFO", size=lambda abi: 16 + abi.sizeof_int, space="ipv6_pktinfo")
 @final
 @attrs.frozen
-class Ipv6PacketInfo:
+class Ipv6PacketInfo(_Message):
     """``IPPROTO_IPV6``/``IPV6_PKTINFO``: ``struct in6_pktinfo`` (20 bytes)."""
+
 
     addr: str
     ifindex: int
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
-        data = _packed6(self.addr) + _int_to(self.ifindex, abi.sizeof_int, abi, signed=False)
-        return (abi.const("IPPROTO_IPV6"), abi.const("IPV6_PKTINFO"), data)
+        return self._item(abi, _packed6(self.addr) + _int_to(self.ifindex, abi.sizeof_int, abi, signed=False))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> Ipv6PacketInfo:
@@ -297,38 +408,36 @@ class Ipv6PacketInfo:
         return cls(ntop6(data[:16]), _int_from(data[16:], abi, signed=False))
 
 
+
+@_message("IPPROTO_IP", "IP_TTL", size=_sizeof_int, space="ttl")
 @final
 @attrs.frozen
-class TimeToLive:
-    """``IPPROTO_IP``/``IP_TTL`` (``IP_RECVTTL``): the packet's TTL, an ``int``."""
+class TimeToLive(_CInt):
+    """``IPPROTO_IP``/``IP_TTL`` (``IP_RECVTTL``): the packet's TTL, an ``int``.
+
+    As a ``sendmsg`` item it sets the outgoing TTL.
+    """
+
 
     value: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The ``sendmsg`` item for *abi* (sets the outgoing TTL)."""
-        return (abi.const("IPPROTO_IP"), abi.const("IP_TTL"), _int_to(self.value, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> TimeToLive:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "IP_TTL")
-        return cls(_int_from(data, abi))
-
-
+@_message("IPPROTO_IP", "IP_TOS", size=lambda abi: 1, space="tos")  # ip_cmsg_recv_tos: one byte
 @final
 @attrs.frozen
-class TypeOfService:
+class TypeOfService(_Message):
     """``IPPROTO_IP``/``IP_TOS`` (``IP_RECVTOS``): the TOS byte.
 
     Linux delivers one byte (``ip_cmsg_recv_tos``); an ``int`` is accepted
     too when decoding, as ``ip_cmsg_send`` accepts both.  Encoded as an ``int``.
     """
 
+
     value: int
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
-        return (abi.const("IPPROTO_IP"), abi.const("IP_TOS"), _int_to(self.value, abi.sizeof_int, abi))
+        return self._item(abi, _int_to(self.value, abi.sizeof_int, abi))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> TypeOfService:
@@ -339,76 +448,56 @@ class TypeOfService:
         return cls(_int_from(data, abi))
 
 
+
+@_message("IPPROTO_IPV6", "IPV6_HOPLIMIT", size=_sizeof_int, space="hoplimit")
 @final
 @attrs.frozen
-class HopLimit:
+class HopLimit(_CInt):
     """``IPPROTO_IPV6``/``IPV6_HOPLIMIT`` (``IPV6_RECVHOPLIMIT``): an ``int``."""
 
+
     value: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The ``sendmsg`` item for *abi*."""
-        return (abi.const("IPPROTO_IPV6"), abi.const("IPV6_HOPLIMIT"), _int_to(self.value, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> HopLimit:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "IPV6_HOPLIMIT")
-        return cls(_int_from(data, abi))
-
-
+@_message("IPPROTO_IPV6", "IPV6_TCLASS", size=_sizeof_int, space="tclass")
 @final
 @attrs.frozen
-class TrafficClass:
+class TrafficClass(_CInt):
     """``IPPROTO_IPV6``/``IPV6_TCLASS`` (``IPV6_RECVTCLASS``): an ``int``."""
 
+
     value: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The ``sendmsg`` item for *abi*."""
-        return (abi.const("IPPROTO_IPV6"), abi.const("IPV6_TCLASS"), _int_to(self.value, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> TrafficClass:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "IPV6_TCLASS")
-        return cls(_int_from(data, abi))
-
-
+@_message("SOL_UDP", "UDP_GRO", size=_sizeof_int, space="gro")
 @final
 @attrs.frozen
-class GroSegmentSize:
+class GroSegmentSize(_CInt):
     """``SOL_UDP``/``UDP_GRO``: the segment size of a coalesced datagram (an ``int``)."""
 
+
     size: int
 
-    def encode(self, abi: ABI) -> RawItem:
-        """The item as the kernel delivers it."""
-        return (abi.const("SOL_UDP"), abi.const("UDP_GRO"), _int_to(self.size, abi.sizeof_int, abi))
 
-    @classmethod
-    def decode(cls, data: bytes, abi: ABI) -> GroSegmentSize:
-        """The ``int`` in *data*."""
-        _need(data, abi.sizeof_int, "UDP_GRO")
-        return cls(_int_from(data, abi))
-
-
+@_message("SOL_UDP", "UDP_SEGMENT", size=lambda abi: 2)  # udp_cmsg_send: CMSG_LEN(sizeof(__u16))
 @final
 @attrs.frozen
-class GsoSegmentSize:
+class GsoSegmentSize(_Message):
     """``SOL_UDP``/``UDP_SEGMENT``: send one buffer as datagrams of *size* bytes (``__u16``)."""
+
 
     size: int
 
     def encode(self, abi: ABI) -> RawItem:
         """The ``sendmsg`` item for *abi*."""
-        return (abi.const("SOL_UDP"), abi.const("UDP_SEGMENT"), _int_to(self.size, 2, abi, signed=False))
+        return self._item(abi, _int_to(self.size, 2, abi, signed=False))
 
     @classmethod
     def decode(cls, data: bytes, abi: ABI) -> GsoSegmentSize:
         """The ``__u16`` in *data*."""
         _need(data, 2, "UDP_SEGMENT")
         return cls(_int_from(data, abi, signed=False))
+
 
 
 class _NumericOnly:
@@ -435,6 +524,13 @@ SO_EE_ORIGIN_TXSTATUS: Final = 4
 _EE_SIZE = 16
 
 
+def _errqueue_size(sockaddr: str) -> Callable[[ABI], int]:
+    """The data size of an error-queue message: the error, then the offender."""
+    return lambda abi: _EE_SIZE + abi.sockaddr.sizes[sockaddr]
+
+
+@_message("IPPROTO_IPV6", "IPV6_RECVERR", size=_errqueue_size("sockaddr_in6"), space="ipv6_recverr", decoder="decode_ipv6")
+@_message("IPPROTO_IP", "IP_RECVERR", size=_errqueue_size("sockaddr_in"), space="recverr", decoder="decode_ipv4")
 @final
 @attrs.frozen
 class ExtendedError:
@@ -525,130 +621,9 @@ ControlMessage = (
 )
 
 
-# -- the registry ---------------------------------------------------------------
+# -- the default registry ---------------------------------------------------------
 
-#: A key names the level and type by constant name (resolved in each ABI,
-#: absent names never match) or gives their values.
-_Key = tuple["int | str", "int | str"]
-
-
-@final
-class CmsgRegistry:
-    """Which decoder handles which ``(cmsg_level, cmsg_type)``.
-
-    Keys are constant names (``("SOL_SOCKET", "SCM_CREDENTIALS")``), resolved
-    in the ABI of each receive (a name the ABI lacks never matches), or
-    integer values.  :data:`DEFAULT_REGISTRY` knows every message of this
-    module; :meth:`~CmsgRegistry.copy` it to add decoders for one call or one program only.
-
-    >>> from sansock._profiles import LINUX_X86_64 as abi
-    >>> from sansock.ancillary import DEFAULT_REGISTRY
-    >>> registry = DEFAULT_REGISTRY.copy()
-    >>> registry.register(0, 99, lambda data, abi: ("mine", data))
-    >>> registry.decode(0, 99, b"x", abi)
-    ('mine', b'x')
-    >>> registry.decode(0, 98, b"x", abi)
-    (0, 98, b'x')
-    """
-
-    __slots__ = ("_decoders", "_resolved", "_read_only")
-
-    def __init__(self, decoders: Iterable[tuple[tuple[int | str, int | str], Decoder]] = ()) -> None:
-        self._decoders: dict[_Key, Decoder] = dict(decoders)
-        self._resolved: dict[int, tuple[ABI, dict[tuple[int, int], Decoder]]] = {}
-        self._read_only = False
-
-    def _check_writable(self) -> None:
-        # DEFAULT_REGISTRY is shared by every receive of the program, and what
-        # it decodes is typed (ControlMessage): a decoder added to it would
-        # change both behind the back of every other caller.
-        if self._read_only:
-            raise TypeError("DEFAULT_REGISTRY is read-only; register on DEFAULT_REGISTRY.copy()")
-
-    def __repr__(self) -> str:
-        keys = ", ".join(f"{level!r}/{kind!r}" for level, kind in self._decoders)
-        return f"<CmsgRegistry {keys}>"
-
-    def register(
-        self, level: int | str, type: int | str, decoder: Decoder, *, replace: bool = False
-    ) -> None:
-        """Decode ``(level, type)`` items with *decoder* (``(data, abi) -> value``).
-
-        ``ValueError`` if a decoder is already registered under the same key,
-        unless *replace*.
-        """
-        self._check_writable()
-        key = (level, type)
-        if key in self._decoders and not replace:
-            raise ValueError(f"a decoder is already registered for {key!r}; pass replace=True")
-        self._decoders[key] = decoder
-        self._resolved.clear()
-
-    def unregister(self, level: int | str, type: int | str) -> None:
-        """Forget the decoder of ``(level, type)``; ``KeyError`` if there is none."""
-        self._check_writable()
-        del self._decoders[(level, type)]
-        self._resolved.clear()
-
-    def copy(self) -> CmsgRegistry:
-        """A registry with the same decoders, changed independently."""
-        return CmsgRegistry(self._decoders.items())
-
-    def decoder_for(self, level: int, type: int, abi: ABI) -> Decoder | None:
-        """The decoder of ``(level, type)`` on *abi*, or None."""
-        return self._table(abi).get((level, type))
-
-    def _table(self, abi: ABI) -> dict[tuple[int, int], Decoder]:
-        cached = self._resolved.get(id(abi))
-        if cached is not None and cached[0] is abi:
-            return cached[1]
-        table: dict[tuple[int, int], Decoder] = {}
-        for (level, kind), decoder in self._decoders.items():
-            level_value = abi.constants.get(level) if isinstance(level, str) else level
-            kind_value = abi.constants.get(kind) if isinstance(kind, str) else kind
-            if level_value is not None and kind_value is not None:
-                # Integer keys win over names that resolve to the same pair.
-                if isinstance(level, int) and isinstance(kind, int):
-                    table[(level_value, kind_value)] = decoder
-                else:
-                    table.setdefault((level_value, kind_value), decoder)
-        if len(self._resolved) > 16:
-            self._resolved.clear()
-        self._resolved[id(abi)] = (abi, table)
-        return table
-
-    def decode(self, level: int, type: int, data: bytes, abi: ABI) -> object:
-        """The value of one item, or the raw ``(level, type, data)`` when no
-        decoder knows it or the decoder raised ``ValueError``."""
-        decoder = self._table(abi).get((level, type))
-        if decoder is None:
-            return (level, type, data)
-        try:
-            return decoder(data, abi)
-        except ValueError:
-            return (level, type, data)
-
-
-DEFAULT_REGISTRY: Final = CmsgRegistry(
-    [
-        (("SOL_SOCKET", "SCM_RIGHTS"), Fds.decode),
-        (("SOL_SOCKET", "SCM_CREDENTIALS"), Credentials.decode),
-        (("SOL_SOCKET", "SCM_TIMESTAMP"), Timestamp.decode),
-        (("SOL_SOCKET", "SCM_TIMESTAMPNS"), TimestampNs.decode),
-        (("IPPROTO_IP", "IP_PKTINFO"), PacketInfo.decode),
-        (("IPPROTO_IP", "IP_TTL"), TimeToLive.decode),
-        (("IPPROTO_IP", "IP_TOS"), TypeOfService.decode),
-        (("IPPROTO_IP", "IP_RECVERR"), ExtendedError.decode_ipv4),
-        (("IPPROTO_IPV6", "IPV6_PKTINFO"), Ipv6PacketInfo.decode),
-        (("IPPROTO_IPV6", "IPV6_HOPLIMIT"), HopLimit.decode),
-        (("IPPROTO_IPV6", "IPV6_TCLASS"), TrafficClass.decode),
-        (("IPPROTO_IPV6", "IPV6_RECVERR"), ExtendedError.decode_ipv6),
-        (("SOL_UDP", "UDP_GRO"), GroSegmentSize.decode),
-        (("SOL_UDP", "UDP_SEGMENT"), GsoSegmentSize.decode),
-    ]
-)
-
-
+DEFAULT_REGISTRY: Final = CmsgRegistry(((kind.level, kind.type), kind.decode) for kind in _KINDS)
 DEFAULT_REGISTRY._read_only = True
 
 
@@ -678,23 +653,71 @@ def encode(message: object, abi: ABI) -> RawItem:
 
 # -- sizes, for CMSG_SPACE ------------------------------------------------------
 
+#: ``ancillary_space`` keyword -> the data size of one such message.
+_SPACE_SIZES: Final = {kind.space: kind.data_size for kind in _KINDS if kind.space is not None}
 
-def item_data_size(name: str, abi: ABI) -> int:
-    """The data size of one message of kind *name* on *abi* (see :func:`sansock.ancillary.ancillary_space`)."""
-    int_size = abi.sizeof_int
-    sizes = {
-        "credentials": 12,
-        "timestamp": _timeval_layout(abi)[2],
-        "timestamp_ns": 2 * abi.sizeof_long,
-        "pktinfo": int_size + 8,
-        "ipv6_pktinfo": 16 + int_size,
-        "ttl": int_size,
-        # ip_cmsg_recv_tos puts one byte.
-        "tos": 1,
-        "hoplimit": int_size,
-        "tclass": int_size,
-        "gro": int_size,
-        "recverr": _EE_SIZE + abi.sockaddr.sizes["sockaddr_in"],
-        "ipv6_recverr": _EE_SIZE + abi.sockaddr.sizes["sockaddr_in6"],
+
+def _abi_of(target: ABI | Binding | SocketType) -> ABI:
+    if isinstance(target, ABI):
+        return target
+    k = getattr(target, "_k", None)  # a socket: its constants carry its ABI
+    if k is not None:
+        socket_abi: ABI = k.abi
+        return socket_abi
+    binding_abi = getattr(target, "abi", None)  # a Binding
+    if isinstance(binding_abi, ABI):
+        return binding_abi
+    raise TypeError(f"expected an ABI, a Binding or a socket, not {type(target).__name__}")
+
+
+def ancillary_space(
+    target: ABI | Binding | SocketType,
+    *,
+    fds: int = 0,
+    credentials: bool = False,
+    timestamp: bool = False,
+    timestamp_ns: bool = False,
+    pktinfo: bool = False,
+    ipv6_pktinfo: bool = False,
+    ttl: bool = False,
+    hoplimit: bool = False,
+    tos: bool = False,
+    tclass: bool = False,
+    gro: bool = False,
+    recverr: bool = False,
+    ipv6_recverr: bool = False,
+    extra: Iterable[int] = (),
+) -> int:
+    """The *ancbufsize* that receives every listed item: ``CMSG_SPACE`` of each, summed.
+
+    *target* gives the ABI (an ABI, a binding or a socket).  *extra* lists
+    the data sizes of other items.  Summing ``CMSG_LEN`` instead is the
+    classic bug: every item but the last needs its padding.  Each keyword
+    and its size are declared by a message class (``@_message``).
+    """
+    abi = _abi_of(target)
+    if fds < 0:
+        raise ValueError("fds must not be negative")
+    sizes: list[int] = []
+    if fds:
+        sizes.append(fds * abi.sizeof_int)  # SCM_RIGHTS: an int array
+    wanted = {
+        "credentials": credentials,
+        "timestamp": timestamp,
+        "timestamp_ns": timestamp_ns,
+        "pktinfo": pktinfo,
+        "ipv6_pktinfo": ipv6_pktinfo,
+        "ttl": ttl,
+        "hoplimit": hoplimit,
+        "tos": tos,
+        "tclass": tclass,
+        "gro": gro,
+        "recverr": recverr,
+        "ipv6_recverr": ipv6_recverr,
     }
-    return sizes[name]
+    sizes.extend(size(abi) for name, size in _SPACE_SIZES.items() if wanted[name])
+    for size in extra:
+        if size < 0:
+            raise ValueError("extra sizes must not be negative")
+        sizes.append(size)
+    return sum(cmsg_space(size, abi) for size in sizes)

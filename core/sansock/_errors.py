@@ -9,9 +9,7 @@ Python's own and needs no table here.
 
 from __future__ import annotations
 
-from typing import NoReturn
-
-__all__ = ["error", "herror", "gaierror", "timeout", "os_error", "raise_os_error", "timed_out"]
+__all__ = ["error", "herror", "gaierror", "timeout", "timed_out"]
 
 #: ``socket.error`` is ``OSError`` since Python 3.3.
 error = OSError
@@ -39,16 +37,6 @@ class gaierror(OSError):
 # CPython's socket module names them ``socket.herror``/``socket.gaierror``.
 herror.__module__ = "sansock"
 gaierror.__module__ = "sansock"
-
-
-def os_error(code: int, strerror: str) -> OSError:
-    """``OSError(code, strerror)``: Python narrows it to the PEP 3151 subclass."""
-    return OSError(code, strerror)
-
-
-def raise_os_error(code: int, strerror: str) -> NoReturn:
-    """Raise ``OSError(code, strerror)`` (narrowed to its subclass)."""
-    raise OSError(code, strerror)
 
 
 def timed_out() -> TimeoutError:

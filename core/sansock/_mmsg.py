@@ -7,7 +7,7 @@ like every socket method: parse the arguments with CPython's converters,
 make one driver call through the socket's timeout machine (the fast path:
 try first, poll only on EAGAIN in timeout mode), decode the addresses.
 
-The driver call is the optional ``MmsgDriver`` capability (``sansock._driver``).
+The driver call is the optional ``MmsgDriver`` capability (:mod:`sansock.driver`).
 A driver without it (the fake kernel) gets a loop with the same results:
 
 * receive: the first datagram as ``recvfrom`` would get it (blocking,

@@ -1,10 +1,11 @@
 """The extended receive: typed items, a truncation record, a policy, owned fds.
 
-:func:`recvmsg_ex` makes the same syscall as ``socket.recvmsg`` (same
-argument checks, same timeout machine, same ``err_closefds`` guarantee) and
-decodes the control buffer with the walk of CPython's ``sock_recvmsg_guts``
-(``_cmsg._Geometry``), keeping for each item what the stdlib throws away: the
-length its ``cmsg_len`` claimed.  That is what makes fd loss countable on
+:func:`recvmsg_ex` makes the same syscall as ``socket.recvmsg`` (the socket's
+own ``recvmsg`` step: same argument checks, same timeout machine, same
+``err_closefds`` guarantee) and views the control buffer through the one walk
+(``_cmsg.walk``): the items decoded by a registry, and the truncation record
+(``_cmsg.truncation``), which keeps what the stdlib throws away: the length
+a cut item's ``cmsg_len`` claimed.  That is what makes fd loss countable on
 BSD-like kernels, which keep the untrimmed ``cmsg_len`` of a cut item; Linux
 trims it to the fds it installed and closes the rest (``scm_detach_fds``), so
 there "lost" is unknown and reported as None.
@@ -12,7 +13,6 @@ there "lost" is unknown and reported as None.
 
 from __future__ import annotations
 
-import struct
 import warnings
 import weakref
 from collections.abc import Iterable
@@ -20,28 +20,23 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, final, overloa
 
 import attrs
 
-from . import _address, _cmsg, _msgargs
-from ._abi import ABI
-from ._control_messages import DEFAULT_REGISTRY, CmsgRegistry, ControlMessage, RawItem, item_data_size
+from . import _cmsg
+from ._cmsg import RawItem, Truncation
+from ._control_messages import DEFAULT_REGISTRY, CmsgRegistry, ControlMessage, ancillary_space
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-    from ._binding import Binding
     from ._driver import Driver
     from ._socket import SocketType
 
 __all__ = [
     "ControlTruncatedError",
-    "CutItem",
     "OwnedFd",
     "OwnedReceived",
     "Received",
-    "Truncation",
     "TruncationPolicy",
-    "ancillary_space",
     "ancillary_space_for",
-    "bytes_sent",
     "recvmsg_ex",
     "recvmsg_into_ex",
     "recvmsg_owned",
@@ -70,73 +65,7 @@ else:
     _M = TypeVar("_M", covariant=True)
 
 
-# -- the truncation record ------------------------------------------------------
-
-
-@final
-@attrs.frozen
-class CutItem:
-    """A control message cut short by the end of the buffer.
-
-    Only a kernel that keeps the untrimmed ``cmsg_len`` (BSD, macOS) produces
-    one; Linux trims ``cmsg_len`` to what it copied.
-    """
-
-    #: Position among the items returned.
-    index: int
-    level: int
-    type: int
-    #: Data bytes inside the buffer (what the item's data holds).
-    kept: int
-    #: Data bytes its ``cmsg_len`` announced (``cmsg_len - CMSG_LEN(0)``).
-    claimed: int
-
-
-@final
-@attrs.frozen
-class Truncation:
-    """What a receive lost, as far as the kernel says.
-
-    ``data``: ``MSG_TRUNC`` (the datagram was longer than the buffer).
-    ``control``: any control data was lost (``MSG_CTRUNC``, an item cut
-    short, or a malformed header).  ``fds_lost`` is 0 when nothing was
-    truncated, a count when an ``SCM_RIGHTS`` item kept its untrimmed
-    ``cmsg_len``, and None when unknowable (Linux with ``MSG_CTRUNC``: the
-    kernel closed the fds that did not fit and does not say how many).
-    """
-
-    data: bool
-    control: bool
-    #: ``MSG_CTRUNC`` was set by the kernel.
-    ctrunc: bool
-    cut_item: CutItem | None
-    #: A header could not be decoded (CPython stops its walk there).
-    malformed: bool
-    fds_delivered: int
-    fds_lost: int | None
-
-    @property
-    def stdlib_warns(self) -> bool:
-        """True when CPython's ``recvmsg`` issues its ``RuntimeWarning``."""
-        return self.cut_item is not None or self.malformed
-
-    def describe(self) -> str:
-        """One sentence for messages and logs."""
-        parts: list[str] = []
-        if self.data:
-            parts.append("data truncated (MSG_TRUNC)")
-        if self.ctrunc:
-            parts.append("control data truncated (MSG_CTRUNC)")
-        if self.cut_item is not None:
-            c = self.cut_item
-            parts.append(
-                f"control message {c.index} (level {c.level}, type {c.type}) kept {c.kept} of {c.claimed} bytes"
-            )
-        if self.malformed:
-            parts.append("a malformed control message header")
-        lost = "an unknown number of" if self.fds_lost is None else str(self.fds_lost)
-        parts.append(f"{self.fds_delivered} fds delivered, {lost} lost")
-        return "; ".join(parts)
+# -- the error of the "raise" policy ---------------------------------------------
 
 
 class ControlTruncatedError(RuntimeError):
@@ -150,7 +79,7 @@ class ControlTruncatedError(RuntimeError):
     #: What was cut (:class:`Truncation`).
     truncation: Truncation
     #: The bytes received, or their count (``recvmsg_into_ex``).
-    data: bytes | int
+    data: Any  # bytes (recvmsg) or the count (recvmsg_into)
     #: The sender's address, as ``recvmsg`` returns it.
     address: Any
 
@@ -185,71 +114,6 @@ def set_truncation_policy(sock: SocketType, policy: TruncationPolicy) -> None:
 def truncation_policy(sock: SocketType) -> TruncationPolicy:
     """*sock*'s truncation policy (``"warn"`` unless set)."""
     return _socket_policies.get(sock, "warn")
-
-
-# -- the walk ------------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Walk:
-    items: list[RawItem]
-    fds: list[int]
-    cut_item: CutItem | None
-    malformed: bool
-    #: fds an SCM_RIGHTS item announced beyond those inside the buffer.
-    fds_cut: int
-
-
-def _walk(control: bytes, abi: ABI) -> _Walk:
-    """``sock_recvmsg_guts``'s walk (see ``_cmsg.unpack_ancdata``), keeping
-    the claimed length of a cut item."""
-    geometry = _cmsg._geometry(abi)
-    items: list[RawItem] = []
-    fds: list[int] = []
-    cut: CutItem | None = None
-    malformed = False
-    fds_cut = 0
-    controllen = len(control)
-    layout = abi.cmsg
-    offset: int | None = 0 if controllen >= geometry.hdr_size else None
-    while offset is not None:
-        status, data_len, length = geometry.data_len(control, offset)
-        if status < 0:
-            malformed = True
-            break
-        (level,) = geometry.level_format.unpack_from(control, offset + layout.level_offset)
-        (kind,) = geometry.type_format.unpack_from(control, offset + layout.type_offset)
-        start = offset + geometry.data_offset
-        data = bytes(control[start : start + data_len])
-        is_rights = level == geometry.sol_socket and kind == geometry.scm_rights
-        if is_rights:
-            count = data_len // geometry.int_size
-            fds.extend(struct.unpack_from(geometry.int_array_format(count), control, start))
-        items.append((level, kind, data))
-        if status != 0:
-            claimed = length - geometry.len0
-            cut = CutItem(len(items) - 1, level, kind, data_len, claimed)
-            if is_rights:
-                fds_cut = claimed // geometry.int_size - data_len // geometry.int_size
-            break
-        offset = geometry.nxthdr(controllen, offset, length)
-    return _Walk(items, fds, cut, malformed, fds_cut)
-
-
-def _truncation(walk: _Walk, msg_flags: int, abi: ABI) -> Truncation:
-    ctrunc = bool(msg_flags & abi.const("MSG_CTRUNC"))
-    data = bool(msg_flags & abi.const("MSG_TRUNC"))
-    control = ctrunc or walk.cut_item is not None or walk.malformed
-    fds_lost: int | None
-    if walk.cut_item is not None and walk.cut_item.level == abi.const("SOL_SOCKET") and (
-        walk.cut_item.type == abi.const("SCM_RIGHTS")
-    ):
-        fds_lost = walk.fds_cut
-    elif control:
-        fds_lost = None
-    else:
-        fds_lost = 0
-    return Truncation(data, control, ctrunc, walk.cut_item, walk.malformed, len(walk.fds), fds_lost)
 
 
 # -- results ----------------------------------------------------------------------------
@@ -419,36 +283,49 @@ def _close_all(drv: Driver, fds: Iterable[int]) -> None:
             pass
 
 
-def _finish(
+def _receive(
     sock: SocketType,
-    data: _D,
-    control: bytes,
-    msg_flags: int,
-    raw_address: bytes,
-    chosen: TruncationPolicy,
+    into: bool,
+    target: object,
+    ancbufsize: object,
+    flags: object,
+    policy: TruncationPolicy | None,
     registry: CmsgRegistry | None,
-    set_cloexec: bool,
-) -> Received[_D, Any]:
-    """Decode, apply the policy; on any error close every received fd (``err_closefds``)."""
-    abi = sock._k.abi
+    cloexec: bool,
+) -> Received[Any, Any]:
+    """:func:`recvmsg_ex` (*into* False) and :func:`recvmsg_into_ex` (*into* True).
+
+    The arguments are parsed as ``recvmsg`` parses them, then the policy is
+    checked, then one syscall through the socket's timeout machine.  The
+    result is decoded and the policy applied; on any error after the syscall
+    every received fd is closed first (``err_closefds``).
+    """
+    target, ancbufsize, flags = sock._recvmsg_args(into, target, ancbufsize, flags)
+    chosen = truncation_policy(sock) if policy is None else _check_policy(policy)
+    extra, set_cloexec = _cloexec_flag(sock, cloexec)
     drv = sock._drv
+    syscall = drv.recvmsg_into if into else drv.recvmsg
+    data: Any  # bytes (recvmsg) or the count (recvmsg_into)
+    data, control, msg_flags, raw_address = sock._call(False, syscall, sock._fd, target, ancbufsize, flags | extra)
+    abi = sock._k.abi
     reg = DEFAULT_REGISTRY if registry is None else registry
     try:
-        walk = _walk(control, abi) if control else _Walk([], [], None, False, 0)
-        truncation = _truncation(walk, msg_flags, abi)
+        found = _cmsg.walk(control, abi)
+        fds = _cmsg.rights_fds(found.items, abi)
+        truncation = _cmsg.truncation(found, len(fds), msg_flags, abi)
         if set_cloexec:
-            for fd in walk.fds:
+            for fd in fds:
                 drv.set_inheritable(fd, False)
         if truncation.control:
             if chosen == "raise":
                 address = sock._decode(raw_address)
                 raise ControlTruncatedError(truncation, data, address)
             if chosen == "warn" and truncation.stdlib_warns:
-                # stacklevel 3: the caller of recvmsg_ex (recvmsg_ex -> _finish).
+                # stacklevel 3: the caller of recvmsg_ex (recvmsg_ex -> _receive).
                 warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
-        decoded = tuple(reg.decode(level, kind, item, abi) for level, kind, item in walk.items)
+        decoded = tuple(reg.decode(level, kind, item, abi) for level, kind, item in found.items)
         address = sock._decode(raw_address)
-        return Received(data, decoded, msg_flags, address, truncation, tuple(walk.items), tuple(walk.fds))
+        return Received(data, decoded, msg_flags, address, truncation, tuple(found.items), tuple(fds))
     except BaseException:
         _close_all(drv, _cmsg.scm_rights_fds(control, abi) if control else ())
         raise
@@ -506,15 +383,7 @@ def recvmsg_ex(
     anything fails after the syscall -- the policy raising, a warning turned
     into an error, a decoder bug -- every received fd is closed first.
     """
-    abi = sock._k.abi
-    bufsize, ancbufsize, flags = _msgargs.recvmsg_args(bufsize, ancbufsize, flags)
-    _address.sockaddr_len(sock._family, abi)
-    _msgargs.check_ancbufsize(ancbufsize, abi)
-    chosen = truncation_policy(sock) if policy is None else _check_policy(policy)
-    extra, set_cloexec = _cloexec_flag(sock, cloexec)
-    drv = sock._drv
-    data, control, msg_flags, raw = sock._call(False, drv.recvmsg, sock._fd, bufsize, ancbufsize, flags | extra)
-    return _finish(sock, data, control, msg_flags, raw, chosen, registry, set_cloexec)
+    return _receive(sock, False, bufsize, ancbufsize, flags, policy, registry, cloexec)
 
 
 @overload
@@ -550,15 +419,7 @@ def recvmsg_into_ex(
     cloexec: bool = False,
 ) -> Received[int, object]:
     """``sock.recvmsg_into(...)`` as :func:`recvmsg_ex`; ``data`` is the byte count."""
-    abi = sock._k.abi
-    views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
-    _address.sockaddr_len(sock._family, abi)
-    _msgargs.check_ancbufsize(ancbufsize, abi)
-    chosen = truncation_policy(sock) if policy is None else _check_policy(policy)
-    extra, set_cloexec = _cloexec_flag(sock, cloexec)
-    drv = sock._drv
-    n, control, msg_flags, raw = sock._call(False, drv.recvmsg_into, sock._fd, views, ancbufsize, flags | extra)
-    return _finish(sock, n, control, msg_flags, raw, chosen, registry, set_cloexec)
+    return _receive(sock, True, buffers, ancbufsize, flags, policy, registry, cloexec)
 
 
 @overload
@@ -602,71 +463,6 @@ def recvmsg_owned(
 
 
 # -- buffer sizing ----------------------------------------------------------------------------
-
-
-def _abi_of(target: ABI | Binding | SocketType) -> ABI:
-    if isinstance(target, ABI):
-        return target
-    k = getattr(target, "_k", None)  # a socket: its constants carry its ABI
-    if k is not None:
-        socket_abi: ABI = k.abi
-        return socket_abi
-    binding_abi = getattr(target, "abi", None)  # a Binding
-    if isinstance(binding_abi, ABI):
-        return binding_abi
-    raise TypeError(f"expected an ABI, a Binding or a socket, not {type(target).__name__}")
-
-
-def ancillary_space(
-    target: ABI | Binding | SocketType,
-    *,
-    fds: int = 0,
-    credentials: bool = False,
-    timestamp: bool = False,
-    timestamp_ns: bool = False,
-    pktinfo: bool = False,
-    ipv6_pktinfo: bool = False,
-    ttl: bool = False,
-    hoplimit: bool = False,
-    tos: bool = False,
-    tclass: bool = False,
-    gro: bool = False,
-    recverr: bool = False,
-    ipv6_recverr: bool = False,
-    extra: Iterable[int] = (),
-) -> int:
-    """The *ancbufsize* that receives every listed item: ``CMSG_SPACE`` of each, summed.
-
-    *target* gives the ABI (an ABI, a binding or a socket).  *extra* lists
-    the data sizes of other items.  Summing ``CMSG_LEN`` instead is the
-    classic bug: every item but the last needs its padding.
-    """
-    abi = _abi_of(target)
-    if fds < 0:
-        raise ValueError("fds must not be negative")
-    sizes: list[int] = []
-    if fds:
-        sizes.append(fds * abi.sizeof_int)
-    flags = {
-        "credentials": credentials,
-        "timestamp": timestamp,
-        "timestamp_ns": timestamp_ns,
-        "pktinfo": pktinfo,
-        "ipv6_pktinfo": ipv6_pktinfo,
-        "ttl": ttl,
-        "hoplimit": hoplimit,
-        "tos": tos,
-        "tclass": tclass,
-        "gro": gro,
-        "recverr": recverr,
-        "ipv6_recverr": ipv6_recverr,
-    }
-    sizes.extend(item_data_size(name, abi) for name, wanted in flags.items() if wanted)
-    for size in extra:
-        if size < 0:
-            raise ValueError("extra sizes must not be negative")
-        sizes.append(size)
-    return sum(_cmsg.cmsg_space(size, abi) for size in sizes)
 
 
 def _option_on(sock: SocketType, level: str, name: str) -> bool:
@@ -718,16 +514,3 @@ def ancillary_space_for(
         ipv6_recverr=errqueue and inet6 and _option_on(sock, "IPPROTO_IPV6", "IPV6_RECVERR"),
         extra=extra,
     )
-
-
-# -- sendall progress ---------------------------------------------------------------------------
-
-
-def bytes_sent(exc: BaseException) -> int | None:
-    """How many bytes ``sendall`` had sent when it raised *exc* (None if not from sendall).
-
-    ``sendall`` sets ``exc.bytes_sent`` on whatever it raises (the stdlib
-    type, message and args are unchanged); this reads it with a type.
-    """
-    value = getattr(exc, "bytes_sent", None)
-    return value if isinstance(value, int) else None

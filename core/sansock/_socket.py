@@ -36,7 +36,6 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 
 from __future__ import annotations
 
-import struct
 import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
@@ -49,7 +48,6 @@ from ._errors import timed_out
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from ._abi import ABI
     from ._binding import Binding
     from ._consts import SocketConstants
     from ._driver import Driver
@@ -85,138 +83,6 @@ def _bytes_like(value: object) -> memoryview:
     return view
 
 
-class _FastShape:
-    """What the fast paths need to know about one ABI, computed once per ABI.
-
-    The fast paths of ``sendmsg``/``recvmsg``/``recvmsg_into`` skip the
-    general parsers (``_msgargs``) and codecs (``_cmsg``) only for inputs
-    whose outcome those would not change: exact ``int``/``bytes``/
-    ``bytearray``/``tuple`` values in range, a family ``getsockaddrlen``
-    knows, and control data laid out as ``_cmsg`` lays it.  Anything else
-    takes the general path, which raises CPython's exact errors.
-    """
-
-    __slots__ = ("abi", "socklen_max", "families", "header", "len0", "hdr_size", "pads", "mask",
-                 "glibc", "sol_socket", "scm_rights", "geometry_nxthdr")
-
-    def __init__(self, abi: ABI) -> None:
-        self.abi = abi
-        self.socklen_max = abi.socklen_max
-        self.families = frozenset(_address._codec_for(abi).lengths)
-        geometry = _cmsg._geometry(abi)
-        layout = abi.cmsg
-        self.len0 = geometry.len0
-        self.hdr_size = layout.hdr_size
-        self.mask = layout.align - 1
-        self.pads = tuple(bytes(n) for n in range(layout.align))
-        # The header as one struct: cmsg_len, cmsg_level, cmsg_type at their
-        # offsets, zero padding up to CMSG_LEN(0) (= CMSG_DATA's offset).
-        fields = sorted(
-            [(0, {4: "I", 8: "Q"}[layout.len_size], layout.len_size),
-             (layout.level_offset, "i", 4), (layout.type_offset, "i", 4)]
-        )
-        fmt = "<" if abi.byteorder == "little" else ">"
-        pos = 0
-        for offset, code, size in fields:
-            fmt += "x" * (offset - pos) + code
-            pos = offset + size
-        fmt += "x" * (self.len0 - pos)
-        usable = (
-            [code for _, code, _ in fields][1:] == ["i", "i"]
-            and fields[0][0] == 0
-            and abi.sizeof_int == 4
-            and geometry.data_offset == self.len0
-        )
-        self.header: struct.Struct | None = struct.Struct(fmt) if usable else None
-        # The receive-side shortcut follows glibc's CMSG_NXTHDR; the BSD
-        # macros take the general walk.
-        self.glibc = usable and not geometry.bsd_macros
-        self.sol_socket = abi.const("SOL_SOCKET")
-        self.scm_rights = abi.const("SCM_RIGHTS")
-
-    def pack(self, ancdata: object) -> bytes | None:
-        """``_cmsg.pack_ancdata(ancdata)`` for a list/tuple of exact ``(int,
-        int, bytes)`` tuples of modest size; None when the general packer must
-        decide.  Items are laid end to end, ``CMSG_SPACE`` each, which is
-        where ``CMSG_NXTHDR`` puts them in the zero-filled buffer CPython
-        builds (checked against ``pack_ancdata`` in the tests)."""
-        header = self.header
-        if header is None or (type(ancdata) is not list and type(ancdata) is not tuple):
-            return None
-        if len(ancdata) == 1:
-            # One item (an fd array, credentials): no list to join.
-            item = ancdata[0]
-            if type(item) is tuple and len(item) == 3:
-                level, kind, data = item
-                if (
-                    type(level) is int
-                    and type(kind) is int
-                    and type(data) is bytes
-                    and INT_MIN <= level <= INT_MAX
-                    and INT_MIN <= kind <= INT_MAX
-                    and len(data) <= 65536
-                ):
-                    n = len(data)
-                    return header.pack(self.len0 + n, level, kind) + data + self.pads[-n & self.mask]
-            return None
-        if len(ancdata) > 64:
-            return None
-        parts: list[bytes] = []
-        len0 = self.len0
-        for item in ancdata:
-            if type(item) is not tuple or len(item) != 3:
-                return None
-            level, kind, data = item
-            if (
-                type(level) is not int
-                or type(kind) is not int
-                or type(data) is not bytes
-                or not INT_MIN <= level <= INT_MAX
-                or not INT_MIN <= kind <= INT_MAX
-            ):
-                return None
-            n = len(data)
-            if n > 65536:
-                return None
-            parts.append(header.pack(len0 + n, level, kind))
-            parts.append(data)
-            parts.append(self.pads[-n & self.mask])
-        return b"".join(parts)
-
-    def unpack_one(self, control: bytes) -> list[tuple[int, int, bytes]] | None:
-        """``_cmsg.unpack_ancdata(control).items`` when *control* holds exactly
-        one complete item and no room for another (glibc's ``CMSG_NXTHDR``
-        returns NULL after it); None when the general walk must decide."""
-        if not self.glibc or self.header is None:
-            return None
-        controllen = len(control)
-        len0 = self.len0
-        if controllen < len0:
-            return None
-        length, level, kind = self.header.unpack_from(control, 0)
-        if length < len0 or length > controllen:
-            return None  # malformed or cut short: the general walk warns
-        # glibc __cmsg_nxthdr: NULL when the aligned item plus a whole next
-        # header does not fit in msg_controllen.
-        if controllen >= ((length + self.mask) & ~self.mask) + self.hdr_size:
-            return None
-        return [(level, kind, control[len0:length])]
-
-
-_SHAPES: dict[int, _FastShape] = {}
-
-
-def _shape_for(abi: ABI) -> _FastShape:
-    # ABI values are unhashable: cached by identity (the entry keeps it alive).
-    shape = _SHAPES.get(id(abi))
-    if shape is None or shape.abi is not abi:
-        shape = _FastShape(abi)
-        if len(_SHAPES) > 64:
-            _SHAPES.clear()
-        _SHAPES[id(abi)] = shape
-    return shape
-
-
 class SocketType:
     """CPython's ``_socket.socket``: the socket object at the C level.
 
@@ -224,7 +90,7 @@ class SocketType:
     :class:`sansock.socket` for the documented class.
     """
 
-    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_fast", "_msg_fast")
+    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast")
 
     #: The binding (driver and module state) sockets of this class use.
     _default_binding: ClassVar[Binding]
@@ -237,7 +103,8 @@ class SocketType:
     _drv: Driver
     _k: SocketConstants
     _binding: Binding
-    _fast: _FastShape
+    #: The control-buffer codec of the socket's ABI (the packer and the walk).
+    _control: _cmsg.CmsgCodec
     #: getsockaddrlen() knows the family: recvmsg/recvmsg_into may take their fast paths.
     _msg_fast: bool
 
@@ -253,7 +120,7 @@ class SocketType:
         self._drv = drv
         k = binding.constants
         self._k = k
-        self._fast = _shape_for(k.abi)
+        self._control = _cmsg.codec(k.abi)
         family = clinic_int(family)
         type = clinic_int(type)
         proto = clinic_int(proto)
@@ -303,7 +170,7 @@ class SocketType:
         self._family = family
         self._type = type & ~(k.SOCK_NONBLOCK | k.SOCK_CLOEXEC)
         self._proto = proto
-        self._msg_fast = family in self._fast.families
+        self._msg_fast = family in _address._codec_for(self._k.abi).lengths
         if type & k.SOCK_NONBLOCK:
             self._timeout_ns = 0
         else:
@@ -744,7 +611,7 @@ class SocketType:
                     if type(ancdata) is tuple and not ancdata:
                         control: bytes | None = b""
                     else:
-                        control = self._fast.pack(ancdata)
+                        control = self._control.lay_out(ancdata, True)
                     if control is not None:
                         return self._call(True, self._drv.sendmsg, self._fd, buffers, control, flags, None)
         flags = arg_int(flags)
@@ -787,32 +654,9 @@ class SocketType:
             assoc = clinic_int(assoclen)
             if assoc < 0:
                 raise TypeError("assoclen must be positive")
-        sol_alg = abi.const("SOL_ALG")
-        endian = abi.byteorder
-        # Headers at CMSG_NXTHDR positions of a zero-filled buffer; the IV item's
-        # cmsg_len is CMSG_SPACE(...) as in CPython.
-        items: list[tuple[int, int, bytes]] = [
-            (abi.const("ALG_SET_OP"), _cmsg.cmsg_len(4, abi), op_value.to_bytes(4, endian))
-        ]
-        if iv_view is not None:
-            iv_data = iv_view.nbytes.to_bytes(4, endian) + iv_view.tobytes()
-            items.append((abi.const("ALG_SET_IV"), _cmsg.cmsg_space(len(iv_data), abi), iv_data))
-        if assoc >= 0:
-            items.append(
-                (abi.const("ALG_SET_AEAD_ASSOCLEN"), _cmsg.cmsg_len(4, abi), assoc.to_bytes(4, endian))
-            )
-        layout = abi.cmsg
-        control = bytearray()
-        for kind, cmsg_len_value, data in items:
-            header = bytearray(layout.hdr_size)
-            header[: layout.len_size] = cmsg_len_value.to_bytes(layout.len_size, endian)
-            header[layout.level_offset : layout.level_offset + 4] = sol_alg.to_bytes(4, endian)
-            header[layout.type_offset : layout.type_offset + 4] = kind.to_bytes(4, endian)
-            item = bytes(header) + data
-            control += item.ljust(_cmsg.cmsg_space(len(data), abi), b"\0")
+        control = _cmsg.pack_afalg(op_value, iv_view, assoc, abi)
         views = [] if msg is None else _msgargs.sendmsg_buffers(msg)
-        control_bytes = bytes(control)
-        return self._call(True, self._drv.sendmsg, self._fd, views, control_bytes, flags, None)
+        return self._call(True, self._drv.sendmsg, self._fd, views, control, flags, None)
 
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
@@ -925,136 +769,126 @@ class SocketType:
         self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
         """Receive data, ancillary data, flags and address (sock_recvmsg)."""
-        if (
+        # Fast path: sizes the general path accepts, a family it knows.
+        fast = (
             self._msg_fast
             and type(bufsize) is int
             and type(ancbufsize) is int
             and type(flags) is int
             and 0 <= bufsize <= _FAST_SIZE
             and 0 <= ancbufsize <= _FAST_SIZE
-        ):
-            # Fast path: sizes the general path accepts, a family it knows;
-            # the driver's C types refuse a flags value that is not a C int,
-            # and only then are the arguments parsed.
-            try:
-                data, control, msg_flags, raw = self._drv.recvmsg(self._fd, bufsize, ancbufsize, flags)
-            except OSError as exc:
-                first: OSError | None = exc
-            except (TypeError, OverflowError):
-                first = None  # refused by the driver: parsed below, outside this handler
-            else:
-                if not control and not raw:
-                    return data, [], msg_flags, None
-                items, address = self._finish_recvmsg(control, msg_flags, raw)
-                return data, items, msg_flags, address
-            if first is None:
-                return self._recvmsg_parsed(bufsize, ancbufsize, flags)
-            try:
-                data, control, msg_flags, raw = self._again(
-                    first, False, self._drv.recvmsg, self._fd, bufsize, ancbufsize, flags
-                )
-            finally:
-                first = None  # its traceback holds this frame: no cycle
-            items, address = self._finish_recvmsg(control, msg_flags, raw)
-            return data, items, msg_flags, address
-        return self._recvmsg_parsed(bufsize, ancbufsize, flags)
-
-    def _recvmsg_parsed(
-        self, bufsize: object, ancbufsize: object, flags: object
-    ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
-        """recvmsg's general path: every argument parsed and checked first."""
-        abi = self._k.abi
-        bufsize, ancbufsize, flags = _msgargs.recvmsg_args(bufsize, ancbufsize, flags)
-        _address.sockaddr_len(self._family, abi)
-        _msgargs.check_ancbufsize(ancbufsize, abi)
-        data, control, msg_flags, raw = self._call(False, self._drv.recvmsg, self._fd, bufsize, ancbufsize, flags)
-        items, address = self._finish_recvmsg(control, msg_flags, raw)
-        return data, items, msg_flags, address
+        )
+        return self._recvmsg(False, fast, bufsize, ancbufsize, flags)
 
     def recvmsg_into(
         self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
         """Like :meth:`recvmsg`, scattering the data into *buffers* (sock_recvmsg_into)."""
-        if (
+        # Fast path: bytearrays (always writable and contiguous) in a list or tuple.
+        fast = (
             self._msg_fast
             and (type(buffers) is list or type(buffers) is tuple)
             and type(ancbufsize) is int
             and type(flags) is int
             and 0 <= ancbufsize <= _FAST_SIZE
-        ):
+        )
+        if fast:
             for buf in buffers:
                 if type(buf) is not bytearray:
+                    fast = False
                     break
-            else:
-                # Fast path: bytearrays, always writable and contiguous; the
-                # driver refuses a bad flags value (then the general path
-                # parses the arguments).
-                try:
-                    n, control, msg_flags, raw = self._drv.recvmsg_into(
-                        self._fd, buffers, ancbufsize, flags
-                    )
-                except OSError as exc:
-                    first: OSError | None = exc
-                except (TypeError, OverflowError):
-                    first = None  # refused by the driver: parsed below, outside this handler
+        return self._recvmsg(True, fast, buffers, ancbufsize, flags)
+
+    def _recvmsg_args(self, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:
+        """``recvmsg``/``recvmsg_into``'s arguments parsed and checked as
+        ``sock_recvmsg``/``sock_recvmsg_into`` do, before any syscall: *target*
+        is the buffer size or the buffers (as byte views), then the family's
+        ``getsockaddrlen`` and the *ancbufsize* bound."""
+        abi = self._k.abi
+        parsed: tuple[Any, int, int]
+        if into:
+            parsed = _msgargs.recvmsg_into_args(target, ancbufsize, flags)
+        else:
+            parsed = _msgargs.recvmsg_args(target, ancbufsize, flags)
+        _address.sockaddr_len(self._family, abi)
+        _msgargs.check_ancbufsize(parsed[1], abi)
+        return parsed
+
+    def _recvmsg(
+        self, into: bool, fast: bool, target: Any, ancbufsize: Any, flags: Any
+    ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
+        """The one ``recvmsg`` helper: the driver's ``recvmsg`` (*target* a size)
+        or ``recvmsg_into`` (*target* the buffers) through the timeout machine,
+        then the result, ``(data or count, ancdata, msg_flags, address)``.
+
+        *fast*: the caller vouches that the arguments are exact values the
+        general path would accept unchanged, so the driver gets them as they
+        are; its C types refuse a flags value that is not a C int, and only
+        then are the arguments parsed.  Otherwise they are parsed first
+        (:meth:`_recvmsg_args`).
+
+        The control buffer is walked by ``_cmsg``'s one walk.  sock_recvmsg_guts:
+        "If recvmsg() raises an exception after the system call returns, it will
+        first attempt to close any file descriptors received via the SCM_RIGHTS
+        mechanism" (the ``err_closefds`` label).  The ``try`` that does it is
+        in this frame, entered with no Python call after the syscall returns,
+        so that a signal handler raising at a call cannot leak the fds.
+        """
+        data: Any  # bytes (recvmsg) or the byte count (recvmsg_into)
+        first: OSError | None = None
+        done = False
+        if fast:
+            try:
+                # Called as methods, not through a local: no bound method is
+                # made on the path every call takes.
+                if into:
+                    data, control, msg_flags, raw = self._drv.recvmsg_into(self._fd, target, ancbufsize, flags)
                 else:
-                    if not control and not raw:
-                        return n, [], msg_flags, None
-                    items, address = self._finish_recvmsg(control, msg_flags, raw)
-                    return n, items, msg_flags, address
-                if first is None:
-                    return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
-                held = [memoryview(buf) for buf in buffers]  # exported while waiting
-                try:
-                    n, control, msg_flags, raw = self._again(
-                        first, False, self._drv.recvmsg_into, self._fd, held, ancbufsize, flags
-                    )
-                finally:
-                    first = None  # its traceback holds this frame: no cycle
+                    data, control, msg_flags, raw = self._drv.recvmsg(self._fd, target, ancbufsize, flags)
+                done = True
+            except OSError as exc:
+                first = exc
+            except (TypeError, OverflowError):
+                pass  # refused by the driver: parsed below, outside this handler
+        # recvmsg_into's buffers, exported from before the wait until the
+        # result is decoded and released before returning or raising, as
+        # sock_recvmsg_into holds and releases its Py_buffers.
+        held: list[memoryview] | None = None
+        if not done:
+            syscall = self._drv.recvmsg_into if into else self._drv.recvmsg
+            try:
+                if first is not None:
+                    if into:
+                        target = held = [memoryview(buf) for buf in target]
+                    try:
+                        data, control, msg_flags, raw = self._again(first, False, syscall, self._fd, target, ancbufsize, flags)
+                    finally:
+                        first = None  # its traceback holds this frame: no cycle
+                else:
+                    target, ancbufsize, flags = self._recvmsg_args(into, target, ancbufsize, flags)
+                    if into:
+                        held = target
+                    data, control, msg_flags, raw = self._call(False, syscall, self._fd, target, ancbufsize, flags)
+            except BaseException:
+                if held is not None:
                     for view in held:
                         view.release()
-                items, address = self._finish_recvmsg(control, msg_flags, raw)
-                return n, items, msg_flags, address
-        return self._recvmsg_into_parsed(buffers, ancbufsize, flags)
-
-    def _recvmsg_into_parsed(
-        self, buffers: object, ancbufsize: object, flags: object
-    ) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
-        """recvmsg_into's general path: every argument parsed and checked first."""
-        abi = self._k.abi
-        views, ancbufsize, flags = _msgargs.recvmsg_into_args(buffers, ancbufsize, flags)
+                raise
+        if not control and held is None:
+            return data, [], msg_flags, (self._decode(raw) if raw else None)
         try:
-            _address.sockaddr_len(self._family, abi)
-            _msgargs.check_ancbufsize(ancbufsize, abi)
-            n, control, msg_flags, raw = self._call(False, self._drv.recvmsg_into, self._fd, views, ancbufsize, flags)
-        finally:
-            for view in views:  # PyBuffer_Release before returning or raising
-                view.release()
-        items, address = self._finish_recvmsg(control, msg_flags, raw)
-        return n, items, msg_flags, address
-
-    def _finish_recvmsg(
-        self, control: bytes, msg_flags: int, raw: bytes
-    ) -> tuple[list[tuple[int, int, bytes]], Any]:
-        """Decode what recvmsg returned; on any error close the fds it carried.
-
-        sock_recvmsg_guts: "If recvmsg() raises an exception after the system
-        call returns, it will first attempt to close any file descriptors
-        received via the SCM_RIGHTS mechanism" (the ``err_closefds`` label).
-        """
-        if not control:
-            return [], (self._decode(raw) if raw else None)
-        abi = self._k.abi
-        try:
-            items = self._fast.unpack_one(control)
-            if items is not None:
-                return items, (self._decode(raw) if raw else None)
-            result = _cmsg.unpack_ancdata(control, msg_flags, abi)
-            if result.truncated:
+            if held is not None:
+                for view in held:
+                    view.release()
+                if not control:
+                    return data, [], msg_flags, (self._decode(raw) if raw else None)
+            items, cut, malformed = self._control.walk(control)
+            if cut is not None or malformed:
+                # stacklevel 3: the caller of recvmsg (recvmsg -> _recvmsg).
                 warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
-            return result.items, self._decode(raw)
+            return data, items, msg_flags, (self._decode(raw) if raw else None)
         except BaseException:
-            for fd in _cmsg.scm_rights_fds(control, abi):
+            for fd in _cmsg.scm_rights_fds(control, self._k.abi):
                 try:
                     self._drv.close(fd)
                 except OSError:

@@ -42,42 +42,18 @@ Driving functions
   ``connect()`` failed.
 * :func:`send_all` -- ``sendall``: one deadline for the whole call.
 
-Wiring in the socket class (``drv`` is the driver; the exception is taken
-out of the ``except`` block so that a ``TimeoutError`` raised later carries
-no ``__context__``, as in CPython; every retry and poll reads ``self.fd``
-again, as ``sock_call_ex`` reads ``s->sock_fd``, so a ``close()`` from another
-thread makes the call fail with EBADF; ``poll`` returns "ready" for fd -1 as
-``internal_select`` does; and the saved exception is dropped in a
-``finally``, see below)::
-
-    def poll(self, events, ms):
-        return events if self.fd == -1 else self.drv.poll(self.fd, events, ms)
-
-    def recv(self, bufsize, flags=0):
-        drv = self.drv
-        try:
-            return drv.recv(self.fd, bufsize, flags)   # fast path: one syscall
-        except OSError as exc:
-            first = exc
-        try:
-            return retry_call(
-                first, lambda: drv.recv(self.fd, bufsize, flags),
-                timeout_ns=self.timeout_ns, writing=False, poll=self.poll,
-                monotonic_ns=drv.monotonic_ns, abi=drv.abi,
-            )
-        finally:
-            first = None
-
-    def connect(self, address):          # connect_ex: ex=True, return the int
-        (the same shape with finish_connect(first, ..., poll=self.poll,
-         so_error=lambda: drv.getsockopt(self.fd, SOL_SOCKET, SO_ERROR),
-         strerror=drv.strerror, ex=False))
-
-    def sendall(self, data, flags=0):
-        send_all(memoryview(data).cast("B"),
-                 lambda view: self.drv.send(self.fd, view, flags),
-                 timeout_ns=self.timeout_ns, poll=self.poll,
-                 monotonic_ns=self.drv.monotonic_ns, abi=self.drv.abi)
+Wiring: the socket class (``sansock._socket.SocketType``) hands these
+functions the syscall as a closure that reads the socket's fd again on every
+attempt (``self._fd``, as ``sock_call_ex`` reads ``s->sock_fd``), so a
+``close()`` from another thread makes the call fail with EBADF; its ``_poll``
+returns "ready" for fd -1, as ``internal_select`` does; the clock is the
+driver's ``monotonic_ns`` and the numbers come from the socket's ABI.  The
+first exception is taken out of the ``except`` block (so that a
+``TimeoutError`` raised later carries no ``__context__``, as in CPython) and
+dropped in a ``finally`` (see below).  The code is ``SocketType._call`` and
+``_again`` (:func:`retry_call`), ``_connect`` (:func:`finish_connect`) and
+``_sendall_view`` (:func:`send_all`); an example written out here went stale
+once, so this text names them instead.
 
 Exceptions and reference cycles: an exception caught into a local
 (``failure = exc``) has a traceback that holds the frame that caught it, so
@@ -104,7 +80,7 @@ from typing import Final, SupportsIndex, TypeVar, cast
 
 import attrs
 
-from ._abi import ABI
+from ._abi import ABI, derived
 from ._errors import timed_out
 
 __all__ = [
@@ -119,6 +95,7 @@ __all__ = [
     "Event",
     "Mode",
     "State",
+    "bytes_sent",
     "finish_connect",
     "mode_of",
     "next_step",
@@ -515,16 +492,8 @@ class _Numbers:
     int_max: int
 
 
-# Keyed by id(abi); the entry keeps the ABI alive so the id cannot be reused.
-# (An ABI is not hashable: its mappings are mappingproxy objects.)
-_NUMBERS: dict[int, tuple[ABI, _Numbers]] = {}
-
-
-def _numbers(abi: ABI) -> _Numbers:
-    entry = _NUMBERS.get(id(abi))
-    if entry is not None and entry[0] is abi:
-        return entry[1]
-    numbers = _Numbers(
+def _build_numbers(abi: ABI) -> _Numbers:
+    return _Numbers(
         eintr=abi.errno("EINTR"),
         eagain=frozenset((abi.errno("EAGAIN"), abi.errno("EWOULDBLOCK"))),
         ewouldblock=abi.errno("EWOULDBLOCK"),
@@ -535,8 +504,11 @@ def _numbers(abi: ABI) -> _Numbers:
         pollerr=abi.const("POLLERR"),
         int_max=(1 << (8 * abi.sizeof_int - 1)) - 1,
     )
-    _NUMBERS[id(abi)] = (abi, numbers)
-    return numbers
+
+
+def _numbers(abi: ABI) -> _Numbers:
+    """The machine's numbers for *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
+    return derived(abi, _build_numbers)
 
 
 def _syscall_event(code: int | None, numbers: _Numbers) -> Event:
@@ -876,3 +848,14 @@ def _note_bytes_sent(exc: BaseException, sent: int) -> None:
         exc.bytes_sent = sent  # type: ignore[attr-defined]
     except (AttributeError, TypeError):  # pragma: no cover - a type with __slots__
         pass
+
+
+def bytes_sent(exc: BaseException) -> int | None:
+    """How many bytes ``sendall`` had sent when it raised *exc* (None if not from sendall).
+
+    ``sendall`` sets ``exc.bytes_sent`` on whatever it raises (the stdlib
+    type, message and args are unchanged; ``_note_bytes_sent`` above);
+    this reads it with a type.
+    """
+    value = getattr(exc, "bytes_sent", None)
+    return value if isinstance(value, int) else None

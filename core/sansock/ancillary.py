@@ -28,6 +28,7 @@ See ``docs/extensions.rst`` for worked examples.
 
 from __future__ import annotations
 
+from ._cmsg import CutItem, RawItem, Truncation
 from ._control_messages import (
     DEFAULT_REGISTRY,
     SO_EE_ORIGIN_ICMP,
@@ -46,32 +47,29 @@ from ._control_messages import (
     HopLimit,
     Ipv6PacketInfo,
     PacketInfo,
-    RawItem,
     TimestampNs,
     Timestamp,
     TimeToLive,
     TrafficClass,
     TypeOfService,
+    ancillary_space,
     decode_item,
     encode,
 )
 from ._received import (
     ControlTruncatedError,
-    CutItem,
     OwnedFd,
     OwnedReceived,
     Received,
-    Truncation,
     TruncationPolicy,
-    ancillary_space,
     ancillary_space_for,
-    bytes_sent,
     recvmsg_ex,
     recvmsg_into_ex,
     recvmsg_owned,
     set_truncation_policy,
     truncation_policy,
 )
+from ._timeout import bytes_sent
 
 __all__ = [
     "DEFAULT_REGISTRY",

@@ -10,7 +10,7 @@ and ``send`` do:
   how many were sent (``sendmmsg(2)``).
 
 On the native driver each call is one syscall; on a driver without the
-``MmsgDriver`` capability (``sansock._driver``) (the fake kernel) the core loops
+``MmsgDriver`` capability (:mod:`sansock.driver`) (the fake kernel) the core loops
 over ``recvfrom``/``send``/``sendto`` with the same results.  See
 ``docs/extensions.rst``.
 """

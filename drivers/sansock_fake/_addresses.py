@@ -16,7 +16,7 @@ from typing import Union
 
 import attrs
 
-from sansock._abi import ABI
+from sansock.driver import ABI
 
 from ._oserror import raise_errno
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from sansock._abi import ABI
+from sansock.driver import ABI
 
 from ._oserror import raise_errno
 

@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 import attrs
 
-from sansock._abi import ABI
-from sansock._driver import AddrInfo, HostEnt
-from sansock._profiles import LINUX_X86_64
+from sansock.driver import ABI, LINUX_X86_64, AddrInfo, HostEnt
 
 from ._addresses import (
     InetName,

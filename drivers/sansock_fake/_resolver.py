@@ -14,9 +14,7 @@ import string
 
 import attrs
 
-from sansock._abi import ABI
-from sansock._driver import AddrInfo, HostEnt
-from sansock._errors import gaierror, herror
+from sansock.driver import ABI, AddrInfo, HostEnt, gaierror, herror
 
 from ._addresses import InetName, build_inet, family_of, parse_inet, parse_inet6
 

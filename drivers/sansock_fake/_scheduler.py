@@ -541,7 +541,12 @@ class Scheduler:
             self._waiting_for[me] = info
             try:
                 outside = {i: t for i, t in self._participants().items() if i not in self._waiting}
-                if outside:
+                if threading._limbo:  # type: ignore[attr-defined]
+                    # A thread started but not running yet (Thread.start()
+                    # waits for it; it has no ident, so it is in no list
+                    # above) is about to take part: it holds the clock.
+                    quiet, watch, pause = False, None, self.confirm_s
+                elif outside:
                     quiet, watch, pause = self._look_outside(outside, watch)
                 else:
                     quiet, watch, pause = True, None, self.idle_grace_s

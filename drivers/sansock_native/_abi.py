@@ -12,7 +12,7 @@ import functools
 import os
 from typing import Literal
 
-from sansock._abi import ABI, CmsgLayout, SockaddrLayout
+from sansock.driver import ABI, CmsgLayout, SockaddrLayout
 
 from ._lib import ffi, lib
 
@@ -30,36 +30,60 @@ def _table(table: int) -> dict[str, int]:
     return out
 
 
+#: What ``sansock_layout`` (``_facts.h``) writes, in its order.
+_LAYOUT_FACTS = (
+    "sizeof_int",
+    "sizeof_long",
+    "sizeof_socklen_t",
+    "sizeof_size_t",
+    "cmsg_len_size",  # sizeof(((struct cmsghdr *)0)->cmsg_len)
+    "cmsghdr_size",  # sizeof(struct cmsghdr)
+    "cmsg_level_offset",
+    "cmsg_type_offset",
+    "cmsg_align",  # CMSG_ALIGN(1)
+    "sun_path_size",
+    "somaxconn",
+    "sockaddr_storage_size",
+    "little_endian",
+)
+
+
+def _layout_facts() -> dict[str, int]:
+    """The host's layout facts, by name (``sansock_layout``)."""
+    out = ffi.new("long long[]", len(_LAYOUT_FACTS))
+    lib.sansock_layout(out)
+    return dict(zip(_LAYOUT_FACTS, (int(v) for v in ffi.unpack(out, len(_LAYOUT_FACTS)))))
+
+
 @functools.lru_cache(maxsize=None)
 def host_abi() -> ABI:
     """The host's :class:`sansock.ABI`, read once from the compiled extension."""
-    layout = ffi.new("long long[13]")
-    lib.sansock_layout(layout)
-    facts = [int(v) for v in ffi.unpack(layout, 13)]
-    byteorder: Literal["little", "big"] = "little" if facts[12] else "big"
-    if facts[11] != 128:  # pragma: no cover - _native.py sizes its scratch by it
-        raise ImportError(f"sansock_native: unexpected sizeof(struct sockaddr_storage) {facts[11]}")
+    facts = _layout_facts()
+    byteorder: Literal["little", "big"] = "little" if facts["little_endian"] else "big"
+    storage = facts["sockaddr_storage_size"]
+    if storage != 128:  # pragma: no cover - _native.py sizes its scratch by it
+        raise ImportError(f"sansock_native: unexpected sizeof(struct sockaddr_storage) {storage}")
     return ABI(
         name=f"{os.uname().sysname.lower()}-{os.uname().machine}",
         byteorder=byteorder,
-        sizeof_int=facts[0],
-        sizeof_long=facts[1],
-        sizeof_socklen_t=facts[2],
-        sizeof_size_t=facts[3],
+        sizeof_int=facts["sizeof_int"],
+        sizeof_long=facts["sizeof_long"],
+        sizeof_socklen_t=facts["sizeof_socklen_t"],
+        sizeof_size_t=facts["sizeof_size_t"],
         cmsg=CmsgLayout(
-            len_size=facts[4],
-            hdr_size=facts[5],
-            level_offset=facts[6],
-            type_offset=facts[7],
-            align=facts[8],
+            len_size=facts["cmsg_len_size"],
+            hdr_size=facts["cmsghdr_size"],
+            level_offset=facts["cmsg_level_offset"],
+            type_offset=facts["cmsg_type_offset"],
+            align=facts["cmsg_align"],
         ),
         sockaddr=SockaddrLayout(
             has_sa_len=False,  # Linux: no sa_len byte (<bits/sockaddr.h>)
-            sun_path_size=facts[9],
+            sun_path_size=facts["sun_path_size"],
             sizes=_table(_SIZES),
         ),
         iov_max=lib.sansock_iov_max(),
-        somaxconn=facts[10],
+        somaxconn=facts["somaxconn"],
         constants=_table(_CONSTANTS),
         errnos=_table(_ERRNOS),
         sources=("the host's C headers, read by sansock_native's CFFI build",),

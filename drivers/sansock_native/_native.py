@@ -39,8 +39,7 @@ from itertools import repeat
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
-from sansock._driver import AddrInfo, HostEnt
-from sansock._errors import gaierror, herror
+from sansock.driver import AddrInfo, HostEnt, gaierror, herror
 
 from ._abi import host_abi
 from ._lib import (
@@ -64,7 +63,7 @@ from ._lib import (
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from sansock._abi import ABI
+    from sansock.driver import ABI
 
 __all__ = ["NativeDriver"]
 

@@ -1,0 +1,46 @@
+"""sansock.driver: everything a driver needs from the core, and nothing else.
+
+A driver (the native one, the fake kernel, or yours) imports only ``sansock``
+and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
+
+* the protocols: :class:`~sansock.Driver` (the syscall boundary) and the
+  optional ``MmsgDriver`` capability, with the result shapes
+  :data:`~sansock.driver.AddrInfo` and :data:`~sansock.driver.HostEnt`;
+* the platform description a driver returns as its ``abi``:
+  :class:`~sansock.ABI` and its layouts :class:`~sansock.CmsgLayout` and
+  :class:`~sansock.SockaddrLayout`;
+* the shipped profiles (:data:`~sansock.driver.PROFILES`,
+  :func:`~sansock.driver.get_profile`, :data:`~sansock.driver.LINUX_X86_64`...),
+  for a driver that speaks a known platform;
+* the resolver errors a driver raises: :class:`~sansock.gaierror`,
+  :class:`~sansock.herror`.
+
+>>> from sansock.driver import get_profile
+>>> get_profile("linux-x86_64").const("SOL_SOCKET")
+1
+"""
+
+from __future__ import annotations
+
+from ._abi import ABI, CmsgLayout, SockaddrLayout
+from ._driver import AddrInfo, Driver, HostEnt, MmsgDriver
+from ._errors import gaierror, herror
+from ._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_I386, LINUX_X86_64, PROFILES, get_profile
+
+__all__ = [
+    "ABI",
+    "DARWIN_ARM64",
+    "LINUX_AARCH64",
+    "LINUX_I386",
+    "LINUX_X86_64",
+    "PROFILES",
+    "AddrInfo",
+    "CmsgLayout",
+    "Driver",
+    "HostEnt",
+    "MmsgDriver",
+    "SockaddrLayout",
+    "gaierror",
+    "get_profile",
+    "herror",
+]
