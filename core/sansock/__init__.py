@@ -28,6 +28,8 @@ from ._binding import GLOBAL_DEFAULT_TIMEOUT as _GLOBAL_DEFAULT_TIMEOUT
 from ._binding import Binding
 from ._driver import Driver
 from ._errors import error, gaierror, herror, timeout
+from ._pyrules import RULES as _RULES
+from ._pyrules import describe_rules as _describe_rules
 from ._socket import SocketType
 from ._socketpy import SocketIO, socket
 
@@ -96,6 +98,13 @@ def default_binding() -> Binding:
     return _default
 
 
+def python_rules() -> str:
+    """Which CPython version's ``socket`` rules sansock follows, in one line:
+    those of the running interpreter (``'CPython 3.12 rules (running CPython
+    3.12.1)'``); see :mod:`sansock._pyrules`."""
+    return _describe_rules()
+
+
 has_ipv6 = True
 
 # Module functions: the default binding's methods.
@@ -155,9 +164,7 @@ def __dir__() -> list[str]:
     except ImportError:  # no native build: list what is there without it
         return sorted(names)
     names.update(("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"))
-    names.update(
-        name for name in abi.constants if not name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF"))
-    )
+    names.update(name for name in abi.constants if _RULES.exports(name))
     return sorted(names)
 
 
@@ -213,5 +220,6 @@ __all__ = [
     "using",
     "swap_default_driver",
     "default_binding",
+    "python_rules",
     "ancillary",
 ]

@@ -14,7 +14,6 @@ The module functions follow ``Modules/socketmodule.c`` (``socket_getaddrinfo``,
 from __future__ import annotations
 
 import struct
-import sys
 from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from ._consts import SocketConstants
 from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import SocketEnums, intenum_converter
 from ._errors import error
+from ._pyrules import RULES, exception_group
 from ._socket import _OMITTED
 from ._socketpy import socket
 
@@ -122,7 +122,7 @@ class Binding:
         if name in ("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"):
             return getattr(self.enums, name)
         value = self.abi.constants.get(name)
-        if value is None or name.startswith(("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")):
+        if value is None or not RULES.exports(name):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         e = self.enums
         if name.startswith("AF_"):
@@ -189,7 +189,7 @@ class Binding:
         timeout: float | None = GLOBAL_DEFAULT_TIMEOUT,
         source_address: Any = None,
         *,
-        all_errors: bool = False,
+        all_errors: bool = _OMITTED,
     ) -> socket:
         """Connect to *address* and return the socket object (``Lib/socket.py``).
 
@@ -203,6 +203,10 @@ class Binding:
         if *all_errors* is False, and an ExceptionGroup of all errors if
         *all_errors* is True.
         """
+        if all_errors is _OMITTED:
+            all_errors = False
+        elif not RULES.create_connection_all_errors:  # Python 3.10's signature
+            raise TypeError("create_connection() got an unexpected keyword argument 'all_errors'")
         host, port = address
         exceptions: list[OSError] = []
         k = self.constants
@@ -229,9 +233,7 @@ class Binding:
             try:
                 if not all_errors:
                     raise exceptions[0]
-                if sys.version_info >= (3, 11):
-                    raise ExceptionGroup("create_connection failed", exceptions)
-                raise exceptions[-1]  # Python 3.10 has no ExceptionGroup
+                raise exception_group("create_connection failed", exceptions)
             finally:
                 # Break explicitly a reference cycle
                 exceptions.clear()
@@ -700,11 +702,4 @@ class Binding:
 
     def if_indextoname(self, index: int, /) -> str:
         """Returns the interface name corresponding to the interface index if_index."""
-        # PyLong_AsUnsignedLong (no __index__), then a cast to unsigned int.
-        if not isinstance(index, int):
-            raise TypeError("an integer is required")
-        if index < 0:
-            raise OverflowError("can't convert negative value to unsigned int")
-        if index >= 1 << (8 * self.abi.sizeof_long):
-            raise OverflowError("Python int too large to convert to C unsigned long")
-        return _address._fs_decode(self.driver.if_indextoname(index & 0xFFFFFFFF))
+        return _address._fs_decode(self.driver.if_indextoname(_inet.if_index(index, self.abi)))

@@ -16,12 +16,18 @@ from typing import Any
 import attrs
 
 from ._abi import ABI
+from ._pyrules import RULES
 
 __all__ = ["SocketEnums", "intenum_converter"]
 
 
 def _members(abi: ABI, prefix: str) -> list[tuple[str, int]]:
-    members = [(name, value) for name, value in abi.constants.items() if name.startswith(prefix)]
+    # Only the names the running CPython's socket module has (RULES).
+    members = [
+        (name, value)
+        for name, value in abi.constants.items()
+        if name.startswith(prefix) and RULES.exports(name)
+    ]
     members.sort(key=lambda item: (item[1], item[0]))
     return members
 

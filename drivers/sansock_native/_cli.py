@@ -236,6 +236,7 @@ def info(driver_name: str, out: Any = sys.stdout) -> int:
     families = sorted(name for name in abi.constants if name.startswith("AF_"))
     lines = [
         f"driver:        {driver_name} ({type(net.driver).__module__}.{type(net.driver).__name__})",
+        f"Python rules:  {sansock.python_rules()}",
         f"ABI:           {abi.name} ({abi.byteorder}-endian)",
         f"sizes:         int {abi.sizeof_int}, long {abi.sizeof_long}, "
         f"socklen_t {abi.sizeof_socklen_t}, size_t {abi.sizeof_size_t}",
