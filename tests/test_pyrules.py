@@ -16,6 +16,7 @@ import socket as stdlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,13 +106,13 @@ def test_every_stdlib_constant_is_exported_with_its_value(native_net: Binding) -
 
 def test_the_enums_have_the_stdlib_members() -> None:
     for enum_name in ("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"):
-        theirs = set(getattr(stdlib, enum_name).__members__)
-        ours = set(getattr(sansock, enum_name).__members__)
-        # The stdlib's enums may lack a platform name sansock knows (AF_DECnet
-        # is not a member there); never the other way round, and never a name
-        # of another Python version.
-        assert theirs <= ours, (enum_name, theirs - ours)
-        assert not (ours - theirs) & set(CONSTANT_VERSIONS)
+        theirs = getattr(stdlib, enum_name).__members__
+        ours = getattr(sansock, enum_name).__members__
+        # Same names (aliases included), same values, same canonical members.
+        assert {n: int(v) for n, v in ours.items()} == {n: int(v) for n, v in theirs.items()}, enum_name
+        assert [m.name for m in getattr(sansock, enum_name)] == [m.name for m in getattr(stdlib, enum_name)]
+    # A mixed-case name is a plain int, as socket.py's _convert_ leaves it.
+    assert type(sansock.AF_DECnet) is int and sansock.AF_DECnet == stdlib.AF_DECnet
 
 
 # -- arguments whose rules changed ----------------------------------------------
@@ -189,3 +190,49 @@ def test_setblocking_argument_matches_stdlib(net: Binding, flag: object) -> None
 
     with net.socket(net.AF_INET, net.SOCK_STREAM) as ours, stdlib.socket() as theirs:
         assert outcome(run(ours)) == outcome(run(theirs))
+
+
+class IntSub(int):
+    pass
+
+
+@pytest.mark.parametrize(
+    "port", [80, 70000, -1, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, 2**70, True, IntSub(80)], ids=repr
+)
+def test_getaddrinfo_int_port_matches_stdlib(native_net: Binding, port: int) -> None:
+    # 3.12 passes any exact int's digits to the C library (gh-74895); before,
+    # a C long.  bool and int subclasses are not ints there (PyLong_CheckExact).
+    def call(module: Any) -> Callable[[], object]:
+        return lambda: module.getaddrinfo("127.0.0.1", port, type=stdlib.SOCK_STREAM)
+
+    ours, theirs = outcome(call(native_net)), outcome(call(stdlib))
+    if ours[0] == "ok":
+        assert theirs[0] == "ok"
+        assert [item[4] for item in ours[1]] == [item[4] for item in theirs[1]]  # type: ignore[attr-defined]
+    else:
+        assert ours == theirs
+
+
+def test_private_module_names_match_stdlib() -> None:
+    """``Lib/socket.py``'s private names that CPython's ``test_socket`` uses."""
+    for name in ("_LOCALHOST", "_LOCALHOST_V6", "_GiveupOnSendfile", "_fallback_socketpair"):
+        assert hasattr(sansock, name) == hasattr(stdlib, name), name
+    assert (sansock._LOCALHOST, sansock._LOCALHOST_V6) == (stdlib._LOCALHOST, stdlib._LOCALHOST_V6)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("family", ["AF_INET", "AF_INET6"])
+def test_fallback_socketpair_is_a_connected_loopback_pair(native_net: Binding, family: str) -> None:
+    if not RULES.fallback_socketpair:
+        pytest.skip("this CPython's socket module has no _fallback_socketpair")
+    a, b = native_net._fallback_socketpair(getattr(native_net, family))
+    with a, b:
+        assert a.getpeername() == b.getsockname() and a.type == native_net.SOCK_STREAM
+        a.sendall(b"ping")
+        assert b.recv(4) == b"ping"
+    for args, message in (
+        ((native_net.AF_UNIX,), "Only AF_INET and AF_INET6 socket address families are supported"),
+        ((native_net.AF_INET, native_net.SOCK_DGRAM), "Only SOCK_STREAM socket type is supported"),
+        ((native_net.AF_INET, native_net.SOCK_STREAM, 6), "Only protocol zero is supported"),
+    ):
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            native_net._fallback_socketpair(*args)

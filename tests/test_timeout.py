@@ -218,6 +218,7 @@ def test_parse_timeout_ints_match_stdlib(oracle: socket.socket, value: int) -> N
     assert ours_settimeout(value) == stdlib_settimeout(oracle, value)
 
 
+@pytest.mark.differential  # compares with the running CPython's own PyTime functions
 @SETTINGS
 @given(st.one_of(st.floats(min_value=0.0, max_value=1e10), st.floats(), st.integers()))
 def test_parse_timeout_matches_pytime_round_up(value: float) -> None:
@@ -248,6 +249,7 @@ def test_setdefaulttimeout_uses_the_same_rules() -> None:
         socket.setdefaulttimeout(saved)
 
 
+@pytest.mark.differential  # compares with the running CPython's own PyTime functions
 @SETTINGS
 @given(st.integers(min_value=0, max_value=2**63 - 1))
 @example(1)
@@ -326,6 +328,7 @@ def test_poll_timeout_ms_boundaries() -> None:
     assert poll_timeout_ms(5 * MS, int_max=3) == 3
 
 
+@pytest.mark.differential  # compares with the running CPython's own PyTime functions
 @SETTINGS
 @given(st.integers(min_value=0, max_value=2**63 - 1))
 def test_poll_timeout_ms_is_pytime_ceiling(ns: int) -> None:

@@ -32,6 +32,7 @@ from ._pyrules import RULES as _RULES
 from ._pyrules import describe_rules as _describe_rules
 from ._socket import SocketType
 from ._socketpy import SocketIO, socket
+from ._socketpy import _GiveupOnSendfile  # noqa: F401 - socket.py's private name, used by CPython's tests
 
 if TYPE_CHECKING:
     from enum import IntEnum, IntFlag
@@ -143,6 +144,12 @@ getprotobyname = _default.getprotobyname
 if_nameindex = _default.if_nameindex
 if_nametoindex = _default.if_nametoindex
 if_indextoname = _default.if_indextoname
+
+# Lib/socket.py's private names that CPython's own tests use.
+_LOCALHOST = "127.0.0.1"
+_LOCALHOST_V6 = "::1"
+if _RULES.fallback_socketpair:
+    _fallback_socketpair = _default._fallback_socketpair
 
 
 def __getattr__(name: str) -> Any:

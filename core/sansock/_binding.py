@@ -13,6 +13,7 @@ The module functions follow ``Modules/socketmodule.c`` (``socket_getaddrinfo``,
 
 from __future__ import annotations
 
+import builtins
 import struct
 from collections.abc import Callable, Iterable
 from enum import IntEnum
@@ -124,6 +125,8 @@ class Binding:
         value = self.abi.constants.get(name)
         if value is None or not RULES.exports(name):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if not name.isupper():  # AF_DECnet: socket.py's _convert_ takes upper-case names only
+            return value
         e = self.enums
         if name.startswith("AF_"):
             return e.AddressFamily[name]
@@ -173,6 +176,64 @@ class Binding:
             drv.close(fd_b)
             raise
         return a, b
+
+    def _fallback_socketpair(
+        self, family: int | None = None, type: int = _OMITTED, proto: int = 0
+    ) -> tuple[socket, socket]:
+        """``Lib/socket.py``'s ``_fallback_socketpair`` (3.13; a module function
+        of the versions whose :data:`~sansock._pyrules.RULES` say so): a
+        connected TCP pair over loopback, checked against a connection from
+        anyone else.  *family* defaults to ``AF_INET``."""
+        k = self.constants
+        if family is None:
+            family = self.address_family(k.AF_INET)
+        if type is _OMITTED:
+            type = self.socket_kind(k.SOCK_STREAM)
+        if family == k.AF_INET:
+            host = "127.0.0.1"  # socket._LOCALHOST
+        elif family == k.AF_INET6:
+            host = "::1"  # socket._LOCALHOST_V6
+        else:
+            raise ValueError("Only AF_INET and AF_INET6 socket address families are supported")
+        if type != k.SOCK_STREAM:
+            raise ValueError("Only SOCK_STREAM socket type is supported")
+        if proto != 0:
+            raise ValueError("Only protocol zero is supported")
+        cls = self._socket_class()
+        # We create a connected TCP socket. Note the trick with
+        # setblocking(False) that prevents us from having to create a thread.
+        lsock = cls(family, type, proto)
+        try:
+            lsock.bind((host, 0))
+            lsock.listen()
+            # On IPv6, ignore flow_info and scope_id
+            addr, port = lsock.getsockname()[:2]
+            csock = cls(family, type, proto)
+            try:
+                csock.setblocking(False)
+                try:
+                    csock.connect((addr, port))
+                except (BlockingIOError, InterruptedError):
+                    pass
+                csock.setblocking(True)
+                ssock, _ = lsock.accept()
+            except:  # noqa: E722 - as socket.py: close on anything, re-raise
+                csock.close()
+                raise
+        finally:
+            lsock.close()
+        # Authenticating avoids using a connection from something else
+        # able to connect to {host}:{port} instead of us.
+        try:
+            if ssock.getsockname() != csock.getpeername() or csock.getsockname() != ssock.getpeername():
+                raise ConnectionError("Unexpected peer connection")
+        except:  # noqa: E722
+            # getsockname() and getpeername() can fail
+            # if either socket isn't connected.
+            ssock.close()
+            csock.close()
+            raise
+        return (ssock, csock)
 
     def fromfd(self, fd: int, family: int, type: int, proto: int = 0) -> socket:
         """fromfd(fd, family, type[, proto]) -> socket object
@@ -500,8 +561,9 @@ class Binding:
         else:
             raise TypeError("getaddrinfo() argument 1 must be string or None")
         pptr: bytes | None
-        if isinstance(port, int):
-            pptr = b"%d" % c_long(port)
+        if builtins.type(port) is int:  # PyLong_CheckExact (bool and int subclasses are refused below)
+            # 3.12 (gh-74895) passes the decimal digits of any int; before, a C long.
+            pptr = b"%d" % (port if RULES.getaddrinfo_port_any_int else c_long(port))
         elif isinstance(port, str):
             pptr = port.encode("utf-8")
         elif isinstance(port, bytes):

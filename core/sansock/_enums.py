@@ -22,11 +22,13 @@ __all__ = ["SocketEnums", "intenum_converter"]
 
 
 def _members(abi: ABI, prefix: str) -> list[tuple[str, int]]:
-    # Only the names the running CPython's socket module has (RULES).
+    # Only the names the running CPython's socket module has (RULES), and, as
+    # socket.py's "lambda C: C.isupper() and C.startswith('AF_')", upper-case
+    # ones: AF_DECnet stays a plain int outside AddressFamily.
     members = [
         (name, value)
         for name, value in abi.constants.items()
-        if name.startswith(prefix) and RULES.exports(name)
+        if name.startswith(prefix) and name.isupper() and RULES.exports(name)
     ]
     members.sort(key=lambda item: (item[1], item[0]))
     return members

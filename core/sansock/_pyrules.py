@@ -140,9 +140,18 @@ class PythonRules:
     #: value was cast (wrapping), and ``ULONG_MAX`` itself was mistaken for
     #: ``PyLong_AsUnsignedLong``'s error return (``SystemError``).
     if_index_range_checked: bool
+    #: ``getaddrinfo(host, port)`` with an ``int`` port: 3.12 (gh-74895)
+    #: passes its decimal digits whatever its size and lets the C library
+    #: judge; before, ``PyLong_AsLong`` ("Python int too large to convert to C
+    #: long" beyond a C long).
+    getaddrinfo_port_any_int: bool
     #: ``create_connection(..., *, all_errors=False)`` exists (3.11+, with
     #: ``ExceptionGroup``); 3.10's ``Lib/socket.py`` has no such keyword.
     create_connection_all_errors: bool
+    #: ``socket._fallback_socketpair`` exists (3.13; 3.12.4 backported it, the
+    #: 3.12.1 this was checked against has none): the pure-Python loopback
+    #: ``socketpair`` that ``Lib/socket.py`` defines for every platform.
+    fallback_socketpair: bool
     #: Names of socket-module constants this version does not export
     #: (computed from :data:`CONSTANT_VERSIONS`).
     hidden_constants: frozenset[str]
@@ -175,7 +184,9 @@ def _rules(version: _Version) -> PythonRules:
         ),
         setblocking_truth=version >= (3, 12),
         if_index_range_checked=version >= (3, 13),
+        getaddrinfo_port_any_int=version >= (3, 12),
         create_connection_all_errors=version >= (3, 11),
+        fallback_socketpair=version >= (3, 13),
         hidden_constants=_hidden(version),
     )
 
