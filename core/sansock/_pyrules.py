@@ -131,9 +131,9 @@ class PythonRules:
     #: The same for an int (``pytime_overflow``): 3.13 made the type public
     #: as ``PyTime_t`` (the PyTime C API), and the message followed.
     timeout_int_overflow: str
-    #: ``setblocking(flag)``: 3.12 moved ``sock_setblocking`` to Argument
-    #: Clinic with a ``bool`` converter, ``PyObject_IsTrue(flag)`` (any object,
-    #: ``__bool__``'s exceptions propagate); before, ``PyLong_AsLong(flag)``.
+    #: ``setblocking(flag)``: from 3.12 ``sock_setblocking`` takes
+    #: ``PyObject_IsTrue(flag)`` (any object; what ``__bool__`` raises
+    #: propagates); before, ``PyLong_AsLong(flag)``.
     setblocking_truth: bool
     #: ``if_indextoname(index)``: 3.13 checks that the ``unsigned long`` fits
     #: ``unsigned int`` (``OverflowError: index is too large``); before, the
@@ -148,9 +148,10 @@ class PythonRules:
     #: ``create_connection(..., *, all_errors=False)`` exists (3.11+, with
     #: ``ExceptionGroup``); 3.10's ``Lib/socket.py`` has no such keyword.
     create_connection_all_errors: bool
-    #: ``socket._fallback_socketpair`` exists (3.13; 3.12.4 backported it, the
-    #: 3.12.1 this was checked against has none): the pure-Python loopback
-    #: ``socketpair`` that ``Lib/socket.py`` defines for every platform.
+    #: ``socket._fallback_socketpair`` exists: the pure-Python loopback
+    #: ``socketpair`` that 3.13's ``Lib/socket.py`` defines on every platform
+    #: (the 3.12.1 checked here has none; the rules are per minor version,
+    #: and a later bugfix release of an older version may differ).
     fallback_socketpair: bool
     #: Names of socket-module constants this version does not export
     #: (computed from :data:`CONSTANT_VERSIONS`).
