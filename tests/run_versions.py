@@ -11,13 +11,12 @@ script looks for ``python3.X`` on ``PATH`` and under ``~/.pyenv/versions``
 (an interpreter counts only if it runs and reports that version: a pyenv shim
 for a version that is not selected does not), keeps a virtual environment
 ``.venv-3.X`` with sansock's dependencies and test tools (rebuilt when
-``pyproject.toml`` changes), and runs ``pytest -m differential`` in it.
+``pyproject.toml`` or this script changes), and runs ``pytest -m differential`` in it.
 
 sansock itself is not installed there: a ``.pth`` file puts the source roots
-``core/`` and ``drivers/`` on the path, and the fake kernel's pytest plugin is
-loaded with ``-p`` unless the metadata of the default environment's editable
-install (``sansock.egg-info``, found through the current directory) already
-registers it.  The native driver's extension, built by the default
+``core/`` and ``drivers/`` on the path, and a small ``dist-info`` registers
+the fake kernel's pytest plugin (the ``pytest11`` entry point of
+``pyproject.toml``), so the environment behaves like an editable install.  The native driver's extension, built by the default
 environment, is compiled for the stable ABI (``_sansock_native.abi3.so``), so
 that one build serves every version, and nothing here rebuilds it under a
 test run that may be using it (``make -j``).  mypy runs for every supported
@@ -51,9 +50,9 @@ CANDIDATES = tuple(f"3.{minor}" for minor in range(10, 20))
 #: default environment), besides ``[project] dependencies``.
 TEST_TOOLS = ("pytest", "hypothesis")
 #: Files whose change means the environments must be reinstalled.
-INSTALL_INPUTS = ("pyproject.toml",)
-#: The pytest plugin ``pyproject.toml`` registers as an entry point.
-PLUGIN = "sansock_fake.pytest_plugin"
+INSTALL_INPUTS = ("pyproject.toml", "tests/run_versions.py")
+#: The pytest plugin ``pyproject.toml`` registers as a ``pytest11`` entry point.
+PLUGIN = "sansock_fake = sansock_fake.pytest_plugin"
 
 
 def requirements() -> list[str]:
@@ -126,6 +125,10 @@ def ensure_venv(version: str, interpreter: str) -> tuple[Path | None, str]:
             return None, f"{' '.join(step[:3])}... failed: {lines[-1] if lines else done.returncode}"
     site = Path(done.stdout.strip())
     (site / "sansock-source.pth").write_text(f"{ROOT / 'core'}\n{ROOT / 'drivers'}\n", encoding="utf-8")
+    info = site / "sansock_source-0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sansock-source\nVersion: 0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[pytest11]\n{PLUGIN}\n", encoding="utf-8")
     stamp.touch()
     return python, ""
 
@@ -134,16 +137,6 @@ def _summary_line(output: str) -> str:
     lines = [line for line in output.splitlines() if line.strip()]
     last = lines[-1].strip("= ") if lines else "(no output)"
     return last if len(last) <= 160 else last[:157] + "..."
-
-
-def plugin_args(python: Path) -> list[str]:
-    """``-p sansock_fake.pytest_plugin`` unless an entry point already loads it."""
-    probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; "
-         "print(any(e.value == %r for e in m.entry_points(group='pytest11')))" % PLUGIN],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )
-    return [] if probe.stdout.strip() == "True" else ["-p", PLUGIN]
 
 
 def run(cmd: list[str]) -> tuple[bool, str, float]:
@@ -182,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((version, f"SKIPPED, environment not built: {why}"))
             print(f"   skipped: {why}", flush=True)
             continue
-        ok, line, secs = run(
-            [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args(python), "-m", "differential"]
-        )
+        ok, line, secs = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "differential"])
         failed |= not ok
         rows.append((version, f"{'ok' if ok else 'FAILED'}: differential tests, {line} ({secs:.0f} s)"))
         print(f"   pytest -m differential: {line}", flush=True)
