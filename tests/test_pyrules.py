@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import doctest
 import inspect
+import io
 import socket as stdlib
 import sys
 from collections.abc import Callable
@@ -236,3 +237,34 @@ def test_fallback_socketpair_is_a_connected_loopback_pair(native_net: Binding, f
     ):
         with pytest.raises(ValueError, match=f"^{message}$"):
             native_net._fallback_socketpair(*args)
+
+
+class RecordingFile(io.BytesIO):
+    """A file that is not a regular file (no fileno): ``sendfile`` falls back to ``send``."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self.reads.append(-1 if size is None else size)
+        return super().read(size)
+
+
+def test_sendfile_fallback_reads_as_stdlib(net: Binding) -> None:
+    """``sendfile`` of a file that is not a regular one falls back to ``send``
+    and reads the file in the stdlib's block sizes."""
+    data = bytes(range(256)) * 100
+
+    def reads(pair: Callable[[], tuple[Any, Any]]) -> tuple[list[int], int, bytes]:
+        a, b = pair()
+        with a, b:
+            file = RecordingFile(data)
+            sent = a.sendfile(file, 100, 20000)
+            received = b""
+            while len(received) < sent:
+                received += b.recv(65536)
+            return file.reads, sent, received
+
+    ours, theirs = reads(net.socketpair), reads(stdlib.socketpair)
+    assert ours == theirs and ours[2] == data[100:20100]
