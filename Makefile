@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NATIVE_SOURCES := setup.py pyproject.toml core/sansock/_profiles/linux_x86_64.py $(wildcard drivers/sansock_native/_build.py drivers/sansock_native/*.h)
 
-.PHONY: test demo bench stress docs doctest typecheck pytest clean cpython-suite
+.PHONY: test test-versions demo bench stress docs doctest typecheck pytest clean cpython-suite
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,16 @@ doctest: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -n -W -b html docs docs/_build/html
 
-test: typecheck pytest doctest
+test: typecheck pytest doctest test-versions
+
+# sansock follows the socket module of the CPython it runs on (core/sansock/_pyrules.py).
+# The default interpreter runs everything above; every other CPython 3.10+ found on
+# PATH or under ~/.pyenv/versions runs the tests that compare with its stdlib
+# (pytest -m differential) in its own .venv-3.X, and mypy checks the code for each
+# supported version.  It prints what ran and what was not found; an interpreter whose
+# environment cannot be built is reported and skipped.
+test-versions: $(STAMP)
+	$(BIN)/python tests/run_versions.py --default-bin $(BIN)
 
 demo: $(STAMP)
 	$(BIN)/python -m sansock demo
@@ -65,6 +74,6 @@ cpython-suite: $(STAMP)
 	$(BIN)/python tests/cpython/run_test_socket.py --driver fake
 
 clean:
-	rm -rf $(VENV) build *.egg-info core/*.egg-info .mypy_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* build *.egg-info core/*.egg-info .mypy_cache .pytest_cache .hypothesis
 	find . -name '__pycache__' -prune -exec rm -rf {} +
 	rm -f drivers/sansock_native/_sansock_native*.so drivers/sansock_native/_sansock_native.c

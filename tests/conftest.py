@@ -10,11 +10,20 @@ with.
 
 The reliability tests (``test_reliability_*.py``) run short by default
 (``make test``) and long when ``SANSOCK_STRESS=1`` (``make stress``).
+
+Every test that consults the stdlib ``socket`` module (the oracle) is marked
+``differential``: its function, a helper function of its module, a fixture
+it uses or one of its parameters comes from that module (tests that compare
+with another part of CPython carry the marker themselves).  Those are the tests that compare sansock with the
+``socket`` module of the running CPython, and ``make test`` runs them on every
+other CPython it finds (``pytest -m differential``, ``tests/run_versions.py``).
 """
 
 from __future__ import annotations
 
 import os
+import socket as stdlib_socket
+import types
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -28,6 +37,49 @@ from sansock import Binding, Driver
 settings.register_profile("replay", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("SANSOCK_STRESS") == "1" else "replay")
+
+
+def _reaches_stdlib_socket(func: object, namespace: dict[str, object], depth: int = 3) -> bool:
+    """Whether *func*'s code (lambdas and nested functions included) names the
+    stdlib ``socket`` module, directly or through a helper function of the
+    same test module (*depth* levels down)."""
+    code = getattr(func, "__code__", None)
+    stack = [code] if isinstance(code, types.CodeType) else []
+    while stack:
+        current = stack.pop()
+        for name in current.co_names:
+            value = namespace.get(name)
+            if value is stdlib_socket:
+                return True
+            if depth and isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+                if _reaches_stdlib_socket(value, namespace, depth - 1):
+                    return True
+        stack.extend(const for const in current.co_consts if isinstance(const, types.CodeType))
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``differential`` the tests that consult the stdlib ``socket`` module:
+    the test function, a helper it calls or a fixture it uses names it."""
+    for item in items:
+        module = getattr(item, "module", None)
+        function = getattr(item, "function", None)
+        if module is None or function is None:
+            continue
+        namespace = vars(module)
+        if stdlib_socket not in namespace.values():
+            continue
+        # Hypothesis wraps the test; its own code is the inner test.
+        inner = getattr(getattr(function, "hypothesis", None), "inner_test", function)
+        candidates: list[object] = [inner]
+        info = getattr(item, "_fixtureinfo", None)
+        for defs in getattr(info, "name2fixturedefs", {}).values():
+            candidates.extend(d.func for d in defs if getattr(d.func, "__module__", None) == module.__name__)
+        # A parameter may be the stdlib's function itself (htons vs socket.htons).
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        from_stdlib = any(getattr(value, "__module__", None) in ("socket", "_socket") for value in params.values())
+        if from_stdlib or any(_reaches_stdlib_socket(f, namespace) for f in candidates):
+            item.add_marker(pytest.mark.differential)
 
 
 def _native() -> Driver:

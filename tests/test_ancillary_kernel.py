@@ -70,7 +70,7 @@ def test_ipv4_pktinfo_ttl_tos(net: Binding) -> None:
     real_kernel_only(net, "IP_PKTINFO, IP_RECVTTL and IP_RECVTOS")
     rx, tx = udp_pair(net, net.AF_INET, "127.0.0.1")
     with rx, tx:
-        for option in (net.IP_PKTINFO, net.IP_RECVTTL, net.IP_RECVTOS):
+        for option in (net.abi.const("IP_PKTINFO"), net.abi.const("IP_RECVTTL"), net.IP_RECVTOS):
             rx.setsockopt(net.IPPROTO_IP, option, 1)
         tx.setsockopt(net.IPPROTO_IP, net.IP_TOS, 0x10)
         space = anc.ancillary_space_for(rx)
@@ -92,7 +92,7 @@ def test_ipv4_send_side_items(net: Binding) -> None:
     real_kernel_only(net, "IP_TTL/IP_PKTINFO on sendmsg")
     rx, tx = udp_pair(net, net.AF_INET, "127.0.0.1")
     with rx, tx:
-        rx.setsockopt(net.IPPROTO_IP, net.IP_RECVTTL, 1)
+        rx.setsockopt(net.IPPROTO_IP, net.abi.const("IP_RECVTTL"), 1)
         abi = net.abi
         items = [anc.encode(anc.TimeToLive(7), abi), anc.encode(anc.PacketInfo(0, "127.0.0.1", "0.0.0.0"), abi)]
         tx.sendmsg([b"ttl"], items)
@@ -143,7 +143,7 @@ def test_recverr_from_a_closed_port(net: Binding) -> None:
         closed.bind(("127.0.0.1", 0))
         target = closed.getsockname()
     with net.socket(net.AF_INET, net.SOCK_DGRAM) as tx:
-        tx.setsockopt(net.IPPROTO_IP, net.IP_RECVERR, 1)
+        tx.setsockopt(net.IPPROTO_IP, net.abi.const("IP_RECVERR"), 1)
         tx.sendto(b"anyone?", target)
         assert net.driver.poll(tx.fileno(), net.abi.const("POLLERR"), 5000)
         space = anc.ancillary_space_for(tx, errqueue=True)

@@ -1,6 +1,6 @@
 """Types of the ABI value and the error classes (mypy-checked, never run)."""
 
-from typing import assert_type
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 import sansock
 from sansock import ABI

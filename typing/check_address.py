@@ -1,6 +1,6 @@
 """Types of the address codecs and inet functions (mypy-checked, never run)."""
 
-from typing import assert_type
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 from sansock._abi import ABI
 from sansock._address import (

@@ -1,6 +1,8 @@
 """Types of sansock.ancillary (mypy-checked, never run)."""
 
-from typing import Any, assert_type
+from typing import Any
+
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 from sansock import ABI, Binding, socket
 from sansock import ancillary as anc

@@ -1,6 +1,6 @@
 """Types of the ancillary-data codecs and message-argument parsers (mypy-checked, never run)."""
 
-from typing import assert_type
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 from sansock import ABI
 from sansock._cmsg import TRUNCATION_WARNING, Ancdata, cmsg_len, cmsg_space, pack_ancdata, scm_rights_fds, unpack_ancdata

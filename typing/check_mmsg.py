@@ -1,6 +1,8 @@
 """Types of sansock.mmsg (mypy-checked, never run)."""
 
-from typing import Any, assert_type
+from typing import Any
+
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 from sansock import Binding, mmsg, socket
 

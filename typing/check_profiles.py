@@ -1,7 +1,7 @@
 """Types of the ABI profiles (mypy-checked, never run)."""
 
 from collections.abc import Mapping
-from typing import assert_type
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 from sansock._abi import ABI
 from sansock._profiles import (

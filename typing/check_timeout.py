@@ -1,7 +1,7 @@
 """Types of the timeout machine (mypy-checked, never run)."""
 
 from collections.abc import Callable
-from typing import assert_type
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 from sansock import ABI
 from sansock._timeout import (

@@ -63,8 +63,11 @@ from ._binding import GLOBAL_DEFAULT_TIMEOUT as _GLOBAL_DEFAULT_TIMEOUT
 from ._binding import _ENUM_NAMES, _NOT_SERVED, Binding
 from ._driver import Driver
 from ._errors import error, gaierror, herror, timeout
+from ._pyrules import RULES as _RULES
+from ._pyrules import describe_rules as _describe_rules
 from ._socket import SocketType
 from ._socketpy import SocketIO, socket
+from ._socketpy import _GiveupOnSendfile  # noqa: F401 - socket.py's private name, used by CPython's tests
 
 if TYPE_CHECKING:
     # BEGIN static declarations (issue 15): the constants and enums served
@@ -136,6 +139,13 @@ def default_binding() -> Binding:
     return _default
 
 
+def python_rules() -> str:
+    """Which CPython version's ``socket`` rules sansock follows, in one line:
+    those of the running interpreter (``'CPython 3.12 rules (running CPython
+    3.12.1)'``); see :mod:`sansock._pyrules`."""
+    return _describe_rules()
+
+
 has_ipv6 = True
 
 # Module functions: the default binding's methods.
@@ -174,6 +184,12 @@ getprotobyname = _default.getprotobyname
 if_nameindex = _default.if_nameindex
 if_nametoindex = _default.if_nametoindex
 if_indextoname = _default.if_indextoname
+
+# Lib/socket.py's private names that CPython's own tests use.
+_LOCALHOST = "127.0.0.1"
+_LOCALHOST_V6 = "::1"
+if _RULES.fallback_socketpair:
+    _fallback_socketpair = _default._fallback_socketpair
 
 
 _profile_names: frozenset[str] | None = None
@@ -221,7 +237,7 @@ def __dir__() -> list[str]:
     except ImportError:  # no native build: list what is there without it
         return sorted(names)
     names.update(_ENUM_NAMES)
-    names.update(name for name in abi.constants if not name.startswith(_NOT_SERVED))
+    names.update(name for name in abi.constants if not name.startswith(_NOT_SERVED) and _RULES.exports(name))
     return sorted(names)
 
 
@@ -277,5 +293,6 @@ __all__ = [
     "using",
     "swap_default_driver",
     "default_binding",
+    "python_rules",
     "ancillary",
 ]

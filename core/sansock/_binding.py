@@ -25,6 +25,7 @@ from ._consts import SocketConstants
 from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import AddressFamily, SocketEnums, SocketKind, intenum_converter
 from ._errors import error, gaierror, herror, timeout
+from ._pyrules import RULES, exception_group
 from ._socket import _OMITTED, SocketType
 from ._socketpy import SocketIO, socket
 
@@ -157,8 +158,10 @@ class Binding(_BindingConstants):
         if name in _ENUM_NAMES:
             return getattr(self.enums, name)
         value = None if name.startswith(_NOT_SERVED) else self.abi.constants.get(name)
-        if value is None:
+        if value is None or not RULES.exports(name):
             raise AttributeError(name)
+        if not name.isupper():  # AF_DECnet: socket.py's _convert_ takes upper-case names only
+            return value
         e = self.enums
         if name.startswith("AF_"):
             return e.AddressFamily[name]
@@ -238,6 +241,64 @@ class Binding(_BindingConstants):
             raise
         return a, b
 
+    def _fallback_socketpair(
+        self, family: int | None = None, type: int = _OMITTED, proto: int = 0
+    ) -> tuple[socket, socket]:
+        """``Lib/socket.py``'s ``_fallback_socketpair`` (3.13; a module function
+        of the versions whose :data:`~sansock._pyrules.RULES` say so): a
+        connected TCP pair over loopback, checked against a connection from
+        anyone else.  *family* defaults to ``AF_INET``."""
+        k = self.constants
+        if family is None:
+            family = self.address_family(k.AF_INET)
+        if type is _OMITTED:
+            type = self.socket_kind(k.SOCK_STREAM)
+        if family == k.AF_INET:
+            host = "127.0.0.1"  # socket._LOCALHOST
+        elif family == k.AF_INET6:
+            host = "::1"  # socket._LOCALHOST_V6
+        else:
+            raise ValueError("Only AF_INET and AF_INET6 socket address families are supported")
+        if type != k.SOCK_STREAM:
+            raise ValueError("Only SOCK_STREAM socket type is supported")
+        if proto != 0:
+            raise ValueError("Only protocol zero is supported")
+        cls = self._socket_class()
+        # We create a connected TCP socket. Note the trick with
+        # setblocking(False) that prevents us from having to create a thread.
+        lsock = cls(family, type, proto)
+        try:
+            lsock.bind((host, 0))
+            lsock.listen()
+            # On IPv6, ignore flow_info and scope_id
+            addr, port = lsock.getsockname()[:2]
+            csock = cls(family, type, proto)
+            try:
+                csock.setblocking(False)
+                try:
+                    csock.connect((addr, port))
+                except (BlockingIOError, InterruptedError):
+                    pass
+                csock.setblocking(True)
+                ssock, _ = lsock.accept()
+            except:  # noqa: E722 - as socket.py: close on anything, re-raise
+                csock.close()
+                raise
+        finally:
+            lsock.close()
+        # Authenticating avoids using a connection from something else
+        # able to connect to {host}:{port} instead of us.
+        try:
+            if ssock.getsockname() != csock.getpeername() or csock.getsockname() != ssock.getpeername():
+                raise ConnectionError("Unexpected peer connection")
+        except:  # noqa: E722
+            # getsockname() and getpeername() can fail
+            # if either socket isn't connected.
+            ssock.close()
+            csock.close()
+            raise
+        return (ssock, csock)
+
     def fromfd(self, fd: SupportsIndex, family: int, type: int, proto: int = 0) -> socket:
         """fromfd(fd, family, type[, proto]) -> socket object
 
@@ -253,7 +314,7 @@ class Binding(_BindingConstants):
         timeout: float | None = GLOBAL_DEFAULT_TIMEOUT,
         source_address: Any = None,
         *,
-        all_errors: bool = False,
+        all_errors: bool = _OMITTED,
     ) -> socket:
         """Connect to *address* and return the socket object (``Lib/socket.py``).
 
@@ -267,6 +328,10 @@ class Binding(_BindingConstants):
         if *all_errors* is False, and an ExceptionGroup of all errors if
         *all_errors* is True.
         """
+        if all_errors is _OMITTED:
+            all_errors = False
+        elif not RULES.create_connection_all_errors:  # Python 3.10's signature
+            raise TypeError("create_connection() got an unexpected keyword argument 'all_errors'")
         host, port = address
         exceptions: list[OSError] = []
         k = self.constants
@@ -293,9 +358,7 @@ class Binding(_BindingConstants):
             try:
                 if not all_errors:
                     raise exceptions[0]
-                if sys.version_info >= (3, 11):
-                    raise ExceptionGroup("create_connection failed", exceptions)
-                raise exceptions[-1]  # Python 3.10 has no ExceptionGroup
+                raise exception_group("create_connection failed", exceptions)
             finally:
                 # Break explicitly a reference cycle
                 exceptions.clear()
@@ -583,8 +646,9 @@ class Binding(_BindingConstants):
         # The port: PyLong_CheckExact (True and int subclasses are refused),
         # PyUnicode_AsUTF8, bytes, or None.
         pptr: bytes | None
-        if builtins.type(port) is int:  # (the parameter `type` shadows the builtin)
-            pptr = b"%d" % c_long(port)
+        if builtins.type(port) is int:  # PyLong_CheckExact (bool and int subclasses are refused below)
+            # 3.12 (gh-74895) passes the decimal digits of any int; before, a C long.
+            pptr = b"%d" % (port if RULES.getaddrinfo_port_any_int else c_long(port))
         elif isinstance(port, str):
             pptr = str.encode(port, "utf-8")
         elif isinstance(port, bytes):
@@ -797,11 +861,4 @@ class Binding(_BindingConstants):
 
     def if_indextoname(self, index: int, /) -> str:
         """Returns the interface name corresponding to the interface index if_index."""
-        # PyLong_AsUnsignedLong (no __index__), then a cast to unsigned int.
-        if not isinstance(index, int):
-            raise TypeError("an integer is required")
-        if index < 0:
-            raise OverflowError("can't convert negative value to unsigned int")
-        if index >= 1 << (8 * self.abi.sizeof_long):
-            raise OverflowError("Python int too large to convert to C unsigned long")
-        return _address._fs_decode(self.driver.if_indextoname(index & 0xFFFFFFFF))
+        return _address._fs_decode(self.driver.if_indextoname(_inet.if_index(index, self.abi)))

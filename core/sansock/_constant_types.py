@@ -35,7 +35,7 @@ from ._enums import SocketKind as _SocketKind
 # -- sansock.<NAME> ------------------------------------------------------------
 if TYPE_CHECKING:
     AF_APPLETALK: _Final = _AddressFamily.AF_APPLETALK
-    AF_DECnet: _Final = _AddressFamily.AF_DECnet
+    AF_DECnet: int
     AF_INET: _Final = _AddressFamily.AF_INET
     AF_INET6: _Final = _AddressFamily.AF_INET6
     AF_IPX: _Final = _AddressFamily.AF_IPX
@@ -98,11 +98,9 @@ if TYPE_CHECKING:
     IP_MULTICAST_LOOP: int
     IP_MULTICAST_TTL: int
     IP_OPTIONS: int
-    IP_PKTINFO: int
     IP_RECVOPTS: int
     IP_RECVRETOPTS: int
     IP_RECVTOS: int
-    IP_RECVTTL: int
     IP_RETOPTS: int
     IP_TOS: int
     IP_TTL: int
@@ -342,7 +340,6 @@ if TYPE_CHECKING:
         IPV6_RTHDRDSTOPTS: int
         IPV6_UNICAST_HOPS: int
         IP_BIND_ADDRESS_NO_PORT: int
-        IP_RECVERR: int
         IP_TRANSPARENT: int
         J1939_EE_INFO_NONE: int
         J1939_EE_INFO_TX_ABORT: int
@@ -485,7 +482,7 @@ class _BindingConstants:
 
     if TYPE_CHECKING:
         AF_APPLETALK: _Final = _AddressFamily.AF_APPLETALK
-        AF_DECnet: _Final = _AddressFamily.AF_DECnet
+        AF_DECnet: int
         AF_INET: _Final = _AddressFamily.AF_INET
         AF_INET6: _Final = _AddressFamily.AF_INET6
         AF_IPX: _Final = _AddressFamily.AF_IPX
@@ -548,11 +545,9 @@ class _BindingConstants:
         IP_MULTICAST_LOOP: int
         IP_MULTICAST_TTL: int
         IP_OPTIONS: int
-        IP_PKTINFO: int
         IP_RECVOPTS: int
         IP_RECVRETOPTS: int
         IP_RECVTOS: int
-        IP_RECVTTL: int
         IP_RETOPTS: int
         IP_TOS: int
         IP_TTL: int
@@ -792,7 +787,6 @@ class _BindingConstants:
             IPV6_RTHDRDSTOPTS: int
             IPV6_UNICAST_HOPS: int
             IP_BIND_ADDRESS_NO_PORT: int
-            IP_RECVERR: int
             IP_TRANSPARENT: int
             J1939_EE_INFO_NONE: int
             J1939_EE_INFO_TX_ABORT: int

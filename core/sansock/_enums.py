@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ._abi import ABI
+from ._pyrules import RULES
 
 __all__ = ["AddressFamily", "AddressInfo", "MsgFlag", "SocketEnums", "SocketKind", "intenum_converter"]
 
@@ -72,7 +73,6 @@ class AddressFamily(IntEnum, metaclass=_SocketEnumType):
     if TYPE_CHECKING:
         # BEGIN generated AddressFamily (tests/test_static_names.py --write)
         AF_APPLETALK = auto()
-        AF_DECnet = auto()
         AF_INET = auto()
         AF_INET6 = auto()
         AF_IPX = auto()
@@ -209,7 +209,14 @@ ENUM_PREFIXES: dict[str, str] = {
 
 
 def _members(abi: ABI, prefix: str) -> list[tuple[str, int]]:
-    members = [(name, value) for name, value in abi.constants.items() if name.startswith(prefix)]
+    # Only the names the running CPython's socket module has (RULES), and, as
+    # socket.py's "lambda C: C.isupper() and C.startswith('AF_')", upper-case
+    # ones: AF_DECnet stays a plain int outside AddressFamily.
+    members = [
+        (name, value)
+        for name, value in abi.constants.items()
+        if name.startswith(prefix) and name.isupper() and RULES.exports(name)
+    ]
     members.sort(key=lambda item: (item[1], item[0]))
     return members
 

@@ -7,7 +7,8 @@ so the text parsers and printers below reproduce glibc's ``resolv/inet_pton.c``,
 ``resolv/inet_ntop.c`` and ``resolv/inet_addr.c`` (``inet_aton_end``) byte for
 byte, including what they accept that looks odd (``inet_aton("127.1")``,
 ``inet_aton("1.2.3.4 junk")``) and what they refuse (``inet_pton`` of
-``"01.2.3.4"``).  Exceptions, types and messages are CPython 3.11's.
+``"01.2.3.4"``).  Exceptions, types and messages are those of the running
+CPython's ``socket`` module (its :data:`~sansock._pyrules.RULES`).
 
 Where a platform fact is needed (the value of ``AF_INET6`` differs on Darwin,
 byte order, ``sizeof(long)``) it comes from the :class:`~sansock.ABI` passed in.
@@ -22,13 +23,15 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING
 
-from ._convert import arg_int, converterr_name, tp_name
+from ._convert import arg_int, clinic_int, converterr_name, tp_name
+from ._pyrules import RULES, PythonRules
 
 if TYPE_CHECKING:
     from ._abi import ABI
 
 __all__ = [
     "htonl",
+    "if_index",
     "htons",
     "inet_aton",
     "inet_ntoa",
@@ -70,9 +73,12 @@ def buffer_bytes(obj: object) -> bytes:
 
 def c_string(obj: object, fname: str, position: int) -> bytes:
     """The ``"s"`` format unit without a custom message: a ``str`` encoded to
-    UTF-8 with no NUL (``getargs.c`` ``convertsimple``)."""
+    UTF-8 with no NUL (``getargs.c`` ``convertsimple``).  *position* 0 is
+    the sole argument of an Argument Clinic function, whose message says
+    "argument" without a number."""
     if not isinstance(obj, str):
-        raise TypeError(f"{fname}() argument {position} must be str, not {converterr_name(obj)}")
+        which = f"argument {position}" if position else "argument"
+        raise TypeError(f"{fname}() {which} must be str, not {converterr_name(obj)}")
     data = str.encode(obj, "utf-8")  # surrogates: UnicodeEncodeError, as CPython (no subclass method)
     if b"\0" in data:
         raise ValueError("embedded null character")
@@ -119,9 +125,10 @@ def _swap32(x: int, abi: ABI) -> int:
     return x if abi.byteorder == "big" else int.from_bytes(x.to_bytes(4, "little"), "big")
 
 
-def _short_arg(x: object, name: str, abi: ABI) -> int:
-    # socket_htons / socket_ntohs: "i" then an explicit 16-bit range check.
-    value = arg_int(x, abi)
+def _short_arg(x: object, name: str, abi: ABI, rules: PythonRules = RULES) -> int:
+    # socket_htons / socket_ntohs: "i" (Argument Clinic "int" from 3.13) then
+    # an explicit 16-bit range check.
+    value = clinic_int(x) if rules.module_functions_clinic else arg_int(x, abi)
     if value < 0:
         raise OverflowError(
             f"{name}: can't convert negative Python int to C 16-bit unsigned integer"
@@ -145,14 +152,43 @@ def _long_arg(x: object, abi: ABI) -> int:
     return x
 
 
-def htons(x: object, abi: ABI) -> int:
+def htons(x: object, abi: ABI, rules: PythonRules = RULES) -> int:
     """``socket.htons``: host to network byte order, 16 bits."""
-    return _swap16(_short_arg(x, "htons", abi), abi)
+    return _swap16(_short_arg(x, "htons", abi, rules), abi)
 
 
-def ntohs(x: object, abi: ABI) -> int:
+def ntohs(x: object, abi: ABI, rules: PythonRules = RULES) -> int:
     """``socket.ntohs``: network to host byte order, 16 bits."""
-    return _swap16(_short_arg(x, "ntohs", abi), abi)
+    return _swap16(_short_arg(x, "ntohs", abi, rules), abi)
+
+
+def if_index(index: object, abi: ABI, rules: PythonRules = RULES) -> int:
+    """The interface index ``socket.if_indextoname(index)`` passes to the C
+    library (``socket_if_indextoname``).
+
+    ``PyLong_Check`` (no ``__index__``: "an integer is required"), then
+    ``PyLong_AsUnsignedLong`` (negative: "can't convert negative value to
+    unsigned int"; beyond the ABI's ``unsigned long``: "Python int too large
+    to convert to C unsigned long").  3.13 then refuses what does not fit the
+    C ``unsigned int`` (``OverflowError: index is too large``); earlier
+    versions cast it (it wraps), and took ``ULONG_MAX`` itself for the
+    converter's ``(unsigned long)-1`` error return with no exception set,
+    which CPython reports as ``SystemError``.
+    """
+    if not isinstance(index, int):
+        raise TypeError("an integer is required")
+    if index < 0:
+        raise OverflowError("can't convert negative value to unsigned int")
+    ulong_max = (1 << (8 * abi.sizeof_long)) - 1
+    if index > ulong_max:
+        raise OverflowError("Python int too large to convert to C unsigned long")
+    uint_max = (1 << (8 * abi.sizeof_int)) - 1
+    if rules.if_index_range_checked:
+        if index > uint_max:
+            raise OverflowError("index is too large")
+    elif index == ulong_max:
+        raise SystemError("error return without exception set")
+    return int(index) & uint_max
 
 
 def htonl(x: object, abi: ABI) -> int:
@@ -396,9 +432,10 @@ def aton(src: bytes) -> bytes | None:
     return word.to_bytes(4, "big")
 
 
-def inet_aton(ip_string: object) -> bytes:
-    """``socket.inet_aton(ip_string)`` (``socket_inet_aton``, ``"s:inet_aton"``)."""
-    packed = aton(c_string(ip_string, "inet_aton", 1))
+def inet_aton(ip_string: object, rules: PythonRules = RULES) -> bytes:
+    """``socket.inet_aton(ip_string)`` (``socket_inet_aton``, ``"s:inet_aton"``;
+    an Argument Clinic ``str`` from 3.13)."""
+    packed = aton(c_string(ip_string, "inet_aton", 0 if rules.module_functions_clinic else 1))
     if packed is None:
         raise OSError("illegal IP address string passed to inet_aton")
     return packed

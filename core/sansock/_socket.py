@@ -44,6 +44,7 @@ from . import _address, _cmsg, _msgargs, _timeout
 from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
 from ._convert import converterr_name, tp_name
 from ._errors import timed_out
+from ._pyrules import RULES
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -121,9 +122,11 @@ class SocketType:
         k = binding.constants
         self._k = k
         self._control = _cmsg.codec(k.abi)
-        family = clinic_int(family)
-        type = clinic_int(type)
-        proto = clinic_int(proto)
+        # Argument Clinic "int" (3.11+) or 3.10's "|iiiO:socket" format units.
+        to_int = clinic_int if RULES.socket_args_clinic else arg_int
+        family = to_int(family)
+        type = to_int(type)
+        proto = to_int(proto)
         if fileno is not None:
             # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
             fd = wrap_c_int(c_long(fileno))

@@ -219,7 +219,8 @@ class socket(SocketType):
             buffer = io.BufferedWriter(raw, buffering)
         if binary:
             return buffer
-        encoding = io.text_encoding(encoding)
+        # io.text_encoding exists since 3.10; typeshed declares it from 3.11.
+        encoding = io.text_encoding(encoding)  # type: ignore[attr-defined,unused-ignore]
         text = io.TextIOWrapper(buffer, encoding, errors, newline)  # type: ignore[type-var]
         text.mode = mode  # type: ignore[misc]
         return text

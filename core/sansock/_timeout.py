@@ -82,6 +82,7 @@ import attrs
 
 from ._abi import ABI, derived
 from ._errors import timed_out
+from ._pyrules import RULES, PythonRules
 
 __all__ = [
     "BLOCKING",
@@ -126,8 +127,7 @@ _LLONG_MAX: Final = 2**63 - 1
 _INT32_MAX: Final = 2**31 - 1
 
 _MSG_NAN: Final = "Invalid value NaN (not a number)"
-_MSG_TIME_T: Final = "timestamp out of range for platform time_t"
-_MSG_PYTIME: Final = "timestamp too large to convert to C _PyTime_t"
+# The overflow messages differ between CPython versions: RULES has them.
 _MSG_RANGE: Final = "Timeout value out of range"
 _MSG_LONG: Final = "Python int too large to convert to C long"
 
@@ -137,7 +137,7 @@ _MSG_LONG: Final = "Python int too large to convert to C long"
 # ---------------------------------------------------------------------------
 
 
-def parse_timeout(value: object) -> int:
+def parse_timeout(value: object, rules: PythonRules = RULES) -> int:
     """A ``settimeout``/``setdefaulttimeout`` argument as nanoseconds; ``-1`` for None.
 
     CPython's ``socket_parse_timeout``: ``None`` is blocking; anything else
@@ -150,13 +150,16 @@ def parse_timeout(value: object) -> int:
       double precision and rounded away from zero (``ROUND_TIMEOUT`` is
       ``ROUND_UP``), so ``1e-12`` becomes 1 ns.  NaN is ``ValueError``; a
       product outside ``[-2**63, 2**63)`` (``inf``, ``1e300``) is
-      ``OverflowError('timestamp out of range for platform time_t')``.
+      ``OverflowError('timestamp out of range for platform time_t')`` (3.10:
+      ``'timestamp too large to convert to C _PyTime_t'``; the message is
+      ``rules.timeout_float_overflow``).
     * Anything else goes through ``PyLong_AsLongLong``, i.e. ``__index__``
       (``bool`` and ``int`` subclasses are ints; ``Decimal``, ``Fraction``, a
       ``str`` or an object with only ``__float__`` give ``TypeError: 'T' object
       cannot be interpreted as an integer``).  Beyond ``long long`` or beyond
       ``_PyTime_t`` once multiplied by 1e9: ``OverflowError('timestamp too
-      large to convert to C _PyTime_t')``.
+      large to convert to C _PyTime_t')`` (3.13: ``C PyTime_t``;
+      ``rules.timeout_int_overflow``).
 
     >>> parse_timeout(None), parse_timeout(1), parse_timeout(1e-12), parse_timeout(0.5)
     (-1, 1000000000, 1, 500000000)
@@ -170,7 +173,7 @@ def parse_timeout(value: object) -> int:
             raise ValueError(_MSG_NAN)
         d = seconds * 1e9
         if not (float(_PYTIME_MIN) <= d < -float(_PYTIME_MIN)):
-            raise OverflowError(_MSG_TIME_T)
+            raise OverflowError(rules.timeout_float_overflow)
         # pytime_round(_PyTime_ROUND_UP): away from zero.  Doubles this large are
         # integral already, so rounding after the range check changes nothing.
         ns = math.ceil(d) if d >= 0.0 else math.floor(d)
@@ -183,12 +186,12 @@ def parse_timeout(value: object) -> int:
             # (a custom __index__ may raise one) with pytime_overflow()'s message.
             overflow = True
         if overflow:
-            raise OverflowError(_MSG_PYTIME)
+            raise OverflowError(rules.timeout_int_overflow)
         if not (_LLONG_MIN <= seconds_int <= _LLONG_MAX):
-            raise OverflowError(_MSG_PYTIME)
+            raise OverflowError(rules.timeout_int_overflow)
         ns = seconds_int * _NS_PER_SECOND
         if not (_PYTIME_MIN <= ns <= _PYTIME_MAX):  # pytime_mul overflow
-            raise OverflowError(_MSG_PYTIME)
+            raise OverflowError(rules.timeout_int_overflow)
     if ns < 0:
         raise ValueError(_MSG_RANGE)
     return ns
@@ -211,16 +214,20 @@ def timeout_seconds(ns: int) -> float | None:
     return float(ns) / 1e9
 
 
-def parse_blocking(flag: object, abi: ABI) -> int:
+def parse_blocking(flag: object, abi: ABI, rules: PythonRules = RULES) -> int:
     """The timeout (ns) ``setblocking(flag)`` stores: ``-1`` if *flag* is true, else ``0``.
 
-    CPython's ``sock_setblocking`` reads *flag* with ``PyLong_AsLong``:
-    ``__index__`` only (a ``float`` or ``str`` gives ``TypeError: 'float'
-    object cannot be interpreted as an integer``), and outside the range of the
-    ABI's C ``long``, ``OverflowError('Python int too large to convert to C
-    long')``.  The caller then sets ``O_NONBLOCK`` exactly when the result is
-    ``0`` (``internal_setblocking``).
+    CPython 3.12+'s ``sock_setblocking`` (Argument Clinic ``bool``) takes
+    ``PyObject_IsTrue(flag)``: any object, and whatever its ``__bool__`` or
+    ``__len__`` raises propagates.  Up to 3.11 it reads *flag* with
+    ``PyLong_AsLong``: ``__index__`` only (a ``float`` or ``str`` gives
+    ``TypeError: 'float' object cannot be interpreted as an integer``), and
+    outside the range of the ABI's C ``long``, ``OverflowError('Python int too
+    large to convert to C long')``.  The caller then sets ``O_NONBLOCK``
+    exactly when the result is ``0`` (``internal_setblocking``).
     """
+    if rules.setblocking_truth:
+        return BLOCKING if flag else NON_BLOCKING
     value = operator.index(cast(SupportsIndex, flag))  # _PyNumber_Index's TypeError
     half = 1 << (8 * abi.sizeof_long - 1)
     if not (-half <= value < half):

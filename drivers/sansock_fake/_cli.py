@@ -351,6 +351,7 @@ def info(driver_name: str | None, out: Any = sys.stdout) -> int:
 
     row("sansock", f"{_version()} from {Path(sansock.__file__).parent}")
     row("Python", f"{platform.python_version()} ({sys.implementation.name}, {sys.platform})")
+    row("Python rules", sansock.python_rules())
     row("cffi", _cffi_version())
     try:
         native: Any = importlib.import_module("sansock_native")

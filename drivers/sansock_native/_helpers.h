@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <net/if.h>
+#include <net/ethernet.h>  /* ETHERTYPE_*, and ETH_P_ALL through <linux/if_ether.h> */
 #include <poll.h>
 #include <fcntl.h>
 #include <errno.h>

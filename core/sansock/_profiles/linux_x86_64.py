@@ -1,8 +1,9 @@
 """The linux-x86_64 ABI profile: glibc on x86-64 (LP64), the build host.
 
-``CONSTANTS`` carries every integer constant CPython 3.11's ``socket`` module
-exports on this platform (IntEnum/IntFlag members stored as plain ints under
-their names), plus the platform constants the core and drivers need that
+``CONSTANTS`` carries every integer constant the ``socket`` module of CPython
+3.10, 3.11, 3.12 or 3.13 exports on this platform (IntEnum/IntFlag members
+stored as plain ints under their names; which version exports which name is
+``sansock._pyrules.CONSTANT_VERSIONS``), plus the platform constants the core and drivers need that
 ``socket`` does not export (``POLL*``, ``O_*``, ``F_*``, ``FIONBIO``,
 ``SIOCGIF*``, ``SO_PEEK_OFF``, ``UDP_SEGMENT``, ``SO_TIMESTAMP*``...).
 ``ERRNOS`` carries every name of the stdlib ``errno`` module, aliases
@@ -20,11 +21,11 @@ literals (string keys, int values, no names, no expressions) because the
 native driver's CFFI build script reads this file with ``ast.literal_eval`` to
 learn which constant names to extract from the C headers.
 
-Every value was checked against CPython 3.11.7's ``socket``/``errno`` modules
-on Debian 12 (glibc 2.36, kernel UAPI headers 6.1) and, for the constants
-``socket`` lacks and for every size, by compiling a C program with gcc 12
-against ``/usr/include`` (``tests/test_abi.py`` repeats the comparison with
-the stdlib).
+Every value was checked against the ``socket``/``errno`` modules of CPython
+3.10.13, 3.11.7, 3.12.1 and 3.13.0 on Debian 12 (glibc 2.36, kernel UAPI
+headers 6.1) and, for the constants ``socket`` lacks and for every size, by
+compiling a C program with gcc 12 against ``/usr/include``
+(``tests/test_abi.py`` repeats the comparison with the running stdlib).
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ CONSTANTS = {
     "SO_DOMAIN": 39,
     "SO_PEEK_OFF": 42,
     "SO_INCOMING_CPU": 49,
+    "SO_BINDTOIFINDEX": 62,
 
     # send/recv flags: <bits/socket.h> (glibc) = <linux/socket.h>.
     "MSG_OOB": 0x1,
@@ -213,6 +215,10 @@ CONSTANTS = {
     "IP_MULTICAST_LOOP": 34,
     "IP_ADD_MEMBERSHIP": 35,
     "IP_DROP_MEMBERSHIP": 36,
+    "IP_UNBLOCK_SOURCE": 37,
+    "IP_BLOCK_SOURCE": 38,
+    "IP_ADD_SOURCE_MEMBERSHIP": 39,
+    "IP_DROP_SOURCE_MEMBERSHIP": 40,
 
     # IPPROTO_IPV6 options: <bits/in.h> (glibc), <linux/in6.h>, <linux/ipv6.h>.
     "IPV6_RTHDR_TYPE_0": 0,
@@ -257,9 +263,29 @@ CONSTANTS = {
     "TCP_INFO": 11,
     "TCP_QUICKACK": 12,
     "TCP_CONGESTION": 13,
+    "TCP_MD5SIG": 14,
+    "TCP_THIN_LINEAR_TIMEOUTS": 16,
+    "TCP_THIN_DUPACK": 17,
     "TCP_USER_TIMEOUT": 18,
+    "TCP_REPAIR": 19,
+    "TCP_REPAIR_QUEUE": 20,
+    "TCP_QUEUE_SEQ": 21,
+    "TCP_REPAIR_OPTIONS": 22,
     "TCP_FASTOPEN": 23,
+    "TCP_TIMESTAMP": 24,
     "TCP_NOTSENT_LOWAT": 25,
+    "TCP_CC_INFO": 26,
+    "TCP_SAVE_SYN": 27,
+    "TCP_SAVED_SYN": 28,
+    "TCP_REPAIR_WINDOW": 29,
+    "TCP_FASTOPEN_CONNECT": 30,
+    "TCP_ULP": 31,
+    "TCP_MD5SIG_EXT": 32,
+    "TCP_FASTOPEN_KEY": 33,
+    "TCP_FASTOPEN_NO_COOKIE": 34,
+    "TCP_ZEROCOPY_RECEIVE": 35,
+    "TCP_INQ": 36,
+    "TCP_TX_DELAY": 37,
 
     # IPPROTO_UDP / IPPROTO_UDPLITE options: <netinet/udp.h> (glibc), <linux/udp.h>.
     "UDP_SEGMENT": 103,
@@ -292,6 +318,7 @@ CONSTANTS = {
     "NI_NOFQDN": 4,
     "NI_NAMEREQD": 8,
     "NI_DGRAM": 16,
+    "NI_IDN": 32,  # glibc: needs _GNU_SOURCE
     "NI_MAXSERV": 32,
     "NI_MAXHOST": 1025,
 
@@ -306,6 +333,7 @@ CONSTANTS = {
     "CAN_BCM_TX_SETUP": 0x1,
     "CAN_RAW": 0x1,
     "CAN_RAW_FILTER": 0x1,
+    "CAN_RAW_ERR_FILTER": 0x2,
     "CAN_BCM": 0x2,
     "CAN_BCM_STARTTIMER": 0x2,
     "CAN_BCM_TX_DELETE": 0x2,
@@ -421,6 +449,13 @@ CONSTANTS = {
     "ALG_SET_AEAD_ASSOCLEN": 4,
     "ALG_SET_AEAD_AUTHSIZE": 5,
     "ALG_SET_PUBKEY": 6,
+
+    # Ethernet protocol numbers: <net/ethernet.h> (glibc), <linux/if_ether.h>.
+    "ETH_P_ALL": 0x3,
+    "ETHERTYPE_IP": 0x800,
+    "ETHERTYPE_ARP": 0x806,
+    "ETHERTYPE_VLAN": 0x8100,
+    "ETHERTYPE_IPV6": 0x86dd,
 
     # AF_PACKET packet types: <linux/if_packet.h>.
     "PACKET_HOST": 0,
@@ -647,6 +682,7 @@ LINUX_X86_64 = ABI(
         "Linux 6.1 UAPI <linux/uio.h>",
         "Linux 6.1 UAPI <linux/netlink.h>, <linux/if_packet.h>, <linux/can.h>, <linux/can/*.h>",
         "Linux 6.1 UAPI <linux/tipc.h>, <linux/vm_sockets.h>, <linux/if_alg.h>, <linux/qrtr.h>",
-        "CPython 3.11.7 socket and errno modules (Modules/socketmodule.c, Modules/errnomodule.c)",
+        "CPython 3.10.13, 3.11.7, 3.12.1, 3.13.0 socket and errno modules (Modules/socketmodule.c,"
+        " Modules/errnomodule.c)",
     ),
 )
