@@ -530,7 +530,7 @@ class FakeEventLoop(asyncio.SelectorEventLoop):
 
     # -- the stdlib on the kernel while the loop runs --------------------------------
     def run_forever(self) -> None:
-        """Run until :meth:`stop`, with the stdlib's socket machinery on :attr:`kernel`."""
+        """Run until ``stop()``, with the stdlib's socket machinery on :attr:`kernel`."""
         with patch_stdlib(self.kernel):
             super().run_forever()
 
