@@ -499,7 +499,12 @@ class FakeEventLoop(asyncio.SelectorEventLoop):
 
         def on_blocked(exc: BlockedForever) -> BaseException:
             loop = me()
-            return exc if loop is None else describe_blocked(loop, exc)
+            if loop is None:
+                return exc
+            try:
+                return describe_blocked(loop, exc)
+            except Exception:  # noqa: BLE001 -- the kernel's own report is still true
+                return exc
 
         selector.on_blocked = on_blocked
         super().__init__(selector)
