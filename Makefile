@@ -51,13 +51,14 @@ demo: $(STAMP)
 	$(BIN)/python -m sansock demo --driver fake
 
 # Every bench runs even when one misses a floor; the target fails at the end if
-# any did.  BENCH_ARGS passes options to all three (e.g. BENCH_ARGS=--clock=cpu
+# any did.  BENCH_ARGS passes options to all four (e.g. BENCH_ARGS=--clock=cpu
 # on a machine shared with other work: see bench/_harness.py).
 bench: $(STAMP)
 	@status=0; \
 	$(BIN)/python bench/bench_api.py $(BENCH_ARGS) || status=1; \
 	$(BIN)/python bench/bench_driver.py $(BENCH_ARGS) || status=1; \
 	$(BIN)/python bench/bench_fake.py $(BENCH_ARGS) || status=1; \
+	$(BIN)/python bench/bench_asyncio.py $(BENCH_ARGS) || status=1; \
 	if [ $$status -ne 0 ]; then echo "make bench: a loop missed its floor (FLOOR MISSED above) or a bench failed"; fi; \
 	exit $$status
 

@@ -25,6 +25,7 @@ import os
 import socket as stdlib_socket
 import types
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -159,3 +160,12 @@ def native_net() -> Iterator[Binding]:
     before = open_fds()
     yield sansock.using(_native())
     assert open_fds() == before, "the test leaked file descriptors"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """pytest-asyncio (>= 1.4): this suite's ``@pytest.mark.asyncio`` tests run on the
+    fake kernel's event loop, a fresh kernel per loop (docs/howto/asyncio.rst)."""
+    import sansock_fake
+
+    return {"fake": sansock_fake.new_event_loop}

@@ -16,8 +16,9 @@ virtual clock, scripted faults and a syscall trace.
 (b'hel', 'ok (3 bytes, 0 bytes, 32, 0 bytes)')
 
 :func:`patch_stdlib` runs unmodified code that uses the stdlib's ``socket``,
-``select``, ``selectors`` and ``ssl`` on a kernel (see
-``sansock_fake.interop``); it is imported on first use, so importing
+``select``, ``selectors`` and ``ssl`` on a kernel, and :func:`new_event_loop`
+/ :func:`run` run asyncio code on one in virtual time (see
+``sansock_fake.interop``); they are imported on first use, so importing
 ``sansock_fake`` does not import the stdlib's socket machinery.
 """
 
@@ -30,20 +31,24 @@ from ._kernel import FakeKernel
 from ._scheduler import BlockedForever
 
 if TYPE_CHECKING:
-    from .interop import MixedWaitError, patch_stdlib
+    from .interop import FakeEventLoop, FakeEventLoopPolicy, MixedWaitError, new_event_loop, patch_stdlib, run
 
 __all__ = [
     "BlockedForever",
+    "FakeEventLoop",
+    "FakeEventLoopPolicy",
     "FakeKernel",
     "FaultScript",
     "MixedWaitError",
     "TRACE_LIMIT",
     "Trace",
     "TraceEntry",
+    "new_event_loop",
     "patch_stdlib",
+    "run",
 ]
 
-_INTEROP = ("MixedWaitError", "patch_stdlib")
+_INTEROP = ("FakeEventLoop", "FakeEventLoopPolicy", "MixedWaitError", "new_event_loop", "patch_stdlib", "run")
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,11 @@ the fixtures available in every test suite:
   ``ssl`` run on a fresh kernel for the test
   (:func:`sansock_fake.patch_stdlib`): unmodified clients and servers
   (``requests``, ``http.server``...) talk over the fake; yields the kernel.
+* ``fake_event_loop_policy`` -- an asyncio event loop policy whose loops run
+  on a fresh kernel (:class:`sansock_fake.FakeEventLoopPolicy`; the kernel
+  is its ``kernel``).  With pytest-asyncio, a fixture named
+  ``event_loop_policy`` that returns it puts ``async def`` tests on the
+  fake (docs/howto/asyncio.rst).
 
 Each fixture checks at teardown that the test closed every fake fd it
 opened, and fails the test if not, naming each fd and the line of the test
@@ -48,8 +53,9 @@ from ._kernel import FakeKernel
 
 if TYPE_CHECKING:
     from ._objects import OpenFile
+    from .interop import FakeEventLoopPolicy
 
-__all__ = ["fake_kernel", "fake_net", "fake_sansock", "fake_stdlib"]
+__all__ = ["fake_event_loop_policy", "fake_kernel", "fake_net", "fake_sansock", "fake_stdlib"]
 
 #: Frames in these directories are the library's, never the creation site.
 _LIBRARY_DIRS = tuple(
@@ -195,3 +201,18 @@ def fake_stdlib() -> Iterator[FakeKernel]:
 
     with patch_stdlib() as kernel:
         yield kernel
+
+
+@pytest.fixture
+def fake_event_loop_policy() -> FakeEventLoopPolicy:
+    """An asyncio event loop policy whose loops run on a fresh fake kernel (its ``kernel``).
+
+    For pytest-asyncio::
+
+        @pytest.fixture
+        def event_loop_policy(fake_event_loop_policy):
+            return fake_event_loop_policy
+    """
+    from .interop import FakeEventLoopPolicy
+
+    return FakeEventLoopPolicy()

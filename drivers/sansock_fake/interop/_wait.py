@@ -88,14 +88,19 @@ def split_fds(kernel: FakeKernel, fds: Iterable[int], call: str) -> bool:
 
 
 def kernel_poll(
-    kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_ns: int | None
+    kernel: FakeKernel,
+    interest: Sequence[tuple[int, int]],
+    timeout_ns: int | None,
+    fds: tuple[int, ...] | None = None,
 ) -> list[tuple[int, int]]:
     """``poll(2)`` on many fds of *kernel*, blocking in virtual time.
 
     *interest* is ``(fd, events)`` pairs; the answer is ``(fd, revents)`` for
     every ready fd (``POLLERR``/``POLLHUP``/``POLLNVAL`` reported unasked),
     in the order of *interest*.  ``timeout_ns`` None waits until one is ready;
-    0 only looks.  One syscall: it takes the kernel's lock, bumps the
+    0 only looks.  *fds*, when given, is the fds of *interest* in order,
+    built once by a caller that polls the same set many times (the asyncio
+    loop): the trace then shares one tuple instead of copying it per call.  One syscall: it takes the kernel's lock, bumps the
     scheduler's activity, is traced as ``poll`` and may get a scripted errno
     (on the first fd), as the kernel's single-fd ``poll`` does.
 
@@ -105,7 +110,8 @@ def kernel_poll(
     """
     scheduler = kernel._scheduler
     always = POLLERR | POLLHUP | POLLNVAL
-    fds = tuple(fd for fd, _ in interest)
+    if fds is None:
+        fds = tuple(fd for fd, _ in interest)
     shown: tuple[object, ...] = (fds, timeout_ns)
     with scheduler.condition:
         scheduler.enter()
