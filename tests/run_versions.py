@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,9 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 #: The versions looked for: the supported ones and any newer CPython 3.
 CANDIDATES = tuple(f"3.{minor}" for minor in range(10, 20))
-#: The test tools the environments need (no mypy/sphinx: those run from the
-#: default environment), besides ``[project] dependencies``.
-TEST_TOOLS = ("pytest", "hypothesis")
+#: Test tools that run from the default environment only (typing needs no interpreter).
+DEFAULT_ONLY = frozenset({"mypy", "types-cffi", "sphinx"})
 #: Files whose change means the environments must be reinstalled.
 INSTALL_INPUTS = ("pyproject.toml", "tests/run_versions.py")
 #: The pytest plugin ``pyproject.toml`` registers as a ``pytest11`` entry point.
@@ -56,14 +56,21 @@ PLUGIN = "sansock_fake = sansock_fake.pytest_plugin"
 
 
 def requirements() -> list[str]:
-    """``[project] dependencies`` and the ``test`` extra's pytest/hypothesis pins,
-    read from ``pyproject.toml`` (one-line lists there)."""
+    """``[project] dependencies`` and the ``test`` extra but for the tools that
+    run from the default environment only (mypy, its stubs, Sphinx): every
+    test module must import, since pytest collects them all before ``-m``
+    selects the differential ones."""
+    # pyproject.toml's two lists, read without tomllib (3.11+): each quoted
+    # item of ``dependencies = [...]`` and ``test = [...]``, comments dropped.
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     wanted: list[str] = []
-    for line in (ROOT / "pyproject.toml").read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() in ("dependencies", "test") and value.strip().startswith("["):
-            items = [item.strip().strip('"') for item in value.strip().strip("[]").split(",")]
-            wanted += [item for item in items if key.strip() == "dependencies" or item.startswith(TEST_TOOLS)]
+    for key in ("dependencies", "test"):
+        body = re.search(rf"^{key} = \[(.*?)\]", text, re.MULTILINE | re.DOTALL)
+        assert body is not None, f"pyproject.toml has no {key} list"
+        for line in body.group(1).splitlines():
+            for item in re.findall(r'"([^"]+)"', line.split("#")[0]):
+                if re.split(r"[<>=!~ ]", item)[0] not in DEFAULT_ONLY:
+                    wanted.append(item)
     return wanted
 
 

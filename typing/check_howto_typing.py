@@ -13,7 +13,9 @@ import sansock
 
 def example_constants() -> None:
     import sansock
-    from typing import Literal, assert_type
+    from typing import Literal
+
+    from typing_extensions import assert_type  # typing.assert_type: Python 3.11+
 
     assert_type(sansock.AF_INET, Literal[sansock.AddressFamily.AF_INET])
     assert_type(sansock.SOCK_STREAM, Literal[sansock.SocketKind.SOCK_STREAM])
@@ -24,7 +26,7 @@ def example_constants() -> None:
 
 
 def example_getaddrinfo(host: str) -> None:
-    from typing import assert_type
+    from typing_extensions import assert_type  # typing.assert_type: Python 3.11+
 
     for info in sansock.getaddrinfo(host, 443):
         if info[0] == sansock.AF_INET6:
