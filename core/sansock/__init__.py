@@ -147,10 +147,12 @@ if not TYPE_CHECKING:
         # PEP 562: constants (AF_INET...) and enums (AddressFamily...) come from
         # the default driver's ABI, so they are looked up when first asked for.
         # Only those: the binding's own attributes (abi, driver...) are not
-        # module attributes.
+        # module attributes.  A name served once is stored in the module's
+        # dict (a plain lookup next time, as the stdlib's int constants are)
+        # until swap_default_driver or swap_driver changes the driver.
         if not name.startswith("_"):
             try:
-                return _default._served(name)
+                return _default._lookup(name, globals())
             except AttributeError:
                 pass
         raise AttributeError(f"module 'sansock' has no attribute {name!r}")

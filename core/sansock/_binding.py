@@ -78,6 +78,12 @@ class Binding(_BindingConstants):
         self._loader = loader
         self._constants: SocketConstants | None = None
         self._enums: SocketEnums | None = None
+        # The constants and enums served so far, remembered where they were
+        # asked for (this binding's __dict__, the module's globals) so that
+        # the next lookup is a plain dict hit; forgotten by swap_driver.
+        # The generation counts swaps: a lookup that raced one is not kept.
+        self._remembered: list[tuple[dict[str, object], str, object]] = []
+        self._generation = 0
         #: ``setdefaulttimeout``'s value in ns (-1: None), as CPython's ``defaulttimeout``.
         self.default_timeout_ns = -1
         # The socket class of this binding: a subclass whose instances use it.
@@ -112,9 +118,11 @@ class Binding(_BindingConstants):
         Sockets already made keep the driver they were made with.
         """
         previous = self._driver
+        self._generation += 1
         self._driver = driver
         self._constants = None
         self._enums = None
+        self._forget_served()
         return previous
 
     @property
@@ -170,6 +178,26 @@ class Binding(_BindingConstants):
             return e.AddressInfo[name]
         return value
 
+    def _lookup(self, name: str, namespace: dict[str, object]) -> object:
+        """``_served(name)``, also stored in *namespace* (where the name was
+        missing) until the driver is swapped, so the next lookup of *name*
+        there finds it without calling ``__getattr__``."""
+        generation = self._generation
+        value = self._served(name)
+        namespace[name] = value
+        self._remembered.append((namespace, name, value))
+        if self._generation != generation:  # swapped meanwhile: value may be stale
+            self._forget_served()
+        return value
+
+    def _forget_served(self) -> None:
+        """Drop every value :meth:`_lookup` stored (the driver changed)."""
+        remembered, self._remembered = self._remembered, []
+        for namespace, name, value in remembered:
+            # Only what was stored: a value set since (monkeypatch) stays.
+            if namespace.get(name, namespace) is value:
+                del namespace[name]
+
     def __dir__(self) -> list[str]:
         # The constants and enums __getattr__ answers are attributes too (as the
         # module's __dir__ lists them).
@@ -189,7 +217,7 @@ class Binding(_BindingConstants):
             if name.startswith("_"):
                 raise AttributeError(name)
             try:
-                return self._served(name)
+                return self._lookup(name, self.__dict__)
             except AttributeError:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
 

@@ -1,0 +1,89 @@
+"""The shortcuts of issue 13 give exactly what the general code gives.
+
+Each fast path (constants remembered after their first lookup, exact-int
+``CMSG_SPACE``/``CMSG_LEN``, the cheaper socket construction, ``recv_fds``,
+``getaddrinfo``'s decoding, ``sendto``'s address cache) takes only the
+inputs whose outcome cannot differ, and these tests hold it to the stdlib
+and to the general path with the inputs it must not take: int subclasses
+with a lying ``__index__``/``__le__``, ``bool``, ``Decimal``, values out of
+range.
+"""
+
+from __future__ import annotations
+
+import socket as stdlib
+
+import pytest
+
+import sansock
+from sansock import Binding
+from sansock._profiles import DARWIN_ARM64, LINUX_X86_64
+from sansock_fake import FakeKernel
+
+# -- item 1: constants remembered after their first lookup -------------------------
+
+
+def test_module_constants_are_kept_in_the_module_dict_until_the_driver_changes() -> None:
+    assert sansock.SOL_SOCKET == stdlib.SOL_SOCKET
+    assert vars(sansock)["SOL_SOCKET"] == stdlib.SOL_SOCKET  # a plain lookup from now on
+    assert sansock.AF_INET is sansock.AddressFamily.AF_INET
+    with sansock.swap_default_driver(FakeKernel(abi=DARWIN_ARM64)):
+        assert "SOL_SOCKET" not in vars(sansock)
+        assert sansock.SOL_SOCKET == 0xFFFF  # Darwin's value, not the one remembered
+        assert sansock.SO_RCVBUF == 0x1002
+        assert sansock.AF_INET is sansock.AddressFamily.AF_INET
+        darwin_family = sansock.AddressFamily
+    assert "SO_RCVBUF" not in vars(sansock)
+    assert sansock.SOL_SOCKET == stdlib.SOL_SOCKET
+    assert sansock.SO_RCVBUF == stdlib.SO_RCVBUF
+    assert sansock.AddressFamily is not darwin_family
+    assert sansock.AF_INET is sansock.AddressFamily.AF_INET
+
+
+def test_swap_driver_on_the_default_binding_forgets_the_module_constants() -> None:
+    assert sansock.SOL_SOCKET == stdlib.SOL_SOCKET
+    binding = sansock.default_binding()
+    previous = binding.swap_driver(FakeKernel(abi=DARWIN_ARM64))
+    try:
+        assert sansock.SOL_SOCKET == 0xFFFF
+    finally:
+        binding.swap_driver(previous)
+    assert sansock.SOL_SOCKET == stdlib.SOL_SOCKET
+
+
+def test_unknown_and_private_names_are_never_remembered() -> None:
+    for _ in range(2):
+        assert not hasattr(sansock, "NOPE")
+        assert not hasattr(sansock, "POLLIN")  # an ABI fact, not a socket name
+        assert not hasattr(sansock, "abi")
+    assert "NOPE" not in vars(sansock)
+    with pytest.raises(AttributeError, match="module 'sansock' has no attribute 'NOPE'"):
+        sansock.NOPE  # type: ignore[attr-defined]
+
+
+def test_a_value_set_on_the_module_survives_a_swap() -> None:
+    # monkeypatch.setattr(sansock, "SOL_SOCKET", ...) replaces the remembered
+    # value: a swap must not delete the user's value.
+    assert sansock.SOL_SOCKET == stdlib.SOL_SOCKET
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(sansock, "SOL_SOCKET", 12345)
+        with sansock.swap_default_driver(FakeKernel()):
+            assert sansock.SOL_SOCKET == 12345
+    finally:
+        mp.undo()
+    assert sansock.SOL_SOCKET == stdlib.SOL_SOCKET
+
+
+def test_binding_constants_are_remembered_per_binding_and_forgotten_on_swap() -> None:
+    net: Binding = sansock.using(FakeKernel(abi=LINUX_X86_64))
+    assert net.SOL_SOCKET == 1
+    assert vars(net)["SOL_SOCKET"] == 1
+    assert net.SOCK_STREAM is net.SocketKind.SOCK_STREAM
+    net.swap_driver(FakeKernel(abi=DARWIN_ARM64))
+    assert "SOL_SOCKET" not in vars(net)
+    assert net.SOL_SOCKET == 0xFFFF
+    assert net.SOCK_STREAM is net.SocketKind.SOCK_STREAM
+    with pytest.raises(AttributeError, match="'Binding' object has no attribute 'NOPE'"):
+        net.NOPE  # type: ignore[attr-defined]
+    assert "NOPE" not in vars(net)
