@@ -87,3 +87,53 @@ def test_binding_constants_are_remembered_per_binding_and_forgotten_on_swap() ->
     with pytest.raises(AttributeError, match="'Binding' object has no attribute 'NOPE'"):
         net.NOPE  # type: ignore[attr-defined]
     assert "NOPE" not in vars(net)
+
+
+# -- item 3: CMSG_LEN / CMSG_SPACE of exact ints ------------------------------------
+
+
+class _LyingInt(int):
+    """An int subclass whose __index__ and comparisons lie."""
+
+    def __index__(self) -> int:
+        return 1 << 40
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __lt__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash(4)
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+def _outcome(call: object, arg: object) -> object:
+    try:
+        return call(arg)  # type: ignore[operator]
+    except Exception as exc:  # the exception's type and message are the outcome
+        return (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("name", ["CMSG_LEN", "CMSG_SPACE"])
+def test_cmsg_arithmetic_matches_the_stdlib_before_and_after_it_is_remembered(name: str) -> None:
+    from decimal import Decimal
+
+    ours, theirs = getattr(sansock, name), getattr(stdlib, name)
+    args: list[object] = [0, 1, 4, 7, 8, 12, 100, 4096, 65536, 65537, -1, -(1 << 70), 1 << 31,
+                          (1 << 32) - 16, 1 << 63, 1 << 70, True, False, _LyingInt(4), Decimal(4),
+                          4.0, "4", None]
+    for _ in range(2):  # the second pass finds the exact ints remembered
+        for arg in args:
+            assert _outcome(ours, arg) == _outcome(theirs, arg), (name, arg)
+
+
+def test_cmsg_arithmetic_follows_the_binding_s_driver() -> None:
+    net = sansock.using(FakeKernel(abi=LINUX_X86_64))
+    assert (net.CMSG_LEN(4), net.CMSG_SPACE(4)) == (20, 24)
+    net.swap_driver(FakeKernel(abi=DARWIN_ARM64))
+    # XNU: 4-byte alignment, a 12-byte header.
+    assert (net.CMSG_LEN(4), net.CMSG_SPACE(4)) == (16, 16)

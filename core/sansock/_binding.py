@@ -52,6 +52,11 @@ GLOBAL_DEFAULT_TIMEOUT: Any = _GlobalDefaultTimeout()
 _ENUM_NAMES = frozenset(("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"))
 _NOT_SERVED = ("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")
 
+#: CMSG_LEN/CMSG_SPACE remember the results of exact ints up to this value,
+#: at most this many per binding (the sizes a program uses are few).
+_CMSG_MEMO_MAX = 1 << 16
+_CMSG_MEMO_ENTRIES = 256
+
 
 class Binding(_BindingConstants):
     """The socket-module surface bound to one driver (see the module docstring)."""
@@ -84,6 +89,10 @@ class Binding(_BindingConstants):
         # The generation counts swaps: a lookup that raced one is not kept.
         self._remembered: list[tuple[dict[str, object], str, object]] = []
         self._generation = 0
+        # CMSG_LEN/CMSG_SPACE of small exact ints, filled by the general
+        # parser (_cmsg); replaced (never cleared in place) by swap_driver.
+        self._cmsg_lens: dict[int, int] = {}
+        self._cmsg_spaces: dict[int, int] = {}
         #: ``setdefaulttimeout``'s value in ns (-1: None), as CPython's ``defaulttimeout``.
         self.default_timeout_ns = -1
         # The socket class of this binding: a subclass whose instances use it.
@@ -122,6 +131,10 @@ class Binding(_BindingConstants):
         self._driver = driver
         self._constants = None
         self._enums = None
+        # After the driver: a call that read an old table may still fill it
+        # with either ABI's value, but that table is no longer read.
+        self._cmsg_lens = {}
+        self._cmsg_spaces = {}
         self._forget_served()
         return previous
 
@@ -522,6 +535,16 @@ class Binding(_BindingConstants):
         Return the total length, without trailing padding, of an ancillary
         data item with associated data of the given length.
         """
+        if type(length) is int:
+            # An exact int seen before: the value the general path gave it
+            # (an int subclass, a bool or a Decimal always takes that path).
+            known = self._cmsg_lens
+            result = known.get(length)
+            if result is None:
+                result = _cmsg.cmsg_len(length, self.abi)
+                if length <= _CMSG_MEMO_MAX and len(known) < _CMSG_MEMO_ENTRIES:
+                    known[length] = result
+            return result
         return _cmsg.cmsg_len(length, self.abi)
 
     def CMSG_SPACE(self, length: int, /) -> int:
@@ -531,6 +554,14 @@ class Binding(_BindingConstants):
         data item with associated data of the given length, along with any
         trailing padding.
         """
+        if type(length) is int:
+            known = self._cmsg_spaces  # as in CMSG_LEN
+            result = known.get(length)
+            if result is None:
+                result = _cmsg.cmsg_space(length, self.abi)
+                if length <= _CMSG_MEMO_MAX and len(known) < _CMSG_MEMO_ENTRIES:
+                    known[length] = result
+            return result
         return _cmsg.cmsg_space(length, self.abi)
 
     # -- byte order and address text -------------------------------------------
