@@ -17,7 +17,7 @@ import pytest
 
 import sansock
 from sansock import Binding
-from sansock._profiles import DARWIN_ARM64, LINUX_X86_64
+from sansock._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_X86_64
 from sansock_fake import FakeKernel
 
 # -- item 1: constants remembered after their first lookup -------------------------
@@ -137,3 +137,74 @@ def test_cmsg_arithmetic_follows_the_binding_s_driver() -> None:
     net.swap_driver(FakeKernel(abi=DARWIN_ARM64))
     # XNU: 4-byte alignment, a 12-byte header.
     assert (net.CMSG_LEN(4), net.CMSG_SPACE(4)) == (16, 16)
+
+
+# -- item 5: socket construction -----------------------------------------------------
+
+
+def _construct(module: object, *args: object, **kwargs: object) -> object:
+    try:
+        s = module.socket(*args, **kwargs)  # type: ignore[attr-defined]
+    except Exception as exc:
+        return (type(exc), str(exc))
+    try:
+        return (s.family, s.type, s.proto)
+    finally:
+        if "fileno" in kwargs:
+            s.detach()
+        else:
+            s.close()
+
+
+def _refused_by_kernel(outcome: object) -> bool:
+    return isinstance(outcome, tuple) and len(outcome) == 2 and outcome[0] in (OSError, PermissionError)
+
+
+_HOSTILE_C_INTS: list[object] = [
+    _LyingInt(2), True, 2.0, "2", None, 1 << 31, -(1 << 31) - 1, 1 << 70, -(1 << 70), (1 << 31) - 1,
+]
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_socket_arguments_are_parsed_as_the_stdlib_parses_them(net: Binding, position: int) -> None:
+    from decimal import Decimal
+
+    base: list[object] = [stdlib.AF_INET, stdlib.SOCK_DGRAM, 0]
+    for value in [*_HOSTILE_C_INTS, Decimal(2)]:
+        args = list(base)
+        args[position] = value
+        theirs = _construct(stdlib, *args)
+        ours = _construct(net, *args)
+        if _refused_by_kernel(theirs):  # the kernel decides (the fake's errno may differ)
+            assert _refused_by_kernel(ours), (position, value, ours)
+        else:
+            assert ours == theirs, (position, value)
+
+
+def test_the_first_bad_socket_argument_is_the_one_reported(net: Binding) -> None:
+    for args in [(1 << 40, "x"), ("x", 1 << 40), (2, 1 << 40, "x"), (2, 1, _LyingInt(0))]:
+        assert _construct(net, *args) == _construct(stdlib, *args), args
+
+
+def test_socket_fileno_is_parsed_as_the_stdlib_parses_it(net: Binding) -> None:
+    from decimal import Decimal
+
+    # fileno as an fd of the socket in hand, each spelling of it.
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as owner:
+        fd = owner.fileno()
+        for fileno in [fd, _LyingInt(fd), fd + (1 << 32), -(1 << 32) + fd]:
+            assert _construct(net, fileno=fileno) == (net.AF_INET, net.SOCK_DGRAM, 17), fileno
+    # Values no fd can be: the stdlib's refusal, before any syscall.
+    for bad in [-1, _LyingInt(-5), 1 << 70, Decimal(3), 3.0, "3", (1 << 32) - 1]:
+        assert _construct(net, fileno=bad) == _construct(stdlib, fileno=bad), bad
+
+
+def test_sockets_follow_a_swapped_driver() -> None:
+    net = sansock.using(FakeKernel())
+    a, b = net.socketpair()
+    net.swap_driver(FakeKernel(abi=LINUX_AARCH64))
+    with net.socket(net.AF_INET, net.SOCK_STREAM) as s:
+        assert s._drv is net.driver and s._drv is not a._drv
+        assert s._k.abi is LINUX_AARCH64 and a._k.abi is not LINUX_AARCH64
+    a.close()
+    b.close()

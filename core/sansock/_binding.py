@@ -25,7 +25,7 @@ from ._consts import SocketConstants
 from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import AddressFamily, SocketEnums, SocketKind, intenum_converter
 from ._errors import error, gaierror, herror, timeout
-from ._socket import _OMITTED, SocketType
+from ._socket import _OMITTED, SocketType, _FastShape, _shape_for
 from ._socketpy import SocketIO, socket
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ class Binding(_BindingConstants):
         # parser (_cmsg); replaced (never cleared in place) by swap_driver.
         self._cmsg_lens: dict[int, int] = {}
         self._cmsg_spaces: dict[int, int] = {}
+        #: What every new socket reads: made by _make_socket_state, dropped by swap_driver.
+        self._socket_state: tuple[Driver, SocketConstants, _FastShape] | None = None
         #: ``setdefaulttimeout``'s value in ns (-1: None), as CPython's ``defaulttimeout``.
         self.default_timeout_ns = -1
         # The socket class of this binding: a subclass whose instances use it.
@@ -135,6 +137,7 @@ class Binding(_BindingConstants):
         # with either ABI's value, but that table is no longer read.
         self._cmsg_lens = {}
         self._cmsg_spaces = {}
+        self._socket_state = None
         self._forget_served()
         return previous
 
@@ -158,6 +161,17 @@ class Binding(_BindingConstants):
         if e is None:
             e = self._enums = SocketEnums.for_abi(self.abi)
         return e
+
+    def _make_socket_state(self) -> tuple[Driver, SocketConstants, _FastShape]:
+        """The driver, its constants and the fast paths' shape of its ABI:
+        what ``SocketType.__init__`` reads, kept until the driver is swapped."""
+        generation = self._generation
+        k = self.constants
+        state = (self.driver, k, _shape_for(k.abi))
+        self._socket_state = state
+        if self._generation != generation:  # swapped meanwhile: do not keep it
+            self._socket_state = None
+        return state
 
     def address_family(self, value: int) -> AddressFamily | int:
         """*value* as an ``AddressFamily`` member, or the int if unknown."""

@@ -36,6 +36,7 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 
 from __future__ import annotations
 
+import operator
 import struct
 import warnings
 from collections.abc import Callable, Iterable
@@ -204,6 +205,9 @@ class _FastShape:
 
 
 _SHAPES: dict[int, _FastShape] = {}
+_type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
+_index = operator.index
+_C_INT_OVERFLOW = "Python int too large to convert to C int"  # _PyLong_AsInt (clinic_int)
 
 
 def _shape_for(abi: ABI) -> _FastShape:
@@ -249,19 +253,36 @@ class SocketType:
         self._msg_fast = False
         binding = self._default_binding
         self._binding = binding
-        drv = binding.driver
+        # The binding's driver, constants and fast-path shape, made once per
+        # driver (Binding._make_socket_state).
+        drv, k, self._fast = binding._socket_state or binding._make_socket_state()
         self._drv = drv
-        k = binding.constants
         self._k = k
-        self._fast = _shape_for(k.abi)
-        family = clinic_int(family)
-        type = clinic_int(type)
-        proto = clinic_int(proto)
+        # The "i" arguments of sock_initobj_impl: _PyLong_AsInt (clinic_int)
+        # written out.  operator.index gives an exact int for any argument
+        # (PyNumber_Index does not call an int subclass's __index__, so a
+        # lying one is taken at its value, as CPython takes it), then the C
+        # int range, argument by argument.
+        if _type_of(family) is not int:
+            family = _index(family)
+        if not INT_MIN <= family <= INT_MAX:
+            raise OverflowError(_C_INT_OVERFLOW)
+        if _type_of(type) is not int:
+            type = _index(type)
+        if not INT_MIN <= type <= INT_MAX:
+            raise OverflowError(_C_INT_OVERFLOW)
+        if _type_of(proto) is not int:
+            proto = _index(proto)
+        if not INT_MIN <= proto <= INT_MAX:
+            raise OverflowError(_C_INT_OVERFLOW)
         if fileno is not None:
             # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
-            fd = wrap_c_int(c_long(fileno))
-            if fd < 0:
-                raise ValueError("negative file descriptor")
+            if _type_of(fileno) is int and 0 <= fileno <= INT_MAX:
+                fd = fileno
+            else:
+                fd = wrap_c_int(c_long(fileno))
+                if fd < 0:
+                    raise ValueError("negative file descriptor")
             try:
                 raw = drv.getsockname(fd)
             except OSError as exc:
@@ -287,7 +308,18 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
-            self._init_object(fd, family, type, proto)
+            # init_sockobject (written out here: one call less per socket).
+            self._fd = fd
+            self._family = family
+            self._type = type & ~(k.SOCK_NONBLOCK | k.SOCK_CLOEXEC)
+            self._proto = proto
+            self._msg_fast = family in self._fast.families
+            if type & k.SOCK_NONBLOCK:
+                self._timeout_ns = 0
+            else:
+                timeout_ns = self._timeout_ns = binding.default_timeout_ns
+                if timeout_ns >= 0:
+                    drv.set_nonblocking(fd, True)
         except BaseException:
             self._fd = -1
             try:
@@ -295,21 +327,6 @@ class SocketType:
             except OSError:
                 pass
             raise
-
-    def _init_object(self, fd: int, family: int, type: int, proto: int) -> None:
-        """CPython's ``init_sockobject``."""
-        k = self._k
-        self._fd = fd
-        self._family = family
-        self._type = type & ~(k.SOCK_NONBLOCK | k.SOCK_CLOEXEC)
-        self._proto = proto
-        self._msg_fast = family in self._fast.families
-        if type & k.SOCK_NONBLOCK:
-            self._timeout_ns = 0
-        else:
-            self._timeout_ns = self._binding.default_timeout_ns
-            if self._timeout_ns >= 0:
-                self._drv.set_nonblocking(fd, True)
 
     # -- attributes ----------------------------------------------------------
     @property
