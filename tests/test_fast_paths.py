@@ -12,6 +12,7 @@ range.
 from __future__ import annotations
 
 import socket as stdlib
+from typing import Any
 
 import pytest
 
@@ -208,3 +209,69 @@ def test_sockets_follow_a_swapped_driver() -> None:
         assert s._k.abi is LINUX_AARCH64 and a._k.abi is not LINUX_AARCH64
     a.close()
     b.close()
+
+
+# -- item 10: getaddrinfo ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("abi", [LINUX_X86_64, LINUX_AARCH64, DARWIN_ARM64], ids=lambda a: a.name)
+def test_sockaddr_in_decodes_as_the_general_decoder_does(abi: object) -> None:
+    import random
+
+    from sansock import _address
+
+    codec = _address._codec_for(abi)  # type: ignore[arg-type]
+    rng = random.Random(13)
+    for _ in range(2000):
+        body = bytes(rng.randrange(256) for _ in range(14))
+        for head in (codec.hdr_inet, bytes(2), codec.hdr_inet[:1] + b"\x07", bytes((16, codec.af_inet)),
+                     bytes((8, codec.af_inet))):
+            for raw in (head + body, head + body[:6], head + body + b"\x01"):
+                general = codec.decoders.get(codec.family_of(raw))
+                expected = (
+                    general(raw, None, 0) if general is not None
+                    else (codec.family_of(raw), raw[2:16].ljust(14, b"\0"))
+                )
+                assert _address.decode_address(raw, abi) == expected, raw  # type: ignore[arg-type]
+
+
+def test_getaddrinfo_matches_the_stdlib_for_numeric_hosts(net: Binding) -> None:
+    for host, port, args in [
+        ("127.0.0.1", 8080, (0, stdlib.SOCK_STREAM)),
+        ("127.0.0.1", "8080", ()),
+        (b"10.1.2.3", None, (stdlib.AF_INET,)),
+        ("::1", 0, (stdlib.AF_INET6, stdlib.SOCK_DGRAM)),
+        ("127.0.0.1\0junk", 5, (0, stdlib.SOCK_STREAM)),
+    ]:
+        ours: list[Any] = net.getaddrinfo(host, port, *args)  # type: ignore[arg-type]
+        theirs: list[Any] = stdlib.getaddrinfo(host, port, *args)  # type: ignore[arg-type]
+        assert ours == theirs
+        assert [(type(f).__name__, type(k).__name__) for f, k, *_ in ours] == [
+            (type(f).__name__, type(k).__name__) for f, k, *_ in theirs
+        ]
+
+
+def test_getaddrinfo_arguments_are_parsed_as_the_stdlib_parses_them(net: Binding) -> None:
+    from decimal import Decimal
+
+    def outcome(module: object, *args: object) -> object:
+        try:
+            return module.getaddrinfo(*args)  # type: ignore[attr-defined]
+        except Exception as exc:  # sansock.gaierror is not socket.gaierror: compare names
+            return (type(exc).__name__, str(exc))
+
+    fake = type(net.driver).__name__ != "NativeDriver"
+    cases: list[list[object]] = [
+        ["127.0.0.1", port]
+        for port in [True, _LyingInt(80), 1 << 63, -(1 << 63) - 1, (1 << 63) - 1, -1, 80.0, Decimal(80)]
+    ]
+    for position in range(4):
+        for value in _HOSTILE_C_INTS:
+            args: list[object] = ["127.0.0.1", 80, 0, 0, 0, 0]
+            args[2 + position] = value
+            cases.append(args)
+    for args in cases:
+        theirs = outcome(stdlib, *args)
+        if fake and isinstance(theirs, tuple) and theirs[0] == "gaierror":
+            continue  # the resolver's verdict: the fake's may differ from glibc's
+        assert outcome(net, *args) == theirs, args

@@ -729,6 +729,10 @@ def decode_address(
     if not raw:
         return None
     codec = _codec_for(abi)
+    if len(raw) == 16 and raw[:2] == codec.hdr_inet:
+        # A whole sockaddr_in (the common case): decode_inet without the
+        # family dispatch.
+        return ("%d.%d.%d.%d" % (raw[4], raw[5], raw[6], raw[7]), (raw[2] << 8) | raw[3])
     family = codec.family_of(raw)
     decoder = codec.decoders.get(family)
     if decoder is None:

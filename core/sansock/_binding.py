@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex
 from . import _address, _cmsg, _inet, _timeout
 from ._constant_types import _BindingConstants
 from ._consts import SocketConstants
-from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
+from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import AddressFamily, SocketEnums, SocketKind, intenum_converter
 from ._errors import error, gaierror, herror, timeout
 from ._socket import _OMITTED, SocketType, _FastShape, _shape_for
@@ -645,11 +645,17 @@ class Binding(_BindingConstants):
         narrow the list of addresses returned. Passing zero as a value for each of
         these arguments selects the full range of results.
         """
-        # socket_getaddrinfo: "OO|iiii:getaddrinfo"
-        family = arg_int(family)
-        type = arg_int(type)
-        proto = arg_int(proto)
-        flags = arg_int(flags)
+        # socket_getaddrinfo: "OO|iiii:getaddrinfo" (exact ints in range as
+        # they are; anything else through the "i" parser).
+        exact = builtins.type  # (the parameter `type` shadows the builtin)
+        if exact(family) is not int or not INT_MIN <= family <= INT_MAX:
+            family = arg_int(family)
+        if exact(type) is not int or not INT_MIN <= type <= INT_MAX:
+            type = arg_int(type)
+        if exact(proto) is not int or not INT_MIN <= proto <= INT_MAX:
+            proto = arg_int(proto)
+        if exact(flags) is not int or not INT_MIN <= flags <= INT_MAX:
+            flags = arg_int(flags)
         # The host: None, a str through the idna codec (PyUnicode_AsEncodedString,
         # ASCII too: "a..b" is a UnicodeError before any lookup), or bytes.
         hptr: bytes | None
@@ -664,8 +670,8 @@ class Binding(_BindingConstants):
         # The port: PyLong_CheckExact (True and int subclasses are refused),
         # PyUnicode_AsUTF8, bytes, or None.
         pptr: bytes | None
-        if builtins.type(port) is int:  # (the parameter `type` shadows the builtin)
-            pptr = b"%d" % c_long(port)
+        if builtins.type(port) is int:
+            pptr = b"%d" % (port if -SSIZE_MAX - 1 <= port <= SSIZE_MAX else c_long(port))
         elif isinstance(port, str):
             pptr = str.encode(port, "utf-8")
         elif isinstance(port, bytes):
@@ -676,19 +682,22 @@ class Binding(_BindingConstants):
             raise OSError("Int or String expected")
         # getaddrinfo(3) reads C strings: CPython passes PyBytes_AS_STRING /
         # PyUnicode_AsUTF8 unchecked, so a NUL ends the name, it is no error.
-        if hptr is not None:
+        if hptr is not None and b"\0" in hptr:
             hptr = hptr.partition(b"\0")[0]
-        if pptr is not None:
+        if pptr is not None and b"\0" in pptr:
             pptr = pptr.partition(b"\0")[0]
-        drv = self.driver
-        abi = self.abi
+        drv, k, _ = self._socket_state or self._make_socket_state()
+        abi = k.abi
         results = drv.getaddrinfo(hptr, pptr, family, type, proto, flags)
+        # The enums' members by value: what intenum_converter's
+        # EnumType.__call__ finds for an int, without the call.
+        enums = self.enums
+        families = enums.AddressFamily._value2member_map_
+        kinds = enums.SocketKind._value2member_map_
         out: list[tuple[AddressFamily | int, SocketKind | int, int, str, Any]] = []
         for af, socktype, protocol, canonname, raw in results:
             addr = _address.decode_address(raw, abi, drv, proto=protocol)
-            out.append(
-                (self.address_family(af), self.socket_kind(socktype), protocol, canonname, addr)
-            )
+            out.append((families.get(af, af), kinds.get(socktype, socktype), protocol, canonname, addr))  # type: ignore[arg-type]
         # getaddrinfo(3) answers AF_INET and AF_INET6 only, with their tuples
         # (typeshed's socket.pyi types the result the same way).
         return out  # type: ignore[return-value]

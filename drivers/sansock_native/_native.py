@@ -95,6 +95,9 @@ _recvmsg4 = lib.sansock_recvmsg4
 _recvmmsg = lib.sansock_recvmmsg
 _sendmmsg = lib.sansock_sendmmsg
 _NULL = ffi.NULL
+_getaddrinfo = lib.getaddrinfo
+_cast = ffi.cast
+CHAR_P = ffi.typeof("char *")
 _release = ffi.release
 _buffer = ffi.buffer
 _fbw = from_buffer_writable
@@ -186,6 +189,7 @@ class _Scratch:
         "mmsg_out_values",
         "mmsg_lens",
         "mmsg_namelens",
+        "addrinfo_pair",
     )
 
     def __init__(self) -> None:
@@ -213,6 +217,8 @@ class _Scratch:
         self.mmsg_out_values = array("q")
         self.mmsg_lens: CData = _NULL
         self.mmsg_namelens: CData = _NULL
+        #: getaddrinfo's hints and result pointer (None while a call uses them).
+        self.addrinfo_pair: tuple[AddrInfoStruct, CData] | None = None
 
     def control_buffer(self, size: int) -> CData:
         """A control buffer of at least *size* bytes, grown and kept."""
@@ -812,27 +818,36 @@ class NativeDriver:
     def getaddrinfo(
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
     ) -> list[AddrInfo]:
-        hints = cast(AddrInfoStruct, ffi.new("struct addrinfo *"))
+        # The hints and the result pointer are this thread's, reused (the
+        # hints' other fields stay zero: getaddrinfo(3) only reads them).
+        # Taken out while in use, so that a signal handler resolving in this
+        # thread meanwhile makes its own instead of overwriting them.
+        s = _tls.scratch
+        pair, s.addrinfo_pair = s.addrinfo_pair, None
+        if pair is None:
+            pair = (cast(AddrInfoStruct, ffi.new("struct addrinfo *")), ffi.new("struct addrinfo **"))
+        hints, res = pair
         hints.ai_family = family
         hints.ai_socktype = type
         hints.ai_protocol = proto
         hints.ai_flags = flags
-        res = ffi.new("struct addrinfo **")
-        code = lib.getaddrinfo(
-            ffi.NULL if host is None else host, ffi.NULL if port is None else port, hints, res
-        )
+        code = _getaddrinfo(_NULL if host is None else host, _NULL if port is None else port, hints, res)
+        first = res[0]
+        s.addrinfo_pair = pair
         if code != 0:
             raise _gai_error(code)
         out: list[AddrInfo] = []
         try:
-            ai: AddrInfoStruct = res[0]
-            while not is_null(ai):
-                canon = "" if is_null(ai.ai_canonname) else _netdb_str(ai.ai_canonname)
-                raw: bytes = ffi.buffer(ffi.cast("char *", ai.ai_addr), ai.ai_addrlen)[:]
-                out.append((ai.ai_family, ai.ai_socktype, ai.ai_protocol, canon, raw))
+            ai: AddrInfoStruct = first
+            while ai != _NULL:
+                canon = ai.ai_canonname
+                raw = unpack_bytes(_cast(CHAR_P, ai.ai_addr), ai.ai_addrlen)
+                out.append(
+                    (ai.ai_family, ai.ai_socktype, ai.ai_protocol, "" if canon == _NULL else _netdb_str(canon), raw)
+                )
                 ai = ai.ai_next
         finally:
-            lib.freeaddrinfo(res[0])
+            lib.freeaddrinfo(first)
         return out
 
     def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
