@@ -275,3 +275,73 @@ def test_getaddrinfo_arguments_are_parsed_as_the_stdlib_parses_them(net: Binding
         if fake and isinstance(theirs, tuple) and theirs[0] == "gaierror":
             continue  # the resolver's verdict: the fake's may differ from glibc's
         assert outcome(net, *args) == theirs, args
+
+
+# -- item 11: UDP sendto / recvfrom ------------------------------------------------------
+
+
+class _HostStr(str):
+    """A str subclass: never a key of the encoded-address cache."""
+
+    def __hash__(self) -> int:
+        raise AssertionError("the cache must not hash a str subclass")
+
+
+def test_sendto_encodes_every_spelling_of_an_address_as_the_general_path(net: Binding) -> None:
+    from sansock import _address
+
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as rx, net.socket(net.AF_INET, net.SOCK_DGRAM) as tx:
+        rx.bind(("127.0.0.1", 0))
+        port = rx.getsockname()[1]
+        abi = tx._k.abi
+        codec = _address._codec_for(abi)
+        # Names (resolved by glibc; the fake's resolver knows neither).
+        names = [("localhost", port), ("127.1", port)] if type(net.driver).__name__ == "NativeDriver" else []
+        for _ in range(2):  # the second pass finds the numeric pairs remembered
+            for address in [("127.0.0.1", port), (_HostStr("127.0.0.1"), port), ("127.0.0.1", _LyingInt(port)),
+                            (b"127.0.0.1", port), *names]:
+                assert tx.sendto(b"x", address) == 1
+                assert rx.recvfrom(16) == (b"x", ("127.0.0.1", tx.getsockname()[1]))
+        assert codec.inet_encoded.get(("127.0.0.1", port)) == _address.encode_address(
+            net.AF_INET, ("127.0.0.1", port), abi, "sendto", net.driver
+        )
+        assert ("localhost", port) not in codec.inet_encoded  # a name is resolved every time
+        # The same refusals as the stdlib's, before and after the pair was remembered.
+        bad: list[Any] = [("127.0.0.1", 1 << 16), ("127.0.0.1", -1), ("127.0.0.1", 1 << 40), ("127.0.0.1", True),
+                             ("127.0.0.1\0", port), ("127.0.0.1",), ("127.0.0.1", port, 0), ["127.0.0.1", port]]
+        for refused in bad:
+            with stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM) as std:
+                try:
+                    std.sendto(b"x", refused)
+                    expected: object = None
+                except Exception as exc:
+                    expected = (type(exc), str(exc))
+            try:
+                tx.sendto(b"x", refused)
+                got: object = None
+            except Exception as exc:
+                got = (type(exc), str(exc))
+            assert got == expected, refused  # (True is port 1: sent, to nobody)
+
+
+def test_recvfrom_arguments_are_parsed_as_the_stdlib_parses_them(net: Binding) -> None:
+    from decimal import Decimal
+
+    def outcome(module: Any, bufsize: object, flags: object) -> object:
+        with module.socket(module.AF_INET, module.SOCK_DGRAM) as rx, \
+                module.socket(module.AF_INET, module.SOCK_DGRAM) as tx:
+            rx.bind(("127.0.0.1", 0))
+            tx.sendto(b"abcdef", rx.getsockname())
+            try:
+                data, addr = rx.recvfrom(bufsize, flags)
+            except Exception as exc:
+                return (type(exc).__name__, str(exc))
+            return data, addr == ("127.0.0.1", tx.getsockname()[1])
+
+    for bufsize in [0, 3, 6, 100, _LyingInt(3), True, -1, 1 << 70, Decimal(3), 3.0]:
+        assert outcome(net, bufsize, 0) == outcome(stdlib, bufsize, 0), bufsize
+    for flags in [_LyingInt(0), True, 1 << 31, -(1 << 31) - 1, 1 << 70, Decimal(0), 0.0]:
+        ours = outcome(net, 16, flags)
+        if isinstance(ours, tuple) and ours[0] == "NotImplementedError":
+            continue  # True is MSG_OOB, which the fake kernel does not model
+        assert ours == outcome(stdlib, 16, flags), flags

@@ -233,6 +233,8 @@ class _SockaddrCodec:
         self.st_in6 = struct.Struct(">2sHI16s")
         self.st_u32 = struct.Struct(order + "I")
         self.numeric: dict[tuple[int, bytes], bytes | None] = {}
+        #: AF_INET sockaddrs of exact (str, int) pairs with a numeric host.
+        self.inet_encoded: dict[tuple[str, int], bytes] = {}
 
         self.encoders: dict[int, _Encoder] = {}
         self.decoders: dict[int, _Decoder] = {}
@@ -401,7 +403,14 @@ class _SockaddrCodec:
             return bytes(buf)
         if not 0 <= port <= 0xFFFF:
             raise self.port_error(caller)
-        return self.st_in.pack(self.hdr_inet, port, packed, b"")
+        raw = self.st_in.pack(self.hdr_inet, port, packed, b"")
+        if type(address[0]) is str and type(address[1]) is int:
+            # A numeric host and a port: a pure function of the pair, kept
+            # for encode_address's shortcut (names are resolved every time).
+            if len(self.inet_encoded) >= _NUMERIC_CACHE_SIZE:
+                self.inet_encoded.clear()
+            self.inet_encoded[address] = raw
+        return raw
 
     def encode_inet6(self, address: object, caller: str, services: AddressServices, proto: int) -> bytes:
         # getsockaddrarg, case AF_INET6:
@@ -711,6 +720,18 @@ def encode_address(
     *services*; an unknown family raises ``OSError('{caller}(): bad family')``.
     """
     codec = _codec_for(abi)
+    if (
+        type(address) is tuple
+        and len(address) == 2
+        and type(address[0]) is str
+        and type(address[1]) is int
+        and family == codec.af_inet
+    ):
+        # An AF_INET pair encoded before (the types checked first: the
+        # lookup hashes and compares only an exact str and int).
+        raw = codec.inet_encoded.get(address)
+        if raw is not None:
+            return raw
     encoder = codec.encoders.get(family)
     if encoder is None:
         raise OSError(f"{caller}(): bad family")

@@ -732,7 +732,14 @@ class SocketType:
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
         raw = self._encode(address, "sendto")
-        return self._call(True, self._drv.sendto, self._fd, data, flags, raw)
+        try:  # self._call written out: one frame less per datagram
+            return self._drv.sendto(self._fd, data, flags, raw)
+        except OSError as exc:
+            first: OSError | None = exc
+        try:
+            return self._again(first, True, self._drv.sendto, self._fd, data, flags, raw)  # type: ignore[arg-type]
+        finally:
+            first = None  # its traceback holds this frame: no cycle
 
     def sendmsg(
         self,
@@ -889,6 +896,24 @@ class SocketType:
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
+        if self._msg_fast and type(bufsize) is int and type(flags) is int and 0 <= bufsize <= _FAST_SIZE:
+            # Fast path, as recv's: exact ints, a size the general path
+            # accepts, a family getsockaddrlen knows; a flags value beyond a
+            # C int is refused by the driver, then parsed below.
+            try:
+                data, raw = self._drv.recvfrom(self._fd, bufsize, flags)
+            except OSError as exc:
+                first: OSError | None = exc
+            except OverflowError:
+                first = None
+            else:
+                return data, self._decode(raw)
+            if first is not None:
+                try:
+                    data, raw = self._again(first, False, self._drv.recvfrom, self._fd, bufsize, flags)
+                finally:
+                    first = None  # its traceback holds this frame: no cycle
+                return data, self._decode(raw)
         bufsize = arg_ssize(bufsize)
         flags = arg_int(flags)
         if bufsize < 0:

@@ -85,6 +85,8 @@ _alloc_raw = ffi.new_allocator(should_clear_after_alloc=False)
 # Hot-path functions bound once: a module global is cheaper than lib.<name>.
 _send = lib.send
 _recv = lib.sansock_recv
+_sendto = lib.sansock_sendto
+_recvfrom = lib.sansock_recvfrom
 _index = operator.index
 _getsockopt_int = lib.sansock_getsockopt_int
 _sendmsg = lib.sansock_sendmsg
@@ -506,11 +508,11 @@ class NativeDriver:
 
     def sendto(self, fd: int, data: ReadableBuffer, flags: int, addr: bytes) -> int:
         if type(data) is bytes:
-            n = lib.sansock_sendto(fd, data, len(data), flags, addr, len(addr))
+            n = _sendto(fd, data, len(data), flags, addr, len(addr))
         else:
             p = ffi.from_buffer(data)
             try:
-                n = lib.sansock_sendto(fd, p, len(p), flags, addr, len(addr))
+                n = _sendto(fd, p, len(p), flags, addr, len(addr))
             finally:
                 ffi.release(p)
         if n == -1:
@@ -561,11 +563,15 @@ class NativeDriver:
             buf, cap = s.data, _SCRATCH_DATA
         else:
             buf, cap = _alloc_raw("char[]", bufsize), bufsize
-        n = lib.sansock_recvfrom(fd, buf, cap, bufsize, flags, s.addr, s.intout)
+        intout = s.intout
+        n = _recvfrom(fd, buf, cap, bufsize, flags, s.addr, intout)
         if n == -1:
             raise _os_error()
-        data = _past_the_buffer(unpack_bytes(buf, bufsize), n) if n > bufsize else unpack_bytes(buf, n)
-        addr: bytes = unpack_bytes(s.addr, s.intout[0])
+        if n > bufsize:  # MSG_TRUNC: the datagram's real length
+            data = _past_the_buffer(unpack_bytes(buf, bufsize), n)
+        else:
+            data = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
+        addr: bytes = unpack_bytes(s.addr, intout[0])
         return data, addr
 
     def recvfrom_into(
