@@ -56,6 +56,8 @@ _NOT_SERVED = ("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")
 #: at most this many per binding (the sizes a program uses are few).
 _CMSG_MEMO_MAX = 1 << 16
 _CMSG_MEMO_ENTRIES = 256
+#: The item size of array.array("i"), which recv_fds decodes the fds with.
+_FD_ARRAY_ITEMSIZE = array.array("i").itemsize
 
 
 class Binding(_BindingConstants):
@@ -488,10 +490,22 @@ class Binding(_BindingConstants):
         k = self._fd_constants(sock)
         abi = k.abi
         size = abi.sizeof_int
-        msg, ancdata, msg_flags, addr = recvmsg(bufsize, _cmsg.cmsg_len(maxfds * size, abi))
+        wanted = maxfds * size
+        # CMSG_LEN of the socket's platform: this binding's (with its table of
+        # exact ints) when the socket is one of its current sockets.
+        ancbufsize = self.CMSG_LEN(wanted) if k is self._constants else _cmsg.cmsg_len(wanted, abi)
+        msg, ancdata, msg_flags, addr = recvmsg(bufsize, ancbufsize)
+        sol_socket, scm_rights = k.SOL_SOCKET, k.SCM_RIGHTS
+        if size == _FD_ARRAY_ITEMSIZE and abi.byteorder == sys.byteorder:
+            # The host's C int layout: array.frombytes, as Lib/socket.py does.
+            fd_array = array.array("i")
+            for cmsg_level, cmsg_type, cmsg_data in ancdata:
+                if cmsg_level == sol_socket and cmsg_type == scm_rights:
+                    fd_array.frombytes(cmsg_data[: len(cmsg_data) - (len(cmsg_data) % size)])
+            return msg, fd_array.tolist(), msg_flags, addr
         fds: list[int] = []
         for cmsg_level, cmsg_type, cmsg_data in ancdata:
-            if cmsg_level == k.SOL_SOCKET and cmsg_type == k.SCM_RIGHTS:
+            if cmsg_level == sol_socket and cmsg_type == scm_rights:
                 usable = len(cmsg_data) - len(cmsg_data) % size
                 fds.extend(
                     int.from_bytes(cmsg_data[i : i + size], abi.byteorder, signed=True)
