@@ -601,17 +601,22 @@ class NativeDriver:
         flags: int,
         addr: bytes | None,
     ) -> int:
-        ctrl: CharP = control if control else ffi.NULL
-        name: CharP = ffi.NULL if addr is None else addr
-        namelen = 0 if addr is None else len(addr)
+        controllen = len(control)
+        ctrl: CharP = control if controllen else _NULL
+        if addr is None:
+            name: CharP = _NULL
+            namelen = 0
+        else:
+            name = addr
+            namelen = len(addr)
         if len(buffers) == 1:
             data = buffers[0]
             if type(data) is bytes:
-                n = _sendmsg1(fd, data, len(data), ctrl, len(control), name, namelen, flags)
+                n = _sendmsg1(fd, data, len(data), ctrl, controllen, name, namelen, flags)
             else:
                 p = ffi.from_buffer(data)
                 try:
-                    n = _sendmsg1(fd, p, len(p), ctrl, len(control), name, namelen, flags)
+                    n = _sendmsg1(fd, p, len(p), ctrl, controllen, name, namelen, flags)
                 finally:
                     ffi.release(p)
         else:
@@ -623,7 +628,7 @@ class NativeDriver:
                 if count:
                     bases[0:count] = keep
                     lens[0:count] = list(map(len, keep))
-                n = _sendmsg(fd, bases, lens, count, ctrl, len(control), name, namelen, flags)
+                n = _sendmsg(fd, bases, lens, count, ctrl, controllen, name, namelen, flags)
             finally:
                 _release_all(keep)
         if n == -1:
@@ -638,28 +643,34 @@ class NativeDriver:
             bufsize = _index(bufsize)
         if type(ancbufsize) is not int:
             ancbufsize = _index(ancbufsize)
-        if bufsize <= _SCRATCH_DATA:
-            buf, cap = s.data, _SCRATCH_DATA
+        scratch = bufsize <= _SCRATCH_DATA
+        buf = s.data if scratch else _alloc_raw("char[]", bufsize)
+        control_size = s.control_size
+        if 0 < ancbufsize <= control_size:
+            control = s.control
+            n = _recvmsg1(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize,
+                          control, control_size, ancbufsize, s.addr, flags, s.out)
         else:
-            buf, cap = _alloc_raw("char[]", bufsize), bufsize
-        if not ancbufsize:
-            control, controlcap = _NULL, 0
-        elif ancbufsize <= s.control_size:
-            control, controlcap = s.control, s.control_size
-        else:
-            control, controlcap = s.control_buffer(ancbufsize), ancbufsize
-        n = _recvmsg1(fd, buf, cap, bufsize, control, controlcap, ancbufsize, s.addr, flags, s.out)
+            if ancbufsize:
+                control, controlcap = s.control_buffer(ancbufsize), ancbufsize
+            else:
+                control, controlcap = _NULL, 0
+            n = _recvmsg1(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize,
+                          control, controlcap, ancbufsize, s.addr, flags, s.out)
         if n == -1:
             raise _os_error()
         # MSG_TRUNC may report more than bufsize: recvmsg keeps what fit
         # (CPython's makeval_recvmsg only ever shrinks the result).
-        n = min(n, bufsize)
-        data: bytes = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
+        if n > bufsize:
+            n = bufsize
+        data: bytes = s.data_view[:n] if scratch else unpack_bytes(buf, n)
         msg_flags, controllen, namelen = s.out_values
-        if controllen and control is s.control:
-            ctrl: bytes = s.control_view[:controllen]
+        if not controllen:
+            ctrl = b""
+        elif control is s.control:
+            ctrl = s.control_view[:controllen]
         else:
-            ctrl = _control_bytes(s, control, controllen)
+            ctrl = unpack_bytes(control, controllen)
         return data, ctrl, msg_flags, unpack_bytes(s.addr, namelen) if namelen else b""
 
     def recvmsg_into(
