@@ -235,6 +235,8 @@ class _SockaddrCodec:
         self.numeric: dict[tuple[int, bytes], bytes | None] = {}
         #: AF_INET sockaddrs of exact (str, int) pairs with a numeric host.
         self.inet_encoded: dict[tuple[str, int], bytes] = {}
+        #: ntop4 of the addresses decode_address has seen (bounded).
+        self.inet_hosts: dict[bytes, str] = {}
 
         self.encoders: dict[int, _Encoder] = {}
         self.decoders: dict[int, _Decoder] = {}
@@ -752,8 +754,16 @@ def decode_address(
     codec = _codec_for(abi)
     if len(raw) == 16 and raw[:2] == codec.hdr_inet:
         # A whole sockaddr_in (the common case): decode_inet without the
-        # family dispatch.
-        return ("%d.%d.%d.%d" % (raw[4], raw[5], raw[6], raw[7]), (raw[2] << 8) | raw[3])
+        # family dispatch, the host text of the few addresses a program
+        # talks to kept (bounded).
+        packed = raw[4:8]
+        host = codec.inet_hosts.get(packed)
+        if host is None:
+            host = ntop4(packed)
+            if len(codec.inet_hosts) >= _NUMERIC_CACHE_SIZE:
+                codec.inet_hosts.clear()
+            codec.inet_hosts[packed] = host
+        return (host, (raw[2] << 8) | raw[3])
     family = codec.family_of(raw)
     decoder = codec.decoders.get(family)
     if decoder is None:

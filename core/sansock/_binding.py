@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import array
 import builtins
+import operator
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex
@@ -56,6 +57,8 @@ _NOT_SERVED = ("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")
 #: at most this many per binding (the sizes a program uses are few).
 _CMSG_MEMO_MAX = 1 << 16
 _CMSG_MEMO_ENTRIES = 256
+_index = operator.index
+
 #: The item size of array.array("i"), which recv_fds decodes the fds with.
 _FD_ARRAY_ITEMSIZE = array.array("i").itemsize
 
@@ -659,16 +662,26 @@ class Binding(_BindingConstants):
         narrow the list of addresses returned. Passing zero as a value for each of
         these arguments selects the full range of results.
         """
-        # socket_getaddrinfo: "OO|iiii:getaddrinfo" (exact ints in range as
-        # they are; anything else through the "i" parser).
+        # socket_getaddrinfo: "OO|iiii:getaddrinfo".  operator.index first
+        # (an exact int for any argument, an enum member or an int subclass,
+        # whose __index__ PyNumber_Index does not call), then the "i" range;
+        # a value out of range goes to the parser for CPython's message.
         exact = builtins.type  # (the parameter `type` shadows the builtin)
-        if exact(family) is not int or not INT_MIN <= family <= INT_MAX:
+        if exact(family) is not int:
+            family = _index(family)
+        if not INT_MIN <= family <= INT_MAX:
             family = arg_int(family)
-        if exact(type) is not int or not INT_MIN <= type <= INT_MAX:
+        if exact(type) is not int:
+            type = _index(type)
+        if not INT_MIN <= type <= INT_MAX:
             type = arg_int(type)
-        if exact(proto) is not int or not INT_MIN <= proto <= INT_MAX:
+        if exact(proto) is not int:
+            proto = _index(proto)
+        if not INT_MIN <= proto <= INT_MAX:
             proto = arg_int(proto)
-        if exact(flags) is not int or not INT_MIN <= flags <= INT_MAX:
+        if exact(flags) is not int:
+            flags = _index(flags)
+        if not INT_MIN <= flags <= INT_MAX:
             flags = arg_int(flags)
         # The host: None, a str through the idna codec (PyUnicode_AsEncodedString,
         # ASCII too: "a..b" is a UnicodeError before any lookup), or bytes.
