@@ -345,3 +345,14 @@ def test_recvfrom_arguments_are_parsed_as_the_stdlib_parses_them(net: Binding) -
         if isinstance(ours, tuple) and ours[0] == "NotImplementedError":
             continue  # True is MSG_OOB, which the fake kernel does not model
         assert ours == outcome(stdlib, 16, flags), flags
+
+
+def test_enum_conversion_by_value_map_matches_the_enum_call(net: Binding) -> None:
+    from sansock._enums import intenum_converter
+
+    for value in [0, 1, 2, 3, 5, 10, 16, 17, 40, 9999, -1, _LyingInt(2), True]:
+        for ours, klass in ((net.address_family, net.AddressFamily), (net.socket_kind, net.SocketKind)):
+            got, expected = ours(value), intenum_converter(value, klass)
+            assert type(got) is type(expected) and int(got) == int(expected), value
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as s, stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM) as std:
+        assert (repr(s.family), repr(s.type)) == (repr(std.family), repr(std.type))

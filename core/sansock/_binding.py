@@ -180,10 +180,15 @@ class Binding(_BindingConstants):
 
     def address_family(self, value: int) -> AddressFamily | int:
         """*value* as an ``AddressFamily`` member, or the int if unknown."""
+        if type(value) is int:
+            # What EnumType.__call__ finds for an int, without the call.
+            return self.enums.AddressFamily._value2member_map_.get(value, value)  # type: ignore[return-value]
         return intenum_converter(value, self.enums.AddressFamily)
 
     def socket_kind(self, value: int) -> SocketKind | int:
         """*value* as a ``SocketKind`` member, or the int if unknown."""
+        if type(value) is int:
+            return self.enums.SocketKind._value2member_map_.get(value, value)  # type: ignore[return-value]
         return intenum_converter(value, self.enums.SocketKind)
 
     # -- constants and enums, served lazily --------------------------------------
