@@ -387,12 +387,15 @@ def leaks_at_every_call(net: Binding, receive: Callable[[Any, int], Any]) -> lis
     leaks: list[int] = []
     with a, b, x, y:
         before = fd_table(net)
+        space = net.CMSG_SPACE(8)
         for k in range(1, 400):
             net.send_fds(a, [b"m"], [x.fileno(), y.fileno()])
             with warnings.catch_warnings():
                 # OwnedFd objects dropped by an interrupted recvmsg_owned warn and close.
                 warnings.simplefilter("ignore", ResourceWarning)
-                interrupted, result = run_with_interrupt_at_call(k, lambda: receive(b, net.CMSG_SPACE(8)))
+                # The size outside the traced call: every k must see the same
+                # sequence of calls (CMSG_SPACE remembers what it computed).
+                interrupted, result = run_with_interrupt_at_call(k, lambda: receive(b, space))
                 gc.collect()
             if result is not None:
                 close_all(net, fds_of(result, b))

@@ -220,10 +220,13 @@ if not TYPE_CHECKING:
         # Only those: the binding's own attributes (abi, driver...) are not
         # module attributes.  A name no profile serves is no constant: it is
         # an AttributeError without loading the driver (a driver already
-        # loaded, or swapped in, is still asked: its ABI may serve more).
+        # loaded, or swapped in, is still asked: its ABI may serve more).  A
+        # name served once is stored in the module's dict (a plain lookup next
+        # time, as the stdlib's int constants are) until swap_default_driver or
+        # swap_driver changes the driver.
         if not name.startswith("_") and (_default._driver is not None or _is_constant_name(name)):
             try:
-                return _default._served(name)
+                return _default._lookup(name, globals())
             except AttributeError:
                 pass
         raise AttributeError(f"module 'sansock' has no attribute {name!r}")

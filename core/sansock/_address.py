@@ -235,6 +235,10 @@ class _SockaddrCodec:
         self.st_in6 = struct.Struct(">2sHI16s")
         self.st_u32 = struct.Struct(order + "I")
         self.numeric: dict[tuple[int, bytes], bytes | None] = {}
+        #: AF_INET sockaddrs of exact (str, int) pairs with a numeric host.
+        self.inet_encoded: dict[tuple[str, int], bytes] = {}
+        #: ntop4 of the addresses decode_address has seen (bounded).
+        self.inet_hosts: dict[bytes, str] = {}
 
         self.encoders: dict[int, _Encoder] = {}
         self.decoders: dict[int, _Decoder] = {}
@@ -397,7 +401,14 @@ class _SockaddrCodec:
             return bytes(buf)
         if not 0 <= port <= 0xFFFF:
             raise self.port_error(caller)
-        return self.st_in.pack(self.hdr_inet, port, packed, b"")
+        raw = self.st_in.pack(self.hdr_inet, port, packed, b"")
+        if type(address[0]) is str and type(address[1]) is int:
+            # A numeric host and a port: a pure function of the pair, kept
+            # for encode_address's shortcut (names are resolved every time).
+            if len(self.inet_encoded) >= _NUMERIC_CACHE_SIZE:
+                self.inet_encoded.clear()
+            self.inet_encoded[address] = raw
+        return raw
 
     def encode_inet6(self, address: object, caller: str, services: AddressServices, proto: int) -> bytes:
         # getsockaddrarg, case AF_INET6:
@@ -700,6 +711,18 @@ def encode_address(
     *services*; an unknown family raises ``OSError('{caller}(): bad family')``.
     """
     codec = _codec_for(abi)
+    if (
+        type(address) is tuple
+        and len(address) == 2
+        and type(address[0]) is str
+        and type(address[1]) is int
+        and family == codec.af_inet
+    ):
+        # An AF_INET pair encoded before (the types checked first: the
+        # lookup hashes and compares only an exact str and int).
+        raw = codec.inet_encoded.get(address)
+        if raw is not None:
+            return raw
     encoder = codec.encoders.get(family)
     if encoder is None:
         raise OSError(f"{caller}(): bad family")
@@ -718,6 +741,18 @@ def decode_address(
     if not raw:
         return None
     codec = _codec_for(abi)
+    if len(raw) == 16 and raw[:2] == codec.hdr_inet:
+        # A whole sockaddr_in (the common case): decode_inet without the
+        # family dispatch, the host text of the few addresses a program
+        # talks to kept (bounded).
+        packed = raw[4:8]
+        host = codec.inet_hosts.get(packed)
+        if host is None:
+            host = ntop4(packed)
+            if len(codec.inet_hosts) >= _NUMERIC_CACHE_SIZE:
+                codec.inet_hosts.clear()
+            codec.inet_hosts[packed] = host
+        return (host, (raw[2] << 8) | raw[3])
     family = codec.family_of(raw)
     decoder = codec.decoders.get(family)
     if decoder is None:

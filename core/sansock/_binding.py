@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import array
 import builtins
+import operator
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex
 from . import _address, _cmsg, _inet, _timeout
 from ._constant_types import _BindingConstants
 from ._consts import SocketConstants
-from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
+from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import AddressFamily, SocketEnums, SocketKind, intenum_converter
 from ._errors import error, gaierror, herror, timeout
 from ._pyrules import RULES, exception_group
@@ -53,6 +54,15 @@ GLOBAL_DEFAULT_TIMEOUT: Any = _GlobalDefaultTimeout()
 _ENUM_NAMES = frozenset(("AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"))
 _NOT_SERVED = ("POLL", "F_", "O_", "FD_", "FION", "SIOCGIF")
 
+#: CMSG_LEN/CMSG_SPACE remember the results of exact ints up to this value,
+#: at most this many per binding (the sizes a program uses are few).
+_CMSG_MEMO_MAX = 1 << 16
+_CMSG_MEMO_ENTRIES = 256
+_index = operator.index
+
+#: The item size of array.array("i"), which recv_fds decodes the fds with.
+_FD_ARRAY_ITEMSIZE = array.array("i").itemsize
+
 
 class Binding(_BindingConstants):
     """The socket-module surface bound to one driver (see the module docstring)."""
@@ -79,6 +89,18 @@ class Binding(_BindingConstants):
         self._loader = loader
         self._constants: SocketConstants | None = None
         self._enums: SocketEnums | None = None
+        # The constants and enums served so far, remembered where they were
+        # asked for (this binding's __dict__, the module's globals) so that
+        # the next lookup is a plain dict hit; forgotten by swap_driver.
+        # The generation counts swaps: a lookup that raced one is not kept.
+        self._remembered: list[tuple[dict[str, object], str, object]] = []
+        self._generation = 0
+        # CMSG_LEN/CMSG_SPACE of small exact ints, filled by the general
+        # parser (_cmsg); replaced (never cleared in place) by swap_driver.
+        self._cmsg_lens: dict[int, int] = {}
+        self._cmsg_spaces: dict[int, int] = {}
+        #: What every new socket reads: made by _make_socket_state, dropped by swap_driver.
+        self._socket_state: tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]] | None = None
         #: ``setdefaulttimeout``'s value in ns (-1: None), as CPython's ``defaulttimeout``.
         self.default_timeout_ns = -1
         # The socket class of this binding: a subclass whose instances use it.
@@ -113,9 +135,16 @@ class Binding(_BindingConstants):
         Sockets already made keep the driver they were made with.
         """
         previous = self._driver
+        self._generation += 1
         self._driver = driver
         self._constants = None
         self._enums = None
+        # After the driver: a call that read an old table may still fill it
+        # with either ABI's value, but that table is no longer read.
+        self._cmsg_lens = {}
+        self._cmsg_spaces = {}
+        self._socket_state = None
+        self._forget_served()
         return previous
 
     @property
@@ -139,12 +168,28 @@ class Binding(_BindingConstants):
             e = self._enums = SocketEnums.for_abi(self.abi)
         return e
 
+    def _make_socket_state(self) -> tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]]:
+        """The driver, its constants, its ABI's control-buffer codec and the families getsockaddrlen knows:
+        what ``SocketType.__init__`` reads, kept until the driver is swapped."""
+        generation = self._generation
+        k = self.constants
+        state = (self.driver, k, _cmsg.codec(k.abi), frozenset(_address._codec_for(k.abi).lengths))
+        self._socket_state = state
+        if self._generation != generation:  # swapped meanwhile: do not keep it
+            self._socket_state = None
+        return state
+
     def address_family(self, value: int) -> AddressFamily | int:
         """*value* as an ``AddressFamily`` member, or the int if unknown."""
+        if type(value) is int:
+            # What EnumType.__call__ finds for an int, without the call.
+            return self.enums.AddressFamily._value2member_map_.get(value, value)  # type: ignore[return-value]
         return intenum_converter(value, self.enums.AddressFamily)
 
     def socket_kind(self, value: int) -> SocketKind | int:
         """*value* as a ``SocketKind`` member, or the int if unknown."""
+        if type(value) is int:
+            return self.enums.SocketKind._value2member_map_.get(value, value)  # type: ignore[return-value]
         return intenum_converter(value, self.enums.SocketKind)
 
     # -- constants and enums, served lazily --------------------------------------
@@ -173,6 +218,26 @@ class Binding(_BindingConstants):
             return e.AddressInfo[name]
         return value
 
+    def _lookup(self, name: str, namespace: dict[str, object]) -> object:
+        """``_served(name)``, also stored in *namespace* (where the name was
+        missing) until the driver is swapped, so the next lookup of *name*
+        there finds it without calling ``__getattr__``."""
+        generation = self._generation
+        value = self._served(name)
+        namespace[name] = value
+        self._remembered.append((namespace, name, value))
+        if self._generation != generation:  # swapped meanwhile: value may be stale
+            self._forget_served()
+        return value
+
+    def _forget_served(self) -> None:
+        """Drop every value :meth:`_lookup` stored (the driver changed)."""
+        remembered, self._remembered = self._remembered, []
+        for namespace, name, value in remembered:
+            # Only what was stored: a value set since (monkeypatch) stays.
+            if namespace.get(name, namespace) is value:
+                del namespace[name]
+
     def __dir__(self) -> list[str]:
         # The constants and enums __getattr__ answers are attributes too (as the
         # module's __dir__ lists them).
@@ -192,7 +257,7 @@ class Binding(_BindingConstants):
             if name.startswith("_"):
                 raise AttributeError(name)
             try:
-                return self._served(name)
+                return self._lookup(name, self.__dict__)
             except AttributeError:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
 
@@ -496,7 +561,11 @@ class Binding(_BindingConstants):
         k = self._fd_constants(sock)
         abi = k.abi
         size = abi.sizeof_int
-        msg, ancdata, msg_flags, addr = recvmsg(bufsize, _cmsg.cmsg_len(maxfds * size, abi))
+        wanted = maxfds * size
+        # CMSG_LEN of the socket's platform: this binding's (with its table of
+        # exact ints) when the socket is one of its current sockets.
+        ancbufsize = self.CMSG_LEN(wanted) if k is self._constants else _cmsg.cmsg_len(wanted, abi)
+        msg, ancdata, msg_flags, addr = recvmsg(bufsize, ancbufsize)
         return msg, _cmsg.rights_fds(ancdata, abi), msg_flags, addr
 
     # -- timeouts -------------------------------------------------------------
@@ -549,6 +618,16 @@ class Binding(_BindingConstants):
         Return the total length, without trailing padding, of an ancillary
         data item with associated data of the given length.
         """
+        if type(length) is int:
+            # An exact int seen before: the value the general path gave it
+            # (an int subclass, a bool or a Decimal always takes that path).
+            known = self._cmsg_lens
+            result = known.get(length)
+            if result is None:
+                result = _cmsg.cmsg_len(length, self.abi)
+                if length <= _CMSG_MEMO_MAX and len(known) < _CMSG_MEMO_ENTRIES:
+                    known[length] = result
+            return result
         return _cmsg.cmsg_len(length, self.abi)
 
     def CMSG_SPACE(self, length: int, /) -> int:
@@ -558,6 +637,14 @@ class Binding(_BindingConstants):
         data item with associated data of the given length, along with any
         trailing padding.
         """
+        if type(length) is int:
+            known = self._cmsg_spaces  # as in CMSG_LEN
+            result = known.get(length)
+            if result is None:
+                result = _cmsg.cmsg_space(length, self.abi)
+                if length <= _CMSG_MEMO_MAX and len(known) < _CMSG_MEMO_ENTRIES:
+                    known[length] = result
+            return result
         return _cmsg.cmsg_space(length, self.abi)
 
     # -- byte order and address text -------------------------------------------
@@ -627,11 +714,27 @@ class Binding(_BindingConstants):
         narrow the list of addresses returned. Passing zero as a value for each of
         these arguments selects the full range of results.
         """
-        # socket_getaddrinfo: "OO|iiii:getaddrinfo"
-        family = arg_int(family)
-        type = arg_int(type)
-        proto = arg_int(proto)
-        flags = arg_int(flags)
+        # socket_getaddrinfo: "OO|iiii:getaddrinfo".  operator.index first
+        # (an exact int for any argument, an enum member or an int subclass,
+        # whose __index__ PyNumber_Index does not call), then the "i" range;
+        # a value out of range goes to the parser for CPython's message.
+        exact = builtins.type  # (the parameter `type` shadows the builtin)
+        if exact(family) is not int:
+            family = _index(family)
+        if not INT_MIN <= family <= INT_MAX:
+            family = arg_int(family)
+        if exact(type) is not int:
+            type = _index(type)
+        if not INT_MIN <= type <= INT_MAX:
+            type = arg_int(type)
+        if exact(proto) is not int:
+            proto = _index(proto)
+        if not INT_MIN <= proto <= INT_MAX:
+            proto = arg_int(proto)
+        if exact(flags) is not int:
+            flags = _index(flags)
+        if not INT_MIN <= flags <= INT_MAX:
+            flags = arg_int(flags)
         # The host: None, a str through the idna codec (PyUnicode_AsEncodedString,
         # ASCII too: "a..b" is a UnicodeError before any lookup), or bytes.
         hptr: bytes | None
@@ -648,7 +751,8 @@ class Binding(_BindingConstants):
         pptr: bytes | None
         if builtins.type(port) is int:  # PyLong_CheckExact (bool and int subclasses are refused below)
             # 3.12 (gh-74895) passes the decimal digits of any int; before, a C long.
-            pptr = b"%d" % (port if RULES.getaddrinfo_port_any_int else c_long(port))
+            in_long = -SSIZE_MAX - 1 <= port <= SSIZE_MAX
+            pptr = b"%d" % (port if in_long or RULES.getaddrinfo_port_any_int else c_long(port))
         elif isinstance(port, str):
             pptr = str.encode(port, "utf-8")
         elif isinstance(port, bytes):
@@ -659,19 +763,22 @@ class Binding(_BindingConstants):
             raise OSError("Int or String expected")
         # getaddrinfo(3) reads C strings: CPython passes PyBytes_AS_STRING /
         # PyUnicode_AsUTF8 unchecked, so a NUL ends the name, it is no error.
-        if hptr is not None:
+        if hptr is not None and b"\0" in hptr:
             hptr = hptr.partition(b"\0")[0]
-        if pptr is not None:
+        if pptr is not None and b"\0" in pptr:
             pptr = pptr.partition(b"\0")[0]
-        drv = self.driver
-        abi = self.abi
+        drv, k, _, _ = self._socket_state or self._make_socket_state()
+        abi = k.abi
         results = drv.getaddrinfo(hptr, pptr, family, type, proto, flags)
+        # The enums' members by value: what intenum_converter's
+        # EnumType.__call__ finds for an int, without the call.
+        enums = self.enums
+        families = enums.AddressFamily._value2member_map_
+        kinds = enums.SocketKind._value2member_map_
         out: list[tuple[AddressFamily | int, SocketKind | int, int, str, Any]] = []
         for af, socktype, protocol, canonname, raw in results:
             addr = _address.decode_address(raw, abi, drv, proto=protocol)
-            out.append(
-                (self.address_family(af), self.socket_kind(socktype), protocol, canonname, addr)
-            )
+            out.append((families.get(af, af), kinds.get(socktype, socktype), protocol, canonname, addr))  # type: ignore[arg-type]
         # getaddrinfo(3) answers AF_INET and AF_INET6 only, with their tuples
         # (typeshed's socket.pyi types the result the same way).
         return out  # type: ignore[return-value]

@@ -36,6 +36,7 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
@@ -84,6 +85,11 @@ def _bytes_like(value: object) -> memoryview:
     return view
 
 
+_type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
+_index = operator.index
+_C_INT_OVERFLOW = "Python int too large to convert to C int"  # _PyLong_AsInt (clinic_int)
+
+
 class SocketType:
     """CPython's ``_socket.socket``: the socket object at the C level.
 
@@ -117,21 +123,43 @@ class SocketType:
         self._msg_fast = False
         binding = self._default_binding
         self._binding = binding
-        drv = binding.driver
+        # The binding's driver, constants, control-buffer codec and the
+        # families getsockaddrlen knows, made once per driver
+        # (Binding._make_socket_state).
+        drv, k, self._control, msg_families = binding._socket_state or binding._make_socket_state()
         self._drv = drv
-        k = binding.constants
         self._k = k
-        self._control = _cmsg.codec(k.abi)
-        # Argument Clinic "int" (3.11+) or 3.10's "|iiiO:socket" format units.
-        to_int = clinic_int if RULES.socket_args_clinic else arg_int
-        family = to_int(family)
-        type = to_int(type)
-        proto = to_int(proto)
+        if RULES.socket_args_clinic:
+            # The "i" arguments of sock_initobj_impl (Argument Clinic, 3.11+):
+            # _PyLong_AsInt (clinic_int) written out.  operator.index gives an
+            # exact int for any argument (PyNumber_Index does not call an int
+            # subclass's __index__, so a lying one is taken at its value, as
+            # CPython takes it), then the C int range, argument by argument.
+            if _type_of(family) is not int:
+                family = _index(family)
+            if not INT_MIN <= family <= INT_MAX:
+                raise OverflowError(_C_INT_OVERFLOW)
+            if _type_of(type) is not int:
+                type = _index(type)
+            if not INT_MIN <= type <= INT_MAX:
+                raise OverflowError(_C_INT_OVERFLOW)
+            if _type_of(proto) is not int:
+                proto = _index(proto)
+            if not INT_MIN <= proto <= INT_MAX:
+                raise OverflowError(_C_INT_OVERFLOW)
+        else:
+            # 3.10's "|iiiO:socket" format units.
+            family = arg_int(family)
+            type = arg_int(type)
+            proto = arg_int(proto)
         if fileno is not None:
             # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
-            fd = wrap_c_int(c_long(fileno))
-            if fd < 0:
-                raise ValueError("negative file descriptor")
+            if _type_of(fileno) is int and 0 <= fileno <= INT_MAX:
+                fd = fileno
+            else:
+                fd = wrap_c_int(c_long(fileno))
+                if fd < 0:
+                    raise ValueError("negative file descriptor")
             try:
                 raw = drv.getsockname(fd)
             except OSError as exc:
@@ -157,7 +185,18 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
-            self._init_object(fd, family, type, proto)
+            # init_sockobject (written out here: one call less per socket).
+            self._fd = fd
+            self._family = family
+            self._type = type & ~(k.SOCK_NONBLOCK | k.SOCK_CLOEXEC)
+            self._proto = proto
+            self._msg_fast = family in msg_families
+            if type & k.SOCK_NONBLOCK:
+                self._timeout_ns = 0
+            else:
+                timeout_ns = self._timeout_ns = binding.default_timeout_ns
+                if timeout_ns >= 0:
+                    drv.set_nonblocking(fd, True)
         except BaseException:
             self._fd = -1
             try:
@@ -165,21 +204,6 @@ class SocketType:
             except OSError:
                 pass
             raise
-
-    def _init_object(self, fd: int, family: int, type: int, proto: int) -> None:
-        """CPython's ``init_sockobject``."""
-        k = self._k
-        self._fd = fd
-        self._family = family
-        self._type = type & ~(k.SOCK_NONBLOCK | k.SOCK_CLOEXEC)
-        self._proto = proto
-        self._msg_fast = family in _address._codec_for(self._k.abi).lengths
-        if type & k.SOCK_NONBLOCK:
-            self._timeout_ns = 0
-        else:
-            self._timeout_ns = self._binding.default_timeout_ns
-            if self._timeout_ns >= 0:
-                self._drv.set_nonblocking(fd, True)
 
     # -- attributes ----------------------------------------------------------
     @property
@@ -592,7 +616,14 @@ class SocketType:
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
         raw = self._encode(address, "sendto")
-        return self._call(True, self._drv.sendto, self._fd, data, flags, raw)
+        try:  # self._call written out: one frame less per datagram
+            return self._drv.sendto(self._fd, data, flags, raw)
+        except OSError as exc:
+            first: OSError | None = exc
+        try:
+            return self._again(first, True, self._drv.sendto, self._fd, data, flags, raw)  # type: ignore[arg-type]
+        finally:
+            first = None  # its traceback holds this frame: no cycle
 
     def sendmsg(
         self,
@@ -738,6 +769,24 @@ class SocketType:
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
+        if self._msg_fast and type(bufsize) is int and type(flags) is int and 0 <= bufsize <= _FAST_SIZE:
+            # Fast path, as recv's: exact ints, a size the general path
+            # accepts, a family getsockaddrlen knows; a flags value beyond a
+            # C int is refused by the driver, then parsed below.
+            try:
+                data, raw = self._drv.recvfrom(self._fd, bufsize, flags)
+            except OSError as exc:
+                first: OSError | None = exc
+            except OverflowError:
+                first = None
+            else:
+                return data, self._decode(raw)
+            if first is not None:
+                try:
+                    data, raw = self._again(first, False, self._drv.recvfrom, self._fd, bufsize, flags)
+                finally:
+                    first = None  # its traceback holds this frame: no cycle
+                return data, self._decode(raw)
         bufsize = arg_ssize(bufsize)
         flags = arg_int(flags)
         if bufsize < 0:

@@ -39,8 +39,17 @@ class socket(SocketType):
         proto: int = -1,
         fileno: int | None = None,
     ) -> None:
-        # socket.py fills in AF_INET/SOCK_STREAM/0 here; SocketType.__init__
-        # does the same from the driver's ABI (AF_INET differs across platforms).
+        # socket.py fills in AF_INET/SOCK_STREAM/0 here, comparing the
+        # arguments as given (an int subclass whose __eq__ says -1 is
+        # replaced), with the values of the driver's ABI (AF_INET differs
+        # across platforms).
+        if fileno is None:
+            if family == -1:
+                family = self._default_binding.constants.AF_INET
+            if type == -1:
+                type = self._default_binding.constants.SOCK_STREAM
+            if proto == -1:
+                proto = 0
         SocketType.__init__(self, family, type, proto, fileno)
         self._io_refs = 0
         self._closed = False
@@ -363,8 +372,9 @@ class socket(SocketType):
         if self._closed:
             self.close()
 
-    def _real_close(self) -> None:
-        SocketType.close(self)
+    # Lib/socket.py: "def _real_close(self, _ss=_socket.socket): _ss.close(self)";
+    # the C-level close itself here, one frame less per close.
+    _real_close = SocketType.close
 
     def close(self) -> None:
         # This function should not reference any globals. See issue #808164.

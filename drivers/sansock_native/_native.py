@@ -84,6 +84,8 @@ _alloc_raw = ffi.new_allocator(should_clear_after_alloc=False)
 # Hot-path functions bound once: a module global is cheaper than lib.<name>.
 _send = lib.send
 _recv = lib.sansock_recv
+_sendto = lib.sansock_sendto
+_recvfrom = lib.sansock_recvfrom
 _index = operator.index
 _getsockopt_int = lib.sansock_getsockopt_int
 _sendmsg = lib.sansock_sendmsg
@@ -94,6 +96,9 @@ _recvmsg4 = lib.sansock_recvmsg4
 _recvmmsg = lib.sansock_recvmmsg
 _sendmmsg = lib.sansock_sendmmsg
 _NULL = ffi.NULL
+_getaddrinfo = lib.getaddrinfo
+_cast = ffi.cast
+CHAR_P = ffi.typeof("char *")
 _release = ffi.release
 _buffer = ffi.buffer
 _fbw = from_buffer_writable
@@ -185,6 +190,7 @@ class _Scratch:
         "mmsg_out_values",
         "mmsg_lens",
         "mmsg_namelens",
+        "addrinfo_pair",
     )
 
     def __init__(self) -> None:
@@ -212,6 +218,8 @@ class _Scratch:
         self.mmsg_out_values = array("q")
         self.mmsg_lens: CData = _NULL
         self.mmsg_namelens: CData = _NULL
+        #: getaddrinfo's hints and result pointer (None while a call uses them).
+        self.addrinfo_pair: tuple[AddrInfoStruct, CData] | None = None
 
     def control_buffer(self, size: int) -> CData:
         """A control buffer of at least *size* bytes, grown and kept."""
@@ -499,11 +507,11 @@ class NativeDriver:
 
     def sendto(self, fd: int, data: ReadableBuffer, flags: int, addr: bytes) -> int:
         if type(data) is bytes:
-            n = lib.sansock_sendto(fd, data, len(data), flags, addr, len(addr))
+            n = _sendto(fd, data, len(data), flags, addr, len(addr))
         else:
             p = ffi.from_buffer(data)
             try:
-                n = lib.sansock_sendto(fd, p, len(p), flags, addr, len(addr))
+                n = _sendto(fd, p, len(p), flags, addr, len(addr))
             finally:
                 ffi.release(p)
         if n == -1:
@@ -554,11 +562,15 @@ class NativeDriver:
             buf, cap = s.data, _SCRATCH_DATA
         else:
             buf, cap = _alloc_raw("char[]", bufsize), bufsize
-        n = lib.sansock_recvfrom(fd, buf, cap, bufsize, flags, s.addr, s.intout)
+        intout = s.intout
+        n = _recvfrom(fd, buf, cap, bufsize, flags, s.addr, intout)
         if n == -1:
             raise _os_error()
-        data = _past_the_buffer(unpack_bytes(buf, bufsize), n) if n > bufsize else unpack_bytes(buf, n)
-        addr: bytes = unpack_bytes(s.addr, s.intout[0])
+        if n > bufsize:  # MSG_TRUNC: the datagram's real length
+            data = _past_the_buffer(unpack_bytes(buf, bufsize), n)
+        else:
+            data = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
+        addr: bytes = unpack_bytes(s.addr, intout[0])
         return data, addr
 
     def recvfrom_into(
@@ -588,17 +600,22 @@ class NativeDriver:
         flags: int,
         addr: bytes | None,
     ) -> int:
-        ctrl: CharP = control if control else ffi.NULL
-        name: CharP = ffi.NULL if addr is None else addr
-        namelen = 0 if addr is None else len(addr)
+        controllen = len(control)
+        ctrl: CharP = control if controllen else _NULL
+        if addr is None:
+            name: CharP = _NULL
+            namelen = 0
+        else:
+            name = addr
+            namelen = len(addr)
         if len(buffers) == 1:
             data = buffers[0]
             if type(data) is bytes:
-                n = _sendmsg1(fd, data, len(data), ctrl, len(control), name, namelen, flags)
+                n = _sendmsg1(fd, data, len(data), ctrl, controllen, name, namelen, flags)
             else:
                 p = ffi.from_buffer(data)
                 try:
-                    n = _sendmsg1(fd, p, len(p), ctrl, len(control), name, namelen, flags)
+                    n = _sendmsg1(fd, p, len(p), ctrl, controllen, name, namelen, flags)
                 finally:
                     ffi.release(p)
         else:
@@ -610,7 +627,7 @@ class NativeDriver:
                 if count:
                     bases[0:count] = keep
                     lens[0:count] = list(map(len, keep))
-                n = _sendmsg(fd, bases, lens, count, ctrl, len(control), name, namelen, flags)
+                n = _sendmsg(fd, bases, lens, count, ctrl, controllen, name, namelen, flags)
             finally:
                 _release_all(keep)
         if n == -1:
@@ -625,28 +642,34 @@ class NativeDriver:
             bufsize = _index(bufsize)
         if type(ancbufsize) is not int:
             ancbufsize = _index(ancbufsize)
-        if bufsize <= _SCRATCH_DATA:
-            buf, cap = s.data, _SCRATCH_DATA
+        scratch = bufsize <= _SCRATCH_DATA
+        buf = s.data if scratch else _alloc_raw("char[]", bufsize)
+        control_size = s.control_size
+        if 0 < ancbufsize <= control_size:
+            control = s.control
+            n = _recvmsg1(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize,
+                          control, control_size, ancbufsize, s.addr, flags, s.out)
         else:
-            buf, cap = _alloc_raw("char[]", bufsize), bufsize
-        if not ancbufsize:
-            control, controlcap = _NULL, 0
-        elif ancbufsize <= s.control_size:
-            control, controlcap = s.control, s.control_size
-        else:
-            control, controlcap = s.control_buffer(ancbufsize), ancbufsize
-        n = _recvmsg1(fd, buf, cap, bufsize, control, controlcap, ancbufsize, s.addr, flags, s.out)
+            if ancbufsize:
+                control, controlcap = s.control_buffer(ancbufsize), ancbufsize
+            else:
+                control, controlcap = _NULL, 0
+            n = _recvmsg1(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize,
+                          control, controlcap, ancbufsize, s.addr, flags, s.out)
         if n == -1:
             raise _os_error()
         # MSG_TRUNC may report more than bufsize: recvmsg keeps what fit
         # (CPython's makeval_recvmsg only ever shrinks the result).
-        n = min(n, bufsize)
-        data: bytes = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
+        if n > bufsize:
+            n = bufsize
+        data: bytes = s.data_view[:n] if scratch else unpack_bytes(buf, n)
         msg_flags, controllen, namelen = s.out_values
-        if controllen and control is s.control:
-            ctrl: bytes = s.control_view[:controllen]
+        if not controllen:
+            ctrl = b""
+        elif control is s.control:
+            ctrl = s.control_view[:controllen]
         else:
-            ctrl = _control_bytes(s, control, controllen)
+            ctrl = unpack_bytes(control, controllen)
         return data, ctrl, msg_flags, unpack_bytes(s.addr, namelen) if namelen else b""
 
     def recvmsg_into(
@@ -811,27 +834,36 @@ class NativeDriver:
     def getaddrinfo(
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
     ) -> list[AddrInfo]:
-        hints = cast(AddrInfoStruct, ffi.new("struct addrinfo *"))
+        # The hints and the result pointer are this thread's, reused (the
+        # hints' other fields stay zero: getaddrinfo(3) only reads them).
+        # Taken out while in use, so that a signal handler resolving in this
+        # thread meanwhile makes its own instead of overwriting them.
+        s = _tls.scratch
+        pair, s.addrinfo_pair = s.addrinfo_pair, None
+        if pair is None:
+            pair = (cast(AddrInfoStruct, ffi.new("struct addrinfo *")), ffi.new("struct addrinfo **"))
+        hints, res = pair
         hints.ai_family = family
         hints.ai_socktype = type
         hints.ai_protocol = proto
         hints.ai_flags = flags
-        res = ffi.new("struct addrinfo **")
-        code = lib.getaddrinfo(
-            ffi.NULL if host is None else host, ffi.NULL if port is None else port, hints, res
-        )
+        code = _getaddrinfo(_NULL if host is None else host, _NULL if port is None else port, hints, res)
+        first = res[0]
+        s.addrinfo_pair = pair
         if code != 0:
             raise _gai_error(code)
         out: list[AddrInfo] = []
         try:
-            ai: AddrInfoStruct = res[0]
-            while not is_null(ai):
-                canon = "" if is_null(ai.ai_canonname) else _netdb_str(ai.ai_canonname)
-                raw: bytes = ffi.buffer(ffi.cast("char *", ai.ai_addr), ai.ai_addrlen)[:]
-                out.append((ai.ai_family, ai.ai_socktype, ai.ai_protocol, canon, raw))
+            ai: AddrInfoStruct = first
+            while ai != _NULL:
+                canon = ai.ai_canonname
+                raw = unpack_bytes(_cast(CHAR_P, ai.ai_addr), ai.ai_addrlen)
+                out.append(
+                    (ai.ai_family, ai.ai_socktype, ai.ai_protocol, "" if canon == _NULL else _netdb_str(canon), raw)
+                )
                 ai = ai.ai_next
         finally:
-            lib.freeaddrinfo(res[0])
+            lib.freeaddrinfo(first)
         return out
 
     def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
