@@ -111,9 +111,13 @@ class UnixNames:
         return other
 
     def unhash(self, sock: FakeSocket) -> None:
-        """``unix_remove_socket``: an abstract name is free again once its socket is released."""
-        if isinstance(sock.name, UnixName) and sock.name.is_abstract:
-            self.names.pop(sock.name.key, None)
+        """``unix_remove_socket``: an abstract name is free again once its socket is released.
+
+        Only the socket that bound the name holds it: an accepted socket
+        reports its listener's name but is not in the table.
+        """
+        if isinstance(sock.name, UnixName) and sock.name.is_abstract and self.names.get(sock.name.key) is sock:
+            del self.names[sock.name.key]
 
     def unlink(self, path: bytes) -> None:
         """``unlink(2)`` of a socket file."""
