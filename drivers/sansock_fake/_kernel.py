@@ -148,7 +148,6 @@ class FakeKernel:
     #: the lowest fd never handed out.
     _free_fds: list[int] = attrs.field(factory=list, init=False)
     _fd_high: int = attrs.field(default=0, init=False)
-    _serial: int = attrs.field(default=0, init=False)
     #: The AF_UNIX name table, this host's IP layer (addresses, port table,
     #: routes), the files in flight through SCM_RIGHTS, the option rules.
     _unix_names: UnixNames = attrs.field(init=False)
@@ -254,8 +253,7 @@ class FakeKernel:
 
     def _new_socket(self, ops: ProtoOps, proto: int) -> FakeSocket:
         """``sk_alloc`` + ``sock_init_data``: a socket of *ops*' family and type."""
-        self._serial += 1
-        return FakeSocket(ops, ops.family, ops.type, proto, ops.sndbuf_default, ops.rcvbuf_default, self._serial)
+        return FakeSocket(ops, ops.family, ops.type, proto, ops.sndbuf_default, ops.rcvbuf_default)
 
     def _create(self, family: int, type_: int, proto: int) -> tuple[ProtoOps, int, bool, bool]:
         """``__sys_socket`` + ``__sock_create`` + the family's ``create``, in Linux's order:

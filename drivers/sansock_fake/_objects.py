@@ -97,7 +97,6 @@ class FakeSocket:
     proto: int
     sndbuf: int
     rcvbuf: int
-    serial: int
     state: SocketState = "unconnected"
     name: SocketName | None = None
     #: Connected peer socket (AF_UNIX pair, TCP connection) or the AF_UNIX

@@ -37,6 +37,7 @@ freeing an skb, and the part of ``poll`` every family reports alike.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
@@ -58,7 +59,7 @@ RMEM_DEFAULT = 212992
 Received: TypeAlias = "tuple[bytes, Credentials | None, list[OpenFile], bytes, int, int]"
 
 
-class ProtoOps:
+class ProtoOps(ABC):
     """``struct proto_ops`` of one family and type on one kernel (see the module docstring).
 
     One instance per kernel and (family, type), shared by every socket of
@@ -114,9 +115,10 @@ class ProtoOps:
         """Wait in virtual time until ``ready()`` or the deadline; True when ready."""
         return self.kernel._scheduler.wait_until(ready, deadline_ns, call, fd)
 
-    # -- the interface: sock_no_* defaults --------------------------------------
+    # -- the interface (listen and accept answer as sock_no_* without connections) --
+    @abstractmethod
     def bind(self, sock: FakeSocket, addr: bytes) -> None:
-        raise NotImplementedError(f"bind on {self.name}")
+        """``bind``: take the name in the ``struct sockaddr`` *addr*."""
 
     def listen(self, sock: FakeSocket, backlog: int) -> None:
         """``unix_listen`` / ``inet_listen``; ``sock_no_listen`` (EOPNOTSUPP) without connections."""
@@ -160,30 +162,37 @@ class ProtoOps:
         kernel._install(OpenFile(conn, bool(flags & nonblock)), bool(flags & cloexec))
         return new_fd, self.peer_address(conn)
 
+    @abstractmethod
     def connect(self, fd: int, file: OpenFile, addr: bytes) -> None:
-        raise NotImplementedError(f"connect on {self.name}")
+        """``connect``: to *addr*, blocking unless *file* is non-blocking."""
 
+    @abstractmethod
     def shutdown(self, sock: FakeSocket, mode: int) -> None:
-        raise NotImplementedError(f"shutdown on {self.name}")
+        """``shutdown``: *mode* holds the RCV_SHUTDOWN/SEND_SHUTDOWN bits."""
 
+    @abstractmethod
     def getname(self, sock: FakeSocket) -> bytes:
-        raise NotImplementedError(f"getsockname on {self.name}")
+        """``getsockname``: the socket's own ``struct sockaddr``."""
 
+    @abstractmethod
     def getpeername(self, sock: FakeSocket) -> bytes:
-        raise NotImplementedError(f"getpeername on {self.name}")
+        """``getpeername``: the peer's ``struct sockaddr``; ENOTCONN when not connected."""
 
+    @abstractmethod
     def peer_address(self, sock: FakeSocket) -> bytes:
         """The peer's address as ``accept`` reports it (no state check)."""
-        raise NotImplementedError(f"accept on {self.name}")
 
+    @abstractmethod
     def sendmsg(
         self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
-        raise NotImplementedError(f"sendmsg on {self.name}")
+        """``sendmsg``: *data* (and *files*, *credentials* on AF_UNIX) to *addr* or the peer;
+        *cap* is a scripted short write."""
 
+    @abstractmethod
     def recvmsg(self, fd: int, call: str, sock: FakeSocket, size: int, flags: int, nonblocking: bool) -> Received:
-        raise NotImplementedError(f"recvmsg on {self.name}")
+        """``recvmsg``: up to *size* bytes, with the credentials and files they carry."""
 
     def scm_recv(
         self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
