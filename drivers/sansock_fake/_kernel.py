@@ -23,10 +23,11 @@ from sansock._abi import ABI
 from sansock._driver import AddrInfo, HostEnt
 from sansock._profiles import LINUX_X86_64
 
-from ._af_unix import UnixDgramOps, UnixNames, UnixSeqpacketOps, UnixStreamOps, unix_create
+from ._af_unix import UnixNames
 from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
-from ._inet import InetHost, inet_create
+from ._families import Families
+from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, OpenFile
 from ._oserror import raise_errno
 from ._protocol import ProtoOps
@@ -35,8 +36,6 @@ from ._scheduler import Scheduler
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 from ._sockopt import SocketOptions
 from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_many, syscall, sys_recvmsg, sys_sendmsg
-from ._tcp import TcpOps
-from ._udp import UdpOps
 from ._unix_garbage import InFlight
 
 if TYPE_CHECKING:
@@ -49,12 +48,6 @@ WMEM_MAX = 212992
 RMEM_MAX = 212992
 #: /proc/sys/net/core/optmem_max (128 KiB since Linux 6.9; 20480 before).
 OPTMEM_MAX = 131072
-#: include/linux/net.h SOCK_TYPE_MASK and SOCK_MAX (SOCK_PACKET + 1);
-#: include/linux/socket.h NPROTO (AF_MAX).
-SOCK_TYPE_MASK = 0xF
-SOCK_PACKET = 10
-SOCK_MAX = 11
-NPROTO = 46
 #: The lowest base :func:`safe_fd_base` gives, and how much room it keeps
 #: below ``INT_MAX`` (an fd is a C ``int``) for the fake's own table.
 _SAFE_FD_FLOOR = 1 << 20
@@ -155,7 +148,7 @@ class FakeKernel:
     _in_flight: InFlight = attrs.field(init=False)
     _options: SocketOptions = attrs.field(init=False)
     #: ``struct proto_ops`` by (family, type): chosen once per socket (``sock.ops``).
-    _protocols: dict[tuple[int, int], ProtoOps] = attrs.field(init=False)
+    _families: Families = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
@@ -171,18 +164,7 @@ class FakeKernel:
         self._inet = InetHost(self._abi)
         self._in_flight = InFlight(self._unref)
         self._options = SocketOptions(self)
-        c = self._c
-        unix, inet, inet6 = c("AF_UNIX"), c("AF_INET"), c("AF_INET6")
-        stream, dgram, seqpacket = c("SOCK_STREAM"), c("SOCK_DGRAM"), c("SOCK_SEQPACKET")
-        self._protocols = {
-            (unix, stream): UnixStreamOps(self, unix, stream),
-            (unix, dgram): UnixDgramOps(self, unix, dgram),
-            (unix, seqpacket): UnixSeqpacketOps(self, unix, seqpacket),
-            (inet, stream): TcpOps(self, inet, stream),
-            (inet6, stream): TcpOps(self, inet6, stream),
-            (inet, dgram): UdpOps(self, inet, dgram),
-            (inet6, dgram): UdpOps(self, inet6, dgram),
-        }
+        self._families = Families(self)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -255,40 +237,6 @@ class FakeKernel:
         """``sk_alloc`` + ``sock_init_data``: a socket of *ops*' family and type."""
         return FakeSocket(ops, ops.family, ops.type, proto, ops.sndbuf_default, ops.rcvbuf_default)
 
-    def _create(self, family: int, type_: int, proto: int) -> tuple[ProtoOps, int, bool, bool]:
-        """``__sys_socket`` + ``__sock_create`` + the family's ``create``, in Linux's order:
-        ``(protocol ops, protocol, nonblocking, cloexec)``.
-
-        ``__sys_socket``: flags other than SOCK_NONBLOCK/SOCK_CLOEXEC -> EINVAL.
-        ``__sock_create``: family outside ``[0, NPROTO)`` -> EAFNOSUPPORT, type
-        outside ``[0, SOCK_MAX)`` -> EINVAL, then the family's module: a family
-        the fake does not model answers EAFNOSUPPORT, as a kernel without that
-        protocol module does (``net_families[family]`` is NULL), so programs
-        that probe for AF_CAN, AF_PACKET, AF_NETLINK... see "not available".
-        ``unix_create`` (``_af_unix``) and ``inet_create`` (``_inet``) then
-        check the protocol and the type.
-        """
-        nonblock, cloexec = self._c("SOCK_NONBLOCK"), self._c("SOCK_CLOEXEC")
-        flags = type_ & (nonblock | cloexec)
-        base = type_ & ~flags
-        if type_ & ~(SOCK_TYPE_MASK | nonblock | cloexec):
-            self._fail("EINVAL")
-        if family < 0 or family >= NPROTO:
-            self._fail("EAFNOSUPPORT")
-        if base < 0 or base >= SOCK_MAX:
-            self._fail("EINVAL")
-        if family == self._c("AF_INET") and base == SOCK_PACKET:
-            # __sock_create: "PF_INET/SOCK_PACKET is deprecated", it becomes
-            # PF_PACKET, which the fake does not model.
-            family = self._c("AF_PACKET")
-        if family == self._c("AF_UNIX"):
-            base, proto = unix_create(self._abi, base, proto)
-        elif family in (self._c("AF_INET"), self._c("AF_INET6")):
-            proto = inet_create(self._abi, family, base, proto, self.uid)
-        else:
-            self._fail("EAFNOSUPPORT")
-        return self._protocols[(family, base)], proto, bool(flags & nonblock), bool(flags & cloexec)
-
     # -------------------------------------------------------- clock, readiness
     def monotonic_ns(self) -> int:
         """The virtual ``CLOCK_MONOTONIC``: moves only when every participant waits."""
@@ -360,14 +308,14 @@ class FakeKernel:
     # ---------------------------------------------------------------- lifecycle
     @syscall(family=C_INT, type=C_INT, proto=C_INT)
     def socket(self, family: int, type: int, proto: int) -> int:
-        ops, proto, nonblocking, cloexec = self._create(family, type, proto)
+        ops, proto, nonblocking, cloexec = self._families.create(family, type, proto)
         sock = self._new_socket(ops, proto)
         sock.credentials = self._process_credentials
         return self._install(OpenFile(sock, nonblocking), cloexec)
 
     @syscall(family=C_INT, type=C_INT, proto=C_INT)
     def socketpair(self, family: int, type: int, proto: int) -> tuple[int, int]:
-        ops, proto, nonblocking, cloexec = self._create(family, type, proto)
+        ops, proto, nonblocking, cloexec = self._families.create(family, type, proto)
         if not ops.unix:
             self._fail("EOPNOTSUPP")  # inet_socketpair -> sock_no_socketpair
         if len(self._fds) + 2 > self.fd_limit - (0 if self.fd_base else 3):
