@@ -4,9 +4,10 @@ Linux gives a socket its ``struct proto_ops`` when it is created
 (``unix_stream_ops``, ``unix_dgram_ops``, ``unix_seqpacket_ops``,
 ``inet_stream_ops`` with ``tcp_prot``, ``inet_dgram_ops`` with ``udp_prot``),
 and ``net/socket.c`` calls through it without asking the family again.  The
-fake does the same: ``FakeKernel.socket`` picks one :class:`ProtoOps` per
-(family, type), stores it on the socket (``sock.ops``), and each syscall in
-``_kernel`` does the fd-table part and then calls ``sock.ops.<call>``.
+fake does the same: ``FakeKernel.socket`` gets the :class:`ProtoOps` of the
+(family, type) from ``_families``, stores it on the socket (``sock.ops``),
+and each syscall in ``_kernel`` does the fd-table part and then calls
+``sock.ops.<call>``.
 
 The interface, one method per syscall (defaults answer as ``sock_no_*`` do):
 
