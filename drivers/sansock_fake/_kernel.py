@@ -2,10 +2,15 @@
 
 Every method is one syscall.  It runs holding the kernel's condition
 variable (see ``_scheduler``), records itself in the trace, consults the fault
-script, then does what Linux does, citing the function it reproduces.
-Failure is ``OSError(errno, strerror)`` with Linux's errno and nothing else;
-what the fake does not model raises ``NotImplementedError`` with a sentence
-saying so.
+script (the wrapper is ``_syscall.syscall``), then does what Linux does,
+citing the function it reproduces.  Failure is ``OSError(errno, strerror)``
+with Linux's errno and nothing else; what the fake does not model raises
+``NotImplementedError`` with a sentence saying so.
+
+This module holds :class:`FakeKernel`: the fd table (``fs/file.c``) and the
+syscall entry points.  A socket syscall finds the socket and calls its
+protocol, ``sock.ops`` (``_protocol.ProtoOps``: ``_af_unix``, ``_tcp``,
+``_udp``), chosen when the socket was made (``_families``).
 """
 
 from __future__ import annotations
