@@ -75,11 +75,11 @@ class UdpOps(InetOps):
     def deliver(self, host: InetHost, sock: FakeSocket, source: InetName, target: InetName, data: bytes) -> None:
         """The datagram arrives at *host* (``__udp4_lib_lookup`` + ``udp_queue_rcv_skb``)."""
         receiver = None
-        unconnected_source = attrs.evolve(source, flowinfo=0, scope_id=0)
         for other in host.ports.bound(sock.family, sock.type, target.port):
             assert isinstance(other.name, InetName)
             if other.name.packed == target.packed or not any(other.name.packed) or not any(target.packed):
-                if other.peer_name is None or other.peer_name == unconnected_source:
+                # A connected receiver takes only datagrams from its peer.
+                if other.peer_name is None or other.peer_name == attrs.evolve(source, flowinfo=0, scope_id=0):
                     receiver = other
                     break
         if receiver is None:
