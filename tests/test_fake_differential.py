@@ -491,6 +491,29 @@ def unix_names(r: Run, tmp: Path) -> None:
 
 
 @scenario
+def abstract_name_outlives_accepted_sockets(r: Run, tmp: Path) -> None:
+    # Only the listener holds its abstract name: closing an accepted socket
+    # (which reports the same name) leaves it bound.
+    abstract = unix_addr(b"\0sansock-held-%d-%s" % (os.getpid(), tmp.parent.name.encode()))
+    srv = r.do("socket", AF_UNIX, STREAM | CLOEXEC, 0)
+    r.do("bind", srv, abstract)
+    r.do("listen", srv, 5)
+    cli = r.do("socket", AF_UNIX, STREAM | CLOEXEC, 0)
+    r.do("connect", cli, abstract)
+    conn = fd_of(r.do("accept", srv, CLOEXEC))
+    r.do("getsockname", conn)
+    r.do("close", conn)
+    r.labels.pop(conn)
+    other = r.do("socket", AF_UNIX, STREAM | CLOEXEC, 0)
+    r.do("bind", other, abstract, note="still the listener's")
+    again = r.do("socket", AF_UNIX, STREAM | CLOEXEC, 0)
+    r.do("connect", again, abstract, note="still listening")
+    r.do("close", srv)
+    r.labels.pop(srv)
+    r.do("bind", other, abstract, note="free once the listener is closed")
+
+
+@scenario
 def socket_options(r: Run, tmp: Path) -> None:
     socks = {
         "unix stream": r.d.socket(AF_UNIX, STREAM | CLOEXEC, 0),

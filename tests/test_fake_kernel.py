@@ -245,3 +245,67 @@ def test_resolver_and_host_facts() -> None:
     with pytest.raises(OSError) as info:
         k.getaddrinfo(b"no.such.host", None, 0, 0, 0, 0)
     assert info.value.errno == -2
+
+
+def test_every_syscall_parameter_has_a_declared_c_type() -> None:
+    """The C type of each argument is declared (int, ssize_t, or an object), not guessed."""
+    from sansock_fake._syscall import C_INT, syscall
+
+    with pytest.raises(TypeError, match=r"declare the C type of each of \['fd', 'flags'\]"):
+
+        @syscall(fd=C_INT)
+        def undeclared(kernel: FakeKernel, fd: int, flags: int) -> None: ...
+
+    k = FakeKernel()
+    a, _ = k.socketpair(AF_UNIX, STREAM, 0)
+    with pytest.raises(OverflowError, match="value"):
+        k.setsockopt(a, SOL_SOCKET, C("SO_RCVBUF"), 2**31)  # a C int
+    assert k.getsockopt_bytes(a, SOL_SOCKET, C("SO_TYPE"), 2**40) == struct.pack("i", STREAM)  # a size
+    with pytest.raises(TypeError, match="nonblocking"):
+        k.set_nonblocking(a, "yes")  # type: ignore[arg-type]
+    k.set_nonblocking(a, True)  # a bool is an int
+
+
+@pytest.mark.parametrize("profile", ["linux-x86_64", "linux-i386"])
+def test_so_rcvtimeo_is_the_abis_struct_timeval(profile: str) -> None:
+    """SO_RCVTIMEO holds the kernel ABI's struct timeval (two longs), whatever the host's is."""
+    from sansock._profiles import get_profile
+
+    abi = get_profile(profile)
+    long_format = "<q" if abi.sizeof_long == 8 else "<i"
+    k = FakeKernel(abi=abi)
+    a, b = k.socketpair(abi.const("AF_UNIX"), abi.const("SOCK_STREAM"), 0)
+    sol, rcvtimeo = abi.const("SOL_SOCKET"), abi.const("SO_RCVTIMEO")
+    assert k.getsockopt_bytes(b, sol, rcvtimeo, 64) == bytes(2 * abi.sizeof_long)
+    timeval = struct.pack(long_format, 5) + struct.pack(long_format, 250_000)
+    k.setsockopt_bytes(b, sol, rcvtimeo, timeval, len(timeval))
+    assert k.getsockopt_bytes(b, sol, rcvtimeo, 64) == timeval
+    start = k.monotonic_ns()
+    with pytest.raises(BlockingIOError):
+        k.recv(b, 10, 0)
+    assert k.monotonic_ns() - start == 5_250_000_000
+
+
+def test_poll_many_is_one_syscall_over_many_fds() -> None:
+    k = FakeKernel(fd_base=0)
+    a, b = k.socketpair(AF_UNIX, STREAM, 0)
+    c, d = k.socketpair(AF_UNIX, STREAM, 0)
+    k.close(d)
+    k.send(a, b"x", 0)
+    k.trace.clear()
+    # (fd, revents) of the ready fds in the order asked; POLLHUP unasked, POLLNVAL for a closed fd.
+    assert k.poll_many([(a, POLLIN), (d, POLLIN), (c, POLLOUT), (b, POLLIN)], 0) == [
+        (d, C("POLLNVAL")),
+        (c, POLLOUT | C("POLLHUP")),
+        (b, POLLIN),
+    ]
+    assert list(k.trace) == [TraceEntry("poll", ((a, d, c, b), 0), "ok [(6, 32), (5, 20), (4, 1)]")]
+    start = k.monotonic_ns()
+    assert k.poll_many([(a, POLLIN)], 2_500_000_000) == []
+    assert k.monotonic_ns() - start == 2_500_000_000
+    k.faults.fail("poll", errno.EINTR, fd=a)
+    with pytest.raises(InterruptedError):
+        k.poll_many([(a, POLLIN), (b, POLLIN)], None)
+    assert k.trace[-1] == TraceEntry("poll", ((a, b), None), "EINTR")
+    with pytest.raises(BlockedForever, match=r"poll\(fds=\[3\]\) would block forever"):
+        k.poll_many([(a, POLLIN)], None)

@@ -9,12 +9,15 @@ flight through SCM_RIGHTS), a :class:`FakeSocket` is a ``struct sock``, a
 from __future__ import annotations
 
 from collections import deque
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
 from ._addresses import SocketName
 from ._control import Credentials
+
+if TYPE_CHECKING:
+    from ._protocol import ProtoOps
 
 __all__ = ["OpenFile", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize"]
 
@@ -87,12 +90,13 @@ class Segment:
 class FakeSocket:
     """``struct sock`` of every family the fake models."""
 
+    #: The protocol (``sk->sk_socket->ops`` + ``sk->sk_prot``), chosen at creation.
+    ops: ProtoOps = attrs.field(repr=False)
     family: int
     type: int
     proto: int
     sndbuf: int
     rcvbuf: int
-    serial: int
     state: SocketState = "unconnected"
     name: SocketName | None = None
     #: Connected peer socket (AF_UNIX pair, TCP connection) or the AF_UNIX

@@ -179,9 +179,10 @@ _PARKING_LINES: dict[CodeType, frozenset[int]] = {
 if hasattr(threading.Thread, "_wait_for_tstate_lock"):
     _tstate_wait = threading.Thread._wait_for_tstate_lock
     _PARKING_LINES[_tstate_wait.__code__] = _call_lines(_tstate_wait, ["acquire"])
-_KERNEL_FILES = frozenset(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), name) for name in ("_kernel.py", "_scheduler.py")
-)
+#: The kernel's own modules (the syscall layer, every protocol, the
+#: scheduler): a thread in one of them is inside a syscall of the kernel.
+_KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
+_KERNEL_FILES = frozenset(os.path.join(_KERNEL_DIR, n) for n in os.listdir(_KERNEL_DIR) if n.endswith(".py"))
 
 
 def _stdlib_wait_files() -> frozenset[str]:

@@ -27,7 +27,7 @@ import selectors as _selectors
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._oserror import errno_name, raise_errno
+from .._oserror import raise_errno
 
 if TYPE_CHECKING:
     from .._kernel import FakeKernel
@@ -93,51 +93,16 @@ def kernel_poll(
     timeout_ns: int | None,
     fds: tuple[int, ...] | None = None,
 ) -> list[tuple[int, int]]:
-    """``poll(2)`` on many fds of *kernel*, blocking in virtual time.
+    """``poll(2)`` on many fds of *kernel*, blocking in virtual time: :meth:`FakeKernel.poll_many`.
 
     *interest* is ``(fd, events)`` pairs; the answer is ``(fd, revents)`` for
     every ready fd (``POLLERR``/``POLLHUP``/``POLLNVAL`` reported unasked),
     in the order of *interest*.  ``timeout_ns`` None waits until one is ready;
-    0 only looks.  *fds*, when given, is the fds of *interest* in order,
-    built once by a caller that polls the same set many times (the asyncio
-    loop): the trace then shares one tuple instead of copying it per call.  One syscall: it takes the kernel's lock, bumps the
-    scheduler's activity, is traced as ``poll`` and may get a scripted errno
-    (on the first fd), as the kernel's single-fd ``poll`` does.
-
-    The kernel's driver interface has a single-fd ``poll`` only, so this uses
-    the kernel's scheduler and readiness function directly; it belongs in the
-    kernel as a ``poll`` over many fds once its interface grows one.
+    0 only looks.  One syscall, traced as ``poll``.  *fds* (the fds of
+    *interest* in order, from a caller that polls the same set many times)
+    is accepted for the asyncio loop's calls and not needed.
     """
-    scheduler = kernel._scheduler
-    always = POLLERR | POLLHUP | POLLNVAL
-    if fds is None:
-        fds = tuple(fd for fd, _ in interest)
-    shown: tuple[object, ...] = (fds, timeout_ns)
-    with scheduler.condition:
-        scheduler.enter()
-        try:
-            code = kernel.faults.errno_for("poll", fds[0] if fds else None)
-            if code is not None:
-                raise_errno(code)
-            deadline = None if timeout_ns is None else scheduler.now_ns + max(timeout_ns, 0)
-            found: list[tuple[int, int]] = []
-
-            def ready() -> bool:
-                found.clear()
-                for fd, events in interest:
-                    revents = kernel._revents(fd) & (events | always)
-                    if revents:
-                        found.append((fd, revents))
-                return bool(found)
-
-            scheduler.wait_until(ready, deadline, "poll", fds[0] if fds else -1, fds=fds)
-        except OSError as exc:
-            kernel.trace.record("poll", shown, errno_name(exc.errno or 0))
-            raise
-        finally:
-            scheduler.condition.notify_all()
-        kernel.trace.record("poll", shown, f"ok {found!r}")
-        return list(found)
+    return kernel.poll_many(interest, timeout_ns)
 
 
 def _seconds_to_ns(timeout: object, *, name: str = "timeout") -> int | None:

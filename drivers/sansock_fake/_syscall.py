@@ -1,0 +1,333 @@
+"""The syscall boundary: what happens to every call of the fake kernel on the way
+in and out, and the protocol-independent halves of ``sendmsg``/``recvmsg``.
+
+* :func:`syscall` turns a ``FakeKernel`` method into one syscall: its C
+  integer arguments are checked as a C binding checks them (each parameter is
+  declared :data:`C_INT`, :data:`C_SIZE`, or None for an object the call
+  reads itself), then, holding the kernel's lock, the scheduler counts the
+  call, a scripted fault may answer it (``FaultScript.errno_for``), and the
+  trace records the arguments and the outcome.
+* Buffers are taken as a C binding takes them: C-contiguous bytes
+  (:func:`c_buffer`), receive buffers exported for the whole call
+  (:class:`exported`), a ``recv`` result sized to the return value
+  (:func:`as_returned`).
+* :func:`sys_sendmsg` and :func:`sys_recvmsg` are ``____sys_sendmsg`` and
+  ``____sys_recvmsg`` (net/socket.c): the iovec, the control data and the
+  flags every protocol sees alike, around the protocol's own
+  ``sendmsg``/``recvmsg``; :func:`poll_many` is ``poll(2)`` over many fds.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+import attrs
+
+from ._control import ReceivedControl, parse_control
+from ._oserror import errno_name, raise_errno
+from ._scheduler import BlockedForever
+from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+    from ._kernel import FakeKernel
+
+__all__ = [
+    "CInt",
+    "C_INT",
+    "C_SIZE",
+    "syscall",
+    "c_buffer",
+    "exported",
+    "as_returned",
+    "sys_sendmsg",
+    "sys_recvmsg",
+    "poll_many",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: ____sys_sendmsg's on-stack control buffer: sizeof(struct cmsghdr) + 20.
+SENDMSG_CTL_STACK = 36
+
+
+@attrs.frozen
+class CInt:
+    """A C integer type a syscall argument is passed as, and its range."""
+
+    name: str
+    low: int
+    high: int
+
+
+#: ``int`` (fds, flags, levels, options, backlogs, poll timeouts) and the
+#: 64-bit types (``size_t``/``ssize_t`` buffer sizes, ``socklen_t`` lengths
+#: and ``off_t`` offsets, which the native binding passes as 64-bit integers).
+C_INT = CInt("int", -(1 << 31), (1 << 31) - 1)
+C_SIZE = CInt("ssize_t", -(1 << 63), (1 << 63) - 1)
+
+
+def _check_c_arguments(limits: tuple[tuple[int, str, CInt], ...], args: tuple[object, ...]) -> None:
+    """What a C binding does with Python ints: TypeError for non-ints, OverflowError out of range.
+
+    The native driver passes arguments through cffi, which raises these before
+    any syscall; the core relies on it, so the fake does the same.
+    """
+    for position, pname, ctype in limits:
+        if position >= len(args):
+            continue
+        value = args[position]
+        if isinstance(value, bool):
+            continue
+        if not isinstance(value, int):
+            raise TypeError(f"an integer is required for {pname}, not {type(value).__name__}")
+        if not ctype.low <= value <= ctype.high:
+            raise OverflowError(f"{pname}={value} does not fit the C type of the argument")
+
+
+def _shown(arg: object) -> object:
+    """An argument as the trace records it: an exact int, bool, str or None, a
+    short bytes value, else the type's name.  Subclasses are copied to the
+    base type, so a lying ``__eq__``/``__hash__`` cannot reach the trace."""
+    kind = type(arg)
+    if kind in (int, bool, str, type(None)):
+        return arg
+    if isinstance(arg, int):
+        return int.__index__(arg)
+    if isinstance(arg, str):
+        return str.__str__(arg)
+    if isinstance(arg, bytes) and len(arg) <= 32:
+        return b"".join([arg])
+    return kind.__name__
+
+
+def _summary(result: object) -> str:
+    if isinstance(result, (bytes, bytearray)):
+        return f"{len(result)} bytes"
+    if isinstance(result, tuple):
+        return "(" + ", ".join(_summary(item) for item in result) + ")"
+    return repr(result)
+
+
+def syscall(
+    **ctypes: CInt | None,
+) -> Callable[[Callable[Concatenate[FakeKernel, P], R]], Callable[Concatenate[FakeKernel, P], R]]:
+    """Run a ``FakeKernel`` method as one syscall: lock, trace, scripted errno, notify.
+
+    Every parameter after ``self`` is declared: its C integer type (checked
+    as a C binding checks it), or None for an object the call reads itself
+    (a buffer, a ``struct sockaddr``, a list).
+    """
+
+    def declare(method: Callable[Concatenate[FakeKernel, P], R]) -> Callable[Concatenate[FakeKernel, P], R]:
+        parameters = list(inspect.signature(method).parameters)[1:]
+        if sorted(parameters) != sorted(ctypes):
+            raise TypeError(f"{method.__name__}: declare the C type of each of {parameters}, not {sorted(ctypes)}")
+        limits = tuple(
+            (position, pname, ctype)
+            for position, pname in enumerate(parameters)
+            if (ctype := ctypes[pname]) is not None
+        )
+        name = method.__name__
+
+        @functools.wraps(method)
+        def run(kernel: FakeKernel, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            _check_c_arguments(limits, args)
+            fd = args[0] if args and isinstance(args[0], int) else None
+            shown = tuple(_shown(a) for a in args)
+            with kernel._scheduler.condition:
+                kernel._scheduler.enter()
+                try:
+                    code = kernel.faults.errno_for(name, fd)
+                    if code is not None:
+                        raise_errno(code)
+                    result = method(kernel, *args, **kwargs)
+                except OSError as exc:
+                    kernel.trace.record(name, shown, errno_name(exc.errno or 0))
+                    raise
+                except BlockedForever as exc:
+                    # Raised from here, its traceback ends at the syscall, not deep in the scheduler.
+                    raise exc.with_traceback(None) from None
+                finally:
+                    kernel._scheduler.condition.notify_all()
+                kernel.trace.record(name, shown, f"ok {_summary(result)}")
+                return result
+
+        return run
+
+    return declare
+
+
+def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_ns: int | None) -> list[tuple[int, int]]:
+    """``FakeKernel.poll_many``: one syscall as :func:`syscall` runs one, traced
+    as ``poll`` with the fds and the timeout (the fault script matches its first fd)."""
+    scheduler = kernel._scheduler
+    always = kernel._c("POLLERR") | kernel._c("POLLHUP") | kernel._c("POLLNVAL")
+    pairs = [(int(fd), int(events) | always) for fd, events in interest]
+    fds = tuple(fd for fd, _ in pairs)
+    shown: tuple[object, ...] = (fds, timeout_ns)
+    found: list[tuple[int, int]] = []
+    with scheduler.condition:
+        scheduler.enter()
+        try:
+            code = kernel.faults.errno_for("poll", fds[0] if fds else None)
+            if code is not None:
+                raise_errno(code)
+            deadline = None if timeout_ns is None else scheduler.now_ns + max(timeout_ns, 0)
+
+            def ready() -> bool:
+                found.clear()
+                for fd, wanted in pairs:
+                    revents = kernel._revents(fd) & wanted
+                    if revents:
+                        found.append((fd, revents))
+                return bool(found)
+
+            scheduler.wait_until(ready, deadline, "poll", fds[0] if fds else -1, fds=fds)
+        except OSError as exc:
+            kernel.trace.record("poll", shown, errno_name(exc.errno or 0))
+            raise
+        except BlockedForever as exc:
+            raise exc.with_traceback(None) from None
+        finally:
+            scheduler.condition.notify_all()
+        kernel.trace.record("poll", shown, f"ok {found!r}")
+        return list(found)
+
+
+# -- buffers ------------------------------------------------------------------------
+def c_buffer(obj: object) -> memoryview:
+    """A buffer argument as a C binding takes it (cffi's ``from_buffer``): the
+    bytes of a C-contiguous buffer, else ``BufferError`` as CPython's
+    ``PyObject_GetBuffer(PyBUF_SIMPLE)`` raises it."""
+    view = memoryview(obj)  # type: ignore[arg-type]
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view.cast("B") if view.ndim != 1 or view.format != "B" else view
+
+
+class exported:
+    """The receive buffers exported for the whole syscall, as a C binding holds them.
+
+    The native driver's ``ffi.from_buffer`` keeps each buffer exported from
+    the call's entry to its return, so while a receive blocks, another thread
+    cannot resize it (``bytearray.clear()`` raises ``BufferError``) and the
+    data lands in the buffer the call was given.  The views are released on
+    the way out, error or not, so no export outlives the call (not even in a
+    traceback's frame).  ``with exported(buffers) as views:`` gives one
+    flat byte view per buffer.
+    """
+
+    __slots__ = ("_owned", "_flat")
+
+    def __init__(self, buffers: Sequence[object]) -> None:
+        self._owned: list[memoryview] = []
+        self._flat: list[memoryview] = []
+        try:
+            for obj in buffers:
+                view = memoryview(obj)  # type: ignore[arg-type]
+                self._owned.append(view)
+                if not view.c_contiguous:
+                    raise BufferError("memoryview: underlying buffer is not C-contiguous")
+                if view.ndim != 1 or view.format != "B":
+                    view = view.cast("B")
+                    self._owned.append(view)
+                self._flat.append(view)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        for view in reversed(self._owned):
+            view.release()
+        self._owned.clear()
+        self._flat.clear()
+
+    def __enter__(self) -> list[memoryview]:
+        return self._flat
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
+
+
+def as_returned(data: bytes, length: int) -> bytes:
+    """The bytes a bytes-returning receive gives: sized to the syscall's return value.
+
+    With MSG_TRUNC a datagram receive returns the datagram's full length, larger
+    than the buffer; CPython then resizes its result to that length
+    (``sock_recv_guts``, ``_PyBytes_Resize``), so the tail past the buffer is
+    not data.  The fake fills it with zeros.
+    """
+    return data + bytes(length - len(data)) if length > len(data) else data
+
+
+# -- ____sys_sendmsg / ____sys_recvmsg ---------------------------------------------------
+def sys_sendmsg(
+    kernel: FakeKernel,
+    fd: int,
+    call: str,
+    buffers: Sequence[ReadableBuffer],
+    control: bytes,
+    flags: int,
+    addr: bytes | None,
+) -> int:
+    """``____sys_sendmsg``: the iovec and the control data, then the protocol's ``sendmsg``."""
+    slot = kernel._slot(fd)
+    sock = slot.file.sock
+    abi = kernel.abi
+    if len(buffers) > abi.iov_max:
+        kernel._fail("EMSGSIZE")
+    # ____sys_sendmsg: a control buffer larger than the on-stack one is
+    # sock_kmalloc'ed, which refuses size >= optmem_max (the socket's
+    # sk_omem_alloc is 0 between calls): ENOBUFS before anything is parsed.
+    if len(control) > SENDMSG_CTL_STACK and len(control) >= kernel.optmem_max:
+        kernel._fail("ENOBUFS")
+    data = b"".join(bytes(c_buffer(b)) for b in buffers)
+    if flags & kernel._c("MSG_OOB"):
+        raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
+    nonblocking = slot.file.nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
+    ops = sock.ops
+    sent = parse_control(abi, bytes(control), is_unix=ops.unix)
+    files = [kernel._slot(n).file for n in sent.fds]
+    credentials = kernel._process_credentials
+    if sent.credentials is not None:
+        if sent.credentials != credentials:
+            kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
+        credentials = sent.credentials
+    cap = kernel.faults.cap_for(call, fd)
+    return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
+
+
+def sys_recvmsg(
+    kernel: FakeKernel, fd: int, call: str, size: int, ancbufsize: int, flags: int
+) -> tuple[bytes, bytes, int, bytes, int]:
+    """``____sys_recvmsg``: the protocol's ``recvmsg``, then the control buffer.
+
+    Every receive call: ``(data, control, msg_flags, address, return value)``.
+    """
+    slot = kernel._slot(fd)
+    sock = slot.file.sock
+    if size < 0:
+        kernel._fail("EINVAL")
+    if flags & kernel._c("MSG_OOB"):
+        raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
+    if flags & kernel._c("MSG_ERRQUEUE"):
+        raise NotImplementedError("the fake kernel does not model socket error queues (MSG_ERRQUEUE)")
+    cap = kernel.faults.cap_for(call, fd)
+    if cap is not None:
+        size = min(size, cap)
+    nonblocking = slot.file.nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
+    control = ReceivedControl(kernel.abi, ancbufsize, keep_untrimmed_len=kernel.personality == "darwin")
+    ops = sock.ops
+    data, creds, files, addr, length, msg_flags = ops.recvmsg(fd, call, sock, size, flags, nonblocking)
+    ops.scm_recv(sock, control, creds, files, flags)
+    if control.truncated:
+        msg_flags |= kernel._c("MSG_CTRUNC")
+    # ____sys_recvmsg: msg_flags starts as flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
+    msg_flags |= flags & kernel._c("MSG_CMSG_CLOEXEC")
+    return data, bytes(control.buffer), msg_flags, addr, length
