@@ -180,6 +180,29 @@ def test_nested_patches_use_the_innermost_kernel_and_unwind() -> None:
     assert socket.socket.__module__ == "socket"
 
 
+#: Module-level names of a test module are swapped like any module's
+#: (docs/howto/offline_http.rst, "What it cannot reach"); a container is not looked into.
+REAL_SOCKET_NAME = socket.socket
+REAL_SOCKET_HELD = (socket.socket,)
+
+
+def test_a_module_level_name_of_the_test_is_swapped_too() -> None:
+    import _socket
+
+    with patch_stdlib() as kernel:
+        assert REAL_SOCKET_NAME is socket.socket and REAL_SOCKET_NAME.__module__ != "socket"
+        assert REAL_SOCKET_HELD[0].__module__ == "socket"
+        with REAL_SOCKET_HELD[0]() as real:
+            assert real.fileno() < kernel.fd_base
+        raw = _socket.socket()
+        assert raw.fileno() < kernel.fd_base
+        raw.close()
+        # _socket's functions are the ones socket.py re-exports: swapped.
+        assert _socket.gethostname is socket.gethostname and socket.gethostname() == "fakehost"
+        assert kernel.open_fds() == []
+    assert REAL_SOCKET_NAME is socket.socket is REAL_SOCKET_HELD[0]
+
+
 def test_a_kernel_with_small_fd_numbers_is_refused() -> None:
     with pytest.raises(ValueError, match="fd_base=0"):
         with patch_stdlib(FakeKernel(fd_base=0)):
