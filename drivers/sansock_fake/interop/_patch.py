@@ -85,11 +85,14 @@ def _swap(table: dict[int, tuple[object, object]]) -> list[tuple[dict[str, Any],
 class _Patch:
     """One entered ``patch_stdlib()``: its kernel and its stand-ins."""
 
-    __slots__ = ("kernel", "stand_ins")
+    __slots__ = ("kernel", "stand_ins", "waits")
 
-    def __init__(self, kernel: FakeKernel, stand_ins: dict[tuple[types.ModuleType, str], object]) -> None:
+    def __init__(
+        self, kernel: FakeKernel, stand_ins: dict[tuple[types.ModuleType, str], object], waits: _wait.FakeWaits
+    ) -> None:
         self.kernel = kernel
         self.stand_ins = stand_ins
+        self.waits = waits
 
 
 class _Stack:
@@ -167,7 +170,7 @@ def _enter(kernel: FakeKernel) -> _Patch:
         stand_ins[(_select_module, "epoll")] = waits.epoll
         for name, cls in waits.selector_classes.items():
             stand_ins[(_selectors_module, name)] = cls
-        patch = _Patch(kernel, {key: new for key, new in stand_ins.items() if key in current})
+        patch = _Patch(kernel, {key: new for key, new in stand_ins.items() if key in current}, waits)
         if not stack.patches:
             _ssl_module.SSLContext.wrap_socket = _tls.wrap_socket_dispatch(  # type: ignore[method-assign]
                 stack.original_wrap
@@ -176,6 +179,7 @@ def _enter(kernel: FakeKernel) -> _Patch:
         for key, new in patch.stand_ins.items():
             stack.shown.setdefault(key, []).append(new)
         stack.patches.append(patch)
+        waits.active = True
         return patch
 
 
@@ -189,6 +193,7 @@ def _leave(patch: _Patch) -> None:
             return
         was_top = index == len(stack.patches) - 1
         del stack.patches[index]
+        patch.waits.active = False
         if not was_top:
             # An outer patch ends while an inner one is active: the stdlib
             # keeps showing the inner one's stand-ins until it ends too.
