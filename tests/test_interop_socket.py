@@ -465,3 +465,39 @@ def test_subprocess_pipes_still_work_inside_the_patch(fake_stdlib: FakeKernel) -
     )
     assert result.stdout == "THROUGH REAL PIPES\n"
     assert list(fake_stdlib.trace) == []
+
+
+@pytest.mark.parametrize("pool_made", ["before_and_used", "inside"])
+def test_a_thread_pool_started_before_the_kernel_takes_no_part(pool_made: str) -> None:
+    """docs/reference/fake.rst, "Thread pools made before the kernel": make the pool inside."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def answer_after_computing(sock: socket.socket) -> None:
+        until = time.perf_counter() + 0.2
+        while time.perf_counter() < until:  # computes before its first syscall
+            pass
+        sock.sendall(b"answer")
+
+    pool = ThreadPoolExecutor(1)
+    if pool_made == "before_and_used":
+        pool.submit(int).result()  # its thread now exists, before the kernel
+    try:
+        with patch_stdlib() as kernel:
+            if pool_made == "inside":
+                pool.shutdown()
+                pool = ThreadPoolExecutor(1)
+            a, b = socket.socketpair()
+            with a, b:
+                a.settimeout(5)
+                task = pool.submit(answer_after_computing, b)
+                start = kernel.monotonic_ns()
+                if pool_made == "inside":
+                    assert a.recv(10) == b"answer"
+                    assert kernel.monotonic_ns() == start
+                else:
+                    with pytest.raises(TimeoutError):
+                        a.recv(10)  # the clock jumped past the worker that took no part
+                    assert kernel.monotonic_ns() - start == 5_000_000_000
+                task.result()
+    finally:
+        pool.shutdown()
