@@ -94,7 +94,7 @@ def refuse_fake_epoll(fd: int, call: str) -> None:
     owner = _FAKE_EPOLL_FDS.get(fd)
     if owner is not None:
         raise NotImplementedError(
-            f"{call}(): fd {fd} is the fileno() of a fake epoll ({owner!r}); waiting on a fake "
+            f"{call}(): fd {fd} is the fileno() of a fake {type(owner).__name__} object; waiting on a fake "
             "epoll from another wait (nested epoll) is not modelled by the fake kernel: wait on "
             "the fds registered in it instead"
         )
