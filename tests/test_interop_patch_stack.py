@@ -167,7 +167,7 @@ def test_many_threads_entering_and_leaving_at_random_end_restored() -> None:
     def run(seed: int) -> None:
         rng = random.Random(seed)
         try:
-            for _ in range(15):
+            for _ in range(10):
                 held: list[AbstractContextManager[FakeKernel]] = []
                 for _ in range(rng.randint(1, 3)):
                     entered: AbstractContextManager[FakeKernel] = patch_stdlib()
