@@ -180,6 +180,29 @@ def test_nested_patches_use_the_innermost_kernel_and_unwind() -> None:
     assert socket.socket.__module__ == "socket"
 
 
+#: Module-level names of a test module are swapped like any module's
+#: (docs/howto/offline_http.rst, "What it cannot reach"); a container is not looked into.
+REAL_SOCKET_NAME = socket.socket
+REAL_SOCKET_HELD = (socket.socket,)
+
+
+def test_a_module_level_name_of_the_test_is_swapped_too() -> None:
+    import _socket
+
+    with patch_stdlib() as kernel:
+        assert REAL_SOCKET_NAME is socket.socket and REAL_SOCKET_NAME.__module__ != "socket"
+        assert REAL_SOCKET_HELD[0].__module__ == "socket"
+        with REAL_SOCKET_HELD[0]() as real:
+            assert real.fileno() < kernel.fd_base
+        raw = _socket.socket()
+        assert raw.fileno() < kernel.fd_base
+        raw.close()
+        # _socket's functions are the ones socket.py re-exports: swapped.
+        assert _socket.gethostname is socket.gethostname and socket.gethostname() == "fakehost"
+        assert kernel.open_fds() == []
+    assert REAL_SOCKET_NAME is socket.socket is REAL_SOCKET_HELD[0]
+
+
 def test_a_kernel_with_small_fd_numbers_is_refused() -> None:
     with pytest.raises(ValueError, match="fd_base=0"):
         with patch_stdlib(FakeKernel(fd_base=0)):
@@ -442,3 +465,39 @@ def test_subprocess_pipes_still_work_inside_the_patch(fake_stdlib: FakeKernel) -
     )
     assert result.stdout == "THROUGH REAL PIPES\n"
     assert list(fake_stdlib.trace) == []
+
+
+@pytest.mark.parametrize("pool_made", ["before_and_used", "inside"])
+def test_a_thread_pool_started_before_the_kernel_takes_no_part(pool_made: str) -> None:
+    """docs/reference/fake.rst, "Thread pools made before the kernel": make the pool inside."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def answer_after_computing(sock: socket.socket) -> None:
+        until = time.perf_counter() + 0.2
+        while time.perf_counter() < until:  # computes before its first syscall
+            pass
+        sock.sendall(b"answer")
+
+    pool = ThreadPoolExecutor(1)
+    if pool_made == "before_and_used":
+        pool.submit(int).result()  # its thread now exists, before the kernel
+    try:
+        with patch_stdlib() as kernel:
+            if pool_made == "inside":
+                pool.shutdown()
+                pool = ThreadPoolExecutor(1)
+            a, b = socket.socketpair()
+            with a, b:
+                a.settimeout(5)
+                task = pool.submit(answer_after_computing, b)
+                start = kernel.monotonic_ns()
+                if pool_made == "inside":
+                    assert a.recv(10) == b"answer"
+                    assert kernel.monotonic_ns() == start
+                else:
+                    with pytest.raises(TimeoutError):
+                        a.recv(10)  # the clock jumped past the worker that took no part
+                    assert kernel.monotonic_ns() - start == 5_000_000_000
+                task.result()
+    finally:
+        pool.shutdown()

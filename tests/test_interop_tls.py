@@ -308,3 +308,79 @@ def test_a_peer_that_closes_mid_handshake_is_an_ssl_eof_error(
         with pytest.raises(ssl.SSLEOFError, match="EOF occurred in violation of protocol"):
             client_context.wrap_socket(raw, server_hostname="localhost")
     server.close()
+
+
+def tls_timeouts(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> list[tuple[str, str, str]]:
+    """Make a TLS handshake, read, write and unwrap time out; return what each raised.
+
+    Runs on whatever ``socket`` is in effect: on real loopback sockets outside
+    the patch (the oracle: the text comes from the running ``_ssl.c``, whose
+    line number in the handshake message changes between CPython versions),
+    on the fake inside it.
+    """
+    seen: list[tuple[str, str, str]] = []
+    release = threading.Event()
+
+    def serve(listener: socket.socket, tls: bool) -> None:
+        conn, _ = listener.accept()
+        if tls:
+            conn = server_context.wrap_socket(conn, server_side=True)
+        with conn:
+            release.wait(30)  # says nothing, reads nothing, until the client is done
+
+    def attempt(label: str, tls_server: bool, op: Callable[[socket.socket], None]) -> None:
+        release.clear()
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        thread = threading.Thread(target=serve, args=(listener, tls_server))
+        thread.start()
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        raw.settimeout(10)
+        raw.connect(listener.getsockname())
+        try:
+            op(raw)
+        except OSError as exc:
+            seen.append((label, type(exc).__name__, str(exc)))
+        else:  # pragma: no cover - reported by the comparison
+            seen.append((label, "no error", ""))
+        finally:
+            release.set()
+            raw.close()
+            thread.join(30)
+            listener.close()
+
+    def handshake(raw: socket.socket) -> None:
+        raw.settimeout(0.05)
+        client_context.wrap_socket(raw, server_hostname="localhost")
+
+    def on_tls(action: Callable[[ssl.SSLSocket], object]) -> Callable[[socket.socket], None]:
+        def op(raw: socket.socket) -> None:
+            tls = client_context.wrap_socket(raw, server_hostname="localhost")
+            tls.settimeout(0.05)
+            try:
+                action(tls)
+            finally:
+                tls.close()
+
+        return op
+
+    attempt("handshake", False, handshake)
+    attempt("read", True, on_tls(lambda tls: tls.recv(100)))
+    attempt("write", True, on_tls(lambda tls: tls.sendall(b"x" * 8_000_000)))
+    attempt("unwrap", True, on_tls(lambda tls: tls.unwrap()))
+    return seen
+
+
+def test_tls_timeout_messages_are_the_running_cpythons(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    from sansock_fake import patch_stdlib
+
+    real = tls_timeouts(server_context, client_context)
+    assert real[0][2].endswith("The handshake operation timed out")  # "_ssl.c:NNN: ..." on CPython
+    with patch_stdlib() as kernel:
+        start = kernel.monotonic_ns()
+        fake = tls_timeouts(server_context, client_context)
+        assert kernel.monotonic_ns() - start >= 4 * 50_000_000
+    assert fake == real

@@ -18,8 +18,13 @@ What ``_ssl.c`` does around OpenSSL is reproduced here:
 * one deadline per operation from the socket's timeout (``_PyDeadline_Init``
   in ``_ssl__SSLSocket_do_handshake_impl``, ``_ssl__SSLSocket_read_impl``,
   ``_ssl__SSLSocket_write_impl``, ``_ssl__SSLSocket_shutdown_impl``); expiry
-  raises ``TimeoutError("The handshake operation timed out")`` (or ``read``,
-  ``write``);
+  raises ``TimeoutError`` with ``_ssl.c``'s text: "The read operation timed
+  out" for a read, "The write operation timed out" for a write, the one of
+  the direction waited for in ``shutdown``/``unwrap``, and for a handshake
+  "The handshake operation timed out" prefixed as ``_ssl.c`` prefixes it,
+  with its own file and line (``ERRSTR``: "_ssl.c:989: " on CPython 3.11.7,
+  975 on 3.11.2, 990 on 3.10.13, 983 on 3.12.1, 1003 on 3.13.0) -- read
+  from the running ``_ssl`` (:func:`handshake_timeout_message`);
 * a non-blocking socket gets ``SSLWantReadError``/``SSLWantWriteError``;
 * records are read from the socket one at a time (a 5-byte header, then its
   body), as OpenSSL does without read-ahead: bytes of the next record stay in
@@ -32,9 +37,12 @@ What ``_ssl.c`` does around OpenSSL is reproduced here:
 from __future__ import annotations
 
 import errno
+import functools
 import math
+import re
 import socket as _socket
 import ssl as _ssl
+import sys
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from . import _stdsocket
@@ -48,6 +56,42 @@ _T = TypeVar("_T")
 
 #: TLS record header: type (1), version (2), length (2).
 _HEADER = 5
+
+#: The handshake timeout's text in ``_ssl.c``, after ``ERRSTR`` put the file and line before it.
+_HANDSHAKE_TIMEOUT = re.compile(rb"_ssl\.c:[0-9]{1,6}: The handshake operation timed out")
+
+
+@functools.lru_cache(maxsize=None)
+def handshake_timeout_message() -> str:
+    """The running CPython's text for a TLS handshake timeout ("_ssl.c:989: The handshake ...").
+
+    ``_ssl.c`` builds it with ``ERRSTR``, which puts ``__LINE__`` in it: the
+    number changes between CPython builds, micro versions included (3.11.2
+    says 975, 3.11.7 989), so no table by version can be right.  The string
+    is a constant of the ``_ssl`` extension module: it is read from there,
+    once.  Without a file to read (``_ssl`` built into the interpreter),
+    the text without the prefix.
+    """
+    path = getattr(sys.modules.get("_ssl"), "__file__", None)
+    if isinstance(path, str):
+        try:
+            with open(path, "rb") as binary:
+                found = _HANDSHAKE_TIMEOUT.search(binary.read())
+        except OSError:
+            found = None
+        if found is not None:
+            return found.group().decode("ascii")
+    return "The handshake operation timed out"
+
+
+def _timed_out(what: str, reading: bool) -> TimeoutError:
+    """What ``_ssl.c`` raises when the socket's deadline passes during *what*."""
+    if what == "handshake":
+        return TimeoutError(handshake_timeout_message())
+    if what == "shutdown":
+        # _ssl__SSLSocket_shutdown_impl names the direction it waited for.
+        what = "read" if reading else "write"
+    return TimeoutError(f"The {what} operation timed out")
 
 
 class SocketSSLObject:
@@ -123,7 +167,7 @@ class SocketSSLObject:
 
     def shutdown(self) -> Any:
         """``SSL_shutdown`` until the peer's ``close_notify``; returns the socket (``unwrap``)."""
-        self._run(self._obj.unwrap, "read")
+        self._run(self._obj.unwrap, "shutdown")
         return self.owner
 
     # -- pumping -------------------------------------------------------------------
@@ -169,14 +213,14 @@ class SocketSSLObject:
         else:
             remaining = deadline - drv.monotonic_ns()
             if remaining <= 0:
-                raise TimeoutError(f"The {what} operation timed out")
+                raise _timed_out(what, events == drv.abi.const("POLLIN"))
             timeout_ms = -(-remaining // 1_000_000)
         try:
             revents = drv.poll(self.owner.fileno(), events, timeout_ms)
         except InterruptedError:
             return
         if revents == 0:
-            raise TimeoutError(f"The {what} operation timed out")
+            raise _timed_out(what, events == drv.abi.const("POLLIN"))
 
     def _flush(self, drv: Driver, deadline: int | None, nonblocking: bool, what: str) -> bool:
         """Send what OpenSSL wrote; False if a non-blocking socket could not take it all."""
