@@ -7,7 +7,9 @@ declarations generated into ``sansock/_constant_types.py`` and
 error: ``# type: ignore[attr-defined]`` under ``warn_unused_ignores`` proves it.
 """
 
-from typing import Any, Literal, assert_type
+from typing import Any, Literal
+
+from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
 import sansock
 from sansock import Binding
