@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,13 +58,15 @@ PLUGIN = "sansock_fake = sansock_fake.pytest_plugin"
 
 def requirements() -> list[str]:
     """``[project] dependencies`` and the ``test`` extra's pytest/hypothesis pins,
-    read from ``pyproject.toml`` (one-line lists there)."""
+    read from ``pyproject.toml`` (a list may span several lines; comments are skipped)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     wanted: list[str] = []
-    for line in (ROOT / "pyproject.toml").read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() in ("dependencies", "test") and value.strip().startswith("["):
-            items = [item.strip().strip('"') for item in value.strip().strip("[]").split(",")]
-            wanted += [item for item in items if key.strip() == "dependencies" or item.startswith(TEST_TOOLS)]
+    for key in ("dependencies", "test"):
+        found = re.search(rf"^{key}\s*=\s*\[(.*?)\]", text, flags=re.MULTILINE | re.DOTALL)
+        assert found, f"no {key} list in pyproject.toml"
+        body = "\n".join(line.partition("#")[0] for line in found.group(1).splitlines())
+        items = re.findall(r'"([^"]+)"', body)
+        wanted += [item for item in items if key == "dependencies" or item.startswith(TEST_TOOLS)]
     return wanted
 
 
