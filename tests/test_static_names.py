@@ -265,8 +265,10 @@ def test_the_declarations_differ_between_versions_as_the_rules_do() -> None:
     assert all("IP_RECVERR" not in declared_module("linux", version) for version in CHECKED_VERSIONS)
 
 
-# The two tests below depend on the running CPython (its rules, its socket
-# module): make test-versions runs them on every interpreter it finds.
+# The tests below depend on the running CPython (its rules, its socket
+# module), as does test_generated_files_are_up_to_date: marked differential
+# (the one that reads the stdlib by conftest.py), make test-versions runs
+# them on every interpreter it finds.
 
 
 @pytest.mark.differential
@@ -300,6 +302,7 @@ def test_the_declarations_of_the_running_version_type_the_stdlib_constants() -> 
         assert (name in declared) == hasattr(stdlib, name), name
 
 
+@pytest.mark.differential
 def test_the_module_serves_what_it_declares() -> None:
     # The module-level API (the default binding) on the fake kernel, which
     # wears the linux-x86_64 profile; and nothing else: no Binding attribute
