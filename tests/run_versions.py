@@ -47,9 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 #: The versions looked for: the supported ones and any newer CPython 3.
 CANDIDATES = tuple(f"3.{minor}" for minor in range(10, 20))
-#: The test tools the environments need (no mypy/sphinx: those run from the
-#: default environment), besides ``[project] dependencies``.
-TEST_TOOLS = ("pytest", "hypothesis")
+#: What the environments leave out of the ``test`` extra: the tools that run
+#: from the default environment only (mypy and its stubs, sphinx).  The rest
+#: (pytest, hypothesis, and the clients the interop and asyncio tests import)
+#: is installed besides ``[project] dependencies``.
+DEFAULT_ONLY = ("mypy", "types-", "sphinx")
 #: Files whose change means the environments must be reinstalled.
 INSTALL_INPUTS = ("pyproject.toml", "tests/run_versions.py")
 #: The pytest plugin ``pyproject.toml`` registers as a ``pytest11`` entry point.
@@ -57,7 +59,7 @@ PLUGIN = "sansock_fake = sansock_fake.pytest_plugin"
 
 
 def requirements() -> list[str]:
-    """``[project] dependencies`` and the ``test`` extra's pytest/hypothesis pins,
+    """``[project] dependencies`` and the ``test`` extra but :data:`DEFAULT_ONLY`,
     read from ``pyproject.toml`` (a list may span several lines; comments are skipped)."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     wanted: list[str] = []
@@ -66,7 +68,7 @@ def requirements() -> list[str]:
         assert found, f"no {key} list in pyproject.toml"
         body = "\n".join(line.partition("#")[0] for line in found.group(1).splitlines())
         items = re.findall(r'"([^"]+)"', body)
-        wanted += [item for item in items if key == "dependencies" or item.startswith(TEST_TOOLS)]
+        wanted += [item for item in items if key == "dependencies" or not item.startswith(DEFAULT_ONLY)]
     return wanted
 
 
