@@ -14,8 +14,7 @@ import sansock
 def example_constants() -> None:
     import sansock
     from typing import Literal
-
-    from typing_extensions import assert_type  # typing.assert_type: Python 3.11+
+    from typing_extensions import assert_type  # in typing from Python 3.11
 
     assert_type(sansock.AF_INET, Literal[sansock.AddressFamily.AF_INET])
     assert_type(sansock.SOCK_STREAM, Literal[sansock.SocketKind.SOCK_STREAM])
@@ -25,8 +24,19 @@ def example_constants() -> None:
     sansock.AF_INETT  # type: ignore[attr-defined]
 
 
+def example_versions() -> None:
+    from typing_extensions import assert_type
+
+    import sys
+
+    if sys.version_info >= (3, 12):
+        assert_type(sansock.IP_PKTINFO, int)  # new in CPython 3.12's socket module
+    else:
+        sansock.IP_PKTINFO  # type: ignore[attr-defined]
+
+
 def example_getaddrinfo(host: str) -> None:
-    from typing_extensions import assert_type  # typing.assert_type: Python 3.11+
+    from typing_extensions import assert_type
 
     for info in sansock.getaddrinfo(host, 443):
         if info[0] == sansock.AF_INET6:
