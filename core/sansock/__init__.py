@@ -142,7 +142,7 @@ def default_binding() -> Binding:
 def python_rules() -> str:
     """Which CPython version's ``socket`` rules sansock follows, in one line:
     those of the running interpreter (``'CPython 3.12 rules (running CPython
-    3.12.1)'``); see :mod:`sansock._pyrules`."""
+    3.12.1)'``); the rules live in ``sansock._pyrules``."""
     return _describe_rules()
 
 

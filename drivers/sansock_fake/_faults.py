@@ -48,7 +48,7 @@ class Trace(Sequence[TraceEntry]):
     """The syscalls a kernel made, oldest first: the last *limit* of them.
 
     A read-only sequence of :class:`TraceEntry` (``len``, indexing, slices,
-    iteration), plus :meth:`clear`, :attr:`total` (every syscall ever
+    iteration), plus :meth:`clear`, ``total`` (every syscall ever
     recorded) and :attr:`dropped` (how many fell off the front of the ring).
     ``limit=None`` keeps everything (memory then grows with every syscall).
     """
@@ -90,7 +90,7 @@ class Trace(Sequence[TraceEntry]):
         self.total += 1
 
     def clear(self) -> None:
-        """Forget every entry (and reset :attr:`total`)."""
+        """Forget every entry (and reset ``total``)."""
         self._calls.clear()
         self._args.clear()
         self._outcomes.clear()
