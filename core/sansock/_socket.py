@@ -252,49 +252,12 @@ class SocketType:
         """False only in non-blocking mode (timeout 0.0)."""
         return self._timeout_ns != 0
 
-    # -- the slow path: sock_call_ex -----------------------------------------
-    def _call(self, writing: bool, syscall: Callable[..., _T], fd: int, *args: Any) -> _T:
-        """``syscall(fd, *args)`` through the timeout machine (``sock_call``).
-
-        *fd* is the socket's fd, read by the caller for the first attempt;
-        every retry reads ``self._fd`` again (:meth:`_again`).
-        """
-        try:
-            return syscall(fd, *args)
-        except OSError as exc:
-            first: OSError | None = exc
-        try:
-            return self._again(first, writing, syscall, fd, *args)  # type: ignore[arg-type]
-        finally:
-            first = None  # its traceback holds this frame: no cycle
-
-    def _again(self, err: OSError, writing: bool, syscall: Callable[..., _T], fd: int, *args: Any) -> _T:
-        """Finish ``syscall(fd, *args)``, whose first attempt failed with *err*.
-
-        Every poll and every retry uses the fd the socket has *then*
-        (``sock_call_ex`` reads ``s->sock_fd`` on each iteration): -1 after a
-        ``close()`` from another thread, which fails with EBADF.
-        """
-        try:
-            return _timeout.retry_call(
-                err,
-                lambda: syscall(self._fd, *args),
-                timeout_ns=self._timeout_ns,
-                writing=writing,
-                poll=self._poll,
-                monotonic_ns=self._drv.monotonic_ns,
-                abi=self._k.abi,
-            )
-        finally:
-            del err  # a raised err's traceback holds this frame: no cycle
-
-    def _poll(self, events: int, timeout_ms: int) -> int:
-        """``internal_select``: poll the socket's current fd; a closed socket
-        (fd -1) is "ready" at once, so that the retried syscall reports EBADF."""
-        fd = self._fd
-        if fd == -1:
-            return events
-        return self._drv.poll(fd, events, timeout_ms)
+    # -- every call that may wait: sock_call (the timeout machine) -------------
+    #: ``sock_call``: ``self._call(writing, syscall, *args)`` makes
+    #: ``syscall(fd, *args)`` in the socket's mode -- the syscall first when
+    #: blocking or non-blocking, poll first in timeout mode -- reading the fd
+    #: again before every poll and attempt (see ``_timeout.call``).
+    _call = _timeout.call
 
     # -- addresses -----------------------------------------------------------
     def _encode(self, address: object, caller: str) -> bytes:
@@ -333,7 +296,7 @@ class SocketType:
         drv = self._drv
         fd = self._fd
         flags = self._k.SOCK_CLOEXEC
-        newfd, raw = self._call(False, drv.accept, fd, flags)
+        newfd, raw = self._call(False, drv.accept, flags)
         if self._family == self._k.AF_ALG:
             return newfd, None
         try:
@@ -351,33 +314,19 @@ class SocketType:
         return self._connect(self._encode(address, "connect_ex"), True)
 
     def _connect(self, raw: bytes, ex: bool) -> int:
-        drv = self._drv
+        # internal_connect: connect() once, directly, in every mode.
         try:
-            drv.connect(self._fd, raw)
+            self._drv.connect(self._fd, raw)
             return 0
         except OSError as exc:
             first: OSError | None = exc
         try:
-            return _timeout.finish_connect(
-                first,  # type: ignore[arg-type]
-                timeout_ns=self._timeout_ns,
-                poll=self._poll,
-                monotonic_ns=drv.monotonic_ns,
-                so_error=self._so_error,
-                strerror=drv.strerror,
-                abi=self._k.abi,
-                ex=ex,
-            )
+            return _timeout.finish_connect(self, first, ex=ex)  # type: ignore[arg-type]
         finally:
             # The EINPROGRESS exception's traceback holds this frame (and so
             # the socket): dropping it here lets the socket die with its
             # last reference (issue 12, item 6).
             first = None
-
-    def _so_error(self) -> int:
-        """``sock_connect_impl``: ``getsockopt(SO_ERROR)`` on the current fd."""
-        k = self._k
-        return self._drv.getsockopt(self._fd, k.SOL_SOCKET, k.SO_ERROR)
 
     def shutdown(self, how: int, /) -> None:
         """Shut down one or both halves of the connection (sock_shutdown)."""
@@ -490,28 +439,33 @@ class SocketType:
         # does, to raise its exact error.
         first: OSError | None = None
         if type(flags) is int:
-            try:
-                return self._drv.send(self._fd, data, flags)
-            except OSError as exc:
-                first = exc
-            except (TypeError, OverflowError, BufferError):
-                pass
+            if self._timeout_ns > 0:
+                # Timeout mode polls first: only values no driver refuses
+                # (a refusal must come before any poll).
+                if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
+                    return _timeout.call_timed(self, True, self._drv.send, (data, flags))
+            else:
+                try:
+                    return self._drv.send(self._fd, data, flags)
+                except OSError as exc:
+                    first = exc
+                except (TypeError, OverflowError, BufferError):
+                    pass
             if first is not None:
                 try:
-                    return self._again(first, True, self._drv.send, self._fd, data, flags)
+                    return _timeout.retry(self, first, True, self._drv.send, (data, flags))
                 finally:
                     first = None  # its traceback holds this frame: no cycle
         # An argument the driver refused, or flags not an exact int: parse as
         # "y*|i:send", which raises or converts, before any syscall.
         view = _bytes_like(data)
-        return self._call(True, self._drv.send, self._fd, view, arg_int(flags))
+        return self._call(True, self._drv.send, view, arg_int(flags))
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
-        if type(data) is bytes and type(flags) is int:
-            # Fast path: one driver call sends everything in the common case.
-            # Trying before taking the deadline moves it by one failed or
-            # partial non-blocking send, as the try-first design of send().
+        if type(data) is bytes and type(flags) is int and self._timeout_ns <= 0:
+            # Fast path (blocking and non-blocking: no deadline, no poll
+            # first): one driver call sends everything in the common case.
             try:
                 sent = self._drv.send(self._fd, data, flags)
             except OSError as exc:
@@ -529,16 +483,14 @@ class SocketType:
             if first is None:
                 self._sendall_view(data, arg_int(flags))
                 return
-            k = self._k
-            code = first.errno
-            if not (code == k.EINTR or (self._timeout_ns > 0 and (code == k.EAGAIN or code == k.EWOULDBLOCK))):
+            if first.errno != self._k.EINTR:
                 first.bytes_sent = 0  # type: ignore[attr-defined]  # as _timeout.send_all notes it
                 try:
                     raise first
                 finally:
                     first = None  # its traceback holds this frame: no cycle
             first = None
-            # EINTR is retried, EAGAIN in timeout mode waits: the general path.
+            # EINTR is retried: the general path.
         self._sendall_view(data, flags)
 
     def _sendall_rest(self, data: bytes, sent: int, flags: int) -> None:
@@ -557,20 +509,7 @@ class SocketType:
             view = view.cast("B")
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
             flags = arg_int(flags)
-        drv = self._drv
-
-        def send(rest: memoryview) -> int:
-            # sock_sendall reads s->sock_fd for every chunk and retry.
-            return drv.send(self._fd, rest, flags)
-
-        _timeout.send_all(
-            view,
-            send,
-            timeout_ns=self._timeout_ns,
-            poll=self._poll,
-            monotonic_ns=drv.monotonic_ns,
-            abi=self._k.abi,
-        )
+        _timeout.send_all(self, self._drv.send, view, flags)
 
     @overload
     def sendto(self, data: ReadableBuffer, address: Any, /) -> int: ...
@@ -592,7 +531,7 @@ class SocketType:
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
         raw = self._encode(address, "sendto")
-        return self._call(True, self._drv.sendto, self._fd, data, flags, raw)
+        return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
         self,
@@ -616,12 +555,12 @@ class SocketType:
                     else:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
-                        return self._call(True, self._drv.sendmsg, self._fd, buffers, control, flags, None)
+                        return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
         flags = arg_int(flags)
         raw = None if address is None else self._encode(address, "sendmsg")
         views = _msgargs.sendmsg_buffers(buffers)
         control = _cmsg.pack_ancdata(ancdata, self._k.abi)
-        return self._call(True, self._drv.sendmsg, self._fd, views, control, flags, raw)
+        return self._call(True, self._drv.sendmsg, views, control, flags, raw)
 
     def sendmsg_afalg(
         self,
@@ -659,7 +598,7 @@ class SocketType:
                 raise TypeError("assoclen must be positive")
         control = _cmsg.pack_afalg(op_value, iv_view, assoc, abi)
         views = [] if msg is None else _msgargs.sendmsg_buffers(msg)
-        return self._call(True, self._drv.sendmsg, self._fd, views, control, flags, None)
+        return self._call(True, self._drv.sendmsg, views, control, flags, None)
 
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
@@ -669,15 +608,22 @@ class SocketType:
         # a value beyond the C types is refused by the driver (OverflowError)
         # and then parsed as "n|i:recv" for CPython's message.
         if type(bufsize) is int and type(flags) is int and bufsize > 0:
-            try:
-                return self._drv.recv(self._fd, bufsize, flags)
-            except OSError as exc:
-                first: OSError | None = exc
-            except OverflowError:
+            if self._timeout_ns > 0:
+                # Timeout mode polls first: only values no driver refuses
+                # (a refusal must come before any poll).
+                if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
+                    return _timeout.call_timed(self, False, self._drv.recv, (bufsize, flags))
                 first = None
+            else:
+                try:
+                    return self._drv.recv(self._fd, bufsize, flags)
+                except OSError as exc:
+                    first = exc
+                except OverflowError:
+                    first = None
             if first is not None:
                 try:
-                    return self._again(first, False, self._drv.recv, self._fd, bufsize, flags)
+                    return _timeout.retry(self, first, False, self._drv.recv, (bufsize, flags))
                 finally:
                     first = None  # its traceback holds this frame: no cycle
         bufsize = arg_ssize(bufsize)
@@ -685,12 +631,12 @@ class SocketType:
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         if bufsize > 0:
-            return self._call(False, self._drv.recv, self._fd, bufsize, flags)
+            return self._call(False, self._drv.recv, bufsize, flags)
         return b""  # sock_recv_guts: no syscall for an empty read
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
-        if type(buffer) is bytearray and type(nbytes) is int and type(flags) is int:
+        if type(buffer) is bytearray and type(nbytes) is int and type(flags) is int and self._timeout_ns <= 0:
             # Fast path: a bytearray's len() is its size in bytes, so every
             # check of the general path is one comparison; a flags value
             # beyond a C int is refused by the driver's C type.
@@ -710,7 +656,7 @@ class SocketType:
                     # buf.clear() then raises BufferError).
                     held = memoryview(buffer)
                     try:
-                        return self._again(first, False, self._drv.recv_into, self._fd, held, nbytes, flags)
+                        return _timeout.retry(self, first, False, self._drv.recv_into, (held, nbytes, flags))
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                         held.release()
@@ -728,7 +674,7 @@ class SocketType:
                 raise ValueError("buffer too small for requested bytes")
             if nbytes == 0:
                 return 0
-            return self._call(False, self._drv.recv_into, self._fd, view, nbytes, flags)
+            return self._call(False, self._drv.recv_into, view, nbytes, flags)
         finally:
             # PyBuffer_Release before returning or raising: no export outlives
             # the call, not even in the exception's traceback (whose frames
@@ -743,7 +689,7 @@ class SocketType:
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
         _address.sockaddr_len(self._family, self._k.abi)
-        data, raw = self._call(False, self._drv.recvfrom, self._fd, bufsize, flags)
+        data, raw = self._call(False, self._drv.recvfrom, bufsize, flags)
         return data, self._decode(raw)
 
     def recvfrom_into(
@@ -762,7 +708,7 @@ class SocketType:
             elif nbytes > size:
                 raise ValueError("nbytes is greater than the length of the buffer")
             _address.sockaddr_len(self._family, self._k.abi)
-            n, raw = self._call(False, self._drv.recvfrom_into, self._fd, view, nbytes, flags)
+            n, raw = self._call(False, self._drv.recvfrom_into, view, nbytes, flags)
         finally:
             view.release()  # PyBuffer_Release before returning or raising
             del buffer  # nor the caller's memoryview, through a traceback
@@ -840,7 +786,7 @@ class SocketType:
         data: Any  # bytes (recvmsg) or the byte count (recvmsg_into)
         first: OSError | None = None
         done = False
-        if fast:
+        if fast and self._timeout_ns <= 0:
             try:
                 # Called as methods, not through a local: no bound method is
                 # made on the path every call takes.
@@ -864,14 +810,14 @@ class SocketType:
                     if into:
                         target = held = [memoryview(buf) for buf in target]
                     try:
-                        data, control, msg_flags, raw = self._again(first, False, syscall, self._fd, target, ancbufsize, flags)
+                        data, control, msg_flags, raw = _timeout.retry(self, first, False, syscall, (target, ancbufsize, flags))
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                 else:
                     target, ancbufsize, flags = self._recvmsg_args(into, target, ancbufsize, flags)
                     if into:
                         held = target
-                    data, control, msg_flags, raw = self._call(False, syscall, self._fd, target, ancbufsize, flags)
+                    data, control, msg_flags, raw = self._call(False, syscall, target, ancbufsize, flags)
             except BaseException:
                 if held is not None:
                     for view in held:
