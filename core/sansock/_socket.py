@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from . import _address, _cmsg, _msgargs, _timeout
 from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
@@ -49,7 +49,6 @@ from ._pyrules import RULES
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from ._binding import Binding
     from ._consts import SocketConstants
     from ._driver import Driver
 
@@ -84,6 +83,23 @@ def _bytes_like(value: object) -> memoryview:
     return view
 
 
+class SocketBinding(Protocol):
+    """What a socket reads of its binding (:class:`sansock.Binding` is one).
+
+    A protocol rather than an import of ``_binding``, which imports this
+    module: the core has no import cycle (``tests/test_layering.py``).
+    """
+
+    @property
+    def driver(self) -> Driver: ...
+    @property
+    def constants(self) -> SocketConstants: ...
+    @property
+    def default_timeout_ns(self) -> int: ...
+    def address_family(self, value: int, /) -> int: ...
+    def socket_kind(self, value: int, /) -> int: ...
+
+
 class SocketType:
     """CPython's ``_socket.socket``: the socket object at the C level.
 
@@ -91,10 +107,31 @@ class SocketType:
     :class:`sansock.socket` for the documented class.
     """
 
+    # The socket internals, in one place.  Other core modules may read these
+    # (and only these) of a socket; everything else is private to this class.
+    #
+    #   _fd          the fd, -1 once closed/detached; re-read on every attempt
+    #                (_timeout, _received, _mmsg, _socketpy)
+    #   _family, _type, _proto
+    #                as the C object stores them (_received, _mmsg)
+    #   _timeout_ns  -1 blocking, 0 non-blocking, > 0 timeout mode (_timeout)
+    #   _drv         the driver (_timeout, _received, _mmsg, _socketpy)
+    #   _k           the ABI's constants, _k.abi the ABI (everywhere)
+    #   _binding     the binding: default timeout, enum converters (_socketpy)
+    #   _call(writing, syscall, *args)
+    #                sock_call: the syscall through the timeout machine
+    #                (_timeout.call; _received, _mmsg)
+    #   _encode(address, caller), _decode(raw)
+    #                the family's address codec (_received, _mmsg)
+    #   _recvmsg_args(into, target, ancbufsize, flags)
+    #                recvmsg/recvmsg_into's arguments parsed (_received)
+    #
+    # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
+    # Waiter protocol; mypy checks SocketType against it.
     __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast")
 
     #: The binding (driver and module state) sockets of this class use.
-    _default_binding: ClassVar[Binding]
+    _default_binding: ClassVar[SocketBinding]
 
     _fd: int
     _family: int
@@ -103,7 +140,7 @@ class SocketType:
     _timeout_ns: int
     _drv: Driver
     _k: SocketConstants
-    _binding: Binding
+    _binding: SocketBinding
     #: The control-buffer codec of the socket's ABI (the packer and the walk).
     _control: _cmsg.CmsgCodec
     #: getsockaddrlen() knows the family: recvmsg/recvmsg_into may take their fast paths.
