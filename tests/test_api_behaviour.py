@@ -413,6 +413,29 @@ def test_timeout_mode_polls_before_every_call(net: Binding) -> None:
             assert calls == ["poll", "recv", "set_nonblocking", "recv"]
 
 
+def test_released_memoryview_into_recv_into_is_w_star_type_error(net: Binding) -> None:
+    """getargs.c "w*" clears whatever PyObject_GetBuffer raised (a released
+    memoryview's ValueError) and reports its own TypeError; "y*" does not."""
+
+    def errors(mod: Any) -> list[tuple[str, str]]:
+        a, b = mod.socketpair()
+        found: list[tuple[str, str]] = []
+        with a, b:
+            view = memoryview(bytearray(4))
+            view.release()
+            calls: list[Callable[[], object]] = [
+                lambda: b.recv_into(view), lambda: b.recvfrom_into(view), lambda: a.send(view),
+            ]
+            for call in calls:
+                try:
+                    call()
+                except (TypeError, ValueError) as exc:
+                    found.append((type(exc).__name__, str(exc)))
+        return found
+
+    assert errors(net) == errors(stdlib)
+
+
 def _sendfile_errors(mod: Any, path: Any) -> list[object]:
     result: list[object] = []
     with open(path, "rb") as f:

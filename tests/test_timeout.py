@@ -27,6 +27,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import sansock._convert as convert_module
 import sansock._timeout as timeout_module
 from sansock._profiles import LINUX_X86_64
 from sansock._pyrules import KNOWN, rules_for
@@ -44,14 +45,12 @@ from sansock._timeout import (
     finish_connect,
     mode_of,
     next_step,
-    parse_blocking,
-    parse_timeout,
     poll_timeout_ms,
     retry,
     send_all,
     sendfile_chunk,
-    timeout_seconds,
 )
+from sansock._convert import parse_blocking, parse_timeout, timeout_seconds
 from sansock._timeout import call as sock_call
 from sansock._consts import SocketConstants
 
@@ -67,6 +66,7 @@ SETTINGS = settings(max_examples=300, deadline=None)
 
 def test_doctests() -> None:
     assert doctest.testmod(timeout_module).failed == 0
+    assert doctest.testmod(convert_module).failed == 0
 
 
 def test_abi_numbers_match_the_host() -> None:

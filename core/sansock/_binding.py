@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex
 
-from . import _address, _cmsg, _inet, _timeout
+from . import _address, _cmsg, _convert, _inet
 from ._constant_types import _BindingConstants
 from ._consts import SocketConstants
 from ._convert import arg_int, arg_uint_wrapping, c_long, wrap_c_int
@@ -507,7 +507,7 @@ class Binding(_BindingConstants):
         A value of None indicates that new socket objects have no timeout.
         When the socket module is first imported, the default is None.
         """
-        return _timeout.timeout_seconds(self.default_timeout_ns)
+        return _convert.timeout_seconds(self.default_timeout_ns)
 
     def setdefaulttimeout(self, timeout: float | None, /) -> None:
         """setdefaulttimeout(timeout)
@@ -516,7 +516,7 @@ class Binding(_BindingConstants):
         A value of None indicates that new socket objects have no timeout.
         When the socket module is first imported, the default is None.
         """
-        self.default_timeout_ns = _timeout.parse_timeout(timeout)
+        self.default_timeout_ns = _convert.parse_timeout(timeout)
 
     # -- fds -------------------------------------------------------------------
     def close(self, fd: SupportsIndex, /) -> None:

@@ -32,8 +32,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import _address
-from ._convert import arg_int, arg_ssize
-from ._msgargs import bytes_like, sequence_fast, tp_name
+from ._convert import arg_int, arg_ssize, bytes_like, sequence_fast, tp_name
 from ._socket import SocketType
 
 if TYPE_CHECKING:

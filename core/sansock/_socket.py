@@ -23,7 +23,7 @@ Three rules every method follows (issue 12):
   reference as in CPython.
 
 This is glue.  Every method does what CPython's C method does, in the same
-order: parse arguments (``_convert``, ``_msgargs``), encode addresses
+order: parse arguments (``_convert``), encode addresses
 (``_address``) and control data (``_cmsg``), call the driver once, and decode
 the result.  The fast path is one driver call with plain values; the timeout
 machine (``_timeout``) is consulted only when that call failed with EINTR,
@@ -40,9 +40,9 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
-from . import _address, _cmsg, _msgargs, _timeout
-from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
-from ._convert import converterr_name, tp_name
+from . import _address, _cmsg, _convert, _timeout
+from ._convert import INT_MAX, INT_MIN, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
+from ._convert import bytes_like, writable_arg
 from ._errors import timed_out
 from ._pyrules import RULES
 
@@ -69,18 +69,6 @@ _OMITTED: Any = _Omitted()
 #: The largest buffer size a fast path hands the driver unchecked (the
 #: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
 _FAST_SIZE = 1 << 24
-
-
-def _bytes_like(value: object) -> memoryview:
-    """Format ``"y*"``: any C-contiguous buffer, else CPython's TypeError."""
-    try:
-        view = memoryview(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{tp_name(value)}'") from None
-    if not view.c_contiguous:
-        # PyObject_GetBuffer(PyBUF_SIMPLE) of a strided memoryview.
-        raise BufferError("memoryview: underlying buffer is not C-contiguous")
-    return view
 
 
 class SocketBinding(Protocol):
@@ -237,7 +225,7 @@ class SocketType:
     @property
     def timeout(self) -> float | None:
         """The timeout in seconds (None: blocking, 0.0: non-blocking)."""
-        return _timeout.timeout_seconds(self._timeout_ns)
+        return _convert.timeout_seconds(self._timeout_ns)
 
     def fileno(self) -> int:
         """The file descriptor, or -1 once closed or detached."""
@@ -271,17 +259,17 @@ class SocketType:
     # -- timeouts: sock_settimeout / sock_setblocking / sock_gettimeout -------
     def settimeout(self, value: float | None, /) -> None:
         """Set the timeout in seconds; None means blocking, 0.0 non-blocking."""
-        ns = _timeout.parse_timeout(value)
+        ns = _convert.parse_timeout(value)
         self._timeout_ns = ns
         self._drv.set_nonblocking(self._fd, ns >= 0)
 
     def gettimeout(self) -> float | None:
         """The timeout in seconds, or None."""
-        return _timeout.timeout_seconds(self._timeout_ns)
+        return _convert.timeout_seconds(self._timeout_ns)
 
     def setblocking(self, flag: bool, /) -> None:
         """``setblocking(True)`` is ``settimeout(None)``; False is ``settimeout(0.0)``."""
-        ns = _timeout.parse_blocking(flag, self._k.abi)
+        ns = _convert.parse_blocking(flag, self._k.abi)
         self._timeout_ns = ns
         self._drv.set_nonblocking(self._fd, ns >= 0)
 
@@ -464,7 +452,7 @@ class SocketType:
             return
         level = arg_int(level)
         optname = arg_int(optname)
-        view = _bytes_like(value)
+        view = bytes_like(value)
         self._drv.setsockopt_bytes(self._fd, level, optname, view, view.nbytes)
 
     # -- sending -------------------------------------------------------------
@@ -495,7 +483,7 @@ class SocketType:
                     first = None  # its traceback holds this frame: no cycle
         # An argument the driver refused, or flags not an exact int: parse as
         # "y*|i:send", which raises or converts, before any syscall.
-        view = _bytes_like(data)
+        view = bytes_like(data)
         return self._call(True, self._drv.send, view, arg_int(flags))
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
@@ -541,7 +529,7 @@ class SocketType:
             raise
 
     def _sendall_view(self, data: ReadableBuffer, flags: int) -> None:
-        view = _bytes_like(data)
+        view = bytes_like(data)
         if view.ndim != 1 or view.format != "B":
             view = view.cast("B")
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
@@ -559,10 +547,10 @@ class SocketType:
             flags = 0
             (address,) = args
             if type(data) is not bytes:
-                data = _bytes_like(data)
+                data = bytes_like(data)
         elif nargs == 2:
             if type(data) is not bytes:
-                data = _bytes_like(data)
+                data = bytes_like(data)
             flags = arg_int(args[0])
             address = args[1]
         else:
@@ -595,7 +583,7 @@ class SocketType:
                         return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
         flags = arg_int(flags)
         raw = None if address is None else self._encode(address, "sendmsg")
-        views = _msgargs.sendmsg_buffers(buffers)
+        views = _convert.sendmsg_buffers(buffers)
         control = _cmsg.pack_ancdata(ancdata, self._k.abi)
         return self._call(True, self._drv.sendmsg, views, control, flags, raw)
 
@@ -620,7 +608,7 @@ class SocketType:
                 raise TypeError(
                     f"sendmsg_afalg() argument '{name}' must be int, not {type(value).__name__}"
                 )
-        iv_view = None if iv is None else _bytes_like(iv)
+        iv_view = None if iv is None else bytes_like(iv)
         flags = arg_int(flags)
         try:
             op_value = -1 if op is None else clinic_int(op)
@@ -634,7 +622,7 @@ class SocketType:
             if assoc < 0:
                 raise TypeError("assoclen must be positive")
         control = _cmsg.pack_afalg(op_value, iv_view, assoc, abi)
-        views = [] if msg is None else _msgargs.sendmsg_buffers(msg)
+        views = [] if msg is None else _convert.sendmsg_buffers(msg)
         return self._call(True, self._drv.sendmsg, views, control, flags, None)
 
     # -- receiving -----------------------------------------------------------
@@ -697,7 +685,7 @@ class SocketType:
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                         held.release()
-        view = _writable(buffer, "recv_into")
+        view = writable_arg(buffer, "recv_into")
         try:
             nbytes = arg_ssize(nbytes)
             if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
@@ -733,7 +721,7 @@ class SocketType:
         self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
     ) -> tuple[int, Any]:
         """Like :meth:`recvfrom` into *buffer* (sock_recvfrom_into)."""
-        view = _writable(buffer, "recvfrom_into")
+        view = writable_arg(buffer, "recvfrom_into")
         try:
             nbytes = arg_ssize(nbytes)
             flags = arg_int(flags)
@@ -793,11 +781,11 @@ class SocketType:
         abi = self._k.abi
         parsed: tuple[Any, int, int]
         if into:
-            parsed = _msgargs.recvmsg_into_args(target, ancbufsize, flags)
+            parsed = _convert.recvmsg_into_args(target, ancbufsize, flags)
         else:
-            parsed = _msgargs.recvmsg_args(target, ancbufsize, flags)
+            parsed = _convert.recvmsg_args(target, ancbufsize, flags)
         _address.sockaddr_len(self._family, abi)
-        _msgargs.check_ancbufsize(parsed[1], abi)
+        _convert.check_ancbufsize(parsed[1], abi)
         return parsed
 
     def _recvmsg(
@@ -884,20 +872,3 @@ class SocketType:
 
 SocketType.__module__ = "sansock"
 
-
-def _writable(buffer: object, caller: str) -> memoryview:
-    """Format ``"w*"``: a writable buffer, else CPython's TypeError."""
-    try:
-        view = memoryview(buffer)  # type: ignore[arg-type]
-    except TypeError:
-        view = None
-    if view is None or view.readonly or not view.c_contiguous:
-        # "w*" asks for PyBUF_WRITABLE (a C-contiguous buffer): a strided
-        # memoryview fails as a read-only one does.
-        raise TypeError(
-            f"{caller}() argument 1 must be read-write bytes-like object, "
-            f"not {converterr_name(buffer)}"
-        )
-    if view.ndim != 1 or view.format not in ("B", "b", "c"):
-        view = view.cast("B")
-    return view

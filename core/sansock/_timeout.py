@@ -1,22 +1,15 @@
 """The timeout machine: every blocking, non-blocking and timeout decision of a
-socket call lives in this module, as tables keyed by enum states.
+socket call, and every wait, lives in this module, as tables keyed by enum
+states.
 
 It reproduces CPython 3.11's ``Modules/socketmodule.c`` (``sock_call_ex``,
 ``internal_select``, ``internal_connect``, ``sock_connect_impl``,
-``sock_sendall``, ``socket_parse_timeout``) and the parts of
-``Python/pytime.c`` they use.  It is pure: it never reads a clock, never
-sleeps, never performs a syscall.  The driving functions below only call the
-callables they are handed (the syscall, ``poll``, the monotonic clock), and
-every platform number (errno values, ``POLL*`` bits) comes from an
-:class:`~sansock.ABI`.
-
-Timeout values
---------------
-A socket holds one integer, its *timeout* in nanoseconds, as CPython's
-``sock_timeout``: ``-1`` blocking (``None``), ``0`` non-blocking, ``> 0``
-timeout mode.  :func:`parse_timeout` (``settimeout``/``setdefaulttimeout``),
-:func:`parse_blocking` (``setblocking``) and :func:`timeout_seconds`
-(``gettimeout``) convert with CPython's exact rounding and messages.
+``sock_sendall``) and ``Lib/socket.py``'s sendfile loop.  It is pure: it
+never reads a clock, sleeps or performs a syscall itself; it calls the
+driver of the socket it is handed, and every platform number comes from the
+socket's constants.  A socket's timeout is one integer of nanoseconds, as
+CPython's ``sock_timeout``: ``-1`` blocking, ``0`` non-blocking, ``> 0``
+timeout mode (``sansock._convert.parse_timeout`` makes it).
 
 The machines
 ------------
@@ -54,43 +47,33 @@ and calls ``syscall(fd, *args)`` with the fd the socket has at that attempt.
 * :func:`sendfile_chunk` -- the wait and the ``os.sendfile`` of one turn of
   ``socket.sendfile``'s loop.
 
-The first exception of a call is taken out of the ``except`` block (so that
-a ``TimeoutError`` raised later carries no ``__context__``, as in CPython)
-and dropped in a ``finally`` (see below).
+Exceptions and reference cycles: the first exception of a call is taken
+out of the ``except`` block (a later ``TimeoutError`` carries no
+``__context__``, as in CPython).  Kept in a local, its traceback holds the
+frame and so the socket, until the cyclic GC; CPython's C code has no
+frames.  So every function here that keeps or re-raises an exception drops
+it from its locals in a ``finally`` (issue 12, item 6).
 
-Exceptions and reference cycles: an exception caught into a local
-(``failure = exc``) has a traceback that holds the frame that caught it, so
-the local makes a cycle, and the frame's other locals (the socket, the
-syscall) live until the cyclic GC.  CPython's C code has no frames: a
-socket dies with its last reference.  So every function here that keeps or
-re-raises an exception drops it from its locals in a ``finally`` before its
-frame ends (issue 12, item 6).
-
-Signals: CPython calls ``PyErr_CheckSignals()`` after EINTR and after each
-partial ``send`` of ``sendall``.  A pure-Python loop needs no such call: the
-interpreter runs signal handlers between bytecodes, and an exception a handler
-raises propagates out of these functions by itself.
+Signals: CPython calls ``PyErr_CheckSignals()`` after EINTR; here the
+interpreter runs handlers between bytecodes, and what a handler raises
+propagates by itself.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import operator
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, SupportsIndex, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, TypeVar, cast
 
 from ._errors import timed_out
 from ._pyrules import RULES, PythonRules
 
 if TYPE_CHECKING:
-    from ._abi import ABI
     from ._consts import SocketConstants
 
 __all__ = [
-    "BLOCKING",
-    "NON_BLOCKING",
     "CALL_TABLE",
     "CONNECT_TABLE",
     "Action",
@@ -109,140 +92,20 @@ __all__ = [
     "finish_connect",
     "mode_of",
     "next_step",
-    "parse_blocking",
-    "parse_timeout",
     "poll_timeout_ms",
     "retry",
     "send_all",
     "sendfile_chunk",
-    "timeout_seconds",
 ]
 
 _T = TypeVar("_T")
 
-#: The timeout of a blocking socket (``gettimeout() is None``).
-BLOCKING: Final = -1
-#: The timeout of a non-blocking socket (``gettimeout() == 0.0``).
-NON_BLOCKING: Final = 0
-
-_NS_PER_SECOND: Final = 1_000_000_000
 _NS_PER_MS: Final = 1_000_000
 # _PyTime_t is int64_t on every platform (Include/cpython/pytime.h).
-_PYTIME_MIN: Final = -(2**63)
 _PYTIME_MAX: Final = 2**63 - 1
-# PyLong_AsLongLong's range: long long is 64 bits on every platform CPython supports.
-_LLONG_MIN: Final = -(2**63)
-_LLONG_MAX: Final = 2**63 - 1
 # poll()'s timeout is a C int; 32 bits on every ABI sansock knows (ILP32, LP64).
 _INT32_MAX: Final = 2**31 - 1
 
-_MSG_NAN: Final = "Invalid value NaN (not a number)"
-# The overflow messages differ between CPython versions: RULES has them.
-_MSG_RANGE: Final = "Timeout value out of range"
-_MSG_LONG: Final = "Python int too large to convert to C long"
-
-
-# ---------------------------------------------------------------------------
-# Timeout values
-# ---------------------------------------------------------------------------
-
-
-def parse_timeout(value: object, rules: PythonRules = RULES) -> int:
-    """A ``settimeout``/``setdefaulttimeout`` argument as nanoseconds; ``-1`` for None.
-
-    CPython's ``socket_parse_timeout``: ``None`` is blocking; anything else
-    goes through ``_PyTime_FromSecondsObject(value, _PyTime_ROUND_TIMEOUT)``
-    (``Python/pytime.c``: ``pytime_from_object``), then a negative result is
-    ``ValueError('Timeout value out of range')``.
-
-    * A ``float`` (or subclass; its ``__float__`` is not consulted, as
-      ``PyFloat_AsDouble`` reads the value directly) is multiplied by 1e9 in
-      double precision and rounded away from zero (``ROUND_TIMEOUT`` is
-      ``ROUND_UP``), so ``1e-12`` becomes 1 ns.  NaN is ``ValueError``; a
-      product outside ``[-2**63, 2**63)`` (``inf``, ``1e300``) is
-      ``OverflowError('timestamp out of range for platform time_t')`` (3.10:
-      ``'timestamp too large to convert to C _PyTime_t'``; the message is
-      ``rules.timeout_float_overflow``).
-    * Anything else goes through ``PyLong_AsLongLong``, i.e. ``__index__``
-      (``bool`` and ``int`` subclasses are ints; ``Decimal``, ``Fraction``, a
-      ``str`` or an object with only ``__float__`` give ``TypeError: 'T' object
-      cannot be interpreted as an integer``).  Beyond ``long long`` or beyond
-      ``_PyTime_t`` once multiplied by 1e9: ``OverflowError('timestamp too
-      large to convert to C _PyTime_t')`` (3.13: ``C PyTime_t``;
-      ``rules.timeout_int_overflow``).
-
-    >>> parse_timeout(None), parse_timeout(1), parse_timeout(1e-12), parse_timeout(0.5)
-    (-1, 1000000000, 1, 500000000)
-    """
-    if value is None:
-        return BLOCKING
-    if isinstance(value, float):
-        # pytime_from_double: volatile double d = value * 1e9, rounded, range-checked.
-        seconds = float.__float__(value)
-        if math.isnan(seconds):
-            raise ValueError(_MSG_NAN)
-        d = seconds * 1e9
-        if not (float(_PYTIME_MIN) <= d < -float(_PYTIME_MIN)):
-            raise OverflowError(rules.timeout_float_overflow)
-        # pytime_round(_PyTime_ROUND_UP): away from zero.  Doubles this large are
-        # integral already, so rounding after the range check changes nothing.
-        ns = math.ceil(d) if d >= 0.0 else math.floor(d)
-    else:
-        overflow = False
-        try:
-            seconds_int = operator.index(cast(SupportsIndex, value))  # TypeError as C's
-        except OverflowError:
-            # pytime_from_object replaces any OverflowError of PyLong_AsLongLong
-            # (a custom __index__ may raise one) with pytime_overflow()'s message.
-            overflow = True
-        if overflow:
-            raise OverflowError(rules.timeout_int_overflow)
-        if not (_LLONG_MIN <= seconds_int <= _LLONG_MAX):
-            raise OverflowError(rules.timeout_int_overflow)
-        ns = seconds_int * _NS_PER_SECOND
-        if not (_PYTIME_MIN <= ns <= _PYTIME_MAX):  # pytime_mul overflow
-            raise OverflowError(rules.timeout_int_overflow)
-    if ns < 0:
-        raise ValueError(_MSG_RANGE)
-    return ns
-
-
-def timeout_seconds(ns: int) -> float | None:
-    """What ``gettimeout()`` returns for a stored timeout of *ns* nanoseconds.
-
-    CPython's ``sock_gettimeout``: ``None`` when negative, else
-    ``_PyTime_AsSecondsDouble``, which divides in integers when *ns* is a
-    whole number of seconds and otherwise computes ``(double)ns / 1e9``.
-
-    >>> timeout_seconds(-1), timeout_seconds(1_000_000_000), timeout_seconds(1)
-    (None, 1.0, 1e-09)
-    """
-    if ns < 0:
-        return None
-    if ns % _NS_PER_SECOND == 0:
-        return float(ns // _NS_PER_SECOND)
-    return float(ns) / 1e9
-
-
-def parse_blocking(flag: object, abi: ABI, rules: PythonRules = RULES) -> int:
-    """The timeout (ns) ``setblocking(flag)`` stores: ``-1`` if *flag* is true, else ``0``.
-
-    CPython 3.12+'s ``sock_setblocking`` (Argument Clinic ``bool``) takes
-    ``PyObject_IsTrue(flag)``: any object, and whatever its ``__bool__`` or
-    ``__len__`` raises propagates.  Up to 3.11 it reads *flag* with
-    ``PyLong_AsLong``: ``__index__`` only (a ``float`` or ``str`` gives
-    ``TypeError: 'float' object cannot be interpreted as an integer``), and
-    outside the range of the ABI's C ``long``, ``OverflowError('Python int too
-    large to convert to C long')``.  The caller then sets ``O_NONBLOCK``
-    exactly when the result is ``0`` (``internal_setblocking``).
-    """
-    if rules.setblocking_truth:
-        return BLOCKING if flag else NON_BLOCKING
-    value = operator.index(cast(SupportsIndex, flag))  # _PyNumber_Index's TypeError
-    half = 1 << (8 * abi.sizeof_long - 1)
-    if not (-half <= value < half):
-        raise OverflowError(_MSG_LONG)
-    return BLOCKING if value else NON_BLOCKING
 
 
 def poll_timeout_ms(remaining_ns: int, *, int_max: int = _INT32_MAX) -> int:
@@ -495,34 +358,23 @@ CONNECT_TABLE: Final[Mapping[tuple[Mode, ConnectEvent], tuple[ConnectAction, Sta
 #: wait in timeout mode, ``selector.select()`` -- ``poll(-1)`` -- otherwise).
 SENDFILE_TABLE: Final[Mapping[tuple[State, Event], tuple[Action, State]]] = MappingProxyType(
     {
-        (State.TIMEOUT_WAIT, Event.POLL_READY): (Action.CALL, State.TIMEOUT_CALL),
-        # "if timeout and not selector_select(timeout): raise TimeoutError('timed out')"
-        (State.TIMEOUT_WAIT, Event.POLL_TIMEOUT): (Action.RAISE_TIMEOUT, State.DONE),
-        # poll_poll: EINTR -> "timeout = _PyDeadline_Get(deadline); if (timeout
-        # < 0) { poll_result = 0; break; }", else poll again with what is left.
-        (State.TIMEOUT_WAIT, Event.POLL_EINTR): (Action.POLL, State.TIMEOUT_WAIT),
+        # poll_poll retries EINTR with what is left of its own wait, and a
+        # deadline found passed there is "nothing ready": sock_call_ex's rows.
+        **_wait_rows(State.TIMEOUT_WAIT, State.TIMEOUT_CALL),
         (State.TIMEOUT_WAIT, Event.DEADLINE_PASSED): (Action.RAISE_TIMEOUT, State.DONE),
-        (State.TIMEOUT_WAIT, Event.POLL_ERROR): (Action.RAISE, State.DONE),
-        (State.TIMEOUT_CALL, Event.SYSCALL_OK): (Action.RETURN, State.DONE),
-        (State.TIMEOUT_CALL, Event.SYSCALL_EINTR): (Action.CALL, State.TIMEOUT_CALL),
+        **_call_rows(State.TIMEOUT_CALL, State.TIMEOUT_WAIT),
         # "except BlockingIOError: ... continue": the whole timeout again.
         (State.TIMEOUT_CALL, Event.SYSCALL_EAGAIN): (Action.FRESH_POLL, State.TIMEOUT_WAIT),
-        (State.TIMEOUT_CALL, Event.SYSCALL_ERROR): (Action.RAISE, State.DONE),
-        (State.BLOCKING_CALL, Event.SYSCALL_OK): (Action.RETURN, State.DONE),
-        (State.BLOCKING_CALL, Event.SYSCALL_EINTR): (Action.CALL, State.BLOCKING_CALL),
-        # "if not timeout: selector_select()": poll(-1), result ignored, then continue.
-        (State.BLOCKING_CALL, Event.SYSCALL_EAGAIN): (Action.POLL, State.BLOCKING_WAIT),
-        (State.BLOCKING_CALL, Event.SYSCALL_ERROR): (Action.RAISE, State.DONE),
-        (State.BLOCKING_WAIT, Event.POLL_READY): (Action.CALL, State.BLOCKING_CALL),
+        # "if not timeout: selector_select()": poll(-1), its result ignored.
+        **_call_rows(State.BLOCKING_CALL, State.BLOCKING_WAIT),
+        **_wait_rows(State.BLOCKING_WAIT, State.BLOCKING_CALL),
         (State.BLOCKING_WAIT, Event.POLL_TIMEOUT): (Action.CALL, State.BLOCKING_CALL),
-        (State.BLOCKING_WAIT, Event.POLL_EINTR): (Action.POLL, State.BLOCKING_WAIT),
-        (State.BLOCKING_WAIT, Event.POLL_ERROR): (Action.RAISE, State.DONE),
     }
 )
 
 
 # ---------------------------------------------------------------------------
-# What the machine reads of a socket
+# Driving functions, and what they read of a socket
 # ---------------------------------------------------------------------------
 
 
@@ -538,26 +390,18 @@ class WaitDriver(Protocol):
 class Waiter(Protocol):
     """The socket a call runs on, as the machine reads it.
 
-    :class:`~sansock._socket.SocketType` is one (these are four of the socket
-    internals listed in ``_socket``).  ``_fd`` is read again before every
-    poll and every attempt, as ``sock_call_ex`` reads ``s->sock_fd``: after a
-    ``close()`` from another thread it is -1, which ``internal_select``
-    reports ready at once so that the attempt fails with EBADF.
+    ``SocketType`` is one (four of the internals ``_socket`` lists).  ``_fd``
+    is read before every poll and attempt, as ``sock_call_ex`` reads
+    ``s->sock_fd``: -1 after a ``close()`` from another thread, which
+    ``internal_select`` reports ready so that the attempt fails with EBADF.
     """
 
-    @property
-    def _fd(self) -> int: ...
-    @property
-    def _timeout_ns(self) -> int: ...
+    _fd: int
+    _timeout_ns: int
+    _k: SocketConstants
+
     @property
     def _drv(self) -> WaitDriver: ...
-    @property
-    def _k(self) -> SocketConstants: ...
-
-
-# ---------------------------------------------------------------------------
-# Driving functions
-# ---------------------------------------------------------------------------
 
 
 class _Outcome(enum.Enum):
@@ -594,18 +438,13 @@ def _run(
 ) -> tuple[_Outcome, object]:
     """Run *table* from *action*/*state* until the call is done.
 
-    *syscall(fd, \\*args)* is the attempt, *fd* the socket's current fd (or
-    *fixed_fd*, which is also the fd polled).  A ``TIMEOUT_WAIT`` poll waits
-    until the deadline, *deadline_ns* if given, else set at the first poll
-    to *interval_ns* after it (``_PyDeadline_Init``; the first interval is
-    *interval_ns* itself); ``FRESH_POLL`` sets it again.  ``BLOCKING_WAIT``
-    polls with -1.
-
-    Returns ``(RETURNED, the syscall's result)``, ``(TIMED_OUT, None)`` or
-    ``(SYSCALL_FAILED, the syscall's OSError)`` for the caller to raise or
-    turn into an errno (raising here, inside the caller's ``except`` block,
-    would chain exceptions CPython does not chain); a poll error is raised
-    here.  *error* is the last failure so far.
+    *syscall(fd, \\*args)* gets the socket's current fd (or *fixed_fd*, also
+    the fd polled).  A ``TIMEOUT_WAIT`` poll waits until *deadline_ns*, or
+    one set at the first poll (and at ``FRESH_POLL``) *interval_ns* after it
+    (``_PyDeadline_Init``); ``BLOCKING_WAIT`` polls with -1.  Returns
+    ``(RETURNED, result)``, ``(TIMED_OUT, None)`` or ``(SYSCALL_FAILED, the
+    last OSError)`` for the caller to raise or turn into an errno; a poll
+    error is raised here.
     """
     drv = sock._drv
     k = sock._k
@@ -737,18 +576,11 @@ def call_timed(
 ) -> _T:
     """``sock_call_ex`` in timeout mode: poll for readiness, then the syscall.
 
-    The deadline is set at the first poll, *interval_ns* (default: the
-    socket's timeout; ``sendall`` passes the time left of its own deadline,
-    as it passes ``timeout`` to ``sock_call_ex``) after it.  EINTR of the
-    syscall is retried at once; EAGAIN after a "ready" poll (a false
-    positive) polls again with the time left; a poll returning 0, or a
-    deadline found passed, raises ``TimeoutError('timed out')``.
-
-    The common outcome -- the rows ``(TIMEOUT_WAIT, POLL_READY) -> CALL`` and
-    ``(TIMEOUT_CALL, SYSCALL_OK) -> RETURN`` of :data:`CALL_TABLE` -- is
-    inlined; any other outcome continues in the table (``tests/test_timeout.py``
-    checks the inlined rows against it and the whole against a
-    transliteration of ``sock_call_ex``).
+    The deadline is set at the first poll, *interval_ns* after it (the
+    socket's timeout, or what ``sendall`` has left: ``sock_call_ex``'s
+    ``timeout`` argument).  The common outcome (poll ready, call done) is
+    inlined; any other continues in :data:`CALL_TABLE`
+    (``tests/test_timeout.py`` checks the inlined rows against the table).
     """
     drv = sock._drv
     timeout_ns = interval_ns or sock._timeout_ns
@@ -818,19 +650,13 @@ def _timed_rest(
 def finish_connect(sock: Waiter, first_error: OSError, *, ex: bool) -> int:
     """Finish ``connect``/``connect_ex`` after the first ``connect()`` raised *first_error*.
 
-    CPython's ``internal_connect``: see :data:`CONNECT_TABLE` for when it
-    waits.  Waiting is ``sock_call_ex(writing=1, connect=1)``: poll for
-    ``POLLOUT|POLLERR`` (``poll(-1)`` on a blocking socket), then
-    ``sock_connect_impl`` reads ``getsockopt(SO_ERROR)``: 0 or EISCONN is
-    success, any other value ``v`` is the failure ``OSError(v,
-    strerror(v))`` -- run through :data:`CALL_TABLE` like any syscall error, so
-    EINTR retries the read and EAGAIN polls again in timeout mode.
-
-    With ``ex=False`` (``connect``) returns 0 or raises: the first error, the
-    ``SO_ERROR`` failure, ``TimeoutError('timed out')``.  With ``ex=True``
-    (``connect_ex``) returns 0 or the errno, and EWOULDBLOCK when the wait
-    timed out; a failing ``poll`` itself is raised in both cases (in CPython
-    ``connect_ex`` would then end in ``SystemError``).
+    ``internal_connect``: :data:`CONNECT_TABLE` says when it waits; waiting
+    is ``sock_call_ex(writing=1, connect=1)``: poll for ``POLLOUT|POLLERR``
+    (``-1`` when blocking), then ``getsockopt(SO_ERROR)`` as the syscall
+    (0 or EISCONN: connected; ``v``: ``OSError(v, strerror(v))``).
+    ``connect`` returns 0 or raises; ``connect_ex`` returns 0, the errno, or
+    EWOULDBLOCK on timeout.  A failing ``poll`` is raised by both (CPython's
+    ``connect_ex`` would end in ``SystemError``).
     """
     k = sock._k
     timeout_ns = sock._timeout_ns
@@ -882,18 +708,12 @@ def _connect_status(fd: int, sock: Waiter) -> int:
 def send_all(sock: Waiter, send: Callable[[int, memoryview, int], int], view: memoryview, flags: int) -> None:
     """``sendall``: ``send(fd, rest, flags)`` until *view* (bytes, format ``B``) is sent.
 
-    CPython's ``sock_sendall``: at least one ``send`` (``sendall(b"")``
-    makes one); in timeout mode one deadline for the whole call, taken
-    before the first chunk, and before every later chunk the time left is
-    computed and ``TimeoutError('timed out')`` raised when it is ``<= 0``,
-    before sending.  Each chunk is ``sock_call_ex`` with that time left
-    (:func:`call_timed`; the socket's timeout for the first), or
-    :func:`call` on a blocking or non-blocking socket, which raises
-    ``BlockingIOError`` when the buffer fills.
-
-    Beyond CPython: whatever is raised carries ``bytes_sent``, the number of
-    bytes sent before it (its type, message and args are unchanged), so the
-    caller can resume (:func:`sansock.ancillary.bytes_sent` reads it).
+    ``sock_sendall``: at least one ``send``; in timeout mode one deadline
+    for the whole call, and before every later chunk ``TimeoutError`` if no
+    time is left; each chunk is ``sock_call_ex`` with the time left
+    (:func:`call_timed`), or :func:`call` when blocking or non-blocking.
+    Beyond CPython: whatever is raised carries ``bytes_sent`` (type, message
+    and args unchanged; :func:`sansock.ancillary.bytes_sent` reads it).
     """
     timeout_ns = sock._timeout_ns
     deadline_ns = sock._drv.monotonic_ns() + timeout_ns if timeout_ns > 0 else 0
@@ -948,17 +768,13 @@ def sendfile_chunk(
     """One turn of ``_sendfile_use_sendfile``'s loop (``Lib/socket.py``): the
     wait before a chunk and the chunk, as :data:`SENDFILE_TABLE` says.
 
-    *sockno* is the fd the loop registered once (``selector.register(sockno,
-    EVENT_WRITE)``), polled and passed to *attempt(sockno)* (the count check
-    and ``os.sendfile``); *timeout* is ``gettimeout()`` as the loop read it,
-    once (a non-blocking socket never gets here).  In timeout mode the wait
-    is ``PollSelector.select(timeout)``: ``math.ceil(timeout * 1e3)`` ms in
-    double precision, which ``select.poll.poll`` turns back into nanoseconds
-    (``OverflowError`` with ``_PyTime``'s message past ``_PyTime_t``) and
-    refuses above ``INT_MAX`` (``OverflowError('timeout is too large')``),
-    with no deadline across chunks.  An ``OSError`` of *attempt* other than
-    EINTR and EAGAIN goes to *failed* (the loop's ``except OSError`` handler),
-    if given; the wait's own errors (``TimeoutError``, poll's) are raised.
+    *sockno* is the fd the loop registered once, polled and passed to
+    *attempt* (the count check and ``os.sendfile``); *timeout* is the loop's
+    ``gettimeout()``.  The wait is ``PollSelector.select(timeout)``:
+    ``math.ceil(timeout * 1e3)`` ms, which ``select.poll.poll`` refuses past
+    ``_PyTime_t`` (``_PyTime``'s message) or ``INT_MAX`` (``timeout is too
+    large``); no deadline across chunks.  *attempt*'s other ``OSError`` goes
+    to *failed* (the loop's ``except OSError``); the wait's errors are raised.
     """
     k = sock._k
     if timeout:
