@@ -62,11 +62,17 @@ __all__ = [
     "is_sequence",
     "parse_blocking",
     "parse_timeout",
+    "getsockopt_args",
+    "recv_args",
+    "recv_into_args",
     "recvmsg_args",
     "recvmsg_into_args",
     "recvmsg_into_buffers",
+    "sendmsg_afalg_args",
     "sendmsg_buffers",
     "sequence_fast",
+    "setsockopt_args",
+    "setsockopt_null_args",
     "timeout_seconds",
     "tp_name",
     "wrap_c_int",
@@ -418,6 +424,99 @@ _PYTIME_MAX: Final = 2**63 - 1
 # PyLong_AsLongLong's range: long long is 64 bits on every platform CPython supports.
 _LLONG_MIN: Final = -(2**63)
 _LLONG_MAX: Final = 2**63 - 1
+# ---------------------------------------------------------------------------
+# The general paths of socket methods: CPython's parse, before any syscall
+# ---------------------------------------------------------------------------
+
+
+def recv_args(bufsize: object, flags: object, caller: str) -> tuple[int, int]:
+    """``recv``/``recvfrom``'s ``"n|i"`` and the negative size check."""
+    size = arg_ssize(bufsize)
+    flag_bits = arg_int(flags)
+    if size < 0:
+        raise ValueError(f"negative buffersize in {caller}")
+    return size, flag_bits
+
+
+def getsockopt_args(level: object, optname: object, buflen: object) -> tuple[int, int, int]:
+    """``getsockopt``'s ``"ii|i"``; a *buflen* other than 0 must be 1..1024."""
+    parsed = arg_int(level), arg_int(optname), arg_int(buflen)
+    if parsed[2] != 0 and not 0 < parsed[2] <= 1024:
+        raise OSError("getsockopt buflen out of range")
+    return parsed
+
+
+def recv_into_args(view: memoryview, nbytes: object, flags: object, caller: str) -> tuple[int, int]:
+    """``recv_into``/``recvfrom_into``'s ``"w*|ni"`` after the buffer: the byte
+    count (``len(buffer)`` for 0) and flags, with each method's checks."""
+    count = arg_ssize(nbytes)
+    flag_bits = flags if type(flags) is int and INT_MIN <= flags <= INT_MAX else arg_int(flags)
+    if count < 0:
+        raise ValueError(f"negative buffersize in {caller}")
+    size = view.nbytes
+    if count == 0:
+        count = size
+    elif count > size:
+        # sock_recv_into and sock_recvfrom_into word it differently.
+        if caller == "recv_into":
+            raise ValueError("buffer too small for requested bytes")
+        raise ValueError("nbytes is greater than the length of the buffer")
+    return count, flag_bits
+
+
+def setsockopt_args(level: object, optname: object, value: object) -> tuple[int, int, int | memoryview]:
+    """``setsockopt(level, optname, value)``: an int value or a buffer.
+
+    sock_setsockopt tries ``"iii:setsockopt"`` first (any object with
+    ``__index__`` is an int there, so the kernel's answer comes first:
+    ``setsockopt(0, 0, obj)`` is EOPNOTSUPP on an AF_UNIX socket), clears
+    whatever that parse raised (``PyErr_Clear``), skips ``"iiO!I"`` (four
+    arguments), and ``"iiy*:setsockopt"`` then reports the error.
+    """
+    try:
+        return arg_int(level), arg_int(optname), arg_int(value)
+    except Exception:  # noqa: BLE001 -- PyErr_Clear() swallows whatever the parse raised
+        pass
+    return arg_int(level), arg_int(optname), bytes_like(value)
+
+
+def setsockopt_null_args(level: object, optname: object, value: object, optlen: object) -> tuple[int, int, int]:
+    """``setsockopt(level, optname, None, optlen)``: ``"iiO!I:setsockopt"``
+    (value must be None); when that parse fails for any reason, CPython's
+    last try ``"iiy*:setsockopt"`` reports the argument count."""
+    try:
+        if value is not None:
+            raise TypeError
+        return arg_int(level), arg_int(optname), arg_uint_wrapping(optlen)
+    except (TypeError, OverflowError):
+        pass
+    raise TypeError("setsockopt() takes exactly 3 arguments (4 given)")
+
+
+def sendmsg_afalg_args(
+    op: object, iv: object, assoclen: object, flags: object
+) -> tuple[int, memoryview | None, int, int]:
+    """``sendmsg_afalg``'s ``"|O$O!y*O!i"``: ``(op, iv, assoclen or -1, flags)``
+    with sock_sendmsg_afalg's checks (op and assoclen must be ints, iv a buffer)."""
+    for name, value in (("op", op), ("assoclen", assoclen)):
+        if value is not None and not isinstance(value, int):
+            raise TypeError(f"sendmsg_afalg() argument '{name}' must be int, not {type(value).__name__}")
+    iv_view = None if iv is None else bytes_like(iv)
+    flag_bits = arg_int(flags)
+    try:
+        op_value = -1 if op is None else clinic_int(op)
+    except OverflowError:
+        op_value = -1
+    if op_value < 0:
+        raise TypeError("Invalid or missing argument 'op'")
+    assoc = -1
+    if assoclen is not None:
+        assoc = clinic_int(assoclen)
+        if assoc < 0:
+            raise TypeError("assoclen must be positive")
+    return op_value, iv_view, assoc, flag_bits
+
+
 # ---------------------------------------------------------------------------
 # Timeout values
 # ---------------------------------------------------------------------------

@@ -9,26 +9,25 @@ Three rules every method follows (issue 12):
   ``__int__``); everything else is parsed by ``_convert`` (``__index__``, as
   CPython's argument parsing) before any syscall, so an argument error
   consumes nothing.
-* **The fd is re-read on every attempt.**  A call that waits (poll, then
-  retry) reads ``self._fd`` again before each poll and each retry, as
-  CPython's ``sock_call_ex`` reads ``s->sock_fd``: after ``close()`` from
-  another thread it is -1, the poll reports "ready" at once
-  (``internal_select``) and the syscall fails with EBADF, instead of using
-  whichever socket got the fd number next.
+* **The fd is re-read on every attempt** by the timeout machine, as
+  ``sock_call_ex`` reads ``s->sock_fd``: after ``close()`` from another
+  thread it is -1 and the call fails with EBADF, instead of using whichever
+  socket got the fd number next.
 * **No saved exception outlives its frame.**  An exception kept in a local
-  (``first = exc``) references, through its traceback, the frame that holds
-  it: a reference cycle that keeps the socket alive until the cyclic GC.
-  Every such local is cleared in a ``finally`` before the frame ends (see
-  ``_timeout`` for the machine's side), so a socket dies with its last
-  reference as in CPython.
+  (``first = exc``) holds, through its traceback, the frame and the socket:
+  every such local is cleared in a ``finally``, so a socket dies with its
+  last reference as in CPython.
 
 This is glue.  Every method does what CPython's C method does, in the same
-order: parse arguments (``_convert``), encode addresses
-(``_address``) and control data (``_cmsg``), call the driver once, and decode
-the result.  The fast path is one driver call with plain values; the timeout
-machine (``_timeout``) is consulted only when that call failed with EINTR,
-EAGAIN or EINPROGRESS.  Each method names the ``socketmodule.c`` function it
-reproduces.
+order: parse arguments (``_convert``), encode addresses (``_address``) and
+control data (``_cmsg``), call the driver, and decode the result.  On a
+blocking or non-blocking socket the fast path is one driver call with plain
+values, and the timeout machine (``_timeout``) is consulted only when it
+failed; in timeout mode every call goes through the machine, which polls
+first.  When the driver refuses a fast path's values (``TypeError``,
+``OverflowError``), the method parses them as CPython does (``_convert``)
+and raises its message, before any syscall.  Each method names the
+``socketmodule.c`` function it reproduces.
 
 The Python-level ``socket.socket`` of ``Lib/socket.py`` (makefile, accept's
 timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
@@ -37,13 +36,12 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from . import _address, _cmsg, _convert, _timeout
-from ._convert import INT_MAX, INT_MIN, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
+from ._convert import INT_MAX, INT_MIN, arg_int, c_long, clinic_int, wrap_c_int
 from ._convert import bytes_like, writable_arg
-from ._errors import timed_out
 from ._pyrules import RULES
 
 if TYPE_CHECKING:
@@ -72,11 +70,8 @@ _FAST_SIZE = 1 << 24
 
 
 class SocketBinding(Protocol):
-    """What a socket reads of its binding (:class:`sansock.Binding` is one).
-
-    A protocol rather than an import of ``_binding``, which imports this
-    module: the core has no import cycle (``tests/test_layering.py``).
-    """
+    """What a socket reads of its binding (:class:`sansock.Binding` is one): a
+    protocol, as ``_binding`` imports this module (no cycle: test_layering)."""
 
     @property
     def driver(self) -> Driver: ...
@@ -392,13 +387,9 @@ class SocketType:
                 except OverflowError:
                     pass
             buflen = 0
-        level = arg_int(level)
-        optname = arg_int(optname)
-        size = arg_int(buflen)
+        level, optname, size = _convert.getsockopt_args(level, optname, buflen)
         if size == 0:
             return self._drv.getsockopt(self._fd, level, optname)
-        if size <= 0 or size > 1024:
-            raise OSError("getsockopt buflen out of range")
         return self._drv.getsockopt_bytes(self._fd, level, optname, size)
 
     @overload
@@ -415,17 +406,7 @@ class SocketType:
     ) -> None:
         """``setsockopt`` with an int, a buffer, or ``None, optlen`` (sock_setsockopt)."""
         if optlen is not _OMITTED:
-            # "iiO!I:setsockopt" (value must be None); when that parse fails
-            # for any reason, CPython's last try "iiy*:setsockopt" reports
-            # the argument count.
-            try:
-                if value is not None:
-                    raise TypeError
-                level = arg_int(level)
-                optname = arg_int(optname)
-                size = arg_uint_wrapping(optlen)
-            except (TypeError, OverflowError):
-                raise TypeError("setsockopt() takes exactly 3 arguments (4 given)") from None
+            level, optname, size = _convert.setsockopt_null_args(level, optname, value, optlen)
             self._drv.setsockopt_bytes(self._fd, level, optname, None, size)
             return
         if (
@@ -438,22 +419,12 @@ class SocketType:
         ):
             self._drv.setsockopt(self._fd, level, optname, value)
             return
-        # sock_setsockopt tries "iii:setsockopt" first (any object with
-        # __index__ is an int there, so the kernel's answer comes first:
-        # setsockopt(0, 0, obj) is EOPNOTSUPP on an AF_UNIX socket), clears
-        # whatever that parse raised (PyErr_Clear), skips "iiO!I" (four
-        # arguments), and "iiy*:setsockopt" then reports the error.
-        try:
-            int_args = (arg_int(level), arg_int(optname), arg_int(value))
-        except Exception:
-            int_args = None
-        if int_args is not None:
-            self._drv.setsockopt(self._fd, *int_args)
-            return
-        level = arg_int(level)
-        optname = arg_int(optname)
-        view = bytes_like(value)
-        self._drv.setsockopt_bytes(self._fd, level, optname, view, view.nbytes)
+        level, optname, parsed = _convert.setsockopt_args(level, optname, value)
+        if type(parsed) is int:
+            self._drv.setsockopt(self._fd, level, optname, parsed)
+        else:
+            assert isinstance(parsed, memoryview)
+            self._drv.setsockopt_bytes(self._fd, level, optname, parsed, parsed.nbytes)
 
     # -- sending -------------------------------------------------------------
     def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
@@ -465,8 +436,7 @@ class SocketType:
         first: OSError | None = None
         if type(flags) is int:
             if self._timeout_ns > 0:
-                # Timeout mode polls first: only values no driver refuses
-                # (a refusal must come before any poll).
+                # Polls first: only values no driver refuses (before any poll).
                 if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
                     return _timeout.call_timed(self, True, self._drv.send, (data, flags))
             else:
@@ -598,44 +568,21 @@ class SocketType:
     ) -> int:
         """``sendmsg`` for AF_ALG sockets with the operation, IV and AEAD
         associated-data length as control messages (sock_sendmsg_afalg)."""
-        k = self._k
-        abi = k.abi
-        if self._family != k.AF_ALG:
+        if self._family != self._k.AF_ALG:
             raise OSError("algset is only supported for AF_ALG")
-        # "|O$O!y*O!i": op and assoclen must be ints, iv a buffer.
-        for name, value in (("op", op), ("assoclen", assoclen)):
-            if value is not None and not isinstance(value, int):
-                raise TypeError(
-                    f"sendmsg_afalg() argument '{name}' must be int, not {type(value).__name__}"
-                )
-        iv_view = None if iv is None else bytes_like(iv)
-        flags = arg_int(flags)
-        try:
-            op_value = -1 if op is None else clinic_int(op)
-        except OverflowError:
-            op_value = -1
-        if op_value < 0:
-            raise TypeError("Invalid or missing argument 'op'")
-        assoc = -1
-        if assoclen is not None:
-            assoc = clinic_int(assoclen)
-            if assoc < 0:
-                raise TypeError("assoclen must be positive")
-        control = _cmsg.pack_afalg(op_value, iv_view, assoc, abi)
+        op_value, iv_view, assoc, flags = _convert.sendmsg_afalg_args(op, iv, assoclen, flags)
+        control = _cmsg.pack_afalg(op_value, iv_view, assoc, self._k.abi)
         views = [] if msg is None else _convert.sendmsg_buffers(msg)
         return self._call(True, self._drv.sendmsg, views, control, flags, None)
 
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
         """Receive up to *bufsize* bytes (sock_recv)."""
-        # Fast path: exact ints only (a lying int subclass or a Decimal is
-        # parsed below), bufsize > 0 the one check the driver cannot make;
-        # a value beyond the C types is refused by the driver (OverflowError)
-        # and then parsed as "n|i:recv" for CPython's message.
+        # Fast path: exact ints, bufsize > 0 the one check the driver cannot
+        # make; a value it refuses (OverflowError) is parsed as "n|i:recv".
+        # Timeout mode polls first: only values no driver refuses go there.
         if type(bufsize) is int and type(flags) is int and bufsize > 0:
             if self._timeout_ns > 0:
-                # Timeout mode polls first: only values no driver refuses
-                # (a refusal must come before any poll).
                 if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
                     return _timeout.call_timed(self, False, self._drv.recv, (bufsize, flags))
                 first = None
@@ -651,10 +598,7 @@ class SocketType:
                     return _timeout.retry(self, first, False, self._drv.recv, (bufsize, flags))
                 finally:
                     first = None  # its traceback holds this frame: no cycle
-        bufsize = arg_ssize(bufsize)
-        flags = arg_int(flags)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recv")
+        bufsize, flags = _convert.recv_args(bufsize, flags, "recv")
         if bufsize > 0:
             return self._call(False, self._drv.recv, bufsize, flags)
         return b""  # sock_recv_guts: no syscall for an empty read
@@ -687,16 +631,7 @@ class SocketType:
                         held.release()
         view = writable_arg(buffer, "recv_into")
         try:
-            nbytes = arg_ssize(nbytes)
-            if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
-                flags = arg_int(flags)
-            if nbytes < 0:
-                raise ValueError("negative buffersize in recv_into")
-            size = view.nbytes
-            if nbytes == 0:
-                nbytes = size
-            if size < nbytes:
-                raise ValueError("buffer too small for requested bytes")
+            nbytes, flags = _convert.recv_into_args(view, nbytes, flags, "recv_into")
             if nbytes == 0:
                 return 0
             return self._call(False, self._drv.recv_into, view, nbytes, flags)
@@ -709,10 +644,7 @@ class SocketType:
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
-        bufsize = arg_ssize(bufsize)
-        flags = arg_int(flags)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recvfrom")
+        bufsize, flags = _convert.recv_args(bufsize, flags, "recvfrom")
         _address.sockaddr_len(self._family, self._k.abi)
         data, raw = self._call(False, self._drv.recvfrom, bufsize, flags)
         return data, self._decode(raw)
@@ -723,15 +655,7 @@ class SocketType:
         """Like :meth:`recvfrom` into *buffer* (sock_recvfrom_into)."""
         view = writable_arg(buffer, "recvfrom_into")
         try:
-            nbytes = arg_ssize(nbytes)
-            flags = arg_int(flags)
-            if nbytes < 0:
-                raise ValueError("negative buffersize in recvfrom_into")
-            size = view.nbytes
-            if nbytes == 0:
-                nbytes = size
-            elif nbytes > size:
-                raise ValueError("nbytes is greater than the length of the buffer")
+            nbytes, flags = _convert.recv_into_args(view, nbytes, flags, "recvfrom_into")
             _address.sockaddr_len(self._family, self._k.abi)
             n, raw = self._call(False, self._drv.recvfrom_into, view, nbytes, flags)
         finally:
