@@ -436,6 +436,23 @@ def test_released_memoryview_into_recv_into_is_w_star_type_error(net: Binding) -
     assert errors(net) == errors(stdlib)
 
 
+def test_setsockopt_four_arguments_clears_any_parse_error(net: Binding) -> None:
+    """sock_setsockopt: "iiO!I" failing for any reason (an __index__ raising
+    ZeroDivisionError too) is cleared, and "iiy*" reports the argument count."""
+
+    class BadIndex:
+        def __index__(self) -> int:
+            raise ZeroDivisionError("bad __index__")
+
+    def error(mod: Any) -> tuple[str, str, object]:
+        with mod.socket(mod.AF_UNIX) as sock:
+            with pytest.raises(Exception) as info:
+                sock.setsockopt(0, 0, None, BadIndex())
+            return type(info.value).__name__, str(info.value), info.value.__context__
+
+    assert error(net) == error(stdlib) == ("TypeError", "setsockopt() takes exactly 3 arguments (4 given)", None)
+
+
 def _sendfile_errors(mod: Any, path: Any) -> list[object]:
     result: list[object] = []
     with open(path, "rb") as f:

@@ -488,7 +488,7 @@ def setsockopt_null_args(level: object, optname: object, value: object, optlen: 
         if value is not None:
             raise TypeError
         return arg_int(level), arg_int(optname), arg_uint_wrapping(optlen)
-    except (TypeError, OverflowError):
+    except Exception:  # noqa: BLE001 -- PyErr_Clear() swallows whatever the parse raised
         pass
     raise TypeError("setsockopt() takes exactly 3 arguments (4 given)")
 
