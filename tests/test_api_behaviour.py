@@ -334,6 +334,152 @@ def test_recv_times_out_with_stdlib_exception(net: Binding) -> None:
         assert b.recv(1) == b"x"
 
 
+def _rcvlowat_recv(mod: Any) -> list[object]:
+    """SO_RCVLOWAT 10, 5 bytes queued on TCP: poll reports nothing to read."""
+    import time
+
+    with mod.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        with mod.create_connection(server.getsockname()) as a:
+            b, _ = server.accept()
+            with b:
+                b.setsockopt(mod.SOL_SOCKET, mod.SO_RCVLOWAT, 10)
+                a.send(b"hello")
+                time.sleep(0.05)
+                b.settimeout(0.2)
+                result: list[object] = []
+                start = time.monotonic()
+                try:
+                    result.append(b.recv(100))
+                except TimeoutError as exc:
+                    result.append(("TimeoutError", exc.args, exc.__context__))
+                result.append(time.monotonic() - start >= 0.15)
+                b.setblocking(False)
+                result.append(b.recv(100))  # a non-blocking recv tries at once
+                return result
+
+
+def test_timeout_mode_polls_before_recv_so_rcvlowat(native_net: Binding) -> None:
+    """Issue 18: sock_call_ex polls first in timeout mode; trying first would
+    return the 5 bytes the stdlib never reads."""
+    assert _rcvlowat_recv(native_net) == _rcvlowat_recv(stdlib) == [
+        ("TimeoutError", ("timed out",), None), True, b"hello",
+    ]
+
+
+def _unix_send_when_not_writable(mod: Any) -> list[object]:
+    """An AF_UNIX end filled until poll(POLLOUT) reports 0, not until EAGAIN."""
+    import select
+
+    a, b = mod.socketpair()
+    with a, b:
+        a.setblocking(False)
+        poller = select.poll()
+        poller.register(a.fileno(), select.POLLOUT)
+        while poller.poll(0):
+            a.send(b"x" * 1000)
+        a.settimeout(0.05)
+        result: list[object] = []
+        try:
+            result.append(a.send(b"y"))
+        except TimeoutError as exc:
+            result.append(("TimeoutError", exc.args))
+        a.setblocking(False)
+        result.append(a.send(b"y"))  # the send itself still fits
+        return result
+
+
+def test_timeout_mode_polls_before_send_unix(native_net: Binding) -> None:
+    assert _unix_send_when_not_writable(native_net) == _unix_send_when_not_writable(stdlib) == [
+        ("TimeoutError", ("timed out",)), 1,
+    ]
+
+
+def test_timeout_mode_polls_before_every_call(net: Binding) -> None:
+    """A timeout socket polls, then calls (the fake's trace shows the order);
+    blocking and non-blocking sockets call at once."""
+    a, b = net.socketpair()
+    with a, b:
+        a.send(b"ab")
+        b.settimeout(5.0)
+        trace = getattr(net.driver, "trace", None)
+        start = len(trace) if trace is not None else 0
+        assert b.recv(1) == b"a"
+        b.settimeout(None)
+        assert b.recv(1) == b"b"
+        if trace is not None:
+            calls = [entry.call for entry in list(trace)[start:]]
+            assert calls == ["poll", "recv", "set_nonblocking", "recv"]
+
+
+def test_released_memoryview_into_recv_into_is_w_star_type_error(net: Binding) -> None:
+    """getargs.c "w*" clears whatever PyObject_GetBuffer raised (a released
+    memoryview's ValueError) and reports its own TypeError; "y*" does not."""
+
+    def errors(mod: Any) -> list[tuple[str, str]]:
+        a, b = mod.socketpair()
+        found: list[tuple[str, str]] = []
+        with a, b:
+            view = memoryview(bytearray(4))
+            view.release()
+            calls: list[Callable[[], object]] = [
+                lambda: b.recv_into(view), lambda: b.recvfrom_into(view), lambda: a.send(view),
+            ]
+            for call in calls:
+                try:
+                    call()
+                except (TypeError, ValueError) as exc:
+                    found.append((type(exc).__name__, str(exc)))
+        return found
+
+    assert errors(net) == errors(stdlib)
+
+
+def test_setsockopt_four_arguments_clears_any_parse_error(net: Binding) -> None:
+    """sock_setsockopt: "iiO!I" failing for any reason (an __index__ raising
+    ZeroDivisionError too) is cleared, and "iiy*" reports the argument count."""
+
+    class BadIndex:
+        def __index__(self) -> int:
+            raise ZeroDivisionError("bad __index__")
+
+    def error(mod: Any) -> tuple[str, str, object]:
+        with mod.socket(mod.AF_UNIX) as sock:
+            with pytest.raises(Exception) as info:
+                sock.setsockopt(0, 0, None, BadIndex())
+            return type(info.value).__name__, str(info.value), info.value.__context__
+
+    assert error(net) == error(stdlib) == ("TypeError", "setsockopt() takes exactly 3 arguments (4 given)", None)
+
+
+def _sendfile_errors(mod: Any, path: Any) -> list[object]:
+    result: list[object] = []
+    with open(path, "rb") as f:
+        for timeout in ("closed", 2**31 / 1000 + 1, 9223372036.854775):
+            a, b = mod.socketpair()
+            with a, b:
+                if timeout == "closed":
+                    a.close()
+                else:
+                    a.settimeout(timeout)
+                try:
+                    result.append(a.sendfile(f))
+                except (ValueError, OverflowError) as exc:
+                    result.append((type(exc).__name__, str(exc)))
+    return result
+
+
+def test_sendfile_errors_match_stdlib(native_net: Binding, tmp_path: Any) -> None:
+    """selector.register refuses a closed socket's -1; select.poll refuses a
+    wait above INT_MAX ms, and one beyond _PyTime_t with _PyTime's message."""
+    path = tmp_path / "payload.bin"
+    path.write_bytes(b"abc" * 10)
+    ours, theirs = _sendfile_errors(native_net, path), _sendfile_errors(stdlib, path)
+    assert ours == theirs
+    assert theirs[:2] == [("ValueError", "Invalid file descriptor: -1"), ("OverflowError", "timeout is too large")]
+
+
 def test_nonblocking_recv_raises_blocking_io_error(net: Binding) -> None:
     a, b = net.socketpair()
     with a, b:

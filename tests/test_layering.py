@@ -152,3 +152,82 @@ def test_private_import_checker_sees_violations(tmp_path: Path) -> None:
         "sansock._errors",
         "sansock._cmsg",
     ]
+
+
+# -- no import cycle among core modules (issue 14) -------------------------------
+
+
+def core_module_name(path: Path, root: Path = CORE) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def core_imports(path: Path, root: Path = CORE) -> set[str]:
+    """The core modules *path* imports: at the top, in functions and under
+    ``if TYPE_CHECKING:`` alike (a cycle through type-only imports is still a
+    cycle a reader has to untangle)."""
+    name = core_module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    known = {core_module_name(p, root) for p in library_files(root)}
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            targets = [f"{module}.{alias.name}" for alias in node.names]
+            found.update(t if t in known else module for t in targets if t in known or module in known)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in known)
+    found.discard(name)
+    return found
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    graph = {core_module_name(p, root): core_imports(p, root) for p in library_files(root)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_no_import_cycle_among_core_modules() -> None:
+    assert import_cycles(CORE) == []
+
+
+def test_import_cycle_checker_sees_cycles(tmp_path: Path) -> None:
+    package = tmp_path / "sansock"
+    package.mkdir()
+    (package / "__init__.py").write_text("from . import _a\n")
+    (package / "_a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ._b import B\n")
+    (package / "_b.py").write_text("def f():\n    from . import _a\n")
+    (package / "_c.py").write_text("from ._a import x\n")
+    assert import_cycles(package) == [["sansock._a", "sansock._b"]]

@@ -21,13 +21,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sansock._msgargs import (
+from sansock._convert import (
     RecvmsgArgs,
     bytes_like,
     check_ancbufsize,
     is_sequence,
-    parse_c_int,
-    parse_ssize_t,
+    arg_int,
+    arg_ssize,
     recvmsg_args,
     recvmsg_into_args,
     recvmsg_into_buffers,
@@ -108,42 +108,42 @@ INT_ARGUMENTS: list[object] = [
 @host_only
 @pytest.mark.parametrize("flags", INT_ARGUMENTS, ids=repr)
 def test_parse_c_int_matches_sendmsg_flags(closed: socket.socket, flags: Any) -> None:
-    assert outcome(lambda: parse_c_int(flags)) == outcome(lambda: closed.sendmsg([b""], [], flags))
-    assert outcome(lambda: parse_c_int(flags, HOST)) == outcome(lambda: parse_c_int(flags))
+    assert outcome(lambda: arg_int(flags)) == outcome(lambda: closed.sendmsg([b""], [], flags))
+    assert outcome(lambda: arg_int(flags, HOST)) == outcome(lambda: arg_int(flags))
 
 
 @host_only
 @settings(max_examples=300, deadline=None)
 @given(value=st.one_of(st.integers(-(2**80), 2**80), st.integers(-(2**32), 2**32)))
 def test_parse_c_int_matches_stdlib_for_any_int(closed: socket.socket, value: int) -> None:
-    mine = outcome(lambda: parse_c_int(value))
+    mine = outcome(lambda: arg_int(value))
     assert mine == outcome(lambda: closed.sendmsg([b""], [], value))
     if mine == ACCEPTED:
-        assert parse_c_int(value) == value
+        assert arg_int(value) == value
 
 
 def test_parse_c_int_messages() -> None:
     with pytest.raises(OverflowError, match="^signed integer is greater than maximum$"):
-        parse_c_int(2**31)
+        arg_int(2**31)
     with pytest.raises(OverflowError, match="^signed integer is less than minimum$"):
-        parse_c_int(-(2**31) - 1)
+        arg_int(-(2**31) - 1)
     with pytest.raises(OverflowError, match="^Python int too large to convert to C long$"):
-        parse_c_int(2**70)
+        arg_int(2**70)
     with pytest.raises(TypeError, match="^'str' object cannot be interpreted as an integer$"):
-        parse_c_int("x")
-    assert type(parse_c_int(True)) is int and parse_c_int(Index()) == 7
+        arg_int("x")
+    assert type(arg_int(True)) is int and arg_int(Index()) == 7
 
 
 def test_parse_on_32_bit_profile() -> None:
     # ILP32: long is int-sized, so PyLong_AsLong already overflows at 2**31.
     with pytest.raises(OverflowError, match="^Python int too large to convert to C long$"):
-        parse_c_int(2**31, I386)
+        arg_int(2**31, I386)
     with pytest.raises(OverflowError, match="^Python int too large to convert to C ssize_t$"):
-        parse_ssize_t(2**31, I386)
-    assert parse_ssize_t(-(2**31), I386) == -(2**31)
-    assert parse_ssize_t(2**63 - 1) == 2**63 - 1
+        arg_ssize(2**31, I386)
+    assert arg_ssize(-(2**31), I386) == -(2**31)
+    assert arg_ssize(2**63 - 1) == 2**63 - 1
     with pytest.raises(OverflowError, match="^Python int too large to convert to C ssize_t$"):
-        parse_ssize_t(-(2**63) - 1)
+        arg_ssize(-(2**63) - 1)
 
 
 # -- recvmsg ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import sansock._convert as convert_module
 import sansock._timeout as timeout_module
 from sansock._profiles import LINUX_X86_64
 from sansock._pyrules import KNOWN, rules_for
@@ -36,20 +37,22 @@ from sansock._timeout import (
     Action,
     ConnectAction,
     ConnectEvent,
-    Deadline,
+    ENTRY,
+    SENDFILE_TABLE,
     Event,
     Mode,
     State,
     finish_connect,
     mode_of,
     next_step,
-    parse_blocking,
-    parse_timeout,
     poll_timeout_ms,
-    retry_call,
+    retry,
     send_all,
-    timeout_seconds,
+    sendfile_chunk,
 )
+from sansock._convert import parse_blocking, parse_timeout, timeout_seconds
+from sansock._timeout import call as sock_call
+from sansock._consts import SocketConstants
 
 ABI = LINUX_X86_64
 EINTR, EAGAIN, EINPROGRESS, EISCONN = errno.EINTR, errno.EAGAIN, errno.EINPROGRESS, errno.EISCONN
@@ -63,6 +66,7 @@ SETTINGS = settings(max_examples=300, deadline=None)
 
 def test_doctests() -> None:
     assert doctest.testmod(timeout_module).failed == 0
+    assert doctest.testmod(convert_module).failed == 0
 
 
 def test_abi_numbers_match_the_host() -> None:
@@ -343,11 +347,21 @@ def test_poll_timeout_ms_is_pytime_ceiling(ns: int) -> None:
     assert poll_timeout_ms(ns) == min(expected, 2**31 - 1)
 
 
-def test_mode_and_deadline() -> None:
+def test_mode_and_entry() -> None:
+    """sock_call_ex: "if (has_timeout || connect)" polls first; else the syscall at once."""
     assert [mode_of(t) for t in (-1, 0, 1)] == [Mode.BLOCKING, Mode.NON_BLOCKING, Mode.TIMEOUT]
-    deadline = Deadline.after(100, 50)
-    assert deadline == Deadline(150)
-    assert [deadline.remaining(now) for now in (100, 150, 151)] == [50, 0, -1]
+    assert dict(ENTRY) == {
+        Mode.BLOCKING: (Action.CALL, State.BLOCKING_CALL),
+        Mode.NON_BLOCKING: (Action.CALL, State.NON_BLOCKING_CALL),
+        Mode.TIMEOUT: (Action.POLL, State.TIMEOUT_WAIT),
+    }
+
+
+def test_call_timed_inlines_the_tables_own_rows() -> None:
+    """call_timed inlines the common outcome: these rows, as the table has them."""
+    assert next_step(State.TIMEOUT_WAIT, Event.POLL_READY) == (Action.CALL, State.TIMEOUT_CALL)
+    assert next_step(State.TIMEOUT_CALL, Event.SYSCALL_OK) == (Action.RETURN, State.DONE)
+    assert next_step(State.TIMEOUT_WAIT, Event.POLL_TIMEOUT) == (Action.RAISE_TIMEOUT, State.DONE)
 
 
 # ---------------------------------------------------------------------------
@@ -422,10 +436,12 @@ def test_connect_table_every_pair(mode: Mode, event: ConnectEvent) -> None:
 # ---------------------------------------------------------------------------
 
 OK = 0  # a syscall outcome: success; a positive int is an errno
+FD = 7  # the world's socket fd
 
 
 class World:
-    """Plain closures over scripts.  Exhausted scripts succeed / report ready.
+    """A socket as the machine reads it (``_timeout.Waiter``): its own driver,
+    plain methods over scripts.  Exhausted scripts succeed / report ready.
 
     ``syscalls``: 0 = success, n > 0 = fail with errno n.
     ``polls``: r >= 0 = revents r (0: the wait expired, the clock moves by it),
@@ -433,11 +449,15 @@ class World:
     ``steps``: how far the clock moves at each read.
     """
 
-    def __init__(self, syscalls: list[int], polls: list[int], steps: list[int]) -> None:
+    def __init__(self, syscalls: list[int], polls: list[int], steps: list[int], timeout_ns: int = -1) -> None:
         self.syscalls, self.polls, self.steps = list(syscalls), list(polls), list(steps)
         self.now = 1_000 * SECOND
         self.log: list[tuple[Any, ...]] = []
         self.results = 0
+        self._fd = FD
+        self._timeout_ns = timeout_ns
+        self._drv = self
+        self._k = SocketConstants(ABI)
 
     def record(self, *entry: Any) -> None:
         # A machine that loops without consuming its scripts would hang the
@@ -450,7 +470,8 @@ class World:
         self.record("clock", self.now)
         return self.now
 
-    def poll(self, events: int, timeout_ms: int) -> int:
+    def poll(self, fd: int, events: int, timeout_ms: int) -> int:
+        assert fd == FD
         self.record("poll", events, timeout_ms, self.now)
         revents = self.polls.pop(0) if self.polls else POLLIN
         if revents < 0:
@@ -459,7 +480,14 @@ class World:
             self.now += timeout_ms * MS
         return revents
 
-    def syscall(self) -> int:
+    def getsockopt(self, fd: int, level: int, option: int) -> int:
+        raise AssertionError("not a connect")
+
+    def strerror(self, code: int) -> str:
+        return os.strerror(code)
+
+    def syscall(self, fd: int) -> int:
+        assert fd == FD
         self.record("call")
         code = self.syscalls.pop(0) if self.syscalls else OK
         if code:
@@ -468,18 +496,10 @@ class World:
         return 100 + self.results
 
 
-def run_retry(world: World, first: int, timeout_ns: int, *, writing: bool = False) -> tuple[str, object]:
-    return outcome(
-        lambda: retry_call(
-            OSError(first, os.strerror(first)),
-            world.syscall,
-            timeout_ns=timeout_ns,
-            writing=writing,
-            poll=world.poll,
-            monotonic_ns=world.monotonic_ns,
-            abi=ABI,
-        )
-    )
+def run_call(world: World, timeout_ns: int, *, writing: bool = False) -> tuple[str, object]:
+    """The whole socket call (``sock_call``) in the mode of *timeout_ns*."""
+    world._timeout_ns = timeout_ns
+    return outcome(lambda: sock_call(world, writing, world.syscall))
 
 
 def kinds(world: World) -> list[str]:
@@ -489,98 +509,142 @@ def kinds(world: World) -> list[str]:
 # -- sock_call_ex, mode by mode, event by event ---------------------------------
 
 
-@pytest.mark.parametrize("timeout_ns", [-1, 0, SECOND])
-def test_eintr_retries_at_once_in_every_mode(timeout_ns: int) -> None:
+@pytest.mark.parametrize("timeout_ns", [-1, 0])
+def test_blocking_and_non_blocking_call_first_and_retry_eintr_at_once(timeout_ns: int) -> None:
     world = World([EINTR, EINTR, OK], [], [])
-    assert run_retry(world, EINTR, timeout_ns) == ("ok", 101)
+    assert run_call(world, timeout_ns) == ("ok", 101)
     assert kinds(world) == ["call", "call", "call"]
+
+
+def test_timeout_mode_polls_first() -> None:
+    """CPython's sock_call_ex polls before the first attempt (issue 18)."""
+    world = World([OK], [POLLIN], [])
+    assert run_call(world, SECOND) == ("ok", 101)
+    assert world.log == [("clock", 1000 * SECOND), ("poll", POLLIN, 1000, 1000 * SECOND), ("call",)]
+
+
+def test_timeout_mode_not_ready_times_out_without_a_call() -> None:
+    """Readiness stricter than the syscall (SO_RCVLOWAT): no attempt is made."""
+    world = World([OK], [0], [])
+    assert run_call(world, SECOND) == ("TimeoutError", "timed out")
+    assert kinds(world) == ["poll"]
+
+
+def test_timeout_mode_eintr_retries_the_call_without_polling() -> None:
+    world = World([EINTR, EINTR, OK], [POLLIN], [])
+    assert run_call(world, SECOND) == ("ok", 101)
+    assert kinds(world) == ["poll", "call", "call", "call"]
 
 
 @pytest.mark.parametrize("timeout_ns", [-1, 0])
 def test_eagain_without_timeout_is_blocking_io_error(timeout_ns: int) -> None:
-    world = World([], [], [])
-    assert run_retry(world, EAGAIN, timeout_ns) == (
+    world = World([EAGAIN], [], [])
+    assert run_call(world, timeout_ns) == (
         "BlockingIOError", "[Errno 11] Resource temporarily unavailable",
     )
-    assert world.log == []
+    assert kinds(world) == ["call"]
+
+
+@pytest.mark.parametrize("timeout_ns", [-1, 0])
+def test_retry_after_a_fast_paths_first_try(timeout_ns: int) -> None:
+    world = World([EINTR, OK], [], [], timeout_ns)
+    assert retry(world, OSError(EINTR, "x"), False, world.syscall, ()) == 101
+    first = OSError(ECONNRESET, "Connection reset by peer")
+    with pytest.raises(ConnectionResetError) as info:
+        retry(world, first, False, world.syscall, ())
+    assert info.value is first and kinds(world) == ["call", "call"]
 
 
 @pytest.mark.parametrize("timeout_ns", [-1, 0, SECOND])
 def test_other_error_is_raised_as_is(timeout_ns: int) -> None:
-    world = World([], [], [])
-    first = OSError(ECONNRESET, "Connection reset by peer")
-    with pytest.raises(ConnectionResetError) as info:
-        retry_call(first, world.syscall, timeout_ns=timeout_ns, writing=False,
-                   poll=world.poll, monotonic_ns=world.monotonic_ns, abi=ABI)
-    assert info.value is first and world.log == []
+    world = World([ECONNRESET], [], [])
+    assert run_call(world, timeout_ns) == ("ConnectionResetError", "[Errno 104] Connection reset by peer")
+    assert kinds(world)[-1] == "call"
 
 
-def test_eagain_in_timeout_mode_polls_then_retries() -> None:
-    world = World([OK], [POLLIN], [])
-    assert run_retry(world, EAGAIN, SECOND) == ("ok", 101)
-    assert world.log == [("clock", 1000 * SECOND), ("poll", POLLIN, 1000, 1000 * SECOND), ("call",)]
+def test_eagain_in_timeout_mode_polls_again_then_retries() -> None:
+    world = World([EAGAIN, OK], [POLLIN, POLLIN], [])
+    assert run_call(world, SECOND) == ("ok", 101)
+    assert kinds(world) == ["poll", "call", "poll", "call"]
 
 
 def test_writing_polls_for_pollout() -> None:
     world = World([OK], [POLLOUT], [])
-    run_retry(world, errno.EWOULDBLOCK, 5 * MS + 1, writing=True)
+    run_call(world, 5 * MS + 1, writing=True)
     assert world.log[1] == ("poll", POLLOUT, 6, 1000 * SECOND)
 
 
 @pytest.mark.parametrize("revents", [POLLERR, POLLHUP, 32])
 def test_pollerr_and_pollhup_count_as_ready(revents: int) -> None:
     world = World([ECONNRESET], [revents], [])
-    assert run_retry(world, EAGAIN, SECOND) == ("ConnectionResetError", "[Errno 104] Connection reset by peer")
+    assert run_call(world, SECOND) == ("ConnectionResetError", "[Errno 104] Connection reset by peer")
     assert kinds(world) == ["poll", "call"]
 
 
 def test_poll_returning_zero_times_out() -> None:
-    world = World([], [0], [])
+    world = World([], [0], [], SECOND)
     with pytest.raises(TimeoutError) as info:
-        retry_call(OSError(EAGAIN, "x"), world.syscall, timeout_ns=SECOND, writing=False,
-                   poll=world.poll, monotonic_ns=world.monotonic_ns, abi=ABI)
+        sock_call(world, False, world.syscall)
     exc = info.value
     assert type(exc) is TimeoutError and exc.args == ("timed out",) and exc.errno is None
     assert str(exc) == "timed out" and exc.__context__ is None
     assert kinds(world) == ["poll"]
 
 
+def test_timeout_after_a_false_positive_has_no_context() -> None:
+    world = World([EAGAIN], [POLLIN, 0], [], SECOND)
+    with pytest.raises(TimeoutError) as info:
+        sock_call(world, False, world.syscall)
+    assert info.value.__context__ is None
+
+
 def test_false_positive_polls_again_with_the_time_left() -> None:
-    # ready, but EAGAIN again (bad checksum): poll again with what is left.
+    # ready, but EAGAIN (bad checksum): poll again with what is left.
     world = World([EAGAIN, OK], [POLLIN, POLLIN], [0, 400 * MS])
-    assert run_retry(world, EAGAIN, SECOND) == ("ok", 101)
+    assert run_call(world, SECOND) == ("ok", 101)
     polls = [entry for entry in world.log if entry[0] == "poll"]
     assert [p[2] for p in polls] == [1000, 600]
 
 
 def test_poll_eintr_polls_again_with_the_recomputed_time() -> None:
     world = World([OK], [-EINTR, POLLIN], [0, 250 * MS + 1])
-    assert run_retry(world, EAGAIN, SECOND) == ("ok", 101)
+    assert run_call(world, SECOND) == ("ok", 101)
     assert [e[2] for e in world.log if e[0] == "poll"] == [1000, 750]
     assert kinds(world) == ["poll", "poll", "call"]
 
 
 def test_other_poll_error_is_raised() -> None:
     world = World([], [-EINVAL], [])
-    assert run_retry(world, EAGAIN, SECOND) == ("OSError", "[Errno 22] Invalid argument")
+    assert run_call(world, SECOND) == ("OSError", "[Errno 22] Invalid argument")
+    world = World([EAGAIN], [POLLIN, -EINVAL], [])
+    assert run_call(world, SECOND) == ("OSError", "[Errno 22] Invalid argument")
 
 
 def test_deadline_passed_times_out_without_polling() -> None:
     world = World([EAGAIN], [POLLIN], [0, SECOND + 1])
-    assert run_retry(world, EAGAIN, SECOND) == ("TimeoutError", "timed out")
+    assert run_call(world, SECOND) == ("TimeoutError", "timed out")
     assert kinds(world) == ["poll", "call"]
 
 
 def test_deadline_exactly_now_polls_zero() -> None:
     world = World([EAGAIN, OK], [POLLIN, POLLIN], [0, SECOND])
-    assert run_retry(world, EAGAIN, SECOND) == ("ok", 101)
+    assert run_call(world, SECOND) == ("ok", 101)
     assert [e[2] for e in world.log if e[0] == "poll"] == [1000, 0]
+
+
+def test_closed_socket_is_ready_at_once() -> None:
+    """internal_select: "Guard against closed socket" -- fd -1 is not polled."""
+    world = World([errno.EBADF], [], [])
+    world._fd = -1
+    world.syscall = lambda fd: World.syscall(world, FD)  # type: ignore[method-assign]
+    assert run_call(world, SECOND) == ("OSError", "[Errno 9] Bad file descriptor")
+    assert kinds(world) == ["call"]
 
 
 def test_clamped_wait_polls_again_until_the_deadline() -> None:
     huge = 5 * 10**6 * SECOND  # settimeout(5e6): 5e9 ms does not fit poll's int
     world = World([OK], [0, 0, POLLIN], [])
-    assert run_retry(world, EAGAIN, huge) == ("ok", 101)
+    assert run_call(world, huge) == ("ok", 101)
     waits = [e[2] for e in world.log if e[0] == "poll"]
     assert waits[:2] == [2**31 - 1, 2**31 - 1]
     assert waits[2] == huge // MS - 2 * (2**31 - 1) == 705032706
@@ -588,67 +652,63 @@ def test_clamped_wait_polls_again_until_the_deadline() -> None:
 
 def test_clamped_wait_still_times_out_at_the_deadline() -> None:
     world = World([], [0] * 10, [])
-    assert run_retry(world, EAGAIN, 5 * (2**31 - 1) * MS) == ("TimeoutError", "timed out")
+    assert run_call(world, 5 * (2**31 - 1) * MS) == ("TimeoutError", "timed out")
     assert [e[2] for e in world.log if e[0] == "poll"] == [2**31 - 1] * 5
-
-
-def test_shared_deadline_is_used_as_given() -> None:
-    world = World([OK], [POLLIN], [])
-    result = retry_call(OSError(EAGAIN, "x"), world.syscall, timeout_ns=SECOND, writing=True,
-                        poll=world.poll, monotonic_ns=world.monotonic_ns, abi=ABI,
-                        deadline=Deadline(1000 * SECOND + 3 * MS))
-    assert result == 101 and world.log[1] == ("poll", POLLOUT, 3, 1000 * SECOND)
 
 
 def test_signal_handler_exception_propagates() -> None:
     class Interrupted(Exception):
         pass
 
-    def syscall() -> int:  # a handler raising between bytecodes, after EINTR
+    def syscall(fd: int) -> int:  # a handler raising between bytecodes, after EINTR
         raise Interrupted
 
+    world = World([], [], [], -1)
     with pytest.raises(Interrupted):
-        retry_call(OSError(EINTR, "x"), syscall, timeout_ns=-1, writing=False,
-                   poll=lambda e, t: 1, monotonic_ns=lambda: 0, abi=ABI)
+        retry(world, OSError(EINTR, "x"), False, syscall, ())
 
 
-# -- an independent transliteration of sock_call_ex (try-first form) --------
+# -- an independent transliteration of sock_call_ex ---------------------------
 
 
-def reference_call(world: World, first: int, sock_timeout: int, events: int) -> int:
-    """``sock_call_ex`` from Modules/socketmodule.c, entered after the first
-    try failed with *first*, transliterated without tables."""
-    code = first
+def reference_call(
+    world: World, sock_timeout: int, events: int, *, timeout: int | None = None,
+    syscall: Callable[[int], int] | None = None,
+) -> int:
+    """``sock_call_ex`` from Modules/socketmodule.c (``timeout`` is its
+    argument, the socket's own by default), transliterated without tables."""
+    timeout = sock_timeout if timeout is None else timeout
+    attempt = world.syscall if syscall is None else syscall
+    has_timeout = timeout > 0
     deadline = None
     while True:
-        while code == EINTR:  # inner loop: retry sock_func
-            try:
-                return world.syscall()
-            except OSError as exc:
-                code = exc.errno or 0
-        if not (sock_timeout > 0 and code in (EAGAIN, errno.EWOULDBLOCK)):
-            raise OSError(code, os.strerror(code))
-        while True:  # outer loop: select, retried on EINTR
+        if has_timeout:
             now = world.monotonic_ns()
             if deadline is None:
-                deadline, interval = now + sock_timeout, sock_timeout
+                deadline, interval = now + timeout, timeout
             else:
                 interval = deadline - now
-            if interval < 0:
+            if interval >= 0:
+                try:
+                    res = 0 if world.poll(FD, events, -(-interval // MS)) else 1
+                except OSError as exc:
+                    if exc.errno == EINTR:
+                        continue
+                    raise
+            else:
+                res = 1
+            if res == 1:
                 raise TimeoutError("timed out")
+        while True:  # inner loop: retry sock_func on EINTR
             try:
-                revents = world.poll(events, -(-interval // MS))
+                return attempt(FD)
             except OSError as exc:
-                if exc.errno == EINTR:
-                    continue
-                raise
-            if revents == 0:
-                raise TimeoutError("timed out")
-            break
-        try:
-            return world.syscall()
-        except OSError as exc:
-            code = exc.errno or 0
+                code = exc.errno or 0
+            if code != EINTR:
+                break
+        if sock_timeout > 0 and code in (EAGAIN, errno.EWOULDBLOCK):
+            continue
+        raise OSError(code, os.strerror(code))
 
 
 SYSCALL_OUTCOMES = st.sampled_from([OK, EINTR, EAGAIN, errno.EWOULDBLOCK, ECONNRESET])
@@ -661,11 +721,9 @@ TIMEOUTS = st.one_of(st.sampled_from([-1, 0, 1, MS, SECOND]), st.integers(1, 5 *
 
 def check_waits(world: World, timeout_ns: int, *, blocking_waits: bool = False) -> None:
     """Polls never ask for a negative wait (except -1 when blocking), never for a
-    full millisecond past the deadline; EINTR of the syscall is retried without
-    polling in between."""
+    full millisecond past the deadline."""
     deadline = None
-    entries = [e for e in world.log]
-    for i, entry in enumerate(entries):
+    for entry in world.log:
         if entry[0] == "clock" and deadline is None and timeout_ns > 0:
             deadline = entry[1] + timeout_ns
         if entry[0] == "poll":
@@ -680,33 +738,42 @@ def check_waits(world: World, timeout_ns: int, *, blocking_waits: bool = False) 
 
 @SETTINGS
 @given(
-    first=st.sampled_from([EINTR, EAGAIN, errno.EWOULDBLOCK, ECONNRESET, EINVAL]),
     timeout_ns=TIMEOUTS,
     syscalls=st.lists(SYSCALL_OUTCOMES, max_size=12),
     polls=st.lists(POLL_OUTCOMES, max_size=12),
     steps=st.lists(CLOCK_STEPS, max_size=12),
     writing=st.booleans(),
 )
-def test_retry_call_matches_sock_call_ex(
-    first: int, timeout_ns: int, syscalls: list[int], polls: list[int], steps: list[int], writing: bool
+@example(timeout_ns=SECOND, syscalls=[OK], polls=[0], steps=[], writing=False)
+def test_call_matches_sock_call_ex(
+    timeout_ns: int, syscalls: list[int], polls: list[int], steps: list[int], writing: bool
 ) -> None:
     ours, theirs = World(syscalls, polls, steps), World(syscalls, polls, steps)
-    got = run_retry(ours, first, timeout_ns, writing=writing)
-    want = outcome(lambda: reference_call(theirs, first, timeout_ns, POLLOUT if writing else POLLIN))
+    got = run_call(ours, timeout_ns, writing=writing)
+    want = outcome(lambda: reference_call(theirs, timeout_ns, POLLOUT if writing else POLLIN))
     assert got == want
     assert ours.log == theirs.log
     check_waits(ours, timeout_ns)
-    # EINTR from the syscall is retried at once: a call follows it directly.
-    calls = [first] + syscalls
-    made = [e[0] for e in ours.log if e[0] != "clock"]
-    code_of_call = iter(calls)
-    previous = next(code_of_call)
-    for kind in made:
-        if previous == EINTR:
-            assert kind == "call"
-        previous = next(code_of_call, OK) if kind == "call" else -1
+    made = kinds(ours)
     if timeout_ns <= 0:
         assert "poll" not in made
+    elif made:
+        assert made[0] == "poll"  # timeout mode: poll first, always
+
+
+@SETTINGS
+@given(
+    first=st.sampled_from([EINTR, EAGAIN, errno.EWOULDBLOCK, ECONNRESET, EINVAL]),
+    timeout_ns=st.sampled_from([-1, 0]),
+    syscalls=st.lists(SYSCALL_OUTCOMES, max_size=12),
+)
+def test_retry_is_the_rest_of_sock_call(first: int, timeout_ns: int, syscalls: list[int]) -> None:
+    """A fast path's own first try, then retry: the same as the whole call."""
+    ours, theirs = World(syscalls, [], [], timeout_ns), World([first, *syscalls], [], [])
+    got = outcome(lambda: retry(ours, OSError(first, os.strerror(first)), False, ours.syscall, ()))
+    want = outcome(lambda: reference_call(theirs, timeout_ns, POLLIN))
+    assert got == want
+    assert [("call",), *ours.log] == theirs.log
 
 
 # ---------------------------------------------------------------------------
@@ -721,6 +788,10 @@ class ConnectWorld(World):
         super().__init__([], polls, steps)
         self.so_errors = list(so_errors)
 
+    def getsockopt(self, fd: int, level: int, option: int) -> int:
+        assert (fd, level, option) == (FD, socket.SOL_SOCKET, socket.SO_ERROR)
+        return self.so_error()
+
     def so_error(self) -> int:
         self.record("so_error")
         value = self.so_errors.pop(0) if self.so_errors else 0
@@ -730,18 +801,8 @@ class ConnectWorld(World):
 
 
 def run_connect(world: ConnectWorld, first: int, timeout_ns: int, *, ex: bool) -> tuple[str, object]:
-    return outcome(
-        lambda: finish_connect(
-            OSError(first, os.strerror(first)),
-            timeout_ns=timeout_ns,
-            poll=world.poll,
-            monotonic_ns=world.monotonic_ns,
-            so_error=world.so_error,
-            strerror=os.strerror,
-            abi=ABI,
-            ex=ex,
-        )
-    )
+    world._timeout_ns = timeout_ns
+    return outcome(lambda: finish_connect(world, OSError(first, os.strerror(first)), ex=ex))
 
 
 CONNECT_EXPECTATIONS = [
@@ -837,7 +898,7 @@ def reference_connect(world: ConnectWorld, first: int, sock_timeout: int, ex: bo
             res = 1
         else:
             try:
-                res = 0 if world.poll(POLLOUT | POLLERR, ms) else 1
+                res = 0 if world.poll(FD, POLLOUT | POLLERR, ms) else 1
             except OSError as exc:
                 if exc.errno == EINTR:
                     continue
@@ -895,7 +956,8 @@ class SendWorld(World):
         self.sends = list(sends)
         self.received = bytearray()
 
-    def send(self, view: memoryview) -> int:
+    def send(self, fd: int, view: memoryview, flags: int = 0) -> int:
+        assert fd == FD
         self.record("send", view.nbytes)
         n = self.sends.pop(0) if self.sends else 0
         if n < 0:
@@ -906,19 +968,37 @@ class SendWorld(World):
 
 
 def run_send_all(world: SendWorld, data: bytes, timeout_ns: int) -> tuple[str, object]:
-    return outcome(
-        lambda: send_all(
-            memoryview(data), world.send, timeout_ns=timeout_ns,
-            poll=world.poll, monotonic_ns=world.monotonic_ns, abi=ABI,
-        )
-    )
+    world._timeout_ns = timeout_ns
+    return outcome(lambda: send_all(world, world.send, memoryview(data), 0))
+
+
+def reference_sendall(world: SendWorld, data: bytes, sock_timeout: int) -> None:
+    """``sock_sendall``, transliterated: one deadline, each chunk ``sock_call_ex``
+    with the time left as its ``timeout``."""
+    buf = memoryview(data)
+    has_timeout = sock_timeout > 0
+    timeout = sock_timeout
+    deadline = None
+    while True:
+        if has_timeout:
+            if deadline is not None:
+                timeout = deadline - world.monotonic_ns()
+            else:
+                deadline = world.monotonic_ns() + sock_timeout
+            if timeout <= 0:
+                raise TimeoutError("timed out")
+        rest = buf
+        n = reference_call(world, sock_timeout, POLLOUT, timeout=timeout, syscall=lambda fd: world.send(fd, rest))
+        buf = buf[n:]
+        if not buf.nbytes:
+            return
 
 
 def test_send_all_sends_everything_in_chunks() -> None:
-    world = SendWorld([3, -EINTR, 2, -EAGAIN, 0], [POLLOUT], [])
+    world = SendWorld([3, -EINTR, 2, -EAGAIN, 0], [POLLOUT] * 5, [])
     assert run_send_all(world, b"0123456789", SECOND) == ("ok", None)
     assert bytes(world.received) == b"0123456789"
-    assert [e for e in kinds(world)] == ["send", "send", "send", "send", "poll", "send"]
+    assert kinds(world) == ["poll", "send", "poll", "send", "send", "poll", "send", "poll", "send"]
 
 
 def test_send_all_empty_makes_one_send() -> None:
@@ -936,15 +1016,15 @@ def test_send_all_non_blocking_raises_when_full() -> None:
 
 
 def test_send_all_checks_the_deadline_before_each_later_chunk() -> None:
-    # clock: start, then the check before chunk 2 finds the deadline reached.
-    world = SendWorld([4], [], [0, SECOND])
+    # clock: start, first poll, then the check before chunk 2 finds the deadline reached.
+    world = SendWorld([4], [POLLOUT], [0, 0, SECOND])
     assert run_send_all(world, b"0123456789", SECOND) == ("TimeoutError", "timed out")
-    assert kinds(world) == ["send"]
+    assert kinds(world) == ["poll", "send"]
 
 
 def test_send_all_one_deadline_for_the_whole_call() -> None:
     # chunk 1 after 600 ms of waiting, chunk 2 may only wait the 400 ms left.
-    world = SendWorld([-EAGAIN, 5, -EAGAIN, 0], [POLLOUT, POLLOUT], [0, 0, 600 * MS, 0])
+    world = SendWorld([5, 0], [POLLOUT, POLLOUT], [0, 0, 600 * MS, 0])
     assert run_send_all(world, b"0123456789", SECOND) == ("ok", None)
     assert [e[2] for e in world.log if e[0] == "poll"] == [1000, 400]
 
@@ -957,29 +1037,118 @@ def test_send_all_one_deadline_for_the_whole_call() -> None:
     polls=st.lists(POLL_OUTCOMES, max_size=8),
     steps=st.lists(CLOCK_STEPS, max_size=12),
 )
-def test_send_all_properties(
+def test_send_all_matches_sock_sendall(
     timeout_ns: int, size: int, sends: list[int], polls: list[int], steps: list[int]
 ) -> None:
     data = bytes(range(size))
-    world = SendWorld(sends, polls, steps)
-    got = run_send_all(world, data, timeout_ns)
-    assert bytes(world.received) == data[: len(world.received)]
+    ours, theirs = SendWorld(sends, polls, steps), SendWorld(sends, polls, steps)
+    got = run_send_all(ours, data, timeout_ns)
+    want = outcome(lambda: reference_sendall(theirs, data, timeout_ns))
+    assert got == want
+    assert ours.log == theirs.log and ours.received == theirs.received
     if got[0] == "ok":
-        assert bytes(world.received) == data
-    else:
-        assert got[0] in {"TimeoutError", "BlockingIOError", "ConnectionResetError", "OSError"}
-        if got[0] == "TimeoutError":
-            assert timeout_ns > 0
-    clocks = [e[1] for e in world.log if e[0] == "clock"]
-    check_waits(world, timeout_ns)
-    if timeout_ns > 0:
-        deadline = clocks[0] + timeout_ns
-        # A chunk is never started once the deadline check found no time left.
-        last_clock = clocks[0]
-        for entry in world.log:
-            if entry[0] == "clock":
-                last_clock = entry[1]
-            if entry[0] == "send":
-                assert last_clock <= deadline
-    else:
-        assert clocks == [] and "poll" not in kinds(world)
+        assert bytes(ours.received) == data
+    if timeout_ns <= 0:
+        assert "poll" not in kinds(ours) and "clock" not in [e[0] for e in ours.log]
+
+
+# ---------------------------------------------------------------------------
+# sendfile (Lib/socket.py's loop)
+# ---------------------------------------------------------------------------
+
+EXPECTED_SENDFILE_TABLE = {
+    (State.TIMEOUT_WAIT, Event.POLL_READY): (Action.CALL, State.TIMEOUT_CALL),
+    (State.TIMEOUT_WAIT, Event.POLL_TIMEOUT): (Action.RAISE_TIMEOUT, DONE),
+    (State.TIMEOUT_WAIT, Event.POLL_EINTR): (Action.POLL, State.TIMEOUT_WAIT),
+    (State.TIMEOUT_WAIT, Event.DEADLINE_PASSED): (Action.RAISE_TIMEOUT, DONE),
+    (State.TIMEOUT_WAIT, Event.POLL_ERROR): (Action.RAISE, DONE),
+    (State.TIMEOUT_CALL, Event.SYSCALL_OK): (Action.RETURN, DONE),
+    (State.TIMEOUT_CALL, Event.SYSCALL_EINTR): (Action.CALL, State.TIMEOUT_CALL),
+    (State.TIMEOUT_CALL, Event.SYSCALL_EAGAIN): (Action.FRESH_POLL, State.TIMEOUT_WAIT),
+    (State.TIMEOUT_CALL, Event.SYSCALL_ERROR): (Action.RAISE, DONE),
+    (State.BLOCKING_CALL, Event.SYSCALL_OK): (Action.RETURN, DONE),
+    (State.BLOCKING_CALL, Event.SYSCALL_EINTR): (Action.CALL, State.BLOCKING_CALL),
+    (State.BLOCKING_CALL, Event.SYSCALL_EAGAIN): (Action.POLL, State.BLOCKING_WAIT),
+    (State.BLOCKING_CALL, Event.SYSCALL_ERROR): (Action.RAISE, DONE),
+    (State.BLOCKING_WAIT, Event.POLL_READY): (Action.CALL, State.BLOCKING_CALL),
+    (State.BLOCKING_WAIT, Event.POLL_TIMEOUT): (Action.CALL, State.BLOCKING_CALL),
+    (State.BLOCKING_WAIT, Event.POLL_EINTR): (Action.POLL, State.BLOCKING_WAIT),
+    (State.BLOCKING_WAIT, Event.POLL_ERROR): (Action.RAISE, DONE),
+}
+
+
+def test_sendfile_table() -> None:
+    assert dict(SENDFILE_TABLE) == EXPECTED_SENDFILE_TABLE
+
+
+def reference_sendfile_chunk(world: World, timeout: float | None) -> int:
+    """One turn of ``_sendfile_use_sendfile``'s loop with ``selectors.PollSelector``
+    and ``select.poll.poll`` (``Modules/selectmodule.c``) written out: the
+    wait, then ``os.sendfile`` (EINTR retried), EAGAIN back to the top."""
+    while True:
+        if timeout:
+            ms = math.ceil(timeout * 1e3)  # PollSelector.select
+            if ms > 2**31 - 1:
+                raise OverflowError("timeout is too large")
+            deadline = world.monotonic_ns() + ms * MS  # poll_poll
+            wait = ms
+            while True:
+                try:
+                    ready = world.poll(FD, POLLOUT, wait)
+                    break
+                except OSError as exc:
+                    if exc.errno != EINTR:
+                        raise
+                left = deadline - world.monotonic_ns()
+                if left < 0:
+                    ready = 0
+                    break
+                wait = -(-left // MS)
+            if not ready:
+                raise TimeoutError("timed out")
+        while True:
+            try:
+                return world.syscall(FD)
+            except OSError as exc:
+                code = exc.errno or 0
+            if code != EINTR:
+                break
+        if code not in (EAGAIN, errno.EWOULDBLOCK):
+            raise OSError(code, os.strerror(code))
+        if not timeout:
+            while True:
+                try:
+                    world.poll(FD, POLLOUT, -1)
+                    break
+                except OSError as exc:
+                    if exc.errno != EINTR:
+                        raise
+
+
+@SETTINGS
+@given(
+    timeout=st.one_of(st.none(), st.sampled_from([1e-9, 0.001, 0.0015, 1.1, 5.0]), st.floats(1e-6, 5.0)),
+    syscalls=st.lists(SYSCALL_OUTCOMES, max_size=12),
+    polls=st.lists(POLL_OUTCOMES, max_size=12),
+    steps=st.lists(CLOCK_STEPS, max_size=12),
+)
+def test_sendfile_chunk_matches_lib_socket(
+    timeout: float | None, syscalls: list[int], polls: list[int], steps: list[int]
+) -> None:
+    ours, theirs = World(syscalls, polls, steps), World(syscalls, polls, steps)
+    ours._fd = -1  # the loop polls the fd it registered, not the socket's current one
+    got = outcome(lambda: sendfile_chunk(ours, FD, timeout, ours.syscall))
+    want = outcome(lambda: reference_sendfile_chunk(theirs, timeout))
+    assert got == want
+    assert ours.log == theirs.log
+
+
+@pytest.mark.parametrize(("version", "message"), [((3, 12), "C _PyTime_t"), ((3, 13), "C PyTime_t")])
+def test_sendfile_chunk_timeout_limits(version: tuple[int, int], message: str) -> None:
+    """select.poll.poll: past INT_MAX ms 'timeout is too large'; past _PyTime_t, _PyTime's message."""
+    world = World([], [], [])
+    with pytest.raises(OverflowError, match="^timeout is too large$"):
+        sendfile_chunk(world, FD, 2**31 / 1000 + 1, world.syscall)
+    with pytest.raises(OverflowError, match=f"^timestamp too large to convert to {message}$"):
+        sendfile_chunk(world, FD, 9223372036.854775, world.syscall, rules=rules_for(version))
+    assert world.log == []

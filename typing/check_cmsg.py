@@ -4,11 +4,11 @@ from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.
 
 from sansock import ABI
 from sansock._cmsg import TRUNCATION_WARNING, Ancdata, cmsg_len, cmsg_space, pack_ancdata, scm_rights_fds, unpack_ancdata
-from sansock._msgargs import (
+from sansock._convert import (
     RecvmsgArgs,
     RecvmsgIntoArgs,
     check_ancbufsize,
-    parse_c_int,
+    arg_int,
     recvmsg_args,
     recvmsg_into_args,
     recvmsg_into_buffers,
@@ -35,7 +35,7 @@ def check_cmsg(abi: ABI, control: bytes) -> None:
 
 
 def check_msgargs(abi: ABI) -> None:
-    assert_type(parse_c_int(object()), int)
+    assert_type(arg_int(object()), int)
     assert_type(sendmsg_buffers([b"x"]), list[memoryview])
     assert_type(recvmsg_into_buffers([bytearray(1)]), list[memoryview])
     args = recvmsg_args(10, 0, 0, abi)

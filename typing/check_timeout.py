@@ -3,26 +3,31 @@
 from collections.abc import Callable
 from typing_extensions import assert_type  # typing's is 3.11+; mypy runs for 3.10 too
 
+import sansock
 from sansock import ABI
+from sansock._convert import parse_blocking, parse_timeout, timeout_seconds
+from sansock._socket import SocketType
 from sansock._timeout import (
     CALL_TABLE,
     CONNECT_TABLE,
+    ENTRY,
+    SENDFILE_TABLE,
     Action,
     ConnectAction,
     ConnectEvent,
-    Deadline,
     Event,
     Mode,
     State,
+    Waiter,
+    call,
+    call_timed,
     finish_connect,
     mode_of,
     next_step,
-    parse_blocking,
-    parse_timeout,
     poll_timeout_ms,
-    retry_call,
+    retry,
     send_all,
-    timeout_seconds,
+    sendfile_chunk,
 )
 
 
@@ -38,18 +43,13 @@ def check_values(abi: ABI) -> None:
     poll_timeout_ms(1, 5)  # type: ignore[call-arg]
 
 
-def check_deadline() -> None:
-    deadline = Deadline.after(10, 5)
-    assert_type(deadline, Deadline)
-    assert_type(deadline.remaining(12), int)
-    deadline.at_ns = 3  # type: ignore[misc]
-
-
 def check_tables() -> None:
     assert_type(next_step(State.TIMEOUT_CALL, Event.SYSCALL_EAGAIN), tuple[Action, State])
+    assert_type(next_step(State.TIMEOUT_CALL, Event.SYSCALL_EAGAIN, SENDFILE_TABLE), tuple[Action, State])
     action, state = CALL_TABLE[State.TIMEOUT_WAIT, Event.POLL_READY]
     assert_type(action, Action)
     assert_type(state, State)
+    assert_type(ENTRY[Mode.TIMEOUT], tuple[Action, State])
     connect_action, wait = CONNECT_TABLE[Mode.TIMEOUT, ConnectEvent.EINPROGRESS]
     assert_type(connect_action, ConnectAction)
     assert_type(wait, State)
@@ -57,38 +57,21 @@ def check_tables() -> None:
 
 
 def check_driving(
-    abi: ABI,
-    poll: Callable[[int, int], int],
-    clock: Callable[[], int],
-    recv: Callable[[], bytes],
-    recvfrom: Callable[[], tuple[bytes, bytes]],
-    send: Callable[[memoryview], int],
+    sock: sansock.socket,
+    recv: Callable[[int, int, int], bytes],
+    recvfrom: Callable[[int, int, int], tuple[bytes, bytes]],
+    attempt: Callable[[int], int | None],
 ) -> None:
+    waiter: Waiter = sock  # a socket is what the machine waits on
+    assert_type(call(sock, False, recv, 10, 0), bytes)
+    assert_type(call_timed(sock, False, recvfrom, (10, 0)), tuple[bytes, bytes])
     err = OSError(11, "Resource temporarily unavailable")
-    assert_type(
-        retry_call(err, recv, timeout_ns=1, writing=False, poll=poll, monotonic_ns=clock, abi=abi),
-        bytes,
-    )
-    assert_type(
-        retry_call(
-            err, recvfrom, timeout_ns=1, writing=False, poll=poll, monotonic_ns=clock, abi=abi,
-            deadline=Deadline(5),
-        ),
-        tuple[bytes, bytes],
-    )
-    retry_call(err, recv, poll=poll, monotonic_ns=clock, abi=abi)  # type: ignore[call-arg]
-    assert_type(
-        finish_connect(
-            err, timeout_ns=1, poll=poll, monotonic_ns=clock, so_error=lambda: 0,
-            strerror=str, abi=abi, ex=True,
-        ),
-        int,
-    )
-    finish_connect(  # type: ignore[call-arg]
-        err, timeout_ns=1, poll=poll, monotonic_ns=clock, strerror=str, abi=abi, ex=True
-    )
-    assert_type(
-        send_all(memoryview(b"x"), send, timeout_ns=-1, poll=poll, monotonic_ns=clock, abi=abi),
-        None,
-    )
-    send_all(b"x", send, timeout_ns=-1, poll=poll, monotonic_ns=clock, abi=abi)  # type: ignore[arg-type]
+    assert_type(retry(waiter, err, False, recv, (10, 0)), bytes)
+    retry(waiter, err, False, recv)  # type: ignore[call-arg]
+    assert_type(finish_connect(sock, err, ex=True), int)
+    finish_connect(err, ex=True)  # type: ignore[call-arg,arg-type]
+    assert_type(send_all(sock, sock._drv.send, memoryview(b"x"), 0), None)
+    send_all(sock, sock._drv.send, b"x", 0)  # type: ignore[arg-type]
+    assert_type(sendfile_chunk(sock, 3, 1.5, attempt), int | None)
+    assert_type(SocketType._call, Callable[..., object])  # type: ignore[assert-type]
+    call(object(), False, recv, 10, 0)  # type: ignore[arg-type]

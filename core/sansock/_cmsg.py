@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Union, final, overlo
 import attrs
 
 from ._abi import derived
-from ._msgargs import bytes_like, is_sequence, parse_c_int, parse_ssize_t, sequence_fast, tp_name
+from ._convert import arg_int, arg_ssize, bytes_like, is_sequence, sequence_fast, tp_name
 
 if TYPE_CHECKING:
     from ._abi import ABI
@@ -346,7 +346,7 @@ def cmsg_len(n: object, abi: ABI) -> int:
     ssize_t``), then ``OverflowError: CMSG_LEN() argument out of range``
     unless ``0 <= n <= SOCKLEN_T_LIMIT - CMSG_LEN(0)``.
     """
-    length = parse_ssize_t(n, abi)
+    length = arg_ssize(n, abi)
     result = codec(abi).get_cmsg_len(length) if length >= 0 else None
     if result is None:
         raise OverflowError("CMSG_LEN() argument out of range")
@@ -360,7 +360,7 @@ def cmsg_space(n: object, abi: ABI) -> int:
     ``OverflowError: CMSG_SPACE() argument out of range`` unless ``0 <= n <=
     SOCKLEN_T_LIMIT - CMSG_SPACE(1)``.
     """
-    length = parse_ssize_t(n, abi)
+    length = arg_ssize(n, abi)
     result = codec(abi).get_cmsg_space(length) if length >= 0 else None
     if result is None:
         raise OverflowError("CMSG_SPACE() argument out of range")
@@ -387,8 +387,8 @@ def _parse_item(item: object, abi: ABI) -> tuple[int, int, memoryview]:
     size = len(item)  # type: ignore[arg-type]  # PySequence_Size
     if size != 3:
         raise TypeError(f"{_ITEM_FNAME}() argument must be sequence of length 3, not {size}")
-    level = parse_c_int(_member(item, 0), abi)
-    kind = parse_c_int(_member(item, 1), abi)
+    level = arg_int(_member(item, 0), abi)
+    kind = arg_int(_member(item, 1), abi)
     return level, kind, bytes_like(_member(item, 2))
 
 

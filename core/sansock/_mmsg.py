@@ -32,8 +32,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import _address
-from ._convert import arg_int, arg_ssize
-from ._msgargs import bytes_like, sequence_fast, tp_name
+from ._convert import arg_int, arg_ssize, bytes_like, sequence_fast, tp_name
 from ._socket import SocketType
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ def recvmmsg(sock: SocketType, count: int, bufsize: int, flags: int = 0) -> list
     batch = getattr(drv, "recvmmsg", None)
     if batch is not None:
         # sock._call keeps no exception alive past its frame (issue 12 item 6).
-        return _decode_all(sock, sock._call(False, batch, fd, count, bufsize, flags))
+        return _decode_all(sock, sock._call(False, batch, count, bufsize, flags))
     return _recv_loop(sock, count, bufsize, flags)
 
 
@@ -94,7 +93,7 @@ def _recv_loop(sock: SocketType, count: int, bufsize: int, flags: int) -> list[t
     """The fallback: ``recvfrom`` as MSG_WAITFORONE would (module docstring)."""
     drv = sock._drv
     fd = sock._fd
-    data, raw = sock._call(False, drv.recvfrom, fd, bufsize, flags)
+    data, raw = sock._call(False, drv.recvfrom, bufsize, flags)
     got: list[tuple[bytes, int, bytes]] = [(data, 0, raw)]
     abi = sock._k.abi
     dontwait = flags | abi.const("MSG_DONTWAIT")
@@ -140,7 +139,7 @@ def sendmmsg(
     fd = sock._fd
     batch = getattr(drv, "sendmmsg", None)
     if batch is not None:
-        sent: int = sock._call(True, batch, fd, messages, flags)
+        sent: int = sock._call(True, batch, messages, flags)
         return sent
     return _send_loop(sock, messages, flags)
 
@@ -151,9 +150,9 @@ def _send_loop(sock: SocketType, messages: list[tuple[ReadableBuffer, bytes | No
     fd = sock._fd
     data, raw = messages[0]
     if raw is None:
-        sock._call(True, drv.send, fd, data, flags)
+        sock._call(True, drv.send, data, flags)
     else:
-        sock._call(True, drv.sendto, fd, data, flags, raw)
+        sock._call(True, drv.sendto, data, flags, raw)
     sent = 1
     for data, raw in messages[1 : sock._k.abi.iov_max]:
         try:

@@ -306,7 +306,7 @@ def _receive(
     drv = sock._drv
     syscall = drv.recvmsg_into if into else drv.recvmsg
     data: Any  # bytes (recvmsg) or the count (recvmsg_into)
-    data, control, msg_flags, raw_address = sock._call(False, syscall, sock._fd, target, ancbufsize, flags | extra)
+    data, control, msg_flags, raw_address = sock._call(False, syscall, target, ancbufsize, flags | extra)
     abi = sock._k.abi
     reg = DEFAULT_REGISTRY if registry is None else registry
     try:

@@ -9,26 +9,25 @@ Three rules every method follows (issue 12):
   ``__int__``); everything else is parsed by ``_convert`` (``__index__``, as
   CPython's argument parsing) before any syscall, so an argument error
   consumes nothing.
-* **The fd is re-read on every attempt.**  A call that waits (poll, then
-  retry) reads ``self._fd`` again before each poll and each retry, as
-  CPython's ``sock_call_ex`` reads ``s->sock_fd``: after ``close()`` from
-  another thread it is -1, the poll reports "ready" at once
-  (``internal_select``) and the syscall fails with EBADF, instead of using
-  whichever socket got the fd number next.
+* **The fd is re-read on every attempt** by the timeout machine, as
+  ``sock_call_ex`` reads ``s->sock_fd``: after ``close()`` from another
+  thread it is -1 and the call fails with EBADF, instead of using whichever
+  socket got the fd number next.
 * **No saved exception outlives its frame.**  An exception kept in a local
-  (``first = exc``) references, through its traceback, the frame that holds
-  it: a reference cycle that keeps the socket alive until the cyclic GC.
-  Every such local is cleared in a ``finally`` before the frame ends (see
-  ``_timeout`` for the machine's side), so a socket dies with its last
-  reference as in CPython.
+  (``first = exc``) holds, through its traceback, the frame and the socket:
+  every such local is cleared in a ``finally``, so a socket dies with its
+  last reference as in CPython.
 
 This is glue.  Every method does what CPython's C method does, in the same
-order: parse arguments (``_convert``, ``_msgargs``), encode addresses
-(``_address``) and control data (``_cmsg``), call the driver once, and decode
-the result.  The fast path is one driver call with plain values; the timeout
-machine (``_timeout``) is consulted only when that call failed with EINTR,
-EAGAIN or EINPROGRESS.  Each method names the ``socketmodule.c`` function it
-reproduces.
+order: parse arguments (``_convert``), encode addresses (``_address``) and
+control data (``_cmsg``), call the driver, and decode the result.  On a
+blocking or non-blocking socket the fast path is one driver call with plain
+values, and the timeout machine (``_timeout``) is consulted only when it
+failed; in timeout mode every call goes through the machine, which polls
+first.  When the driver refuses a fast path's values (``TypeError``,
+``OverflowError``), the method parses them as CPython does (``_convert``)
+and raises its message, before any syscall.  Each method names the
+``socketmodule.c`` function it reproduces.
 
 The Python-level ``socket.socket`` of ``Lib/socket.py`` (makefile, accept's
 timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
@@ -38,19 +37,17 @@ from __future__ import annotations
 
 import operator
 import warnings
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
-from . import _address, _cmsg, _msgargs, _timeout
-from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_ssize, arg_uint_wrapping, c_long, clinic_int, wrap_c_int
-from ._convert import converterr_name, tp_name
-from ._errors import timed_out
+from . import _address, _cmsg, _convert, _timeout
+from ._convert import INT_MAX, INT_MIN, arg_int, c_long, clinic_int, wrap_c_int
+from ._convert import bytes_like, writable_arg
 from ._pyrules import RULES
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from ._binding import Binding
     from ._consts import SocketConstants
     from ._driver import Driver
 
@@ -73,16 +70,21 @@ _OMITTED: Any = _Omitted()
 _FAST_SIZE = 1 << 24
 
 
-def _bytes_like(value: object) -> memoryview:
-    """Format ``"y*"``: any C-contiguous buffer, else CPython's TypeError."""
-    try:
-        view = memoryview(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{tp_name(value)}'") from None
-    if not view.c_contiguous:
-        # PyObject_GetBuffer(PyBUF_SIMPLE) of a strided memoryview.
-        raise BufferError("memoryview: underlying buffer is not C-contiguous")
-    return view
+class SocketBinding(Protocol):
+    """What a socket reads of its binding (:class:`sansock.Binding` is one): a
+    protocol, as ``_binding`` imports this module (no cycle: test_layering)."""
+
+    @property
+    def driver(self) -> Driver: ...
+    @property
+    def constants(self) -> SocketConstants: ...
+    @property
+    def default_timeout_ns(self) -> int: ...
+    def address_family(self, value: int, /) -> int: ...
+    def socket_kind(self, value: int, /) -> int: ...
+    #: What every new socket reads, made once per driver (Binding._make_socket_state).
+    _socket_state: tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]] | None
+    def _make_socket_state(self) -> tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]]: ...
 
 
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
@@ -97,10 +99,31 @@ class SocketType:
     :class:`sansock.socket` for the documented class.
     """
 
+    # The socket internals, in one place.  Other core modules may read these
+    # (and only these) of a socket; everything else is private to this class.
+    #
+    #   _fd          the fd, -1 once closed/detached; re-read on every attempt
+    #                (_timeout, _received, _mmsg, _socketpy)
+    #   _family, _type, _proto
+    #                as the C object stores them (_received, _mmsg)
+    #   _timeout_ns  -1 blocking, 0 non-blocking, > 0 timeout mode (_timeout)
+    #   _drv         the driver (_timeout, _received, _mmsg, _socketpy)
+    #   _k           the ABI's constants, _k.abi the ABI (everywhere)
+    #   _binding     the binding: default timeout, enum converters (_socketpy)
+    #   _call(writing, syscall, *args)
+    #                sock_call: the syscall through the timeout machine
+    #                (_timeout.call; _received, _mmsg)
+    #   _encode(address, caller), _decode(raw)
+    #                the family's address codec (_received, _mmsg)
+    #   _recvmsg_args(into, target, ancbufsize, flags)
+    #                recvmsg/recvmsg_into's arguments parsed (_received)
+    #
+    # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
+    # Waiter protocol; mypy checks SocketType against it.
     __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast")
 
     #: The binding (driver and module state) sockets of this class use.
-    _default_binding: ClassVar[Binding]
+    _default_binding: ClassVar[SocketBinding]
 
     _fd: int
     _family: int
@@ -109,7 +132,7 @@ class SocketType:
     _timeout_ns: int
     _drv: Driver
     _k: SocketConstants
-    _binding: Binding
+    _binding: SocketBinding
     #: The control-buffer codec of the socket's ABI (the packer and the walk).
     _control: _cmsg.CmsgCodec
     #: getsockaddrlen() knows the family: recvmsg/recvmsg_into may take their fast paths.
@@ -224,7 +247,7 @@ class SocketType:
     @property
     def timeout(self) -> float | None:
         """The timeout in seconds (None: blocking, 0.0: non-blocking)."""
-        return _timeout.timeout_seconds(self._timeout_ns)
+        return _convert.timeout_seconds(self._timeout_ns)
 
     def fileno(self) -> int:
         """The file descriptor, or -1 once closed or detached."""
@@ -258,17 +281,17 @@ class SocketType:
     # -- timeouts: sock_settimeout / sock_setblocking / sock_gettimeout -------
     def settimeout(self, value: float | None, /) -> None:
         """Set the timeout in seconds; None means blocking, 0.0 non-blocking."""
-        ns = _timeout.parse_timeout(value)
+        ns = _convert.parse_timeout(value)
         self._timeout_ns = ns
         self._drv.set_nonblocking(self._fd, ns >= 0)
 
     def gettimeout(self) -> float | None:
         """The timeout in seconds, or None."""
-        return _timeout.timeout_seconds(self._timeout_ns)
+        return _convert.timeout_seconds(self._timeout_ns)
 
     def setblocking(self, flag: bool, /) -> None:
         """``setblocking(True)`` is ``settimeout(None)``; False is ``settimeout(0.0)``."""
-        ns = _timeout.parse_blocking(flag, self._k.abi)
+        ns = _convert.parse_blocking(flag, self._k.abi)
         self._timeout_ns = ns
         self._drv.set_nonblocking(self._fd, ns >= 0)
 
@@ -276,49 +299,12 @@ class SocketType:
         """False only in non-blocking mode (timeout 0.0)."""
         return self._timeout_ns != 0
 
-    # -- the slow path: sock_call_ex -----------------------------------------
-    def _call(self, writing: bool, syscall: Callable[..., _T], fd: int, *args: Any) -> _T:
-        """``syscall(fd, *args)`` through the timeout machine (``sock_call``).
-
-        *fd* is the socket's fd, read by the caller for the first attempt;
-        every retry reads ``self._fd`` again (:meth:`_again`).
-        """
-        try:
-            return syscall(fd, *args)
-        except OSError as exc:
-            first: OSError | None = exc
-        try:
-            return self._again(first, writing, syscall, fd, *args)  # type: ignore[arg-type]
-        finally:
-            first = None  # its traceback holds this frame: no cycle
-
-    def _again(self, err: OSError, writing: bool, syscall: Callable[..., _T], fd: int, *args: Any) -> _T:
-        """Finish ``syscall(fd, *args)``, whose first attempt failed with *err*.
-
-        Every poll and every retry uses the fd the socket has *then*
-        (``sock_call_ex`` reads ``s->sock_fd`` on each iteration): -1 after a
-        ``close()`` from another thread, which fails with EBADF.
-        """
-        try:
-            return _timeout.retry_call(
-                err,
-                lambda: syscall(self._fd, *args),
-                timeout_ns=self._timeout_ns,
-                writing=writing,
-                poll=self._poll,
-                monotonic_ns=self._drv.monotonic_ns,
-                abi=self._k.abi,
-            )
-        finally:
-            del err  # a raised err's traceback holds this frame: no cycle
-
-    def _poll(self, events: int, timeout_ms: int) -> int:
-        """``internal_select``: poll the socket's current fd; a closed socket
-        (fd -1) is "ready" at once, so that the retried syscall reports EBADF."""
-        fd = self._fd
-        if fd == -1:
-            return events
-        return self._drv.poll(fd, events, timeout_ms)
+    # -- every call that may wait: sock_call (the timeout machine) -------------
+    #: ``sock_call``: ``self._call(writing, syscall, *args)`` makes
+    #: ``syscall(fd, *args)`` in the socket's mode -- the syscall first when
+    #: blocking or non-blocking, poll first in timeout mode -- reading the fd
+    #: again before every poll and attempt (see ``_timeout.call``).
+    _call = _timeout.call
 
     # -- addresses -----------------------------------------------------------
     def _encode(self, address: object, caller: str) -> bytes:
@@ -357,7 +343,7 @@ class SocketType:
         drv = self._drv
         fd = self._fd
         flags = self._k.SOCK_CLOEXEC
-        newfd, raw = self._call(False, drv.accept, fd, flags)
+        newfd, raw = self._call(False, drv.accept, flags)
         if self._family == self._k.AF_ALG:
             return newfd, None
         try:
@@ -375,33 +361,19 @@ class SocketType:
         return self._connect(self._encode(address, "connect_ex"), True)
 
     def _connect(self, raw: bytes, ex: bool) -> int:
-        drv = self._drv
+        # internal_connect: connect() once, directly, in every mode.
         try:
-            drv.connect(self._fd, raw)
+            self._drv.connect(self._fd, raw)
             return 0
         except OSError as exc:
             first: OSError | None = exc
         try:
-            return _timeout.finish_connect(
-                first,  # type: ignore[arg-type]
-                timeout_ns=self._timeout_ns,
-                poll=self._poll,
-                monotonic_ns=drv.monotonic_ns,
-                so_error=self._so_error,
-                strerror=drv.strerror,
-                abi=self._k.abi,
-                ex=ex,
-            )
+            return _timeout.finish_connect(self, first, ex=ex)  # type: ignore[arg-type]
         finally:
             # The EINPROGRESS exception's traceback holds this frame (and so
             # the socket): dropping it here lets the socket die with its
             # last reference (issue 12, item 6).
             first = None
-
-    def _so_error(self) -> int:
-        """``sock_connect_impl``: ``getsockopt(SO_ERROR)`` on the current fd."""
-        k = self._k
-        return self._drv.getsockopt(self._fd, k.SOL_SOCKET, k.SO_ERROR)
 
     def shutdown(self, how: int, /) -> None:
         """Shut down one or both halves of the connection (sock_shutdown)."""
@@ -442,13 +414,9 @@ class SocketType:
                 except OverflowError:
                     pass
             buflen = 0
-        level = arg_int(level)
-        optname = arg_int(optname)
-        size = arg_int(buflen)
+        level, optname, size = _convert.getsockopt_args(level, optname, buflen)
         if size == 0:
             return self._drv.getsockopt(self._fd, level, optname)
-        if size <= 0 or size > 1024:
-            raise OSError("getsockopt buflen out of range")
         return self._drv.getsockopt_bytes(self._fd, level, optname, size)
 
     @overload
@@ -465,17 +433,7 @@ class SocketType:
     ) -> None:
         """``setsockopt`` with an int, a buffer, or ``None, optlen`` (sock_setsockopt)."""
         if optlen is not _OMITTED:
-            # "iiO!I:setsockopt" (value must be None); when that parse fails
-            # for any reason, CPython's last try "iiy*:setsockopt" reports
-            # the argument count.
-            try:
-                if value is not None:
-                    raise TypeError
-                level = arg_int(level)
-                optname = arg_int(optname)
-                size = arg_uint_wrapping(optlen)
-            except (TypeError, OverflowError):
-                raise TypeError("setsockopt() takes exactly 3 arguments (4 given)") from None
+            level, optname, size = _convert.setsockopt_null_args(level, optname, value, optlen)
             self._drv.setsockopt_bytes(self._fd, level, optname, None, size)
             return
         if (
@@ -488,22 +446,12 @@ class SocketType:
         ):
             self._drv.setsockopt(self._fd, level, optname, value)
             return
-        # sock_setsockopt tries "iii:setsockopt" first (any object with
-        # __index__ is an int there, so the kernel's answer comes first:
-        # setsockopt(0, 0, obj) is EOPNOTSUPP on an AF_UNIX socket), clears
-        # whatever that parse raised (PyErr_Clear), skips "iiO!I" (four
-        # arguments), and "iiy*:setsockopt" then reports the error.
-        try:
-            int_args = (arg_int(level), arg_int(optname), arg_int(value))
-        except Exception:
-            int_args = None
-        if int_args is not None:
-            self._drv.setsockopt(self._fd, *int_args)
-            return
-        level = arg_int(level)
-        optname = arg_int(optname)
-        view = _bytes_like(value)
-        self._drv.setsockopt_bytes(self._fd, level, optname, view, view.nbytes)
+        level, optname, parsed = _convert.setsockopt_args(level, optname, value)
+        if type(parsed) is int:
+            self._drv.setsockopt(self._fd, level, optname, parsed)
+        else:
+            assert isinstance(parsed, memoryview)
+            self._drv.setsockopt_bytes(self._fd, level, optname, parsed, parsed.nbytes)
 
     # -- sending -------------------------------------------------------------
     def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
@@ -514,28 +462,32 @@ class SocketType:
         # does, to raise its exact error.
         first: OSError | None = None
         if type(flags) is int:
-            try:
-                return self._drv.send(self._fd, data, flags)
-            except OSError as exc:
-                first = exc
-            except (TypeError, OverflowError, BufferError):
-                pass
+            if self._timeout_ns > 0:
+                # Polls first: only values no driver refuses (before any poll).
+                if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
+                    return _timeout.call_timed(self, True, self._drv.send, (data, flags))
+            else:
+                try:
+                    return self._drv.send(self._fd, data, flags)
+                except OSError as exc:
+                    first = exc
+                except (TypeError, OverflowError, BufferError):
+                    pass
             if first is not None:
                 try:
-                    return self._again(first, True, self._drv.send, self._fd, data, flags)
+                    return _timeout.retry(self, first, True, self._drv.send, (data, flags))
                 finally:
                     first = None  # its traceback holds this frame: no cycle
         # An argument the driver refused, or flags not an exact int: parse as
         # "y*|i:send", which raises or converts, before any syscall.
-        view = _bytes_like(data)
-        return self._call(True, self._drv.send, self._fd, view, arg_int(flags))
+        view = bytes_like(data)
+        return self._call(True, self._drv.send, view, arg_int(flags))
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
-        if type(data) is bytes and type(flags) is int:
-            # Fast path: one driver call sends everything in the common case.
-            # Trying before taking the deadline moves it by one failed or
-            # partial non-blocking send, as the try-first design of send().
+        if type(data) is bytes and type(flags) is int and self._timeout_ns <= 0:
+            # Fast path (blocking and non-blocking: no deadline, no poll
+            # first): one driver call sends everything in the common case.
             try:
                 sent = self._drv.send(self._fd, data, flags)
             except OSError as exc:
@@ -553,16 +505,14 @@ class SocketType:
             if first is None:
                 self._sendall_view(data, arg_int(flags))
                 return
-            k = self._k
-            code = first.errno
-            if not (code == k.EINTR or (self._timeout_ns > 0 and (code == k.EAGAIN or code == k.EWOULDBLOCK))):
+            if first.errno != self._k.EINTR:
                 first.bytes_sent = 0  # type: ignore[attr-defined]  # as _timeout.send_all notes it
                 try:
                     raise first
                 finally:
                     first = None  # its traceback holds this frame: no cycle
             first = None
-            # EINTR is retried, EAGAIN in timeout mode waits: the general path.
+            # EINTR is retried: the general path.
         self._sendall_view(data, flags)
 
     def _sendall_rest(self, data: bytes, sent: int, flags: int) -> None:
@@ -576,25 +526,12 @@ class SocketType:
             raise
 
     def _sendall_view(self, data: ReadableBuffer, flags: int) -> None:
-        view = _bytes_like(data)
+        view = bytes_like(data)
         if view.ndim != 1 or view.format != "B":
             view = view.cast("B")
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
             flags = arg_int(flags)
-        drv = self._drv
-
-        def send(rest: memoryview) -> int:
-            # sock_sendall reads s->sock_fd for every chunk and retry.
-            return drv.send(self._fd, rest, flags)
-
-        _timeout.send_all(
-            view,
-            send,
-            timeout_ns=self._timeout_ns,
-            poll=self._poll,
-            monotonic_ns=drv.monotonic_ns,
-            abi=self._k.abi,
-        )
+        _timeout.send_all(self, self._drv.send, view, flags)
 
     @overload
     def sendto(self, data: ReadableBuffer, address: Any, /) -> int: ...
@@ -607,23 +544,16 @@ class SocketType:
             flags = 0
             (address,) = args
             if type(data) is not bytes:
-                data = _bytes_like(data)
+                data = bytes_like(data)
         elif nargs == 2:
             if type(data) is not bytes:
-                data = _bytes_like(data)
+                data = bytes_like(data)
             flags = arg_int(args[0])
             address = args[1]
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
         raw = self._encode(address, "sendto")
-        try:  # self._call written out: one frame less per datagram
-            return self._drv.sendto(self._fd, data, flags, raw)
-        except OSError as exc:
-            first: OSError | None = exc
-        try:
-            return self._again(first, True, self._drv.sendto, self._fd, data, flags, raw)  # type: ignore[arg-type]
-        finally:
-            first = None  # its traceback holds this frame: no cycle
+        return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
         self,
@@ -647,12 +577,12 @@ class SocketType:
                     else:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
-                        return self._call(True, self._drv.sendmsg, self._fd, buffers, control, flags, None)
+                        return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
         flags = arg_int(flags)
         raw = None if address is None else self._encode(address, "sendmsg")
-        views = _msgargs.sendmsg_buffers(buffers)
+        views = _convert.sendmsg_buffers(buffers)
         control = _cmsg.pack_ancdata(ancdata, self._k.abi)
-        return self._call(True, self._drv.sendmsg, self._fd, views, control, flags, raw)
+        return self._call(True, self._drv.sendmsg, views, control, flags, raw)
 
     def sendmsg_afalg(
         self,
@@ -665,63 +595,44 @@ class SocketType:
     ) -> int:
         """``sendmsg`` for AF_ALG sockets with the operation, IV and AEAD
         associated-data length as control messages (sock_sendmsg_afalg)."""
-        k = self._k
-        abi = k.abi
-        if self._family != k.AF_ALG:
+        if self._family != self._k.AF_ALG:
             raise OSError("algset is only supported for AF_ALG")
-        # "|O$O!y*O!i": op and assoclen must be ints, iv a buffer.
-        for name, value in (("op", op), ("assoclen", assoclen)):
-            if value is not None and not isinstance(value, int):
-                raise TypeError(
-                    f"sendmsg_afalg() argument '{name}' must be int, not {type(value).__name__}"
-                )
-        iv_view = None if iv is None else _bytes_like(iv)
-        flags = arg_int(flags)
-        try:
-            op_value = -1 if op is None else clinic_int(op)
-        except OverflowError:
-            op_value = -1
-        if op_value < 0:
-            raise TypeError("Invalid or missing argument 'op'")
-        assoc = -1
-        if assoclen is not None:
-            assoc = clinic_int(assoclen)
-            if assoc < 0:
-                raise TypeError("assoclen must be positive")
-        control = _cmsg.pack_afalg(op_value, iv_view, assoc, abi)
-        views = [] if msg is None else _msgargs.sendmsg_buffers(msg)
-        return self._call(True, self._drv.sendmsg, self._fd, views, control, flags, None)
+        op_value, iv_view, assoc, flags = _convert.sendmsg_afalg_args(op, iv, assoclen, flags)
+        control = _cmsg.pack_afalg(op_value, iv_view, assoc, self._k.abi)
+        views = [] if msg is None else _convert.sendmsg_buffers(msg)
+        return self._call(True, self._drv.sendmsg, views, control, flags, None)
 
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
         """Receive up to *bufsize* bytes (sock_recv)."""
-        # Fast path: exact ints only (a lying int subclass or a Decimal is
-        # parsed below), bufsize > 0 the one check the driver cannot make;
-        # a value beyond the C types is refused by the driver (OverflowError)
-        # and then parsed as "n|i:recv" for CPython's message.
+        # Fast path: exact ints, bufsize > 0 the one check the driver cannot
+        # make; a value it refuses (OverflowError) is parsed as "n|i:recv".
+        # Timeout mode polls first: only values no driver refuses go there.
         if type(bufsize) is int and type(flags) is int and bufsize > 0:
-            try:
-                return self._drv.recv(self._fd, bufsize, flags)
-            except OSError as exc:
-                first: OSError | None = exc
-            except OverflowError:
+            if self._timeout_ns > 0:
+                if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
+                    return _timeout.call_timed(self, False, self._drv.recv, (bufsize, flags))
                 first = None
+            else:
+                try:
+                    return self._drv.recv(self._fd, bufsize, flags)
+                except OSError as exc:
+                    first = exc
+                except OverflowError:
+                    first = None
             if first is not None:
                 try:
-                    return self._again(first, False, self._drv.recv, self._fd, bufsize, flags)
+                    return _timeout.retry(self, first, False, self._drv.recv, (bufsize, flags))
                 finally:
                     first = None  # its traceback holds this frame: no cycle
-        bufsize = arg_ssize(bufsize)
-        flags = arg_int(flags)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recv")
+        bufsize, flags = _convert.recv_args(bufsize, flags, "recv")
         if bufsize > 0:
-            return self._call(False, self._drv.recv, self._fd, bufsize, flags)
+            return self._call(False, self._drv.recv, bufsize, flags)
         return b""  # sock_recv_guts: no syscall for an empty read
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
-        if type(buffer) is bytearray and type(nbytes) is int and type(flags) is int:
+        if type(buffer) is bytearray and type(nbytes) is int and type(flags) is int and self._timeout_ns <= 0:
             # Fast path: a bytearray's len() is its size in bytes, so every
             # check of the general path is one comparison; a flags value
             # beyond a C int is refused by the driver's C type.
@@ -741,25 +652,16 @@ class SocketType:
                     # buf.clear() then raises BufferError).
                     held = memoryview(buffer)
                     try:
-                        return self._again(first, False, self._drv.recv_into, self._fd, held, nbytes, flags)
+                        return _timeout.retry(self, first, False, self._drv.recv_into, (held, nbytes, flags))
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                         held.release()
-        view = _writable(buffer, "recv_into")
+        view = writable_arg(buffer, "recv_into")
         try:
-            nbytes = arg_ssize(nbytes)
-            if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
-                flags = arg_int(flags)
-            if nbytes < 0:
-                raise ValueError("negative buffersize in recv_into")
-            size = view.nbytes
-            if nbytes == 0:
-                nbytes = size
-            if size < nbytes:
-                raise ValueError("buffer too small for requested bytes")
+            nbytes, flags = _convert.recv_into_args(view, nbytes, flags, "recv_into")
             if nbytes == 0:
                 return 0
-            return self._call(False, self._drv.recv_into, self._fd, view, nbytes, flags)
+            return self._call(False, self._drv.recv_into, view, nbytes, flags)
         finally:
             # PyBuffer_Release before returning or raising: no export outlives
             # the call, not even in the exception's traceback (whose frames
@@ -769,49 +671,20 @@ class SocketType:
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
-        if self._msg_fast and type(bufsize) is int and type(flags) is int and 0 <= bufsize <= _FAST_SIZE:
-            # Fast path, as recv's: exact ints, a size the general path
-            # accepts, a family getsockaddrlen knows; a flags value beyond a
-            # C int is refused by the driver, then parsed below.
-            try:
-                data, raw = self._drv.recvfrom(self._fd, bufsize, flags)
-            except OSError as exc:
-                first: OSError | None = exc
-            except OverflowError:
-                first = None
-            else:
-                return data, self._decode(raw)
-            if first is not None:
-                try:
-                    data, raw = self._again(first, False, self._drv.recvfrom, self._fd, bufsize, flags)
-                finally:
-                    first = None  # its traceback holds this frame: no cycle
-                return data, self._decode(raw)
-        bufsize = arg_ssize(bufsize)
-        flags = arg_int(flags)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recvfrom")
+        bufsize, flags = _convert.recv_args(bufsize, flags, "recvfrom")
         _address.sockaddr_len(self._family, self._k.abi)
-        data, raw = self._call(False, self._drv.recvfrom, self._fd, bufsize, flags)
+        data, raw = self._call(False, self._drv.recvfrom, bufsize, flags)
         return data, self._decode(raw)
 
     def recvfrom_into(
         self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
     ) -> tuple[int, Any]:
         """Like :meth:`recvfrom` into *buffer* (sock_recvfrom_into)."""
-        view = _writable(buffer, "recvfrom_into")
+        view = writable_arg(buffer, "recvfrom_into")
         try:
-            nbytes = arg_ssize(nbytes)
-            flags = arg_int(flags)
-            if nbytes < 0:
-                raise ValueError("negative buffersize in recvfrom_into")
-            size = view.nbytes
-            if nbytes == 0:
-                nbytes = size
-            elif nbytes > size:
-                raise ValueError("nbytes is greater than the length of the buffer")
+            nbytes, flags = _convert.recv_into_args(view, nbytes, flags, "recvfrom_into")
             _address.sockaddr_len(self._family, self._k.abi)
-            n, raw = self._call(False, self._drv.recvfrom_into, self._fd, view, nbytes, flags)
+            n, raw = self._call(False, self._drv.recvfrom_into, view, nbytes, flags)
         finally:
             view.release()  # PyBuffer_Release before returning or raising
             del buffer  # nor the caller's memoryview, through a traceback
@@ -859,11 +732,11 @@ class SocketType:
         abi = self._k.abi
         parsed: tuple[Any, int, int]
         if into:
-            parsed = _msgargs.recvmsg_into_args(target, ancbufsize, flags)
+            parsed = _convert.recvmsg_into_args(target, ancbufsize, flags)
         else:
-            parsed = _msgargs.recvmsg_args(target, ancbufsize, flags)
+            parsed = _convert.recvmsg_args(target, ancbufsize, flags)
         _address.sockaddr_len(self._family, abi)
-        _msgargs.check_ancbufsize(parsed[1], abi)
+        _convert.check_ancbufsize(parsed[1], abi)
         return parsed
 
     def _recvmsg(
@@ -889,7 +762,7 @@ class SocketType:
         data: Any  # bytes (recvmsg) or the byte count (recvmsg_into)
         first: OSError | None = None
         done = False
-        if fast:
+        if fast and self._timeout_ns <= 0:
             try:
                 # Called as methods, not through a local: no bound method is
                 # made on the path every call takes.
@@ -913,14 +786,14 @@ class SocketType:
                     if into:
                         target = held = [memoryview(buf) for buf in target]
                     try:
-                        data, control, msg_flags, raw = self._again(first, False, syscall, self._fd, target, ancbufsize, flags)
+                        data, control, msg_flags, raw = _timeout.retry(self, first, False, syscall, (target, ancbufsize, flags))
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                 else:
                     target, ancbufsize, flags = self._recvmsg_args(into, target, ancbufsize, flags)
                     if into:
                         held = target
-                    data, control, msg_flags, raw = self._call(False, syscall, self._fd, target, ancbufsize, flags)
+                    data, control, msg_flags, raw = self._call(False, syscall, target, ancbufsize, flags)
             except BaseException:
                 if held is not None:
                     for view in held:
@@ -950,20 +823,3 @@ class SocketType:
 
 SocketType.__module__ = "sansock"
 
-
-def _writable(buffer: object, caller: str) -> memoryview:
-    """Format ``"w*"``: a writable buffer, else CPython's TypeError."""
-    try:
-        view = memoryview(buffer)  # type: ignore[arg-type]
-    except TypeError:
-        view = None
-    if view is None or view.readonly or not view.c_contiguous:
-        # "w*" asks for PyBUF_WRITABLE (a C-contiguous buffer): a strided
-        # memoryview fails as a read-only one does.
-        raise TypeError(
-            f"{caller}() argument 1 must be read-write bytes-like object, "
-            f"not {converterr_name(buffer)}"
-        )
-    if view.ndim != 1 or view.format not in ("B", "b", "c"):
-        view = view.cast("B")
-    return view

@@ -11,8 +11,9 @@ the enum-typed ``family``/``type`` properties.  Code follows CPython 3.11's
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
+from . import _timeout
 from ._convert import clinic_int
 from ._socket import SocketType
 
@@ -275,45 +276,46 @@ class socket(SocketType):
         timeout = self.gettimeout()
         if timeout == 0:
             raise ValueError("non-blocking sockets are not supported")
-        k = self._k
-        deadline = None
+        # "selector.register(sockno, selectors.EVENT_WRITE)": selectors'
+        # _fileobj_to_fd refuses a closed socket's -1.  The loop then waits on
+        # that fd, whatever the socket holds later.
+        if sockno < 0:
+            raise ValueError(f"Invalid file descriptor: {sockno}")
+        drv_sendfile = drv.sendfile
         total_sent = 0
+
+        def attempt(fd: int) -> int | None:
+            # The loop's body between the wait and os.sendfile; None: "break".
+            nonlocal blocksize
+            if count:
+                blocksize = count - total_sent
+                if blocksize <= 0:
+                    return None
+            return drv_sendfile(fd, fileno, offset, blocksize)
+
+        def failed(err: OSError) -> NoReturn:
+            # "except OSError as err:", raised with the contexts CPython's
+            # handler gives them.
+            if total_sent == 0:
+                # We can get here for different reasons, the main one being
+                # 'file' is not a regular mmap(2)-like file, in which case
+                # we'll fall back on using plain send().
+                giveup = _GiveupOnSendfile(err)
+                giveup.__context__ = err
+                raise giveup
+            raise err from None
+
         try:
             while True:
-                if timeout:
-                    now = drv.monotonic_ns()
-                    if deadline is None:
-                        deadline = now + self._timeout_ns
-                    remaining = deadline - now
-                    if remaining <= 0 or not drv.poll(
-                        sockno, k.POLLOUT, _timeout_ms_ceil(remaining)
-                    ):
-                        raise TimeoutError("timed out")
-                if count:
-                    blocksize = count - total_sent
-                    if blocksize <= 0:
-                        break
-                try:
-                    sent = drv.sendfile(sockno, fileno, offset, blocksize)
-                except BlockingIOError:
-                    if not timeout:
-                        # Block until the socket is ready to send some
-                        # data; avoids hogging CPU resources.
-                        drv.poll(sockno, k.POLLOUT, -1)
-                    continue
-                except OSError as err:
-                    if total_sent == 0:
-                        # We can get here for different reasons, the main
-                        # one being 'file' is not a regular mmap(2)-like
-                        # file, in which case we'll fall back on using
-                        # plain send().
-                        raise _GiveupOnSendfile(err)
-                    raise err from None
-                else:
-                    if sent == 0:
-                        break  # EOF
-                    offset += sent
-                    total_sent += sent
+                # Each turn's wait (selector.select(timeout), or select() after
+                # EAGAIN when blocking) and os.sendfile: the timeout machine.
+                sent = _timeout.sendfile_chunk(self, sockno, timeout, attempt, failed)
+                if sent is None:
+                    break
+                if sent == 0:
+                    break  # EOF
+                offset += sent
+                total_sent += sent
             return total_sent
         finally:
             if total_sent > 0 and hasattr(file, "seek"):
@@ -415,10 +417,6 @@ class socket(SocketType):
 
 
 socket.__module__ = "sansock"
-
-
-def _timeout_ms_ceil(ns: int) -> int:
-    return -(-ns // 1_000_000)
 
 
 class _GiveupOnSendfile(Exception):

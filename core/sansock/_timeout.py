@@ -1,238 +1,111 @@
 """The timeout machine: every blocking, non-blocking and timeout decision of a
-socket call lives in this module, as tables keyed by enum states.
+socket call, and every wait, lives in this module, as tables keyed by enum
+states.
 
 It reproduces CPython 3.11's ``Modules/socketmodule.c`` (``sock_call_ex``,
 ``internal_select``, ``internal_connect``, ``sock_connect_impl``,
-``sock_sendall``, ``socket_parse_timeout``) and the parts of
-``Python/pytime.c`` they use.  It is pure: it never reads a clock, never
-sleeps, never performs a syscall.  The driving functions below only call the
-callables they are handed (the syscall, ``poll``, the monotonic clock), and
-every platform number (errno values, ``POLL*`` bits) comes from an
-:class:`~sansock.ABI`.
-
-Timeout values
---------------
-A socket holds one integer, its *timeout* in nanoseconds, as CPython's
-``sock_timeout``: ``-1`` blocking (``None``), ``0`` non-blocking, ``> 0``
-timeout mode.  :func:`parse_timeout` (``settimeout``/``setdefaulttimeout``),
-:func:`parse_blocking` (``setblocking``) and :func:`timeout_seconds`
-(``gettimeout``) convert with CPython's exact rounding and messages.
+``sock_sendall``) and ``Lib/socket.py``'s sendfile loop.  It is pure: it
+never reads a clock, sleeps or performs a syscall itself; it calls the
+driver of the socket it is handed, and every platform number comes from the
+socket's constants.  A socket's timeout is one integer of nanoseconds, as
+CPython's ``sock_timeout``: ``-1`` blocking, ``0`` non-blocking, ``> 0``
+timeout mode (``sansock._convert.parse_timeout`` makes it).
 
 The machines
 ------------
-Design note: the socket class tries the syscall *first* and consults this
-module only when that first attempt failed.  CPython polls first in timeout
-mode; trying first is observably the same (in timeout mode the fd is
-``O_NONBLOCK``, so the first try never blocks) and spares a ``poll`` per call
-when data is already there.  The deadline is fixed at the first poll, as in
-CPython; only the few nanoseconds of the failed first try move it.
+The socket polls first in timeout mode, as CPython's ``sock_call_ex`` does:
+trying first would be observable whenever poll readiness is stricter than
+the syscall (``SO_RCVLOWAT`` above the queued bytes: ``recv`` would return
+them, CPython times out; an AF_UNIX peer whose queue makes ``poll`` report
+no ``POLLOUT`` while ``send`` still fits a byte).  Blocking and non-blocking
+sockets never poll before the syscall, so there the socket's fast paths make
+the first attempt themselves and consult the machine only when it failed.
 
-:data:`CALL_TABLE` is ``sock_call_ex``: ``(State, Event) -> (Action, State)``.
-:data:`CONNECT_TABLE` is the head of ``internal_connect``: ``(Mode,
-ConnectEvent) -> (ConnectAction, State)``, whose ``WAIT`` enters
-:data:`CALL_TABLE` at a ``*_WAIT`` state with ``getsockopt(SO_ERROR)`` as the
-syscall (``sock_connect_impl``).  :func:`next_step` looks a pair up and names
-impossible pairs.
+:data:`CALL_TABLE` is ``sock_call_ex``: ``(State, Event) -> (Action, State)``;
+:data:`ENTRY` says where a call starts in each :class:`Mode` (the syscall,
+or in timeout mode the poll).  :data:`CONNECT_TABLE` is the head of
+``internal_connect``: ``(Mode, ConnectEvent) -> (ConnectAction, State)``,
+whose ``WAIT`` enters :data:`CALL_TABLE` at a ``*_WAIT`` state with
+``getsockopt(SO_ERROR)`` as the syscall (``sock_connect_impl``).
+:data:`SENDFILE_TABLE` is one turn of ``Lib/socket.py``'s sendfile loop.
+:func:`next_step` looks a pair up and names impossible pairs.
 
 Driving functions
 -----------------
-* :func:`retry_call` -- the generic path (recv, recv_into, recvfrom, recvmsg,
-  send, sendto, sendmsg, accept...).
+The machine owns every wait a socket makes; each function reads the socket
+through the :class:`Waiter` protocol (its fd, timeout, driver and constants)
+and calls ``syscall(fd, *args)`` with the fd the socket has at that attempt.
+
+* :func:`call` -- ``sock_call``: the whole call in the socket's mode
+  (``SocketType._call`` is this function).
+* :func:`call_timed` -- ``sock_call_ex`` in timeout mode: poll first.
+* :func:`retry` -- the retry step, after a fast path's own first try failed
+  on a blocking or non-blocking socket.
 * :func:`finish_connect` -- ``connect``/``connect_ex`` after the first
   ``connect()`` failed.
 * :func:`send_all` -- ``sendall``: one deadline for the whole call.
+* :func:`sendfile_chunk` -- the wait and the ``os.sendfile`` of one turn of
+  ``socket.sendfile``'s loop.
 
-Wiring: the socket class (``sansock._socket.SocketType``) hands these
-functions the syscall as a closure that reads the socket's fd again on every
-attempt (``self._fd``, as ``sock_call_ex`` reads ``s->sock_fd``), so a
-``close()`` from another thread makes the call fail with EBADF; its ``_poll``
-returns "ready" for fd -1, as ``internal_select`` does; the clock is the
-driver's ``monotonic_ns`` and the numbers come from the socket's ABI.  The
-first exception is taken out of the ``except`` block (so that a
-``TimeoutError`` raised later carries no ``__context__``, as in CPython) and
-dropped in a ``finally`` (see below).  The code is ``SocketType._call`` and
-``_again`` (:func:`retry_call`), ``_connect`` (:func:`finish_connect`) and
-``_sendall_view`` (:func:`send_all`); an example written out here went stale
-once, so this text names them instead.
+Exceptions and reference cycles: the first exception of a call is taken
+out of the ``except`` block (a later ``TimeoutError`` carries no
+``__context__``, as in CPython).  Kept in a local, its traceback holds the
+frame and so the socket, until the cyclic GC; CPython's C code has no
+frames.  So every function here that keeps or re-raises an exception drops
+it from its locals in a ``finally`` (issue 12, item 6).
 
-Exceptions and reference cycles: an exception caught into a local
-(``failure = exc``) has a traceback that holds the frame that caught it, so
-the local makes a cycle, and the frame's other locals (the syscall and poll
-closures, which hold the socket) live until the cyclic GC.  CPython's C code
-has no frames: a socket dies with its last reference.  So every function
-here that keeps or re-raises an exception drops it from its locals in a
-``finally`` before its frame ends (issue 12, item 6).
-
-Signals: CPython calls ``PyErr_CheckSignals()`` after EINTR and after each
-partial ``send`` of ``sendall``.  A pure-Python loop needs no such call: the
-interpreter runs signal handlers between bytecodes, and an exception a handler
-raises propagates out of these functions by itself.
+Signals: CPython calls ``PyErr_CheckSignals()`` after EINTR; here the
+interpreter runs handlers between bytecodes, and what a handler raises
+propagates by itself.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import operator
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Final, SupportsIndex, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, TypeVar, cast
 
-import attrs
-
-from ._abi import ABI, derived
 from ._errors import timed_out
 from ._pyrules import RULES, PythonRules
 
+if TYPE_CHECKING:
+    from ._consts import SocketConstants
+
 __all__ = [
-    "BLOCKING",
-    "NON_BLOCKING",
     "CALL_TABLE",
     "CONNECT_TABLE",
     "Action",
     "ConnectAction",
     "ConnectEvent",
-    "Deadline",
+    "ENTRY",
     "Event",
     "Mode",
+    "SENDFILE_TABLE",
     "State",
+    "WaitDriver",
+    "Waiter",
     "bytes_sent",
+    "call",
+    "call_timed",
     "finish_connect",
     "mode_of",
     "next_step",
-    "parse_blocking",
-    "parse_timeout",
     "poll_timeout_ms",
-    "retry_call",
+    "retry",
     "send_all",
-    "timeout_seconds",
+    "sendfile_chunk",
 ]
 
 _T = TypeVar("_T")
 
-#: The timeout of a blocking socket (``gettimeout() is None``).
-BLOCKING: Final = -1
-#: The timeout of a non-blocking socket (``gettimeout() == 0.0``).
-NON_BLOCKING: Final = 0
-
-_NS_PER_SECOND: Final = 1_000_000_000
 _NS_PER_MS: Final = 1_000_000
 # _PyTime_t is int64_t on every platform (Include/cpython/pytime.h).
-_PYTIME_MIN: Final = -(2**63)
 _PYTIME_MAX: Final = 2**63 - 1
-# PyLong_AsLongLong's range: long long is 64 bits on every platform CPython supports.
-_LLONG_MIN: Final = -(2**63)
-_LLONG_MAX: Final = 2**63 - 1
 # poll()'s timeout is a C int; 32 bits on every ABI sansock knows (ILP32, LP64).
 _INT32_MAX: Final = 2**31 - 1
 
-_MSG_NAN: Final = "Invalid value NaN (not a number)"
-# The overflow messages differ between CPython versions: RULES has them.
-_MSG_RANGE: Final = "Timeout value out of range"
-_MSG_LONG: Final = "Python int too large to convert to C long"
-
-
-# ---------------------------------------------------------------------------
-# Timeout values
-# ---------------------------------------------------------------------------
-
-
-def parse_timeout(value: object, rules: PythonRules = RULES) -> int:
-    """A ``settimeout``/``setdefaulttimeout`` argument as nanoseconds; ``-1`` for None.
-
-    CPython's ``socket_parse_timeout``: ``None`` is blocking; anything else
-    goes through ``_PyTime_FromSecondsObject(value, _PyTime_ROUND_TIMEOUT)``
-    (``Python/pytime.c``: ``pytime_from_object``), then a negative result is
-    ``ValueError('Timeout value out of range')``.
-
-    * A ``float`` (or subclass; its ``__float__`` is not consulted, as
-      ``PyFloat_AsDouble`` reads the value directly) is multiplied by 1e9 in
-      double precision and rounded away from zero (``ROUND_TIMEOUT`` is
-      ``ROUND_UP``), so ``1e-12`` becomes 1 ns.  NaN is ``ValueError``; a
-      product outside ``[-2**63, 2**63)`` (``inf``, ``1e300``) is
-      ``OverflowError('timestamp out of range for platform time_t')`` (3.10:
-      ``'timestamp too large to convert to C _PyTime_t'``; the message is
-      ``rules.timeout_float_overflow``).
-    * Anything else goes through ``PyLong_AsLongLong``, i.e. ``__index__``
-      (``bool`` and ``int`` subclasses are ints; ``Decimal``, ``Fraction``, a
-      ``str`` or an object with only ``__float__`` give ``TypeError: 'T' object
-      cannot be interpreted as an integer``).  Beyond ``long long`` or beyond
-      ``_PyTime_t`` once multiplied by 1e9: ``OverflowError('timestamp too
-      large to convert to C _PyTime_t')`` (3.13: ``C PyTime_t``;
-      ``rules.timeout_int_overflow``).
-
-    >>> parse_timeout(None), parse_timeout(1), parse_timeout(1e-12), parse_timeout(0.5)
-    (-1, 1000000000, 1, 500000000)
-    """
-    if value is None:
-        return BLOCKING
-    if isinstance(value, float):
-        # pytime_from_double: volatile double d = value * 1e9, rounded, range-checked.
-        seconds = float.__float__(value)
-        if math.isnan(seconds):
-            raise ValueError(_MSG_NAN)
-        d = seconds * 1e9
-        if not (float(_PYTIME_MIN) <= d < -float(_PYTIME_MIN)):
-            raise OverflowError(rules.timeout_float_overflow)
-        # pytime_round(_PyTime_ROUND_UP): away from zero.  Doubles this large are
-        # integral already, so rounding after the range check changes nothing.
-        ns = math.ceil(d) if d >= 0.0 else math.floor(d)
-    else:
-        overflow = False
-        try:
-            seconds_int = operator.index(cast(SupportsIndex, value))  # TypeError as C's
-        except OverflowError:
-            # pytime_from_object replaces any OverflowError of PyLong_AsLongLong
-            # (a custom __index__ may raise one) with pytime_overflow()'s message.
-            overflow = True
-        if overflow:
-            raise OverflowError(rules.timeout_int_overflow)
-        if not (_LLONG_MIN <= seconds_int <= _LLONG_MAX):
-            raise OverflowError(rules.timeout_int_overflow)
-        ns = seconds_int * _NS_PER_SECOND
-        if not (_PYTIME_MIN <= ns <= _PYTIME_MAX):  # pytime_mul overflow
-            raise OverflowError(rules.timeout_int_overflow)
-    if ns < 0:
-        raise ValueError(_MSG_RANGE)
-    return ns
-
-
-def timeout_seconds(ns: int) -> float | None:
-    """What ``gettimeout()`` returns for a stored timeout of *ns* nanoseconds.
-
-    CPython's ``sock_gettimeout``: ``None`` when negative, else
-    ``_PyTime_AsSecondsDouble``, which divides in integers when *ns* is a
-    whole number of seconds and otherwise computes ``(double)ns / 1e9``.
-
-    >>> timeout_seconds(-1), timeout_seconds(1_000_000_000), timeout_seconds(1)
-    (None, 1.0, 1e-09)
-    """
-    if ns < 0:
-        return None
-    if ns % _NS_PER_SECOND == 0:
-        return float(ns // _NS_PER_SECOND)
-    return float(ns) / 1e9
-
-
-def parse_blocking(flag: object, abi: ABI, rules: PythonRules = RULES) -> int:
-    """The timeout (ns) ``setblocking(flag)`` stores: ``-1`` if *flag* is true, else ``0``.
-
-    CPython 3.12+'s ``sock_setblocking`` (Argument Clinic ``bool``) takes
-    ``PyObject_IsTrue(flag)``: any object, and whatever its ``__bool__`` or
-    ``__len__`` raises propagates.  Up to 3.11 it reads *flag* with
-    ``PyLong_AsLong``: ``__index__`` only (a ``float`` or ``str`` gives
-    ``TypeError: 'float' object cannot be interpreted as an integer``), and
-    outside the range of the ABI's C ``long``, ``OverflowError('Python int too
-    large to convert to C long')``.  The caller then sets ``O_NONBLOCK``
-    exactly when the result is ``0`` (``internal_setblocking``).
-    """
-    if rules.setblocking_truth:
-        return BLOCKING if flag else NON_BLOCKING
-    value = operator.index(cast(SupportsIndex, flag))  # _PyNumber_Index's TypeError
-    half = 1 << (8 * abi.sizeof_long - 1)
-    if not (-half <= value < half):
-        raise OverflowError(_MSG_LONG)
-    return BLOCKING if value else NON_BLOCKING
 
 
 def poll_timeout_ms(remaining_ns: int, *, int_max: int = _INT32_MAX) -> int:
@@ -277,27 +150,6 @@ def mode_of(timeout_ns: int) -> Mode:
     if timeout_ns == 0:
         return Mode.NON_BLOCKING
     return Mode.BLOCKING
-
-
-@attrs.frozen
-class Deadline:
-    """An instant of the driver's monotonic clock, in nanoseconds.
-
-    ``_PyDeadline_Init(timeout)`` is :meth:`after`; ``_PyDeadline_Get`` is
-    :meth:`remaining`.  Created only on the slow path (after a first EAGAIN,
-    or once per ``sendall`` in timeout mode).
-    """
-
-    at_ns: int
-
-    @classmethod
-    def after(cls, now_ns: int, timeout_ns: int) -> Deadline:
-        """The deadline *timeout_ns* after *now_ns*."""
-        return cls(now_ns + timeout_ns)
-
-    def remaining(self, now_ns: int) -> int:
-        """Nanoseconds left at *now_ns*; negative once the deadline has passed."""
-        return self.at_ns - now_ns
 
 
 # ---------------------------------------------------------------------------
@@ -352,6 +204,8 @@ class Action(enum.Enum):
     #: Poll for readiness with the time left (``-1`` when blocking); fixes the
     #: deadline on first use.
     POLL = "poll"
+    #: Poll with the whole timeout again, from a new deadline (sendfile's loop).
+    FRESH_POLL = "poll afresh"
     #: Raise the last ``OSError`` (of the syscall or of poll) as it is.
     RAISE = "raise the OSError"
     #: Raise ``TimeoutError('timed out')`` (``connect_ex``: return EWOULDBLOCK).
@@ -407,15 +261,17 @@ CALL_TABLE: Final[Mapping[tuple[State, Event], tuple[Action, State]]] = MappingP
 )
 
 
-def next_step(state: State, event: Event) -> tuple[Action, State]:
-    """Look ``(state, event)`` up in :data:`CALL_TABLE`.
+def next_step(
+    state: State, event: Event, table: Mapping[tuple[State, Event], tuple[Action, State]] = CALL_TABLE
+) -> tuple[Action, State]:
+    """Look ``(state, event)`` up in *table* (:data:`CALL_TABLE` by default).
 
     An event that cannot happen in *state* (a poll outcome while a syscall
     outcome is awaited, anything after ``DONE``) is a bug in the caller:
     ``RuntimeError`` naming both.
     """
     try:
-        return CALL_TABLE[state, event]
+        return table[state, event]
     except KeyError:
         raise RuntimeError(
             f"timeout machine: event {event.name} cannot happen in state {state.name}"
@@ -427,6 +283,16 @@ _CALL_STATE: Final[Mapping[Mode, State]] = MappingProxyType(
         Mode.BLOCKING: State.BLOCKING_CALL,
         Mode.NON_BLOCKING: State.NON_BLOCKING_CALL,
         Mode.TIMEOUT: State.TIMEOUT_CALL,
+    }
+)
+
+#: Where ``sock_call_ex`` starts in each mode: ``(action, state)``.  "if
+#: (has_timeout || connect)" polls first; otherwise the syscall is made at once.
+ENTRY: Final[Mapping[Mode, tuple[Action, State]]] = MappingProxyType(
+    {
+        Mode.BLOCKING: (Action.CALL, State.BLOCKING_CALL),
+        Mode.NON_BLOCKING: (Action.CALL, State.NON_BLOCKING_CALL),
+        Mode.TIMEOUT: (Action.POLL, State.TIMEOUT_WAIT),
     }
 )
 
@@ -480,55 +346,62 @@ CONNECT_TABLE: Final[Mapping[tuple[Mode, ConnectEvent], tuple[ConnectAction, Sta
 
 
 # ---------------------------------------------------------------------------
-# Per-ABI numbers, computed once
+# The sendfile loop of Lib/socket.py
 # ---------------------------------------------------------------------------
 
-
-@attrs.frozen
-class _Numbers:
-    """The errno values and poll bits the machine needs, for one ABI."""
-
-    eintr: int
-    eagain: frozenset[int]  # EAGAIN and EWOULDBLOCK (equal on Linux)
-    ewouldblock: int
-    einprogress: int
-    eisconn: int
-    pollin: int
-    pollout: int
-    pollerr: int
-    int_max: int
-
-
-def _build_numbers(abi: ABI) -> _Numbers:
-    return _Numbers(
-        eintr=abi.errno("EINTR"),
-        eagain=frozenset((abi.errno("EAGAIN"), abi.errno("EWOULDBLOCK"))),
-        ewouldblock=abi.errno("EWOULDBLOCK"),
-        einprogress=abi.errno("EINPROGRESS"),
-        eisconn=abi.errno("EISCONN"),
-        pollin=abi.const("POLLIN"),
-        pollout=abi.const("POLLOUT"),
-        pollerr=abi.const("POLLERR"),
-        int_max=(1 << (8 * abi.sizeof_int - 1)) - 1,
-    )
-
-
-def _numbers(abi: ABI) -> _Numbers:
-    """The machine's numbers for *abi*, built once per ABI (:func:`sansock._abi.derived`)."""
-    return derived(abi, _build_numbers)
-
-
-def _syscall_event(code: int | None, numbers: _Numbers) -> Event:
-    if code == numbers.eintr:
-        return Event.SYSCALL_EINTR
-    if code in numbers.eagain:
-        return Event.SYSCALL_EAGAIN
-    return Event.SYSCALL_ERROR
+#: ``socket._sendfile_use_sendfile`` (``Lib/socket.py``), one chunk, as a
+#: table: ``(state, event) -> (action, next state)``.  Not ``sock_call_ex``:
+#: the wait is ``selectors.PollSelector.select(timeout)`` with the *whole*
+#: timeout before every chunk (no deadline across chunks), ``select.poll``
+#: retries EINTR with the time left of its own wait, ``os.sendfile`` retries
+#: EINTR (PEP 475), and EAGAIN starts over at the top of the loop (a fresh
+#: wait in timeout mode, ``selector.select()`` -- ``poll(-1)`` -- otherwise).
+SENDFILE_TABLE: Final[Mapping[tuple[State, Event], tuple[Action, State]]] = MappingProxyType(
+    {
+        # poll_poll retries EINTR with what is left of its own wait, and a
+        # deadline found passed there is "nothing ready": sock_call_ex's rows.
+        **_wait_rows(State.TIMEOUT_WAIT, State.TIMEOUT_CALL),
+        (State.TIMEOUT_WAIT, Event.DEADLINE_PASSED): (Action.RAISE_TIMEOUT, State.DONE),
+        **_call_rows(State.TIMEOUT_CALL, State.TIMEOUT_WAIT),
+        # "except BlockingIOError: ... continue": the whole timeout again.
+        (State.TIMEOUT_CALL, Event.SYSCALL_EAGAIN): (Action.FRESH_POLL, State.TIMEOUT_WAIT),
+        # "if not timeout: selector_select()": poll(-1), its result ignored.
+        **_call_rows(State.BLOCKING_CALL, State.BLOCKING_WAIT),
+        **_wait_rows(State.BLOCKING_WAIT, State.BLOCKING_CALL),
+        (State.BLOCKING_WAIT, Event.POLL_TIMEOUT): (Action.CALL, State.BLOCKING_CALL),
+    }
+)
 
 
 # ---------------------------------------------------------------------------
-# Driving functions
+# Driving functions, and what they read of a socket
 # ---------------------------------------------------------------------------
+
+
+class WaitDriver(Protocol):
+    """The driver calls a wait makes (part of :class:`sansock.driver.Driver`)."""
+
+    def poll(self, fd: int, events: int, timeout_ms: int, /) -> int: ...
+    def monotonic_ns(self) -> int: ...
+    def getsockopt(self, fd: int, level: int, option: int, /) -> int: ...
+    def strerror(self, code: int, /) -> str: ...
+
+
+class Waiter(Protocol):
+    """The socket a call runs on, as the machine reads it.
+
+    ``SocketType`` is one (four of the internals ``_socket`` lists).  ``_fd``
+    is read before every poll and attempt, as ``sock_call_ex`` reads
+    ``s->sock_fd``: -1 after a ``close()`` from another thread, which
+    ``internal_select`` reports ready so that the attempt fails with EBADF.
+    """
+
+    _fd: int
+    _timeout_ns: int
+    _k: SocketConstants
+
+    @property
+    def _drv(self) -> WaitDriver: ...
 
 
 class _Outcome(enum.Enum):
@@ -537,28 +410,44 @@ class _Outcome(enum.Enum):
     SYSCALL_FAILED = "the syscall failed"
 
 
+def _syscall_event(code: int | None, k: SocketConstants) -> Event:
+    if code == k.EINTR:
+        return Event.SYSCALL_EINTR
+    if code == k.EAGAIN or code == k.EWOULDBLOCK:
+        return Event.SYSCALL_EAGAIN
+    return Event.SYSCALL_ERROR
+
+
+def _int_max(k: SocketConstants) -> int:
+    return (1 << (8 * k.abi.sizeof_int - 1)) - 1
+
+
 def _run(
+    sock: Waiter,
+    table: Mapping[tuple[State, Event], tuple[Action, State]],
     action: Action,
     state: State,
-    error: OSError,
-    syscall: Callable[[], _T],
+    error: OSError | None,
+    syscall: Callable[..., object],
+    args: tuple[Any, ...],
     *,
-    timeout_ns: int,
-    deadline: Deadline | None,
+    interval_ns: int,
+    deadline_ns: int | None,
     events: int,
-    poll: Callable[[int, int], int],
-    monotonic_ns: Callable[[], int],
-    numbers: _Numbers,
+    fixed_fd: int | None = None,
 ) -> tuple[_Outcome, object]:
-    """Run :data:`CALL_TABLE` from *action*/*state* until the call is done.
+    """Run *table* from *action*/*state* until the call is done.
 
-    Returns ``(RETURNED, the syscall's result)``, ``(TIMED_OUT, _)`` or
-    ``(SYSCALL_FAILED, the syscall's OSError)`` for the caller to raise or turn
-    into an errno (raising here, inside the caller's ``except`` block, would
-    chain exceptions CPython does not chain); a poll error is raised here.
-    *error* is the syscall's last failure.
+    *syscall(fd, \\*args)* gets the socket's current fd (or *fixed_fd*, also
+    the fd polled).  A ``TIMEOUT_WAIT`` poll waits until *deadline_ns*, or
+    one set at the first poll (and at ``FRESH_POLL``) *interval_ns* after it
+    (``_PyDeadline_Init``); ``BLOCKING_WAIT`` polls with -1.  Returns
+    ``(RETURNED, result)``, ``(TIMED_OUT, None)`` or ``(SYSCALL_FAILED, the
+    last OSError)`` for the caller to raise or turn into an errno; a poll
+    error is raised here.
     """
-    timed = timeout_ns > 0
+    drv = sock._drv
+    k = sock._k
     result: object = None
     failure: OSError | None = None
     poll_failure: OSError | None = None
@@ -567,209 +456,234 @@ def _run(
             if action is Action.CALL:
                 failure = None
                 try:
-                    result = syscall()
+                    result = syscall(sock._fd if fixed_fd is None else fixed_fd, *args)
                 except OSError as exc:
                     failure = exc
                 if failure is None:
-                    action, state = next_step(state, Event.SYSCALL_OK)
+                    event = Event.SYSCALL_OK
                 else:
                     error = failure
-                    action, state = next_step(state, _syscall_event(failure.errno, numbers))
-            elif action is Action.POLL:
-                if timed:
-                    now = monotonic_ns()
-                    if deadline is None:
-                        # sock_call_ex: "deadline = _PyDeadline_Init(timeout)" at
-                        # the first poll; the first interval is the timeout itself.
-                        deadline = Deadline.after(now, timeout_ns)
-                    remaining = deadline.remaining(now)
+                    event = _syscall_event(failure.errno, k)
+            elif action is Action.POLL or action is Action.FRESH_POLL:
+                clamped = False
+                if state is State.TIMEOUT_WAIT:
+                    now = drv.monotonic_ns()
+                    if deadline_ns is None or action is Action.FRESH_POLL:
+                        deadline_ns = now + interval_ns
+                    remaining = deadline_ns - now
                     if remaining < 0:
-                        action, state = next_step(state, Event.DEADLINE_PASSED)
+                        action, state = next_step(state, Event.DEADLINE_PASSED, table)
                         continue
-                    ms = poll_timeout_ms(remaining, int_max=numbers.int_max)
-                    clamped = ms == numbers.int_max and remaining > ms * _NS_PER_MS
+                    int_max = _int_max(k)
+                    ms = poll_timeout_ms(remaining, int_max=int_max)
+                    clamped = ms == int_max and remaining > ms * _NS_PER_MS
                 else:
-                    ms, clamped = -1, False
+                    ms = -1
+                fd = sock._fd if fixed_fd is None else fixed_fd
                 poll_failure = None
+                revents = 0
                 try:
-                    revents = poll(events, ms)
+                    # internal_select: "Guard against closed socket".
+                    revents = events if fd == -1 else drv.poll(fd, events, ms)
                 except OSError as exc:
                     poll_failure = exc
                 if poll_failure is not None:
-                    if poll_failure.errno == numbers.eintr:
-                        action, state = next_step(state, Event.POLL_EINTR)
-                        continue
-                    action, state = next_step(state, Event.POLL_ERROR)
-                    # internal_select failed: s->errorhandler() raises poll's error.
-                    raise poll_failure
-                if revents:
+                    if poll_failure.errno == k.EINTR:
+                        event = Event.POLL_EINTR
+                    else:
+                        next_step(state, Event.POLL_ERROR, table)
+                        # internal_select failed: s->errorhandler() raises poll's error.
+                        raise poll_failure
+                elif revents:
                     event = Event.POLL_READY
                 elif clamped:
                     event = Event.POLL_CLAMPED
                 else:
                     event = Event.POLL_TIMEOUT
-                action, state = next_step(state, event)
             elif action is Action.RETURN:
                 return (_Outcome.RETURNED, result)
             elif action is Action.RAISE_TIMEOUT:
-                return (_Outcome.TIMED_OUT, error)
+                return (_Outcome.TIMED_OUT, None)
             else:  # Action.RAISE
                 return (_Outcome.SYSCALL_FAILED, error)
+            action, state = next_step(state, event, table)
     finally:
         # See "Exceptions and reference cycles" in the module docstring.
-        del error
-        failure = poll_failure = None
+        error = failure = poll_failure = None
 
 
-def retry_call(
-    first_error: OSError,
-    syscall: Callable[[], _T],
-    *,
-    timeout_ns: int,
-    writing: bool,
-    poll: Callable[[int, int], int],
-    monotonic_ns: Callable[[], int],
-    abi: ABI,
-    deadline: Deadline | None = None,
-) -> _T:
-    """Finish a socket call whose first attempt raised *first_error*: ``sock_call_ex``.
+def _finish(kind: _Outcome, value: object) -> Any:
+    """Return or raise what :func:`_run` reported (outside any ``except`` block)."""
+    if kind is _Outcome.RETURNED:
+        return value
+    if kind is _Outcome.TIMED_OUT:
+        raise timed_out()
+    try:
+        raise cast(OSError, value)
+    finally:
+        value = None  # its traceback holds this frame: no cycle
 
-    *syscall* makes the attempt again (the same call, same arguments);
-    *timeout_ns* is the **socket's** timeout and decides the mode: EINTR is
-    retried at once; EAGAIN/EWOULDBLOCK is raised as it is unless the socket
-    is in timeout mode, where it polls for ``POLLIN`` (or ``POLLOUT`` if
-    *writing*) with the milliseconds left until the deadline and tries again
-    when ready.  The deadline is *deadline* if given (``sendall`` shares one
-    over its chunks -- CPython's ``timeout`` argument of ``sock_call_ex`` as
-    opposed to ``s->sock_timeout``), else *timeout_ns* after the first poll.
 
-    *poll(events, timeout_ms)* returns ``revents`` (0 on timeout; any nonzero
-    value, POLLERR/POLLHUP included, counts as ready so the syscall reports
-    the error); *monotonic_ns()* is the driver's clock.
+def call(sock: Waiter, writing: bool, syscall: Callable[..., _T], *args: Any) -> _T:
+    """``sock_call``: ``syscall(fd, *args)`` on *sock* in its mode, from the start.
 
-    Returns the syscall's result; raises the syscall's ``OSError`` as it is,
-    poll's ``OSError``, or ``TimeoutError('timed out')``.
+    Blocking and non-blocking (:data:`ENTRY`): the syscall first; EINTR is
+    retried at once, anything else raised (EAGAIN as ``BlockingIOError``).
+    Timeout mode: :func:`call_timed` -- poll first, as ``sock_call_ex`` does.
+
+    This is ``SocketType._call`` (the class binds it as a method): every
+    socket call that may wait goes through it or, after a fast path's own
+    first try, through :func:`retry`.
     """
-    numbers = _numbers(abi)
-    state = _CALL_STATE[mode_of(timeout_ns)]
-    action, state = next_step(state, _syscall_event(first_error.errno, numbers))
+    if sock._timeout_ns > 0:
+        return call_timed(sock, writing, syscall, args)
+    try:
+        return syscall(sock._fd, *args)
+    except OSError as exc:
+        first: OSError | None = exc
+    try:
+        return retry(sock, first, writing, syscall, args)  # type: ignore[arg-type]
+    finally:
+        first = None  # its traceback holds this frame: no cycle
+
+
+def retry(sock: Waiter, first_error: OSError, writing: bool, syscall: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+    """The retry step: finish a call whose first attempt raised *first_error*.
+
+    For a blocking or non-blocking socket whose caller made the first
+    attempt itself (a fast path, or :func:`call`): EINTR is retried at once,
+    anything else is raised as it is.  (A socket in timeout mode never tries
+    first: :func:`call_timed`.)
+    """
+    k = sock._k
     value: object = None
     try:
+        action, state = next_step(_CALL_STATE[mode_of(sock._timeout_ns)], _syscall_event(first_error.errno, k))
         kind, value = _run(
-            action,
-            state,
-            first_error,
-            syscall,
-            timeout_ns=timeout_ns,
-            deadline=deadline,
-            events=numbers.pollout if writing else numbers.pollin,
-            poll=poll,
-            monotonic_ns=monotonic_ns,
-            numbers=numbers,
+            sock, CALL_TABLE, action, state, first_error, syscall, args,
+            interval_ns=sock._timeout_ns, deadline_ns=None,
+            events=k.POLLOUT if writing else k.POLLIN,
         )
-        if kind is _Outcome.RETURNED:
-            return cast(_T, value)
-        if kind is _Outcome.TIMED_OUT:
-            raise timed_out()
-        raise cast(OSError, value)
+        return cast(_T, _finish(kind, value))
     finally:
         # See "Exceptions and reference cycles" in the module docstring.
         del first_error
         value = None
 
 
-def finish_connect(
-    first_error: OSError,
-    *,
+def call_timed(
+    sock: Waiter, writing: bool, syscall: Callable[..., _T], args: tuple[Any, ...], interval_ns: int = 0
+) -> _T:
+    """``sock_call_ex`` in timeout mode: poll for readiness, then the syscall.
+
+    The deadline is set at the first poll, *interval_ns* after it (the
+    socket's timeout, or what ``sendall`` has left: ``sock_call_ex``'s
+    ``timeout`` argument).  The common outcome (poll ready, call done) is
+    inlined; any other continues in :data:`CALL_TABLE`
+    (``tests/test_timeout.py`` checks the inlined rows against the table).
+    """
+    drv = sock._drv
+    timeout_ns = interval_ns or sock._timeout_ns
+    # sock_call_ex: "deadline = _PyDeadline_Init(timeout); interval = timeout".
+    now = drv.monotonic_ns()
+    fd = sock._fd
+    ms = -(-timeout_ns // 1_000_000)
+    if fd == -1 or ms > 0x7FFF_FFFF:
+        # A closed socket (ready at once) or a wait a C int may not hold:
+        # the table, which clamps (a C int has 31 value bits or more).
+        return _timed_rest(sock, writing, syscall, args, timeout_ns, now, Action.POLL, State.TIMEOUT_WAIT, None)
+    k = sock._k
+    try:
+        revents = drv.poll(fd, k.POLLOUT if writing else k.POLLIN, ms)
+    except OSError as exc:
+        failure: OSError | None = exc
+    else:
+        if not revents:
+            raise timed_out()  # (TIMEOUT_WAIT, POLL_TIMEOUT) -> RAISE_TIMEOUT
+        try:
+            return syscall(sock._fd, *args)  # (TIMEOUT_WAIT, POLL_READY) -> CALL
+        except OSError as exc:
+            failure = exc
+        try:
+            action, state = next_step(State.TIMEOUT_CALL, _syscall_event(failure.errno, k))
+            return _timed_rest(sock, writing, syscall, args, timeout_ns, now, action, state, failure)
+        finally:
+            failure = None  # its traceback holds this frame: no cycle
+    try:
+        # Poll failed: EINTR polls again with the time left, anything else is raised.
+        if failure.errno == k.EINTR:  # type: ignore[union-attr]
+            return _timed_rest(sock, writing, syscall, args, timeout_ns, now, Action.POLL, State.TIMEOUT_WAIT, None)
+        next_step(State.TIMEOUT_WAIT, Event.POLL_ERROR)
+        raise failure  # type: ignore[misc]
+    finally:
+        failure = None
+
+
+def _timed_rest(
+    sock: Waiter,
+    writing: bool,
+    syscall: Callable[..., _T],
+    args: tuple[Any, ...],
     timeout_ns: int,
-    poll: Callable[[int, int], int],
-    monotonic_ns: Callable[[], int],
-    so_error: Callable[[], int],
-    strerror: Callable[[int], str],
-    abi: ABI,
-    ex: bool,
-) -> int:
+    now: int,
+    action: Action,
+    state: State,
+    failure: OSError | None,
+) -> _T:
+    """:func:`call_timed` past its inlined rows: :data:`CALL_TABLE` from *action*/*state*."""
+    k = sock._k
+    value: object = None
+    try:
+        kind, value = _run(
+            sock, CALL_TABLE, action, state, failure, syscall, args,
+            interval_ns=timeout_ns, deadline_ns=now + timeout_ns,
+            events=k.POLLOUT if writing else k.POLLIN,
+        )
+        failure = None
+        return cast(_T, _finish(kind, value))
+    finally:
+        # See "Exceptions and reference cycles" in the module docstring.
+        failure = None
+        value = None
+
+
+def finish_connect(sock: Waiter, first_error: OSError, *, ex: bool) -> int:
     """Finish ``connect``/``connect_ex`` after the first ``connect()`` raised *first_error*.
 
-    CPython's ``internal_connect``: see :data:`CONNECT_TABLE` for when it
-    waits.  Waiting is ``sock_call_ex(writing=1, connect=1)``: poll for
-    ``POLLOUT|POLLERR`` (``poll(-1)`` on a blocking socket), then
-    ``sock_connect_impl`` reads *so_error()* (``getsockopt(SO_ERROR)``): 0 or
-    EISCONN is success, any other value ``v`` is the failure ``OSError(v,
-    strerror(v))`` -- run through :data:`CALL_TABLE` like any syscall error, so
-    EINTR retries the read and EAGAIN polls again in timeout mode.
-
-    With ``ex=False`` (``connect``) returns 0 or raises: the first error, the
-    ``SO_ERROR`` failure, ``TimeoutError('timed out')``.  With ``ex=True``
-    (``connect_ex``) returns 0 or the errno, and EWOULDBLOCK when the wait
-    timed out; a failing ``poll`` itself is raised in both cases (in CPython
-    ``connect_ex`` would then end in ``SystemError``).
+    ``internal_connect``: :data:`CONNECT_TABLE` says when it waits; waiting
+    is ``sock_call_ex(writing=1, connect=1)``: poll for ``POLLOUT|POLLERR``
+    (``-1`` when blocking), then ``getsockopt(SO_ERROR)`` as the syscall
+    (0 or EISCONN: connected; ``v``: ``OSError(v, strerror(v))``).
+    ``connect`` returns 0 or raises; ``connect_ex`` returns 0, the errno, or
+    EWOULDBLOCK on timeout.  A failing ``poll`` is raised by both (CPython's
+    ``connect_ex`` would end in ``SystemError``).
     """
-    numbers = _numbers(abi)
+    k = sock._k
+    timeout_ns = sock._timeout_ns
     code = first_error.errno
-    if code == numbers.eintr:
+    if code == k.EINTR:
         connect_event = ConnectEvent.EINTR
-    elif code == numbers.einprogress:
+    elif code == k.EINPROGRESS:
         connect_event = ConnectEvent.EINPROGRESS
     else:
         connect_event = ConnectEvent.ERROR
     connect_action, state = CONNECT_TABLE[mode_of(timeout_ns), connect_event]
+    value: object = None
+    error: OSError | None = None
     try:
         if connect_action is ConnectAction.FAIL:
             if ex:
                 return code if code is not None else 0
             raise first_error
-        return _wait_connect(
-            first_error, state, timeout_ns=timeout_ns, poll=poll, monotonic_ns=monotonic_ns,
-            so_error=so_error, strerror=strerror, numbers=numbers, ex=ex,
-        )
-    finally:
-        # See "Exceptions and reference cycles" in the module docstring.
-        del first_error
-
-
-def _wait_connect(
-    first_error: OSError,
-    state: State,
-    *,
-    timeout_ns: int,
-    poll: Callable[[int, int], int],
-    monotonic_ns: Callable[[], int],
-    so_error: Callable[[], int],
-    strerror: Callable[[int], str],
-    numbers: _Numbers,
-    ex: bool,
-) -> int:
-    """:func:`finish_connect` once it waits: ``sock_call_ex(connect=1)``."""
-    eisconn = numbers.eisconn
-
-    def connect_status() -> int:
-        # sock_connect_impl: getsockopt(SO_ERROR) failing reports its own errno.
-        err = so_error()
-        if err == 0 or err == eisconn:
-            return 0
-        raise OSError(err, strerror(err))
-
-    value: object = None
-    error: OSError | None = None
-    try:
         kind, value = _run(
-            Action.POLL,
-            state,
-            first_error,
-            connect_status,
-            timeout_ns=timeout_ns,
-            deadline=None,
-            events=numbers.pollout | numbers.pollerr,
-            poll=poll,
-            monotonic_ns=monotonic_ns,
-            numbers=numbers,
+            sock, CALL_TABLE, Action.POLL, state, first_error, _connect_status, (sock,),
+            interval_ns=timeout_ns, deadline_ns=None, events=k.POLLOUT | k.POLLERR,
         )
         if kind is _Outcome.RETURNED:
             return 0
         if kind is _Outcome.TIMED_OUT:
             if ex:
-                return numbers.ewouldblock  # *err = SOCK_TIMEOUT_ERR
+                return k.EWOULDBLOCK  # *err = SOCK_TIMEOUT_ERR
             raise timed_out()
         error = cast(OSError, value)
         if ex:
@@ -781,66 +695,41 @@ def _wait_connect(
         value = error = None
 
 
-def send_all(
-    view: memoryview,
-    send: Callable[[memoryview], int],
-    *,
-    timeout_ns: int,
-    poll: Callable[[int, int], int],
-    monotonic_ns: Callable[[], int],
-    abi: ABI,
-) -> None:
-    """``sendall``: call *send(rest)* until *view* (bytes, format ``B``) is sent.
+def _connect_status(fd: int, sock: Waiter) -> int:
+    """``sock_connect_impl``: ``getsockopt(SO_ERROR)`` (failing with its own errno)."""
+    k = sock._k
+    drv = sock._drv
+    err = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_ERROR)
+    if err == 0 or err == k.EISCONN:
+        return 0
+    raise OSError(err, drv.strerror(err))
 
-    CPython's ``sock_sendall``: at least one ``send`` (``sendall(b"")``
-    makes one); in timeout mode one deadline for the whole call, taken
-    before the first chunk, and before every later chunk the time left is
-    computed and ``TimeoutError('timed out')`` raised when it is ``<= 0``,
-    before sending.  Each chunk then runs :func:`retry_call` with the
-    socket's timeout and the shared deadline.  A non-blocking socket raises
-    ``BlockingIOError`` when the buffer fills.
 
-    Beyond CPython: whatever is raised carries ``bytes_sent``, the number of
-    bytes sent before it (its type, message and args are unchanged), so the
-    caller can resume (:func:`sansock.ancillary.bytes_sent` reads it).
+def send_all(sock: Waiter, send: Callable[[int, memoryview, int], int], view: memoryview, flags: int) -> None:
+    """``sendall``: ``send(fd, rest, flags)`` until *view* (bytes, format ``B``) is sent.
+
+    ``sock_sendall``: at least one ``send``; in timeout mode one deadline
+    for the whole call, and before every later chunk ``TimeoutError`` if no
+    time is left; each chunk is ``sock_call_ex`` with the time left
+    (:func:`call_timed`), or :func:`call` when blocking or non-blocking.
+    Beyond CPython: whatever is raised carries ``bytes_sent`` (type, message
+    and args unchanged; :func:`sansock.ancillary.bytes_sent` reads it).
     """
-    deadline = Deadline.after(monotonic_ns(), timeout_ns) if timeout_ns > 0 else None
+    timeout_ns = sock._timeout_ns
+    deadline_ns = sock._drv.monotonic_ns() + timeout_ns if timeout_ns > 0 else 0
     rest = view
-    first_chunk = True
-
-    def attempt() -> int:
-        return send(rest)
-
+    interval_ns = timeout_ns
     try:
         while True:
-            if deadline is not None and not first_chunk:
-                # "timeout = _PyDeadline_Get(deadline); if (timeout <= 0) timed out"
-                if deadline.remaining(monotonic_ns()) <= 0:
-                    raise timed_out()
-            first_chunk = False
-            failure: OSError | None = None
-            try:
-                sent = send(rest)
-            except OSError as exc:
-                failure = exc
-            if failure is not None:
-                try:
-                    sent = retry_call(
-                        failure,
-                        attempt,
-                        timeout_ns=timeout_ns,
-                        writing=True,
-                        poll=poll,
-                        monotonic_ns=monotonic_ns,
-                        abi=abi,
-                        deadline=deadline,
-                    )
-                finally:
-                    # The exception's traceback holds this frame: keeping it
-                    # in a local makes a cycle that also holds the driver's
-                    # export of *rest* (a cffi from_buffer), which the cyclic
-                    # GC may then clear in an order that crashes.
-                    failure = None
+            if timeout_ns > 0:
+                if rest is not view:
+                    # "timeout = _PyDeadline_Get(deadline); if (timeout <= 0) timed out"
+                    interval_ns = deadline_ns - sock._drv.monotonic_ns()
+                    if interval_ns <= 0:
+                        raise timed_out()
+                sent = call_timed(sock, True, send, (rest, flags), interval_ns)
+            else:
+                sent = call(sock, True, send, rest, flags)
             rest = rest[sent:]
             if not rest.nbytes:
                 return
@@ -866,3 +755,46 @@ def bytes_sent(exc: BaseException) -> int | None:
     """
     value = getattr(exc, "bytes_sent", None)
     return value if isinstance(value, int) else None
+
+
+def sendfile_chunk(
+    sock: Waiter,
+    sockno: int,
+    timeout: float | None,
+    attempt: Callable[[int], _T],
+    failed: Callable[[OSError], NoReturn] | None = None,
+    rules: PythonRules = RULES,
+) -> _T:
+    """One turn of ``_sendfile_use_sendfile``'s loop (``Lib/socket.py``): the
+    wait before a chunk and the chunk, as :data:`SENDFILE_TABLE` says.
+
+    *sockno* is the fd the loop registered once, polled and passed to
+    *attempt* (the count check and ``os.sendfile``); *timeout* is the loop's
+    ``gettimeout()``.  The wait is ``PollSelector.select(timeout)``:
+    ``math.ceil(timeout * 1e3)`` ms, which ``select.poll.poll`` refuses past
+    ``_PyTime_t`` (``_PyTime``'s message) or ``INT_MAX`` (``timeout is too
+    large``); no deadline across chunks.  *attempt*'s other ``OSError`` goes
+    to *failed* (the loop's ``except OSError``); the wait's errors are raised.
+    """
+    k = sock._k
+    if timeout:
+        ms = math.ceil(timeout * 1e3)
+        # _PyTime_FromMillisecondsObject, then _PyTime_AsMilliseconds and
+        # poll_poll's "if (ms < INT_MIN || ms > INT_MAX)" check.
+        if ms * _NS_PER_MS > _PYTIME_MAX:
+            raise OverflowError(rules.timeout_int_overflow)
+        if ms > _int_max(k):
+            raise OverflowError("timeout is too large")
+        action, state, interval_ns = Action.POLL, State.TIMEOUT_WAIT, ms * _NS_PER_MS
+    else:
+        action, state, interval_ns = Action.CALL, State.BLOCKING_CALL, 0
+    kind, value = _run(
+        sock, SENDFILE_TABLE, action, state, None, attempt, (),
+        interval_ns=interval_ns, deadline_ns=None, events=k.POLLOUT, fixed_fd=sockno,
+    )
+    try:
+        if kind is _Outcome.SYSCALL_FAILED and failed is not None:
+            failed(cast(OSError, value))
+        return cast(_T, _finish(kind, value))
+    finally:
+        value = None  # a raised error's traceback holds this frame: no cycle
