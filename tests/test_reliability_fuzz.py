@@ -308,9 +308,13 @@ class LyingInt(int):
     def __gt__(self, other: object) -> bool:
         return True
 
+    def __repr__(self) -> str:  # a failing example must show the type, not just "0"
+        return f"LyingInt({int.__repr__(self)})"
+
 
 class SubInt(int):
-    pass
+    def __repr__(self) -> str:
+        return f"SubInt({int.__repr__(self)})"
 
 
 def _readonly() -> memoryview:
@@ -435,6 +439,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "getservbyport": (0, 3),
     "getprotobyname": (0, 2),
     "if_nametoindex": (0, 2),
+    "if_indextoname": (0, 2),
     "getnameinfo": (0, 3),
     "socketpair": (0, 4),
     "socket": (0, 3),
@@ -622,6 +627,12 @@ KNOWN_CASES: list[tuple[str, str, Callable[[Any], object], bool]] = [
     ("setsockopt-iii-first", "setsockopt(0, 0, Weird())", lambda s: s.setsockopt(0, 0, Weird()), True),
     ("setsockopt-four-arguments", "setsockopt(0, 0, 0, None)", lambda s: s.setsockopt(0, 0, 0, None), True),
     ("setsockopt-four-arguments", "setsockopt(0, 0, None, None)", lambda s: s.setsockopt(0, 0, None, None), True),
+    # make stress: the unsigned long converters compared the caller's int subclass
+    ("lying-int", "htonl(LyingInt(0))", lambda m: m.htonl(LyingInt(0)), False),
+    ("lying-int", "ntohl(LyingInt(4))", lambda m: m.ntohl(LyingInt(4)), False),
+    ("lying-int", "htonl(LyingInt(2**32))", lambda m: m.htonl(LyingInt(2**32)), False),
+    ("lying-int", "if_indextoname(LyingInt(0))", lambda m: m.if_indextoname(LyingInt(0)), False),
+    ("lying-int", "if_indextoname(LyingInt(2**70))", lambda m: m.if_indextoname(LyingInt(2**70)), False),
 ]
 
 
