@@ -17,10 +17,16 @@
 * **arguments**: random argument lists (wrong types, negatives, huge ints,
   read-only and non-contiguous buffers, number-likes: ``Decimal``,
   ``Fraction``, ``__int__``-only and ``__index__`` objects, ``bool``, ``int``
-  subclasses including ones whose comparisons lie) to every public socket
-  method and module function, on both drivers, give the stdlib's outcome: the
-  same exception type and message, or success on both -- and leave the same
-  bytes queued on the socket (an argument error consumes nothing).
+  subclasses including ones whose comparisons lie) to the socket methods in
+  ``METHODS`` (on a non-blocking AF_UNIX stream socket of a pair) and the
+  module functions in ``FUNCTIONS``, on both drivers, give the stdlib's
+  outcome: the same exception type and message, or success on both -- and
+  leave the same bytes queued on the socket (an argument error consumes
+  nothing).  Left out: ``sendfile``, ``makefile``, ``sendmsg_afalg``; the
+  module functions that act on real fds or process state (``close``, ``dup``,
+  ``fromfd``, ``setdefaulttimeout``, ``sethostname``) or connect
+  (``create_connection``, ``create_server``, ``send_fds``, ``recv_fds``); the
+  resolver functions, fuzzed by their host argument below.
 """
 
 from __future__ import annotations
@@ -419,6 +425,7 @@ METHODS: dict[str, tuple[int, int]] = {
     "gettimeout": (0, 1),
     "getblocking": (0, 1),
     "get_inheritable": (0, 1),
+    "set_inheritable": (0, 2),
     "detach": (0, 1),
     "close": (0, 1),
     "dup": (0, 1),
@@ -440,6 +447,8 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "getprotobyname": (0, 2),
     "if_nametoindex": (0, 2),
     "if_indextoname": (0, 2),
+    "if_nameindex": (0, 1),
+    "gethostname": (0, 1),
     "getnameinfo": (0, 3),
     "socketpair": (0, 4),
     "socket": (0, 3),
