@@ -652,6 +652,11 @@ KNOWN_CASES: list[tuple[str, str, Callable[[Any], object], bool]] = [
     ("lying-int", "htonl(LyingInt(2**32))", lambda m: m.htonl(LyingInt(2**32)), False),
     ("lying-int", "if_indextoname(LyingInt(0))", lambda m: m.if_indextoname(LyingInt(0)), False),
     ("lying-int", "if_indextoname(LyingInt(2**70))", lambda m: m.if_indextoname(LyingInt(2**70)), False),
+    # make stress: the fake's getnameinfo took unknown flags and NI_NUMERICHOST|NI_NAMEREQD
+    ("getnameinfo-flags", "getnameinfo(('127.0.0.1', 0), 200000)",
+     lambda m: m.getnameinfo(("127.0.0.1", 0), 200_000), False),
+    ("getnameinfo-flags", "getnameinfo(('127.0.0.1', 0), NI_NUMERICHOST | NI_NAMEREQD)",
+     lambda m: m.getnameinfo(("127.0.0.1", 0), 9), False),
 ]
 
 
