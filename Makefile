@@ -64,7 +64,7 @@ bench: $(STAMP)
 
 # The long reliability runs (issue 6): a million fuzzed cmsg buffers, 1000
 # TCP connections, 10,000 fds passed, 1M operations under tracemalloc, 64 MiB
-# under a 1 ms SIGALRM storm, the behaviour suite traced twice.  -s prints the figures.
+# under a 1 ms SIGALRM storm, four behaviour test files traced twice.  -s prints the figures.
 stress: $(STAMP)
 	SANSOCK_STRESS=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/test_reliability_*.py
 

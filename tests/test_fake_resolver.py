@@ -112,6 +112,27 @@ def test_getnameinfo_checks_the_service_first(net: Binding, sockaddr: tuple[str,
     assert ours == theirs
 
 
+NI_FLAGS = sorted({1 << bit for bit in range(31)} | {
+    stdlib.NI_NUMERICHOST | stdlib.NI_NAMEREQD, stdlib.NI_NAMEREQD | stdlib.NI_NUMERICSERV,
+    stdlib.NI_NUMERICHOST | stdlib.NI_NAMEREQD | stdlib.NI_DGRAM, 0xFF, 0x100, 0xC0, 200_000,
+    -1, -(2**31), 2**31 - 1,
+})
+
+
+@pytest.mark.parametrize("flags", NI_FLAGS)
+@pytest.mark.parametrize("sockaddr", [("127.0.0.1", 22), ("127.0.0.1", 0)])
+def test_getnameinfo_flags_like_glibc(net: Binding, sockaddr: tuple[str, int], flags: int) -> None:
+    """Unknown flags are EAI_BADFLAGS; NI_NAMEREQD with NI_NUMERICHOST is EAI_NONAME
+    (``make stress``: the fake answered both)."""
+    ours = outcome(lambda: net.getnameinfo(sockaddr, flags))
+    theirs = outcome(lambda: stdlib.getnameinfo(sockaddr, flags))
+    if ours[0] == theirs[0] == "ok":
+        assert isinstance(ours[1], tuple) and isinstance(theirs[1], tuple)
+        assert ours[1][1] == theirs[1][1]  # the service; host names are each system's own
+    else:
+        assert ours == theirs
+
+
 SERVICES = ["-1", "-2", "4294967295", "4294967296", "2147483648", "18446744073709551616", "+5", " 5", "",
             "5x", "-0", "65536", "http", "domain", "*", "x"]
 

@@ -6,8 +6,8 @@ Each run is a fresh pytest process with ``SANSOCK_TRACE_DUMP`` set: the
 trace to a file, and the two files must be identical.  fds, ports, the
 virtual clock and the resolver are deterministic; only tests whose threads
 race each other could differ, and those are marked ``threads`` and left out.
-Short under ``make test`` (``test_api_behaviour.py``), the whole behaviour
-suite under ``make stress``.
+Short under ``make test`` (``test_api_behaviour.py``), four files (``LONG``)
+under ``make stress``.
 """
 
 from __future__ import annotations

@@ -143,13 +143,17 @@ def _long_arg(x: object, abi: ABI) -> int:
     # "only want the trailing 32 bits" when SIZEOF_LONG > 4.
     if not isinstance(x, int):
         raise TypeError(f"expected int, {tp_name(x)} found")
-    if x < 0:
+    # PyLong_AsUnsignedLong reads the int's digits: an int subclass's own
+    # comparisons (which may lie) are never asked; operator.index gives the
+    # exact int.
+    value = operator.index(x)
+    if value < 0:
         raise OverflowError("can't convert negative value to unsigned int")
-    if x >= 1 << (8 * abi.sizeof_long):
+    if value >= 1 << (8 * abi.sizeof_long):
         raise OverflowError("Python int too large to convert to C unsigned long")
-    if x > 0xFFFFFFFF:
+    if value > 0xFFFFFFFF:
         raise OverflowError("int larger than 32 bits")
-    return x
+    return value
 
 
 def htons(x: object, abi: ABI, rules: PythonRules = RULES) -> int:
@@ -177,6 +181,7 @@ def if_index(index: object, abi: ABI, rules: PythonRules = RULES) -> int:
     """
     if not isinstance(index, int):
         raise TypeError("an integer is required")
+    index = operator.index(index)  # the exact value, as PyLong_AsUnsignedLong reads it
     if index < 0:
         raise OverflowError("can't convert negative value to unsigned int")
     ulong_max = (1 << (8 * abi.sizeof_long)) - 1
@@ -188,7 +193,7 @@ def if_index(index: object, abi: ABI, rules: PythonRules = RULES) -> int:
             raise OverflowError("index is too large")
     elif index == ulong_max:
         raise SystemError("error return without exception set")
-    return int(index) & uint_max
+    return index & uint_max
 
 
 def htonl(x: object, abi: ABI) -> int:

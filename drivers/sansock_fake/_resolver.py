@@ -383,7 +383,18 @@ class Resolver:
         return None
 
     def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
-        """glibc ``getnameinfo``: the hosts table backwards, numeric otherwise."""
+        """glibc ``getnameinfo``: the hosts table backwards, numeric otherwise.
+
+        Unknown flags first (``EAI_BADFLAGS``; ``NI_IDN`` and the deprecated
+        IDN bits 0xC0 are known), then the address; ``NI_NAMEREQD`` is
+        ``EAI_NONAME`` whenever no name was found, ``NI_NUMERICHOST`` included
+        (``gni_host_inet`` in glibc's inet/getnameinfo.c).
+        """
+        known_flags = 0x20 | 0xC0
+        for flag in ("NI_NUMERICHOST", "NI_NUMERICSERV", "NI_NOFQDN", "NI_NAMEREQD", "NI_DGRAM"):
+            known_flags |= self._c(flag)
+        if flags & ~known_flags:
+            raise gaierror(*EAI_BADFLAGS)
         family = family_of(self.abi, addr)
         if family == self._c("AF_INET"):
             name = parse_inet(self.abi, addr, for_bind=False)
@@ -391,13 +402,10 @@ class Resolver:
             name = parse_inet6(self.abi, addr)
         else:
             raise gaierror(*EAI_FAMILY)
-        host = inet_ntop(name.packed)
-        if not flags & self._c("NI_NUMERICHOST"):
-            found = self._name_of(name.packed)
-            if found is not None:
-                host = found
-            elif flags & self._c("NI_NAMEREQD"):
-                raise gaierror(*EAI_NONAME)
+        found = None if flags & self._c("NI_NUMERICHOST") else self._name_of(name.packed)
+        if found is None and flags & self._c("NI_NAMEREQD"):
+            raise gaierror(*EAI_NONAME)
+        host = found if found is not None else inet_ntop(name.packed)
         service = str(name.port)
         if not flags & self._c("NI_NUMERICSERV"):
             proto = "udp" if flags & self._c("NI_DGRAM") else "tcp"
