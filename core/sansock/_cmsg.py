@@ -37,6 +37,7 @@ Platforms whose sockaddrs carry a BSD ``sa_len`` byte get the BSD macros.
 
 from __future__ import annotations
 
+import array
 import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Union, final, overload
@@ -244,40 +245,54 @@ class CmsgCodec:
         *exact*: ``sendmsg``'s fast path (:func:`pack_exact`): *items* is
         ``sendmsg``'s argument as given; anything its parsing could change
         or reject gives None (see :func:`pack_exact`), checked item by item
-        as the items are laid out.
+        as the items are laid out.  The data of an accepted item is copied
+        to ``bytes`` in one C call before its length is read, so a buffer
+        resized by another thread meanwhile is laid out as it was at that
+        copy, header and data alike (CPython holds its export for the parse).
         """
-        if exact and (
-            (type(items) is not list and type(items) is not tuple) or len(items) > _EXACT_ITEMS_MAX
-        ):
-            return None
         pack_header, len0, pads, mask, low, high = self.pack_facts
-        parts: list[bytes | memoryview] = []
-        for item in items:
-            if exact:
+        if exact:
+            if (type(items) is not list and type(items) is not tuple) or len(items) > _EXACT_ITEMS_MAX:
+                return None
+            parts: list[bytes | memoryview] = []
+            for item in items:
                 if type(item) is not tuple or len(item) != 3:
                     return None
                 level, kind, data = item
                 if (
                     type(level) is not int
                     or type(kind) is not int
-                    or type(data) is not bytes
                     or not low <= level <= high
                     or not low <= kind <= high
-                    or len(data) > _EXACT_ITEM_MAX
                 ):
                     return None
+                if type(data) is not bytes:
+                    # An array of C ints (what send_fds and the socket
+                    # documentation build): its bytes in one C call.
+                    if type(data) is _array and data.typecode == "i" and len(data) <= _EXACT_INTS_MAX:
+                        data = data.tobytes()
+                    else:
+                        data = _exact_data(data)
+                        if data is None:
+                            return None
                 n = len(data)
-            else:
-                level, kind, data = item
-                n = len(data) if type(data) is bytes else data.nbytes
-            header = pack_header(len0 + n, level, kind)
-            if len(items) == 1:
-                # One item (an fd array, credentials): no list to join.
-                single: bytes = header + data + pads[-n & mask]
-                return single
-            parts.append(header)
-            parts.append(data)
-            parts.append(pads[-n & mask])
+                if n > _EXACT_ITEM_MAX:
+                    return None
+                if len(items) == 1:
+                    # One item (an fd array, credentials): no list to join.
+                    single: bytes = pack_header(len0 + n, level, kind) + data + pads[-n & mask]
+                    return single
+                parts += (pack_header(len0 + n, level, kind), data, pads[-n & mask])
+            return b"".join(parts)
+        if len(items) == 1:
+            level, kind, data = items[0]
+            n = len(data) if type(data) is bytes else data.nbytes
+            one: bytes = pack_header(len0 + n, level, kind) + data + pads[-n & mask]
+            return one
+        parts = []
+        for level, kind, data in items:
+            n = len(data) if type(data) is bytes else data.nbytes
+            parts += (pack_header(len0 + n, level, kind), data, pads[-n & mask])
         return b"".join(parts)
 
     # -- the one walk -------------------------------------------------------
@@ -287,11 +302,17 @@ class CmsgCodec:
         A plain tuple: this runs on every ``recvmsg`` that carries control
         data, and ``recvmsg`` needs only the items and whether to warn.
         """
-        items: list[RawItem] = []
         controllen = len(control)
+        read_header, len0, mask, next_room = self.walk_facts
+        if controllen >= len0:
+            # One whole item, CMSG_NXTHDR NULL after it (an fd array,
+            # credentials): the first pass of the loop below, without it.
+            length, level, kind = read_header(control, 0)
+            if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
+                return [(level, kind, control[len0:length])], None, False
+        items: list[RawItem] = []
         if controllen < self.hdr_size:
             return items, None, False
-        read_header, len0, mask, next_room = self.walk_facts
         offset = 0
         while True:
             # get_cmsg_data_len: cmsg_min_space(msg, cmsgh, CMSG_LEN(0)): the
@@ -442,6 +463,40 @@ def pack_ancdata(ancdata: object, abi: ABI) -> bytes:
 #: the size limits, so it never has to check them).
 _EXACT_ITEM_MAX = 65536
 _EXACT_ITEMS_MAX = 64
+_array = array.array
+#: The longest ``array("i")`` it takes (its size checked before the copy).
+_EXACT_INTS_MAX = _EXACT_ITEM_MAX // _array("i").itemsize
+#: The formats of a memoryview of bytes ("y*" takes any buffer; these are
+#: the ones whose bytes are plainly the view's items).
+_BYTE_FORMATS = frozenset(("B", "b", "c"))
+
+
+def _exact_data(data: object) -> bytes | None:
+    """The bytes ``"y*"`` would take from a ``bytearray`` or a C-contiguous
+    one-dimensional byte ``memoryview``, copied in one C call; None for
+    anything else (an ``array`` of another type, a strided or released view,
+    a subclass), which the general parse takes with CPython's errors.
+
+    The size is checked before the copy (no huge copy to decline) and again
+    by the caller on the copy (another thread may resize a bytearray between
+    the two: the copy is what is sent).
+    """
+    if type(data) is bytearray:
+        return bytes(data) if len(data) <= _EXACT_ITEM_MAX else None
+    if type(data) is memoryview:
+        try:
+            if (
+                data.ndim == 1
+                and data.c_contiguous
+                and data.format in _BYTE_FORMATS
+                and data.nbytes <= _EXACT_ITEM_MAX
+            ):
+                return data.tobytes()
+        except ValueError:
+            # Released (perhaps by another thread, between two of these
+            # reads): the general parse raises CPython's ValueError.
+            return None
+    return None
 
 
 def pack_exact(ancdata: object, abi: ABI) -> bytes | None:
