@@ -647,7 +647,14 @@ class SocketType:
                     else:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
-                        return self._call(True, self._drv.sendmsg, self._fd, buffers, control, flags, None)
+                        try:  # self._call written out: one frame less per message
+                            return self._drv.sendmsg(self._fd, buffers, control, flags, None)
+                        except OSError as exc:
+                            first: OSError | None = exc
+                        try:
+                            return self._again(first, True, self._drv.sendmsg, self._fd, buffers, control, flags, None)  # type: ignore[arg-type]
+                        finally:
+                            first = None  # its traceback holds this frame: no cycle
         flags = arg_int(flags)
         raw = None if address is None else self._encode(address, "sendmsg")
         views = _msgargs.sendmsg_buffers(buffers)
