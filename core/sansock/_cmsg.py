@@ -111,6 +111,7 @@ class CmsgCodec:
         "socklen_max",
         "sol_socket",
         "space1",
+        "unpack_int",
         "walk_facts",
     )
 
@@ -136,6 +137,8 @@ class CmsgCodec:
         self.len_format = struct.Struct(order + {4: "I", 8: "Q"}[layout.len_size])
         self.int_size = abi.sizeof_int
         self.int_format = order + {4: "i", 8: "q"}[abi.sizeof_int]
+        #: ``data -> (int,)``: the first C int of *data*.
+        self.unpack_int = struct.Struct(self.int_format).unpack_from
         self.int_max = (1 << (8 * abi.sizeof_int - 1)) - 1
         self.int_min = -self.int_max - 1
         self.socklen_max = abi.socklen_max
@@ -349,6 +352,28 @@ class CmsgCodec:
             if offset + next_room > controllen:
                 return items, None, False
 
+    def rights_fds(self, items: Sequence[RawItem]) -> list[int]:
+        """The fds of every ``SOL_SOCKET``/``SCM_RIGHTS`` item of *items*
+        (a :class:`Walk`'s, or ``recvmsg()``'s ancdata in ``recv_fds``).
+
+        ``data_len // sizeof(int)`` whole ints per item, as CPython's
+        ``err_closefds`` walk counts them (a trailing partial int is no fd),
+        in the platform's C int layout; level and type compared with ``==``
+        as ``Lib/socket.py``'s ``recv_fds`` compares them.
+        """
+        sol_socket = self.sol_socket
+        scm_rights = self.scm_rights
+        size = self.int_size
+        fds: list[int] = []
+        for level, kind, data in items:
+            if level == sol_socket and kind == scm_rights:
+                count = len(data) // size
+                if count == 1:  # one fd: the common case, one cached struct
+                    fds += self.unpack_int(data)
+                else:
+                    fmt = f"{self.int_format[0]}{count}{self.int_format[1]}"
+                    fds += struct.unpack_from(fmt, data)
+        return fds
 
 
 def codec(abi: ABI) -> CmsgCodec:
@@ -596,21 +621,9 @@ def walk(control: bytes, abi: ABI) -> Walk:
 
 
 def rights_fds(items: Sequence[RawItem], abi: ABI) -> list[int]:
-    """The fds of every ``SOL_SOCKET``/``SCM_RIGHTS`` item of a :class:`Walk`.
-
-    ``data_len // sizeof(int)`` whole ints per item, as CPython's
-    ``err_closefds`` walk counts them (a trailing partial int is no fd).
-    """
-    cmsg = codec(abi)
-    sol_socket = cmsg.sol_socket
-    scm_rights = cmsg.scm_rights
-    fds: list[int] = []
-    for level, kind, data in items:
-        if level == sol_socket and kind == scm_rights:
-            count = len(data) // cmsg.int_size
-            fmt = f"{cmsg.int_format[0]}{count}{cmsg.int_format[1]}"
-            fds.extend(struct.unpack_from(fmt, data))
-    return fds
+    """The fds of every ``SOL_SOCKET``/``SCM_RIGHTS`` item of a :class:`Walk`
+    (:meth:`CmsgCodec.rights_fds`)."""
+    return codec(abi).rights_fds(items)
 
 
 def scm_rights_fds(control: bytes, abi: ABI) -> list[int]:
