@@ -50,6 +50,16 @@ def test_exact_packing_matches_pack_ancdata(abi: ABI, items: list[tuple[int, int
     assert pack_exact(tuple(items), abi) == pack_ancdata(items, abi)
 
 
+@pytest.mark.parametrize("abi", list(PROFILES.values()), ids=list(PROFILES))
+def test_exact_packing_of_every_small_size_matches_pack_ancdata(abi: ABI) -> None:
+    # Up to 64 data bytes an item is packed by one struct per size (header,
+    # data, padding); above, header + data + padding.
+    for n in range(80):
+        data = bytes(range(1, n + 1))
+        for items in ([(-1, 2**31 - 1, data)], [(1, 1, data), (2, 2, data[:3])]):
+            assert pack_exact(items, abi) == pack_ancdata(items, abi), n
+
+
 class ArraySub(array.array):  # type: ignore[type-arg]
     pass
 

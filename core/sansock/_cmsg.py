@@ -81,6 +81,10 @@ TRUNCATION_WARNING = "received malformed or improperly-truncated ancillary data"
 #: ``PyArg_Parse(item, "(iiy*):[sendmsg() ancillary data items]", ...)``.
 _ITEM_FNAME = "[sendmsg() ancillary data items]"
 
+#: The largest data the exact packer lays out with one struct (a whole item
+#: per size, built once per ABI).
+_PACKED_ITEM_MAX = 64
+
 #: What the packer lays out: ``(level, type, data)`` with *data* bytes or a
 #: byte memoryview.
 _Item = tuple[int, int, Union[bytes, memoryview]]
@@ -169,13 +173,21 @@ class CmsgCodec:
             header = struct.Struct(fmt)
             self.pack_header = header.pack
             self.read_header = header.unpack_from
+            # A whole item of n data bytes, padded to its CMSG_SPACE, in one
+            # call: (cmsg_len, level, type, data) -> bytes, for small n.
+            packers = tuple(
+                struct.Struct(f"{fmt}{n}s{-n & self.mask}x").pack for n in range(_PACKED_ITEM_MAX + 1)
+            )
         else:  # pragma: no cover - no known platform
             self.pack_header = self._pack_header_by_member
             self.read_header = self._read_header_by_member
+            packers = ()
 
         # What the walk reads into locals: CMSG_NXTHDR wants room for a
         # whole next header on glibc, up to CMSG_DATA on XNU.
-        self.pack_facts = (self.pack_header, self.len0, self.pads, self.mask, self.int_min, self.int_max)
+        self.pack_facts = (
+            self.pack_header, self.len0, self.pads, self.mask, self.int_min, self.int_max, packers, len(packers) - 1
+        )
         self.walk_facts = (self.read_header, self.len0, self.mask, self.len0 if self.bsd_macros else self.hdr_size)
 
     def _pack_header_by_member(self, length: int, level: int, kind: int) -> bytes:
@@ -253,9 +265,15 @@ class CmsgCodec:
         resized by another thread meanwhile is laid out as it was at that
         copy, header and data alike (CPython holds its export for the parse).
         """
-        pack_header, len0, pads, mask, low, high = self.pack_facts
+        pack_header, len0, pads, mask, low, high, packers, packed_max = self.pack_facts
         if exact:
-            if (type(items) is not list and type(items) is not tuple) or len(items) > _EXACT_ITEMS_MAX:
+            if type(items) is not list and type(items) is not tuple:
+                return None
+            # Read once: another thread changing the list meanwhile gets the
+            # items of one of its states laid out, as with CPython's
+            # PySequence_Fast (which returns the list itself).
+            count = len(items)
+            if count > _EXACT_ITEMS_MAX:
                 return None
             parts: list[bytes | memoryview] = []
             for item in items:
@@ -279,13 +297,16 @@ class CmsgCodec:
                         if data is None:
                             return None
                 n = len(data)
-                if n > _EXACT_ITEM_MAX:
+                if n <= packed_max:
+                    # The data is bytes here: header, data and padding in one call.
+                    packed: bytes = packers[n](len0 + n, level, kind, data)
+                elif n <= _EXACT_ITEM_MAX:
+                    packed = pack_header(len0 + n, level, kind) + data + pads[-n & mask]
+                else:
                     return None
-                if len(items) == 1:
-                    # One item (an fd array, credentials): no list to join.
-                    single: bytes = pack_header(len0 + n, level, kind) + data + pads[-n & mask]
-                    return single
-                parts += (pack_header(len0 + n, level, kind), data, pads[-n & mask])
+                if count == 1:
+                    return packed  # one item (an fd array, credentials): no list to join
+                parts.append(packed)
             return b"".join(parts)
         if len(items) == 1:
             level, kind, data = items[0]
