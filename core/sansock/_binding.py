@@ -506,14 +506,6 @@ class Binding(_BindingConstants):
             raise
 
     # -- fd passing (Lib/socket.py send_fds / recv_fds) -----------------------
-    def _fd_codec(self, sock: object) -> _cmsg.CmsgCodec:
-        # Lib/socket.py reads _socket.SOL_SOCKET/SCM_RIGHTS/CMSG_LEN of the
-        # platform the socket lives on: a sansock socket knows its driver's ABI
-        # (its control-buffer codec); any other object with sendmsg/recvmsg gets
-        # the binding's.
-        control = getattr(sock, "_control", None)
-        return control if isinstance(control, _cmsg.CmsgCodec) else _cmsg.codec(self.constants.abi)
-
     def send_fds(
         self,
         sock: socket,
@@ -536,7 +528,13 @@ class Binding(_BindingConstants):
         # the sendmsg attribute first, then the array.  sendmsg's fast path
         # takes the array as it is (_cmsg.CmsgCodec.lay_out).
         sendmsg = sock.sendmsg
-        cmsg = self._fd_codec(sock)
+        # Lib/socket.py reads _socket.SOL_SOCKET/SCM_RIGHTS/CMSG_LEN of the
+        # platform the socket lives on: a sansock socket knows its driver's ABI
+        # (its control-buffer codec); any other object with sendmsg/recvmsg gets
+        # the binding's.
+        cmsg = getattr(sock, "_control", None)
+        if not isinstance(cmsg, _cmsg.CmsgCodec):
+            cmsg = _cmsg.codec(self.constants.abi)
         fd_array = array.array("i", fds)
         data: array.array[int] | bytes = fd_array
         if cmsg.int_size != fd_array.itemsize or cmsg.abi.byteorder != sys.byteorder:
@@ -560,7 +558,9 @@ class Binding(_BindingConstants):
         # Lib/socket.py: sock.recvmsg(bufsize, CMSG_LEN(maxfds * fds.itemsize)),
         # then every SOL_SOCKET/SCM_RIGHTS item's whole ints, in order.
         recvmsg = sock.recvmsg
-        cmsg = self._fd_codec(sock)
+        cmsg = getattr(sock, "_control", None)  # the socket's platform, as in send_fds
+        if not isinstance(cmsg, _cmsg.CmsgCodec):
+            cmsg = _cmsg.codec(self.constants.abi)
         wanted = maxfds * cmsg.int_size
         # CMSG_LEN(wanted) of the socket's platform: an exact int in range is
         # CMSG_LEN(0) + wanted (get_CMSG_LEN); anything else is parsed as
