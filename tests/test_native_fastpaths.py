@@ -6,7 +6,10 @@ for common inputs; there is one packer and one walk of control buffers
 parsing (``_cmsg.pack_exact``) is a shortcut.  These tests hold it to the
 general code, byte for byte against ``_cmsg.pack_ancdata`` on every ABI
 profile, and the kernel round trip against the stdlib socket on the same
-fds.
+fds: for every buffer type it takes (``bytes``, ``array.array("i")``,
+``bytearray``, byte ``memoryview``) and those it leaves to the general parse,
+including a bytearray resized, and a memoryview released, by another thread
+during the call.
 """
 
 from __future__ import annotations

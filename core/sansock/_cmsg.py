@@ -549,10 +549,14 @@ def pack_exact(ancdata: object, abi: ABI) -> bytes | None:
     """:func:`pack_ancdata` for what its parsing cannot change; None otherwise.
 
     ``sendmsg``'s fast path: a list or tuple of at most 64 exact ``(int, int,
-    bytes)`` tuples, the ints within a C int, each data at most 64 KiB, is
-    laid out by the same packer without the general parse; anything else
-    (an ``int`` subclass, a bytearray, an iterator...) gives None and takes
-    :func:`pack_ancdata`, which raises CPython's exact errors.
+    data)`` tuples, the ints within a C int, each data at most 64 KiB and
+    one of ``bytes``, an exact ``array.array`` of typecode ``"i"`` (what
+    ``send_fds`` and the socket documentation pass), a ``bytearray`` or a
+    C-contiguous one-dimensional byte ``memoryview``, is laid out by the same
+    packer without the general parse, with the bytes ``"y*"`` would take;
+    anything else (an ``int`` subclass, an array of another type, a
+    subclass, a strided or released view, an iterator...) gives None and
+    takes :func:`pack_ancdata`, which raises CPython's exact errors.
     """
     return codec(abi).lay_out(ancdata, True)
 
