@@ -18,7 +18,7 @@ import pytest
 
 import sansock
 from sansock import Binding
-from sansock._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_X86_64
+from sansock._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_I386, LINUX_X86_64
 from sansock_fake import FakeKernel
 
 # -- item 1: constants remembered after their first lookup -------------------------
@@ -356,3 +356,72 @@ def test_enum_conversion_by_value_map_matches_the_enum_call(net: Binding) -> Non
             assert type(got) is type(expected) and int(got) == int(expected), value
     with net.socket(net.AF_INET, net.SOCK_DGRAM) as s, stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM) as std:
         assert (repr(s.family), repr(s.type)) == (repr(std.family), repr(std.type))
+
+
+# -- item 2 and item 7: send_fds / recv_fds on sansock sockets -------------------------
+
+
+def test_send_fds_takes_sendmsg_s_fast_path(net: Binding, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``send_fds`` builds ``array.array("i", fds)`` as Lib/socket.py does; the
+    exact-value packer takes it, so the general parse never runs."""
+    from sansock import _cmsg
+
+    def general(*args: object) -> bytes:
+        raise AssertionError("the general ancillary parse ran")
+
+    monkeypatch.setattr(_cmsg, "pack_ancdata", general)
+    a, b = net.socketpair()
+    with a, b:
+        assert net.send_fds(a, [b"x"], [a.fileno(), b.fileno()]) == 1
+        msg, fds, flags, addr = net.recv_fds(b, 1, 2)
+        assert (msg, len(fds), flags, addr) == (b"x", 2, 0, None)
+        for fd in fds:
+            net.close(fd)
+
+
+class _RecordingSocket(sansock.socket):
+    """A sansock socket that records the arguments its recvmsg is given."""
+
+    calls: list[tuple[object, ...]]
+
+    def recvmsg(self, *args: Any) -> Any:
+        self.calls.append(args)
+        return b"m", [], 0, None
+
+
+@pytest.mark.parametrize("abi", [LINUX_X86_64, LINUX_I386], ids=lambda a: a.name)
+def test_recv_fds_asks_for_the_cmsg_len_the_general_path_computes(abi: Any) -> None:
+    """``recv_fds`` on a sansock socket: ``recvmsg(bufsize, CMSG_LEN(maxfds *
+    sizeof(int)))`` of the socket's platform, exact ints answered without the
+    parser, every other value with its error."""
+    from decimal import Decimal
+
+    from sansock._cmsg import cmsg_len
+
+    net = sansock.using(FakeKernel(abi=abi))
+    klass = type("_Recording", (_RecordingSocket,), {"_default_binding": net})
+    sock = klass(net.AF_UNIX, net.SOCK_STREAM)
+    sock.calls = []
+    with sock:
+        for maxfds in [0, 1, 2, 3, 253, 1 << 28, (1 << 29) - 5, (1 << 29) - 4, 1 << 29, 1 << 62, -1, True,
+                       _LyingInt(1), Decimal(1), 1.5, "a", None]:
+            try:
+                expected: object = ("ok", cmsg_len(maxfds * 4, abi))  # type: ignore[operator]
+            except Exception as exc:  # the exception's type and message are the outcome
+                expected = (type(exc), str(exc))
+            sock.calls.clear()
+            try:
+                net.recv_fds(sock, 16, maxfds)  # type: ignore[arg-type]
+                got: object = ("ok", sock.calls[0][1])
+            except Exception as exc:
+                got = (type(exc), str(exc))
+            assert got == expected, maxfds
+            if abi is LINUX_X86_64 and not isinstance(maxfds, (_LyingInt, Decimal)):
+                assert got == _outcome_of(lambda: ("ok", stdlib.CMSG_LEN(maxfds * 4))), maxfds  # type: ignore[operator]
+
+
+def _outcome_of(call: Any) -> object:
+    try:
+        return call()
+    except Exception as exc:  # the exception's type and message are the outcome
+        return (type(exc), str(exc))

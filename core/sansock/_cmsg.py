@@ -37,6 +37,7 @@ Platforms whose sockaddrs carry a BSD ``sa_len`` byte get the BSD macros.
 
 from __future__ import annotations
 
+import array
 import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Union, final, overload
@@ -80,6 +81,10 @@ TRUNCATION_WARNING = "received malformed or improperly-truncated ancillary data"
 #: ``PyArg_Parse(item, "(iiy*):[sendmsg() ancillary data items]", ...)``.
 _ITEM_FNAME = "[sendmsg() ancillary data items]"
 
+#: The largest data the exact packer lays out with one struct (a whole item
+#: per size, built once per ABI).
+_PACKED_ITEM_MAX = 64
+
 #: What the packer lays out: ``(level, type, data)`` with *data* bytes or a
 #: byte memoryview.
 _Item = tuple[int, int, Union[bytes, memoryview]]
@@ -110,6 +115,7 @@ class CmsgCodec:
         "socklen_max",
         "sol_socket",
         "space1",
+        "unpack_int",
         "walk_facts",
     )
 
@@ -135,6 +141,8 @@ class CmsgCodec:
         self.len_format = struct.Struct(order + {4: "I", 8: "Q"}[layout.len_size])
         self.int_size = abi.sizeof_int
         self.int_format = order + {4: "i", 8: "q"}[abi.sizeof_int]
+        #: ``data -> (int,)``: the first C int of *data*.
+        self.unpack_int = struct.Struct(self.int_format).unpack_from
         self.int_max = (1 << (8 * abi.sizeof_int - 1)) - 1
         self.int_min = -self.int_max - 1
         self.socklen_max = abi.socklen_max
@@ -165,13 +173,21 @@ class CmsgCodec:
             header = struct.Struct(fmt)
             self.pack_header = header.pack
             self.read_header = header.unpack_from
+            # A whole item of n data bytes, padded to its CMSG_SPACE, in one
+            # call: (cmsg_len, level, type, data) -> bytes, for small n.
+            packers = tuple(
+                struct.Struct(f"{fmt}{n}s{-n & self.mask}x").pack for n in range(_PACKED_ITEM_MAX + 1)
+            )
         else:  # pragma: no cover - no known platform
             self.pack_header = self._pack_header_by_member
             self.read_header = self._read_header_by_member
+            packers = ()
 
         # What the walk reads into locals: CMSG_NXTHDR wants room for a
         # whole next header on glibc, up to CMSG_DATA on XNU.
-        self.pack_facts = (self.pack_header, self.len0, self.pads, self.mask, self.int_min, self.int_max)
+        self.pack_facts = (
+            self.pack_header, self.len0, self.pads, self.mask, self.int_min, self.int_max, packers, len(packers) - 1
+        )
         self.walk_facts = (self.read_header, self.len0, self.mask, self.len0 if self.bsd_macros else self.hdr_size)
 
     def _pack_header_by_member(self, length: int, level: int, kind: int) -> bytes:
@@ -244,40 +260,63 @@ class CmsgCodec:
         *exact*: ``sendmsg``'s fast path (:func:`pack_exact`): *items* is
         ``sendmsg``'s argument as given; anything its parsing could change
         or reject gives None (see :func:`pack_exact`), checked item by item
-        as the items are laid out.
+        as the items are laid out.  The data of an accepted item is copied
+        to ``bytes`` in one C call before its length is read, so a buffer
+        resized by another thread meanwhile is laid out as it was at that
+        copy, header and data alike (CPython holds its export for the parse).
         """
-        if exact and (
-            (type(items) is not list and type(items) is not tuple) or len(items) > _EXACT_ITEMS_MAX
-        ):
-            return None
-        pack_header, len0, pads, mask, low, high = self.pack_facts
-        parts: list[bytes | memoryview] = []
-        for item in items:
-            if exact:
+        pack_header, len0, pads, mask, low, high, packers, packed_max = self.pack_facts
+        if exact:
+            if type(items) is not list and type(items) is not tuple:
+                return None
+            # Read once: another thread changing the list meanwhile gets the
+            # items of one of its states laid out, as with CPython's
+            # PySequence_Fast (which returns the list itself).
+            count = len(items)
+            if count > _EXACT_ITEMS_MAX:
+                return None
+            parts: list[bytes | memoryview] = []
+            for item in items:
                 if type(item) is not tuple or len(item) != 3:
                     return None
                 level, kind, data = item
                 if (
                     type(level) is not int
                     or type(kind) is not int
-                    or type(data) is not bytes
                     or not low <= level <= high
                     or not low <= kind <= high
-                    or len(data) > _EXACT_ITEM_MAX
                 ):
                     return None
+                if type(data) is not bytes:
+                    # An array of C ints (what send_fds and the socket
+                    # documentation build): its bytes in one C call.
+                    if type(data) is _array and data.typecode == "i" and len(data) <= _EXACT_INTS_MAX:
+                        data = data.tobytes()
+                    else:
+                        data = _exact_data(data)
+                        if data is None:
+                            return None
                 n = len(data)
-            else:
-                level, kind, data = item
-                n = len(data) if type(data) is bytes else data.nbytes
-            header = pack_header(len0 + n, level, kind)
-            if len(items) == 1:
-                # One item (an fd array, credentials): no list to join.
-                single: bytes = header + data + pads[-n & mask]
-                return single
-            parts.append(header)
-            parts.append(data)
-            parts.append(pads[-n & mask])
+                if n <= packed_max:
+                    # The data is bytes here: header, data and padding in one call.
+                    packed: bytes = packers[n](len0 + n, level, kind, data)
+                elif n <= _EXACT_ITEM_MAX:
+                    packed = pack_header(len0 + n, level, kind) + data + pads[-n & mask]
+                else:
+                    return None
+                if count == 1:
+                    return packed  # one item (an fd array, credentials): no list to join
+                parts.append(packed)
+            return b"".join(parts)
+        if len(items) == 1:
+            level, kind, data = items[0]
+            n = len(data) if type(data) is bytes else data.nbytes
+            one: bytes = pack_header(len0 + n, level, kind) + data + pads[-n & mask]
+            return one
+        parts = []
+        for level, kind, data in items:
+            n = len(data) if type(data) is bytes else data.nbytes
+            parts += (pack_header(len0 + n, level, kind), data, pads[-n & mask])
         return b"".join(parts)
 
     # -- the one walk -------------------------------------------------------
@@ -287,11 +326,17 @@ class CmsgCodec:
         A plain tuple: this runs on every ``recvmsg`` that carries control
         data, and ``recvmsg`` needs only the items and whether to warn.
         """
-        items: list[RawItem] = []
         controllen = len(control)
+        read_header, len0, mask, next_room = self.walk_facts
+        if controllen >= len0:
+            # One whole item, CMSG_NXTHDR NULL after it (an fd array,
+            # credentials): the first pass of the loop below, without it.
+            length, level, kind = read_header(control, 0)
+            if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
+                return [(level, kind, control[len0:length])], None, False
+        items: list[RawItem] = []
         if controllen < self.hdr_size:
             return items, None, False
-        read_header, len0, mask, next_room = self.walk_facts
         offset = 0
         while True:
             # get_cmsg_data_len: cmsg_min_space(msg, cmsgh, CMSG_LEN(0)): the
@@ -328,6 +373,28 @@ class CmsgCodec:
             if offset + next_room > controllen:
                 return items, None, False
 
+    def rights_fds(self, items: Sequence[RawItem]) -> list[int]:
+        """The fds of every ``SOL_SOCKET``/``SCM_RIGHTS`` item of *items*
+        (a :class:`Walk`'s, or ``recvmsg()``'s ancdata in ``recv_fds``).
+
+        ``data_len // sizeof(int)`` whole ints per item, as CPython's
+        ``err_closefds`` walk counts them (a trailing partial int is no fd),
+        in the platform's C int layout; level and type compared with ``==``
+        as ``Lib/socket.py``'s ``recv_fds`` compares them.
+        """
+        sol_socket = self.sol_socket
+        scm_rights = self.scm_rights
+        size = self.int_size
+        fds: list[int] = []
+        for level, kind, data in items:
+            if level == sol_socket and kind == scm_rights:
+                count = len(data) // size
+                if count == 1:  # one fd: the common case, one cached struct
+                    fds += self.unpack_int(data)
+                else:
+                    fmt = f"{self.int_format[0]}{count}{self.int_format[1]}"
+                    fds += struct.unpack_from(fmt, data)
+        return fds
 
 
 def codec(abi: ABI) -> CmsgCodec:
@@ -442,16 +509,54 @@ def pack_ancdata(ancdata: object, abi: ABI) -> bytes:
 #: the size limits, so it never has to check them).
 _EXACT_ITEM_MAX = 65536
 _EXACT_ITEMS_MAX = 64
+_array = array.array
+#: The longest ``array("i")`` it takes (its size checked before the copy).
+_EXACT_INTS_MAX = _EXACT_ITEM_MAX // _array("i").itemsize
+#: The formats of a memoryview of bytes ("y*" takes any buffer; these are
+#: the ones whose bytes are plainly the view's items).
+_BYTE_FORMATS = frozenset(("B", "b", "c"))
+
+
+def _exact_data(data: object) -> bytes | None:
+    """The bytes ``"y*"`` would take from a ``bytearray`` or a C-contiguous
+    one-dimensional byte ``memoryview``, copied in one C call; None for
+    anything else (an ``array`` of another type, a strided or released view,
+    a subclass), which the general parse takes with CPython's errors.
+
+    The size is checked before the copy (no huge copy to decline) and again
+    by the caller on the copy (another thread may resize a bytearray between
+    the two: the copy is what is sent).
+    """
+    if type(data) is bytearray:
+        return bytes(data) if len(data) <= _EXACT_ITEM_MAX else None
+    if type(data) is memoryview:
+        try:
+            if (
+                data.ndim == 1
+                and data.c_contiguous
+                and data.format in _BYTE_FORMATS
+                and data.nbytes <= _EXACT_ITEM_MAX
+            ):
+                return data.tobytes()
+        except ValueError:
+            # Released (perhaps by another thread, between two of these
+            # reads): the general parse raises CPython's ValueError.
+            return None
+    return None
 
 
 def pack_exact(ancdata: object, abi: ABI) -> bytes | None:
     """:func:`pack_ancdata` for what its parsing cannot change; None otherwise.
 
     ``sendmsg``'s fast path: a list or tuple of at most 64 exact ``(int, int,
-    bytes)`` tuples, the ints within a C int, each data at most 64 KiB, is
-    laid out by the same packer without the general parse; anything else
-    (an ``int`` subclass, a bytearray, an iterator...) gives None and takes
-    :func:`pack_ancdata`, which raises CPython's exact errors.
+    data)`` tuples, the ints within a C int, each data at most 64 KiB and
+    one of ``bytes``, an exact ``array.array`` of typecode ``"i"`` (what
+    ``send_fds`` and the socket documentation pass), a ``bytearray`` or a
+    C-contiguous one-dimensional byte ``memoryview``, is laid out by the same
+    packer without the general parse, with the bytes ``"y*"`` would take;
+    anything else (an ``int`` subclass, an array of another type, a
+    subclass, a strided or released view, an iterator...) gives None and
+    takes :func:`pack_ancdata`, which raises CPython's exact errors.
     """
     return codec(abi).lay_out(ancdata, True)
 
@@ -541,21 +646,9 @@ def walk(control: bytes, abi: ABI) -> Walk:
 
 
 def rights_fds(items: Sequence[RawItem], abi: ABI) -> list[int]:
-    """The fds of every ``SOL_SOCKET``/``SCM_RIGHTS`` item of a :class:`Walk`.
-
-    ``data_len // sizeof(int)`` whole ints per item, as CPython's
-    ``err_closefds`` walk counts them (a trailing partial int is no fd).
-    """
-    cmsg = codec(abi)
-    sol_socket = cmsg.sol_socket
-    scm_rights = cmsg.scm_rights
-    fds: list[int] = []
-    for level, kind, data in items:
-        if level == sol_socket and kind == scm_rights:
-            count = len(data) // cmsg.int_size
-            fmt = f"{cmsg.int_format[0]}{count}{cmsg.int_format[1]}"
-            fds.extend(struct.unpack_from(fmt, data))
-    return fds
+    """The fds of every ``SOL_SOCKET``/``SCM_RIGHTS`` item of a :class:`Walk`
+    (:meth:`CmsgCodec.rights_fds`)."""
+    return codec(abi).rights_fds(items)
 
 
 def scm_rights_fds(control: bytes, abi: ABI) -> list[int]:

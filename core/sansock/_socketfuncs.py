@@ -56,8 +56,6 @@ class SocketFunctions:
         def address_family(self, value: int) -> Any: ...
         def socket_kind(self, value: int) -> Any: ...
         def dup(self, fd: SupportsIndex, /) -> int: ...
-        def CMSG_LEN(self, length: int, /) -> int: ...
-        _constants: SocketConstants | None
         def getdefaulttimeout(self) -> float | None: ...
         def getaddrinfo(
             self, host: bytes | str | None, port: bytes | str | int | None,
@@ -304,13 +302,6 @@ class SocketFunctions:
             raise
 
     # -- fd passing (Lib/socket.py send_fds / recv_fds) -----------------------
-    def _fd_constants(self, sock: object) -> SocketConstants:
-        # Lib/socket.py reads _socket.SOL_SOCKET/SCM_RIGHTS/CMSG_LEN of the
-        # platform the socket lives on: a sansock socket knows its driver's ABI;
-        # any other object with sendmsg/recvmsg gets the binding's.
-        k = getattr(sock, "_k", None)
-        return k if isinstance(k, SocketConstants) else self.constants
-
     def send_fds(
         self,
         sock: socket,
@@ -330,18 +321,25 @@ class SocketFunctions:
         # frombytes (b"\0\0\0\0" is one fd, a length that is not a multiple
         # of the item size is a ValueError), other iterables item by item with
         # the "i" unit's TypeError/OverflowError.  Evaluated in the stdlib's order:
-        # the sendmsg attribute first, then the array.
+        # the sendmsg attribute first, then the array.  sendmsg's fast path
+        # takes the array as it is (_cmsg.CmsgCodec.lay_out).
         sendmsg = sock.sendmsg
-        k = self._fd_constants(sock)
+        # Lib/socket.py reads _socket.SOL_SOCKET/SCM_RIGHTS/CMSG_LEN of the
+        # platform the socket lives on: a sansock socket knows its driver's ABI
+        # (its control-buffer codec); any other object with sendmsg/recvmsg gets
+        # the binding's.
+        cmsg = getattr(sock, "_control", None)
+        if not isinstance(cmsg, _cmsg.CmsgCodec):
+            cmsg = _cmsg.codec(self.constants.abi)
         fd_array = array.array("i", fds)
-        abi = k.abi
         data: array.array[int] | bytes = fd_array
-        if abi.sizeof_int != fd_array.itemsize or abi.byteorder != sys.byteorder:
+        if cmsg.int_size != fd_array.itemsize or cmsg.abi.byteorder != sys.byteorder:
             # A platform other than the host's (a profile on the fake kernel):
             # the same ints in that platform's C int layout.
-            size = abi.sizeof_int
-            data = b"".join(fd.to_bytes(size, abi.byteorder, signed=True) for fd in fd_array)
-        return sendmsg(buffers, [(k.SOL_SOCKET, k.SCM_RIGHTS, data)])
+            size = cmsg.int_size
+            order = cmsg.abi.byteorder
+            data = b"".join(fd.to_bytes(size, order, signed=True) for fd in fd_array)
+        return sendmsg(buffers, [(cmsg.sol_socket, cmsg.scm_rights, data)])
 
     def recv_fds(
         self, sock: socket, bufsize: int, maxfds: int, flags: int = 0
@@ -356,13 +354,17 @@ class SocketFunctions:
         # Lib/socket.py: sock.recvmsg(bufsize, CMSG_LEN(maxfds * fds.itemsize)),
         # then every SOL_SOCKET/SCM_RIGHTS item's whole ints, in order.
         recvmsg = sock.recvmsg
-        k = self._fd_constants(sock)
-        abi = k.abi
-        size = abi.sizeof_int
-        wanted = maxfds * size
-        # CMSG_LEN of the socket's platform: this binding's (with its table of
-        # exact ints) when the socket is one of its current sockets.
-        ancbufsize = self.CMSG_LEN(wanted) if k is self._constants else _cmsg.cmsg_len(wanted, abi)
+        cmsg = getattr(sock, "_control", None)  # the socket's platform, as in send_fds
+        if not isinstance(cmsg, _cmsg.CmsgCodec):
+            cmsg = _cmsg.codec(self.constants.abi)
+        wanted = maxfds * cmsg.int_size
+        # CMSG_LEN(wanted) of the socket's platform: an exact int in range is
+        # CMSG_LEN(0) + wanted (get_CMSG_LEN); anything else is parsed as
+        # socket.CMSG_LEN parses it, with its errors.
+        if type(wanted) is int and 0 <= wanted <= cmsg.socklen_max - cmsg.len0:
+            ancbufsize = cmsg.len0 + wanted
+        else:
+            ancbufsize = _cmsg.cmsg_len(wanted, cmsg.abi)
         msg, ancdata, msg_flags, addr = recvmsg(bufsize, ancbufsize)
-        return msg, _cmsg.rights_fds(ancdata, abi), msg_flags, addr
+        return msg, cmsg.rights_fds(ancdata), msg_flags, addr
 
