@@ -499,3 +499,56 @@ def test_a_thread_being_started_holds_the_clock() -> None:
     server.join()
     assert timeouts == 0
     assert kernel.monotonic_ns() == start
+
+
+@pytest.mark.parametrize("old_thread_used_the_kernel", [False, True])
+def test_a_new_thread_with_the_ident_of_an_exited_one_is_a_participant(old_thread_used_the_kernel: bool) -> None:
+    """A thread's ident is the address of its pthread, which the C library
+    reuses once the thread exits: a server thread started after the kernel
+    often has the ident of a thread that existed before it (the daemon handler
+    thread of the previous test) or of one that used the kernel and exited.
+    It still takes part: the client's 30 s timeout does not expire while it
+    computes, before or after its first syscall."""
+    go = threading.Event()
+    made: list[FakeKernel] = []
+
+    def old() -> None:
+        go.wait()
+        if old_thread_used_the_kernel:
+            for sock in sansock.using(made[0]).socketpair():  # syscalls: a user of the kernel
+                sock.close()
+
+    before = threading.Thread(target=old, name="before-the-kernel")
+    before.start()  # alive when the kernel is made
+    kernel = FakeKernel()
+    made.append(kernel)
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    go.set()
+    before.join()
+
+    def server() -> None:
+        if old_thread_used_the_kernel:
+            b.recv(1)  # registered by its syscall, then computes
+        spin_python()  # before its (next) syscall
+        b.send(b"!")
+
+    with a, b:
+        for _ in range(50):  # the C library hands the freed pthread to the next thread
+            thread = threading.Thread(target=server, name="server")
+            thread.start()
+            if thread.ident == before.ident:
+                break
+            if old_thread_used_the_kernel:
+                a.send(b"?")
+            a.recv(1)
+            thread.join()
+        else:  # pragma: no cover
+            pytest.skip("the C library did not reuse the pthread of the exited thread")
+        a.settimeout(30)
+        start = kernel.monotonic_ns()
+        if old_thread_used_the_kernel:
+            a.send(b"?")
+        assert a.recv(1) == b"!"
+        thread.join()
+        assert kernel.monotonic_ns() == start

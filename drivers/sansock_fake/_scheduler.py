@@ -14,7 +14,9 @@ no thread that could still change the kernel's state is doing anything.
 has made a syscall on it, and every live thread started after the kernel was
 created (a server thread that has not reached its first syscall yet).
 Threads that existed before the kernel (pytest's own, a thread pool...) and
-threads that have exited are not participants.  Each participant is, at any
+threads that have exited are not participants.  Threads are told apart by
+their ``Thread`` object: an ident is reused by the next thread as soon as
+one exits.  Each participant is, at any
 moment, in one of three states:
 
 * **blocked in the kernel** -- waiting inside a syscall of this kernel, with
@@ -331,12 +333,17 @@ class Scheduler:
     event_names: Callable[[int], str] = attrs.field(default=lambda events: f"events {events:#x}")
     #: Bumped by every syscall.
     activity: int = 0
-    _preexisting: frozenset[int] = attrs.field(
-        factory=lambda: frozenset(t.ident for t in threading.enumerate() if t.ident is not None)
+    #: id() -> the Thread objects alive when the kernel was made.  Objects, not
+    #: idents: an ident is the address of the thread's pthread, which the C
+    #: library reuses as soon as the thread exits, so a server thread started
+    #: after the kernel often has the ident of one that existed before it.
+    _preexisting: dict[int, threading.Thread] = attrs.field(
+        factory=lambda: {id(t): t for t in threading.enumerate()}
     )
     #: Threads that have used the kernel -- starting with the one that made it
     #: (a test's main thread that starts a server thread and then connects is
-    #: a participant before its first syscall).
+    #: a participant before its first syscall).  Keyed by ident, holding the
+    #: Thread: a new thread with the ident of an exited one replaces it.
     _users: dict[int, threading.Thread] = attrs.field(
         factory=lambda: {threading.get_ident(): threading.current_thread()}
     )
@@ -356,13 +363,14 @@ class Scheduler:
         """Called (lock held) at the start of every syscall."""
         self.activity += 1
         thread = threading.current_thread()
-        if thread.ident is not None and thread.ident not in self._users:
-            self._users[thread.ident] = thread
+        ident = thread.ident
+        if ident is not None and self._users.get(ident) is not thread:
+            self._users[ident] = thread
 
     def _participants(self) -> dict[int, threading.Thread]:
         found = {ident: t for ident, t in self._users.items() if t.is_alive()}
         for t in threading.enumerate():
-            if t.ident is not None and t.ident not in self._preexisting:
+            if t.ident is not None and self._preexisting.get(id(t)) is not t:
                 found[t.ident] = t
         return found
 
