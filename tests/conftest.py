@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
 import socket as stdlib_socket
 import types
 from collections.abc import Callable, Iterator
@@ -50,19 +51,25 @@ settings.load_profile("explore" if os.environ.get("SANSOCK_STRESS") == "1" else 
 # test's source to show a failure (_pytest._code.source) while a server thread
 # of the test prints its own traceback (3.11's traceback module parses the line
 # for its carets): the SystemError then escapes pytest's reporting as an
-# INTERNALERROR and ends the whole run.  ast.parse is a pure function: parse
-# again.  (tests/test_pytest_workarounds.py)
+# INTERNALERROR and ends the whole run.  Parses through ast.parse take turns
+# (a reentrant lock: a finalizer run by a collection inside the constructor may
+# parse too), and ast.parse, a pure function, parses again after a race that
+# still happens (a reentrant parse, compile() called directly).  Retrying alone
+# was not enough: two threads parsing in a loop lost five races in a row in CI.
+# (tests/test_pytest_workarounds.py)
 _ast_parse = ast.parse
+_ast_parse_turn = threading.RLock()
 _AST_RACE = ("AST constructor recursion depth mismatch", "maximum recursion depth exceeded during ast construction")
 
 
 def _ast_parse_again_after_a_race(*args: Any, **kwargs: Any) -> Any:
-    for attempt in range(5):
-        try:
-            return _ast_parse(*args, **kwargs)
-        except (SystemError, RecursionError) as exc:
-            if attempt == 4 or not str(exc).startswith(_AST_RACE):
-                raise
+    with _ast_parse_turn:
+        for attempt in range(5):
+            try:
+                return _ast_parse(*args, **kwargs)
+            except (SystemError, RecursionError) as exc:
+                if attempt == 4 or not str(exc).startswith(_AST_RACE):
+                    raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
