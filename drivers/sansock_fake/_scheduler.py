@@ -34,14 +34,18 @@ moment, in one of three states:
     wait (``time.sleep``, a bare ``Lock.acquire``, ``select`` on real fds,
     ``SimpleQueue.get``, a read on a pipe): the thread counts as parked when,
     over a whole grace period, it stayed at the same instruction of the same
-    frame, used less than a fifth of the period in CPU time
-    (``CLOCK_THREAD_CPUTIME_ID`` of that thread) and was not runnable
-    (``/proc/self/task/<tid>/stat``) when looked at, *and* no other thread of
-    the process -- participant or not, threads blocked in the kernel aside --
-    used more than a fifth of the period in CPU time or was runnable when
-    looked at.  A thread waits for the GIL only while another thread holds
-    it, and that thread runs: so a thread starved of the GIL by a busy thread
-    (even one that is no participant) is never taken as parked;
+    frame, used less than a fifth of the period in CPU time and was not
+    working when looked at (state R, running or queued for a CPU, or D, an
+    uninterruptible sleep such as a page fault, in
+    ``/proc/self/task/<tid>/stat``), *and* no other thread of the process --
+    participant or not, threads blocked in the kernel aside -- used more than
+    a fifth of the period in CPU time or was working when looked at, *and*
+    all those threads together wanted a CPU (ran, or waited in the run queue:
+    ``/proc/self/task/<tid>/schedstat``) for less than half of the period.
+    A thread waits for the GIL only while another thread holds it, and that
+    thread wants a CPU all along -- even when other processes leave it a few
+    percent of one: so a thread starved of the GIL by a busy thread (even
+    one that is no participant) is never taken as parked;
 
 * **running** -- anything else: computing, in a garbage collection, waiting
   for the CPU or for the GIL, entering a syscall.
@@ -76,7 +80,8 @@ Limits
   then holds the clock until that computing stops (waits recognised at once,
   such as ``Event.wait``, still park).
 * Without ``/proc`` and per-thread CPU clocks, the grace rule uses the
-  frame position alone.
+  frame position alone; without schedstats (``schedstat``), the CPU time
+  alone.
 """
 
 from __future__ import annotations
@@ -243,45 +248,80 @@ def _cpu_ns(native_id: int | None) -> int | None:
         return None
 
 
-def _runnable(native_id: int | None) -> bool:
-    """Whether the thread is running or waiting for a CPU (state R in ``/proc``)."""
-    if native_id is None:
-        return False
+def _read_task(native_id: int, name: str) -> bytes | None:
+    """``/proc/self/task/<tid>/<name>``, or None (no ``/proc``, a thread that has gone)."""
     try:
-        fd = os.open(f"/proc/self/task/{native_id}/stat", os.O_RDONLY)
+        fd = os.open(f"/proc/self/task/{native_id}/{name}", os.O_RDONLY)
     except OSError:
-        return False
+        return None
     try:
-        stat = os.read(fd, 512)
+        return os.read(fd, 512)
     except OSError:
-        return False
+        return None
     finally:
         os.close(fd)
-    _, _, rest = stat.rpartition(b")")
-    return rest[1:2] == b"R"
+
+
+#: ``/proc`` task states of a thread that is doing something: running or
+#: runnable (R), in an uninterruptible sleep -- a page fault reading a module
+#: from a slow disk, memory reclaim -- (D), paging (W, old kernels).  A thread
+#: waiting for the GIL, a lock, a timer or a pipe sleeps in state S.
+_WORKING_STATES = frozenset((b"R", b"D", b"W"))
+
+
+@attrs.frozen
+class _Use:
+    """What one thread of the process has done so far, as Linux tells it."""
+
+    #: CPU time used, in ns (None: unknown).
+    cpu_ns: int | None
+    #: Time spent runnable but waiting for a CPU, in ns: ``run_delay`` of
+    #: ``/proc/self/task/<tid>/schedstat`` (None without schedstats).
+    queued_ns: int | None
+    #: Working now: state R, D or W (see ``_WORKING_STATES``).
+    working: bool
+
+
+_UNKNOWN_USE = _Use(None, None, False)
+
+
+def _use(native_id: int | None) -> _Use:
+    """How much a thread of this process has run and waited to run, and whether it works now."""
+    if native_id is None:
+        return _UNKNOWN_USE
+    cpu = queued = None
+    schedstat = _read_task(native_id, "schedstat")  # "<cpu ns> <run queue ns> <slices>"
+    if schedstat is not None:
+        fields = schedstat.split()
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            cpu, queued = int(fields[0]), int(fields[1])
+    if cpu is None:
+        cpu = _cpu_ns(native_id)
+    stat = _read_task(native_id, "stat")
+    state = b"" if stat is None else stat.rpartition(b")")[2][1:2]
+    return _Use(cpu, queued, state in _WORKING_STATES)
+
+
+def _delta(before: int | None, after: int | None) -> int | None:
+    return None if before is None or after is None else after - before
 
 
 @attrs.frozen
 class _Sample:
     state: _State
     position: tuple[int, int] | None
-    cpu_ns: int | None
-    runnable: bool
+    #: For a thread in a wait the grace judges ("other"): its use of the CPU.
+    use: _Use = _UNKNOWN_USE
 
 
-def _process_threads(exclude: set[int]) -> dict[int, tuple[int | None, bool]]:
-    """Native thread id -> (CPU time in ns, runnable) for every thread of the
-    process (Python's or not) except those in *exclude*; empty without ``/proc``."""
+def _process_threads(exclude: set[int]) -> dict[int, _Use]:
+    """Native thread id -> its use of the CPU, for every thread of the process
+    (Python's or not) except those in *exclude*; empty without ``/proc``."""
     try:
         names = os.listdir("/proc/self/task")
     except OSError:
         return {}
-    found: dict[int, tuple[int | None, bool]] = {}
-    for name in names:
-        tid = int(name)
-        if tid not in exclude:
-            found[tid] = (_cpu_ns(tid), _runnable(tid))
-    return found
+    return {tid: _use(tid) for tid in map(int, names) if tid not in exclude}
 
 
 @attrs.frozen
@@ -293,7 +333,7 @@ class _Watch:
     samples: dict[int, _Sample]
     #: Every other thread of the process (see :func:`_process_threads`), when
     #: some sample needs the grace rule.
-    others: dict[int, tuple[int | None, bool]]
+    others: dict[int, _Use]
 
 
 def _describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
@@ -329,6 +369,9 @@ class Scheduler:
     confirm_s: float = 0.001
     #: A thread using more than this fraction of the grace in CPU time is running.
     busy_fraction: float = 0.2
+    #: The threads outside the kernel wanting a CPU (running or queued for
+    #: one) for more than this fraction of the grace, together, are computing.
+    demand_fraction: float = 0.5
     #: Names the events of a ``poll`` (the kernel sets it from its ABI).
     event_names: Callable[[int], str] = attrs.field(default=lambda events: f"events {events:#x}")
     #: Bumped by every syscall.
@@ -411,10 +454,9 @@ class Scheduler:
                 state = _classify(frame, self.condition, frames)
                 position = None if frame is None else (id(frame), frame.f_lasti)
                 if state == "other":
-                    native = getattr(thread, "native_id", None)
-                    samples[ident] = _Sample(state, position, _cpu_ns(native), _runnable(native))
+                    samples[ident] = _Sample(state, position, _use(getattr(thread, "native_id", None)))
                 else:
-                    samples[ident] = _Sample(state, position, None, False)
+                    samples[ident] = _Sample(state, position)
             return samples
         finally:
             del frames
@@ -425,13 +467,12 @@ class Scheduler:
             return False
         if after.state == "parked":
             return True
-        if elapsed < self.idle_grace_s or after.runnable:
+        if elapsed < self.idle_grace_s or after.use.working:
             return False
-        if before.cpu_ns is not None and after.cpu_ns is not None:
-            return after.cpu_ns - before.cpu_ns <= self.busy_fraction * elapsed * 1e9
-        return True
+        cpu = _delta(before.use.cpu_ns, after.use.cpu_ns)
+        return cpu is None or cpu <= self.busy_fraction * elapsed * 1e9
 
-    def _rest_of_process(self, samples: dict[int, _Sample]) -> dict[int, tuple[int | None, bool]]:
+    def _rest_of_process(self, samples: dict[int, _Sample]) -> dict[int, _Use]:
         """The other threads of the process, if a sample needs the grace rule."""
         if all(s.state != "other" for s in samples.values()):
             return {}
@@ -440,19 +481,31 @@ class Scheduler:
         blocked = {self._users[i].native_id for i in self._waiting if i in self._users}
         return _process_threads({n for n in blocked if n is not None})
 
-    def _others_busy(
-        self, before: dict[int, tuple[int | None, bool]], after: dict[int, tuple[int | None, bool]], elapsed: float
-    ) -> bool:
-        """Whether some thread computed over the observation: it used more than
-        ``busy_fraction`` of it in CPU time, or is runnable now (it may hold the GIL)."""
-        limit = self.busy_fraction * elapsed * 1e9
-        for tid, (cpu, runnable) in after.items():
-            if runnable:
+    def _others_busy(self, before: dict[int, _Use], after: dict[int, _Use], elapsed: float) -> bool:
+        """Whether some thread computed over the observation.
+
+        A thread is computing when it works now (may hold the GIL) or used more
+        than ``busy_fraction`` of the observation in CPU time.  Under CPU
+        contention from other processes a computing thread gets a small share
+        of a CPU and, while the thread looking holds the GIL, may sleep waiting
+        for it: so the threads together computed too when they *wanted* a CPU
+        -- ran, or waited in the run queue -- for more than ``demand_fraction``
+        of the observation.  A thread holds the GIL only while it wants a CPU.
+        """
+        window = elapsed * 1e9
+        limit = self.busy_fraction * window
+        demand = 0
+        for tid, use in after.items():
+            if use.working:
                 return True
-            start = before.get(tid, (None, False))[0]
-            if cpu is not None and start is not None and cpu - start > limit:
+            start = before.get(tid)
+            if start is None:
+                continue  # started during the observation
+            cpu = _delta(start.cpu_ns, use.cpu_ns)
+            if cpu is not None and cpu > limit:
                 return True
-        return False
+            demand += (cpu or 0) + (_delta(start.queued_ns, use.queued_ns) or 0)
+        return demand > self.demand_fraction * window
 
     def _look_outside(self, outside: dict[int, threading.Thread], watch: _Watch | None) -> tuple[bool, _Watch, float]:
         """(every thread outside the kernel is parked, the observation to keep, how long to wait)."""
