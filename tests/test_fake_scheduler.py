@@ -624,3 +624,30 @@ def test_proc_tells_a_sleeping_thread_from_a_computing_one() -> None:
     assert after.working  # the thread reading is running
     assert before.cpu_ns is not None and after.cpu_ns is not None
     assert after.cpu_ns - before.cpu_ns >= 10_000_000
+
+
+def test_a_thread_waiting_for_the_kernel_lock_is_entering_a_syscall(kernel: FakeKernel) -> None:
+    """A thread at the ``with condition:`` of a syscall, waiting for the kernel's
+    lock (held by the waiters while they look around, by other syscalls), sleeps
+    in a futex at one instruction: without this rule a thread starved of the CPU
+    that missed the lock a whole grace long was taken as parked."""
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    condition = kernel._scheduler.condition
+    with a, b:
+        with condition:  # what a looking waiter holds
+            sender = threading.Thread(target=a.send, args=(b"x",), name="sender")
+            sender.start()
+            enter = threading.Condition.__enter__.__code__
+            frames = sys._current_frames()
+            while (frame := frames.get(sender.ident or 0)) is None or frame.f_code is not enter:
+                time.sleep(0.001)  # until it waits for the lock
+                frames = sys._current_frames()
+            del frame
+            kernel_lock = _scheduler._classify(frames[sender.ident or 0], condition, frames)
+            # Another Condition's lock is an ordinary wait, for the grace to judge.
+            other_lock = _scheduler._classify(frames[sender.ident or 0], threading.Condition(), frames)
+            del frames
+        sender.join()
+        assert b.recv(1) == b"x"
+    assert (kernel_lock, other_lock) == ("running", "other")

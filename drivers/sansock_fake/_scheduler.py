@@ -48,7 +48,8 @@ moment, in one of three states:
     one that is no participant) is never taken as parked;
 
 * **running** -- anything else: computing, in a garbage collection, waiting
-  for the CPU or for the GIL, entering a syscall.
+  for the CPU or for the GIL, entering a syscall (waiting for the kernel's
+  lock included).
 
 The clock moves when, and only when, every participant is blocked in the
 kernel or parked, and every blocked thread has re-checked its condition since
@@ -176,6 +177,7 @@ def _call_lines(function: Callable[..., object], names: Iterable[str]) -> frozen
 
 
 _CONDITION_WAIT = threading.Condition.wait.__code__
+_CONDITION_ENTER = threading.Condition.__enter__.__code__
 #: Stdlib frames a thread parks in, and the lines of the blocking call.
 #: ``Thread.join`` waits in ``_wait_for_tstate_lock`` up to 3.12, in
 #: ``self._handle.join`` from 3.13.
@@ -211,6 +213,15 @@ def _classify(frame: FrameType | None, kernel_condition: object, frames: dict[in
     code = frame.f_code
     if os.path.abspath(code.co_filename) in _KERNEL_FILES:
         return "running"  # entering a syscall, or reading kernel state
+    if code is _CONDITION_ENTER:
+        # ``with condition:`` waiting for the lock: for the kernel's lock,
+        # entering a syscall (the lock is released at once after every look
+        # and every syscall, but a thread starved of the CPU may miss it a
+        # whole grace long while other threads take it in turn).
+        try:
+            return "running" if frame.f_locals.get("self") is kernel_condition else "other"
+        except Exception:  # noqa: BLE001 -- a frame changing under us: ask again later
+            return "other"
     lines = _PARKING_LINES.get(code)
     if lines is None:
         return "other"
