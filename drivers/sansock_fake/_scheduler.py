@@ -16,8 +16,7 @@ created (a server thread that has not reached its first syscall yet).
 Threads that existed before the kernel (pytest's own, a thread pool...) and
 threads that have exited are not participants.  Threads are told apart by
 their ``Thread`` object: an ident is reused by the next thread as soon as
-one exits.  Each participant is, at any
-moment, in one of three states:
+one exits.  Each participant is, at any moment, in one of three states:
 
 * **blocked in the kernel** -- waiting inside a syscall of this kernel, with
   a deadline or without;
