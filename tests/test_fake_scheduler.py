@@ -32,7 +32,7 @@ import pytest
 import sansock
 import sansock_fake
 from sansock import Binding
-from sansock_fake import BlockedForever, FakeKernel, _scheduler
+from sansock_fake import BlockedForever, FakeKernel, _scheduler, _threads
 
 pytestmark = pytest.mark.threads
 
@@ -563,8 +563,8 @@ def test_a_new_thread_with_the_ident_of_an_exited_one_is_a_participant(old_threa
 # "idle".  These feed the rule what /proc says in such cases.
 
 
-def _use(cpu_ms: float, queued_ms: float | None = 0.0, working: bool = False) -> _scheduler._Use:
-    return _scheduler._Use(int(cpu_ms * 1e6), None if queued_ms is None else int(queued_ms * 1e6), working)
+def _use(cpu_ms: float, queued_ms: float | None = 0.0, working: bool = False) -> _threads.Use:
+    return _threads.Use(int(cpu_ms * 1e6), None if queued_ms is None else int(queued_ms * 1e6), working)
 
 
 START = _use(0, 0)
@@ -611,16 +611,16 @@ def test_proc_tells_a_sleeping_thread_from_a_computing_one() -> None:
     sleeper.start()
     try:
         time.sleep(0.05)
-        sleeping = _scheduler._use(sleeper.native_id)
+        sleeping = _threads.use_of(sleeper.native_id)
         assert not sleeping.working
         time.sleep(0.05)
-        assert _scheduler._use(sleeper.native_id).cpu_ns == sleeping.cpu_ns
+        assert _threads.use_of(sleeper.native_id).cpu_ns == sleeping.cpu_ns
     finally:
         done.set()
         sleeper.join()
-    before = _scheduler._use(threading.get_native_id())
+    before = _threads.use_of(threading.get_native_id())
     spin_python(0.02)
-    after = _scheduler._use(threading.get_native_id())
+    after = _threads.use_of(threading.get_native_id())
     assert after.working  # the thread reading is running
     assert before.cpu_ns is not None and after.cpu_ns is not None
     assert after.cpu_ns - before.cpu_ns >= 10_000_000
@@ -644,9 +644,9 @@ def test_a_thread_waiting_for_the_kernel_lock_is_entering_a_syscall(kernel: Fake
                 time.sleep(0.001)  # until it waits for the lock
                 frames = sys._current_frames()
             del frame
-            kernel_lock = _scheduler._classify(frames[sender.ident or 0], condition, frames)
+            kernel_lock = _threads.classify(frames[sender.ident or 0], condition, frames)
             # Another Condition's lock is an ordinary wait, for the grace to judge.
-            other_lock = _scheduler._classify(frames[sender.ident or 0], threading.Condition(), frames)
+            other_lock = _threads.classify(frames[sender.ident or 0], threading.Condition(), frames)
             del frames
         sender.join()
         assert b.recv(1) == b"x"
