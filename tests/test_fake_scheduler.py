@@ -32,7 +32,7 @@ import pytest
 import sansock
 import sansock_fake
 from sansock import Binding
-from sansock_fake import BlockedForever, FakeKernel
+from sansock_fake import BlockedForever, FakeKernel, _scheduler, _threads
 
 pytestmark = pytest.mark.threads
 
@@ -552,3 +552,102 @@ def test_a_new_thread_with_the_ident_of_an_exited_one_is_a_participant(old_threa
         assert a.recv(1) == b"!"
         thread.join()
         assert kernel.monotonic_ns() == start
+
+
+# -- the grace rule under CPU contention from other processes --------------------------------
+#
+# On a loaded machine a computing thread gets a small share of a CPU: 7 % of
+# a 100 ms look was measured for a thread sharing the GIL with another while
+# three busy processes ran on two CPUs, the rest of the time queued for a CPU
+# (84 %) or waiting for the GIL (a futex: state S).  Its CPU time alone says
+# "idle".  These feed the rule what /proc says in such cases.
+
+
+def _use(cpu_ms: float, queued_ms: float | None = 0.0, working: bool = False) -> _threads.Use:
+    return _threads.Use(int(cpu_ms * 1e6), None if queued_ms is None else int(queued_ms * 1e6), working)
+
+
+START = _use(0, 0)
+
+
+def test_threads_that_wanted_a_cpu_for_most_of_the_look_are_computing() -> None:
+    rule = _scheduler.Scheduler()
+    # A server and a busy outsider sharing the GIL, each run 7 ms and queued 84 ms of 100.
+    starved = {1: _use(7, 84), 2: _use(7, 84)}
+    assert rule._others_busy({1: START, 2: START}, starved, 0.1)
+    # One thread queued 30 ms and another 25 ms: together more than half the look.
+    assert rule._others_busy({1: START, 2: START}, {1: _use(2, 30), 2: _use(2, 25)}, 0.1)
+
+
+def test_a_polling_loop_on_a_loaded_machine_is_not_computing() -> None:
+    """A ``time.sleep(0.005)`` loop: 0.4 % CPU and up to 11 % queued after each
+    wake-up, measured under load; with an idle thread beside it."""
+    rule = _scheduler.Scheduler()
+    assert not rule._others_busy({1: START, 2: START}, {1: _use(0.4, 11), 2: _use(0, 0)}, 0.1)
+    # Without schedstats (no run queue times) the rule is the CPU time alone.
+    assert not rule._others_busy({1: _use(0, None)}, {1: _use(0.4, None)}, 0.1)
+    assert rule._others_busy({1: _use(0, None)}, {1: _use(30, None)}, 0.1)
+
+
+@pytest.mark.parametrize("state", ["runnable", "disk-sleep"])
+def test_a_thread_runnable_or_in_an_uninterruptible_sleep_is_working(state: str) -> None:
+    """State R (running, or queued for a CPU) or D (a page fault reading a module
+    from a slow disk, memory reclaim): the thread is doing something that ends
+    without any other thread's help, though it used no CPU time."""
+    rule = _scheduler.Scheduler()
+    assert rule._others_busy({1: START}, {1: _use(0, 0, working=True)}, 0.1)
+    before = _scheduler._Sample("other", (1, 10), START)
+    after = _scheduler._Sample("other", (1, 10), _use(0, 0, working=True))
+    assert not rule._still(before, after, 0.1)
+    assert rule._still(before, _scheduler._Sample("other", (1, 10), _use(0, 0)), 0.1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
+def test_proc_tells_a_sleeping_thread_from_a_computing_one() -> None:
+    """What the rule reads: a thread in ``time.sleep`` is not working and uses no
+    CPU; a computing thread is working or has run (read from the thread itself)."""
+    done = threading.Event()
+    sleeper = threading.Thread(target=done.wait, name="sleeper")
+    sleeper.start()
+    try:
+        time.sleep(0.05)
+        sleeping = _threads.use_of(sleeper.native_id)
+        assert not sleeping.working
+        time.sleep(0.05)
+        assert _threads.use_of(sleeper.native_id).cpu_ns == sleeping.cpu_ns
+    finally:
+        done.set()
+        sleeper.join()
+    before = _threads.use_of(threading.get_native_id())
+    spin_python(0.02)
+    after = _threads.use_of(threading.get_native_id())
+    assert after.working  # the thread reading is running
+    assert before.cpu_ns is not None and after.cpu_ns is not None
+    assert after.cpu_ns - before.cpu_ns >= 10_000_000
+
+
+def test_a_thread_waiting_for_the_kernel_lock_is_entering_a_syscall(kernel: FakeKernel) -> None:
+    """A thread at the ``with condition:`` of a syscall, waiting for the kernel's
+    lock (held by the waiters while they look around, by other syscalls), sleeps
+    in a futex at one instruction: without this rule a thread starved of the CPU
+    that missed the lock a whole grace long was taken as parked."""
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    condition = kernel._scheduler.condition
+    with a, b:
+        with condition:  # what a looking waiter holds
+            sender = threading.Thread(target=a.send, args=(b"x",), name="sender")
+            sender.start()
+            enter = threading.Condition.__enter__.__code__
+            frames = sys._current_frames()
+            while (frame := frames.get(sender.ident or 0)) is None or frame.f_code is not enter:
+                time.sleep(0.001)  # until it waits for the lock
+                frames = sys._current_frames()
+            del frame
+            kernel_lock = _threads.classify(frames[sender.ident or 0], condition, frames)
+            # Another Condition's lock is an ordinary wait, for the grace to judge.
+            other_lock = _threads.classify(frames[sender.ident or 0], threading.Condition(), frames)
+            del frames
+        sender.join()
+        assert b.recv(1) == b"x"
+    assert (kernel_lock, other_lock) == ("running", "other")

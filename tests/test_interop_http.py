@@ -51,6 +51,8 @@ def serve(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
         server.shutdown()
         thread.join(30)
         server.server_close()
+        # A server thread still alive is a hang to report, not 30 s to lose quietly.
+        assert not thread.is_alive(), "serve_forever did not return within 30 s of shutdown()"
 
 
 @pytest.fixture

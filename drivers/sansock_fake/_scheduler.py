@@ -16,8 +16,7 @@ created (a server thread that has not reached its first syscall yet).
 Threads that existed before the kernel (pytest's own, a thread pool...) and
 threads that have exited are not participants.  Threads are told apart by
 their ``Thread`` object: an ident is reused by the next thread as soon as
-one exits.  Each participant is, at any
-moment, in one of three states:
+one exits.  Each participant is, at any moment, in one of three states:
 
 * **blocked in the kernel** -- waiting inside a syscall of this kernel, with
   a deadline or without;
@@ -34,17 +33,22 @@ moment, in one of three states:
     wait (``time.sleep``, a bare ``Lock.acquire``, ``select`` on real fds,
     ``SimpleQueue.get``, a read on a pipe): the thread counts as parked when,
     over a whole grace period, it stayed at the same instruction of the same
-    frame, used less than a fifth of the period in CPU time
-    (``CLOCK_THREAD_CPUTIME_ID`` of that thread) and was not runnable
-    (``/proc/self/task/<tid>/stat``) when looked at, *and* no other thread of
-    the process -- participant or not, threads blocked in the kernel aside --
-    used more than a fifth of the period in CPU time or was runnable when
-    looked at.  A thread waits for the GIL only while another thread holds
-    it, and that thread runs: so a thread starved of the GIL by a busy thread
-    (even one that is no participant) is never taken as parked;
+    frame, used less than a fifth of the period in CPU time and was not
+    working when looked at (state R, running or queued for a CPU, or D, an
+    uninterruptible sleep such as a page fault, in
+    ``/proc/self/task/<tid>/stat``), *and* no other thread of the process --
+    participant or not, threads blocked in the kernel aside -- used more than
+    a fifth of the period in CPU time or was working when looked at, *and*
+    all those threads together wanted a CPU (ran, or waited in the run queue:
+    ``/proc/self/task/<tid>/schedstat``) for less than half of the period.
+    A thread waits for the GIL only while another thread holds it, and that
+    thread wants a CPU all along -- even when other processes leave it a few
+    percent of one: so a thread starved of the GIL by a busy thread (even
+    one that is no participant) is never taken as parked;
 
 * **running** -- anything else: computing, in a garbage collection, waiting
-  for the CPU or for the GIL, entering a syscall.
+  for the CPU or for the GIL, entering a syscall (waiting for the kernel's
+  lock included).
 
 The clock moves when, and only when, every participant is blocked in the
 kernel or parked, and every blocked thread has re-checked its condition since
@@ -76,21 +80,29 @@ Limits
   then holds the clock until that computing stops (waits recognised at once,
   such as ``Event.wait``, still park).
 * Without ``/proc`` and per-thread CPU clocks, the grace rule uses the
-  frame position alone.
+  frame position alone; without schedstats (``schedstat``), the CPU time
+  alone.
 """
 
 from __future__ import annotations
 
-import dis
-import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
-from types import CodeType, FrameType
-from typing import Literal
+from collections.abc import Callable
 
 import attrs
+
+from ._threads import (
+    UNKNOWN_USE,
+    State,
+    Use,
+    classify,
+    delta,
+    describe_outside,
+    process_threads,
+    use_of,
+)
 
 __all__ = ["BlockedForever", "Scheduler", "WaitInfo"]
 
@@ -149,139 +161,12 @@ class WaitInfo:
         return f"{self.call}(fd={self.fd})"
 
 
-# -- What the threads outside the kernel are doing -----------------------------------------
-
-_State = Literal["running", "parked", "other"]
-
-
-def _call_lines(function: Callable[..., object], names: Iterable[str]) -> frozenset[int]:
-    """The source lines of *function* that call a method named in *names* (blocking calls)."""
-    wanted = set(names)
-    lines: set[int] = set()
-    line: int | None = None
-    for ins in dis.get_instructions(function):
-        positions = getattr(ins, "positions", None)
-        if positions is not None and positions.lineno is not None:
-            line = positions.lineno
-        elif isinstance(ins.starts_line, int) and not isinstance(ins.starts_line, bool):
-            line = ins.starts_line  # 3.10
-        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in wanted and line is not None:
-            lines.add(line)
-    return frozenset(lines)
-
-
-_CONDITION_WAIT = threading.Condition.wait.__code__
-#: Stdlib frames a thread parks in, and the lines of the blocking call.
-#: ``Thread.join`` waits in ``_wait_for_tstate_lock`` up to 3.12, in
-#: ``self._handle.join`` from 3.13.
-_PARKING_LINES: dict[CodeType, frozenset[int]] = {
-    _CONDITION_WAIT: _call_lines(threading.Condition.wait, ["acquire"]),
-    threading.Thread.join.__code__: _call_lines(threading.Thread.join, ["join"]),
-}
-if hasattr(threading.Thread, "_wait_for_tstate_lock"):
-    _tstate_wait = threading.Thread._wait_for_tstate_lock
-    _PARKING_LINES[_tstate_wait.__code__] = _call_lines(_tstate_wait, ["acquire"])
-#: The kernel's own modules (the syscall layer, every protocol, the
-#: scheduler): a thread in one of them is inside a syscall of the kernel.
-_KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
-_KERNEL_FILES = frozenset(os.path.join(_KERNEL_DIR, n) for n in os.listdir(_KERNEL_DIR) if n.endswith(".py"))
-
-
-def _stdlib_wait_files() -> frozenset[str]:
-    """Stdlib modules whose frames a "parked in ..." description skips over."""
-    return frozenset(
-        os.path.abspath(path)
-        for path in (
-            getattr(sys.modules.get(name), "__file__", None)
-            for name in ("threading", "queue", "concurrent.futures._base")
-        )
-        if isinstance(path, str)
-    )
-
-
-def _classify(frame: FrameType | None, kernel_condition: object, frames: dict[int, FrameType]) -> _State:
-    """Running, parked (in a recognised stdlib wait nobody signalled), or other."""
-    if frame is None:
-        return "other"
-    code = frame.f_code
-    if os.path.abspath(code.co_filename) in _KERNEL_FILES:
-        return "running"  # entering a syscall, or reading kernel state
-    lines = _PARKING_LINES.get(code)
-    if lines is None:
-        return "other"
-    if frame.f_lineno not in lines:
-        return "running"
-    try:
-        owner = frame.f_locals.get("self")
-        if code is _CONDITION_WAIT:
-            if owner is kernel_condition:
-                return "running"  # FakeKernel.settle()
-            waiter = frame.f_locals.get("waiter")
-            # Condition.notify removes the waiter before releasing it: a
-            # waiter no longer queued has been woken and is about to run.
-            queued = waiter is not None and any(w is waiter for w in getattr(owner, "_waiters", ()))
-            return "parked" if queued else "running"
-        # Thread.join: parked while the joined thread still runs Python code.
-        ident = getattr(owner, "ident", None)
-        return "parked" if ident is not None and ident in frames else "running"
-    except Exception:  # noqa: BLE001 -- a frame changing under us: ask again later
-        return "other"
-
-
-def _cpu_ns(native_id: int | None) -> int | None:
-    """CPU time of a thread of this process (``CLOCK_THREAD_CPUTIME_ID`` from outside it).
-
-    The clock id is Linux's ``MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)``, as
-    ``pthread_getcpuclockid`` computes it; a thread that has gone gives
-    ``EINVAL`` instead of undefined behaviour.
-    """
-    if native_id is None or not hasattr(time, "clock_gettime_ns"):
-        return None
-    try:
-        return time.clock_gettime_ns(((~native_id) << 3) | 6)
-    except (OSError, OverflowError):
-        return None
-
-
-def _runnable(native_id: int | None) -> bool:
-    """Whether the thread is running or waiting for a CPU (state R in ``/proc``)."""
-    if native_id is None:
-        return False
-    try:
-        fd = os.open(f"/proc/self/task/{native_id}/stat", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        stat = os.read(fd, 512)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    _, _, rest = stat.rpartition(b")")
-    return rest[1:2] == b"R"
-
-
 @attrs.frozen
 class _Sample:
-    state: _State
+    state: State
     position: tuple[int, int] | None
-    cpu_ns: int | None
-    runnable: bool
-
-
-def _process_threads(exclude: set[int]) -> dict[int, tuple[int | None, bool]]:
-    """Native thread id -> (CPU time in ns, runnable) for every thread of the
-    process (Python's or not) except those in *exclude*; empty without ``/proc``."""
-    try:
-        names = os.listdir("/proc/self/task")
-    except OSError:
-        return {}
-    found: dict[int, tuple[int | None, bool]] = {}
-    for name in names:
-        tid = int(name)
-        if tid not in exclude:
-            found[tid] = (_cpu_ns(tid), _runnable(tid))
-    return found
+    #: For a thread in a wait the grace judges ("other"): its use of the CPU.
+    use: Use = UNKNOWN_USE
 
 
 @attrs.frozen
@@ -291,26 +176,9 @@ class _Watch:
     activity: int
     since: float
     samples: dict[int, _Sample]
-    #: Every other thread of the process (see :func:`_process_threads`), when
+    #: Every other thread of the process (see :func:`process_threads`), when
     #: some sample needs the grace rule.
-    others: dict[int, tuple[int | None, bool]]
-
-
-def _describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
-    """"MainThread (in Thread.join() at test_x.py:12)": where a thread outside the kernel is."""
-    if frame is None:
-        return f"{thread.name} (outside the kernel, no Python frame)"
-    wait = None
-    stdlib = _stdlib_wait_files()
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) in stdlib:
-        wait = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
-        frame = frame.f_back
-    if frame is None:
-        return f"{thread.name} (in {wait}())"
-    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
-    if wait is not None:
-        return f"{thread.name} (in {wait}() at {where})"
-    return f"{thread.name} (outside the kernel, at {where} in {frame.f_code.co_name})"
+    others: dict[int, Use]
 
 
 @attrs.define(eq=False)
@@ -329,6 +197,9 @@ class Scheduler:
     confirm_s: float = 0.001
     #: A thread using more than this fraction of the grace in CPU time is running.
     busy_fraction: float = 0.2
+    #: The threads outside the kernel wanting a CPU (running or queued for
+    #: one) for more than this fraction of the grace, together, are computing.
+    demand_fraction: float = 0.5
     #: Names the events of a ``poll`` (the kernel sets it from its ABI).
     event_names: Callable[[int], str] = attrs.field(default=lambda events: f"events {events:#x}")
     #: Bumped by every syscall.
@@ -408,13 +279,12 @@ class Scheduler:
             samples = {}
             for ident, thread in outside.items():
                 frame = frames.get(ident)
-                state = _classify(frame, self.condition, frames)
+                state = classify(frame, self.condition, frames)
                 position = None if frame is None else (id(frame), frame.f_lasti)
                 if state == "other":
-                    native = getattr(thread, "native_id", None)
-                    samples[ident] = _Sample(state, position, _cpu_ns(native), _runnable(native))
+                    samples[ident] = _Sample(state, position, use_of(getattr(thread, "native_id", None)))
                 else:
-                    samples[ident] = _Sample(state, position, None, False)
+                    samples[ident] = _Sample(state, position)
             return samples
         finally:
             del frames
@@ -425,34 +295,45 @@ class Scheduler:
             return False
         if after.state == "parked":
             return True
-        if elapsed < self.idle_grace_s or after.runnable:
+        if elapsed < self.idle_grace_s or after.use.working:
             return False
-        if before.cpu_ns is not None and after.cpu_ns is not None:
-            return after.cpu_ns - before.cpu_ns <= self.busy_fraction * elapsed * 1e9
-        return True
+        cpu = delta(before.use.cpu_ns, after.use.cpu_ns)
+        return cpu is None or cpu <= self.busy_fraction * elapsed * 1e9
 
-    def _rest_of_process(self, samples: dict[int, _Sample]) -> dict[int, tuple[int | None, bool]]:
+    def _rest_of_process(self, samples: dict[int, _Sample]) -> dict[int, Use]:
         """The other threads of the process, if a sample needs the grace rule."""
         if all(s.state != "other" for s in samples.values()):
             return {}
         # The threads blocked in the kernel (this one included) wake now and
         # then to re-check their condition: that is no computation.
         blocked = {self._users[i].native_id for i in self._waiting if i in self._users}
-        return _process_threads({n for n in blocked if n is not None})
+        return process_threads({n for n in blocked if n is not None})
 
-    def _others_busy(
-        self, before: dict[int, tuple[int | None, bool]], after: dict[int, tuple[int | None, bool]], elapsed: float
-    ) -> bool:
-        """Whether some thread computed over the observation: it used more than
-        ``busy_fraction`` of it in CPU time, or is runnable now (it may hold the GIL)."""
-        limit = self.busy_fraction * elapsed * 1e9
-        for tid, (cpu, runnable) in after.items():
-            if runnable:
+    def _others_busy(self, before: dict[int, Use], after: dict[int, Use], elapsed: float) -> bool:
+        """Whether some thread computed over the observation.
+
+        A thread is computing when it works now (may hold the GIL) or used more
+        than ``busy_fraction`` of the observation in CPU time.  Under CPU
+        contention from other processes a computing thread gets a small share
+        of a CPU and, while the thread looking holds the GIL, may sleep waiting
+        for it: so the threads together computed too when they *wanted* a CPU
+        -- ran, or waited in the run queue -- for more than ``demand_fraction``
+        of the observation.  A thread holds the GIL only while it wants a CPU.
+        """
+        window = elapsed * 1e9
+        limit = self.busy_fraction * window
+        demand = 0
+        for tid, use in after.items():
+            if use.working:
                 return True
-            start = before.get(tid, (None, False))[0]
-            if cpu is not None and start is not None and cpu - start > limit:
+            start = before.get(tid)
+            if start is None:
+                continue  # started during the observation
+            cpu = delta(start.cpu_ns, use.cpu_ns)
+            if cpu is not None and cpu > limit:
                 return True
-        return False
+            demand += (cpu or 0) + (delta(start.queued_ns, use.queued_ns) or 0)
+        return demand > self.demand_fraction * window
 
     def _look_outside(self, outside: dict[int, threading.Thread], watch: _Watch | None) -> tuple[bool, _Watch, float]:
         """(every thread outside the kernel is parked, the observation to keep, how long to wait)."""
@@ -484,7 +365,7 @@ class Scheduler:
                 if info is not None:
                     picture[ident] = f"{thread.name} in {info}"
                 else:
-                    picture[ident] = _describe_outside(thread, frames.get(ident))
+                    picture[ident] = describe_outside(thread, frames.get(ident))
         finally:
             del frames
         return picture
