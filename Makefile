@@ -35,7 +35,16 @@ doctest: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -n -W -b html docs docs/_build/html
 
-test: typecheck pytest doctest test-versions
+# The other interpreters' runs (test-versions, mostly one core's work) go on
+# beside the main pytest run, their output held back and printed after it.
+test: typecheck
+	@log=$$(mktemp); \
+	$(MAKE) --no-print-directory test-versions >$$log 2>&1 & versions=$$!; \
+	status=0; $(MAKE) --no-print-directory pytest || status=1; \
+	wait $$versions || status=1; \
+	echo "--- make test-versions (ran beside pytest) ---"; cat $$log; rm -f $$log; \
+	$(MAKE) --no-print-directory doctest || status=1; \
+	exit $$status
 
 # sansock follows the socket module of the CPython it runs on (core/sansock/_pyrules.py).
 # The default interpreter runs everything above; every other CPython 3.10+ found on

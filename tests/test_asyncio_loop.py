@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import selectors
 import socket
 import sys
 import threading
@@ -553,3 +554,27 @@ def test_the_policy_makes_loops_on_its_kernel() -> None:
         assert loop.kernel is policy.kernel
     finally:
         loop.close()
+
+
+def test_the_loops_selector_drops_a_registered_fd_that_was_closed() -> None:
+    """epoll forgets a file whose last fd is closed (fs/eventpoll.c,
+    eventpoll_release): asyncio's EpollSelector reports nothing for a socket
+    closed while registered, and neither does the fake loop's selector."""
+
+    def closed_while_registered(selector: selectors.BaseSelector, pair: Any) -> list[Any]:
+        a, b = pair()
+        selector.register(a, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        a.close()
+        b.close()
+        try:
+            return selector.select(0)
+        finally:
+            selector.close()
+
+    real = closed_while_registered(selectors.EpollSelector(), socket.socketpair)
+    loop = sansock_fake.new_event_loop()
+    try:
+        fake = closed_while_registered(loop._selector, loop._binding.socketpair)
+    finally:
+        loop.close()
+    assert real == fake == []

@@ -190,6 +190,12 @@ class KernelSelector(_selectors.BaseSelector):
         ready = []
         keys = self._keys
         for fd, revents in found:
+            if revents & 0x20:
+                # POLLNVAL: the fd was closed while registered.  epoll drops a
+                # file from every interest list when its last reference goes
+                # (fs/eventpoll.c, eventpoll_release), so EpollSelector never
+                # reports it: neither does this selector.
+                continue
             events = 0
             if revents & ~1:  # anything but POLLIN: EpollSelector's rule
                 events |= EVENT_WRITE
