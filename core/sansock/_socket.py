@@ -193,7 +193,9 @@ class SocketType:
                     family = _address.sockaddr_family(raw, k.abi)
             if type == -1:
                 type = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE)
-            if proto == -1:
+            if k.SO_PROTOCOL == -1:
+                proto = 0  # "#else proto = 0;": no SO_PROTOCOL (Darwin)
+            elif proto == -1:
                 proto = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_PROTOCOL)
         else:
             if family == -1:
@@ -208,6 +210,9 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
+            if not k.SOCK_CLOEXEC and fileno is None:
+                # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable(fd, 0).
+                drv.set_inheritable(fd, False)
             # init_sockobject (written out here: one call less per socket).
             self._fd = fd
             self._family = family
@@ -344,9 +349,12 @@ class SocketType:
         fd = self._fd
         flags = self._k.SOCK_CLOEXEC
         newfd, raw = self._call(False, drv.accept, flags)
-        if self._family == self._k.AF_ALG:
-            return newfd, None
         try:
+            if not flags:
+                # No accept4 flags on the platform (Darwin): _Py_set_inheritable(newfd, 0).
+                drv.set_inheritable(newfd, False)
+            if self._family == self._k.AF_ALG:
+                return newfd, None
             return newfd, self._decode(raw)
         except BaseException:
             drv.close(newfd)
