@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _cmsg, _convert, _timeout
+from . import _address, _cmsg, _convert, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, bytes_like, writable_arg
 from ._timeout import call
 
@@ -39,6 +39,7 @@ __all__ = [
     "Socket",
     "getsockopt",
     "recv",
+    "recvmsg_args",
     "recv_into",
     "send",
     "sendall",
@@ -58,6 +59,7 @@ class Socket(Protocol):
     protocol, as ``_socket`` imports this module: no cycle, test_layering)."""
 
     _fd: int
+    _family: int
     _timeout_ns: int
     _k: SocketConstants
 
@@ -143,3 +145,21 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     views = _convert.sendmsg_buffers(buffers)
     control = _cmsg.pack_ancdata(ancdata, sock._k.abi)
     return call(sock, True, sock._drv.sendmsg, views, control, flag_bits, raw)
+
+
+def recvmsg_args(sock: Socket, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:
+    """``recvmsg``/``recvmsg_into``'s arguments parsed and checked as
+    ``sock_recvmsg``/``sock_recvmsg_into`` do, before any syscall: *target*
+    is the buffer size or the buffers (as byte views), then the family's
+    ``getsockaddrlen`` and the *ancbufsize* bound.  The call itself is
+    ``SocketType._recvmsg``'s (it closes received fds if anything fails after
+    the syscall, in its own frame), and ``sansock.ancillary``'s extended receive."""
+    abi = sock._k.abi
+    parsed: tuple[Any, int, int]
+    if into:
+        parsed = _convert.recvmsg_into_args(target, ancbufsize, flags)
+    else:
+        parsed = _convert.recvmsg_args(target, ancbufsize, flags)
+    _address.sockaddr_len(sock._family, abi)
+    _convert.check_ancbufsize(parsed[1], abi)
+    return parsed

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from ._consts import SocketConstants
     from ._driver import Driver
 
-__all__ = ["SocketType"]
+__all__ = ["SocketType", "finalize_unclosed"]
 
 _T = TypeVar("_T")
 
@@ -90,6 +90,29 @@ class SocketBinding(Protocol):
     def _make_socket_state(self) -> tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]]: ...
 
 
+def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
+    """``__del__`` of an object that still owns *fd* (``owner._fd``, closed
+    with ``owner._drv``): ``sock_finalize``'s order, for sockets and
+    :class:`~sansock.ancillary.OwnedFd`.
+
+    Warn first (``message.format(owner)``: a socket's repr may still call
+    getsockname), then close -- also when the warning is raised (a filter that
+    makes ResourceWarning an error): CPython hands it to
+    PyErr_WriteUnraisable and closes anyway.  Here it propagates out of
+    ``__del__`` after the close, and Python reports it the same way
+    (sys.unraisablehook, "Exception ignored in: ..."), so no fd outlives its
+    object.
+    """
+    try:
+        warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
+    finally:
+        owner._fd = -1
+        try:
+            owner._drv.close(fd)
+        except OSError:
+            pass
+
+
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
 _index = operator.index
 _C_INT_OVERFLOW = "Python int too large to convert to C int"  # _PyLong_AsInt (clinic_int)
@@ -108,7 +131,7 @@ class SocketType:
     #   _fd          the fd, -1 once closed/detached; re-read on every attempt
     #                (_timeout, _received, _mmsg, _socketpy, _general)
     #   _family, _type, _proto
-    #                as the C object stores them (_received, _mmsg)
+    #                as the C object stores them (_received, _mmsg, _general)
     #   _timeout_ns  -1 blocking, 0 non-blocking, > 0 timeout mode (_timeout)
     #   _drv         the driver (_timeout, _received, _mmsg, _socketpy, _general)
     #   _k           the ABI's constants, _k.abi the ABI (everywhere)
@@ -118,8 +141,6 @@ class SocketType:
     #                (_timeout.call; _received, _mmsg, _general)
     #   _encode(address, caller), _decode(raw)
     #                the family's address codec (_received, _mmsg, _general)
-    #   _recvmsg_args(into, target, ancbufsize, flags)
-    #                recvmsg/recvmsg_into's arguments parsed (_received)
     #
     # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
     # Waiter protocol; mypy checks SocketType against it.
@@ -269,22 +290,9 @@ class SocketType:
         )
 
     def __del__(self) -> None:
-        # sock_finalize: warn first (the repr may still call getsockname), then
-        # close -- also when the warning is raised (a filter that makes
-        # ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable
-        # and closes anyway.  Here it propagates out of __del__ after the
-        # close, and Python reports it the same way (sys.unraisablehook,
-        # "Exception ignored in: ..."), so no fd outlives its object.
         fd = getattr(self, "_fd", -1)
         if fd != -1:
-            try:
-                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1, source=self)
-            finally:
-                self._fd = -1
-                try:
-                    self._drv.close(fd)
-                except OSError:
-                    pass
+            finalize_unclosed(self, fd, "unclosed {!r}")  # sock_finalize
 
     # -- timeouts: sock_settimeout / sock_setblocking / sock_gettimeout -------
     def settimeout(self, value: float | None, /) -> None:
@@ -691,21 +699,6 @@ class SocketType:
                     break
         return self._recvmsg(True, fast, buffers, ancbufsize, flags)
 
-    def _recvmsg_args(self, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:
-        """``recvmsg``/``recvmsg_into``'s arguments parsed and checked as
-        ``sock_recvmsg``/``sock_recvmsg_into`` do, before any syscall: *target*
-        is the buffer size or the buffers (as byte views), then the family's
-        ``getsockaddrlen`` and the *ancbufsize* bound."""
-        abi = self._k.abi
-        parsed: tuple[Any, int, int]
-        if into:
-            parsed = _convert.recvmsg_into_args(target, ancbufsize, flags)
-        else:
-            parsed = _convert.recvmsg_args(target, ancbufsize, flags)
-        _address.sockaddr_len(self._family, abi)
-        _convert.check_ancbufsize(parsed[1], abi)
-        return parsed
-
     def _recvmsg(
         self, into: bool, fast: bool, target: Any, ancbufsize: Any, flags: Any
     ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
@@ -717,7 +710,7 @@ class SocketType:
         general path would accept unchanged, so the driver gets them as they
         are; its C types refuse a flags value that is not a C int, and only
         then are the arguments parsed.  Otherwise they are parsed first
-        (:meth:`_recvmsg_args`).
+        (``_general.recvmsg_args``).
 
         The control buffer is walked by ``_cmsg``'s one walk.  sock_recvmsg_guts:
         "If recvmsg() raises an exception after the system call returns, it will
@@ -757,7 +750,7 @@ class SocketType:
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                 else:
-                    target, ancbufsize, flags = self._recvmsg_args(into, target, ancbufsize, flags)
+                    target, ancbufsize, flags = _general.recvmsg_args(self, into, target, ancbufsize, flags)
                     if into:
                         held = target
                     data, control, msg_flags, raw = self._call(False, syscall, target, ancbufsize, flags)
