@@ -21,9 +21,13 @@
 
 from __future__ import annotations
 
+import array
+import os
 import socket as stdlib
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -190,3 +194,87 @@ def test_darwin_profile_tcp_accept_and_fd_passing(darwin: Binding) -> None:
             with darwin.socket(fileno=fds[0]) as passed:
                 assert passed.getsockname() == server.getsockname()
                 assert passed.proto == 0  # no SO_PROTOCOL on Darwin: socketmodule.c sets 0
+
+
+# -- c: sendmsg's control data is copied before the call -------------------------------
+
+
+def _fill(sock: Any) -> None:
+    """Send until the socket's buffer is full (non-blocking), then blocking again."""
+    sock.setblocking(False)
+    try:
+        while True:
+            sock.send(b"f" * 65536)
+    except BlockingIOError:
+        pass
+    sock.setblocking(True)
+
+
+def _drain_until_fds(sock: Any, cmsg_space: int) -> list[int]:
+    """Read until the message with fds arrives; the fds received."""
+    while True:
+        _data, ancdata, _flags, _addr = sock.recvmsg(1 << 20, cmsg_space)
+        if ancdata:
+            return [fd for _level, _kind, data in ancdata for fd in array.array("i", data)]
+
+
+@pytest.mark.threads
+def test_sendmsg_holds_the_control_buffer_in_the_stdlib() -> None:
+    """The oracle: while ``sendmsg`` waits, its ancillary buffers stay exported."""
+    a, b = stdlib.socketpair()
+    with a, b:
+        control = bytearray(array.array("i", [a.fileno()]).tobytes())
+        saved = bytes(control)
+        _fill(a)
+        out: list[object] = []
+        thread = threading.Thread(
+            target=lambda: out.append(a.sendmsg([b"x"], [(stdlib.SOL_SOCKET, stdlib.SCM_RIGHTS, control)]))
+        )
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10
+            while True:  # until sendmsg holds the buffer (it soon waits for room)
+                try:
+                    control.__init__(saved)  # type: ignore[misc]  # a resize that keeps the contents
+                except BufferError:
+                    break
+                assert time.monotonic() < deadline, "sendmsg never held the control buffer"
+                time.sleep(0.001)
+        finally:
+            fds = _drain_until_fds(b, stdlib.CMSG_SPACE(4))
+            thread.join(10)
+        for fd in fds:
+            os.close(fd)
+        assert out == [1] and len(fds) == 1
+    control.clear()  # released once sendmsg returned
+
+
+@pytest.mark.threads
+def test_sendmsg_copies_control_data_before_the_call() -> None:
+    """sansock packs the control data into its own buffer before the syscall, so
+    the caller's bytearray can be resized while sendmsg waits (docs/differences.rst)."""
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    with a, b:
+        control = bytearray(array.array("i", [a.fileno()]).tobytes())
+        _fill(a)
+        out: list[object] = []
+        thread = threading.Thread(
+            target=lambda: out.append(a.sendmsg([b"x"], [(net.SOL_SOCKET, net.SCM_RIGHTS, control)]))
+        )
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10
+            while thread.ident not in kernel.blocked_threads():
+                assert time.monotonic() < deadline, "sendmsg never blocked"
+                time.sleep(0.001)
+            control.clear()  # no BufferError: the data was copied
+            control.extend(b"not an fd at all")
+        finally:
+            fds = _drain_until_fds(b, net.CMSG_SPACE(4))
+            thread.join(10)
+        for fd in fds:
+            with net.socket(fileno=fd) as passed:  # the fd sent is the one packed at the call
+                assert passed.getsockname() == a.getsockname()
+        assert out == [1] and len(fds) == 1
