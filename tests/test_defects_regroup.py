@@ -278,3 +278,12 @@ def test_sendmsg_copies_control_data_before_the_call() -> None:
             with net.socket(fileno=fd) as passed:  # the fd sent is the one packed at the call
                 assert passed.getsockname() == a.getsockname()
         assert out == [1] and len(fds) == 1
+
+
+def test_darwin_profile_resolver_says_what_the_profile_lacks(darwin: Binding) -> None:
+    # The profile has no getaddrinfo/getnameinfo values (Libinfo's <netdb.h> was
+    # not read): the fake's resolver says so instead of a KeyError.
+    with pytest.raises(NotImplementedError, match="^the fake kernel's resolver needs AI_PASSIVE, which the darwin-arm64 ABI profile lacks$"):
+        darwin.getaddrinfo("127.0.0.1", 80)
+    with pytest.raises(NotImplementedError, match="darwin-arm64 ABI profile lacks"):
+        darwin.gethostbyname("localhost")
