@@ -360,7 +360,7 @@ def run_with_interrupt_at_call(k: int, action: Callable[[], Any]) -> tuple[bool,
         nonlocal seen
         if event != "call" or frame.f_back is here or _inside_fake_kernel(frame):
             return None
-        if frame.f_code.co_name == "__del__":
+        if frame.f_code.co_name in ("__del__", "finalize_unclosed"):
             return None  # a finalizer's exception is unraisable, not propagated
         if frame.f_code.co_filename == __file__:
             return None  # the test's own helpers (rights, via_*) are not the library

@@ -82,3 +82,12 @@ def check_errors() -> None:
         pass
     except sansock.gaierror as exc:
         assert_type(exc, sansock.gaierror)
+
+
+def check_sockettype_construction() -> None:
+    # CPython's _socket.socket (socket.SocketType) can be constructed; so can sansock's.
+    raw = sansock.SocketType(sansock.AF_INET, sansock.SOCK_DGRAM)
+    assert_type(raw, sansock.SocketType)
+    assert_type(raw.family, int)
+    assert_type(sansock.SocketType(fileno=3).fileno(), int)
+    raw.makefile()  # type: ignore[attr-defined]

@@ -2,7 +2,8 @@
 (mypy-checked, never run).
 
 The constants come from the driver's ABI at run time (``__getattr__``); the
-declarations generated into ``sansock/_constant_types.py`` and
+declarations generated into ``sansock/_constant_types.py`` (a binding's in
+``sansock/_binding_constant_types.py``) and
 ``sansock/_enums.py`` give each its type.  A name no ABI profile serves is an
 error: ``# type: ignore[attr-defined]`` under ``warn_unused_ignores`` proves it.
 """

@@ -106,6 +106,9 @@ class _ModuleBinding(Binding):
 
 _default = _ModuleBinding(loader=_load_default_driver)
 _default.socket = socket
+# CPython's _socket.socket (socket.SocketType) can be constructed too: the
+# C-level socket object on the module's binding (tests/test_defects_regroup.py).
+SocketType._default_binding = _default
 socket._default_binding = _default
 
 

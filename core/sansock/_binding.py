@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex
 
 from . import _address, _cmsg, _convert, _inet
-from ._constant_types import _BindingConstants
+from ._binding_constant_types import _BindingConstants
 from ._consts import SocketConstants
 from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_uint_wrapping, c_long, wrap_c_int
 from ._enums import AddressFamily, SocketEnums, SocketKind, intenum_converter

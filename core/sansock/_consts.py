@@ -91,6 +91,10 @@ class SocketConstants:
                 value = consts.get(name, abi.somaxconn)
             elif name.startswith("E"):
                 value = errnos.get(name, -1)
+            elif name in ("SOCK_NONBLOCK", "SOCK_CLOEXEC"):
+                # Type flags a platform lacks (Darwin) set no bit: 0, as
+                # socketmodule.c's "#ifdef SOCK_CLOEXEC" leaves them out.
+                value = consts.get(name, 0)
             else:
                 # -1 marks "not on this platform" (no real constant is -1).
                 value = consts.get(name, -1)

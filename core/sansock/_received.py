@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, final, overloa
 
 import attrs
 
-from . import _cmsg
+from . import _cmsg, _general
 from ._cmsg import RawItem, Truncation
 from ._control_messages import DEFAULT_REGISTRY, CmsgRegistry, ControlMessage, ancillary_space
+from ._socket import finalize_unclosed
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -225,14 +226,7 @@ class OwnedFd:
         fd = getattr(self, "_fd", -1)
         if fd >= 0:
             # As SocketType.__del__: closed also when the warning is raised.
-            try:
-                warnings.warn(f"unclosed received fd {fd}", ResourceWarning, stacklevel=1, source=self)
-            finally:
-                self._fd = -1
-                try:
-                    self._drv.close(fd)
-                except OSError:
-                    pass
+            finalize_unclosed(self, fd, f"unclosed received fd {fd}")
 
 
 @final
@@ -300,7 +294,7 @@ def _receive(
     result is decoded and the policy applied; on any error after the syscall
     every received fd is closed first (``err_closefds``).
     """
-    target, ancbufsize, flags = sock._recvmsg_args(into, target, ancbufsize, flags)
+    target, ancbufsize, flags = _general.recvmsg_args(sock, into, target, ancbufsize, flags)
     chosen = truncation_policy(sock) if policy is None else _check_policy(policy)
     extra, set_cloexec = _cloexec_flag(sock, cloexec)
     drv = sock._drv

@@ -24,10 +24,13 @@ control data (``_cmsg``), call the driver, and decode the result.  On a
 blocking or non-blocking socket the fast path is one driver call with plain
 values, and the timeout machine (``_timeout``) is consulted only when it
 failed; in timeout mode every call goes through the machine, which polls
-first.  When the driver refuses a fast path's values (``TypeError``,
-``OverflowError``), the method parses them as CPython does (``_convert``)
-and raises its message, before any syscall.  Each method names the
-``socketmodule.c`` function it reproduces.
+first.  Whatever a fast path does not take -- values it does not vouch for,
+or values the driver refused (``TypeError``, ``OverflowError``,
+``BufferError``: :data:`sansock._general.REFUSED`) -- goes, as the caller gave
+it, to the function of the same name in :mod:`sansock._general`, which
+parses it as CPython does (``_convert``), raising its message before any
+syscall, and makes the call.  Each method names the ``socketmodule.c``
+function it reproduces.
 
 The Python-level ``socket.socket`` of ``Lib/socket.py`` (makefile, accept's
 timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
@@ -40,9 +43,9 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
-from . import _address, _cmsg, _convert, _timeout
+from . import _address, _cmsg, _convert, _general, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, c_long, clinic_int, wrap_c_int
-from ._convert import bytes_like, writable_arg
+from ._general import REFUSED
 from ._pyrules import RULES
 
 if TYPE_CHECKING:
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
     from ._consts import SocketConstants
     from ._driver import Driver
 
-__all__ = ["SocketType"]
+__all__ = ["SocketType", "finalize_unclosed"]
 
 _T = TypeVar("_T")
 
@@ -87,6 +90,29 @@ class SocketBinding(Protocol):
     def _make_socket_state(self) -> tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]]: ...
 
 
+def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
+    """``__del__`` of an object that still owns *fd* (``owner._fd``, closed
+    with ``owner._drv``): ``sock_finalize``'s order, for sockets and
+    :class:`~sansock.ancillary.OwnedFd`.
+
+    Warn first (``message.format(owner)``: a socket's repr may still call
+    getsockname), then close -- also when the warning is raised (a filter that
+    makes ResourceWarning an error): CPython hands it to
+    PyErr_WriteUnraisable and closes anyway.  Here it propagates out of
+    ``__del__`` after the close, and Python reports it the same way
+    (sys.unraisablehook, "Exception ignored in: ..."), so no fd outlives its
+    object.
+    """
+    try:
+        warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
+    finally:
+        owner._fd = -1
+        try:
+            owner._drv.close(fd)
+        except OSError:
+            pass
+
+
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
 _index = operator.index
 _C_INT_OVERFLOW = "Python int too large to convert to C int"  # _PyLong_AsInt (clinic_int)
@@ -103,20 +129,18 @@ class SocketType:
     # (and only these) of a socket; everything else is private to this class.
     #
     #   _fd          the fd, -1 once closed/detached; re-read on every attempt
-    #                (_timeout, _received, _mmsg, _socketpy)
+    #                (_timeout, _received, _mmsg, _socketpy, _general)
     #   _family, _type, _proto
-    #                as the C object stores them (_received, _mmsg)
+    #                as the C object stores them (_received, _mmsg, _general)
     #   _timeout_ns  -1 blocking, 0 non-blocking, > 0 timeout mode (_timeout)
-    #   _drv         the driver (_timeout, _received, _mmsg, _socketpy)
+    #   _drv         the driver (_timeout, _received, _mmsg, _socketpy, _general)
     #   _k           the ABI's constants, _k.abi the ABI (everywhere)
     #   _binding     the binding: default timeout, enum converters (_socketpy)
     #   _call(writing, syscall, *args)
     #                sock_call: the syscall through the timeout machine
-    #                (_timeout.call; _received, _mmsg)
+    #                (_timeout.call; _received, _mmsg, _general)
     #   _encode(address, caller), _decode(raw)
-    #                the family's address codec (_received, _mmsg)
-    #   _recvmsg_args(into, target, ancbufsize, flags)
-    #                recvmsg/recvmsg_into's arguments parsed (_received)
+    #                the family's address codec (_received, _mmsg, _general)
     #
     # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
     # Waiter protocol; mypy checks SocketType against it.
@@ -193,7 +217,9 @@ class SocketType:
                     family = _address.sockaddr_family(raw, k.abi)
             if type == -1:
                 type = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE)
-            if proto == -1:
+            if k.SO_PROTOCOL == -1:
+                proto = 0  # "#else proto = 0;": no SO_PROTOCOL (Darwin)
+            elif proto == -1:
                 proto = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_PROTOCOL)
         else:
             if family == -1:
@@ -208,6 +234,9 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
+            if not k.SOCK_CLOEXEC and fileno is None:
+                # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable(fd, 0).
+                drv.set_inheritable(fd, False)
             # init_sockobject (written out here: one call less per socket).
             self._fd = fd
             self._family = family
@@ -261,22 +290,9 @@ class SocketType:
         )
 
     def __del__(self) -> None:
-        # sock_finalize: warn first (the repr may still call getsockname), then
-        # close -- also when the warning is raised (a filter that makes
-        # ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable
-        # and closes anyway.  Here it propagates out of __del__ after the
-        # close, and Python reports it the same way (sys.unraisablehook,
-        # "Exception ignored in: ..."), so no fd outlives its object.
         fd = getattr(self, "_fd", -1)
         if fd != -1:
-            try:
-                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1, source=self)
-            finally:
-                self._fd = -1
-                try:
-                    self._drv.close(fd)
-                except OSError:
-                    pass
+            finalize_unclosed(self, fd, "unclosed {!r}")  # sock_finalize
 
     # -- timeouts: sock_settimeout / sock_setblocking / sock_gettimeout -------
     def settimeout(self, value: float | None, /) -> None:
@@ -344,9 +360,12 @@ class SocketType:
         fd = self._fd
         flags = self._k.SOCK_CLOEXEC
         newfd, raw = self._call(False, drv.accept, flags)
-        if self._family == self._k.AF_ALG:
-            return newfd, None
         try:
+            if not flags:
+                # No accept4 flags on the platform (Darwin): _Py_set_inheritable(newfd, 0).
+                drv.set_inheritable(newfd, False)
+            if self._family == self._k.AF_ALG:
+                return newfd, None
             return newfd, self._decode(raw)
         except BaseException:
             drv.close(newfd)
@@ -411,13 +430,10 @@ class SocketType:
                 # beyond a C int, then "ii|i" below raises CPython's error.
                 try:
                     return self._drv.getsockopt(self._fd, level, optname)
-                except OverflowError:
+                except REFUSED:
                     pass
             buflen = 0
-        level, optname, size = _convert.getsockopt_args(level, optname, buflen)
-        if size == 0:
-            return self._drv.getsockopt(self._fd, level, optname)
-        return self._drv.getsockopt_bytes(self._fd, level, optname, size)
+        return _general.getsockopt(self, level, optname, buflen)
 
     @overload
     def setsockopt(self, level: int, optname: int, value: int | ReadableBuffer, /) -> None: ...
@@ -446,12 +462,7 @@ class SocketType:
         ):
             self._drv.setsockopt(self._fd, level, optname, value)
             return
-        level, optname, parsed = _convert.setsockopt_args(level, optname, value)
-        if type(parsed) is int:
-            self._drv.setsockopt(self._fd, level, optname, parsed)
-        else:
-            assert isinstance(parsed, memoryview)
-            self._drv.setsockopt_bytes(self._fd, level, optname, parsed, parsed.nbytes)
+        _general.setsockopt(self, level, optname, value)
 
     # -- sending -------------------------------------------------------------
     def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
@@ -471,17 +482,15 @@ class SocketType:
                     return self._drv.send(self._fd, data, flags)
                 except OSError as exc:
                     first = exc
-                except (TypeError, OverflowError, BufferError):
+                except REFUSED:
                     pass
             if first is not None:
                 try:
                     return _timeout.retry(self, first, True, self._drv.send, (data, flags))
                 finally:
                     first = None  # its traceback holds this frame: no cycle
-        # An argument the driver refused, or flags not an exact int: parse as
-        # "y*|i:send", which raises or converts, before any syscall.
-        view = bytes_like(data)
-        return self._call(True, self._drv.send, view, arg_int(flags))
+        # An argument the driver refused, or flags not an exact int.
+        return _general.send(self, data, flags)
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
@@ -492,7 +501,7 @@ class SocketType:
                 sent = self._drv.send(self._fd, data, flags)
             except OSError as exc:
                 first: OSError | None = exc
-            except (TypeError, OverflowError):
+            except REFUSED:
                 # "y*|i:sendall": data is fine, so flags is refused or an
                 # __index__ object; the general path parses it (below, outside
                 # this handler, so that its errors carry no context).
@@ -500,10 +509,10 @@ class SocketType:
             else:
                 if sent == len(data):
                     return
-                self._sendall_rest(data, sent, flags)
+                _general.sendall_rest(self, data, sent, flags)
                 return
             if first is None:
-                self._sendall_view(data, arg_int(flags))
+                _general.sendall(self, data, flags)
                 return
             if first.errno != self._k.EINTR:
                 first.bytes_sent = 0  # type: ignore[attr-defined]  # as _timeout.send_all notes it
@@ -513,25 +522,7 @@ class SocketType:
                     first = None  # its traceback holds this frame: no cycle
             first = None
             # EINTR is retried: the general path.
-        self._sendall_view(data, flags)
-
-    def _sendall_rest(self, data: bytes, sent: int, flags: int) -> None:
-        """The general path for what a partial first send left."""
-        try:
-            self._sendall_view(memoryview(data)[sent:], flags)
-        except BaseException as exc:
-            done = getattr(exc, "bytes_sent", None)
-            if isinstance(done, int):
-                exc.bytes_sent = done + sent  # type: ignore[attr-defined]
-            raise
-
-    def _sendall_view(self, data: ReadableBuffer, flags: int) -> None:
-        view = bytes_like(data)
-        if view.ndim != 1 or view.format != "B":
-            view = view.cast("B")
-        if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
-            flags = arg_int(flags)
-        _timeout.send_all(self, self._drv.send, view, flags)
+        _general.sendall(self, data, flags)
 
     @overload
     def sendto(self, data: ReadableBuffer, address: Any, /) -> int: ...
@@ -544,10 +535,10 @@ class SocketType:
             flags = 0
             (address,) = args
             if type(data) is not bytes:
-                data = bytes_like(data)
+                data = _convert.bytes_like(data)
         elif nargs == 2:
             if type(data) is not bytes:
-                data = bytes_like(data)
+                data = _convert.bytes_like(data)
             flags = arg_int(args[0])
             address = args[1]
         else:
@@ -578,11 +569,7 @@ class SocketType:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
                         return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
-        flags = arg_int(flags)
-        raw = None if address is None else self._encode(address, "sendmsg")
-        views = _convert.sendmsg_buffers(buffers)
-        control = _cmsg.pack_ancdata(ancdata, self._k.abi)
-        return self._call(True, self._drv.sendmsg, views, control, flags, raw)
+        return _general.sendmsg(self, buffers, ancdata, flags, address)
 
     def sendmsg_afalg(
         self,
@@ -618,17 +605,14 @@ class SocketType:
                     return self._drv.recv(self._fd, bufsize, flags)
                 except OSError as exc:
                     first = exc
-                except OverflowError:
+                except REFUSED:
                     first = None
             if first is not None:
                 try:
                     return _timeout.retry(self, first, False, self._drv.recv, (bufsize, flags))
                 finally:
                     first = None  # its traceback holds this frame: no cycle
-        bufsize, flags = _convert.recv_args(bufsize, flags, "recv")
-        if bufsize > 0:
-            return self._call(False, self._drv.recv, bufsize, flags)
-        return b""  # sock_recv_guts: no syscall for an empty read
+        return _general.recv(self, bufsize, flags)
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
@@ -637,14 +621,13 @@ class SocketType:
             # check of the general path is one comparison; a flags value
             # beyond a C int is refused by the driver's C type.
             size = len(buffer)
-            if nbytes == 0:
-                nbytes = size
-            if 0 < nbytes <= size:
+            count = nbytes or size  # 0: the whole buffer
+            if 0 < count <= size:
                 try:
-                    return self._drv.recv_into(self._fd, buffer, nbytes, flags)
+                    return self._drv.recv_into(self._fd, buffer, count, flags)
                 except OSError as exc:
                     first: OSError | None = exc
-                except OverflowError:
+                except REFUSED:
                     first = None  # flags refused: the general path parses it
                 if first is not None:
                     # Waiting: hold the buffer's export until the call returns, as
@@ -652,22 +635,14 @@ class SocketType:
                     # buf.clear() then raises BufferError).
                     held = memoryview(buffer)
                     try:
-                        return _timeout.retry(self, first, False, self._drv.recv_into, (held, nbytes, flags))
+                        return _timeout.retry(self, first, False, self._drv.recv_into, (held, count, flags))
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                         held.release()
-        view = writable_arg(buffer, "recv_into")
         try:
-            nbytes, flags = _convert.recv_into_args(view, nbytes, flags, "recv_into")
-            if nbytes == 0:
-                return 0
-            return self._call(False, self._drv.recv_into, view, nbytes, flags)
+            return _general.recv_into(self, buffer, nbytes, flags)
         finally:
-            # PyBuffer_Release before returning or raising: no export outlives
-            # the call, not even in the exception's traceback (whose frames
-            # would otherwise keep the caller's own memoryview alive).
-            view.release()
-            del buffer
+            del buffer  # nor the caller's memoryview, through a traceback
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
@@ -680,7 +655,7 @@ class SocketType:
         self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0
     ) -> tuple[int, Any]:
         """Like :meth:`recvfrom` into *buffer* (sock_recvfrom_into)."""
-        view = writable_arg(buffer, "recvfrom_into")
+        view = _convert.writable_arg(buffer, "recvfrom_into")
         try:
             nbytes, flags = _convert.recv_into_args(view, nbytes, flags, "recvfrom_into")
             _address.sockaddr_len(self._family, self._k.abi)
@@ -724,21 +699,6 @@ class SocketType:
                     break
         return self._recvmsg(True, fast, buffers, ancbufsize, flags)
 
-    def _recvmsg_args(self, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:
-        """``recvmsg``/``recvmsg_into``'s arguments parsed and checked as
-        ``sock_recvmsg``/``sock_recvmsg_into`` do, before any syscall: *target*
-        is the buffer size or the buffers (as byte views), then the family's
-        ``getsockaddrlen`` and the *ancbufsize* bound."""
-        abi = self._k.abi
-        parsed: tuple[Any, int, int]
-        if into:
-            parsed = _convert.recvmsg_into_args(target, ancbufsize, flags)
-        else:
-            parsed = _convert.recvmsg_args(target, ancbufsize, flags)
-        _address.sockaddr_len(self._family, abi)
-        _convert.check_ancbufsize(parsed[1], abi)
-        return parsed
-
     def _recvmsg(
         self, into: bool, fast: bool, target: Any, ancbufsize: Any, flags: Any
     ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
@@ -750,7 +710,7 @@ class SocketType:
         general path would accept unchanged, so the driver gets them as they
         are; its C types refuse a flags value that is not a C int, and only
         then are the arguments parsed.  Otherwise they are parsed first
-        (:meth:`_recvmsg_args`).
+        (``_general.recvmsg_args``).
 
         The control buffer is walked by ``_cmsg``'s one walk.  sock_recvmsg_guts:
         "If recvmsg() raises an exception after the system call returns, it will
@@ -773,7 +733,7 @@ class SocketType:
                 done = True
             except OSError as exc:
                 first = exc
-            except (TypeError, OverflowError):
+            except REFUSED:
                 pass  # refused by the driver: parsed below, outside this handler
         # recvmsg_into's buffers, exported from before the wait until the
         # result is decoded and released before returning or raising, as
@@ -790,7 +750,7 @@ class SocketType:
                     finally:
                         first = None  # its traceback holds this frame: no cycle
                 else:
-                    target, ancbufsize, flags = self._recvmsg_args(into, target, ancbufsize, flags)
+                    target, ancbufsize, flags = _general.recvmsg_args(self, into, target, ancbufsize, flags)
                     if into:
                         held = target
                     data, control, msg_flags, raw = self._call(False, syscall, target, ancbufsize, flags)

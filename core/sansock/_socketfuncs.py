@@ -83,6 +83,19 @@ class SocketFunctions:
         proto = arg_int(proto)
         drv = self.driver
         fd_a, fd_b = drv.socketpair(family, type | k.SOCK_CLOEXEC, proto)
+        if not k.SOCK_CLOEXEC:
+            # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable on
+            # each, both closed if it fails (socket_socketpair).
+            try:
+                drv.set_inheritable(fd_a, False)
+                drv.set_inheritable(fd_b, False)
+            except BaseException:
+                for fd in (fd_a, fd_b):
+                    try:
+                        drv.close(fd)
+                    except OSError:
+                        pass
+                raise
         cls = self._socket_class()
         # Each object owns its fd as soon as it is constructed, even when its
         # construction fails (SocketType's __init__ then closes it, once):

@@ -118,12 +118,17 @@ def _pair(driver: Driver, fds: list[int], kind: str = "SOCK_STREAM") -> tuple[in
     return a, b
 
 
+def _tcp_socket(driver: Driver, fds: list[int]) -> int:
+    """A close-on-exec AF_INET stream socket, closed with *fds*."""
+    abi = driver.abi
+    fd = driver.socket(abi.const("AF_INET"), abi.const("SOCK_STREAM") | abi.const("SOCK_CLOEXEC"), 0)
+    fds.append(fd)
+    return fd
+
+
 def _tcp_listener(driver: Driver, fds: list[int]) -> tuple[int, bytes]:
     abi = driver.abi
-    lfd = driver.socket(
-        abi.const("AF_INET"), abi.const("SOCK_STREAM") | abi.const("SOCK_CLOEXEC"), 0
-    )
-    fds.append(lfd)
+    lfd = _tcp_socket(driver, fds)
     driver.bind(lfd, inet_sockaddr(abi, (127, 0, 0, 1), 0))
     driver.listen(lfd, 8)
     return lfd, driver.getsockname(lfd)
@@ -230,8 +235,7 @@ def check_inet_stream(make_driver: DriverFactory) -> None:
         lfd, laddr = _tcp_listener(driver, fds)
         port = inet_port(laddr)
         assert port != 0 and laddr[4:8] == bytes((127, 0, 0, 1))
-        c = driver.socket(abi.const("AF_INET"), abi.const("SOCK_STREAM") | abi.const("SOCK_CLOEXEC"), 0)
-        fds.append(c)
+        c = _tcp_socket(driver, fds)
         driver.connect(c, inet_sockaddr(abi, (127, 0, 0, 1), port))
         s, peer = driver.accept(lfd, abi.const("SOCK_CLOEXEC"))
         fds.append(s)
@@ -327,23 +331,19 @@ def check_shutdown_eof(make_driver: DriverFactory) -> None:
 
 def check_connect_refused(make_driver: DriverFactory) -> None:
     driver = make_driver()
-    abi = driver.abi
     with _fds(driver) as fds:
         lfd, laddr = _tcp_listener(driver, fds)
         driver.close(fds.pop())  # nobody listens on that port any more
         del lfd
-        c = driver.socket(abi.const("AF_INET"), abi.const("SOCK_STREAM") | abi.const("SOCK_CLOEXEC"), 0)
-        fds.append(c)
+        c = _tcp_socket(driver, fds)
         _expect_errno("ECONNREFUSED", driver, lambda: driver.connect(c, laddr))
 
 
 def check_addr_in_use(make_driver: DriverFactory) -> None:
     driver = make_driver()
-    abi = driver.abi
     with _fds(driver) as fds:
         _lfd, laddr = _tcp_listener(driver, fds)
-        other = driver.socket(abi.const("AF_INET"), abi.const("SOCK_STREAM") | abi.const("SOCK_CLOEXEC"), 0)
-        fds.append(other)
+        other = _tcp_socket(driver, fds)
         _expect_errno("EADDRINUSE", driver, lambda: driver.bind(other, laddr))
 
 
@@ -351,8 +351,7 @@ def check_enotconn(make_driver: DriverFactory) -> None:
     driver = make_driver()
     abi = driver.abi
     with _fds(driver) as fds:
-        s = driver.socket(abi.const("AF_INET"), abi.const("SOCK_STREAM") | abi.const("SOCK_CLOEXEC"), 0)
-        fds.append(s)
+        s = _tcp_socket(driver, fds)
         _expect_errno("ENOTCONN", driver, lambda: driver.getpeername(s))
         _expect_errno("ENOTCONN", driver, lambda: driver.shutdown(s, abi.const("SHUT_RDWR")))
 

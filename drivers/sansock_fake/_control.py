@@ -85,7 +85,7 @@ def parse_control(abi: ABI, control: bytes, *, is_unix: bool) -> SentControl:
                     if len(fds) + count > SCM_MAX_FD:
                         raise_errno(einval)
                     fds.extend(struct.unpack_from(f"{end}{count}i", data))
-            elif type_ == abi.const("SCM_CREDENTIALS"):
+            elif type_ == abi.constants.get("SCM_CREDENTIALS"):  # (none on Darwin)
                 if cmsg_len != layout.hdr_size + 3 * abi.sizeof_int:
                     raise_errno(einval)
                 pid, uid, gid = struct.unpack_from(end + "iII", data)
@@ -105,9 +105,10 @@ def _check_inet_item(abi: ABI, level: int, type_: int) -> None:
     per-packet options it and ``ip_cmsg_send`` apply are not modelled.
     """
     if level == abi.const("SOL_SOCKET"):
-        if type_ in (abi.const("SCM_RIGHTS"), abi.const("SCM_CREDENTIALS")):
+        known = abi.constants  # (Darwin has no SCM_CREDENTIALS, SO_MARK, SO_PRIORITY)
+        if type_ in (known["SCM_RIGHTS"], known.get("SCM_CREDENTIALS")):
             return
-        if type_ in (abi.const("SO_MARK"), abi.const("SO_PRIORITY"), 37, 61):
+        if type_ in (known.get("SO_MARK"), known.get("SO_PRIORITY"), 37, 61):
             raise NotImplementedError(
                 "the fake kernel does not model per-packet SOL_SOCKET options (SO_MARK, "
                 "SO_PRIORITY, SO_TIMESTAMPING, SCM_TXTIME) in sendmsg control data"

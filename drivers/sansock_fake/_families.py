@@ -69,7 +69,9 @@ class Families:
         kernel = self._kernel
         abi = kernel.abi
         c = abi.const
-        nonblock, cloexec = c("SOCK_NONBLOCK"), c("SOCK_CLOEXEC")
+        # A profile without the type flags (Darwin: O_NONBLOCK through
+        # ioctl/fcntl, FD_CLOEXEC through fcntl afterwards) sets no bit here.
+        nonblock, cloexec = abi.constants.get("SOCK_NONBLOCK", 0), abi.constants.get("SOCK_CLOEXEC", 0)
         flags = type_ & (nonblock | cloexec)
         base = type_ & ~flags
         if type_ & ~(SOCK_TYPE_MASK | nonblock | cloexec):

@@ -316,7 +316,7 @@ def sys_recvmsg(
         kernel._fail("EINVAL")
     if flags & kernel._c("MSG_OOB"):
         raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
-    if flags & kernel._c("MSG_ERRQUEUE"):
+    if flags & kernel.abi.constants.get("MSG_ERRQUEUE", 0):  # (none on Darwin)
         raise NotImplementedError("the fake kernel does not model socket error queues (MSG_ERRQUEUE)")
     cap = kernel.faults.cap_for(call, fd)
     if cap is not None:
@@ -329,5 +329,6 @@ def sys_recvmsg(
     if control.truncated:
         msg_flags |= kernel._c("MSG_CTRUNC")
     # ____sys_recvmsg: msg_flags starts as flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
-    msg_flags |= flags & kernel._c("MSG_CMSG_CLOEXEC")
+    # (Darwin has no MSG_CMSG_CLOEXEC: no bit.)
+    msg_flags |= flags & kernel.abi.constants.get("MSG_CMSG_CLOEXEC", 0)
     return data, bytes(control.buffer), msg_flags, addr, length

@@ -118,9 +118,9 @@ class _TrackedKernel(FakeKernel):
 
     def close(self, fd: int) -> None:
         # A socket (or OwnedFd) dropped without close() is closed by its
-        # __del__: record it, whatever the warning filters do with the
-        # ResourceWarning it issues.
-        if sys._getframe(1).f_code.co_name == "__del__":
+        # __del__, through sansock._socket.finalize_unclosed: record it,
+        # whatever the warning filters do with the ResourceWarning it issues.
+        if sys._getframe(1).f_code.co_name in ("finalize_unclosed", "__del__"):
             self._dropped.append((fd, self._made_at.get(fd, _Site(None))))
         super().close(fd)
 

@@ -1,0 +1,165 @@
+"""The general paths of the socket methods that have a fast path.
+
+One mechanism, in one place: a method of :class:`~sansock._socket.SocketType`
+with a fast path hands the driver exact values (``type(x) is int``, bytes,
+bytearrays) unchecked; whatever the fast path does not take -- values it
+does not vouch for, or values the driver's C types refused
+(:data:`REFUSED`, the driver contract in ``sansock._driver``) -- comes here
+**with the arguments as the caller gave them**, and the function of the same
+name parses them as CPython does (``_convert``: its exception types and
+messages, in its order, before any syscall), then makes the call.  So a
+refused fast path never raises the driver's own message, and nothing is
+consumed by an argument error.
+
+The fast path pays nothing for this: the call to this module is made only
+once the fast path has given up (``bench/bench_api.py --clock cpu``, figures
+in the regroup report).  ``tests/test_general_paths.py`` checks that each
+method's refused values arrive here unchanged.
+
+Each function names the ``socketmodule.c`` function whose parse it
+reproduces.  What a function reads of the socket is in the list of socket
+internals at the top of ``SocketType``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from . import _address, _cmsg, _convert, _timeout
+from ._convert import INT_MAX, INT_MIN, arg_int, bytes_like, writable_arg
+from ._timeout import call
+
+if TYPE_CHECKING:
+    from ._consts import SocketConstants
+    from ._driver import Driver
+
+__all__ = [
+    "REFUSED",
+    "Socket",
+    "getsockopt",
+    "recv",
+    "recvmsg_args",
+    "recv_into",
+    "send",
+    "sendall",
+    "sendall_rest",
+    "sendmsg",
+    "setsockopt",
+]
+
+#: What a driver raises when its C types refuse a fast path's values, before
+#: any syscall (the driver contract): the fast paths catch exactly these and
+#: come here.
+REFUSED = (TypeError, OverflowError, BufferError)
+
+
+class Socket(Protocol):
+    """What the general paths read of a socket: ``SocketType`` is one (a
+    protocol, as ``_socket`` imports this module: no cycle, test_layering)."""
+
+    _fd: int
+    _family: int
+    _timeout_ns: int
+    _k: SocketConstants
+
+    @property
+    def _drv(self) -> Driver: ...
+    def _encode(self, address: object, caller: str) -> bytes: ...
+
+
+def recv(sock: Socket, bufsize: object, flags: object) -> bytes:
+    """``"n|i:recv"`` and the negative size check (sock_recv); no syscall for 0."""
+    size, flag_bits = _convert.recv_args(bufsize, flags, "recv")
+    if size > 0:
+        return call(sock, False, sock._drv.recv, size, flag_bits)
+    return b""  # sock_recv_guts: no syscall for an empty read
+
+
+def recv_into(sock: Socket, buffer: object, nbytes: object, flags: object) -> int:
+    """``"w*|ni:recv_into"`` and its checks (sock_recv_into); no syscall for 0."""
+    view = writable_arg(buffer, "recv_into")
+    try:
+        count, flag_bits = _convert.recv_into_args(view, nbytes, flags, "recv_into")
+        if count == 0:
+            return 0
+        return call(sock, False, sock._drv.recv_into, view, count, flag_bits)
+    finally:
+        # PyBuffer_Release before returning or raising: no export outlives
+        # the call, not even in the exception's traceback (whose frames
+        # would otherwise keep the caller's own memoryview alive).
+        view.release()
+        del buffer
+
+
+def send(sock: Socket, data: object, flags: object) -> int:
+    """``"y*|i:send"`` (sock_send)."""
+    view = bytes_like(data)
+    return call(sock, True, sock._drv.send, view, arg_int(flags))
+
+
+def sendall(sock: Socket, data: object, flags: object) -> None:
+    """``"y*|i:sendall"`` (sock_sendall), then every byte under one deadline."""
+    view = bytes_like(data)
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
+        flags = arg_int(flags)
+    _timeout.send_all(sock, sock._drv.send, view, flags)
+
+
+def sendall_rest(sock: Socket, data: bytes, sent: int, flags: int) -> None:
+    """What a partial first send of the fast path left (its values are parsed
+    already); ``bytes_sent`` counts the first send too."""
+    try:
+        sendall(sock, memoryview(data)[sent:], flags)
+    except BaseException as exc:
+        done = getattr(exc, "bytes_sent", None)
+        if isinstance(done, int):
+            exc.bytes_sent = done + sent  # type: ignore[attr-defined]
+        raise
+
+
+def getsockopt(sock: Socket, level: object, optname: object, buflen: object) -> int | bytes:
+    """``"ii|i:getsockopt"``; *buflen* 0 (or omitted) reads an int (sock_getsockopt)."""
+    level, optname, size = _convert.getsockopt_args(level, optname, buflen)
+    if size == 0:
+        return sock._drv.getsockopt(sock._fd, level, optname)
+    return sock._drv.getsockopt_bytes(sock._fd, level, optname, size)
+
+
+def setsockopt(sock: Socket, level: object, optname: object, value: object) -> None:
+    """``"iii:setsockopt"``, else ``"iiy*:setsockopt"`` (sock_setsockopt)."""
+    level, optname, parsed = _convert.setsockopt_args(level, optname, value)
+    if type(parsed) is int:
+        sock._drv.setsockopt(sock._fd, level, optname, parsed)
+    else:
+        assert isinstance(parsed, memoryview)
+        sock._drv.setsockopt_bytes(sock._fd, level, optname, parsed, parsed.nbytes)
+
+
+def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: object, address: Any) -> int:
+    """``"O|OiO:sendmsg"``, the address, the iovecs, then the control data (sock_sendmsg)."""
+    flag_bits = arg_int(flags)
+    raw = None if address is None else sock._encode(address, "sendmsg")
+    views = _convert.sendmsg_buffers(buffers)
+    control = _cmsg.pack_ancdata(ancdata, sock._k.abi)
+    return call(sock, True, sock._drv.sendmsg, views, control, flag_bits, raw)
+
+
+def recvmsg_args(sock: Socket, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:
+    """``recvmsg``/``recvmsg_into``'s arguments parsed and checked as
+    ``sock_recvmsg``/``sock_recvmsg_into`` do, before any syscall: *target*
+    is the buffer size or the buffers (as byte views), then the family's
+    ``getsockaddrlen`` and the *ancbufsize* bound.  The call itself is
+    ``SocketType._recvmsg``'s (it closes received fds if anything fails after
+    the syscall, in its own frame), and ``sansock.ancillary``'s extended receive."""
+    abi = sock._k.abi
+    parsed: tuple[Any, int, int]
+    if into:
+        parsed = _convert.recvmsg_into_args(target, ancbufsize, flags)
+    else:
+        parsed = _convert.recvmsg_args(target, ancbufsize, flags)
+    _address.sockaddr_len(sock._family, abi)
+    _convert.check_ancbufsize(parsed[1], abi)
+    return parsed
