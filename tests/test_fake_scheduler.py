@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -627,27 +628,38 @@ def test_proc_tells_a_sleeping_thread_from_a_computing_one() -> None:
 
 
 def test_a_thread_waiting_for_the_kernel_lock_is_entering_a_syscall(kernel: FakeKernel) -> None:
-    """A thread at the ``with condition:`` of a syscall, waiting for the kernel's
-    lock (held by the waiters while they look around, by other syscalls), sleeps
-    in a futex at one instruction: without this rule a thread starved of the CPU
-    that missed the lock a whole grace long was taken as parked."""
+    """A thread waiting for the kernel's lock (held by the waiters while they
+    look around, by other syscalls) sleeps in a futex at one instruction:
+    without this rule a thread starved of the CPU that missed the lock a whole
+    grace long was taken as parked.  A syscall takes the lock in the syscall
+    wrapper (a kernel frame); the kernel's other entry points
+    (``monotonic_ns``...) at ``with condition:`` (``Condition.__enter__``)."""
     net = sansock.using(kernel)
     a, b = net.socketpair()
     condition = kernel._scheduler.condition
+    enter = threading.Condition.__enter__.__code__
+
+    def waiting_frame(thread: threading.Thread, where: Callable[[FrameType], bool]) -> dict[int, FrameType]:
+        frames = sys._current_frames()
+        while (frame := frames.get(thread.ident or 0)) is None or not where(frame):
+            time.sleep(0.001)  # until it waits for the lock
+            frames = sys._current_frames()
+        return frames
+
     with a, b:
         with condition:  # what a looking waiter holds
             sender = threading.Thread(target=a.send, args=(b"x",), name="sender")
+            clock = threading.Thread(target=kernel.monotonic_ns, name="clock reader")
             sender.start()
-            enter = threading.Condition.__enter__.__code__
-            frames = sys._current_frames()
-            while (frame := frames.get(sender.ident or 0)) is None or frame.f_code is not enter:
-                time.sleep(0.001)  # until it waits for the lock
-                frames = sys._current_frames()
-            del frame
-            kernel_lock = _threads.classify(frames[sender.ident or 0], condition, frames)
+            clock.start()
+            frames = waiting_frame(sender, lambda f: os.path.abspath(f.f_code.co_filename) in _threads.KERNEL_FILES)
+            in_syscall = _threads.classify(frames[sender.ident or 0], condition, frames)
+            frames = waiting_frame(clock, lambda f: f.f_code is enter)
+            kernel_lock = _threads.classify(frames[clock.ident or 0], condition, frames)
             # Another Condition's lock is an ordinary wait, for the grace to judge.
-            other_lock = _threads.classify(frames[sender.ident or 0], threading.Condition(), frames)
+            other_lock = _threads.classify(frames[clock.ident or 0], threading.Condition(), frames)
             del frames
         sender.join()
+        clock.join()
         assert b.recv(1) == b"x"
-    assert (kernel_lock, other_lock) == ("running", "other")
+    assert (in_syscall, kernel_lock, other_lock) == ("running", "running", "other")

@@ -19,7 +19,7 @@ import functools
 import heapq
 import os
 import resource
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 import attrs
@@ -152,6 +152,14 @@ class FakeKernel:
     _options: SocketOptions = attrs.field(init=False)
     #: ``struct proto_ops`` by (family, type): chosen once per socket (``sock.ops``).
     _families: Families = attrs.field(init=False)
+    #: The threads waiting on the scheduler's condition (its ``_waiters``
+    #: deque; None if the Condition has none): a syscall wakes them only
+    #: when there are some.
+    _waiters: Sized | None = attrs.field(default=None, init=False)
+    #: The process credentials last built (one object while pid/uid/gid stay).
+    _credentials: Credentials | None = attrs.field(default=None, init=False)
+    #: POLLERR | POLLHUP | POLLNVAL, resolved at the first poll.
+    _poll_always: int | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
@@ -161,6 +169,7 @@ class FakeKernel:
             idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s
         )
         self._scheduler.event_names = self._poll_names
+        self._waiters = getattr(self._scheduler.condition, "_waiters", None)
         self.resolver = Resolver(self._abi, hostname=self.hostname)
         self.trace = Trace(self.trace_limit)
         self._unix_names = UnixNames(self._abi)
@@ -186,7 +195,18 @@ class FakeKernel:
 
     @property
     def _process_credentials(self) -> Credentials:
-        return Credentials(self.pid, self.uid, self.gid)
+        creds = self._credentials
+        if creds is None or creds.pid != self.pid or creds.uid != self.uid or creds.gid != self.gid:
+            creds = self._credentials = Credentials(self.pid, self.uid, self.gid)
+        return creds
+
+    @property
+    def _always_polled(self) -> int:
+        """POLLERR | POLLHUP | POLLNVAL: reported by ``poll`` whether asked or not."""
+        always = self._poll_always
+        if always is None:
+            always = self._poll_always = self._c("POLLERR") | self._c("POLLHUP") | self._c("POLLNVAL")
+        return always
 
     # ---------------------------------------------------------------- fd table
     def _slot(self, fd: int) -> FdSlot:
@@ -277,8 +297,7 @@ class FakeKernel:
     @syscall(fd=C_INT, events=C_INT, timeout_ms=C_INT)
     def poll(self, fd: int, events: int, timeout_ms: int) -> int:
         """``poll()`` on one fd; POLLERR/POLLHUP/POLLNVAL are reported unasked, as Linux does."""
-        always = self._c("POLLERR") | self._c("POLLHUP") | self._c("POLLNVAL")
-        wanted = events | always
+        wanted = events | self._always_polled
         deadline = None if timeout_ms < 0 else self._scheduler.now_ns + timeout_ms * 1_000_000
         result = 0
 

@@ -230,9 +230,17 @@ class Scheduler:
     #: thread ident -> ``activity`` when it last evaluated its wait condition.
     _seen: dict[int, int] = attrs.field(factory=dict)
 
+    #: Set in a thread once its first syscall has registered it in ``_users``
+    #: (a thread-local: a new thread, even with a reused ident, starts unset).
+    _entered: threading.local = attrs.field(factory=threading.local)
+
     def enter(self) -> None:
         """Called (lock held) at the start of every syscall."""
         self.activity += 1
+        entered = self._entered
+        if entered.__dict__:
+            return  # registered by an earlier syscall of this thread, which is alive
+        entered.yes = True
         thread = threading.current_thread()
         ident = thread.ident
         if ident is not None and self._users.get(ident) is not thread:
