@@ -31,7 +31,7 @@ from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
 from ._inet import InetHost
-from ._objects import FakeSocket, FdSlot, OpenFile
+from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
 from ._oserror import raise_errno
 from ._protocol import ProtoOps
 from ._resolver import Resolver
@@ -152,13 +152,8 @@ class FakeKernel:
     _options: SocketOptions = attrs.field(init=False)
     #: ``struct proto_ops`` by (family, type): chosen once per socket (``sock.ops``).
     _families: Families = attrs.field(init=False)
-    #: The threads waiting on the scheduler's condition (its ``_waiters``
-    #: deque; None if the Condition has none): a syscall wakes them only
-    #: when there are some.
+    #: The scheduler condition's ``_waiters`` (None: notify always); POLLERR|POLLHUP|POLLNVAL.
     _waiters: Sized | None = attrs.field(default=None, init=False)
-    #: The process credentials last built (one object while pid/uid/gid stay).
-    _credentials: Credentials | None = attrs.field(default=None, init=False)
-    #: POLLERR | POLLHUP | POLLNVAL, resolved at the first poll.
     _poll_always: int | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -195,18 +190,7 @@ class FakeKernel:
 
     @property
     def _process_credentials(self) -> Credentials:
-        creds = self._credentials
-        if creds is None or creds.pid != self.pid or creds.uid != self.uid or creds.gid != self.gid:
-            creds = self._credentials = Credentials(self.pid, self.uid, self.gid)
-        return creds
-
-    @property
-    def _always_polled(self) -> int:
-        """POLLERR | POLLHUP | POLLNVAL: reported by ``poll`` whether asked or not."""
-        always = self._poll_always
-        if always is None:
-            always = self._poll_always = self._c("POLLERR") | self._c("POLLHUP") | self._c("POLLNVAL")
-        return always
+        return shared_credentials(self.pid, self.uid, self.gid)
 
     # ---------------------------------------------------------------- fd table
     def _slot(self, fd: int) -> FdSlot:
@@ -297,7 +281,9 @@ class FakeKernel:
     @syscall(fd=C_INT, events=C_INT, timeout_ms=C_INT)
     def poll(self, fd: int, events: int, timeout_ms: int) -> int:
         """``poll()`` on one fd; POLLERR/POLLHUP/POLLNVAL are reported unasked, as Linux does."""
-        wanted = events | self._always_polled
+        if self._poll_always is None:
+            self._poll_always = self._c("POLLERR") | self._c("POLLHUP") | self._c("POLLNVAL")
+        wanted = events | self._poll_always
         deadline = None if timeout_ms < 0 else self._scheduler.now_ns + timeout_ms * 1_000_000
         result = 0
 

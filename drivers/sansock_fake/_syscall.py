@@ -150,6 +150,36 @@ def _outcome(result: object) -> str:
     return f"ok {_summary(result)}"
 
 
+def _plain_check(name: str, declared: list[CInt | None]) -> Callable[[tuple[object, ...]], bool]:
+    """The fast path's test for one syscall: whether a positional argument
+    tuple is the common call (see :func:`syscall`).
+
+    Generated as one expression per syscall (``type(a0) is int and
+    -2147483648 <= a0 <= 2147483647 and ...``): a loop over the declarations
+    costs about twice as much on every call.  Only integers from
+    :class:`CInt` and fixed names enter the source.
+    """
+    names = [f"a{position}" for position in range(len(declared))]
+    tests = []
+    for var, ctype in zip(names, declared):
+        if ctype is None:
+            tests.append(f"(type({var}) is bytes and len({var}) <= 32 or type({var}) in _SHOWN_AS_IS)")
+        else:
+            tests.append(f"type({var}) is int and {int(ctype.low)} <= {var} <= {int(ctype.high)}")
+    if names:
+        body = f"    if len(args) != {len(names)}:\n        return False\n    {', '.join(names)}, = args\n"
+        body += f"    return {' and '.join(tests)}\n"
+    else:
+        body = "    return not args\n"
+    source = f"def plain_{name}(args):\n{body}"
+    namespace: dict[str, object] = {"_SHOWN_AS_IS": _SHOWN_AS_IS}
+    # Compiled as this file's code: a thread sampled inside it is in a kernel
+    # module (``_threads.KERNEL_FILES``), entering a syscall, as it was when
+    # the test was a loop here.  Nothing in it can raise.
+    exec(compile(source, __file__, "exec"), namespace)  # noqa: S102 -- see the docstring
+    return cast("Callable[[tuple[object, ...]], bool]", namespace[f"plain_{name}"])
+
+
 def syscall(
     **ctypes: CInt | None,
 ) -> Callable[[Callable[Concatenate[FakeKernel, P], R]], Callable[Concatenate[FakeKernel, P], R]]:
@@ -178,31 +208,12 @@ def syscall(
             for position, pname in enumerate(parameters)
             if (ctype := ctypes[pname]) is not None
         )
-        count = len(parameters)
-        int_checks = tuple((position, ctype.low, ctype.high) for position, _, ctype in limits)
-        objects = tuple(position for position, pname in enumerate(parameters) if ctypes[pname] is None)
+        is_plain = _plain_check(method.__name__, [ctypes[pname] for pname in parameters])
         name = method.__name__
 
         @functools.wraps(method)
         def run(kernel: FakeKernel, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            plain = not kwargs and len(args) == count
-            if plain:
-                for position, low, high in int_checks:
-                    value = args[position]
-                    if type(value) is not int or not low <= value <= high:
-                        plain = False
-                        break
-                else:
-                    for position in objects:
-                        value = args[position]
-                        kind = type(value)
-                        if kind is bytes:
-                            if len(value) > 32:  # type: ignore[arg-type]
-                                plain = False
-                                break
-                        elif kind not in _SHOWN_AS_IS:
-                            plain = False
-                            break
+            plain = not kwargs and is_plain(args)
             if plain:
                 shown: tuple[object, ...] = args
             else:
@@ -250,7 +261,9 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
     as ``poll`` with the fds and the timeout (the fault script matches its first fd)."""
     scheduler = kernel._scheduler
     condition = scheduler.condition
-    always = kernel._always_polled
+    if kernel._poll_always is None:
+        kernel._poll_always = kernel._c("POLLERR") | kernel._c("POLLHUP") | kernel._c("POLLNVAL")
+    always = kernel._poll_always
     pairs = [(int(fd), int(events) | always) for fd, events in interest]
     fds = tuple(fd for fd, _ in pairs)
     shown: tuple[object, ...] = (fds, timeout_ns)
