@@ -395,9 +395,7 @@ class UnixStreamOps(_UnixOps):
     connection = True
     connect = _UnixOps.stream_connect
     sendmsg = _UnixOps.stream_sendmsg
-
-    def recvmsg(self, fd: int, call: str, sock: FakeSocket, size: int, flags: int, nonblocking: bool) -> Received:
-        return self.stream_read(fd, call, sock, size, flags, nonblocking)
+    recvmsg = _UnixOps.stream_read  # (the method itself: one frame less per receive)
 
 
 class UnixSeqpacketOps(_UnixOps):

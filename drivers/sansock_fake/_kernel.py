@@ -489,7 +489,7 @@ class FakeKernel:
     @syscall(fd=C_INT, bufsize=C_SIZE, flags=C_INT)
     def recv(self, fd: int, bufsize: int, flags: int) -> bytes:
         data, _control, _flags, _addr, length = sys_recvmsg(self, fd, "recv", bufsize, 0, flags)
-        return as_returned(data, length)
+        return data if length == len(data) else as_returned(data, length)
 
     @syscall(fd=C_INT, buf=None, nbytes=C_SIZE, flags=C_INT)
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:

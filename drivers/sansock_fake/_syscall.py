@@ -379,7 +379,7 @@ def sys_sendmsg(
     addr: bytes | None,
 ) -> int:
     """``____sys_sendmsg``: the iovec and the control data, then the protocol's ``sendmsg``."""
-    slot = kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._slot(fd)
     sock = slot.file.sock
     abi = kernel.abi
     if len(buffers) > abi.iov_max:
@@ -421,7 +421,7 @@ def sys_recvmsg(
 
     Every receive call: ``(data, control, msg_flags, address, return value)``.
     """
-    slot = kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._slot(fd)
     sock = slot.file.sock
     if size < 0:
         kernel._fail("EINVAL")
