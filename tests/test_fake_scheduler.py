@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -627,27 +628,83 @@ def test_proc_tells_a_sleeping_thread_from_a_computing_one() -> None:
 
 
 def test_a_thread_waiting_for_the_kernel_lock_is_entering_a_syscall(kernel: FakeKernel) -> None:
-    """A thread at the ``with condition:`` of a syscall, waiting for the kernel's
-    lock (held by the waiters while they look around, by other syscalls), sleeps
-    in a futex at one instruction: without this rule a thread starved of the CPU
-    that missed the lock a whole grace long was taken as parked."""
+    """A thread waiting for the kernel's lock (held by the waiters while they
+    look around, by other syscalls) sleeps in a futex at one instruction:
+    without this rule a thread starved of the CPU that missed the lock a whole
+    grace long was taken as parked.  A syscall takes the lock in the syscall
+    wrapper (a kernel frame); the kernel's other entry points
+    (``monotonic_ns``...) at ``with condition:`` (``Condition.__enter__``)."""
     net = sansock.using(kernel)
     a, b = net.socketpair()
     condition = kernel._scheduler.condition
+    enter = threading.Condition.__enter__.__code__
+
+    def waiting_frame(thread: threading.Thread, where: Callable[[FrameType], bool]) -> dict[int, FrameType]:
+        frames = _threads.current_frames()
+        while (frame := frames.get(thread.ident or 0)) is None or not where(frame):
+            time.sleep(0.001)  # until it waits for the lock
+            frames = _threads.current_frames()
+        return frames
+
     with a, b:
         with condition:  # what a looking waiter holds
             sender = threading.Thread(target=a.send, args=(b"x",), name="sender")
+            clock = threading.Thread(target=kernel.monotonic_ns, name="clock reader")
             sender.start()
-            enter = threading.Condition.__enter__.__code__
-            frames = sys._current_frames()
-            while (frame := frames.get(sender.ident or 0)) is None or frame.f_code is not enter:
-                time.sleep(0.001)  # until it waits for the lock
-                frames = sys._current_frames()
-            del frame
-            kernel_lock = _threads.classify(frames[sender.ident or 0], condition, frames)
+            clock.start()
+            frames = waiting_frame(sender, lambda f: os.path.abspath(f.f_code.co_filename) in _threads.KERNEL_FILES)
+            in_syscall = _threads.classify(frames[sender.ident or 0], condition, frames)
+            frames = waiting_frame(clock, lambda f: f.f_code is enter)
+            kernel_lock = _threads.classify(frames[clock.ident or 0], condition, frames)
             # Another Condition's lock is an ordinary wait, for the grace to judge.
-            other_lock = _threads.classify(frames[sender.ident or 0], threading.Condition(), frames)
+            other_lock = _threads.classify(frames[clock.ident or 0], threading.Condition(), frames)
             del frames
         sender.join()
+        clock.join()
         assert b.recv(1) == b"x"
-    assert (kernel_lock, other_lock) == ("running", "other")
+    assert (in_syscall, kernel_lock, other_lock) == ("running", "running", "other")
+
+
+_FRAMES_UNDER_COLLECTIONS = """
+import gc, sys, threading, time
+from sansock_fake._threads import current_frames
+
+class Cycle:  # garbage with a thread-local: local_dealloc takes the runtime's HEAD_LOCK
+    def __init__(self):
+        self.me = self
+        self.local = threading.local()
+
+stop = time.monotonic() + 1.5
+
+def churn(depth=0):
+    if depth < 20:
+        return churn(depth + 1)
+    while time.monotonic() < stop:
+        Cycle()
+
+def look(depth=0):  # new frames each time: _current_frames allocates their objects
+    if depth < 5:
+        return look(depth + 1)
+    Cycle()
+    current_frames()
+
+gc.set_threshold(1, 1, 1)  # every allocation may start a collection
+threads = [threading.Thread(target=churn) for _ in range(3)]
+for thread in threads:
+    thread.start()
+while time.monotonic() < stop:
+    look()
+for thread in threads:
+    thread.join()
+"""
+
+
+def test_looking_at_frames_never_deadlocks_with_the_collector() -> None:
+    """CPython 3.11's ``sys._current_frames`` hangs for good when a collection
+    inside it frees a ``threading.local`` (gh-106883): with the bare call this
+    script hangs within a second on 3.11.7; the scheduler's
+    ``current_frames`` holds the collector off as 3.12 does."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FRAMES_UNDER_COLLECTIONS], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -53,7 +53,9 @@ class Trace(Sequence[TraceEntry]):
     ``limit=None`` keeps everything (memory then grows with every syscall).
     """
 
-    __slots__ = ("_calls", "_args", "_outcomes", "_shared_args", "_shared_outcomes", "limit", "total")
+    __slots__ = (
+        "_calls", "_args", "_outcomes", "_shared_args", "_shared_exact", "_shared_outcomes", "limit", "total"
+    )
 
     def __init__(self, limit: int | None = TRACE_LIMIT) -> None:
         if limit is not None and limit < 0:
@@ -63,6 +65,9 @@ class Trace(Sequence[TraceEntry]):
         self._args: deque[tuple[object, ...]] = deque(maxlen=limit)
         self._outcomes: deque[str] = deque(maxlen=limit)
         self._shared_args: dict[tuple[tuple[object, ...], tuple[type, ...]], tuple[object, ...]] = {}
+        #: Tuples of exact ints, strs, bytes and None only, shared by value
+        #: (no bool among them, so equal means equal types too).
+        self._shared_exact: dict[tuple[object, ...], tuple[object, ...]] = {}
         self._shared_outcomes: dict[str, str] = {}
         #: Every syscall recorded since the kernel started (or since :meth:`clear`).
         self.total = 0
@@ -89,12 +94,26 @@ class Trace(Sequence[TraceEntry]):
         self._outcomes.append(self._shared_outcomes.setdefault(outcome, outcome))
         self.total += 1
 
+    def record_exact(self, call: str, args: tuple[object, ...], outcome: str) -> None:
+        """:meth:`record` for the syscall fast path: *args* holds only exact
+        ints, strs, bytes and None (no bool, no subclass), so equal tuples
+        are stored once keyed by themselves; *outcome* is already shared
+        (one string per result, ``_syscall._outcome``)."""
+        shared = self._shared_exact
+        if len(shared) >= _INTERN_LIMIT:
+            shared.clear()
+        self._calls.append(call)
+        self._args.append(shared.setdefault(args, args))
+        self._outcomes.append(outcome)
+        self.total += 1
+
     def clear(self) -> None:
         """Forget every entry (and reset ``total``)."""
         self._calls.clear()
         self._args.clear()
         self._outcomes.clear()
         self._shared_args.clear()
+        self._shared_exact.clear()
         self._shared_outcomes.clear()
         self.total = 0
 

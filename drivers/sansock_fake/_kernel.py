@@ -19,7 +19,7 @@ import functools
 import heapq
 import os
 import resource
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 import attrs
@@ -31,7 +31,7 @@ from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
 from ._inet import InetHost
-from ._objects import FakeSocket, FdSlot, OpenFile
+from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
 from ._oserror import raise_errno
 from ._protocol import ProtoOps
 from ._resolver import Resolver
@@ -152,6 +152,9 @@ class FakeKernel:
     _options: SocketOptions = attrs.field(init=False)
     #: ``struct proto_ops`` by (family, type): chosen once per socket (``sock.ops``).
     _families: Families = attrs.field(init=False)
+    #: The scheduler condition's ``_waiters`` (None: notify always); POLLERR|POLLHUP|POLLNVAL.
+    _waiters: Sized | None = attrs.field(default=None, init=False)
+    _poll_always: int | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
@@ -161,6 +164,7 @@ class FakeKernel:
             idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s
         )
         self._scheduler.event_names = self._poll_names
+        self._waiters = getattr(self._scheduler.condition, "_waiters", None)
         self.resolver = Resolver(self._abi, hostname=self.hostname)
         self.trace = Trace(self.trace_limit)
         self._unix_names = UnixNames(self._abi)
@@ -186,7 +190,7 @@ class FakeKernel:
 
     @property
     def _process_credentials(self) -> Credentials:
-        return Credentials(self.pid, self.uid, self.gid)
+        return shared_credentials(self.pid, self.uid, self.gid)
 
     # ---------------------------------------------------------------- fd table
     def _slot(self, fd: int) -> FdSlot:
@@ -277,8 +281,9 @@ class FakeKernel:
     @syscall(fd=C_INT, events=C_INT, timeout_ms=C_INT)
     def poll(self, fd: int, events: int, timeout_ms: int) -> int:
         """``poll()`` on one fd; POLLERR/POLLHUP/POLLNVAL are reported unasked, as Linux does."""
-        always = self._c("POLLERR") | self._c("POLLHUP") | self._c("POLLNVAL")
-        wanted = events | always
+        if self._poll_always is None:
+            self._poll_always = self._c("POLLERR") | self._c("POLLHUP") | self._c("POLLNVAL")
+        wanted = events | self._poll_always
         deadline = None if timeout_ms < 0 else self._scheduler.now_ns + timeout_ms * 1_000_000
         result = 0
 
@@ -484,7 +489,7 @@ class FakeKernel:
     @syscall(fd=C_INT, bufsize=C_SIZE, flags=C_INT)
     def recv(self, fd: int, bufsize: int, flags: int) -> bytes:
         data, _control, _flags, _addr, length = sys_recvmsg(self, fd, "recv", bufsize, 0, flags)
-        return as_returned(data, length)
+        return data if length == len(data) else as_returned(data, length)
 
     @syscall(fd=C_INT, buf=None, nbytes=C_SIZE, flags=C_INT)
     def recv_into(self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int) -> int:

@@ -8,6 +8,7 @@ flight through SCM_RIGHTS), a :class:`FakeSocket` is a ``struct sock``, a
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from typing import TYPE_CHECKING, Literal
 
@@ -19,7 +20,7 @@ from ._control import Credentials
 if TYPE_CHECKING:
     from ._protocol import ProtoOps
 
-__all__ = ["OpenFile", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize"]
+__all__ = ["OpenFile", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize", "shared_credentials"]
 
 SocketState = Literal["unconnected", "listening", "connecting", "connected", "closed"]
 
@@ -34,6 +35,12 @@ SEND_SHUTDOWN = 2
 SHUTDOWN_MASK = 3
 
 
+#: ``Credentials(pid, uid, gid)``, one shared object per value (they are frozen):
+#: the process credentials every send carries are not built per call.
+shared_credentials = functools.lru_cache(maxsize=64, typed=True)(Credentials)
+
+
+@functools.lru_cache(maxsize=4096)
 def truesize(header_len: int, paged_len: int = 0) -> int:
     """``skb->truesize`` of an skb with *header_len* linear bytes and *paged_len* in pages.
 

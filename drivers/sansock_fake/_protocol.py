@@ -201,7 +201,16 @@ class ProtoOps(ABC):
         self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
         files: list[OpenFile], flags: int,
     ) -> None:
-        """``scm_recv``: what the control buffer gets besides the data (AF_UNIX only)."""
+        """``scm_recv``: what the control buffer gets besides the data (AF_UNIX only).
+
+        Called only when :meth:`scm_pending` says there is something to put
+        (a protocol that overrides one overrides both).
+        """
+
+    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[OpenFile]) -> bool:
+        """Whether :meth:`scm_recv` would put anything (else the control buffer
+        stays empty and untruncated, and ``recvmsg`` skips it)."""
+        return bool(files)
 
     def poll(self, sock: FakeSocket) -> int:
         """What ``poll`` reports for *sock*."""
@@ -271,9 +280,10 @@ class ProtoOps(ABC):
         sock.rmem -= segment.cost
         if segment.charged_to is not None:
             segment.charged_to.wmem -= segment.cost
-        kernel = self.kernel
-        for file in kernel._in_flight.notinflight(segment):
-            kernel._unref(file)
+        if segment.files:
+            kernel = self.kernel
+            for file in kernel._in_flight.notinflight(segment):
+                kernel._unref(file)
 
     def purge(self, sock: FakeSocket) -> None:
         """``skb_queue_purge`` of the receive queue."""
@@ -304,17 +314,21 @@ class ProtoOps(ABC):
         unix = self.unix
         if sock.state == "listening" or (sock.state in ("unconnected", "connecting") and not sock.receive_queue):
             self.fail("EINVAL" if unix else "ENOTCONN")
-        options = self.kernel._options
-        in_flight = self.kernel._in_flight
-        peek = bool(flags & self.MSG_PEEK)
-        waitall = bool(flags & self.MSG_WAITALL)
+        kernel = self.kernel
+        options = kernel._options
+        peek = bool(flags & self.MSG_PEEK) if flags else False
+        waitall = bool(flags & self.MSG_WAITALL) if flags else False
         target = (size if waitall else min(1, size)) or 1
-        out = bytearray()
+        # The bytes read: the first chunk as it is, a bytearray from the second.
+        out: bytes | bytearray = b""
         creds: Credentials | None = None
         check_creds = False
         files: list[OpenFile] = []
         index = 0
-        deadline = options.rcvtimeo_deadline(sock)
+        # SO_RCVTIMEO as a deadline from the call's start (the clock cannot
+        # move before the first wait): computed when first needed.
+        deadline: int | None = None
+        deadline_known = False
         while True:
             queue = sock.receive_queue
             segment = queue[index] if index < len(queue) else None
@@ -334,6 +348,8 @@ class ProtoOps(ABC):
                     if out:
                         break
                     self.fail("EAGAIN")
+                if not deadline_known:
+                    deadline, deadline_known = options.rcvtimeo_deadline(sock), True
                 if not self.block(fd, call, lambda: len(sock.receive_queue) > index or bool(sock.error) or bool(sock.shutdown & RCV_SHUTDOWN), deadline):
                     if out:
                         break
@@ -347,12 +363,18 @@ class ProtoOps(ABC):
                 check_creds = True
             if creds is None:
                 creds = segment.credentials
-            chunk = segment.data[segment.consumed : segment.consumed + size - len(out)]
-            out += chunk
+            consumed = segment.consumed
+            chunk = segment.data[consumed : consumed + size - len(out)]
+            if not out:
+                out = chunk
+            else:
+                if type(out) is bytes:
+                    out = bytearray(out)
+                out += chunk
             if not peek:
-                segment.consumed += len(chunk)
+                segment.consumed = consumed + len(chunk)
                 if segment.files:
-                    files += in_flight.notinflight(segment)  # unix_detach_fds: the refs move to the reader
+                    files += kernel._in_flight.notinflight(segment)  # unix_detach_fds: the refs move to the reader
                 if segment.remaining:
                     break
                 queue.popleft()
@@ -361,12 +383,12 @@ class ProtoOps(ABC):
                     break
             else:
                 if segment.files:
-                    files += in_flight.peek(segment.files)  # unix_peek_fds
+                    files += kernel._in_flight.peek(segment.files)  # unix_peek_fds
                     break
                 index += 1
             if len(out) >= size:
                 break
-        return bytes(out), creds, files, b"", len(out), 0
+        return bytes(out) if type(out) is not bytes else out, creds, files, b"", len(out), 0
 
     def datagram_read(
         self, fd: int, call: str, sock: FakeSocket, size: int, flags: int, nonblocking: bool

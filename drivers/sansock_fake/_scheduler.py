@@ -86,7 +86,6 @@ Limits
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +97,7 @@ from ._threads import (
     State,
     Use,
     classify,
+    current_frames,
     delta,
     describe_outside,
     process_threads,
@@ -230,9 +230,17 @@ class Scheduler:
     #: thread ident -> ``activity`` when it last evaluated its wait condition.
     _seen: dict[int, int] = attrs.field(factory=dict)
 
+    #: Set in a thread once its first syscall has registered it in ``_users``
+    #: (a thread-local: a new thread, even with a reused ident, starts unset).
+    _entered: threading.local = attrs.field(factory=threading.local)
+
     def enter(self) -> None:
         """Called (lock held) at the start of every syscall."""
         self.activity += 1
+        entered = self._entered
+        if entered.__dict__:
+            return  # registered by an earlier syscall of this thread, which is alive
+        entered.yes = True
         thread = threading.current_thread()
         ident = thread.ident
         if ident is not None and self._users.get(ident) is not thread:
@@ -274,7 +282,7 @@ class Scheduler:
     # -- the threads outside the kernel --------------------------------------------------------
 
     def _sample(self, outside: dict[int, threading.Thread]) -> dict[int, _Sample]:
-        frames = sys._current_frames()
+        frames = current_frames()
         try:
             samples = {}
             for ident, thread in outside.items():
@@ -358,7 +366,7 @@ class Scheduler:
     def _picture(self) -> dict[int, str]:
         """Thread ident -> what it is doing, for every participant (BlockedForever messages)."""
         picture = {}
-        frames = sys._current_frames()
+        frames = current_frames()
         try:
             for ident, thread in self._participants().items():
                 info = self._waiting_for.get(ident)

@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 
 from ._control import ReceivedControl, parse_control
+from ._objects import OpenFile
 from ._oserror import errno_name, raise_errno
 from ._scheduler import BlockedForever
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
@@ -97,6 +98,8 @@ def _shown(arg: object) -> object:
     kind = type(arg)
     if kind in (int, bool, str, type(None)):
         return arg
+    if kind is bytes:
+        return arg if len(arg) <= 32 else "bytes"  # type: ignore[arg-type]
     if isinstance(arg, int):
         return int.__index__(arg)
     if isinstance(arg, str):
@@ -114,6 +117,69 @@ def _summary(result: object) -> str:
     return repr(result)
 
 
+#: Outcome strings of the commonest results, built once: ``"ok 5"`` for an
+#: exact int result, ``"ok 5 bytes"`` for a bytes result of that length
+#: (bounded: started afresh when full).
+_OK_INT: dict[int, str] = {}
+_OK_BYTES: dict[int, str] = {}
+_OK_CACHE_LIMIT = 4096
+#: Types an argument in a buffer/object position may have and still be
+#: recorded as itself (exact bytes of at most 32 bytes are checked apart).
+_SHOWN_AS_IS = frozenset({int, str, type(None)})
+
+
+def _outcome(result: object) -> str:
+    """``"ok " + _summary(result)``, from the caches for an exact int or bytes."""
+    kind = type(result)
+    if kind is int:
+        value = cast(int, result)
+        text = _OK_INT.get(value)
+        if text is None:
+            if len(_OK_INT) >= _OK_CACHE_LIMIT:
+                _OK_INT.clear()
+            text = _OK_INT[value] = f"ok {value!r}"
+        return text
+    if kind is bytes:
+        size = len(cast(bytes, result))
+        text = _OK_BYTES.get(size)
+        if text is None:
+            if len(_OK_BYTES) >= _OK_CACHE_LIMIT:
+                _OK_BYTES.clear()
+            text = _OK_BYTES[size] = f"ok {size} bytes"
+        return text
+    return f"ok {_summary(result)}"
+
+
+def _plain_check(name: str, declared: list[CInt | None]) -> Callable[[tuple[object, ...]], bool]:
+    """The fast path's test for one syscall: whether a positional argument
+    tuple is the common call (see :func:`syscall`).
+
+    Generated as one expression per syscall (``type(a0) is int and
+    -2147483648 <= a0 <= 2147483647 and ...``): a loop over the declarations
+    costs about twice as much on every call.  Only integers from
+    :class:`CInt` and fixed names enter the source.
+    """
+    names = [f"a{position}" for position in range(len(declared))]
+    tests = []
+    for var, ctype in zip(names, declared):
+        if ctype is None:
+            tests.append(f"(type({var}) is bytes and len({var}) <= 32 or type({var}) in _SHOWN_AS_IS)")
+        else:
+            tests.append(f"type({var}) is int and {int(ctype.low)} <= {var} <= {int(ctype.high)}")
+    if names:
+        body = f"    if len(args) != {len(names)}:\n        return False\n    {', '.join(names)}, = args\n"
+        body += f"    return {' and '.join(tests)}\n"
+    else:
+        body = "    return not args\n"
+    source = f"def plain_{name}(args):\n{body}"
+    namespace: dict[str, object] = {"_SHOWN_AS_IS": _SHOWN_AS_IS}
+    # Compiled as this file's code: a thread sampled inside it is in a kernel
+    # module (``_threads.KERNEL_FILES``), entering a syscall, as it was when
+    # the test was a loop here.  Nothing in it can raise.
+    exec(compile(source, __file__, "exec"), namespace)  # noqa: S102 -- see the docstring
+    return cast("Callable[[tuple[object, ...]], bool]", namespace[f"plain_{name}"])
+
+
 def syscall(
     **ctypes: CInt | None,
 ) -> Callable[[Callable[Concatenate[FakeKernel, P], R]], Callable[Concatenate[FakeKernel, P], R]]:
@@ -122,6 +188,15 @@ def syscall(
     Every parameter after ``self`` is declared: its C integer type (checked
     as a C binding checks it), or None for an object the call reads itself
     (a buffer, a ``struct sockaddr``, a list).
+
+    The common call -- every argument positional, each C integer an exact
+    ``int`` in range, each object argument an exact int, str, None or a
+    bytes of at most 32 bytes -- is checked in one pass and recorded with
+    its own argument tuple (nothing in it can lie about equality, so the
+    trace shares it by value).  Anything else takes the general checks
+    (:func:`_check_c_arguments`, :func:`_shown`) with the same outcome.
+    Nothing else differs: the lock, the count, the fault script, the trace
+    and the wake-up are the same for both.
     """
 
     def declare(method: Callable[Concatenate[FakeKernel, P], R]) -> Callable[Concatenate[FakeKernel, P], R]:
@@ -133,19 +208,31 @@ def syscall(
             for position, pname in enumerate(parameters)
             if (ctype := ctypes[pname]) is not None
         )
+        is_plain = _plain_check(method.__name__, [ctypes[pname] for pname in parameters])
         name = method.__name__
 
         @functools.wraps(method)
         def run(kernel: FakeKernel, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            _check_c_arguments(limits, args)
-            fd = args[0] if args and isinstance(args[0], int) else None
-            shown = tuple(_shown(a) for a in args)
-            with kernel._scheduler.condition:
-                kernel._scheduler.enter()
+            plain = not kwargs and is_plain(args)
+            if plain:
+                shown: tuple[object, ...] = args
+            else:
+                _check_c_arguments(limits, args)
+                shown = tuple(map(_shown, args))
+            scheduler = kernel._scheduler
+            condition = scheduler.condition
+            faults = kernel.faults
+            # Condition.acquire/release are the lock's own (C) methods; the
+            # wake-up is skipped when no thread waits on the condition, where
+            # notify_all would do nothing.
+            condition.acquire()
+            try:
+                scheduler.enter()
                 try:
-                    code = kernel.faults.errno_for(name, fd)
-                    if code is not None:
-                        raise_errno(code)
+                    if faults.rules:
+                        code = faults.errno_for(name, args[0] if args and isinstance(args[0], int) else None)
+                        if code is not None:
+                            raise_errno(code)
                     result = method(kernel, *args, **kwargs)
                 except OSError as exc:
                     kernel.trace.record(name, shown, errno_name(exc.errno or 0))
@@ -154,9 +241,15 @@ def syscall(
                     # Raised from here, its traceback ends at the syscall, not deep in the scheduler.
                     raise exc.with_traceback(None) from None
                 finally:
-                    kernel._scheduler.condition.notify_all()
-                kernel.trace.record(name, shown, f"ok {_summary(result)}")
+                    if kernel._waiters is None or kernel._waiters:
+                        condition.notify_all()
+                if plain:
+                    kernel.trace.record_exact(name, shown, _outcome(result))
+                else:
+                    kernel.trace.record(name, shown, _outcome(result))
                 return result
+            finally:
+                condition.release()
 
         return run
 
@@ -167,23 +260,29 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
     """``FakeKernel.poll_many``: one syscall as :func:`syscall` runs one, traced
     as ``poll`` with the fds and the timeout (the fault script matches its first fd)."""
     scheduler = kernel._scheduler
-    always = kernel._c("POLLERR") | kernel._c("POLLHUP") | kernel._c("POLLNVAL")
+    condition = scheduler.condition
+    if kernel._poll_always is None:
+        kernel._poll_always = kernel._c("POLLERR") | kernel._c("POLLHUP") | kernel._c("POLLNVAL")
+    always = kernel._poll_always
     pairs = [(int(fd), int(events) | always) for fd, events in interest]
     fds = tuple(fd for fd, _ in pairs)
     shown: tuple[object, ...] = (fds, timeout_ns)
     found: list[tuple[int, int]] = []
-    with scheduler.condition:
+    condition.acquire()
+    try:
         scheduler.enter()
         try:
-            code = kernel.faults.errno_for("poll", fds[0] if fds else None)
-            if code is not None:
-                raise_errno(code)
+            if kernel.faults.rules:
+                code = kernel.faults.errno_for("poll", fds[0] if fds else None)
+                if code is not None:
+                    raise_errno(code)
             deadline = None if timeout_ns is None else scheduler.now_ns + max(timeout_ns, 0)
+            revents_of = kernel._revents
 
             def ready() -> bool:
                 found.clear()
                 for fd, wanted in pairs:
-                    revents = kernel._revents(fd) & wanted
+                    revents = revents_of(fd) & wanted
                     if revents:
                         found.append((fd, revents))
                 return bool(found)
@@ -195,9 +294,12 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
         except BlockedForever as exc:
             raise exc.with_traceback(None) from None
         finally:
-            scheduler.condition.notify_all()
+            if kernel._waiters is None or kernel._waiters:
+                condition.notify_all()
         kernel.trace.record("poll", shown, f"ok {found!r}")
         return list(found)
+    finally:
+        condition.release()
 
 
 # -- buffers ------------------------------------------------------------------------
@@ -277,7 +379,7 @@ def sys_sendmsg(
     addr: bytes | None,
 ) -> int:
     """``____sys_sendmsg``: the iovec and the control data, then the protocol's ``sendmsg``."""
-    slot = kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._slot(fd)
     sock = slot.file.sock
     abi = kernel.abi
     if len(buffers) > abi.iov_max:
@@ -287,19 +389,28 @@ def sys_sendmsg(
     # sk_omem_alloc is 0 between calls): ENOBUFS before anything is parsed.
     if len(control) > SENDMSG_CTL_STACK and len(control) >= kernel.optmem_max:
         kernel._fail("ENOBUFS")
-    data = b"".join(bytes(c_buffer(b)) for b in buffers)
-    if flags & kernel._c("MSG_OOB"):
-        raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
-    nonblocking = slot.file.nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
+    if len(buffers) == 1 and type(buffers[0]) is bytes:
+        data = buffers[0]  # what bytes(c_buffer(...)) would copy
+    else:
+        data = b"".join(bytes(c_buffer(b)) for b in buffers)
+    nonblocking = slot.file.nonblocking
+    if flags:  # (no flag is set in 0: the tests below change nothing then)
+        if flags & kernel._c("MSG_OOB"):
+            raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
+        nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     ops = sock.ops
-    sent = parse_control(abi, bytes(control), is_unix=ops.unix)
-    files = [kernel._slot(n).file for n in sent.fds]
     credentials = kernel._process_credentials
-    if sent.credentials is not None:
-        if sent.credentials != credentials:
-            kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
-        credentials = sent.credentials
-    cap = kernel.faults.cap_for(call, fd)
+    files: list[OpenFile]
+    if type(control) is bytes and not control:
+        files = []  # __scm_send of no control data: nothing to parse
+    else:
+        sent = parse_control(abi, bytes(control), is_unix=ops.unix)
+        files = [kernel._slot(n).file for n in sent.fds]
+        if sent.credentials is not None:
+            if sent.credentials != credentials:
+                kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
+            credentials = sent.credentials
+    cap = kernel.faults.cap_for(call, fd) if kernel.faults.rules else None
     return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
 
 
@@ -310,21 +421,30 @@ def sys_recvmsg(
 
     Every receive call: ``(data, control, msg_flags, address, return value)``.
     """
-    slot = kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._slot(fd)
     sock = slot.file.sock
     if size < 0:
         kernel._fail("EINVAL")
-    if flags & kernel._c("MSG_OOB"):
-        raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
-    if flags & kernel.abi.constants.get("MSG_ERRQUEUE", 0):  # (none on Darwin)
-        raise NotImplementedError("the fake kernel does not model socket error queues (MSG_ERRQUEUE)")
-    cap = kernel.faults.cap_for(call, fd)
-    if cap is not None:
-        size = min(size, cap)
-    nonblocking = slot.file.nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
-    control = ReceivedControl(kernel.abi, ancbufsize, keep_untrimmed_len=kernel.personality == "darwin")
+    nonblocking = slot.file.nonblocking
+    if flags:  # (no flag is set in 0: the tests below change nothing then)
+        if flags & kernel._c("MSG_OOB"):
+            raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
+        if flags & kernel.abi.constants.get("MSG_ERRQUEUE", 0):  # (none on Darwin)
+            raise NotImplementedError("the fake kernel does not model socket error queues (MSG_ERRQUEUE)")
+    if kernel.faults.rules:
+        cap = kernel.faults.cap_for(call, fd)
+        if cap is not None:
+            size = min(size, cap)
+    if flags:
+        nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     ops = sock.ops
     data, creds, files, addr, length, msg_flags = ops.recvmsg(fd, call, sock, size, flags, nonblocking)
+    if not ops.scm_pending(sock, creds, files):
+        # scm_recv with nothing to put: the control buffer stays empty, untruncated.
+        if flags:  # (Darwin has no MSG_CMSG_CLOEXEC: no bit.)
+            msg_flags |= flags & kernel.abi.constants.get("MSG_CMSG_CLOEXEC", 0)
+        return data, b"", msg_flags, addr, length
+    control = ReceivedControl(kernel.abi, ancbufsize, keep_untrimmed_len=kernel.personality == "darwin")
     ops.scm_recv(sock, control, creds, files, flags)
     if control.truncated:
         msg_flags |= kernel._c("MSG_CTRUNC")

@@ -12,6 +12,7 @@ state in ``/proc/self/task/<tid>/stat``).  The rule itself is in
 from __future__ import annotations
 
 import dis
+import gc
 import os
 import sys
 import threading
@@ -23,11 +24,37 @@ from typing import Literal
 import attrs
 
 __all__ = [
-    "KERNEL_FILES", "UNKNOWN_USE", "State", "Use", "classify", "delta", "describe_outside",
-    "process_threads", "use_of",
+    "KERNEL_FILES", "UNKNOWN_USE", "State", "Use", "classify", "current_frames", "delta",
+    "describe_outside", "process_threads", "use_of",
 ]
 
 State = Literal["running", "parked", "other"]
+
+_gc_toggle = threading.Lock()
+
+
+def current_frames() -> dict[int, FrameType]:
+    """``sys._current_frames()``, safe from CPython 3.11's deadlock with the collector.
+
+    Up to 3.11, ``_PyThread_CurrentFrames`` holds the runtime's thread-list
+    lock (``HEAD_LOCK``) while it allocates the frames and the dict; an
+    allocation may start a collection, and a collected ``threading.local``
+    (``local_dealloc``) takes ``HEAD_LOCK`` again: the process hangs for good
+    (cpython gh-106883; 3.12 holds the collector off inside the call, the
+    fix was not backported).  The scheduler looks at frames many times a
+    second while tests make and drop kernels (each with a thread-local), so
+    it hit this: the collector is held off here as 3.12 does.
+    """
+    if sys.version_info >= (3, 12):
+        return sys._current_frames()
+    with _gc_toggle:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return sys._current_frames()
+        finally:
+            if enabled:
+                gc.enable()
 
 
 def _call_lines(function: Callable[..., object], names: Iterable[str]) -> frozenset[int]:
