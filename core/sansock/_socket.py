@@ -465,7 +465,7 @@ class SocketType:
             if self._timeout_ns > 0:
                 # Polls first: only values no driver refuses (before any poll).
                 if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
-                    return _timeout.call_timed(self, True, self._drv.send, (data, flags))
+                    return _timeout.send_timed(self, data, flags)
             else:
                 try:
                     return self._drv.send(self._fd, data, flags)
@@ -531,7 +531,7 @@ class SocketType:
             view = view.cast("B")
         if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
             flags = arg_int(flags)
-        _timeout.send_all(self, self._drv.send, view, flags)
+        _timeout.send_all(self, self._drv.send, view, flags, "poll_send")
 
     @overload
     def sendto(self, data: ReadableBuffer, address: Any, /) -> int: ...
@@ -611,7 +611,7 @@ class SocketType:
         if type(bufsize) is int and type(flags) is int and bufsize > 0:
             if self._timeout_ns > 0:
                 if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
-                    return _timeout.call_timed(self, False, self._drv.recv, (bufsize, flags))
+                    return _timeout.recv_timed(self, bufsize, flags)
                 first = None
             else:
                 try:

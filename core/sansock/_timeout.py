@@ -67,6 +67,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, TypeVar, cast
 
+from ._driver import Unfinished
 from ._errors import timed_out
 from ._pyrules import RULES, PythonRules
 
@@ -385,6 +386,8 @@ class WaitDriver(Protocol):
     def monotonic_ns(self) -> int: ...
     def getsockopt(self, fd: int, level: int, option: int, /) -> int: ...
     def strerror(self, code: int, /) -> str: ...
+    def send(self, fd: int, data: bytes, flags: int, /) -> int: ...
+    def recv(self, fd: int, bufsize: int, flags: int, /) -> bytes: ...
 
 
 class Waiter(Protocol):
@@ -572,7 +575,12 @@ def retry(sock: Waiter, first_error: OSError, writing: bool, syscall: Callable[.
 
 
 def call_timed(
-    sock: Waiter, writing: bool, syscall: Callable[..., _T], args: tuple[Any, ...], interval_ns: int = 0
+    sock: Waiter,
+    writing: bool,
+    syscall: Callable[..., _T],
+    args: tuple[Any, ...],
+    interval_ns: int = 0,
+    polled: str = "",
 ) -> _T:
     """``sock_call_ex`` in timeout mode: poll for readiness, then the syscall.
 
@@ -581,20 +589,96 @@ def call_timed(
     ``timeout`` argument).  The common outcome (poll ready, call done) is
     inlined; any other continues in :data:`CALL_TABLE`
     (``tests/test_timeout.py`` checks the inlined rows against the table).
+
+    *polled* names the :class:`sansock.driver.PollCallDriver` method that
+    does *syscall* with its poll in one driver call (``"poll_send"``,
+    ``"poll_recv"``).  When the driver has it, the clock read, a poll that
+    does not wait and the syscall are that one call; if it returns
+    :class:`~sansock.driver.Unfinished`, the machine goes on from where
+    the driver stopped, with the driver's clock reading as the deadline's
+    base: not ready -> the first wait, as if the poll had been this one;
+    poll failed -> :data:`CALL_TABLE`'s poll rows; syscall failed -> its
+    syscall rows.  Only a poll made here waits, with the fd re-read first.
     """
     drv = sock._drv
-    timeout_ns = interval_ns or sock._timeout_ns
-    # sock_call_ex: "deadline = _PyDeadline_Init(timeout); interval = timeout".
-    now = drv.monotonic_ns()
     fd = sock._fd
+    if polled and fd != -1:
+        one_call = getattr(drv, polled, None)
+        if one_call is not None:
+            done = one_call(fd, *args)
+            if done.__class__ is not Unfinished:
+                return done  # type: ignore[no-any-return]  # POLL_READY -> CALL -> SYSCALL_OK
+            return _unfinished(sock, writing, syscall, args, interval_ns or sock._timeout_ns, done)
+    timeout_ns = interval_ns or sock._timeout_ns
     ms = -(-timeout_ns // 1_000_000)
     if fd == -1 or ms > 0x7FFF_FFFF:
         # A closed socket (ready at once) or a wait a C int may not hold:
         # the table, which clamps (a C int has 31 value bits or more).
+        # sock_call_ex: "deadline = _PyDeadline_Init(timeout); interval = timeout".
+        now = drv.monotonic_ns()
         return _timed_rest(sock, writing, syscall, args, timeout_ns, now, Action.POLL, State.TIMEOUT_WAIT, None)
+    # sock_call_ex: "deadline = _PyDeadline_Init(timeout); interval = timeout".
+    return _first_wait(sock, writing, syscall, args, timeout_ns, drv.monotonic_ns(), fd, ms)
+
+
+def send_timed(sock: Waiter, data: bytes, flags: int) -> int:
+    """:func:`call_timed` of ``send(fd, data, flags)``, ``poll_send`` inlined."""
+    fd = sock._fd
+    drv = sock._drv
+    one_call = getattr(drv, "poll_send", None)
+    if one_call is None or fd == -1:
+        return call_timed(sock, True, drv.send, (data, flags))
+    done = one_call(fd, data, flags)
+    if done.__class__ is not Unfinished:
+        return done  # type: ignore[no-any-return]
+    return _unfinished(sock, True, drv.send, (data, flags), sock._timeout_ns, done)
+
+
+def recv_timed(sock: Waiter, bufsize: int, flags: int) -> bytes:
+    """:func:`call_timed` of ``recv(fd, bufsize, flags)``, ``poll_recv`` inlined."""
+    fd = sock._fd
+    drv = sock._drv
+    one_call = getattr(drv, "poll_recv", None)
+    if one_call is None or fd == -1:
+        return call_timed(sock, False, drv.recv, (bufsize, flags))
+    done = one_call(fd, bufsize, flags)
+    if done.__class__ is not Unfinished:
+        return done  # type: ignore[no-any-return]
+    return _unfinished(sock, False, drv.recv, (bufsize, flags), sock._timeout_ns, done)
+
+
+def _unfinished(
+    sock: Waiter, writing: bool, syscall: Callable[..., _T], args: tuple[Any, ...], timeout_ns: int, done: Unfinished
+) -> _T:
+    """:func:`call_timed` after a one-call driver method returned *done*."""
+    now = done.start_ns
+    error = done.error
+    if error is not None:
+        done.error = None
+        try:
+            if done.polling:
+                return _poll_failed(sock, writing, syscall, args, timeout_ns, now, error)
+            action, state = next_step(State.TIMEOUT_CALL, _syscall_event(error.errno, sock._k))
+            return _timed_rest(sock, writing, syscall, args, timeout_ns, now, action, state, error)
+        finally:
+            del error  # its traceback holds this frame: no cycle
+    # Not ready: this wait is sock_call_ex's first poll (the whole interval),
+    # on the fd as it is now (internal_select reads it).
+    fd = sock._fd
+    ms = -(-timeout_ns // 1_000_000)
+    if fd == -1 or ms > 0x7FFF_FFFF:
+        return _timed_rest(sock, writing, syscall, args, timeout_ns, now, Action.POLL, State.TIMEOUT_WAIT, None)
+    return _first_wait(sock, writing, syscall, args, timeout_ns, now, fd, ms)
+
+
+def _first_wait(
+    sock: Waiter, writing: bool, syscall: Callable[..., _T], args: tuple[Any, ...],
+    timeout_ns: int, now: int, fd: int, ms: int,
+) -> _T:
+    """sock_call_ex's first poll (*ms*, the whole interval) and, when ready, the syscall."""
     k = sock._k
     try:
-        revents = drv.poll(fd, k.POLLOUT if writing else k.POLLIN, ms)
+        revents = sock._drv.poll(fd, k.POLLOUT if writing else k.POLLIN, ms)
     except OSError as exc:
         failure: OSError | None = exc
     else:
@@ -610,13 +694,29 @@ def call_timed(
         finally:
             failure = None  # its traceback holds this frame: no cycle
     try:
-        # Poll failed: EINTR polls again with the time left, anything else is raised.
-        if failure.errno == k.EINTR:  # type: ignore[union-attr]
-            return _timed_rest(sock, writing, syscall, args, timeout_ns, now, Action.POLL, State.TIMEOUT_WAIT, None)
-        next_step(State.TIMEOUT_WAIT, Event.POLL_ERROR)
-        raise failure  # type: ignore[misc]
+        return _poll_failed(sock, writing, syscall, args, timeout_ns, now, failure)  # type: ignore[arg-type]
     finally:
         failure = None
+
+
+def _poll_failed(
+    sock: Waiter,
+    writing: bool,
+    syscall: Callable[..., _T],
+    args: tuple[Any, ...],
+    timeout_ns: int,
+    now: int,
+    failure: OSError,
+) -> _T:
+    """The first poll of :func:`call_timed` failed: EINTR polls again with the
+    time left, anything else is raised (internal_select's error)."""
+    try:
+        if failure.errno == sock._k.EINTR:
+            return _timed_rest(sock, writing, syscall, args, timeout_ns, now, Action.POLL, State.TIMEOUT_WAIT, None)
+        next_step(State.TIMEOUT_WAIT, Event.POLL_ERROR)
+        raise failure
+    finally:
+        del failure
 
 
 def _timed_rest(
@@ -705,13 +805,16 @@ def _connect_status(fd: int, sock: Waiter) -> int:
     raise OSError(err, drv.strerror(err))
 
 
-def send_all(sock: Waiter, send: Callable[[int, memoryview, int], int], view: memoryview, flags: int) -> None:
+def send_all(
+    sock: Waiter, send: Callable[[int, memoryview, int], int], view: memoryview, flags: int, polled: str = ""
+) -> None:
     """``sendall``: ``send(fd, rest, flags)`` until *view* (bytes, format ``B``) is sent.
 
     ``sock_sendall``: at least one ``send``; in timeout mode one deadline
     for the whole call, and before every later chunk ``TimeoutError`` if no
     time is left; each chunk is ``sock_call_ex`` with the time left
-    (:func:`call_timed`), or :func:`call` when blocking or non-blocking.
+    (:func:`call_timed`, *polled* its one-call form), or :func:`call` when
+    blocking or non-blocking.
     Beyond CPython: whatever is raised carries ``bytes_sent`` (type, message
     and args unchanged; :func:`sansock.ancillary.bytes_sent` reads it).
     """
@@ -727,7 +830,7 @@ def send_all(sock: Waiter, send: Callable[[int, memoryview, int], int], view: me
                     interval_ns = deadline_ns - sock._drv.monotonic_ns()
                     if interval_ns <= 0:
                         raise timed_out()
-                sent = call_timed(sock, True, send, (rest, flags), interval_ns)
+                sent = call_timed(sock, True, send, (rest, flags), interval_ns, polled)
             else:
                 sent = call(sock, True, send, rest, flags)
             rest = rest[sent:]

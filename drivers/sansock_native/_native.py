@@ -39,7 +39,7 @@ from itertools import repeat
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
-from sansock.driver import AddrInfo, HostEnt, gaierror, herror
+from sansock.driver import AddrInfo, HostEnt, Unfinished, gaierror, herror
 
 from ._abi import host_abi
 from ._lib import (
@@ -95,6 +95,10 @@ _recvmsg1 = lib.sansock_recvmsg1
 _recvmsg4 = lib.sansock_recvmsg4
 _recvmmsg = lib.sansock_recvmmsg
 _sendmmsg = lib.sansock_sendmmsg
+_poll_send = lib.sansock_poll_send
+_poll_recv = lib.sansock_poll_recv
+_NOT_READY: Final = lib.SANSOCK_NOT_READY
+_POLL_FAILED: Final = lib.SANSOCK_POLL_FAILED
 _NULL = ffi.NULL
 _getaddrinfo = lib.getaddrinfo
 _cast = ffi.cast
@@ -158,6 +162,15 @@ def _os_error() -> OSError:
     """``OSError(errno, strerror)`` for the errno saved by the last call."""
     code = ffi.errno
     return OSError(code, os.strerror(code))
+
+
+def _unfinished(out: array[int]) -> Unfinished:
+    """What a poll-then-call helper reported in *out* when it returned -1
+    (read before any other C call: ``ffi.errno`` is the helper's)."""
+    stage = out[1]
+    if stage == _NOT_READY:
+        return Unfinished(out[0])
+    return Unfinished(out[0], _os_error(), stage == _POLL_FAILED)
 
 
 class _Scratch:
@@ -344,6 +357,37 @@ class NativeDriver:
         if r == -1:
             raise _os_error()
         return r
+
+    # -- poll then call (the optional sansock.driver.PollCallDriver) --------
+    def poll_send(self, fd: int, data: ReadableBuffer, flags: int) -> int | Unfinished:
+        # clock, poll(fd, POLLOUT, 0) and send(2) in one C call (sansock_poll_send).
+        s = _tls.scratch
+        if type(data) is bytes:
+            n = _poll_send(fd, data, len(data), flags, s.out)
+        else:
+            p = ffi.from_buffer(data)
+            try:
+                n = _poll_send(fd, p, len(p), flags, s.out)
+            finally:
+                ffi.release(p)
+        if n == -1:
+            return _unfinished(s.out_values)
+        return n
+
+    def poll_recv(self, fd: int, bufsize: int, flags: int) -> bytes | Unfinished:
+        # clock, poll(fd, POLLIN, 0) and recv(2) in one C call (sansock_poll_recv).
+        if type(bufsize) is not int:
+            bufsize = _index(bufsize)
+        s = _tls.scratch
+        scratch = bufsize <= _SCRATCH_DATA
+        buf = s.data if scratch else _alloc_raw("char[]", bufsize)
+        n = _poll_recv(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize, flags, s.out)
+        if n == -1:
+            return _unfinished(s.out_values)
+        if n > bufsize:  # MSG_TRUNC: the datagram's real length
+            return _past_the_buffer(s.data_view[:bufsize] if scratch else unpack_bytes(buf, bufsize), n)
+        data: bytes = s.data_view[:n] if scratch else unpack_bytes(buf, n)
+        return data
 
     # -- lifecycle ------------------------------------------------------------
     def socket(self, family: int, type: int, proto: int) -> int:
