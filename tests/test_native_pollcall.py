@@ -11,6 +11,7 @@ during the wait the core makes after the one call found nothing to read).
 
 from __future__ import annotations
 
+import array
 import errno
 import os
 import signal
@@ -251,3 +252,32 @@ def test_eintr_in_the_cores_wait_runs_the_handler_and_retries(native_net: Bindin
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# -- sendmsg's fast path calls the driver itself when blocking/non-blocking -------
+
+
+@pytest.mark.parametrize("timeout", [None, 0.0, 5.0])
+def test_sendmsg_fast_path_retries_eintr_and_raises_other_errors(timeout: float | None) -> None:
+    """The fast path's own first try, then the retry step (sock_call): EINTR
+    is retried at once with the same arguments, another errno is raised."""
+    from sansock_fake import FakeKernel
+
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    with a, b:
+        a.settimeout(timeout)
+        rights = [(net.SOL_SOCKET, net.SCM_RIGHTS, array.array("i", [b.fileno()]))]
+        kernel.faults.fail("sendmsg", errno.EINTR)
+        assert a.sendmsg([b"x"], rights) == 1
+        msg, anc, _, _ = b.recvmsg(10, net.CMSG_SPACE(4))
+        assert msg == b"x" and len(anc) == 1
+        net.close(array.array("i", anc[0][2])[0])
+        kernel.faults.fail("sendmsg", errno.ENOBUFS)
+        with pytest.raises(OSError) as info:
+            a.sendmsg([b"y"], rights)
+        assert info.value.errno == errno.ENOBUFS and info.value.__context__ is None
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            b.recv(10)  # nothing was sent twice, nothing by the failed call

@@ -577,7 +577,17 @@ class SocketType:
                     else:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
-                        return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
+                        if self._timeout_ns > 0:
+                            return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
+                        try:
+                            return self._drv.sendmsg(self._fd, buffers, control, flags, None)
+                        except OSError as exc:
+                            first = exc
+                        try:
+                            rest = (buffers, control, flags, None)
+                            return _timeout.retry(self, first, True, self._drv.sendmsg, rest)
+                        finally:
+                            del first  # its traceback holds this frame: no cycle
         flags = arg_int(flags)
         raw = None if address is None else self._encode(address, "sendmsg")
         views = _convert.sendmsg_buffers(buffers)

@@ -644,6 +644,14 @@ class NativeDriver:
         flags: int,
         addr: bytes | None,
     ) -> int:
+        if addr is None and len(buffers) == 1:
+            # The common case (fds, credentials): one bytes buffer, no address.
+            data = buffers[0]
+            if type(data) is bytes:
+                n = _sendmsg1(fd, data, len(data), control or _NULL, len(control), _NULL, 0, flags)
+                if n == -1:
+                    raise _os_error()
+                return n
         controllen = len(control)
         ctrl: CharP = control if controllen else _NULL
         if addr is None:
@@ -682,6 +690,24 @@ class NativeDriver:
         self, fd: int, bufsize: int, ancbufsize: int, flags: int
     ) -> tuple[bytes, bytes, int, bytes]:
         s = _tls.scratch
+        if (
+            type(bufsize) is int
+            and type(ancbufsize) is int
+            and bufsize <= _SCRATCH_DATA
+            and 0 < ancbufsize <= s.control_size
+        ):
+            # The common case (fds, credentials): every buffer is the scratch.
+            n = _recvmsg1(fd, s.data, _SCRATCH_DATA, bufsize, s.control, s.control_size, ancbufsize,
+                          s.addr, flags, s.out)
+            if n == -1:
+                raise _os_error()
+            msg_flags, controllen, namelen = s.out_values
+            return (
+                s.data_view[: n if n <= bufsize else bufsize],  # MSG_TRUNC may report more
+                s.control_view[:controllen] if controllen else b"",
+                msg_flags,
+                unpack_bytes(s.addr, namelen) if namelen else b"",
+            )
         if type(bufsize) is not int:
             bufsize = _index(bufsize)
         if type(ancbufsize) is not int:
