@@ -298,14 +298,14 @@ class MmsgDriver(Protocol):
 
 @final
 class Unfinished:
-    """What a :class:`PollCallDriver` method returns when it has no result.
+    """What a :class:`~sansock.driver.PollCallDriver` method returns when it has no result.
 
     *start_ns* is the driver's ``monotonic_ns()`` read just before its poll:
     the base of the call's deadline, as ``sock_call_ex`` reads the clock
     before its first ``internal_select``.  *error* is None when the poll
     found the fd not ready (nothing else was done); otherwise the
     ``OSError`` of the poll (*polling* true) or of the syscall (*polling*
-    false), as :class:`Driver` would have raised it.
+    false), as :class:`sansock.Driver` would have raised it.
     """
 
     __slots__ = ("start_ns", "error", "polling")
@@ -328,17 +328,17 @@ class PollCallDriver(Protocol):
     the clock, polls the fd *without waiting* (``poll(fd, events, 0)``:
     ``POLLOUT`` for ``poll_send``, ``POLLIN`` for ``poll_recv``) and, when
     ``revents`` is non-zero, makes the syscall, returning its result.  When
-    there is no result it returns :class:`Unfinished` (the fd was not ready,
+    there is no result it returns :class:`~sansock.driver.Unfinished` (the fd was not ready,
     the poll failed, or the syscall failed) and the core's timeout machine
     continues from there exactly as ``sock_call_ex`` does: it waits in
-    :meth:`Driver.poll` with the time left, re-reading the socket's fd, and
+    :meth:`sansock.Driver.poll` with the time left, re-reading the socket's fd, and
     runs signal handlers between attempts.  The driver never waits here, so
     an fd closed (and its number reused) by another thread while the core
     waits is never used for the syscall (``sock_call_ex`` re-reads
     ``s->sock_fd`` after the poll).
 
-    Arguments and conversion errors are those of :meth:`Driver.send` and
-    :meth:`Driver.recv` (the core only takes this path with values those
+    Arguments and conversion errors are those of :meth:`sansock.Driver.send`
+    and :meth:`sansock.Driver.recv` (the core only takes this path with values those
     accept).  A driver without these methods (the fake kernel) gets the
     three calls.
     """
