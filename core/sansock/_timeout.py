@@ -352,14 +352,14 @@ def call_timed(
     """
     drv = sock._drv
     fd = sock._fd
+    timeout_ns = interval_ns or sock._timeout_ns
     if polled and fd != -1:
         one_call = getattr(drv, polled, None)
         if one_call is not None:
             done = one_call(fd, *args)
             if done.__class__ is not Unfinished:
                 return done  # type: ignore[no-any-return]  # POLL_READY -> CALL -> SYSCALL_OK
-            return _unfinished(sock, writing, syscall, args, interval_ns or sock._timeout_ns, done)
-    timeout_ns = interval_ns or sock._timeout_ns
+            return _unfinished(sock, writing, syscall, args, timeout_ns, done)
     ms = -(-timeout_ns // 1_000_000)
     if fd == -1 or ms > 0x7FFF_FFFF:
         # A closed socket (ready at once) or a wait a C int may not hold:
@@ -375,6 +375,7 @@ def send_timed(sock: Waiter, data: bytes, flags: int) -> int:
     """:func:`call_timed` of ``send(fd, data, flags)``, ``poll_send`` inlined."""
     fd = sock._fd
     drv = sock._drv
+    timeout_ns = sock._timeout_ns  # sock_call_ex's timeout argument: read once, first
     one_call = getattr(drv, "poll_send", None)
     if one_call is None or fd == -1:
         return call_timed(sock, True, drv.send, (data, flags))  # type: ignore[attr-defined,no-any-return]
@@ -382,13 +383,14 @@ def send_timed(sock: Waiter, data: bytes, flags: int) -> int:
     if done.__class__ is not Unfinished:
         return done  # type: ignore[no-any-return]
     send = drv.send  # type: ignore[attr-defined]
-    return _unfinished(sock, True, send, (data, flags), sock._timeout_ns, done)  # type: ignore[no-any-return]
+    return _unfinished(sock, True, send, (data, flags), timeout_ns, done)  # type: ignore[no-any-return]
 
 
 def recv_timed(sock: Waiter, bufsize: int, flags: int) -> bytes:
     """:func:`call_timed` of ``recv(fd, bufsize, flags)``, ``poll_recv`` inlined."""
     fd = sock._fd
     drv = sock._drv
+    timeout_ns = sock._timeout_ns  # sock_call_ex's timeout argument: read once, first
     one_call = getattr(drv, "poll_recv", None)
     if one_call is None or fd == -1:
         return call_timed(sock, False, drv.recv, (bufsize, flags))  # type: ignore[attr-defined,no-any-return]
@@ -396,7 +398,7 @@ def recv_timed(sock: Waiter, bufsize: int, flags: int) -> bytes:
     if done.__class__ is not Unfinished:
         return done  # type: ignore[no-any-return]
     recv = drv.recv  # type: ignore[attr-defined]
-    return _unfinished(sock, False, recv, (bufsize, flags), sock._timeout_ns, done)  # type: ignore[no-any-return]
+    return _unfinished(sock, False, recv, (bufsize, flags), timeout_ns, done)  # type: ignore[no-any-return]
 
 
 def _unfinished(
