@@ -885,7 +885,11 @@ def test_one_call_closed_socket_is_not_polled_by_the_driver() -> None:
     """fd -1 (closed by another thread): the machine's own path, as without the capability."""
     world = OneCallWorld([errno.EBADF], [], [])
     world._fd = -1
-    world.poll_call = None  # type: ignore[assignment]  # never looked up for fd -1
+
+    def never(fd: int) -> int:
+        raise AssertionError("the one call was made on fd -1")
+
+    world.poll_call = never  # type: ignore[method-assign]
     world.syscall = lambda fd: World.syscall(world, FD)  # type: ignore[method-assign]
     assert run_one_call(world, SECOND) == ("OSError", "[Errno 9] Bad file descriptor")
 
