@@ -164,6 +164,31 @@ def nonblocking_recv() -> tuple[Loop, Loop, Callable[[], None]]:
     return std, ours, _closer(a, b)
 
 
+def poll_call() -> tuple[Loop, Loop, Callable[[], None]]:
+    """send + recv in timeout mode: the stdlib with settimeout(5.0) on both
+    sockets (clock, poll, syscall each) vs the driver's one-call methods
+    (``poll_send``/``poll_recv``: the same three steps in one C call), what
+    the core's timeout-mode ``send``/``recv`` make when the fd is ready."""
+    a, b = pair()
+    a.settimeout(5.0)
+    b.settimeout(5.0)
+    fa, fb = a.fileno(), b.fileno()
+
+    def std(n: int) -> None:
+        send, recv = a.send, b.recv
+        for _ in range(n):
+            send(b"x")
+            recv(1)
+
+    def ours(n: int) -> None:
+        send, recv = D.poll_send, D.poll_recv
+        for _ in range(n):
+            send(fa, b"x", 0)
+            recv(fb, 1, 0)
+
+    return std, ours, _closer(a, b)
+
+
 def tcp_connection() -> tuple[Loop, Loop, Callable[[], None]]:
     """TCP connection setup on loopback: the stdlib's ``create_connection`` +
     ``accept`` + 5-byte ``sendall``/``recv`` + close both, against the calls
@@ -283,6 +308,7 @@ def main() -> int:
         Spec("send 48 B + recvmsg_into 3 x 16 B", _timed_case(recvmsg_into_3)),
         Spec("getsockopt(SOL_SOCKET, SO_RCVBUF)", _timed_case(getsockopt_rcvbuf)),
         Spec("send+recv, data ready (stdlib settimeout(5.0) vs O_NONBLOCK)", _timed_case(nonblocking_recv)),
+        Spec("send+recv with settimeout(5.0): poll_send/poll_recv", _timed_case(poll_call)),
         Spec("TCP: create_connection+accept+5 B+close (driver calls)", _timed_case(tcp_connection)),
     ]
     rows = report("sansock driver benchmark (NativeDriver vs socket.socket)", select(specs, args.only),

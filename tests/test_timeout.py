@@ -31,6 +31,7 @@ import sansock._convert as convert_module
 import sansock._timeout as timeout_module
 from sansock._profiles import LINUX_X86_64
 from sansock._pyrules import KNOWN, rules_for
+from sansock.driver import Unfinished
 from sansock._timeout import (
     CALL_TABLE,
     CONNECT_TABLE,
@@ -42,6 +43,7 @@ from sansock._timeout import (
     Event,
     Mode,
     State,
+    call_timed,
     finish_connect,
     mode_of,
     next_step,
@@ -759,6 +761,137 @@ def test_call_matches_sock_call_ex(
         assert "poll" not in made
     elif made:
         assert made[0] == "poll"  # timeout mode: poll first, always
+
+
+# -- the optional one-call capability (sansock.driver.PollCallDriver) ------------
+
+
+class OneCallWorld(World):
+    """A World whose driver also has a poll-then-call method, ``poll_call``,
+    doing what the native ``poll_send``/``poll_recv`` do: read the clock,
+    poll without waiting, and when ready make the syscall.  A poll that does
+    not wait reports ready only when the next scripted poll is ready at once
+    (r > 0); it never sees EINTR (poll(2) with a zero timeout cannot be
+    interrupted), so 0 and -EINTR leave the script to the machine's own
+    poll; -EINVAL fails it."""
+
+    events = POLLIN
+
+    def poll_call(self, fd: int) -> int | Unfinished:
+        assert fd == FD
+        start = self.monotonic_ns()
+        nxt = self.polls[0] if self.polls else POLLIN
+        if nxt == 0 or nxt == -EINTR:
+            self.record("peek", self.events, self.now)
+            return Unfinished(start)
+        if self.polls:
+            self.polls.pop(0)
+        self.record("poll-now", self.events, self.now)
+        if nxt < 0:
+            return Unfinished(start, OSError(-nxt, os.strerror(-nxt)), True)
+        try:
+            return self.syscall(fd)
+        except OSError as exc:
+            return Unfinished(start, exc, False)
+
+
+def run_one_call(world: OneCallWorld, timeout_ns: int, *, writing: bool = False) -> tuple[str, object]:
+    world._timeout_ns = timeout_ns
+    world.events = POLLOUT if writing else POLLIN
+    return outcome(lambda: call_timed(world, writing, world.syscall, (), 0, "poll_call"))
+
+
+def same_as_reference(ours: list[tuple[Any, ...]], theirs: list[tuple[Any, ...]]) -> bool:
+    """*ours* is *theirs* with sock_call_ex's first poll made by the one call:
+    ready at once ("poll-now", same events and time), or not ready ("peek",
+    then the machine's poll with the whole interval, as the reference's)."""
+    ours = [entry for entry in ours if entry[0] != "peek"]
+    if len(ours) != len(theirs):
+        return False
+    for mine, ref in zip(ours, theirs):
+        if mine[0] == "poll-now":
+            if not (ref[0] == "poll" and ref[1] == mine[1] and ref[3] == mine[2]):
+                return False
+        elif mine != ref:
+            return False
+    return True
+
+
+@SETTINGS
+@given(
+    timeout_ns=TIMEOUTS.filter(lambda t: t > 0),
+    syscalls=st.lists(SYSCALL_OUTCOMES, max_size=12),
+    polls=st.lists(POLL_OUTCOMES, max_size=12),
+    steps=st.lists(CLOCK_STEPS, max_size=12),
+    writing=st.booleans(),
+)
+@example(timeout_ns=SECOND, syscalls=[EINTR, EAGAIN, OK], polls=[POLLIN, -EINTR, POLLIN], steps=[], writing=False)
+@example(timeout_ns=SECOND, syscalls=[], polls=[-EINVAL], steps=[], writing=True)
+def test_one_call_driver_matches_sock_call_ex(
+    timeout_ns: int, syscalls: list[int], polls: list[int], steps: list[int], writing: bool
+) -> None:
+    """With the capability the outcome, the clock reads, the polls (but for
+    the first one's zero wait when it is ready) and the syscalls are
+    sock_call_ex's."""
+    ours, theirs = OneCallWorld(syscalls, polls, steps), World(syscalls, polls, steps)
+    got = run_one_call(ours, timeout_ns, writing=writing)
+    want = outcome(lambda: reference_call(theirs, timeout_ns, POLLOUT if writing else POLLIN))
+    assert got == want
+    assert same_as_reference(ours.log, theirs.log), (ours.log, theirs.log)
+    check_waits(ours, timeout_ns)
+
+
+def test_one_call_ready_is_one_driver_call() -> None:
+    world = OneCallWorld([OK], [POLLIN], [])
+    assert run_one_call(world, SECOND) == ("ok", 101)
+    assert world.log == [("clock", 1000 * SECOND), ("poll-now", POLLIN, 1000 * SECOND), ("call",)]
+
+
+def test_one_call_not_ready_waits_the_whole_interval_from_the_drivers_clock() -> None:
+    """No second clock read: the deadline's base is the one the driver read."""
+    world = OneCallWorld([OK], [0], [5 * MS])
+    assert run_one_call(world, SECOND) == ("TimeoutError", "timed out")
+    assert world.log == [
+        ("clock", 1000 * SECOND + 5 * MS), ("peek", POLLIN, 1000 * SECOND + 5 * MS),
+        ("poll", POLLIN, 1000, 1000 * SECOND + 5 * MS),
+    ]
+
+
+def test_one_call_poll_eintr_polls_again_with_the_time_left() -> None:
+    """A poll that failed with EINTR inside the one call (a driver that does
+    wait there could see it): poll again with the recomputed time."""
+    world = OneCallWorld([OK], [POLLIN], [0, 300 * MS])
+    world.poll_call = lambda fd: Unfinished(  # type: ignore[method-assign]
+        world.monotonic_ns(), OSError(EINTR, os.strerror(EINTR)), True
+    )
+    assert run_one_call(world, SECOND) == ("ok", 101)
+    assert [e[2] for e in world.log if e[0] == "poll"] == [700]
+
+
+def test_one_call_syscall_error_has_no_context_and_no_cycle() -> None:
+    world = OneCallWorld([ECONNRESET], [POLLIN], [])
+    world._timeout_ns = SECOND
+    with pytest.raises(ConnectionResetError) as info:
+        call_timed(world, False, world.syscall, (), 0, "poll_call")
+    assert info.value.__context__ is None
+    world = OneCallWorld([EAGAIN], [POLLIN, 0], [])
+    world._timeout_ns = SECOND
+    with pytest.raises(TimeoutError) as timed:
+        call_timed(world, False, world.syscall, (), 0, "poll_call")
+    assert timed.value.__context__ is None
+
+
+def test_one_call_closed_socket_is_not_polled_by_the_driver() -> None:
+    """fd -1 (closed by another thread): the machine's own path, as without the capability."""
+    world = OneCallWorld([errno.EBADF], [], [])
+    world._fd = -1
+
+    def never(fd: int) -> int:
+        raise AssertionError("the one call was made on fd -1")
+
+    world.poll_call = never  # type: ignore[method-assign]
+    world.syscall = lambda fd: World.syscall(world, FD)  # type: ignore[method-assign]
+    assert run_one_call(world, SECOND) == ("OSError", "[Errno 9] Bad file descriptor")
 
 
 @SETTINGS

@@ -31,14 +31,14 @@ in :mod:`sansock.conformance` checks one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, final
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
     from ._abi import ABI
 
-__all__ = ["Driver", "MmsgDriver", "AddrInfo", "HostEnt"]
+__all__ = ["Driver", "MmsgDriver", "PollCallDriver", "Unfinished", "AddrInfo", "HostEnt"]
 
 #: One ``getaddrinfo`` result: ``(family, type, proto, canonname, raw sockaddr)``.
 AddrInfo = tuple[int, int, int, str, bytes]
@@ -293,4 +293,60 @@ class MmsgDriver(Protocol):
         """``sendmmsg(fd, ..., len(messages), flags)``: each message is ``(data,
         raw destination address or None)``; returns how many were sent (a
         driver may cap a batch, Linux at ``UIO_MAXIOV``)."""
+        ...
+
+
+@final
+class Unfinished:
+    """What a :class:`~sansock.driver.PollCallDriver` method returns when it has no result.
+
+    *start_ns* is the driver's ``monotonic_ns()`` read just before its poll:
+    the base of the call's deadline, as ``sock_call_ex`` reads the clock
+    before its first ``internal_select``.  *error* is None when the poll
+    found the fd not ready (nothing else was done); otherwise the
+    ``OSError`` of the poll (*polling* true) or of the syscall (*polling*
+    false), as :class:`sansock.Driver` would have raised it.
+    """
+
+    __slots__ = ("start_ns", "error", "polling")
+
+    def __init__(self, start_ns: int, error: OSError | None = None, polling: bool = False) -> None:
+        self.start_ns = start_ns
+        self.error = error
+        self.polling = polling
+
+    def __repr__(self) -> str:
+        return f"Unfinished(start_ns={self.start_ns!r}, error={self.error!r}, polling={self.polling!r})"
+
+
+class PollCallDriver(Protocol):
+    """An optional driver capability: "poll, then the syscall" in one call.
+
+    In timeout mode CPython's ``sock_call_ex`` reads the clock, polls the fd,
+    and only when it is ready makes the syscall: three driver calls for the
+    core.  A driver with these methods does the common case in one: it reads
+    the clock, polls the fd *without waiting* (``poll(fd, events, 0)``:
+    ``POLLOUT`` for ``poll_send``, ``POLLIN`` for ``poll_recv``) and, when
+    ``revents`` is non-zero, makes the syscall, returning its result.  When
+    there is no result it returns :class:`~sansock.driver.Unfinished` (the fd was not ready,
+    the poll failed, or the syscall failed) and the core's timeout machine
+    continues from there exactly as ``sock_call_ex`` does: it waits in
+    :meth:`sansock.Driver.poll` with the time left, re-reading the socket's fd, and
+    runs signal handlers between attempts.  The driver never waits here, so
+    an fd closed (and its number reused) by another thread while the core
+    waits is never used for the syscall (``sock_call_ex`` re-reads
+    ``s->sock_fd`` after the poll).
+
+    Arguments and conversion errors are those of :meth:`sansock.Driver.send`
+    and :meth:`sansock.Driver.recv` (the core only takes this path with values those
+    accept).  A driver without these methods (the fake kernel) gets the
+    three calls.
+    """
+
+    def poll_send(self, fd: int, data: ReadableBuffer, flags: int) -> int | Unfinished:
+        """``poll(fd, POLLOUT, 0)``, then ``send(fd, data, flags)`` when ready."""
+        ...
+
+    def poll_recv(self, fd: int, bufsize: int, flags: int) -> bytes | Unfinished:
+        """``poll(fd, POLLIN, 0)``, then ``recv(fd, bufsize, flags)`` when ready."""
         ...

@@ -105,7 +105,7 @@ def sendall(sock: Socket, data: object, flags: object) -> None:
         view = view.cast("B")
     if type(flags) is not int or not INT_MIN <= flags <= INT_MAX:
         flags = arg_int(flags)
-    _timeout.send_all(sock, sock._drv.send, view, flags)
+    _timeout.send_all(sock, sock._drv.send, view, flags, "poll_send")
 
 
 def sendall_rest(sock: Socket, data: bytes, sent: int, flags: int) -> None:

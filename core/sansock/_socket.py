@@ -476,7 +476,7 @@ class SocketType:
             if self._timeout_ns > 0:
                 # Polls first: only values no driver refuses (before any poll).
                 if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
-                    return _timeout.call_timed(self, True, self._drv.send, (data, flags))
+                    return _timeout.send_timed(self, data, flags)
             else:
                 try:
                     return self._drv.send(self._fd, data, flags)
@@ -568,7 +568,17 @@ class SocketType:
                     else:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
-                        return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
+                        if self._timeout_ns > 0:
+                            return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
+                        try:
+                            return self._drv.sendmsg(self._fd, buffers, control, flags, None)
+                        except OSError as exc:
+                            first = exc
+                        try:
+                            rest = (buffers, control, flags, None)
+                            return _timeout.retry(self, first, True, self._drv.sendmsg, rest)
+                        finally:
+                            del first  # its traceback holds this frame: no cycle
         return _general.sendmsg(self, buffers, ancdata, flags, address)
 
     def sendmsg_afalg(
@@ -598,7 +608,7 @@ class SocketType:
         if type(bufsize) is int and type(flags) is int and bufsize > 0:
             if self._timeout_ns > 0:
                 if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
-                    return _timeout.call_timed(self, False, self._drv.recv, (bufsize, flags))
+                    return _timeout.recv_timed(self, bufsize, flags)
                 first = None
             else:
                 try:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ._abi import ABI
-from ._driver import Driver
+from ._driver import Driver, Unfinished
 
 __all__ = ["CHECKS", "run_all"]
 
@@ -384,6 +384,32 @@ def check_poll_and_clock(make_driver: DriverFactory) -> None:
         driver.send(a, b"!", 0)
         assert driver.poll(b, pollin, 0) & pollin
         assert driver.monotonic_ns() >= t0
+
+
+def check_poll_call_capability(make_driver: DriverFactory) -> None:
+    """The optional ``PollCallDriver`` methods, when the driver has them: a
+    result when the fd is ready, ``Unfinished`` without an error (and
+    nothing consumed) when it is not, the syscall's EBADF on a closed fd."""
+    driver = make_driver()
+    poll_send = getattr(driver, "poll_send", None)
+    poll_recv = getattr(driver, "poll_recv", None)
+    if poll_send is None and poll_recv is None:
+        return  # optional: the core makes the three calls itself
+    assert poll_send is not None and poll_recv is not None, "PollCallDriver needs both methods"
+    with _fds(driver) as fds:
+        a, b = _pair(driver, fds)
+        t0 = driver.monotonic_ns()
+        early = poll_recv(b, 10, 0)
+        assert isinstance(early, Unfinished) and early.error is None, early
+        assert t0 <= early.start_ns <= driver.monotonic_ns()
+        assert poll_send(a, b"ready", 0) == 5
+        assert poll_recv(b, 10, 0) == b"ready"
+        c, d = _pair(driver, fds)
+        fds.remove(c)
+        driver.close(c)
+        closed = poll_recv(c, 1, 0)
+        assert isinstance(closed, Unfinished) and closed.polling is False, closed
+        assert isinstance(closed.error, OSError) and closed.error.errno == driver.abi.errno("EBADF")
 
 
 #: Every check, by name.

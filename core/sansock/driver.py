@@ -4,8 +4,9 @@ A driver (the native one, the fake kernel, or yours) imports only ``sansock``
 and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
 
 * the protocols: :class:`~sansock.Driver` (the syscall boundary) and the
-  optional ``MmsgDriver`` capability, with the result shapes
-  :data:`~sansock.driver.AddrInfo` and :data:`~sansock.driver.HostEnt`;
+  optional ``MmsgDriver`` and ``PollCallDriver`` capabilities, with the
+  result shapes :data:`~sansock.driver.AddrInfo`,
+  :data:`~sansock.driver.HostEnt` and ``Unfinished``;
 * the platform description a driver returns as its ``abi``:
   :class:`~sansock.ABI` and its layouts :class:`~sansock.CmsgLayout` and
   :class:`~sansock.SockaddrLayout`;
@@ -23,7 +24,7 @@ and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
 from __future__ import annotations
 
 from ._abi import ABI, CmsgLayout, SockaddrLayout
-from ._driver import AddrInfo, Driver, HostEnt, MmsgDriver
+from ._driver import AddrInfo, Driver, HostEnt, MmsgDriver, PollCallDriver, Unfinished
 from ._errors import gaierror, herror
 from ._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_I386, LINUX_X86_64, PROFILES, get_profile
 
@@ -39,7 +40,9 @@ __all__ = [
     "Driver",
     "HostEnt",
     "MmsgDriver",
+    "PollCallDriver",
     "SockaddrLayout",
+    "Unfinished",
     "gaierror",
     "get_profile",
     "herror",

@@ -101,6 +101,12 @@ int sansock_get_inheritable(int fd);
 int sansock_set_inheritable(int fd, int inheritable);
 int sansock_poll1(int fd, int events, int timeout_ms);
 long long sansock_monotonic_ns(void);
+/* PollCallDriver: clock, poll(fd, events, 0), the syscall when ready;
+ * out[0] the clock, out[1] 0 poll failed / 1 not ready / 2 called. */
+ssize_t sansock_poll_send(int fd, const char *buf, size_t len, int flags, long long out[2]);
+ssize_t sansock_poll_recv(int fd, char *buf, size_t cap, size_t len, int flags, long long out[2]);
+static const int SANSOCK_NOT_READY;
+static const int SANSOCK_POLL_FAILED;
 
 int sansock_bind(int fd, const char *addr, int addrlen);
 int sansock_connect(int fd, const char *addr, int addrlen);

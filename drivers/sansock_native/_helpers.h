@@ -138,6 +138,57 @@ static long long sansock_monotonic_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The PollCallDriver capability (sansock.driver): sock_call_ex's first
+ * steps in one call, without waiting.  out[0] = CLOCK_MONOTONIC in ns read
+ * first (the deadline's base), then poll(fd, events, 0); out[1] says how it
+ * ended: SANSOCK_POLL_FAILED (errno set), SANSOCK_NOT_READY (revents 0),
+ * or SANSOCK_CALLED: ready, the caller makes its syscall.  Returns 1 when
+ * ready, else -1.  Never a wait: the core waits in poll(2) itself, after
+ * re-reading the socket's fd, as internal_select re-reads s->sock_fd. */
+#define SANSOCK_POLL_FAILED 0
+#define SANSOCK_NOT_READY 1
+#define SANSOCK_CALLED 2
+
+static int sansock_ready(int fd, short events, long long out[2])
+{
+    struct timespec ts;
+    struct pollfd pfd;
+    int r;
+    out[1] = SANSOCK_POLL_FAILED;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return -1;
+    out[0] = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    pfd.fd = fd;
+    pfd.events = events;
+    pfd.revents = 0;
+    r = poll(&pfd, 1, 0);
+    if (r < 0)
+        return -1;
+    if (r == 0 || pfd.revents == 0) {
+        out[1] = SANSOCK_NOT_READY;
+        return -1;
+    }
+    out[1] = SANSOCK_CALLED;
+    return 1;
+}
+
+/* poll(fd, POLLOUT, 0), then send(2) when ready (see sansock_ready). */
+static ssize_t sansock_poll_send(int fd, const char *buf, size_t len, int flags, long long out[2])
+{
+    if (sansock_ready(fd, POLLOUT, out) < 0)
+        return -1;
+    return send(fd, buf, len, flags);
+}
+
+/* poll(fd, POLLIN, 0), then recv(2) into a buffer of cap bytes when ready. */
+static ssize_t sansock_poll_recv(int fd, char *buf, size_t cap, size_t len, int flags, long long out[2])
+{
+    if (sansock_ready(fd, POLLIN, out) < 0)
+        return -1;
+    SANSOCK_FITS(len, cap);
+    return recv(fd, buf, len, flags);
+}
+
 static int sansock_bind(int fd, const char *addr, int addrlen)
 {
     return bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);

@@ -1,0 +1,226 @@
+"""The native driver's shared pieces: per-thread scratch buffers, buffer
+exports, errors, and the C functions bound once.
+
+The memory rules these serve are in :mod:`sansock_native._native`'s
+docstring; :mod:`._messages` (sendmsg/recvmsg/recvmmsg/sendmmsg) and
+:mod:`._netdb` (the resolver) use them too.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import threading
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from sansock.driver import Unfinished
+
+from ._lib import AddrInfoStruct, CData, ffi, from_buffer_writable, lib, unpack_bytes
+
+_SOCKADDR_STORAGE: Final = 128  # checked against the C layout in host_abi()
+_SCRATCH_DATA: Final = 64 * 1024
+_SCRATCH_CONTROL: Final = 1024
+_INT_MIN: Final = -(2**31)
+
+# A non-zeroing allocator for receive buffers larger than the scratch one:
+# the kernel writes them and only the written prefix is read back.
+_alloc_raw = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+# Hot-path functions bound once: a module global is cheaper than lib.<name>.
+_send = lib.send
+_recv = lib.sansock_recv
+_sendto = lib.sansock_sendto
+_recvfrom = lib.sansock_recvfrom
+_index = operator.index
+_getsockopt_int = lib.sansock_getsockopt_int
+_sendmsg = lib.sansock_sendmsg
+_sendmsg1 = lib.sansock_sendmsg1
+_recvmsg = lib.sansock_recvmsg
+_recvmsg1 = lib.sansock_recvmsg1
+_recvmsg4 = lib.sansock_recvmsg4
+_recvmmsg = lib.sansock_recvmmsg
+_sendmmsg = lib.sansock_sendmmsg
+_poll_send = lib.sansock_poll_send
+_poll_recv = lib.sansock_poll_recv
+_NOT_READY: Final = lib.SANSOCK_NOT_READY
+_POLL_FAILED: Final = lib.SANSOCK_POLL_FAILED
+_NULL = ffi.NULL
+_release = ffi.release
+_buffer = ffi.buffer
+_fbw = from_buffer_writable
+_MMSG_MAX: Final = lib.SANSOCK_MMSG_MAX
+_MMSG_KEEP: Final = 1 << 20  # larger recvmmsg buffers are not kept per thread
+
+
+def _export_all(export: Callable[[Any], CData], buffers: Sequence[Any]) -> list[CData]:
+    """``export(b)`` for every buffer; on a failure, release what was exported.
+
+    A ``from_buffer`` cdata left alive in a frame that ends up in a traceback
+    keeps a buffer export inside a reference cycle, and the garbage collector
+    may then clear the exporting memoryview first: CPython reports "memoryview
+    has 1 exported buffer" and crashes.  So every export is released on every
+    path, before the frame can outlive the call.
+    """
+    keep: list[CData] = []
+    try:
+        for b in buffers:
+            keep.append(export(b))
+    except BaseException:
+        _release_all(keep)
+        raise
+    return keep
+
+
+def _release_all(keep: list[CData]) -> None:
+    for p in keep:
+        ffi.release(p)
+    keep.clear()
+
+
+def _past_the_buffer(received: bytes, n: int) -> bytes:
+    """What ``recv``/``recvfrom`` return when MSG_TRUNC reports ``n`` bytes
+    but only ``len(received)`` fit the buffer.
+
+    CPython resizes its result up to ``n`` (``_PyBytes_Resize``), so the
+    tail is whatever memory followed; it is zeros here, never bytes read past
+    the buffer (which would leak an earlier call's data from the scratch).
+    """
+    return received + bytes(n - len(received))
+
+
+def _os_error() -> OSError:
+    """``OSError(errno, strerror)`` for the errno saved by the last call."""
+    code = ffi.errno
+    return OSError(code, os.strerror(code))
+
+
+def _unfinished(out: array[int]) -> Unfinished:
+    """What a poll-then-call helper reported in *out* when it returned -1
+    (read before any other C call: ``ffi.errno`` is the helper's)."""
+    stage = out[1]
+    if stage == _NOT_READY:
+        return Unfinished(out[0])
+    return Unfinished(out[0], _os_error(), stage == _POLL_FAILED)
+
+
+class _Scratch:
+    """One thread's reusable C buffers (see the module docstring).
+
+    ``data_view``/``control_view`` are ``ffi.buffer`` objects over ``data``
+    and ``control``, made once: slicing one copies the bytes out in a single
+    step, cheaper than ``ffi.unpack``.
+    """
+
+    __slots__ = (
+        "addr",
+        "intout",
+        "out",
+        "out_values",
+        "bases",
+        "lens",
+        "data",
+        "data_view",
+        "control",
+        "control_view",
+        "control_size",
+        "pair",
+        "mmsg_data",
+        "mmsg_view",
+        "mmsg_size",
+        "mmsg_names",
+        "mmsg_names_view",
+        "mmsg_out",
+        "mmsg_out_values",
+        "mmsg_lens",
+        "mmsg_namelens",
+        "addrinfo_pair",
+    )
+
+    def __init__(self) -> None:
+        self.addr: CData = ffi.new("char[]", _SOCKADDR_STORAGE)
+        self.intout: CData = ffi.new("int[1]")
+        self.pair: CData = ffi.new("int[2]")
+        # The out-arrays are cdata views of Python arrays: C writes them, and
+        # Python reads the array (cheaper than indexing or unpacking cdata).
+        self.out_values = array("q", bytes(24))
+        self.out: CData = ffi.from_buffer("long long[]", self.out_values)
+        self.bases: CData = ffi.new("char *[]", 64)
+        self.lens: CData = ffi.new("size_t[]", 64)
+        self.data: CData = _alloc_raw("char[]", _SCRATCH_DATA)
+        self.control: CData = _alloc_raw("char[]", _SCRATCH_CONTROL)
+        self.data_view: Any = _buffer(self.data)
+        self.control_view: Any = _buffer(self.control)
+        self.control_size = _SCRATCH_CONTROL
+        # recvmmsg/sendmmsg: made on first use.
+        self.mmsg_size = 0
+        self.mmsg_data: CData = _NULL
+        self.mmsg_view: Any = None
+        self.mmsg_names: CData = _NULL
+        self.mmsg_names_view: Any = None
+        self.mmsg_out: CData = _NULL
+        self.mmsg_out_values = array("q")
+        self.mmsg_lens: CData = _NULL
+        self.mmsg_namelens: CData = _NULL
+        #: getaddrinfo's hints and result pointer (None while a call uses them).
+        self.addrinfo_pair: tuple[AddrInfoStruct, CData] | None = None
+
+    def control_buffer(self, size: int) -> CData:
+        """A control buffer of at least *size* bytes, grown and kept."""
+        if size > self.control_size:
+            if size > 1 << 20:  # do not keep very large ones per thread
+                return _alloc_raw("char[]", size)
+            self.control = _alloc_raw("char[]", size)
+            self.control_view = _buffer(self.control)
+            self.control_size = size
+        return self.control
+
+    def mmsg_arrays(self) -> None:
+        """The per-thread name, result and length arrays of recvmmsg/sendmmsg."""
+        if self.mmsg_names_view is None:
+            self.mmsg_names = _alloc_raw("char[]", _MMSG_MAX * _SOCKADDR_STORAGE)
+            self.mmsg_names_view = _buffer(self.mmsg_names)
+            self.mmsg_out_values = array("q", bytes(8 * 3 * _MMSG_MAX))
+            self.mmsg_out = ffi.from_buffer("long long[]", self.mmsg_out_values)
+            self.mmsg_lens = ffi.new("long long[]", _MMSG_MAX)
+            self.mmsg_namelens = ffi.new("long long[]", _MMSG_MAX)
+
+    def mmsg_buffer(self, size: int) -> tuple[CData, Any]:
+        """A recvmmsg data buffer of at least *size* bytes and its view."""
+        if size > self.mmsg_size or self.mmsg_view is None:
+            data = _alloc_raw("char[]", max(size, 1))
+            if size > _MMSG_KEEP:
+                return data, _buffer(data)
+            self.mmsg_data = data
+            self.mmsg_view = _buffer(data)
+            self.mmsg_size = size
+        return self.mmsg_data, self.mmsg_view
+
+
+class _PerThread(threading.local):
+    def __init__(self) -> None:
+        self.scratch = _Scratch()
+
+
+_tls = _PerThread()
+
+
+def _control_bytes(s: _Scratch, control: CData, controllen: int) -> bytes:
+    """The first *controllen* bytes of a control buffer (``b""`` for none)."""
+    if not controllen:
+        return b""
+    if control is s.control:
+        raw: bytes = s.control_view[:controllen]
+        return raw
+    big: bytes = unpack_bytes(control, controllen)
+    return big
+
+
+def _iov_arrays(s: _Scratch, n: int) -> tuple[CData, CData]:
+    if n <= 64:
+        return s.bases, s.lens
+    # More than 64 buffers: arrays for this call only (the kernel decides
+    # whether that is over IOV_MAX, as CPython lets it).
+    return ffi.new("char *[]", n), ffi.new("size_t[]", n)
