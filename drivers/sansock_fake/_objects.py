@@ -113,6 +113,11 @@ class FakeSocket:
     error: int = 0
     wmem: int = 0
     rmem: int = 0
+    #: UDP's deferred release of receive memory (``udp_sock.forward_deficit``)
+    #: and how many datagrams at the head of ``receive_queue`` are in its
+    #: ``reader_queue`` (see ``_udp``).
+    forward_deficit: int = 0
+    reader_queue: int = 0
     released: bool = False
     #: A non-blocking TCP connect answered EINPROGRESS and no connect call has
     #: reported its outcome yet (``sock->state == SS_CONNECTING``).
