@@ -549,6 +549,56 @@ def udp_rcvbuf_release(t: Trace) -> None:
     t.note("3000 bytes into 2304", _fill(t, big, s, 3000, 3))
 
 
+@scenario
+def udplite(t: Trace) -> None:
+    """UDP-Lite: UDP in its own port table, with checksum coverage options."""
+    for family, host in ((S.AF_INET, "127.0.0.1"), (S.AF_INET6, "::1")):
+        lite = t.do("socket", lambda: t.m.socket(family, S.SOCK_DGRAM, S.IPPROTO_UDPLITE))
+        t.sockets.append(lite)
+        t.do("proto", lambda: lite.proto)
+        t.do("SO_PROTOCOL", lambda: lite.getsockopt(S.SOL_SOCKET, S.SO_PROTOCOL))
+        lite.bind((host, 0))
+        port = lite.getsockname()[1]
+        plain = t.socket(family, S.SOCK_DGRAM)
+        t.do("UDP binds the UDP-Lite port", lambda: plain.bind((host, port)))
+        for level in (S.IPPROTO_UDP, S.IPPROTO_UDPLITE):
+            for option in (S.UDPLITE_SEND_CSCOV, S.UDPLITE_RECV_CSCOV):
+                t.do(f"get {level} {option}", lambda: lite.getsockopt(level, option))
+                t.do(f"UDP get {level} {option}", lambda: plain.getsockopt(level, option))
+                t.do(f"UDP set {level} {option}", lambda: plain.setsockopt(level, option, 20))
+        for value in (0, 3, 8, 20, 70000, -5):
+            t.do(f"set SEND_CSCOV {value}", lambda: lite.setsockopt(S.IPPROTO_UDPLITE, S.UDPLITE_SEND_CSCOV, value))
+            t.do("reads", lambda: lite.getsockopt(S.IPPROTO_UDP, S.UDPLITE_SEND_CSCOV))
+        lite.setsockopt(S.IPPROTO_UDPLITE, S.UDPLITE_SEND_CSCOV, 0)
+        sender = t.do("sender", lambda: t.m.socket(family, S.SOCK_DGRAM, S.IPPROTO_UDPLITE))
+        t.sockets.append(sender)
+        t.do("sendto the UDP-Lite socket", lambda: sender.sendto(b"lite", (host, port)))
+        t.pollmask("UDP-Lite receiver", lite, 100)
+        t.pollmask("UDP receiver", plain)
+        t.do("recvfrom", lambda: lite.recvfrom(10)[0])
+        lite.setblocking(False)
+        # coverage: the receiver wants at least 20 bytes covered
+        t.do("RECV_CSCOV 20", lambda: lite.setsockopt(S.IPPROTO_UDPLITE, S.UDPLITE_RECV_CSCOV, 20))
+        for cover, size in ((0, 100), (20, 100), (12, 100), (12, 3), (30, 100)):
+            sender.setsockopt(S.IPPROTO_UDPLITE, S.UDPLITE_SEND_CSCOV, cover)
+            sender.sendto(b"c" * size, (host, port))
+            t.pollmask(f"covered {cover} of {size}", lite, 100 if cover in (0, 20, 30) or size == 3 else 0)
+            t.do("recv", lambda: lite.recv(200))
+        t.do("RECV_CSCOV 0: full coverage only", lambda: lite.setsockopt(S.IPPROTO_UDPLITE, S.UDPLITE_RECV_CSCOV, 0))
+        sender.setsockopt(S.IPPROTO_UDPLITE, S.UDPLITE_SEND_CSCOV, 30)
+        sender.sendto(b"c" * 100, (host, port))
+        t.do("recv", lambda: lite.recv(200))
+        # a UDP socket connected to a port only UDP-Lite holds gets port unreachable
+        lonely = t.do("lonely", lambda: t.m.socket(family, S.SOCK_DGRAM, S.IPPROTO_UDPLITE))
+        t.sockets.append(lonely)
+        lonely.bind((host, 0))
+        u = t.socket(family, S.SOCK_DGRAM)
+        u.connect((host, lonely.getsockname()[1]))
+        t.do("UDP send to a UDP-Lite-only port", lambda: u.send(b"x"))
+        t.pollmask("after", u, 100)
+        t.do("UDP send again", lambda: u.send(b"x"))
+
+
 # --------------------------------------------------------- AF_UNIX abstract names
 
 
@@ -614,7 +664,7 @@ def test_fake_inet_matches_stdlib(name: str) -> None:
 
 
 def test_scenario_count() -> None:
-    assert len(SCENARIOS) == 14
+    assert len(SCENARIOS) == 15
 
 
 def test_blocked_reader_woken_by_shutdown() -> None:

@@ -44,9 +44,9 @@ def inet_create(abi: ABI, family: int, base: int, proto: int, uid: int) -> int:
     ``protocol`` outside ``[0, IPPROTO_MAX)`` -> EINVAL; then the walk over
     ``inetsw[type]``: no entry for the type -> ESOCKTNOSUPPORT, entries but
     none for the protocol -> EPROTONOSUPPORT (protocol 0 takes the first).
-    The fake registers TCP (SOCK_STREAM), UDP and ping (SOCK_DGRAM) and the
-    wildcard raw entry (SOCK_RAW): it answers as a kernel built without
-    MPTCP, UDP-Lite, SCTP or any other protocol module.  Raw sockets need
+    The fake registers TCP (SOCK_STREAM), UDP, ping and UDP-Lite (SOCK_DGRAM)
+    and the wildcard raw entry (SOCK_RAW): it answers as a kernel built
+    without MPTCP, SCTP or any other protocol module.  Raw sockets need
     CAP_NET_RAW (EPERM for a process whose *uid* is not 0); for root the
     fake raises ``NotImplementedError``, since it does not model raw IP.
     """
@@ -55,7 +55,8 @@ def inet_create(abi: ABI, family: int, base: int, proto: int, uid: int) -> int:
         raise_errno(abi.errno("EINVAL"))
     tcp, udp = c("IPPROTO_TCP"), c("IPPROTO_UDP")
     ping = c("IPPROTO_ICMP") if family == c("AF_INET") else c("IPPROTO_ICMPV6")
-    inetsw = {c("SOCK_STREAM"): (tcp,), c("SOCK_DGRAM"): (udp, ping), c("SOCK_RAW"): (0,)}
+    udplite = c("IPPROTO_UDPLITE")
+    inetsw = {c("SOCK_STREAM"): (tcp,), c("SOCK_DGRAM"): (udp, ping, udplite), c("SOCK_RAW"): (0,)}
     registered = inetsw.get(base)
     if registered is None:
         raise_errno(abi.errno("ESOCKTNOSUPPORT"))
@@ -132,6 +133,8 @@ class InetHost:
 
     abi: ABI
     ports: PortTable = attrs.field(factory=PortTable)
+    #: UDP-Lite has its own table (``udplite_table``): its ports are not UDP's.
+    udplite_ports: PortTable = attrs.field(factory=PortTable)
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``)."""

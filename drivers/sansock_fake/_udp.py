@@ -23,7 +23,7 @@ import attrs
 
 from ._addresses import InetName, build_inet
 from ._control import Credentials
-from ._inet import InetHost, InetOps
+from ._inet import InetHost, InetOps, PortTable
 from ._objects import SEND_SHUTDOWN, FakeSocket, OpenFile, Segment
 from ._protocol import Received
 
@@ -85,11 +85,23 @@ def udp_truesize(payload: int, address_len: int) -> int:
 class UdpOps(InetOps):
     """``inet_dgram_ops`` + ``udp_prot`` (``udpv6_prot``) for one family."""
 
-    def __init__(self, kernel: FakeKernel, family: int, type_: int) -> None:
+    def __init__(self, kernel: FakeKernel, family: int, type_: int, *, lite: bool = False) -> None:
         super().__init__(kernel, family, type_)
-        self.name = "udp" if family == self.AF_INET else "udp6"
-        self.option_level = self.c("IPPROTO_UDP")
+        #: UDP-Lite (``udplite_prot``, RFC 3828): UDP with a checksum that may
+        #: cover only the start of the datagram, in its own port table.
+        self.lite = lite
+        self.name = ("udplite" if lite else "udp") + ("" if family == self.AF_INET else "6")
+        self.option_level = udp = self.c("IPPROTO_UDP")
         self.AF_INET6 = self.c("AF_INET6")
+        constants = self.abi.constants
+        self.SEND_CSCOV = (udp, constants.get("UDPLITE_SEND_CSCOV", -1))
+        self.RECV_CSCOV = (udp, constants.get("UDPLITE_RECV_CSCOV", -1))
+        if lite:
+            self.ports = kernel._inet.udplite_ports
+
+    def table(self, host: InetHost) -> PortTable:
+        """The port table datagrams of this protocol are delivered through on *host*."""
+        return host.udplite_ports if self.lite else host.ports
 
     def connect(self, fd: int, file: OpenFile, addr: bytes) -> None:
         """``ip4_datagram_connect``: the default destination; AF_UNSPEC dissolves it.
@@ -156,6 +168,8 @@ class UdpOps(InetOps):
             if sock.peer_name is not None and sock.peer_name == attrs.evolve(target, flowinfo=0, scope_id=0):
                 sock.error = self.errno("ECONNREFUSED")
             return
+        if self.lite and not self.coverage_accepted(sock, receiver, len(data)):
+            return
         cost = udp_truesize(len(data), len(target.packed))
         # __udp_enqueue_schedule_skb: drop when the buffer would overflow,
         # unless the queue is empty (one datagram always fits).  Not an error.
@@ -167,6 +181,26 @@ class UdpOps(InetOps):
         segment = Segment(data, self.kernel._process_credentials, source=build_inet(self.abi, source), cost=cost)
         receiver.rmem += cost
         receiver.receive_queue.append(segment)
+
+    def coverage_accepted(self, sock: FakeSocket, receiver: FakeSocket, size: int) -> bool:
+        """UDP-Lite: whether *receiver* takes a datagram of *size* bytes from *sock*.
+
+        The sender's UDPLITE_SEND_CSCOV below the UDP length (``size`` + 8)
+        makes the coverage partial (``udplite_sender_cscov``; 0 means full).
+        A receiver that set UDPLITE_RECV_CSCOV drops a partially covered
+        datagram when its minimum is 0 (full coverage wanted) or above the
+        datagram's coverage (``udp_queue_rcv_one_skb``).  Loopback corrupts
+        nothing, so a covered datagram is always intact.
+        """
+        sent = sock.options.get(self.SEND_CSCOV, 0)
+        assert isinstance(sent, int)
+        if not 0 < sent < size + 8:
+            return True
+        wanted = receiver.options.get(self.RECV_CSCOV)
+        if wanted is None:
+            return True
+        assert isinstance(wanted, int)
+        return wanted != 0 and sent >= wanted
 
     def lookup(self, host: InetHost, sock: FakeSocket, source: InetName, target: InetName) -> FakeSocket | None:
         """``__udp4_lib_lookup``/``__udp6_lib_lookup``: the best-scoring socket on the port.
@@ -185,7 +219,7 @@ class UdpOps(InetOps):
         best_score = -1
         options = self.kernel._options
         for family in families:
-            for other in host.ports.bound(family, sock.type, target.port):
+            for other in self.table(host).bound(family, sock.type, target.port):
                 assert isinstance(other.name, InetName)
                 if family != sock.family:
                     if any(other.name.packed) or options.v6only(other):
