@@ -649,6 +649,29 @@ def unix_autobind_again(t: Trace) -> None:
     t.do("dgram binds the stream's autobind name", lambda: dg.bind(st.getsockname()))
 
 
+def test_privileged_ports() -> None:
+    """Ports below 1024 need CAP_NET_BIND_SERVICE (EACCES), checked after the
+    address on IPv4 and before it on IPv6; the fake's process has the uid of
+    this one (root has the capability) or 1000."""
+    def scenario(m: Any) -> list[Any]:
+        log: list[Any] = []
+        for family, good, bad in ((S.AF_INET, "127.0.0.2", "10.9.9.9"), (S.AF_INET6, "::1", "2001:db8::1")):
+            for type_ in (S.SOCK_STREAM, S.SOCK_DGRAM):
+                for host in (good, bad):
+                    with m.socket(family, type_) as sock:
+                        try:
+                            sock.bind((host, 1))
+                            log.append("ok")
+                        except OSError as exc:
+                            log.append(errno.errorcode[exc.errno or 0])
+        return log
+
+    expected = scenario(stdlib_socket)
+    assert scenario(sansock.using(sansock_native.NativeDriver())) == expected
+    assert scenario(sansock.using(FakeKernel(uid=os.getuid()))) == expected
+    assert scenario(sansock.using(FakeKernel(uid=1000))) == ["EACCES", "EADDRNOTAVAIL"] * 2 + ["EACCES"] * 4
+
+
 # ------------------------------------------------------------------- runner
 
 

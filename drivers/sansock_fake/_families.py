@@ -54,11 +54,11 @@ class Families:
             (inet6, dgram): UdpOps(kernel, inet6, dgram),
         }
         #: Protocols that share a (family, type) with another: UDP-Lite.
-        udplite = c("IPPROTO_UDPLITE")
-        self._by_protocol: dict[tuple[int, int, int], ProtoOps] = {
-            (inet, dgram, udplite): UdpOps(kernel, inet, dgram, lite=True),
-            (inet6, dgram, udplite): UdpOps(kernel, inet6, dgram, lite=True),
-        }
+        udplite = kernel.abi.constants.get("IPPROTO_UDPLITE")
+        self._by_protocol: dict[tuple[int, int, int], ProtoOps] = {}
+        if udplite is not None:
+            self._by_protocol[(inet, dgram, udplite)] = UdpOps(kernel, inet, dgram, lite=True)
+            self._by_protocol[(inet6, dgram, udplite)] = UdpOps(kernel, inet6, dgram, lite=True)
 
     def create(self, family: int, type_: int, proto: int) -> tuple[ProtoOps, int, bool, bool]:
         """``__sys_socket`` + ``__sock_create`` + the family's ``create``, in Linux's order:

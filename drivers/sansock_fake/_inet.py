@@ -33,6 +33,8 @@ __all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS"]
 EPHEMERAL_PORTS = range(32768, 61000)
 #: include/uapi/linux/in.h IPPROTO_MAX.
 IPPROTO_MAX = 263
+#: /proc/sys/net/ipv4/ip_unprivileged_port_start.
+UNPRIVILEGED_PORT_START = 1024
 #: INADDR_LOOPBACK and in6addr_loopback.
 LOOPBACK4 = b"\x7f\0\0\1"
 LOOPBACK6 = bytes(15) + b"\1"
@@ -55,8 +57,10 @@ def inet_create(abi: ABI, family: int, base: int, proto: int, uid: int) -> int:
         raise_errno(abi.errno("EINVAL"))
     tcp, udp = c("IPPROTO_TCP"), c("IPPROTO_UDP")
     ping = c("IPPROTO_ICMP") if family == c("AF_INET") else c("IPPROTO_ICMPV6")
-    udplite = c("IPPROTO_UDPLITE")
-    inetsw = {c("SOCK_STREAM"): (tcp,), c("SOCK_DGRAM"): (udp, ping, udplite), c("SOCK_RAW"): (0,)}
+    # UDP-Lite is Linux's (a platform without the constant has no such protocol).
+    udplite = abi.constants.get("IPPROTO_UDPLITE")
+    dgram = (udp, ping) if udplite is None else (udp, ping, udplite)
+    inetsw = {c("SOCK_STREAM"): (tcp,), c("SOCK_DGRAM"): dgram, c("SOCK_RAW"): (0,)}
     registered = inetsw.get(base)
     if registered is None:
         raise_errno(abi.errno("ESOCKTNOSUPPORT"))
@@ -211,11 +215,19 @@ class InetOps(ProtoOps):
         return family_of(self.abi, addr) == self.c("AF_UNSPEC") and len(addr) >= 2
 
     def bind(self, sock: FakeSocket, addr: bytes) -> None:
-        """``inet_bind``/``inet6_bind``: EADDRNOTAVAIL (not a local address) comes
-        before EINVAL (bound already), as in ``__inet_bind``."""
+        """``inet_bind``/``inet6_bind``: EADDRNOTAVAIL (not a local address) and
+        EACCES (a privileged port) come before EINVAL (bound already); IPv6
+        checks the port before the address (``__inet6_bind``)."""
         name = self.parse(sock, addr, for_bind=True)
+        # inet_port_requires_bind_service: below ip_unprivileged_port_start
+        # a port needs CAP_NET_BIND_SERVICE (the fake's root has it).
+        privileged = 0 < name.port < UNPRIVILEGED_PORT_START and self.kernel.uid != 0
+        if privileged and self.family != self.AF_INET:
+            self.fail("EACCES")
         if not self.host.is_local(self.family, name.packed):
             self.fail("EADDRNOTAVAIL")
+        if privileged:
+            self.fail("EACCES")
         if sock.name is not None:
             self.fail("EINVAL")
         self.bind_name(sock, name)
