@@ -700,6 +700,57 @@ def test_privileged_ports() -> None:
     assert scenario(sansock.using(FakeKernel(uid=1000))) == ["EACCES", "EADDRNOTAVAIL"] * 2 + ["EACCES"] * 4
 
 
+def test_udp_disconnect_forgets_what_bind_did_not_fix() -> None:
+    """``connect(AF_UNSPEC)`` on UDP (``__udp_disconnect``): an address or port the
+    socket did not bind explicitly is given up.  The socket module cannot
+    express AF_UNSPEC for an AF_INET socket, so this runs at the driver level
+    with the native driver (the real kernel) as the oracle."""
+    import struct
+
+    def addr(family: int, port: int, host: bytes) -> bytes:
+        if family == S.AF_INET:
+            return struct.pack("H", family) + struct.pack("!H", port) + host + bytes(8)
+        return struct.pack("H", family) + struct.pack("!HI", port, 0) + host + bytes(4)
+
+    def scenario(d: Any) -> list[Any]:
+        ports: dict[int, str] = {}
+
+        def name(fd: int) -> tuple[bytes, str]:
+            raw = d.getsockname(fd)
+            port = struct.unpack("!H", raw[2:4])[0]
+            label = "0" if port == 0 else ports.setdefault(port, f"port{len(ports)}")
+            return raw[4:8] if len(raw) == 16 else raw[8:24], label
+
+        log: list[Any] = []
+        unspec = struct.pack("H", S.AF_UNSPEC) + bytes(14)
+        for family, loop, any_ in ((S.AF_INET, b"\x7f\0\0\1", bytes(4)), (S.AF_INET6, bytes(15) + b"\1", bytes(16))):
+            fixed = 40000 + os.getpid() % 20000
+            for bind in (None, (any_, 0), (any_, fixed), (loop, 0), (loop, fixed + 1)):
+                fd = d.socket(family, S.SOCK_DGRAM, 0)
+                try:
+                    if bind is not None:
+                        d.bind(fd, addr(family, bind[1], bind[0]))
+                    d.connect(fd, addr(family, 9, loop))
+                    log.append(("connected", name(fd)))
+                    d.connect(fd, unspec)
+                    log.append(("disconnected", name(fd)))
+                    d.sendto(fd, b"x", 0, addr(family, 9, loop))
+                    log.append(("after a send", name(fd)))
+                    try:
+                        d.bind(fd, addr(family, 0, loop))
+                        log.append(("bind again", name(fd)))
+                    except OSError as exc:
+                        log.append(("bind again", errno.errorcode[exc.errno or 0]))
+                finally:
+                    d.close(fd)
+        return log
+
+    expected = scenario(sansock_native.NativeDriver())
+    kernel = FakeKernel()
+    assert scenario(kernel) == expected
+    assert kernel.fd_count() == 0
+
+
 # ------------------------------------------------------------------- runner
 
 

@@ -27,12 +27,18 @@ if TYPE_CHECKING:
 
     from ._kernel import FakeKernel
 
-__all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS"]
+__all__ = [
+    "InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS",
+    "SOCK_BINDADDR_LOCK", "SOCK_BINDPORT_LOCK",
+]
 
 #: /proc/sys/net/ipv4/ip_local_port_range.
 EPHEMERAL_PORTS = range(32768, 61000)
 #: include/uapi/linux/in.h IPPROTO_MAX.
 IPPROTO_MAX = 263
+#: include/net/sock.h ``sk_userlocks`` bits: what an explicit bind fixed.
+SOCK_BINDADDR_LOCK = 4
+SOCK_BINDPORT_LOCK = 8
 #: /proc/sys/net/ipv4/ip_unprivileged_port_start.
 UNPRIVILEGED_PORT_START = 1024
 #: INADDR_LOOPBACK and in6addr_loopback.
@@ -228,9 +234,13 @@ class InetOps(ProtoOps):
             self.fail("EADDRNOTAVAIL")
         if privileged:
             self.fail("EACCES")
-        if sock.name is not None:
-            self.fail("EINVAL")
+        if isinstance(sock.name, InetName) and sock.name.port:
+            self.fail("EINVAL")  # __inet_bind: inet_num set already
         self.bind_name(sock, name)
+        if any(name.packed):
+            sock.userlocks |= SOCK_BINDADDR_LOCK
+        if name.port:
+            sock.userlocks |= SOCK_BINDPORT_LOCK
         if self.family != self.AF_INET and any(name.packed):
             # __inet6_bind: a socket bound to a (non-mapped) IPv6 address can
             # only ever speak IPv6, and says so in IPV6_V6ONLY.
@@ -305,9 +315,12 @@ class InetOps(ProtoOps):
         return bool(sock.options.get(self.REUSEPORT))
 
     def autobind(self, sock: FakeSocket) -> None:
-        """``inet_autobind``: an unbound socket gets the wildcard and an ephemeral port."""
+        """``inet_autobind``: a socket without a port gets an ephemeral one (and the
+        wildcard address, unless it kept one: see ``UdpOps.disconnect_udp``)."""
         if sock.name is None:
             self.bind_name(sock, InetName(sock.family, self.any_addr, 0))
+        elif isinstance(sock.name, InetName) and sock.name.port == 0:
+            self.bind_name(sock, sock.name)
 
     def unhash(self, sock: FakeSocket) -> None:
         self.ports.remove(sock)

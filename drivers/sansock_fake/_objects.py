@@ -118,6 +118,9 @@ class FakeSocket:
     #: ``reader_queue`` (see ``_udp``).
     forward_deficit: int = 0
     reader_queue: int = 0
+    #: ``sk_userlocks``: SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK, what an
+    #: explicit ``bind`` fixed (AF_INET/AF_INET6; see ``_inet``).
+    userlocks: int = 0
     released: bool = False
     #: A non-blocking TCP connect answered EINPROGRESS and no connect call has
     #: reported its outcome yet (``sock->state == SS_CONNECTING``).

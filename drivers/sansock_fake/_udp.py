@@ -23,7 +23,7 @@ import attrs
 
 from ._addresses import InetName, build_inet
 from ._control import Credentials
-from ._inet import InetHost, InetOps, PortTable
+from ._inet import SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, InetHost, InetOps, PortTable
 from ._objects import SEND_SHUTDOWN, FakeSocket, OpenFile, Segment
 from ._protocol import Received
 
@@ -112,8 +112,7 @@ class UdpOps(InetOps):
         """
         sock = file.sock
         if self.is_unspec(addr):
-            sock.peer_name = None
-            sock.state = "unconnected"
+            self.disconnect_udp(sock)
             return
         target = self.parse(sock, addr, for_bind=False)
         self.host.route(self.family, target)
@@ -122,6 +121,21 @@ class UdpOps(InetOps):
         sock.peer_name = attrs.evolve(target, flowinfo=0, scope_id=0)
         sock.name = InetHost.source_name(sock, target)
         sock.state = "connected"
+
+    def disconnect_udp(self, sock: FakeSocket) -> None:
+        """``__udp_disconnect``: no peer; the local address and port go back to what
+        ``bind`` fixed -- an address not bound explicitly becomes the wildcard
+        again, a port not bound explicitly is released (``getsockname`` then
+        says port 0, and the next send autobinds a new one)."""
+        sock.peer_name = None
+        sock.state = "unconnected"
+        if not isinstance(sock.name, InetName):
+            return
+        if not sock.userlocks & SOCK_BINDADDR_LOCK:
+            sock.name = attrs.evolve(sock.name, packed=self.any_addr)
+        if not sock.userlocks & SOCK_BINDPORT_LOCK:
+            self.ports.remove(sock)
+            sock.name = None if not sock.userlocks & SOCK_BINDADDR_LOCK else attrs.evolve(sock.name, port=0)
 
     def sendmsg(
         self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
