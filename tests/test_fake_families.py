@@ -83,9 +83,10 @@ def test_unmodelled_family_is_eafnosupport_not_notimplemented(net: Binding) -> N
 
 
 def test_unbuilt_inet_protocols_are_eprotonosupport_on_the_fake() -> None:
-    """MPTCP, UDP-Lite and SCTP: the fake is a kernel built without them."""
+    """MPTCP and SCTP: the fake is a kernel built without them.  (UDP-Lite, 136,
+    it models: ``test_fake_inet_differential.py::udplite``.)"""
     kernel = FakeKernel()
-    for type_, proto in [(stdlib.SOCK_STREAM, 262), (stdlib.SOCK_DGRAM, 136), (stdlib.SOCK_STREAM, 132)]:
+    for type_, proto in [(stdlib.SOCK_STREAM, 262), (stdlib.SOCK_STREAM, 132)]:
         with pytest.raises(OSError) as info:
             kernel.socket(stdlib.AF_INET, type_, proto)
         assert info.value.errno == errno.EPROTONOSUPPORT

@@ -60,34 +60,52 @@ class UnixNames:
     """The AF_UNIX name table of one host: path or abstract name -> the socket bound there.
 
     Path entries outlive their socket (the socket file stays, as on disk,
-    until :meth:`unlink`); abstract names go with their socket.
+    until :meth:`unlink`); abstract names go with their socket.  Abstract
+    names are per socket type, as in ``unix_socket_table``, whose hash mixes
+    in the type (``unix_abstract_hash``): a stream socket may bind the name a
+    datagram socket holds, and a lookup of the other type's name finds
+    nothing (ECONNREFUSED).  Paths are inodes, one namespace for every type
+    (a path of the other type is EPROTOTYPE).
     """
 
-    __slots__ = ("abi", "names", "_autobind_next")
+    __slots__ = ("abi", "names", "abstract", "_autobind_next")
 
     def __init__(self, abi: ABI) -> None:
         self.abi = abi
+        #: Path names (the socket files), every type.
         self.names: dict[bytes, FakeSocket] = {}
+        #: Abstract names, keyed by (socket type, name).
+        self.abstract: dict[tuple[int, bytes], FakeSocket] = {}
         self._autobind_next = 0
 
     def autobind(self, sock: FakeSocket) -> None:
-        """``unix_autobind``: an abstract name of NUL + 5 hex digits."""
+        """``unix_autobind``: an abstract name of NUL + 5 hex digits, free for the socket's type."""
         for _ in range(0x100000):
             name = UnixName(b"\0" + b"%05x" % self._autobind_next)
             self._autobind_next = (self._autobind_next + 1) & 0xFFFFF
-            if name.key not in self.names:
+            if (sock.type, name.key) not in self.abstract:
                 sock.name = name
-                self.names[name.key] = sock
+                self.abstract[(sock.type, name.key)] = sock
                 return
         raise_errno(self.abi.errno("ENOSPC"))
 
     def bind(self, sock: FakeSocket, addr: bytes) -> None:
-        """``unix_bind``: EINVAL when bound already, EADDRINUSE when taken; family only autobinds."""
+        """``unix_bind``: the family alone autobinds (a no-op once bound); EINVAL when
+        bound already, EADDRINUSE when taken."""
         name = parse_unix(self.abi, addr, for_bind=True)
+        if name is None:
+            # unix_bind -> unix_autobind, which returns 0 when the socket has
+            # an address already (``if (u->addr) goto out``).
+            if sock.name is None:
+                self.autobind(sock)
+            return
         if sock.name is not None:
             raise_errno(self.abi.errno("EINVAL"))
-        if name is None:
-            self.autobind(sock)
+        if name.is_abstract:
+            if (sock.type, name.key) in self.abstract:
+                raise_errno(self.abi.errno("EADDRINUSE"))
+            sock.name = name
+            self.abstract[(sock.type, name.key)] = sock
             return
         if name.key in self.names:
             raise_errno(self.abi.errno("EADDRINUSE"))
@@ -96,14 +114,18 @@ class UnixNames:
 
     def lookup(self, sock: FakeSocket, addr: bytes) -> FakeSocket:
         """``unix_find_other``: ENOENT (no such path), ECONNREFUSED (no such abstract
-        name, or dead), EPROTOTYPE (other type)."""
+        name for this type, or dead), EPROTOTYPE (a path of another type)."""
         name = parse_unix(self.abi, addr, for_bind=False)
         assert name is not None
+        if name.is_abstract:
+            # unix_find_abstract: -ECONNREFUSED when no socket of this type has the name.
+            other = self.abstract.get((sock.type, name.key))
+            if other is None or other.released:
+                raise_errno(self.abi.errno("ECONNREFUSED"))
+            return other
         other = self.names.get(name.key)
         if other is None:
-            # unix_find_bsd: the path lookup fails with ENOENT; unix_find_abstract
-            # returns -ECONNREFUSED when no socket has the name.
-            raise_errno(self.abi.errno("ECONNREFUSED" if name.is_abstract else "ENOENT"))
+            raise_errno(self.abi.errno("ENOENT"))  # unix_find_bsd: the path lookup fails.
         if other.released:
             raise_errno(self.abi.errno("ECONNREFUSED"))
         if other.type != sock.type:
@@ -116,8 +138,10 @@ class UnixNames:
         Only the socket that bound the name holds it: an accepted socket
         reports its listener's name but is not in the table.
         """
-        if isinstance(sock.name, UnixName) and sock.name.is_abstract and self.names.get(sock.name.key) is sock:
-            del self.names[sock.name.key]
+        if isinstance(sock.name, UnixName) and sock.name.is_abstract:
+            key = (sock.type, sock.name.key)
+            if self.abstract.get(key) is sock:
+                del self.abstract[key]
 
     def unlink(self, path: bytes) -> None:
         """``unlink(2)`` of a socket file."""

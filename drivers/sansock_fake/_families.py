@@ -3,7 +3,8 @@
 
 :class:`Families` holds one :class:`~sansock_fake._protocol.ProtoOps` per
 (family, type) of one kernel -- AF_UNIX stream, datagram and seqpacket; TCP
-and UDP over AF_INET and AF_INET6 -- and checks a ``socket()`` request in
+and UDP over AF_INET and AF_INET6 -- plus UDP-Lite, which shares UDP's
+(family, type), and checks a ``socket()`` request in
 Linux's order before handing out the one it names.  A new protocol of the
 fake is a ``ProtoOps`` subclass, a ``create`` check in its module, and an
 entry here.
@@ -36,7 +37,7 @@ NPROTO = 46
 class Families:
     """The protocols of one kernel, by (family, type)."""
 
-    __slots__ = ("_kernel", "_protocols")
+    __slots__ = ("_kernel", "_protocols", "_by_protocol")
 
     def __init__(self, kernel: FakeKernel) -> None:
         self._kernel = kernel
@@ -52,6 +53,12 @@ class Families:
             (inet, dgram): UdpOps(kernel, inet, dgram),
             (inet6, dgram): UdpOps(kernel, inet6, dgram),
         }
+        #: Protocols that share a (family, type) with another: UDP-Lite.
+        udplite = kernel.abi.constants.get("IPPROTO_UDPLITE")
+        self._by_protocol: dict[tuple[int, int, int], ProtoOps] = {}
+        if udplite is not None:
+            self._by_protocol[(inet, dgram, udplite)] = UdpOps(kernel, inet, dgram, lite=True)
+            self._by_protocol[(inet6, dgram, udplite)] = UdpOps(kernel, inet6, dgram, lite=True)
 
     def create(self, family: int, type_: int, proto: int) -> tuple[ProtoOps, int, bool, bool]:
         """``__sys_socket`` + ``__sock_create`` + the family's ``create``, in Linux's order:
@@ -90,4 +97,5 @@ class Families:
             proto = inet_create(abi, family, base, proto, kernel.uid)
         else:
             raise_errno(abi.errno("EAFNOSUPPORT"))
-        return self._protocols[(family, base)], proto, bool(flags & nonblock), bool(flags & cloexec)
+        ops = self._by_protocol.get((family, base, proto)) or self._protocols[(family, base)]
+        return ops, proto, bool(flags & nonblock), bool(flags & cloexec)

@@ -27,12 +27,23 @@ if TYPE_CHECKING:
 
     from ._kernel import FakeKernel
 
-__all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS"]
+__all__ = [
+    "InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS",
+    "SOCK_BINDADDR_LOCK", "SOCK_BINDPORT_LOCK",
+]
 
 #: /proc/sys/net/ipv4/ip_local_port_range.
 EPHEMERAL_PORTS = range(32768, 61000)
 #: include/uapi/linux/in.h IPPROTO_MAX.
 IPPROTO_MAX = 263
+#: include/net/sock.h ``sk_userlocks`` bits: what an explicit bind fixed.
+SOCK_BINDADDR_LOCK = 4
+SOCK_BINDPORT_LOCK = 8
+#: /proc/sys/net/ipv4/ip_unprivileged_port_start.
+UNPRIVILEGED_PORT_START = 1024
+#: INADDR_LOOPBACK and in6addr_loopback.
+LOOPBACK4 = b"\x7f\0\0\1"
+LOOPBACK6 = bytes(15) + b"\1"
 
 
 def inet_create(abi: ABI, family: int, base: int, proto: int, uid: int) -> int:
@@ -41,9 +52,9 @@ def inet_create(abi: ABI, family: int, base: int, proto: int, uid: int) -> int:
     ``protocol`` outside ``[0, IPPROTO_MAX)`` -> EINVAL; then the walk over
     ``inetsw[type]``: no entry for the type -> ESOCKTNOSUPPORT, entries but
     none for the protocol -> EPROTONOSUPPORT (protocol 0 takes the first).
-    The fake registers TCP (SOCK_STREAM), UDP and ping (SOCK_DGRAM) and the
-    wildcard raw entry (SOCK_RAW): it answers as a kernel built without
-    MPTCP, UDP-Lite, SCTP or any other protocol module.  Raw sockets need
+    The fake registers TCP (SOCK_STREAM), UDP, ping and UDP-Lite (SOCK_DGRAM)
+    and the wildcard raw entry (SOCK_RAW): it answers as a kernel built
+    without MPTCP, SCTP or any other protocol module.  Raw sockets need
     CAP_NET_RAW (EPERM for a process whose *uid* is not 0); for root the
     fake raises ``NotImplementedError``, since it does not model raw IP.
     """
@@ -52,7 +63,10 @@ def inet_create(abi: ABI, family: int, base: int, proto: int, uid: int) -> int:
         raise_errno(abi.errno("EINVAL"))
     tcp, udp = c("IPPROTO_TCP"), c("IPPROTO_UDP")
     ping = c("IPPROTO_ICMP") if family == c("AF_INET") else c("IPPROTO_ICMPV6")
-    inetsw = {c("SOCK_STREAM"): (tcp,), c("SOCK_DGRAM"): (udp, ping), c("SOCK_RAW"): (0,)}
+    # UDP-Lite is Linux's (a platform without the constant has no such protocol).
+    udplite = abi.constants.get("IPPROTO_UDPLITE")
+    dgram = (udp, ping) if udplite is None else (udp, ping, udplite)
+    inetsw = {c("SOCK_STREAM"): (tcp,), c("SOCK_DGRAM"): dgram, c("SOCK_RAW"): (0,)}
     registered = inetsw.get(base)
     if registered is None:
         raise_errno(abi.errno("ESOCKTNOSUPPORT"))
@@ -77,34 +91,41 @@ def inet_create(abi: ABI, family: int, base: int, proto: int, uid: int) -> int:
 class PortTable:
     """Who is bound to which port on one host: (family, type, port) -> sockets.
 
-    Binding is checked per port with the address overlap rule of
-    ``inet_csk_bind_conflict``/``udp_lib_lport_inuse`` (same address, or
-    either side the wildcard), relaxed only when both sockets set
-    SO_REUSEADDR and the other is not listening.
+    The lists are per family (what a lookup for delivery walks), but a bind
+    is checked against both families' sockets of the type on the port, as
+    Linux keeps one ``inet_bind_bucket``/``udp_hslot`` per port for IPv4 and
+    IPv6 (see :meth:`InetOps.bind_conflict`).
     """
 
-    __slots__ = ("_bound", "_ephemeral_next")
+    __slots__ = ("_bound", "_ephemeral_next", "_families")
 
     def __init__(self) -> None:
         self._bound: dict[tuple[int, int, int], list[FakeSocket]] = {}
         self._ephemeral_next = EPHEMERAL_PORTS.start
+        self._families: set[int] = set()
 
     def users(self, family: int, type_: int, port: int) -> list[FakeSocket]:
         """The sockets of *family* and *type_* bound to *port* (a live list)."""
+        self._families.add(family)
         return self._bound.setdefault((family, type_, port), [])
 
     def bound(self, family: int, type_: int, port: int) -> list[FakeSocket]:
         """The sockets bound to *port*, without making an entry."""
         return self._bound.get((family, type_, port), [])
 
+    def sharing(self, type_: int, port: int) -> list[FakeSocket]:
+        """The sockets of *type_* bound to *port* in every family (one bind bucket)."""
+        return [other for family in sorted(self._families) for other in self._bound.get((family, type_, port), [])]
+
     def ephemeral_port(self, family: int, type_: int) -> int | None:
-        """``inet_csk_find_open_port``: the next free port of the local range, None when all are taken."""
+        """``inet_csk_find_open_port``: the next port of the local range no socket of
+        *type_* holds in either family; None when all are taken."""
         for _ in range(len(EPHEMERAL_PORTS)):
             candidate = self._ephemeral_next
             self._ephemeral_next += 1
             if self._ephemeral_next >= EPHEMERAL_PORTS.stop:
                 self._ephemeral_next = EPHEMERAL_PORTS.start
-            if not self.users(family, type_, candidate):
+            if not self.sharing(type_, candidate):
                 return candidate
         return None
 
@@ -122,6 +143,8 @@ class InetHost:
 
     abi: ABI
     ports: PortTable = attrs.field(factory=PortTable)
+    #: UDP-Lite has its own table (``udplite_table``): its ports are not UDP's.
+    udplite_ports: PortTable = attrs.field(factory=PortTable)
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``)."""
@@ -143,15 +166,31 @@ class InetHost:
         """A wildcard destination means the loopback address (``ip_route_connect``)."""
         if any(target.packed):
             return target
-        return attrs.evolve(target, packed=b"\x7f\0\0\1" if len(target.packed) == 4 else bytes(15) + b"\1")
+        return attrs.evolve(target, packed=LOOPBACK4 if len(target.packed) == 4 else LOOPBACK6)
 
     @staticmethod
     def source_name(sock: FakeSocket, peer: InetName) -> InetName:
-        """The local name a connected socket reports: the wildcard becomes the route's source."""
+        """The local name a connected socket reports (``inet_select_addr`` via the route).
+
+        A socket bound to an address keeps it.  A wildcard one takes the
+        route's preferred source: every loopback route (``local
+        127.0.0.0/8 dev lo src 127.0.0.1``) has 127.0.0.1, so a connection
+        to 127.0.0.2 comes from 127.0.0.1; IPv6 has only ``::1``.  Any other
+        local address is its own source.
+        """
         assert isinstance(sock.name, InetName)
         if any(sock.name.packed):
             return sock.name
-        return attrs.evolve(sock.name, packed=peer.packed if peer.packed and any(peer.packed) else sock.name.packed)
+        return attrs.evolve(sock.name, packed=InetHost.preferred_source(peer.packed))
+
+    @staticmethod
+    def preferred_source(destination: bytes) -> bytes:
+        """The source address the route to the local *destination* prefers."""
+        if len(destination) == 4 and (destination[0] == 127 or not any(destination)):
+            return LOOPBACK4
+        if len(destination) == 16 and destination in (bytes(16), LOOPBACK6):
+            return LOOPBACK6
+        return destination
 
 
 class InetOps(ProtoOps):
@@ -163,6 +202,8 @@ class InetOps(ProtoOps):
         self.ports = kernel._inet.ports
         self.AF_INET = self.c("AF_INET")
         self.any_addr = bytes(4 if family == self.AF_INET else 16)
+        self.REUSEPORT = (self.c("SOL_SOCKET"), self.c("SO_REUSEPORT"))
+        self.V6ONLY = (self.c("IPPROTO_IPV6"), self.c("IPV6_V6ONLY"))
 
     def parse(self, sock: FakeSocket, addr: bytes, *, for_bind: bool) -> InetName:
         """The ``sockaddr_in``/``sockaddr_in6`` *addr* as a socket of this family reads it."""
@@ -180,16 +221,33 @@ class InetOps(ProtoOps):
         return family_of(self.abi, addr) == self.c("AF_UNSPEC") and len(addr) >= 2
 
     def bind(self, sock: FakeSocket, addr: bytes) -> None:
-        """``inet_bind``/``inet6_bind``."""
+        """``inet_bind``/``inet6_bind``: EADDRNOTAVAIL (not a local address) and
+        EACCES (a privileged port) come before EINVAL (bound already); IPv6
+        checks the port before the address (``__inet6_bind``)."""
         name = self.parse(sock, addr, for_bind=True)
-        if sock.name is not None:
-            self.fail("EINVAL")
+        # inet_port_requires_bind_service: below ip_unprivileged_port_start
+        # a port needs CAP_NET_BIND_SERVICE (the fake's root has it).
+        privileged = 0 < name.port < UNPRIVILEGED_PORT_START and self.kernel.uid != 0
+        if privileged and self.family != self.AF_INET:
+            self.fail("EACCES")
         if not self.host.is_local(self.family, name.packed):
             self.fail("EADDRNOTAVAIL")
+        if privileged:
+            self.fail("EACCES")
+        if isinstance(sock.name, InetName) and sock.name.port:
+            self.fail("EINVAL")  # __inet_bind: inet_num set already
         self.bind_name(sock, name)
+        if any(name.packed):
+            sock.userlocks |= SOCK_BINDADDR_LOCK
+        if name.port:
+            sock.userlocks |= SOCK_BINDPORT_LOCK
+        if self.family != self.AF_INET and any(name.packed):
+            # __inet6_bind: a socket bound to a (non-mapped) IPv6 address can
+            # only ever speak IPv6, and says so in IPV6_V6ONLY.
+            sock.options[self.V6ONLY] = 1
 
     def bind_name(self, sock: FakeSocket, name: InetName) -> None:
-        """``inet_csk_get_port`` / ``udp_lib_get_port``: EADDRINUSE unless both reuse."""
+        """``inet_csk_get_port`` / ``udp_lib_get_port``: EADDRINUSE on a conflict."""
         ports = self.ports
         port = name.port
         if port == 0:
@@ -197,24 +255,72 @@ class InetOps(ProtoOps):
             if found is None:
                 self.fail("EADDRINUSE")
             port = found
-        options = self.kernel._options
-        for other in ports.users(sock.family, sock.type, port):
-            assert isinstance(other.name, InetName)
-            overlap = (
-                other.name.packed == name.packed
-                or not any(other.name.packed)
-                or not any(name.packed)
-            )
-            both_reuse = options.reuseaddr(sock) and options.reuseaddr(other)
-            if overlap and not (both_reuse and other.state != "listening"):
-                self.fail("EADDRINUSE")
+        if any(self.bind_conflict(sock, name.packed, other) for other in ports.sharing(sock.type, port)):
+            self.fail("EADDRINUSE")
         sock.name = attrs.evolve(name, port=port, flowinfo=0)
         ports.users(sock.family, sock.type, port).append(sock)
 
+    def check_listen_port(self, sock: FakeSocket) -> None:
+        """``inet_csk_listen_start``: the port is checked again, *sock* now listening
+        (another socket that shared it through SO_REUSEADDR and listens first wins)."""
+        assert isinstance(sock.name, InetName)
+        for other in self.ports.sharing(sock.type, sock.name.port):
+            if self.bind_conflict(sock, sock.name.packed, other):
+                self.fail("EADDRINUSE")
+
+    def addresses(self, sock: FakeSocket, packed: bytes) -> tuple[bytes | None, bytes | None]:
+        """The (IPv4, IPv6) addresses a socket bound to *packed* receives on.
+
+        An AF_INET6 socket bound to ``::`` without IPV6_V6ONLY also holds the
+        IPv4 wildcard (``ipv6_rcv_saddr_equal``: the "any" address with
+        ``!ipv6only`` matches a mapped one); bound to another IPv6 address it
+        is IPv6-only (``__inet6_bind`` sets ``sk_ipv6only``).
+        """
+        if sock.family == self.AF_INET:
+            return packed, None
+        if not any(packed) and not self.kernel._options.v6only(sock):
+            return bytes(4), packed
+        return None, packed
+
+    def bind_conflict(self, sock: FakeSocket, packed: bytes, other: FakeSocket) -> bool:
+        """Whether *other* keeps *sock* from binding *packed* on its port.
+
+        The addresses overlap (``inet_rcv_saddr_equal`` with wildcards: the
+        same address, or either side the wildcard, IPv4 and IPv6 apart, see
+        :meth:`addresses`), and the sockets do not share the port:
+
+        * TCP (``inet_bind_conflict``, relaxed as ``bind`` and ``listen`` call
+          it): both SO_REUSEADDR and *other* not listening, or both
+          SO_REUSEPORT (same owner: the fake has one uid);
+        * UDP (``udp_lib_lport_inuse``): both SO_REUSEADDR, or both SO_REUSEPORT.
+        """
+        if other is sock or not isinstance(other.name, InetName):
+            return False
+        mine = self.addresses(sock, packed)
+        theirs = self.addresses(other, other.name.packed)
+        if not any(
+            a is not None and b is not None and (a == b or not any(a) or not any(b))
+            for a, b in zip(mine, theirs)
+        ):
+            return False
+        options = self.kernel._options
+        if options.reuseaddr(sock) and options.reuseaddr(other) and (
+            not self.connection or other.state != "listening"
+        ):
+            return False
+        return not (self.reuseport(sock) and self.reuseport(other))
+
+    def reuseport(self, sock: FakeSocket) -> bool:
+        """SO_REUSEPORT (``sk_reuseport``)."""
+        return bool(sock.options.get(self.REUSEPORT))
+
     def autobind(self, sock: FakeSocket) -> None:
-        """``inet_autobind``: an unbound socket gets the wildcard and an ephemeral port."""
+        """``inet_autobind``: a socket without a port gets an ephemeral one (and the
+        wildcard address, unless it kept one: see ``UdpOps.disconnect_udp``)."""
         if sock.name is None:
             self.bind_name(sock, InetName(sock.family, self.any_addr, 0))
+        elif isinstance(sock.name, InetName) and sock.name.port == 0:
+            self.bind_name(sock, sock.name)
 
     def unhash(self, sock: FakeSocket) -> None:
         self.ports.remove(sock)
@@ -235,8 +341,15 @@ class InetOps(ProtoOps):
         return build_inet(self.abi, sock.peer_name)
 
     def shutdown(self, sock: FakeSocket, mode: int) -> None:
-        """``inet_shutdown``: ENOTCONN unless connected; a listener just stops listening."""
+        """``inet_shutdown``: ENOTCONN unless connected; a listener just stops listening.
+
+        On a socket in TCP_CLOSE (unconnected UDP, an unconnected or closed TCP
+        socket) the shutdown still takes effect before the ENOTCONN ("Hack to
+        wake up other listeners, who can poll for EPOLLHUP, even on eg.
+        unconnected UDP sockets"): poll reports it, a blocked reader wakes.
+        """
         if sock.state in ("unconnected", "closed"):
+            sock.shutdown |= mode
             self.fail("ENOTCONN")
         if sock.state == "listening":
             if mode & RCV_SHUTDOWN:

@@ -120,6 +120,14 @@ class FakeSocket:
     error: int = 0
     wmem: int = 0
     rmem: int = 0
+    #: UDP's deferred release of receive memory (``udp_sock.forward_deficit``)
+    #: and how many datagrams at the head of ``receive_queue`` are in its
+    #: ``reader_queue`` (see ``_udp``).
+    forward_deficit: int = 0
+    reader_queue: int = 0
+    #: ``sk_userlocks``: SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK, what an
+    #: explicit ``bind`` fixed (AF_INET/AF_INET6; see ``_inet``).
+    userlocks: int = 0
     released: bool = False
     #: A non-blocking TCP connect answered EINPROGRESS and no connect call has
     #: reported its outcome yet (``sock->state == SS_CONNECTING``).

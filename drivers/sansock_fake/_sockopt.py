@@ -47,7 +47,7 @@ _TCP_DEFAULTS = {
     "TCP_DEFER_ACCEPT": 0, "TCP_WINDOW_CLAMP": 0, "TCP_QUICKACK": 1,
     "TCP_USER_TIMEOUT": 0, "TCP_FASTOPEN": 0, "TCP_NOTSENT_LOWAT": 0,
 }
-_UDP_DEFAULTS = {"UDP_SEGMENT": 0, "UDP_GRO": 0}
+_UDP_DEFAULTS = {"UDP_SEGMENT": 0, "UDP_GRO": 0, "UDPLITE_SEND_CSCOV": 0, "UDPLITE_RECV_CSCOV": 0}
 _IP_DEFAULTS = {
     "IP_TOS": 0, "IP_TTL": 64, "IP_MULTICAST_TTL": 1, "IP_MULTICAST_LOOP": 1,
     "IP_RECVTOS": 0, "IP_RECVTTL": 0, "IP_PKTINFO": 0, "IP_RECVERR": 0,
@@ -91,6 +91,10 @@ class SocketOptions:
             )
         }
         self.TCP_NODELAY = c("TCP_NODELAY")
+        # udp_lib_{get,set}sockopt serve SOL_UDP and SOL_UDPLITE alike, on UDP
+        # and UDP-Lite sockets; the checksum coverages are UDP-Lite's alone.
+        self.IPPROTO_UDPLITE = known.get("IPPROTO_UDPLITE", -1)
+        self._cscov = frozenset(known[n] for n in ("UDPLITE_SEND_CSCOV", "UDPLITE_RECV_CSCOV") if n in known)
         # struct timeval: {time_t tv_sec; suseconds_t tv_usec}.  Both are a
         # long on Linux (``__kernel_old_timeval``: 8 bytes on linux-i386's
         # 32-bit time_t, 16 on LP64); XNU's tv_usec is an int32 padded to 16.
@@ -187,8 +191,15 @@ class SocketOptions:
         raise_errno(self.abi.errno("ENOPROTOOPT"))
 
     # -- getsockopt ----------------------------------------------------------
+    def _level(self, sock: FakeSocket, level: int) -> int:
+        """SOL_UDPLITE is SOL_UDP on a UDP or UDP-Lite socket (``udp_setsockopt``)."""
+        if level == self.IPPROTO_UDPLITE and sock.ops.option_level == self.IPPROTO_UDP:
+            return self.IPPROTO_UDP
+        return level
+
     def value(self, sock: FakeSocket, level: int, option: int) -> int | bytes:
         """The option's value: stored, else the default; the errno for an unknown option."""
+        level = self._level(sock, level)
         stored = sock.options.get((level, option))
         if stored is not None:
             return stored
@@ -215,6 +226,7 @@ class SocketOptions:
     # -- setsockopt ----------------------------------------------------------
     def check_settable(self, sock: FakeSocket, level: int, option: int) -> int | bytes:
         """The option's current default, or the errno for an option the protocol does not know."""
+        level = self._level(sock, level)
         known = (
             self.default(sock, level, option, for_set=True)
             if (level, option) != (self.SOL_SOCKET, self.SO_ERROR)
@@ -228,6 +240,7 @@ class SocketOptions:
     def set(self, sock: FakeSocket, level: int, option: int, raw: bytes) -> None:
         """``setsockopt`` with the option's bytes (an int option takes a C ``int``)."""
         c = self.abi.const
+        level = self._level(sock, level)
         known = self.check_settable(sock, level, option)
         sol = level == self.SOL_SOCKET
         if sol and option in self._read_only:
@@ -250,6 +263,12 @@ class SocketOptions:
             return
         if sol and option == c("SO_PEEK_OFF"):
             raise NotImplementedError("the fake kernel does not model SO_PEEK_OFF peek offsets")
+        if level == self.IPPROTO_UDP and option in self._cscov:
+            # udp_lib_setsockopt: ENOPROTOOPT unless UDP-Lite; a coverage
+            # below 8 (but not 0) becomes 8, above 0xFFFF 0xFFFF.
+            if sock.proto != self.IPPROTO_UDPLITE:
+                raise_errno(self.abi.errno("ENOPROTOOPT"))
+            value = 8 if value != 0 and value < 8 else min(value, 0xFFFF)
         if (sol and option in self._boolean) or (level == self.IPPROTO_TCP and option == self.TCP_NODELAY):
             value = int(value != 0)
         sock.options[(level, option)] = value

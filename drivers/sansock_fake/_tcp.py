@@ -51,12 +51,9 @@ class TcpOps(InetOps):
 
     # -- listen / accept -----------------------------------------------------
     def listen_name(self, sock: FakeSocket) -> None:
-        """``inet_listen``: bind an ephemeral port if unbound; one listener per port."""
+        """``inet_listen``: bind an ephemeral port if unbound, then check the port again."""
         self.autobind(sock)
-        assert isinstance(sock.name, InetName)
-        for other in self.ports.users(sock.family, sock.type, sock.name.port):
-            if other is not sock and other.state == "listening":
-                self.fail("EADDRINUSE")
+        self.check_listen_port(sock)
 
     def accepted(self, listener: FakeSocket) -> None:
         """Room in the accept queue: the waiting connectors' SYNs get through."""

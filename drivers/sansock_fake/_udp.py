@@ -2,9 +2,17 @@
 
 A datagram is delivered during ``sendto`` (:meth:`UdpOps.deliver`, where a
 link would later carry it): to the socket bound to the destination port
-whose address and connection match, or dropped when its receive buffer is
-full; with no receiver, the ICMP port unreachable that loopback answers
-gives a connected sender ``ECONNREFUSED``.
+whose address and connection match best, or dropped when its receive
+buffer is full; with no receiver, the ICMP port unreachable that loopback
+answers reaches the sender only if it is connected to that very
+destination (``__udp4_lib_err`` finds it by its 4-tuple; an unconnected
+socket without IP_RECVERR ignores it), as ``ECONNREFUSED`` on its next
+``send`` or ``recv``.
+
+Receive memory is charged per datagram at the ``truesize`` of the skb the
+sender built (:func:`udp_truesize`) and released the way ``udp_rmem_release``
+does, in batches, so the number of datagrams a given SO_RCVBUF holds is
+Linux's.
 """
 
 from __future__ import annotations
@@ -15,87 +23,264 @@ import attrs
 
 from ._addresses import InetName, build_inet
 from ._control import Credentials
-from ._inet import InetHost, InetOps
-from ._objects import FakeSocket, OpenFile, Segment, truesize
+from ._inet import SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, InetHost, InetOps, PortTable
+from ._objects import SEND_SHUTDOWN, FakeSocket, OpenFile, Segment
 from ._protocol import Received
 
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
 
-__all__ = ["UdpOps", "UDP_MAX_PAYLOAD"]
+__all__ = ["UdpOps", "UDP_MAX_PAYLOAD", "udp_truesize"]
 
 #: Largest UDP payload over IPv4 / IPv6 (65535 - headers), by address length.
 UDP_MAX_PAYLOAD = {4: 65507, 16: 65527}
+
+#: ``SKB_DATA_ALIGN(sizeof(struct sk_buff))`` and ``SKB_DATA_ALIGN(sizeof(struct
+#: skb_shared_info))`` on x86-64, and ``SKB_SMALL_HEAD_CACHE_SIZE`` (the
+#: ``skbuff_small_head`` slab, Linux 6.3+): what a small skb head costs.
+_SKB_SIZE = 256
+_SHINFO_SIZE = 320
+_SMALL_HEAD = 576
+#: ``SKB_MAX_ALLOC`` (order-2 pages minus the shared info): a larger linear
+#: part makes ``__ip_append_data`` put the payload in page fragments.
+_SKB_MAX_ALLOC = 4 * 4096 - _SHINFO_SIZE
+#: Bytes of the linear allocation besides the payload, by address length:
+#: IPv4 = 20 (iphdr) + 8 (udphdr) + 16 (LL_RESERVED_SPACE of lo) + 15
+#: (``alloc_extra = hh_len + 15``); IPv6 = 40 + 8 + 16 + 8 (``sizeof(struct
+#: frag_hdr)``, reserved by ``__ip6_append_data``).
+_HEAD_EXTRA = {4: 59, 16: 72}
+#: Loopback's MTU; an IPv6 datagram above it is fragmented and reassembled,
+#: and the reassembled skb measured 67144 bytes for every such size.
+_LO_MTU = 65536
+_IPV6_REASSEMBLED = 67144
+
+
+def udp_truesize(payload: int, address_len: int) -> int:
+    """``skb->truesize`` of a UDP datagram of *payload* bytes sent over loopback.
+
+    ``__ip_append_data``/``__ip6_append_data`` allocate one skb with
+    ``sock_alloc_send_skb(payload + headers + alloc_extra)`` while that stays
+    below ``SKB_MAX_ALLOC``; ``__alloc_skb`` then takes the 576-byte small
+    head when ``SKB_DATA_ALIGN(size) + shared_info`` fits it, else a kmalloc
+    bucket (a power of two; above 8 KiB, whole pages, still a power of two);
+    ``truesize`` is that plus the ``sk_buff``.  A larger datagram has a small
+    linear head (the headers) and the payload in page fragments, charged
+    byte for byte.  Measured on Linux 6.18 (x86-64) with SO_MEMINFO for every
+    size from 0 to 20000 and at 65000/max, IPv4 and IPv6: 0-197 bytes cost
+    832 (IPv6: 0-184), then 1280, 2304, 4352, 8448, 16640, and from 16005
+    (IPv6 15992) 832 + payload.  So the default 212992-byte SO_RCVBUF holds
+    256 small datagrams, an 8192-byte one 9.
+    """
+    head = payload + _HEAD_EXTRA[address_len]
+    if address_len == 16 and payload + 48 > _LO_MTU:
+        return _IPV6_REASSEMBLED
+    paged = 0
+    if head >= _SKB_MAX_ALLOC:
+        head, paged = _HEAD_EXTRA[address_len], payload
+    size = ((head + 63) & ~63) + _SHINFO_SIZE
+    size = _SMALL_HEAD if size <= _SMALL_HEAD else 1 << (size - 1).bit_length()
+    return _SKB_SIZE + size + paged
 
 
 class UdpOps(InetOps):
     """``inet_dgram_ops`` + ``udp_prot`` (``udpv6_prot``) for one family."""
 
-    def __init__(self, kernel: FakeKernel, family: int, type_: int) -> None:
+    def __init__(self, kernel: FakeKernel, family: int, type_: int, *, lite: bool = False) -> None:
         super().__init__(kernel, family, type_)
-        self.name = "udp" if family == self.AF_INET else "udp6"
-        self.option_level = self.c("IPPROTO_UDP")
+        #: UDP-Lite (``udplite_prot``, RFC 3828): UDP with a checksum that may
+        #: cover only the start of the datagram, in its own port table.
+        self.lite = lite
+        self.name = ("udplite" if lite else "udp") + ("" if family == self.AF_INET else "6")
+        self.option_level = udp = self.c("IPPROTO_UDP")
+        self.AF_INET6 = self.c("AF_INET6")
+        constants = self.abi.constants
+        self.SEND_CSCOV = (udp, constants.get("UDPLITE_SEND_CSCOV", -1))
+        self.RECV_CSCOV = (udp, constants.get("UDPLITE_RECV_CSCOV", -1))
+        if lite:
+            self.ports = kernel._inet.udplite_ports
+
+    def table(self, host: InetHost) -> PortTable:
+        """The port table datagrams of this protocol are delivered through on *host*."""
+        return host.udplite_ports if self.lite else host.ports
 
     def connect(self, fd: int, file: OpenFile, addr: bytes) -> None:
-        """``ip4_datagram_connect``: the default destination; AF_UNSPEC dissolves it."""
+        """``ip4_datagram_connect``: the default destination; AF_UNSPEC dissolves it.
+
+        A wildcard destination means the loopback address (``ip_route_connect``),
+        which ``getpeername`` then reports, and the local name takes the
+        route's source address.
+        """
         sock = file.sock
         if self.is_unspec(addr):
-            sock.peer_name = None
-            sock.state = "unconnected"
+            self.disconnect_udp(sock)
             return
         target = self.parse(sock, addr, for_bind=False)
         self.host.route(self.family, target)
+        target = InetHost.loopback(target)
         self.autobind(sock)
-        sock.peer_name = target
+        sock.peer_name = attrs.evolve(target, flowinfo=0, scope_id=0)
         sock.name = InetHost.source_name(sock, target)
         sock.state = "connected"
+
+    def disconnect_udp(self, sock: FakeSocket) -> None:
+        """``__udp_disconnect``: no peer; the local address and port go back to what
+        ``bind`` fixed -- an address not bound explicitly becomes the wildcard
+        again, a port not bound explicitly is released (``getsockname`` then
+        says port 0, and the next send autobinds a new one)."""
+        sock.peer_name = None
+        sock.state = "unconnected"
+        if not isinstance(sock.name, InetName):
+            return
+        if not sock.userlocks & SOCK_BINDADDR_LOCK:
+            sock.name = attrs.evolve(sock.name, packed=self.any_addr)
+        if not sock.userlocks & SOCK_BINDPORT_LOCK:
+            self.ports.remove(sock)
+            sock.name = None if not sock.userlocks & SOCK_BINDADDR_LOCK else attrs.evolve(sock.name, port=0)
 
     def sendmsg(
         self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
-        """``udp_sendmsg`` on loopback: delivered at once, dropped when the receiver is full."""
+        """``inet_sendmsg`` + ``udp_sendmsg`` on loopback: delivered at once, dropped
+        when the receiver is full.
+
+        In Linux's order: the autobind (``inet_send_prepare``), the length
+        above 0xFFFF, the destination (EDESTADDRREQ, EINVAL for port 0), the
+        route, the payload above the IP limit (EMSGSIZE), then
+        ``sock_alloc_send_skb``: a pending error (an ICMP port unreachable:
+        ECONNREFUSED, reported once) and SEND_SHUTDOWN (EPIPE).
+        """
+        self.autobind(sock)
+        if len(data) > 0xFFFF:
+            self.fail("EMSGSIZE")
         if addr:
             target = self.parse(sock, addr, for_bind=False)
+            if target.port == 0:
+                self.fail("EINVAL")
         else:
             if sock.peer_name is None:
                 self.fail("EDESTADDRREQ")
             assert isinstance(sock.peer_name, InetName)
             target = sock.peer_name
+        destination = self.host.route(self.family, target)
+        target = InetHost.loopback(target)
         if len(data) > UDP_MAX_PAYLOAD[len(target.packed)]:
             self.fail("EMSGSIZE")
-        destination = self.host.route(self.family, target)
-        if target.port == 0:
-            self.fail("EINVAL")
-        self.autobind(sock)
-        source = InetHost.source_name(sock, InetHost.loopback(target))
+        self.check_send_error(sock)
+        if sock.shutdown & SEND_SHUTDOWN:
+            self.fail("EPIPE")
+        source = InetHost.source_name(sock, target)
         self.deliver(destination, sock, source, target, data)
         return len(data)
 
     def deliver(self, host: InetHost, sock: FakeSocket, source: InetName, target: InetName, data: bytes) -> None:
         """The datagram arrives at *host* (``__udp4_lib_lookup`` + ``udp_queue_rcv_skb``)."""
-        receiver = None
-        for other in host.ports.bound(sock.family, sock.type, target.port):
-            assert isinstance(other.name, InetName)
-            if other.name.packed == target.packed or not any(other.name.packed) or not any(target.packed):
-                # A connected receiver takes only datagrams from its peer.
-                if other.peer_name is None or other.peer_name == attrs.evolve(source, flowinfo=0, scope_id=0):
-                    receiver = other
-                    break
+        receiver = self.lookup(host, sock, source, target)
         if receiver is None:
-            # ICMP port unreachable: a connected socket learns ECONNREFUSED.
-            if sock.peer_name is not None:
+            # ICMP port unreachable: __udp4_lib_err finds the sender by its
+            # 4-tuple, so only a socket connected to this destination hears it.
+            if sock.peer_name is not None and sock.peer_name == attrs.evolve(target, flowinfo=0, scope_id=0):
                 sock.error = self.errno("ECONNREFUSED")
             return
-        cost = truesize(len(data))
-        if receiver.rmem + cost > receiver.rcvbuf:
-            return  # __udp_enqueue_schedule_skb: dropped, not an error.
+        if self.lite and not self.coverage_accepted(sock, receiver, len(data)):
+            return
+        cost = udp_truesize(len(data), len(target.packed))
+        # __udp_enqueue_schedule_skb: drop when the buffer would overflow,
+        # unless the queue is empty (one datagram always fits).  Not an error.
+        if receiver.rmem and receiver.rmem + cost > receiver.rcvbuf:
+            return
+        if receiver.family != source.family:
+            # A dual-stack AF_INET6 socket sees the IPv4 sender as ::ffff:a.b.c.d.
+            source = InetName(receiver.family, bytes(10) + b"\xff\xff" + source.packed, source.port)
         segment = Segment(data, self.kernel._process_credentials, source=build_inet(self.abi, source), cost=cost)
         receiver.rmem += cost
         receiver.receive_queue.append(segment)
 
+    def coverage_accepted(self, sock: FakeSocket, receiver: FakeSocket, size: int) -> bool:
+        """UDP-Lite: whether *receiver* takes a datagram of *size* bytes from *sock*.
+
+        The sender's UDPLITE_SEND_CSCOV below the UDP length (``size`` + 8)
+        makes the coverage partial (``udplite_sender_cscov``; 0 means full).
+        A receiver that set UDPLITE_RECV_CSCOV drops a partially covered
+        datagram when its minimum is 0 (full coverage wanted) or above the
+        datagram's coverage (``udp_queue_rcv_one_skb``).  Loopback corrupts
+        nothing, so a covered datagram is always intact.
+        """
+        sent = sock.options.get(self.SEND_CSCOV, 0)
+        assert isinstance(sent, int)
+        if not 0 < sent < size + 8:
+            return True
+        wanted = receiver.options.get(self.RECV_CSCOV)
+        if wanted is None:
+            return True
+        assert isinstance(wanted, int)
+        return wanted != 0 and sent >= wanted
+
+    def lookup(self, host: InetHost, sock: FakeSocket, source: InetName, target: InetName) -> FakeSocket | None:
+        """``__udp4_lib_lookup``/``__udp6_lib_lookup``: the best-scoring socket on the port.
+
+        A socket matches when its address is the destination or the wildcard
+        and, if connected, its peer is the sender; the exact address, a
+        connected socket and (for IPv4) an AF_INET socket score higher
+        (``compute_score``).  An IPv4 datagram also reaches an AF_INET6
+        socket bound to ``::`` without IPV6_V6ONLY.
+        """
+        families = [sock.family]
+        if sock.family == self.AF_INET:
+            families.append(self.AF_INET6)
+        sender = attrs.evolve(source, flowinfo=0, scope_id=0)
+        best: FakeSocket | None = None
+        best_score = -1
+        options = self.kernel._options
+        for family in families:
+            for other in self.table(host).bound(family, sock.type, target.port):
+                assert isinstance(other.name, InetName)
+                if family != sock.family:
+                    if any(other.name.packed) or options.v6only(other):
+                        continue
+                    score = 0
+                elif other.name.packed == target.packed:
+                    score = 5
+                elif not any(other.name.packed):
+                    score = 1
+                else:
+                    continue
+                if other.peer_name is not None:
+                    if other.peer_name != sender:
+                        continue
+                    score += 4
+                if score > best_score:
+                    best, best_score = other, score
+        return best
+
     def recvmsg(self, fd: int, call: str, sock: FakeSocket, size: int, flags: int, nonblocking: bool) -> Received:
-        return self.datagram_read(fd, call, sock, size, flags, nonblocking)
+        """``udp_recvmsg``: a pending error comes first, even before queued datagrams
+        (``__skb_recv_udp`` checks ``sock_error`` before the queue)."""
+        self.check_send_error(sock)
+        received = self.datagram_read(fd, call, sock, size, flags, nonblocking)
+        if flags & self.MSG_PEEK and sock.reader_queue == 0:
+            # __skb_recv_udp splices the receive queue into the reader queue
+            # when that is empty, for a peek too (a read does it in drop_segment).
+            sock.reader_queue = len(sock.receive_queue)
+        return received
+
+    def drop_segment(self, sock: FakeSocket, segment: Segment) -> None:
+        """``udp_rmem_release``: a read datagram's memory is released in batches.
+
+        Its truesize adds to ``forward_deficit``, which goes back to
+        ``sk_rmem_alloc`` only once it reaches ``forward_threshold``
+        (SO_RCVBUF / 4) or the reader queue (what the first read after it was
+        empty took off the receive queue) is empty.  Measured: with the
+        default buffer full of 256 small datagrams, 63 reads make room for
+        none, the 64th for 64.
+        """
+        if sock.reader_queue == 0:
+            sock.reader_queue = len(sock.receive_queue) + 1  # the splice, this one included
+        sock.reader_queue -= 1
+        sock.forward_deficit += segment.cost
+        if sock.forward_deficit >= sock.rcvbuf >> 2 or sock.reader_queue == 0:
+            sock.rmem -= sock.forward_deficit
+            sock.forward_deficit = 0
 
     def poll(self, sock: FakeSocket) -> int:
         """``udp_poll`` / ``datagram_poll``: writable while ``sock_writeable``."""
@@ -103,3 +288,4 @@ class UdpOps(InetOps):
         if sock.wmem < sock.sndbuf // 2:
             mask |= self.POLLOUT
         return mask
+
