@@ -9,11 +9,21 @@ destination.  Today only this host's loopback exists, so a route either comes
 back here or fails with ENETUNREACH; a simulated network would answer with
 another host's :class:`InetHost` (behind a link), and TCP's connect/transmit
 and UDP's send would go through it unchanged.
+
+Packets (the seam with ``_network``): :class:`Packet` is what crosses between
+hosts.  :meth:`InetHost.output` is the only way one leaves a host and
+:meth:`InetHost.input` the only way one arrives (it calls the input function
+the protocol registered for the packet's family and protocol).  A host of no
+network delivers local packets at once, inside the sending syscall; a host a
+:class:`~sansock_fake.Network` owns hands every other packet to the network,
+which carries it over a link and calls the destination's ``input`` later in
+virtual time (or drops it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -27,7 +37,7 @@ if TYPE_CHECKING:
 
     from ._kernel import FakeKernel
 
-__all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS"]
+__all__ = ["InetHost", "PortTable", "InetOps", "Packet", "Router", "inet_create", "EPHEMERAL_PORTS"]
 
 #: /proc/sys/net/ipv4/ip_local_port_range.
 EPHEMERAL_PORTS = range(32768, 61000)
@@ -116,27 +126,109 @@ class PortTable:
                 bound.remove(sock)
 
 
+@attrs.frozen
+class Packet:
+    """An IP packet between two hosts: a TCP segment or a UDP datagram.
+
+    ``payload`` is what the protocol's input function reads (a TCP segment of
+    ``_tcp``, the datagram's ``bytes`` for UDP); ``size`` is how many bytes it
+    takes on the wire (the payload's length: a link's bandwidth delays it).
+    """
+
+    family: int
+    proto: int
+    src: InetName
+    dst: InetName
+    payload: object
+    size: int
+
+
+class Router(Protocol):
+    """What a host's IP layer asks of the network that owns it (``_network``)."""
+
+    def transmit(self, host: InetHost, packet: Packet) -> None:
+        """Carry *packet* from *host* to whoever has its destination address (or drop it)."""
+
+
 @attrs.define(eq=False)
 class InetHost:
     """One host's IP layer: its addresses, its :class:`PortTable`, its routes."""
 
     abi: ABI
     ports: PortTable = attrs.field(factory=PortTable)
+    #: The host's name in a network (traces, messages).
+    name: str = "localhost"
+    #: The addresses of its network interface (eth0): (family, packed), in the
+    #: order given; loopback addresses are not listed (they are always local).
+    addresses: list[tuple[int, bytes]] = attrs.field(factory=list)
+    #: The network that carries packets to other hosts (None: loopback only).
+    router: Router | None = None
+    #: (family, protocol) -> the protocol's input function (``tcp_v4_rcv``, ``udp_rcv``).
+    handlers: dict[tuple[int, int], Callable[[Packet], None]] = attrs.field(factory=dict)
+    #: (family, protocol) -> what the protocol does when the network gives up
+    #: on a packet it sent (TCP: the connection fails with the errno, ETIMEDOUT).
+    give_up: dict[tuple[int, int], Callable[[Packet, int], None]] = attrs.field(factory=dict)
 
     def is_local(self, family: int, packed: bytes) -> bool:
-        """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``)."""
+        """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``, its interface's)."""
         if family == self.abi.const("AF_INET"):
-            return packed == b"\0\0\0\0" or packed[0] == 127
-        return packed in (bytes(16), bytes(15) + b"\1")
+            if packed == b"\0\0\0\0" or packed[0] == 127:
+                return True
+        elif packed in (bytes(16), bytes(15) + b"\1"):
+            return True
+        return (family, packed) in self.addresses
 
     def route(self, family: int, target: InetName) -> InetHost:
         """The host that answers *target* (``ip_route_connect``): ENETUNREACH when none.
 
-        Only the loopback interface exists, so that is this host or nothing.
+        Without a network only the loopback interface exists, so that is this
+        host or nothing.  On a network every host has a default route out of
+        its interface for each family it has an address of (so an address no
+        host has is reachable as far as ``connect``/``sendto`` can tell: its
+        packets are black-holed); this host is returned, and what leaves goes
+        through :meth:`output`.
         """
         if not self.is_local(family, target.packed):
-            raise_errno(self.abi.errno("ENETUNREACH"))
+            if self.router is None or not any(fam == family for fam, _packed in self.addresses):
+                raise_errno(self.abi.errno("ENETUNREACH"))
         return self
+
+    def source_address(self, family: int, target: bytes) -> bytes:
+        """The source address for *target* (``inet_select_addr``/``ipv6_dev_get_saddr``):
+        the target itself when local, else the interface's first address of the family."""
+        if self.is_local(family, target) and any(target):
+            return target
+        for fam, packed in self.addresses:
+            if fam == family and not self.is_local(family, target):
+                return packed
+        return target
+
+    def local_name(self, sock: FakeSocket, peer: InetName) -> InetName:
+        """The local name a socket sending to *peer* has: a wildcard address
+        becomes the route's source address (the port stays)."""
+        assert isinstance(sock.name, InetName)
+        if any(sock.name.packed):
+            return sock.name
+        return attrs.evolve(sock.name, packed=self.source_address(sock.family, self.loopback(peer).packed))
+
+    def output(self, packet: Packet) -> None:
+        """``ip_local_out``: a local destination gets it now; others go to the network."""
+        if self.router is None or self.is_local(packet.family, packet.dst.packed):
+            self.input(packet)
+        else:
+            self.router.transmit(self, packet)
+
+    def unreachable(self, packet: Packet, errno: int) -> None:
+        """The network stopped retransmitting *packet*, sent by this host: the protocol learns *errno*."""
+        handler = self.give_up.get((packet.family, packet.proto))
+        if handler is not None:
+            handler(packet, errno)
+
+    def input(self, packet: Packet) -> None:
+        """``ip_local_deliver``: the protocol's input function takes it (dropped when none)."""
+        handler = self.handlers.get((packet.family, packet.proto))
+        if handler is not None:
+            handler(packet)
 
     @staticmethod
     def loopback(target: InetName) -> InetName:

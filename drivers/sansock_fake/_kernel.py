@@ -30,6 +30,7 @@ from ._af_unix import UnixNames
 from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
+from ._host import HostMethods
 from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, OpenFile
 from ._oserror import raise_errno
@@ -43,6 +44,8 @@ from ._unix_garbage import InFlight
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
+
+    from ._network import Network
 
 __all__ = ["FakeKernel"]
 
@@ -90,7 +93,7 @@ def _nr_open() -> int | None:
 
 
 @attrs.define(eq=False)
-class FakeKernel:
+class FakeKernel(HostMethods):
     """An in-memory Linux kernel implementing the ``sansock.Driver`` protocol.
 
     >>> kernel = FakeKernel()
@@ -138,6 +141,8 @@ class FakeKernel:
     trace_limit: int | None = attrs.field(default=TRACE_LIMIT, kw_only=True)
     trace: Trace = attrs.field(init=False)
     resolver: Resolver = attrs.field(init=False)
+    #: The :class:`~sansock_fake.Network` this kernel is a host of (None: a lone kernel).
+    network: Network | None = attrs.field(default=None, init=False)
     _scheduler: Scheduler = attrs.field(init=False)
     _fds: dict[int, FdSlot] = attrs.field(factory=dict, init=False)
     #: Freed fds below ``_fd_high`` (a min-heap; may hold fds taken again) and
@@ -263,8 +268,7 @@ class FakeKernel:
     def advance_clock(self, seconds: float) -> None:
         """Move the virtual clock forward (for tests that need time to pass)."""
         with self._scheduler.condition:
-            self._scheduler.now_ns += int(seconds * 1_000_000_000)
-            self._scheduler.condition.notify_all()
+            self._scheduler.advance_to(self._scheduler.now_ns + int(seconds * 1_000_000_000))
 
     def _revents(self, fd: int) -> int:
         """What ``poll`` reports for *fd*: the protocol's ``poll`` (POLLNVAL for a closed fd)."""
