@@ -255,7 +255,9 @@ class Hello(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        body = f"hello from {self.server.server_address[0]} to {self.client_address[0]}".encode()
+        address = self.server.server_address
+        assert isinstance(address, tuple)
+        body = f"hello from {address[0]} to {self.client_address[0]}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
