@@ -10,6 +10,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -419,3 +422,57 @@ def test_fake_network_fixture_reports_the_seed_and_replays_it(pytester: pytest.P
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sansock-seed=4242")
     result.stdout.fnmatch_lines(["*fake_network seed: 4242 (replay with pytest --sansock-seed=4242)*"])
     result.assert_outcomes(failed=1)
+
+
+@pytest.mark.threads
+def test_a_thread_blocked_on_a_crashed_host_gets_ebadf() -> None:
+    net, _a, b = two_hosts(latency=0.010)
+    receiver = b.socket(b.AF_INET, b.SOCK_DGRAM)
+    receiver.bind(("0.0.0.0", 9000))
+    listener = b.socket(b.AF_INET, b.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 8080))
+    listener.listen()
+    seen: dict[str, str] = {}
+
+    def wait(name: str, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except OSError as exc:
+            seen[name] = f"{type(exc).__name__} {exc.errno}"
+
+    threads = [threading.Thread(target=wait, args=("recv", lambda: receiver.recv(1))),
+               threading.Thread(target=wait, args=("accept", listener.accept))]
+    for t in threads:
+        t.start()
+    server = net.hosts["server"]
+    deadline = time.monotonic() + 30
+    while len(server.blocked_threads()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)  # real time, bounded: until both are blocked in the kernel
+    server.crash()
+    for t in threads:
+        t.join(30)
+    assert seen == {"recv": "OSError 9", "accept": "OSError 22"}
+    receiver.detach()
+    listener.detach()
+
+
+# -- the scheduler's timers ------------------------------------------------------------------
+
+
+def test_timers_fire_in_time_order_and_in_the_order_set_for_equal_times() -> None:
+    net = Network(seed=1)
+    kernel = net.add_host("h", "10.0.0.1")
+    fired: list[str] = []
+    scheduler = kernel._scheduler
+    with scheduler.condition:
+        base = scheduler.now_ns
+        scheduler.call_at(base + 3, lambda: fired.append("c"))
+        scheduler.call_at(base + 1, lambda: fired.append("a"))
+        scheduler.call_at(base + 1, lambda: fired.append("b"))
+        scheduler.call_at(base + 10 * S, lambda: fired.append("late"))
+    kernel.advance_clock(1e-9 * 5)
+    assert fired == ["a", "b", "c"]
+    assert net.in_flight() == 1
+    kernel.advance_clock(20)
+    assert fired == ["a", "b", "c", "late"]
+    assert net.monotonic_ns() == base + 5 + 20 * S  # advance_clock moves by exactly what it is told

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from ._objects import SHUTDOWN_MASK
+
 if TYPE_CHECKING:
     from ._faults import Trace
     from ._kernel import FakeKernel
@@ -33,10 +35,24 @@ class HostMethods:
         kernel.trace = trace
 
     def _power_off(self) -> None:
-        """Every fd closes (what a crash leaves: nothing); the network drops what they send."""
+        """Every fd closes (what a crash leaves: nothing); the network drops what they send.
+
+        Python cannot stop the threads that ran the host's programs: a call
+        they are blocked in wakes and fails (``EBADF``: the fd is gone; a
+        blocked ``accept`` gets ``EINVAL``, as on a listener shut down), and
+        every later call on the host's old fds gets ``EBADF``.
+        """
         kernel = cast("FakeKernel", self)
+        sockets = [kernel._fds[fd].file.sock for fd in sorted(kernel._fds)]
         for fd in sorted(kernel._fds):
             kernel._close_fd(fd)
+        ebadf = kernel._e("EBADF")
+        for sock in sockets:
+            sock.error = ebadf
+            sock.shutdown = SHUTDOWN_MASK
+            if sock.state == "listening":
+                sock.state = "closed"
+        kernel._scheduler.condition.notify_all()
 
     def _network_owner(self) -> Network:
         network = cast("FakeKernel", self).network
