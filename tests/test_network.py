@@ -476,3 +476,20 @@ def test_timers_fire_in_time_order_and_in_the_order_set_for_equal_times() -> Non
     kernel.advance_clock(20)
     assert fired == ["a", "b", "c", "late"]
     assert net.monotonic_ns() == base + 5 + 20 * S  # advance_clock moves by exactly what it is told
+
+
+def test_call_later_runs_a_fault_at_its_virtual_time() -> None:
+    net, a, b = two_hosts(latency=0.010)
+    sender, receiver = udp_pair(net, a, b)
+    net.partition("client", "server")
+    net.call_later(2.0, net.heal)
+    net.call_later(2.0, lambda: sender.sendto(b"after heal", ("10.0.0.2", 9000)))
+    start = net.monotonic_ns()
+    assert receiver.recv(20) == b"after heal"
+    assert net.monotonic_ns() - start == 2 * S + 10 * MS
+    heals = [e.time_ns - start for e in net.trace if e.kind == "heal"]
+    assert heals == [2 * S]
+    with pytest.raises(ValueError):
+        net.call_later(-1, net.heal)
+    sender.close()
+    receiver.close()

@@ -201,6 +201,16 @@ class Network:
         with self._scheduler.condition:
             return self._scheduler.pending_timers()
 
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> None:
+        """Run *callback* when *seconds* of virtual time have passed (a fault on a schedule:
+        ``net.call_later(2.5, net.heal)``).  It runs holding the network's lock, in
+        whichever thread moved the clock; it may call the network's and hosts' methods."""
+        seconds = float(seconds)
+        if not (seconds >= 0 and seconds != float("inf")):
+            raise ValueError("a delay is a finite number of seconds, not negative")
+        with self._scheduler.condition:
+            self._scheduler.call_at(self._scheduler.now_ns + int(seconds * 1_000_000_000), lambda: None if callback() else None)
+
     def _record(self, host: str, kind: str, text: str) -> None:
         self.trace.record(NetEvent(self._scheduler.now_ns, host, kind, text))
 
