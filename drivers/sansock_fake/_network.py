@@ -443,12 +443,26 @@ class Network:
         rto = TCP_TIMEOUT_INIT_NS if syn else TCP_RTO_MIN_NS
         self._schedule_retry(key, rto, 0, TCP_SYN_RETRIES if syn else TCP_RETRIES2)
 
+    def _still_wanted(self, host: InetHost, packet: Packet) -> bool:
+        """Whether the socket that sent *packet* still exists (Linux stops a socket's
+        retransmission timer when the socket is closed before it connected, or reset)."""
+        for sock in host.ports.bound(packet.family, self.abi.const("SOCK_STREAM"), packet.src.port):
+            name = sock.name
+            if isinstance(name, InetName) and (name.packed == packet.src.packed or not any(name.packed)):
+                if not sock.released:
+                    return True
+        return False
+
     def _schedule_retry(self, key: tuple[str, InetName, InetName], rto: int, attempt: int, limit: int) -> None:
         def retry() -> None:
             queue = self._stalled.get(key)
             if queue is None:
                 return  # the host crashed
             src, head = key[0], queue[0]
+            if not self._still_wanted(self.hosts[src]._inet, head):
+                del self._stalled[key]
+                self._record(src, "drop", f"{_describe(head)} (not sent again: its socket is gone)")
+                return
             dst = self._owners.get((head.family, head.dst.packed))
             why = "no such host" if dst is None else self._blocked(src, dst)
             if why is None:
