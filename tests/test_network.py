@@ -493,3 +493,21 @@ def test_call_later_runs_a_fault_at_its_virtual_time() -> None:
         net.call_later(-1, net.heal)
     sender.close()
     receiver.close()
+
+
+def test_stdlib_code_under_patch_stdlib_of_a_host_uses_the_network() -> None:
+    import socket as stdlib
+
+    from sansock_fake import patch_stdlib
+
+    net, _a, b = two_hosts(latency=0.030)
+    receiver = b.socket(b.AF_INET, b.SOCK_DGRAM)
+    receiver.bind(("0.0.0.0", 9000))
+    with patch_stdlib(net.hosts["client"]):
+        assert stdlib.gethostname() == "client"
+        assert stdlib.gethostbyname("server") == "10.0.0.2"
+        with stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM) as s:
+            s.sendto(b"from the stdlib", ("server", 9000))
+    assert receiver.recvfrom(100) == (b"from the stdlib", ("10.0.0.1", 32768))
+    assert net.monotonic_ns() - 1000 * S == 30 * MS
+    receiver.close()
