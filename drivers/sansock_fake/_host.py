@@ -46,12 +46,15 @@ class HostMethods:
         Python cannot stop the threads that ran the host's programs: a call
         they are blocked in wakes and fails (``EBADF``: the fd is gone; a
         blocked ``accept`` gets ``EINVAL``, as on a listener shut down), and
-        every later call on the host's old fds gets ``EBADF``.
+        every later call on the host's old fds gets ``EBADF``, but ``close``,
+        which succeeds once (a program's cleanup should not fail because
+        its process should have been gone).
         """
         kernel = cast("FakeKernel", self)
         sockets = [kernel._fds[fd].file.sock for fd in sorted(kernel._fds)]
         for fd in sorted(kernel._fds):
             kernel._close_fd(fd)
+            self._dead_fds.add(fd)
         ebadf = kernel._e("EBADF")
         for sock in sockets:
             sock.error = ebadf
@@ -59,6 +62,23 @@ class HostMethods:
             if sock.state == "listening":
                 sock.state = "closed"
         kernel._scheduler.condition.notify_all()
+
+    @property
+    def _dead_fds(self) -> set[int]:
+        """The fds the host had when it crashed, not closed since by the program."""
+        kernel = cast("FakeKernel", self)
+        if kernel.network is None:
+            return set()
+        return kernel.network._dead_fds.setdefault(kernel._inet.name, set())
+
+    def _forget_dead_fd(self, fd: int) -> bool:
+        """``close`` of an fd the crash took: the program closing it succeeds (once), as
+        its process would have been gone; every other call on it gets ``EBADF``."""
+        dead = self._dead_fds
+        if fd in dead:
+            dead.discard(fd)
+            return True
+        return False
 
     def _network_owner(self) -> Network:
         network = cast("FakeKernel", self).network

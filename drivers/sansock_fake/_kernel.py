@@ -344,6 +344,8 @@ class FakeKernel(HostMethods):
 
     @syscall(fd=C_INT)
     def close(self, fd: int) -> None:
+        if fd not in self._fds and self._forget_dead_fd(fd):
+            return  # an fd of the host before it crashed (see _host)
         self._slot(fd)
         self._close_fd(fd)
 

@@ -181,6 +181,8 @@ class Network:
         #: Directed (from, to) pairs whose packets are dropped; "*" matches any host.
         self._partitions: set[tuple[str, str]] = set()
         self._down: set[str] = set()
+        #: Per host: the fds a crash closed that its program has not closed since.
+        self._dead_fds: dict[str, set[int]] = {}
         #: TCP packets waiting for a path that drops them, per connection and direction.
         self._stalled: dict[tuple[str, InetName, InetName], deque[Packet]] = {}
 
@@ -373,7 +375,7 @@ class Network:
         with self._scheduler.condition:
             name = self._name_of(kernel)
             self._down.add(name)
-            self._record(name, "crash", "")
+            self._record(name, "crash", f"its {len(kernel._fds)} open fds closed; silent until restart")
             for key in [k for k in self._stalled if k[0] == name]:
                 del self._stalled[key]
             kernel._power_off()
@@ -384,7 +386,7 @@ class Network:
         with self._scheduler.condition:
             name = self._name_of(kernel)
             self._down.discard(name)
-            self._record(name, "restart", "")
+            self._record(name, "restart", "no sockets")
             self._scheduler.condition.notify_all()
 
     # -- carrying packets -----------------------------------------------------------------
