@@ -124,7 +124,8 @@ class _HostTrace(Trace):
 
     def record(self, call: str, args: tuple[object, ...], outcome: str) -> None:
         super().record(call, args, outcome)
-        self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
+        if self._network._tracing:
+            self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
 
 
 def _describe(packet: Packet) -> str:
@@ -172,6 +173,7 @@ class Network:
         self._scheduler = Scheduler(idle_grace_s=idle_grace_s, stall_timeout_s=stall_timeout_s)
         #: Every event, timestamped, per host (see :class:`NetTrace`).
         self.trace = NetTrace(trace_limit)
+        self._tracing = trace_limit != 0
         #: The names every host resolves (``net.dns.add/fail/delay``).
         self.dns = Dns()
         self.hosts: dict[str, FakeKernel] = {}
@@ -395,7 +397,8 @@ class Network:
         """``InetHost.output`` of a host of this network, for a packet to another host (lock held)."""
         src = host.name
         dst = self._owners.get((packet.family, packet.dst.packed))
-        self._record(src, "send", _describe(packet))
+        if self._tracing:
+            self._record(src, "send", _describe(packet))
         stream = packet.proto == self.abi.const("IPPROTO_TCP")
         key = (src, packet.src, packet.dst)
         if stream and key in self._stalled:
@@ -435,7 +438,8 @@ class Network:
             else:
                 self._record(dst, "drop", f"{_describe(packet)} ({why})")
             return
-        self._record(dst, "deliver", _describe(packet) + (f" ({note})" if note else ""))
+        if self._tracing:
+            self._record(dst, "deliver", _describe(packet) + (f" ({note})" if note else ""))
         self.hosts[dst]._inet.input(packet)
 
     def _stall(self, key: tuple[str, InetName, InetName], packet: Packet) -> None:
