@@ -9,10 +9,21 @@ destination.  Today only this host's loopback exists, so a route either comes
 back here or fails with ENETUNREACH; a simulated network would answer with
 another host's :class:`InetHost` (behind a link), and TCP's connect/transmit
 and UDP's send would go through it unchanged.
+
+The packet seam: everything TCP puts on the wire is a :class:`Packet` (its
+payload a ``_tcp.Segment``) handed to :meth:`InetHost.output`, the only way a
+packet leaves a host; :meth:`InetHost.input` is the only way one arrives (it
+calls the input function the protocol registered with :func:`register_input`).
+The default ``output`` knows one host: a local destination is delivered to
+this host's ``input`` at once, in the same syscall, under the kernel lock.  A
+simulated network replaces ``output`` on the hosts it owns and calls ``input``
+of the destination host later, from a timer.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -27,7 +38,7 @@ if TYPE_CHECKING:
 
     from ._kernel import FakeKernel
 
-__all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS"]
+__all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS", "Packet", "register_input"]
 
 #: /proc/sys/net/ipv4/ip_local_port_range.
 EPHEMERAL_PORTS = range(32768, 61000)
@@ -116,12 +127,74 @@ class PortTable:
                 bound.remove(sock)
 
 
+@attrs.frozen
+class Packet:
+    """One IP packet between two hosts (or a host and itself).
+
+    *payload* is a TCP ``_tcp.Segment`` (``proto`` IPPROTO_TCP) or the
+    datagram's bytes (IPPROTO_UDP); *size* is the payload bytes on the wire
+    (headers not counted), for a link's bandwidth.
+    """
+
+    family: int
+    proto: int
+    src: InetName
+    dst: InetName
+    payload: object
+    size: int
+
+
+#: proto -> the function a host calls for an arriving packet of that protocol.
+_INPUT: dict[int, Callable[[InetHost, Packet], None]] = {}
+
+
+def register_input(proto: int, handler: Callable[[InetHost, Packet], None]) -> None:
+    """A protocol's receive function (``inet_protos[]``: ``tcp_v4_rcv``...)."""
+    _INPUT[proto] = handler
+
+
 @attrs.define(eq=False)
 class InetHost:
     """One host's IP layer: its addresses, its :class:`PortTable`, its routes."""
 
     abi: ABI
     ports: PortTable = attrs.field(factory=PortTable)
+    #: TCP's established hash (``inet_ehash``): (local, remote) wire names ->
+    #: the socket (a connection, an orphan finishing its close, a TIME_WAIT).
+    tcp_connections: dict[tuple[InetName, InetName], FakeSocket] = attrs.field(factory=dict)
+    #: TIME_WAIT sockets by deadline (a heap of (deadline ns, order, socket)),
+    #: reaped lazily against the clock.
+    tcp_time_wait: list[tuple[int, int, FakeSocket]] = attrs.field(factory=list)
+    #: Packets output while another is being delivered (``softirq`` backlog):
+    #: the default output delivers them in order, never re-entrantly.
+    _backlog: deque[Packet] = attrs.field(factory=deque)
+    _delivering: bool = False
+
+    def output(self, packet: Packet) -> None:
+        """``ip_queue_xmit``: the packet leaves this host (the only way out).
+
+        Without a network the destination is this host (routes were decided
+        when the socket connected): delivered at once, in order.  A packet for
+        an address that is not local is dropped (no route: nothing answers).
+        """
+        if not self.is_local(packet.family, packet.dst.packed):
+            return
+        self._backlog.append(packet)
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            while self._backlog:
+                self.input(self._backlog.popleft())
+        finally:
+            self._delivering = False
+            self._backlog.clear()
+
+    def input(self, packet: Packet) -> None:
+        """``ip_local_deliver``: a packet arrives at this host (the only way in)."""
+        handler = _INPUT.get(packet.proto)
+        if handler is not None:
+            handler(self, packet)
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``)."""
