@@ -11,9 +11,10 @@ another host's :class:`InetHost` (behind a link), and TCP's connect/transmit
 and UDP's send would go through it unchanged.
 
 The packet seam: everything TCP puts on the wire is a :class:`Packet` (its
-payload a ``_tcp.Segment``) handed to :meth:`InetHost.output`, the only way a
-packet leaves a host; :meth:`InetHost.input` is the only way one arrives (it
-calls the input function the protocol registered with :func:`register_input`).
+payload a ``_tcp_state.Segment``) handed to :meth:`InetHost.output`, the only
+way a packet leaves a host; :meth:`InetHost.input` is the only way one arrives
+(it calls the input function the protocol registered in ``handlers`` for the
+packet's family and protocol).
 The default ``output`` knows one host: a local destination is delivered to
 this host's ``input`` at once, in the same syscall, under the kernel lock.  A
 simulated network replaces ``output`` on the hosts it owns and calls ``input``
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
     from ._kernel import FakeKernel
 
-__all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS", "Packet", "register_input"]
+__all__ = ["InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS", "Packet"]
 
 #: /proc/sys/net/ipv4/ip_local_port_range.
 EPHEMERAL_PORTS = range(32768, 61000)
@@ -144,21 +145,17 @@ class Packet:
     size: int
 
 
-#: proto -> the function a host calls for an arriving packet of that protocol.
-_INPUT: dict[int, Callable[[InetHost, Packet], None]] = {}
-
-
-def register_input(proto: int, handler: Callable[[InetHost, Packet], None]) -> None:
-    """A protocol's receive function (``inet_protos[]``: ``tcp_v4_rcv``...)."""
-    _INPUT[proto] = handler
-
-
 @attrs.define(eq=False)
 class InetHost:
     """One host's IP layer: its addresses, its :class:`PortTable`, its routes."""
 
     abi: ABI
     ports: PortTable = attrs.field(factory=PortTable)
+    #: (family, protocol) -> the protocol's input function (``tcp_v4_rcv``...).
+    handlers: dict[tuple[int, int], Callable[[Packet], None]] = attrs.field(factory=dict)
+    #: (family, protocol) -> what the protocol does when the network gives up
+    #: on a packet this host sent (TCP: the connection fails with the errno).
+    give_up: dict[tuple[int, int], Callable[[Packet, int], None]] = attrs.field(factory=dict)
     #: TCP's established hash (``inet_ehash``): (local, remote) wire names ->
     #: the socket (a connection, an orphan finishing its close, a TIME_WAIT).
     tcp_connections: dict[tuple[InetName, InetName], FakeSocket] = attrs.field(factory=dict)
@@ -191,10 +188,17 @@ class InetHost:
             self._backlog.clear()
 
     def input(self, packet: Packet) -> None:
-        """``ip_local_deliver``: a packet arrives at this host (the only way in)."""
-        handler = _INPUT.get(packet.proto)
+        """``ip_local_deliver``: a packet arrives at this host (the only way in);
+        the protocol's input function takes it (dropped when there is none)."""
+        handler = self.handlers.get((packet.family, packet.proto))
         if handler is not None:
-            handler(self, packet)
+            handler(packet)
+
+    def unreachable(self, packet: Packet, errno: int) -> None:
+        """The network stopped retransmitting *packet*, sent by this host: the protocol learns *errno*."""
+        handler = self.give_up.get((packet.family, packet.proto))
+        if handler is not None:
+            handler(packet, errno)
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``)."""

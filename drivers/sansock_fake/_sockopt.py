@@ -258,8 +258,13 @@ class SocketOptions:
             sock.userlocks |= 2
             return
         if sol and option == c("SO_RCVLOWAT"):
-            # sk_setsockopt: a negative value means INT_MAX, 0 means 1.
-            sock.options[(level, option)] = 0x7FFFFFFF if value < 0 else value or 1
+            # sk_setsockopt: a negative value means INT_MAX, 0 means 1;
+            # tcp_set_rcvlowat caps it at half the most the receive buffer may hold.
+            value = 0x7FFFFFFF if value < 0 else value
+            if sock.ops.option_level == self.IPPROTO_TCP:
+                cap = sock.rcvbuf if sock.userlocks & 2 else kernel.tcp_rmem_max
+                value = min(value, cap >> 1)
+            sock.options[(level, option)] = value or 1
             return
         if sol and option == c("SO_PEEK_OFF"):
             raise NotImplementedError("the fake kernel does not model SO_PEEK_OFF peek offsets")

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 from ._addresses import InetName
 from ._control import Credentials
-from ._inet import InetHost, InetOps
+from ._inet import InetHost, InetOps, Packet
 from ._objects import SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_state import (
     SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
-    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, window_update, wire_name,
+    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, window_update, wire_name,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +54,10 @@ class TcpOps(InetOps):
         self.AF_INET6 = self.c("AF_INET6")
         self.MSG_MORE = self.abi.constants.get("MSG_MORE", 0)  # Linux only
         self.SO_LINGER = (self.c("SOL_SOCKET"), self.c("SO_LINGER"))
+        # tcp_v4_rcv / tcp_v6_rcv: the host hands this family's TCP packets to the state machine.
+        host = self.host
+        self.host.handlers[(family, self.c("IPPROTO_TCP"))] = lambda packet: tcp_input(host, packet)
+        self.host.give_up[(family, self.c("IPPROTO_TCP"))] = self.give_up_on
 
     def control(self, sock: FakeSocket) -> TcpControl:
         """The socket's TCP control block (made on first use)."""
@@ -194,14 +198,20 @@ class TcpOps(InetOps):
             return
         self.ports.remove(sock)
 
-    def abort(self, sock: FakeSocket, errno_name: str) -> None:
+    def abort(self, sock: FakeSocket, errno: int) -> None:
         """A connection the network gave up on (``tcp_write_err``): the error, then CLOSED."""
         tcp = sock.tcp
         if tcp is None or tcp.state in ("CLOSED", "LISTEN"):
             return
         if not sock.released:
-            sock.error = self.errno(errno_name)
+            sock.error = errno
         done(sock)
+
+    def give_up_on(self, packet: Packet, errno: int) -> None:
+        """The network stopped retransmitting a segment this host sent: its connection fails."""
+        sock = self.host.tcp_connections.get((packet.src, packet.dst))
+        if sock is not None:
+            self.abort(sock, errno)
 
     # -- data ----------------------------------------------------------------
     def writable(self, sock: FakeSocket) -> bool:
@@ -267,6 +277,10 @@ class TcpOps(InetOps):
                 self.fail("EAGAIN")
             if not self.block(fd, call, lambda: tcp.state != "SYN_SENT", self.kernel._options.rcvtimeo_deadline(sock)):
                 self.fail("EAGAIN")
+        if tcp is not None and tcp.fin_received and not any(seg.remaining for seg in sock.receive_queue):
+            # tcp_recvmsg: SOCK_DONE (a FIN came) gives EOF before a pending
+            # error, which the next send reports (an RST in CLOSE_WAIT: EPIPE).
+            return b"", None, [], b"", 0, 0
         data, creds, files, addr, length, msg_flags = self.stream_read(fd, call, sock, size, flags, nonblocking)
         if not flags & self.MSG_PEEK:
             window_update(sock)

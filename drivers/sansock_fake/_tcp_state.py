@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._addresses import InetName
-from ._inet import InetHost, Packet, register_input
+from ._inet import InetHost, Packet
 from ._objects import RCV_SHUTDOWN, SHUTDOWN_MASK, FakeSocket
 from ._objects import Segment as Skb
 
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Segment", "TcpControl", "tcp_input", "SYN", "ACK", "FIN", "RST",
-    "TCP_TIMEWAIT_LEN_NS", "LOOPBACK_MSS", "TCP_WMEM_MAX",
+    "TCP_TIMEWAIT_LEN_NS", "LOOPBACK_MSS",
 ]
 
 #: Segment flag bits (the header's, in its order).
@@ -61,8 +61,6 @@ _FLAG_NAMES = ((SYN, "SYN"), (ACK, "ACK"), (FIN, "FIN"), (RST, "RST"))
 TCP_TIMEWAIT_LEN_NS = 60 * 1_000_000_000
 #: The MSS over loopback (MTU 65536 - 40 bytes of headers - 12 of timestamps).
 LOOPBACK_MSS = 65483
-#: net.ipv4.tcp_wmem[2]: how far send-buffer autotuning may grow SO_SNDBUF.
-TCP_WMEM_MAX = 4194304
 #: ``sk_userlocks`` bits: SO_SNDBUF / SO_RCVBUF set by the user stop autotuning.
 SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK = 1, 2
 
@@ -115,6 +113,8 @@ class TcpControl:
     rcv_edge: int = 0
     #: Listener: SYNs that found the accept queue full, processed when it has room.
     held_syns: list[Packet] = attrs.field(factory=list)
+    #: A FIN arrived (``SOCK_DONE``): reads give EOF before a pending error.
+    fin_received: bool = False
     #: TIME_WAIT / orphan FIN_WAIT2: the virtual time it ends.
     deadline_ns: int = 0
 
@@ -474,16 +474,21 @@ def state_process(sock: FakeSocket, packet: Packet) -> None:
             if not flags & FIN:
                 send_segment(sock, ACK)
     if flags & FIN:
-        # tcp_fin
+        # tcp_fin: the state changes before the ACK leaves (delivery may re-enter)
+        tcp.fin_received = True
         tcp.rcv_nxt = segment.seq + len(segment.data) + 1
         sock.shutdown |= RCV_SHUTDOWN
-        send_segment(sock, ACK)
         if tcp.state in ("ESTABLISHED", "SYN_RECV"):
             tcp.state = "CLOSE_WAIT"
         elif tcp.state == "FIN_WAIT1":
             tcp.state = "CLOSING"
         elif tcp.state == "FIN_WAIT2":
             time_wait(sock, "TIME_WAIT")
+            tw = tcp.host.tcp_connections.get(tcp.key)
+            if tw is not None:
+                send_segment(tw, ACK)
+            return
+        send_segment(sock, ACK)
 
 
 def window_update(sock: FakeSocket) -> None:
@@ -504,10 +509,9 @@ def send_allowed(sock: FakeSocket) -> bool:
 
 def grow_sndbuf(sock: FakeSocket) -> bool:
     """``tcp_sndbuf_expand``: autotuning doubles SO_SNDBUF up to tcp_wmem[2] unless the user set it."""
-    if sock.userlocks & SOCK_SNDBUF_LOCK or sock.sndbuf >= TCP_WMEM_MAX:
+    limit = sock.ops.kernel.tcp_wmem_max
+    if sock.userlocks & SOCK_SNDBUF_LOCK or sock.sndbuf >= limit:
         return False
-    sock.sndbuf = min(sock.sndbuf * 2, TCP_WMEM_MAX)
+    sock.sndbuf = min(sock.sndbuf * 2, limit)
     return True
 
-
-register_input(6, tcp_input)  # IPPROTO_TCP (IANA's number on every ABI)
