@@ -33,12 +33,6 @@ class HostMethods:
         scheduler.event_names = kernel._poll_names
         kernel._scheduler = scheduler
         kernel.trace = trace
-        # TCP to other hosts in segments (interim: see _tcp_net).
-        from ._tcp_net import NetTcpOps
-
-        c = kernel.abi.const
-        for family in (c("AF_INET"), c("AF_INET6")):
-            kernel._families._protocols[(family, c("SOCK_STREAM"))] = NetTcpOps(kernel, family, c("SOCK_STREAM"))
 
     def _power_off(self) -> None:
         """Every fd closes (what a crash leaves: nothing); the network drops what they send.

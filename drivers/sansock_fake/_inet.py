@@ -10,18 +10,22 @@ back here or fails with ENETUNREACH; a simulated network would answer with
 another host's :class:`InetHost` (behind a link), and TCP's connect/transmit
 and UDP's send would go through it unchanged.
 
-Packets (the seam with ``_network``): :class:`Packet` is what crosses between
-hosts.  :meth:`InetHost.output` is the only way one leaves a host and
-:meth:`InetHost.input` the only way one arrives (it calls the input function
-the protocol registered for the packet's family and protocol).  A host of no
-network delivers local packets at once, inside the sending syscall; a host a
-:class:`~sansock_fake.Network` owns hands every other packet to the network,
-which carries it over a link and calls the destination's ``input`` later in
-virtual time (or drops it).
+The packet seam: everything TCP and UDP put on the wire is a :class:`Packet`
+(its payload a ``_tcp_state.Segment`` or a datagram's bytes) handed to
+:meth:`InetHost.output`, the only way a packet leaves a host;
+:meth:`InetHost.input` is the only way one arrives (it calls the input
+function the protocol registered in ``handlers`` for the packet's family and
+protocol).  A local destination is delivered to this host's ``input`` at
+once, in the same syscall, under the kernel lock, in order (never
+re-entrantly).  A host a :class:`~sansock_fake.Network` owns (``router``)
+hands every other packet to the network, which carries it over a link and
+calls the destination's ``input`` later in virtual time, from a timer (or
+drops it).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -128,11 +132,11 @@ class PortTable:
 
 @attrs.frozen
 class Packet:
-    """An IP packet between two hosts: a TCP segment or a UDP datagram.
+    """One IP packet between two hosts (or a host and itself).
 
-    ``payload`` is what the protocol's input function reads (a TCP segment of
-    ``_tcp``, the datagram's ``bytes`` for UDP); ``size`` is how many bytes it
-    takes on the wire (the payload's length: a link's bandwidth delays it).
+    *payload* is a TCP ``_tcp_state.Segment`` (``proto`` IPPROTO_TCP) or the
+    datagram's bytes (IPPROTO_UDP); *size* is the payload bytes on the wire
+    (headers not counted), for a link's bandwidth.
     """
 
     family: int
@@ -168,6 +172,16 @@ class InetHost:
     #: (family, protocol) -> what the protocol does when the network gives up
     #: on a packet it sent (TCP: the connection fails with the errno, ETIMEDOUT).
     give_up: dict[tuple[int, int], Callable[[Packet, int], None]] = attrs.field(factory=dict)
+    #: TCP's established hash (``inet_ehash``): (local, remote) wire names ->
+    #: the socket (a connection, an orphan finishing its close, a TIME_WAIT).
+    tcp_connections: dict[tuple[InetName, InetName], FakeSocket] = attrs.field(factory=dict)
+    #: TIME_WAIT sockets by deadline (a heap of (deadline ns, order, socket)),
+    #: reaped lazily against the clock.
+    tcp_time_wait: list[tuple[int, int, FakeSocket]] = attrs.field(factory=list)
+    #: Packets output while another is being delivered (``softirq`` backlog):
+    #: the default output delivers them in order, never re-entrantly.
+    _backlog: deque[Packet] = attrs.field(factory=deque)
+    _delivering: bool = False
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``, its interface's)."""
@@ -212,11 +226,27 @@ class InetHost:
         return attrs.evolve(sock.name, packed=self.source_address(sock.family, self.loopback(peer).packed))
 
     def output(self, packet: Packet) -> None:
-        """``ip_local_out``: a local destination gets it now; others go to the network."""
-        if self.router is None or self.is_local(packet.family, packet.dst.packed):
-            self.input(packet)
-        else:
-            self.router.transmit(self, packet)
+        """``ip_queue_xmit``: the packet leaves this host (the only way out).
+
+        A local destination is delivered at once, in order (a packet output
+        while another is delivered waits in the backlog).  Any other goes to
+        the network (``router``); without one it is dropped (no route: the
+        socket's connect or send decided that already).
+        """
+        if not self.is_local(packet.family, packet.dst.packed):
+            if self.router is not None:
+                self.router.transmit(self, packet)
+            return
+        self._backlog.append(packet)
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            while self._backlog:
+                self.input(self._backlog.popleft())
+        finally:
+            self._delivering = False
+            self._backlog.clear()
 
     def unreachable(self, packet: Packet, errno: int) -> None:
         """The network stopped retransmitting *packet*, sent by this host: the protocol learns *errno*."""

@@ -130,6 +130,10 @@ class FakeKernel(HostMethods):
     #: net.core.optmem_max: ``sendmsg`` control data of this size or more gets
     #: ENOBUFS (``sock_kmalloc``).  The default is Linux's since 6.9 (20480 before).
     optmem_max: int = attrs.field(default=OPTMEM_MAX, kw_only=True)
+    #: net.ipv4.tcp_wmem[2] / tcp_rmem[2]: how far TCP's send buffer grows by
+    #: autotuning, and (halved) the cap of a TCP socket's SO_RCVLOWAT.
+    tcp_wmem_max: int = attrs.field(default=4194304, kw_only=True)
+    tcp_rmem_max: int = attrs.field(default=6291456, kw_only=True)
     #: Real seconds a thread outside the kernel must stay still, in a wait the
     #: kernel does not recognise, before the virtual clock may move without it.
     idle_grace_s: float = attrs.field(default=0.1, kw_only=True)

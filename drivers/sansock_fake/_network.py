@@ -40,6 +40,7 @@ from ._inet import InetHost, Packet
 from ._kernel import FakeKernel
 from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Link, Wire
 from ._scheduler import Scheduler
+from ._tcp_state import RST, SYN, Segment
 
 __all__ = ["Network", "NetEvent", "NetTrace"]
 
@@ -138,9 +139,9 @@ def _describe(packet: Packet) -> str:
     return f"{proto} {name(packet.src)} > {name(packet.dst)} {payload}"
 
 
-def _flag(packet: Packet, name: str) -> bool:
-    """A TCP segment's flag, read without knowing its class (``_tcp`` owns it)."""
-    return bool(getattr(packet.payload, name, False))
+def _flag(packet: Packet, bit: int) -> bool:
+    """A TCP segment's flag (SYN, RST)."""
+    return isinstance(packet.payload, Segment) and bool(packet.payload.flags & bit)
 
 
 class Network:
@@ -406,7 +407,7 @@ class Network:
             return
         why = f"no host has {ipaddress.ip_address(packet.dst.packed)}" if dst is None else self._blocked(src, dst)
         if why is not None:
-            if stream and not _flag(packet, "rst") and src not in self._down:
+            if stream and not _flag(packet, RST) and src not in self._down:
                 self._stall(key, packet)
             else:
                 self._record(src, "drop", f"{_describe(packet)} ({why})")
@@ -418,7 +419,7 @@ class Network:
         wire = self._wire(src, dst)
         assert wire is not None
         scheduler = self._scheduler
-        fate = wire.carry(scheduler.now_ns, packet.size, stream=stream, syn=_flag(packet, "syn"))
+        fate = wire.carry(scheduler.now_ns, packet.size, stream=stream, syn=_flag(packet, SYN))
         if not fate.arrivals:
             self._record(src, "drop", f"{_describe(packet)} ({fate.note})")
             return
@@ -430,7 +431,7 @@ class Network:
         if why is not None:
             # Cut while in flight: a datagram is lost, a segment retransmitted.
             key = (src, packet.src, packet.dst)
-            if stream and not _flag(packet, "rst") and src not in self._down:
+            if stream and not _flag(packet, RST) and src not in self._down:
                 if key in self._stalled:
                     self._stalled[key].appendleft(packet)
                 else:
@@ -445,19 +446,15 @@ class Network:
     def _stall(self, key: tuple[str, InetName, InetName], packet: Packet) -> None:
         """A TCP segment the path drops: sent again on TCP's backoff until it passes or TCP gives up."""
         self._stalled[key] = deque([packet])
-        syn = _flag(packet, "syn")
+        syn = _flag(packet, SYN)
         rto = TCP_TIMEOUT_INIT_NS if syn else TCP_RTO_MIN_NS
         self._schedule_retry(key, rto, 0, TCP_SYN_RETRIES if syn else TCP_RETRIES2)
 
     def _still_wanted(self, host: InetHost, packet: Packet) -> bool:
-        """Whether the socket that sent *packet* still exists (Linux stops a socket's
-        retransmission timer when the socket is closed before it connected, or reset)."""
-        for sock in host.ports.bound(packet.family, self.abi.const("SOCK_STREAM"), packet.src.port):
-            name = sock.name
-            if isinstance(name, InetName) and (name.packed == packet.src.packed or not any(name.packed)):
-                if not sock.released:
-                    return True
-        return False
+        """Whether the connection that sent *packet* still exists on its host (Linux
+        stops a socket's retransmission timer when the socket is closed before it
+        connected, or reset; an orphan finishing its close keeps retransmitting)."""
+        return (packet.src, packet.dst) in host.tcp_connections
 
     def _schedule_retry(self, key: tuple[str, InetName, InetName], rto: int, attempt: int, limit: int) -> None:
         def retry() -> None:

@@ -18,6 +18,7 @@ from ._control import Credentials
 
 if TYPE_CHECKING:
     from ._protocol import ProtoOps
+    from ._tcp_state import TcpControl
 
 __all__ = ["OpenFile", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize"]
 
@@ -126,3 +127,9 @@ class FakeSocket:
     peer_credentials: Credentials | None = None
     #: Options stored and read back: ``(level, option) -> value``.
     options: dict[tuple[int, int], int | bytes] = attrs.field(factory=dict)
+    #: ``sk_userlocks``: SO_SNDBUF (1) / SO_RCVBUF (2) set by the user, no autotuning.
+    userlocks: int = 0
+    #: The flags of the ``sendmsg`` in progress (MSG_MORE for TCP).
+    send_flags: int = 0
+    #: TCP's connection state (``struct tcp_sock``), None for other protocols.
+    tcp: TcpControl | None = None

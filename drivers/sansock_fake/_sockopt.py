@@ -77,6 +77,7 @@ class SocketOptions:
         # Linux's SO_PASSCRED; -1 (never stored: not settable) on a platform without it.
         self._passcred = (sol, abi.constants.get("SO_PASSCRED", -1))
         self._reuseaddr = (sol, c("SO_REUSEADDR"))
+        self._rcvlowat = (sol, c("SO_RCVLOWAT"))
         self._v6only = (self.IPPROTO_IPV6, c("IPV6_V6ONLY"))
         # A name the profile lacks is an option this platform does not have.
         known = abi.constants
@@ -123,6 +124,11 @@ class SocketOptions:
     def passcred(self, sock: FakeSocket) -> bool:
         """SO_PASSCRED: credentials with every AF_UNIX message (and autobind on send/connect)."""
         return bool(sock.options.get(self._passcred, 0))
+
+    def rcvlowat(self, sock: FakeSocket) -> int:
+        """SO_RCVLOWAT (``sk_rcvlowat``): how many bytes a blocking stream read waits for."""
+        value = sock.options.get(self._rcvlowat, 1)
+        return value if isinstance(value, int) else 1
 
     def reuseaddr(self, sock: FakeSocket) -> bool:
         return bool(sock.options.get(self._reuseaddr))
@@ -243,10 +249,22 @@ class SocketOptions:
         kernel = self.kernel
         if sol and option == c("SO_SNDBUF"):
             # sock_setsockopt: min(val, wmem_max) as u32, doubled, at least SOCK_MIN_SNDBUF.
+            # The user's size stops autotuning (SOCK_SNDBUF_LOCK).
             sock.sndbuf = max(min(value & 0xFFFFFFFF, kernel.wmem_max) * 2, SOCK_MIN_SNDBUF)
+            sock.userlocks |= 1
             return
         if sol and option == c("SO_RCVBUF"):
             sock.rcvbuf = max(min(value & 0xFFFFFFFF, kernel.rmem_max) * 2, SOCK_MIN_RCVBUF)
+            sock.userlocks |= 2
+            return
+        if sol and option == c("SO_RCVLOWAT"):
+            # sk_setsockopt: a negative value means INT_MAX, 0 means 1;
+            # tcp_set_rcvlowat caps it at half the most the receive buffer may hold.
+            value = 0x7FFFFFFF if value < 0 else value
+            if sock.ops.option_level == self.IPPROTO_TCP:
+                cap = sock.rcvbuf if sock.userlocks & 2 else kernel.tcp_rmem_max
+                value = min(value, cap >> 1)
+            sock.options[(level, option)] = value or 1
             return
         if sol and option == c("SO_PEEK_OFF"):
             raise NotImplementedError("the fake kernel does not model SO_PEEK_OFF peek offsets")

@@ -1,0 +1,517 @@
+"""TCP's connection state machine: segments in, segments out (net/ipv4/tcp_input.c,
+tcp_output.c, tcp_minisocks.c, tcp_timewait, inet_connection_sock.c).
+
+Everything that crosses between two TCP endpoints is a :class:`Segment` in a
+``_inet.Packet`` handed to ``InetHost.output``; :func:`tcp_input` is what a
+host calls for an arriving one (``tcp_v4_rcv``).  No endpoint ever touches
+the other's socket: the listener, the connector and the two ends of a
+connection find each other through the host's tables only (the port table
+for listeners, ``InetHost.tcp_connections`` -- the established hash -- for
+everything else).
+
+The model, and what it leaves out:
+
+* States: CLOSED, LISTEN, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1,
+  FIN_WAIT2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, with the transitions
+  of ``tcp_rcv_state_process``/``tcp_fin``/``tcp_close_state``.
+* Sequence numbers count payload bytes from 0 in each direction (a FIN takes
+  one); the wire is assumed reliable and in order (a network layer that loses
+  packets retransmits them: loss is delay).  So there are no retransmission
+  timers, no out-of-order queue, no checksum, no options, no urgent data.
+* Flow control: every segment carries ``ack`` and ``window`` (the receive
+  space its sender has left); a sender keeps at most ``snd_una + snd_wnd -
+  snd_nxt`` bytes in flight, the rest waits in its send queue (charged to
+  SO_SNDBUF).  A receiver acknowledges every data segment at once (no delayed
+  ACK) and sends a window update when reading opens its window.
+* A listener with a full accept queue holds the SYN (Linux drops it and the
+  client retransmits 1 s later); the SYN is processed when ``accept`` makes
+  room -- sooner than Linux, which waits for the retransmission.
+* TIME_WAIT (and an orphan's FIN_WAIT2) is a separate socket holding the port
+  for :data:`TCP_TIMEWAIT_LEN` of virtual time, checked lazily against the
+  clock (no timer): it conflicts with a ``bind`` unless both it and the new
+  socket have SO_REUSEADDR (``inet_bind_conflict``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ._addresses import InetName
+from ._inet import InetHost, Packet
+from ._objects import RCV_SHUTDOWN, SHUTDOWN_MASK, FakeSocket
+from ._objects import Segment as Skb
+
+if TYPE_CHECKING:
+    from ._protocol import ProtoOps
+
+__all__ = [
+    "Segment", "TcpControl", "tcp_input", "SYN", "ACK", "FIN", "RST",
+    "TCP_TIMEWAIT_LEN_NS", "LOOPBACK_MSS",
+]
+
+#: Segment flag bits (the header's, in its order).
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+_FLAG_NAMES = ((SYN, "SYN"), (ACK, "ACK"), (FIN, "FIN"), (RST, "RST"))
+
+#: include/net/tcp.h TCP_TIMEWAIT_LEN: 60 s (also the orphan FIN_WAIT2 time, tcp_fin_timeout).
+TCP_TIMEWAIT_LEN_NS = 60 * 1_000_000_000
+#: The MSS over loopback (MTU 65536 - 40 bytes of headers - 12 of timestamps).
+LOOPBACK_MSS = 65483
+#: ``sk_userlocks`` bits: SO_SNDBUF / SO_RCVBUF set by the user stop autotuning.
+SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK = 1, 2
+
+#: The states in which ``tcp_disconnect``/an abort sends an RST (``tcp_need_reset``).
+_NEED_RESET = frozenset({"ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "SYN_RECV"})
+#: States in which the socket still holds its connection (``getpeername`` works).
+CONNECTED_STATES = frozenset({"ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "CLOSING", "LAST_ACK"})
+
+_order = itertools.count()
+
+
+@attrs.frozen
+class Segment:
+    """One TCP segment: flags, sequence and acknowledgement numbers, window, payload."""
+
+    flags: int
+    seq: int = 0
+    ack: int = 0
+    window: int = 0
+    data: bytes = b""
+
+    def __repr__(self) -> str:
+        names = "|".join(name for bit, name in _FLAG_NAMES if self.flags & bit) or "-"
+        return f"<{names} seq={self.seq} ack={self.ack} win={self.window} len={len(self.data)}>"
+
+
+@attrs.define(eq=False)
+class TcpControl:
+    """``struct tcp_sock``'s part the fake models, for one socket."""
+
+    host: InetHost
+    state: str = "CLOSED"
+    #: The connection's names as on the wire (an IPv4 connection to a
+    #: dual-stack listener is AF_INET here, whatever the socket reports).
+    local: InetName | None = None
+    remote: InetName | None = None
+    #: Send side: bytes sent (a FIN counts one), acknowledged, the peer's window
+    #: at ``snd_una``, and bytes written but not sent yet.
+    snd_nxt: int = 0
+    snd_una: int = 0
+    snd_wnd: int = 0
+    unsent: bytearray = attrs.field(factory=bytearray)
+    #: MSG_MORE: hold a partial segment until a send without it (``TCP_NAGLE_CORK``).
+    corked: bool = False
+    fin_queued: bool = False
+    fin_sent: bool = False
+    #: Receive side: bytes received (a FIN counts one) and the right edge of
+    #: the window last advertised (``rcv_wup + rcv_wnd``).
+    rcv_nxt: int = 0
+    rcv_edge: int = 0
+    #: Listener: SYNs that found the accept queue full, processed when it has room.
+    held_syns: list[Packet] = attrs.field(factory=list)
+    #: A FIN arrived (``SOCK_DONE``): reads give EOF before a pending error.
+    fin_received: bool = False
+    #: TIME_WAIT / orphan FIN_WAIT2: the virtual time it ends.
+    deadline_ns: int = 0
+
+    @property
+    def key(self) -> tuple[InetName, InetName]:
+        assert self.local is not None and self.remote is not None
+        return self.local, self.remote
+
+    @property
+    def queued(self) -> int:
+        """Send-queue bytes: not sent yet, or in flight and not acknowledged."""
+        fin = 1 if self.fin_sent and self.snd_una < self.snd_nxt else 0
+        return len(self.unsent) + self.snd_nxt - self.snd_una - fin
+
+
+def wire_name(name: InetName) -> InetName:
+    """A name as the established hash keys it: no flow label or scope."""
+    if name.flowinfo or name.scope_id:
+        return attrs.evolve(name, flowinfo=0, scope_id=0)
+    return name
+
+
+# -- output ---------------------------------------------------------------------------------
+def receive_space(sock: FakeSocket) -> int:
+    """The window this end advertises: what its receive buffer has left."""
+    return max(sock.rcvbuf - sock.rmem, 0)
+
+
+def send_segment(sock: FakeSocket, flags: int, data: bytes = b"", seq: int | None = None) -> None:
+    """``tcp_transmit_skb``: a segment of this connection onto the wire (ACK and window filled in)."""
+    tcp = sock.tcp
+    assert tcp is not None and tcp.local is not None and tcp.remote is not None
+    window = receive_space(sock)
+    if flags & ACK:
+        tcp.rcv_edge = tcp.rcv_nxt + window
+    segment = Segment(flags, tcp.snd_nxt if seq is None else seq, tcp.rcv_nxt, window, data)
+    packet = Packet(tcp.local.family, sock.ops.c("IPPROTO_TCP"), tcp.local, tcp.remote, segment, len(data))
+    tcp.host.output(packet)
+
+
+def reply_reset(host: InetHost, packet: Packet) -> None:
+    """``tcp_v4_send_reset``: an RST in answer to *packet* (no socket involved)."""
+    segment = packet.payload
+    assert isinstance(segment, Segment)
+    if segment.flags & RST:
+        return
+    answer = Segment(RST | ACK, segment.ack, segment.seq + len(segment.data) + (1 if segment.flags & (SYN | FIN) else 0))
+    host.output(Packet(packet.family, packet.proto, packet.dst, packet.src, answer, 0))
+
+
+def push(sock: FakeSocket) -> None:
+    """``tcp_push``/``tcp_write_xmit``: send what the peer's window allows, then a queued FIN."""
+    tcp = sock.tcp
+    assert tcp is not None
+    while tcp.unsent:
+        usable = tcp.snd_una + tcp.snd_wnd - tcp.snd_nxt
+        if usable <= 0:
+            return
+        size = min(len(tcp.unsent), usable, LOOPBACK_MSS)
+        if tcp.corked and size < LOOPBACK_MSS and size == len(tcp.unsent) and not tcp.fin_queued:
+            return  # MSG_MORE: a partial segment waits for more data
+        chunk = bytes(tcp.unsent[:size])
+        del tcp.unsent[:size]
+        seq = tcp.snd_nxt
+        tcp.snd_nxt += size
+        send_segment(sock, ACK, chunk, seq)
+    if tcp.fin_queued and not tcp.fin_sent:
+        tcp.fin_sent = True
+        seq = tcp.snd_nxt
+        tcp.snd_nxt += 1
+        send_segment(sock, FIN | ACK, seq=seq)
+
+
+def send_fin(sock: FakeSocket) -> None:
+    """``tcp_send_fin``: after the queued data."""
+    tcp = sock.tcp
+    assert tcp is not None
+    tcp.fin_queued = True
+    tcp.corked = False
+    push(sock)
+
+
+def close_state(sock: FakeSocket) -> bool:
+    """``tcp_close_state``: the state after a close/SHUT_WR; True when a FIN is due."""
+    tcp = sock.tcp
+    assert tcp is not None
+    following = {"ESTABLISHED": "FIN_WAIT1", "SYN_RECV": "FIN_WAIT1", "CLOSE_WAIT": "LAST_ACK", "SYN_SENT": "CLOSED"}
+    new = following.get(tcp.state)
+    if new is None:
+        return False
+    if new == "CLOSED":
+        done(sock)
+        return False
+    tcp.state = new
+    return True
+
+
+def active_reset(sock: FakeSocket) -> None:
+    """``tcp_send_active_reset`` + ``tcp_done``: abort the connection, telling the peer."""
+    tcp = sock.tcp
+    assert tcp is not None
+    if tcp.state in _NEED_RESET:
+        send_segment(sock, RST | ACK)
+    done(sock)
+
+
+# -- state changes ----------------------------------------------------------------------------
+def done(sock: FakeSocket) -> None:
+    """``tcp_done``: CLOSED; the connection leaves the established hash (an orphan its port)."""
+    tcp = sock.tcp
+    assert tcp is not None
+    tcp.state = "CLOSED"
+    tcp.unsent.clear()
+    if tcp.local is not None and tcp.host.tcp_connections.get(tcp.key) is sock:
+        del tcp.host.tcp_connections[tcp.key]
+    if sock.state != "unconnected":
+        sock.state = "closed"
+    sock.shutdown = SHUTDOWN_MASK
+    if sock.released:
+        tcp.host.ports.remove(sock)
+
+
+def reset(sock: FakeSocket) -> None:
+    """``tcp_reset``: an RST arrived: ECONNREFUSED in SYN_SENT, EPIPE in CLOSE_WAIT, else ECONNRESET."""
+    tcp = sock.tcp
+    assert tcp is not None
+    errors = {"SYN_SENT": "ECONNREFUSED", "CLOSE_WAIT": "EPIPE", "CLOSED": "", "TIME_WAIT": ""}
+    name = errors.get(tcp.state, "ECONNRESET")
+    if name and not sock.released:
+        sock.error = sock.ops.errno(name)
+    done(sock)
+
+
+def now_ns(sock: FakeSocket) -> int:
+    return sock.ops.kernel._scheduler.now_ns
+
+
+def time_wait(sock: FakeSocket, substate: str) -> None:
+    """``tcp_time_wait``: a TIME_WAIT socket takes over the port; the socket itself is done."""
+    tcp = sock.tcp
+    assert tcp is not None and sock.name is not None
+    host = tcp.host
+    key = tcp.key
+    done(sock)
+    ops: ProtoOps = sock.ops
+    tw = ops.kernel._new_socket(ops, sock.proto)
+    tw.name = sock.name
+    tw.peer_name = sock.peer_name
+    tw.options = dict(sock.options)  # SO_REUSEADDR decides bind conflicts (tw_reuse)
+    tw.state = "closed"
+    tw.shutdown = SHUTDOWN_MASK
+    tw.released = True
+    tw.tcp = TcpControl(host, substate, tcp.local, tcp.remote, snd_nxt=tcp.snd_nxt, snd_una=tcp.snd_una, rcv_nxt=tcp.rcv_nxt)
+    host.tcp_connections[key] = tw
+    assert isinstance(tw.name, InetName)
+    host.ports.users(tw.family, tw.type, tw.name.port).append(tw)
+    schedule_time_wait(tw)
+
+
+def schedule_time_wait(tw: FakeSocket) -> None:
+    tcp = tw.tcp
+    assert tcp is not None
+    tcp.deadline_ns = now_ns(tw) + TCP_TIMEWAIT_LEN_NS
+    heapq.heappush(tcp.host.tcp_time_wait, (tcp.deadline_ns, next(_order), tw))
+
+
+def kill_time_wait(tw: FakeSocket) -> None:
+    """``inet_twsk_deschedule_put``: the TIME_WAIT socket is gone, and its port with it."""
+    tcp = tw.tcp
+    assert tcp is not None
+    tcp.state = "CLOSED"
+    if tcp.host.tcp_connections.get(tcp.key) is tw:
+        del tcp.host.tcp_connections[tcp.key]
+    tcp.host.ports.remove(tw)
+
+
+def reap_time_wait(host: InetHost, now: int) -> None:
+    """The TIME_WAIT sockets whose time has passed leave (the timer, run lazily)."""
+    heap = host.tcp_time_wait
+    while heap and heap[0][0] <= now:
+        deadline, _, tw = heapq.heappop(heap)
+        tcp = tw.tcp
+        if tcp is not None and tcp.state in ("TIME_WAIT", "FIN_WAIT2") and tcp.deadline_ns == deadline:
+            kill_time_wait(tw)
+
+
+# -- input --------------------------------------------------------------------------------------
+def find_listener(host: InetHost, packet: Packet) -> FakeSocket | None:
+    """``__inet_lookup_listener``: a listener on the port, this address or the wildcard."""
+    abi = host.abi
+    stream = abi.const("SOCK_STREAM")
+    target = packet.dst
+    for other in host.ports.bound(packet.family, stream, target.port):
+        assert isinstance(other.name, InetName)
+        if other.state == "listening" and (other.name.packed == target.packed or not any(other.name.packed)):
+            return other
+    inet6 = abi.const("AF_INET6")
+    if packet.family == abi.const("AF_INET"):
+        # A dual-stack listener: AF_INET6 bound to :: with IPV6_V6ONLY 0
+        # takes IPv4 connections, seen as ::ffff:a.b.c.d (ipv6(7)).
+        for other in host.ports.bound(inet6, stream, target.port):
+            assert isinstance(other.name, InetName)
+            if (other.state == "listening" and not any(other.name.packed)
+                    and not other.ops.kernel._options.v6only(other)):
+                return other
+    return None
+
+
+def tcp_input(host: InetHost, packet: Packet) -> None:
+    """``tcp_v4_rcv``/``tcp_v6_rcv``: find the socket a segment is for and process it."""
+    segment = packet.payload
+    assert isinstance(segment, Segment)
+    key = (packet.dst, packet.src)
+    sock = host.tcp_connections.get(key)
+    if sock is not None and sock.tcp is not None and sock.tcp.state in ("TIME_WAIT", "FIN_WAIT2") and sock.released:
+        reap_time_wait(host, now_ns(sock))
+        sock = host.tcp_connections.get(key)
+    if sock is None:
+        if segment.flags & SYN and not segment.flags & (ACK | RST):
+            listener = find_listener(host, packet)
+            if listener is not None:
+                listen_input(listener, packet)
+                return
+        reply_reset(host, packet)
+        return
+    tcp = sock.tcp
+    assert tcp is not None
+    if sock.released and tcp.state in ("TIME_WAIT", "FIN_WAIT2"):
+        time_wait_input(sock, packet)
+        return
+    state_process(sock, packet)
+
+
+def listen_input(listener: FakeSocket, packet: Packet) -> None:
+    """A SYN for a listener (``tcp_conn_request``): a child in SYN_RECV and a SYN-ACK,
+    or, with the accept queue full, the SYN waits (Linux drops it; the client retries)."""
+    ltcp = listener.tcp
+    assert ltcp is not None
+    if listener.ops.accept_queue_full(listener):
+        ltcp.held_syns.append(packet)
+        return
+    segment = packet.payload
+    assert isinstance(segment, Segment)
+    ops = listener.ops
+    kernel = ops.kernel
+    child = kernel._new_socket(ops, listener.proto)
+    child.credentials = listener.credentials
+    child.name, child.peer_name = packet.dst, packet.src
+    if listener.family != packet.family:
+        def mapped(name: InetName) -> InetName:
+            return InetName(listener.family, bytes(10) + b"\xff\xff" + name.packed, name.port)
+
+        child.name, child.peer_name = mapped(packet.dst), mapped(packet.src)
+    child.options = dict(listener.options)
+    child.options.pop((ops.c("SOL_SOCKET"), ops.c("SO_ERROR")), None)
+    child.sndbuf, child.rcvbuf, child.userlocks = listener.sndbuf, listener.rcvbuf, listener.userlocks
+    child.embryo = True
+    child.listener = listener
+    child.state = "connecting"
+    child.tcp = TcpControl(ltcp.host, "SYN_RECV", packet.dst, packet.src, snd_wnd=segment.window, rcv_nxt=segment.seq + 1)
+    ltcp.host.tcp_connections[child.tcp.key] = child
+    if listener.family == packet.family:
+        assert isinstance(child.name, InetName)
+        ltcp.host.ports.users(child.family, child.type, child.name.port).append(child)
+    child.tcp.snd_nxt = 1  # the SYN takes one
+    send_segment(child, SYN | ACK, seq=0)
+
+
+def time_wait_input(tw: FakeSocket, packet: Packet) -> None:
+    """``tcp_timewait_state_process``."""
+    tcp = tw.tcp
+    segment = packet.payload
+    assert tcp is not None and isinstance(segment, Segment)
+    if segment.flags & RST:
+        kill_time_wait(tw)
+        return
+    if segment.flags & SYN and not segment.flags & ACK:
+        # A new connection on the same four names: the TIME_WAIT gives way.
+        kill_time_wait(tw)
+        tcp_input(tcp.host, packet)
+        return
+    if tcp.state == "FIN_WAIT2":
+        if segment.data:
+            # New data after a half-duplex close: reset, and the socket is gone.
+            reply_reset(tcp.host, packet)
+            kill_time_wait(tw)
+            return
+        if segment.flags & FIN:
+            tcp.rcv_nxt = segment.seq + 1
+            tcp.state = "TIME_WAIT"
+            schedule_time_wait(tw)
+            send_segment(tw, ACK)
+        return
+    if segment.flags & FIN:
+        send_segment(tw, ACK)  # a retransmitted FIN: ACK it again
+
+
+def state_process(sock: FakeSocket, packet: Packet) -> None:
+    """``tcp_rcv_state_process`` for a socket past LISTEN (in-order, reliable wire)."""
+    tcp = sock.tcp
+    segment = packet.payload
+    assert tcp is not None and isinstance(segment, Segment)
+    flags = segment.flags
+    if flags & RST:
+        reset(sock)
+        return
+    if tcp.state == "SYN_SENT":
+        if flags & SYN and flags & ACK:
+            # tcp_rcv_synsent_state_process: the handshake completes.
+            tcp.snd_una = segment.ack
+            tcp.snd_wnd = segment.window
+            tcp.rcv_nxt = segment.seq + 1
+            tcp.state = "ESTABLISHED"
+            sock.state = "connected"
+            send_segment(sock, ACK)
+        return
+    if tcp.state == "CLOSED":
+        return
+    if flags & ACK:
+        if tcp.state == "SYN_RECV":
+            tcp.state = "ESTABLISHED"
+            sock.state = "connected"
+            listener = sock.listener
+            if listener is None or listener.state != "listening" or listener.released:
+                active_reset(sock)
+                return
+            listener.accept_queue.append(sock)
+        if segment.ack >= tcp.snd_una:
+            tcp.snd_una = segment.ack
+            tcp.snd_wnd = segment.window
+        if tcp.fin_sent and tcp.snd_una == tcp.snd_nxt:
+            # Our FIN is acknowledged.
+            if tcp.state == "FIN_WAIT1":
+                tcp.state = "FIN_WAIT2"
+                if sock.released:
+                    time_wait(sock, "FIN_WAIT2")  # tcp_close: an orphan in FIN_WAIT2
+                    return
+            elif tcp.state == "CLOSING":
+                time_wait(sock, "TIME_WAIT")
+                return
+            elif tcp.state == "LAST_ACK":
+                done(sock)
+                return
+        if tcp.unsent or (tcp.fin_queued and not tcp.fin_sent):
+            push(sock)
+    if segment.data:
+        if tcp.state in ("FIN_WAIT1", "FIN_WAIT2") and sock.shutdown & RCV_SHUTDOWN:
+            # Data for a socket that will not read again: reset (tcp_rcv_state_process).
+            reply_reset(tcp.host, packet)
+            reset(sock)
+            return
+        if tcp.state in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"):
+            skb = Skb(segment.data, sock.ops.kernel._process_credentials, cost=len(segment.data))
+            sock.rmem += skb.cost
+            sock.receive_queue.append(skb)
+            tcp.rcv_nxt = segment.seq + len(segment.data)
+            if not flags & FIN:
+                send_segment(sock, ACK)
+    if flags & FIN:
+        # tcp_fin: the state changes before the ACK leaves (delivery may re-enter)
+        tcp.fin_received = True
+        tcp.rcv_nxt = segment.seq + len(segment.data) + 1
+        sock.shutdown |= RCV_SHUTDOWN
+        if tcp.state in ("ESTABLISHED", "SYN_RECV"):
+            tcp.state = "CLOSE_WAIT"
+        elif tcp.state == "FIN_WAIT1":
+            tcp.state = "CLOSING"
+        elif tcp.state == "FIN_WAIT2":
+            time_wait(sock, "TIME_WAIT")
+            tw = tcp.host.tcp_connections.get(tcp.key)
+            if tw is not None:
+                send_segment(tw, ACK)
+            return
+        send_segment(sock, ACK)
+
+
+def window_update(sock: FakeSocket) -> None:
+    """``tcp_cleanup_rbuf``: after a read, tell the peer when the window opened a lot."""
+    tcp = sock.tcp
+    if tcp is None or tcp.state not in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"):
+        return
+    new_edge = tcp.rcv_nxt + receive_space(sock)
+    if new_edge > tcp.rcv_edge and 2 * (tcp.rcv_edge - tcp.rcv_nxt) <= new_edge - tcp.rcv_nxt:
+        send_segment(sock, ACK)
+
+
+def send_allowed(sock: FakeSocket) -> bool:
+    """Room in the send queue (``sk_stream_memory_free``)."""
+    tcp = sock.tcp
+    return tcp is None or tcp.queued < sock.sndbuf
+
+
+def grow_sndbuf(sock: FakeSocket) -> bool:
+    """``tcp_sndbuf_expand``: autotuning doubles SO_SNDBUF up to tcp_wmem[2] unless the user set it."""
+    limit = sock.ops.kernel.tcp_wmem_max
+    if sock.userlocks & SOCK_SNDBUF_LOCK or sock.sndbuf >= limit:
+        return False
+    sock.sndbuf = min(sock.sndbuf * 2, limit)
+    return True
+
