@@ -236,7 +236,7 @@ class Run:
                 pass
 
     # -- building blocks ----------------------------------------------------
-    def listener(self, family: int = AF_INET, backlog: int = 5, reuse: bool = False) -> tuple[int, int]:
+    def listener(self, family: int = AF_INET, backlog: int = 5, reuse: bool = False) -> tuple[Any, int]:
         make = inet_addr if family == AF_INET else inet6_addr
         srv = self.do("socket", family, STREAM | CLOEXEC, 0)
         if reuse:
@@ -246,7 +246,7 @@ class Run:
         port: int = struct.unpack("!H", self.d.getsockname(srv)[2:4])[0]
         return srv, port
 
-    def connection(self, srv: int, port: int, family: int = AF_INET) -> tuple[int, int]:
+    def connection(self, srv: int, port: int, family: int = AF_INET) -> tuple[Any, Any]:
         make = inet_addr if family == AF_INET else inet6_addr
         cli = self.do("socket", family, STREAM | CLOEXEC, 0)
         self.do("connect", cli, make(port))
