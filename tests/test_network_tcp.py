@@ -309,3 +309,44 @@ def test_requests_on_one_host_fetches_from_http_server_on_another(latency: float
     if latency > 1:
         # 40 s of virtual latency cost no real time (a generous bound for a loaded machine).
         assert time.monotonic() - real < 30
+
+
+@pytest.mark.threads
+def test_an_asyncio_loop_on_one_host_talks_to_a_server_thread_on_another() -> None:
+    import asyncio
+
+    from sansock_fake import new_event_loop
+
+    net = Network(seed=2)
+    client = net.add_host("client", "10.0.0.1")
+    server = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=0.025)
+    listener = listen(server, 7000)
+
+    def echo_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(conn.recv(100).upper())
+
+    thread = threading.Thread(target=echo_once)
+    thread.start()
+
+    async def main() -> tuple[bytes, float]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        reader, writer = await asyncio.open_connection("server", 7000)
+        writer.write(b"hello over asyncio")
+        answer = await reader.readexactly(18)
+        writer.close()
+        await writer.wait_closed()
+        return answer, loop.time() - start
+
+    loop = new_event_loop(client)
+    try:
+        answer, elapsed = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    thread.join(30)
+    listener.close()
+    assert answer == b"HELLO OVER ASYNCIO"
+    assert elapsed == pytest.approx(0.100)  # two round trips of 50 ms, in the loop's (virtual) time
