@@ -23,6 +23,9 @@ __all__ = ["HostMethods"]
 class HostMethods:
     """A network host's part of :class:`~sansock_fake.FakeKernel`."""
 
+    #: The :class:`~sansock_fake.Network` this kernel is a host of (None: a lone kernel).
+    network: Network | None = None
+
     def _join_network(self, network: Network, scheduler: Scheduler, trace: Trace) -> None:
         """Become a host of *network*: share its scheduler (lock, clock) and write into its trace.
 

@@ -45,8 +45,6 @@ from ._unix_garbage import InFlight
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from ._network import Network
-
 __all__ = ["FakeKernel"]
 
 #: /proc/sys/net/core/{w,r}mem_max on a stock kernel.
@@ -145,8 +143,6 @@ class FakeKernel(HostMethods):
     trace_limit: int | None = attrs.field(default=TRACE_LIMIT, kw_only=True)
     trace: Trace = attrs.field(init=False)
     resolver: Resolver = attrs.field(init=False)
-    #: The :class:`~sansock_fake.Network` this kernel is a host of (None: a lone kernel).
-    network: Network | None = attrs.field(default=None, init=False)
     _scheduler: Scheduler = attrs.field(init=False)
     _fds: dict[int, FdSlot] = attrs.field(factory=dict, init=False)
     #: Freed fds below ``_fd_high`` (a min-heap; may hold fds taken again) and
