@@ -256,7 +256,19 @@ def test_default_link_applies_to_every_pair() -> None:
 
 
 def test_link_validation() -> None:
+    from decimal import Decimal
+
     assert Link(latency=1).latency == 1.0
+    assert Link(latency=Decimal("0.04"), bandwidth=Decimal(1000)) == Link(latency=0.04, bandwidth=1000.0)
+
+    class Lying(int):
+        def __str__(self) -> str:
+            return "lies"
+
+        def __format__(self, spec: str) -> str:
+            return "lies"
+
+    assert type(Network(seed=Lying(3)).seed) is int
     for bad in ({"latency": -1}, {"jitter": float("nan")}, {"bandwidth": 0}, {"duplicate": -0.1}):
         with pytest.raises(ValueError):
             Link(**bad)

@@ -58,7 +58,7 @@ class Link:
 
     latency: float = attrs.field(default=0.0, converter=float)
     jitter: float = attrs.field(default=0.0, converter=float)
-    bandwidth: float | None = None
+    bandwidth: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
     loss: float = attrs.field(default=0.0, converter=float)
     duplicate: float = attrs.field(default=0.0, converter=float)
     reorder: float = attrs.field(default=0.0, converter=float)
@@ -66,7 +66,7 @@ class Link:
     def __attrs_post_init__(self) -> None:
         _seconds("latency", self.latency)
         _seconds("jitter", self.jitter)
-        if self.bandwidth is not None and not (float(self.bandwidth) > 0 and math.isfinite(float(self.bandwidth))):
+        if self.bandwidth is not None and not (self.bandwidth > 0 and math.isfinite(self.bandwidth)):
             raise ValueError(f"bandwidth is a positive number of bytes per second, not {self.bandwidth!r}")
         for name in ("loss", "duplicate", "reorder"):
             _probability(name, getattr(self, name))
@@ -103,7 +103,7 @@ class Wire:
         link = self.link
         start = max(now_ns, self.busy_until_ns)
         if link.bandwidth is not None:
-            self.busy_until_ns = start + int(size * 1_000_000_000 / float(link.bandwidth))
+            self.busy_until_ns = start + int(size * 1_000_000_000 / link.bandwidth)
         else:
             self.busy_until_ns = start
         sent = self.busy_until_ns

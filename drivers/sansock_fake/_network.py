@@ -167,7 +167,8 @@ class Network:
     ) -> None:
         if not isinstance(seed, int):
             raise TypeError(f"the seed is an int, not {type(seed).__name__}")
-        self.seed = seed
+        # An exact int: an int subclass's __str__/__format__ cannot change the wires' seeds.
+        self.seed = int.__index__(seed)
         self.abi = abi
         self._kernel_options = {"idle_grace_s": idle_grace_s, "stall_timeout_s": stall_timeout_s}
         self._trace_limit = trace_limit
