@@ -26,7 +26,7 @@ from ._objects import SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_state import (
-    SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
+    CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
     reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, window_update, wire_name,
 )
 
@@ -207,6 +207,13 @@ class TcpOps(InetOps):
             sock.error = errno
         done(sock)
 
+    def uncork(self, sock: FakeSocket) -> None:
+        """TCP_CORK set to 0: what it held leaves now (``tcp_push_pending_frames``)."""
+        tcp = sock.tcp
+        if tcp is not None and tcp.corked and tcp.state in CONNECTED_STATES:
+            tcp.corked = False
+            push(sock)
+
     def give_up_on(self, packet: Packet, errno: int) -> None:
         """The network stopped retransmitting a segment this host sent: its connection fails."""
         sock = self.host.tcp_connections.get((packet.src, packet.dst))
@@ -263,7 +270,7 @@ class TcpOps(InetOps):
             chunk = data[sent : sent + max(space, 0)]
             tcp.unsent += chunk
             sent += len(chunk)
-            tcp.corked = more
+            tcp.corked = more or self.kernel._options.tcp_cork(sock)
             push(sock)
             if sent >= len(data):
                 break

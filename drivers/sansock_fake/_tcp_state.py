@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -59,6 +60,8 @@ _FLAG_NAMES = ((SYN, "SYN"), (ACK, "ACK"), (FIN, "FIN"), (RST, "RST"))
 
 #: include/net/tcp.h TCP_TIMEWAIT_LEN: 60 s (also the orphan FIN_WAIT2 time, tcp_fin_timeout).
 TCP_TIMEWAIT_LEN_NS = 60 * 1_000_000_000
+#: How long a cork (MSG_MORE, TCP_CORK) holds a partial segment at most.
+TCP_CORK_CEILING_NS = 200_000_000
 #: The MSS over loopback (MTU 65536 - 40 bytes of headers - 12 of timestamps).
 LOOPBACK_MSS = 65483
 #: ``sk_userlocks`` bits: SO_SNDBUF / SO_RCVBUF set by the user stop autotuning.
@@ -105,6 +108,8 @@ class TcpControl:
     unsent: bytearray = attrs.field(factory=bytearray)
     #: MSG_MORE: hold a partial segment until a send without it (``TCP_NAGLE_CORK``).
     corked: bool = False
+    #: A timer will release the cork (see :func:`schedule_uncork`).
+    cork_timer: bool = False
     fin_queued: bool = False
     fin_sent: bool = False
     #: Receive side: bytes received (a FIN counts one) and the right edge of
@@ -175,7 +180,8 @@ def push(sock: FakeSocket) -> None:
             return
         size = min(len(tcp.unsent), usable, LOOPBACK_MSS)
         if tcp.corked and size < LOOPBACK_MSS and size == len(tcp.unsent) and not tcp.fin_queued:
-            return  # MSG_MORE: a partial segment waits for more data
+            schedule_uncork(sock)
+            return  # MSG_MORE / TCP_CORK: a partial segment waits for more data
         chunk = bytes(tcp.unsent[:size])
         del tcp.unsent[:size]
         seq = tcp.snd_nxt
@@ -186,6 +192,32 @@ def push(sock: FakeSocket) -> None:
         seq = tcp.snd_nxt
         tcp.snd_nxt += 1
         send_segment(sock, FIN | ACK, seq=seq)
+
+
+def schedule_uncork(sock: FakeSocket) -> None:
+    """The cork's ceiling: held data leaves after :data:`TCP_CORK_CEILING_NS` (200 ms,
+    ``TCP_CORK``'s limit; MSG_MORE data waits as long on Linux).
+
+    It needs a kernel timer (``Scheduler.call_at``, which a simulated network
+    brings); without one the data waits for the next send without MSG_MORE,
+    TCP_CORK 0, shutdown or close, and a wait that only the ceiling would end
+    raises ``BlockedForever`` instead of giving a wrong answer.
+    """
+    tcp = sock.tcp
+    assert tcp is not None
+    scheduler = sock.ops.kernel._scheduler
+    call_at: Callable[[int, Callable[[], None]], None] | None = getattr(scheduler, "call_at", None)
+    if call_at is None or tcp.cork_timer:
+        return
+    tcp.cork_timer = True
+
+    def uncork() -> None:
+        tcp.cork_timer = False
+        if tcp.corked and tcp.unsent and tcp.state in CONNECTED_STATES:
+            tcp.corked = False
+            push(sock)
+
+    call_at(scheduler.now_ns + TCP_CORK_CEILING_NS, uncork)
 
 
 def send_fin(sock: FakeSocket) -> None:
@@ -422,6 +454,14 @@ def state_process(sock: FakeSocket, packet: Packet) -> None:
         reset(sock)
         return
     if tcp.state == "SYN_SENT":
+        if flags & SYN and not flags & ACK:
+            # Simultaneous open (tcp_rcv_synsent_state_process): in practice a
+            # socket connecting to its own name.  SYN_RECV, and a SYN-ACK.
+            tcp.rcv_nxt = segment.seq + 1
+            tcp.snd_wnd = segment.window
+            tcp.state = "SYN_RECV"
+            send_segment(sock, SYN | ACK, seq=0)
+            return
         if flags & SYN and flags & ACK:
             # tcp_rcv_synsent_state_process: the handshake completes.
             tcp.snd_una = segment.ack
@@ -434,7 +474,10 @@ def state_process(sock: FakeSocket, packet: Packet) -> None:
     if tcp.state == "CLOSED":
         return
     if flags & ACK:
-        if tcp.state == "SYN_RECV":
+        if tcp.state == "SYN_RECV" and not sock.embryo:
+            tcp.state = "ESTABLISHED"  # the end of a simultaneous open
+            sock.state = "connected"
+        elif tcp.state == "SYN_RECV":
             tcp.state = "ESTABLISHED"
             sock.state = "connected"
             listener = sock.listener
