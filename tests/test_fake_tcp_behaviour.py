@@ -338,3 +338,14 @@ def test_a_cork_holds_data_until_the_next_plain_send_or_at_most_200_ms() -> None
                 conn.settimeout(5)
                 assert conn.recv(10) == b"more"
                 assert kernel.monotonic_ns() - start == 200_000_000
+
+
+def test_tcp_options_the_fake_would_ignore_raise_not_implemented() -> None:
+    net = sansock.using(FakeKernel())
+    with net.socket() as s:
+        for name in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP"):
+            s.setsockopt(net.IPPROTO_TCP, getattr(net, name), 0)  # the default: nothing to model
+            with pytest.raises(NotImplementedError, match=f"does not model {name}"):
+                s.setsockopt(net.IPPROTO_TCP, getattr(net, name), 5)
+        with pytest.raises(NotImplementedError, match="MSG_FASTOPEN"):
+            s.sendto(b"x", net.MSG_FASTOPEN, ("127.0.0.1", 9))

@@ -99,6 +99,9 @@ class SocketOptions:
         self._tcp_unmodelled = {known[n]: n for n in ("TCP_INFO", "TCP_CONGESTION", "TCP_MD5SIG", "TCP_REPAIR",
                                                        "TCP_ULP", "TCP_SAVED_SYN", "TCP_ZEROCOPY_RECEIVE",
                                                        "TCP_FASTOPEN_CONNECT", "TCP_CC_INFO") if n in known}
+        #: TCP options whose non-zero value changes what Linux answers in ways the fake does not follow.
+        self._tcp_inert = {known[n]: n for n in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP")
+                           if n in known}
         # struct timeval: {time_t tv_sec; suseconds_t tv_usec}.  Both are a
         # long on Linux (``__kernel_old_timeval``: 8 bytes on linux-i386's
         # 32-bit time_t, 16 on LP64); XNU's tv_usec is an int32 padded to 16.
@@ -287,6 +290,10 @@ class SocketOptions:
             raise NotImplementedError("the fake kernel does not model SO_PEEK_OFF peek offsets")
         if (sol and option in self._boolean) or (level == self.IPPROTO_TCP and option == self.TCP_NODELAY):
             value = int(value != 0)
+        if level == self.IPPROTO_TCP and value and option in self._tcp_inert and sock.ops.option_level == level:
+            raise NotImplementedError(
+                f"the fake kernel does not model {self._tcp_inert[option]} (it would store it and not act on it)"
+            )
         sock.options[(level, option)] = value
         if level == self.IPPROTO_TCP and option == self.TCP_CORK and not value and sock.ops.option_level == level:
             uncork = getattr(sock.ops, "uncork", None)

@@ -53,6 +53,7 @@ class TcpOps(InetOps):
         self.option_level = self.c("IPPROTO_TCP")
         self.AF_INET6 = self.c("AF_INET6")
         self.MSG_MORE = self.abi.constants.get("MSG_MORE", 0)  # Linux only
+        self.MSG_FASTOPEN = self.abi.constants.get("MSG_FASTOPEN", 0)
         self.SO_LINGER = (self.c("SOL_SOCKET"), self.c("SO_LINGER"))
         # tcp_v4_rcv / tcp_v6_rcv: the host hands this family's TCP packets to the state machine.
         host = self.host
@@ -233,6 +234,8 @@ class TcpOps(InetOps):
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``tcp_sendmsg_locked``: into the send queue, out as the peer's window allows."""
+        if sock.send_flags & self.MSG_FASTOPEN:
+            raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
         self.check_send_error(sock)
         tcp = self.control(sock)
         if tcp.state == "SYN_SENT":
