@@ -17,6 +17,7 @@ has reported yet.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ._addresses import InetName
@@ -27,7 +28,7 @@ from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_state import (
     CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
-    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, window_update, wire_name,
+    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
 )
 
 if TYPE_CHECKING:
@@ -56,8 +57,7 @@ class TcpOps(InetOps):
         self.MSG_FASTOPEN = self.abi.constants.get("MSG_FASTOPEN", 0)
         self.SO_LINGER = (self.c("SOL_SOCKET"), self.c("SO_LINGER"))
         # tcp_v4_rcv / tcp_v6_rcv: the host hands this family's TCP packets to the state machine.
-        host = self.host
-        self.host.handlers[(family, self.c("IPPROTO_TCP"))] = lambda packet: tcp_input(host, packet)
+        self.host.handlers[(family, self.c("IPPROTO_TCP"))] = functools.partial(tcp_input, self.host)
         self.host.give_up[(family, self.c("IPPROTO_TCP"))] = self.give_up_on
 
     def control(self, sock: FakeSocket) -> TcpControl:
@@ -70,6 +70,8 @@ class TcpOps(InetOps):
     def bind_name(self, sock: FakeSocket, name: InetName) -> None:
         """TIME_WAIT sockets whose time is up leave the port table first (lazily)."""
         reap_time_wait(self.host, self.kernel._scheduler.now_ns)
+        if name.port and time_wait_conflict(self.host, sock, name, self.kernel._options.reuseaddr(sock)):
+            self.fail("EADDRINUSE")
         super().bind_name(sock, name)
 
     def listen_name(self, sock: FakeSocket) -> None:
@@ -217,7 +219,8 @@ class TcpOps(InetOps):
 
     def give_up_on(self, packet: Packet, errno: int) -> None:
         """The network stopped retransmitting a segment this host sent: its connection fails."""
-        sock = self.host.tcp_connections.get((packet.src, packet.dst))
+        src, dst = packet.src, packet.dst
+        sock = self.host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
         if sock is not None:
             self.abort(sock, errno)
 
