@@ -307,3 +307,45 @@ def test_linger_zero_sends_rst_not_fin() -> None:
         wire.deliver()
         with pytest.raises(ConnectionResetError):
             client.recv(10)
+
+
+def test_tcp_options_the_fake_cannot_answer_raise_not_implemented() -> None:
+    net = sansock.using(FakeKernel())
+    with net.socket() as s:
+        for name in ("TCP_INFO", "TCP_CONGESTION"):
+            with pytest.raises(NotImplementedError, match=f"does not model {name}"):
+                s.getsockopt(net.IPPROTO_TCP, getattr(net, name), 104)
+        assert s.getsockopt(net.IPPROTO_TCP, net.TCP_MAXSEG) == 536  # unconnected: the default MSS
+
+
+def test_a_cork_holds_data_until_the_next_plain_send_or_at_most_200_ms() -> None:
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    with net.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with net.create_connection(listener.getsockname()) as client:
+            conn, _ = listener.accept()
+            with conn:
+                client.send(b"more", net.MSG_MORE)
+                assert kernel.poll(conn.fileno(), kernel.abi.const("POLLIN"), 0) == 0
+                if not hasattr(kernel._scheduler, "call_at"):
+                    # No kernel timers: the data waits for the next plain send.
+                    client.send(b"!")
+                    assert conn.recv(10) == b"more!"
+                    return
+                start = kernel.monotonic_ns()
+                conn.settimeout(5)
+                assert conn.recv(10) == b"more"
+                assert kernel.monotonic_ns() - start == 200_000_000
+
+
+def test_tcp_options_the_fake_would_ignore_raise_not_implemented() -> None:
+    net = sansock.using(FakeKernel())
+    with net.socket() as s:
+        for name in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP"):
+            s.setsockopt(net.IPPROTO_TCP, getattr(net, name), 0)  # the default: nothing to model
+            with pytest.raises(NotImplementedError, match=f"does not model {name}"):
+                s.setsockopt(net.IPPROTO_TCP, getattr(net, name), 5)
+        with pytest.raises(NotImplementedError, match="MSG_FASTOPEN"):
+            s.sendto(b"x", net.MSG_FASTOPEN, ("127.0.0.1", 9))

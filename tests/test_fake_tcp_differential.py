@@ -498,6 +498,154 @@ def buffer_sizes(r: Run) -> None:
     r.do("getsockopt", conn, SOL_SOCKET, C("SO_SNDBUF"), note="accepted: the listener's")
 
 
+@scenario
+def connect_rules(r: Run) -> None:
+    srv, port = r.listener()
+    r.do("connect", srv, inet_addr(port), note="a listener")
+    cli, conn = r.connection(srv, port)
+    r.do("connect", cli, inet_addr(port), note="connected")
+    r.do("connect", cli, inet_addr(1), note="connected, elsewhere")
+    r.do("shutdown", cli, SHUT_WR)
+    r.do("connect", cli, inet_addr(port), note="after SHUT_WR")
+    r.do("setsockopt_bytes", conn, SOL_SOCKET, C("SO_LINGER"), struct.pack("ii", 1, 0), 8)
+    r.close(conn)
+    r.do("poll", cli, ALL, 1000)
+    r.do("connect", cli, inet_addr(port), note="after an RST")
+    r.do("getsockopt", cli, SOL_SOCKET, C("SO_ERROR"))
+    r.do("connect", cli, inet_addr(port), note="after an RST, error read")
+    # a blocking connect refused, then a second try on the same socket
+    r.close(srv)
+    s = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+    r.do("connect", s, inet_addr(port), note="refused")
+    r.do("getsockopt", s, SOL_SOCKET, C("SO_ERROR"))
+    r.do("poll", s, ALL, 0, note="after a refused connect")
+    srv2, port2 = r.listener()
+    r.do("connect", s, inet_addr(port2), note="the same socket, another port")
+    r.do("getpeername", s)
+
+
+@scenario
+def listener_queue_and_close(r: Run) -> None:
+    srv, port = r.listener(backlog=3)
+    clients = []
+    for _ in range(3):
+        c = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+        r.do("connect", c, inet_addr(port))
+        clients.append(c)
+    r.do("send", clients[0], b"queued data", 0)
+    r.do("shutdown", clients[1], SHUT_WR, note="FIN before accept")
+    r.do("setsockopt_bytes", clients[2], SOL_SOCKET, C("SO_LINGER"), struct.pack("ii", 1, 0), 8)
+    r.close(clients[2], note="RST before accept")
+    r.do("poll", srv, ALL, 0)
+    first = conn_of(r.do("accept", srv, CLOEXEC))
+    r.do("recv", first, 100, 0)
+    second = conn_of(r.do("accept", srv, CLOEXEC))
+    r.do("poll", second, ALL, 0, note="accepted after the peer's FIN")
+    r.do("recv", second, 100, 0)
+    r.do("getpeername", second)
+    third = conn_of(r.do("accept", srv, CLOEXEC))
+    r.do("poll", third, ALL, 0, note="accepted after the peer's RST")
+    r.do("recv", third, 100, 0)
+    r.do("recv", third, 100, 0)
+    # connections still queued when the listener closes are reset
+    waiting = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+    r.do("connect", waiting, inet_addr(port))
+    r.do("send", waiting, b"never read", 0)
+    r.close(srv)
+    r.do("poll", waiting, ALL, 1000, note="the listener closed")
+    r.do("recv", waiting, 100, 0)
+    r.do("send", waiting, b"x", 0)
+
+
+@scenario
+def half_close_and_shut_rd(r: Run) -> None:
+    srv, port = r.listener()
+    cli, conn = r.connection(srv, port)
+    r.do("shutdown", conn, SHUT_RD)
+    r.do("poll", conn, ALL, 0, note="SHUT_RD")
+    r.do("recv", conn, 10, 0, note="SHUT_RD")
+    r.do("send", conn, b"still sends", 0)
+    r.do("recv", cli, 100, 0)
+    r.do("send", cli, b"to a SHUT_RD socket", 0)
+    r.do("poll", conn, ALL, 100, note="data after SHUT_RD")
+    r.do("recv", conn, 100, MSG_DONTWAIT, note="data after SHUT_RD")
+    r.do("poll", cli, ALL, 100)
+    r.do("getpeername", conn)
+    # the ping-pong of a half-closed connection
+    cli, conn = r.connection(srv, port)
+    r.do("shutdown", cli, SHUT_WR)
+    r.do("recv", conn, 10, 0)
+    for i in range(3):
+        r.do("send", conn, b"line %d" % i, 0)
+        r.do("poll", cli, POLLIN, 1000)
+        r.do("recv", cli, 100, 0)
+    r.do("poll", cli, ALL, 0, note="FIN_WAIT2")
+    r.do("poll", conn, ALL, 0, note="CLOSE_WAIT")
+    r.do("send", cli, b"x", 0, note="after SHUT_WR")
+    r.do("shutdown", conn, SHUT_RDWR)
+    r.do("poll", cli, ALL, 1000)
+    r.do("recv", cli, 10, 0)
+    r.do("poll", conn, ALL, 0, note="after SHUT_RDWR in CLOSE_WAIT")
+    r.do("recv", conn, 10, 0)
+    r.do("send", conn, b"x", 0)
+
+
+@scenario
+def receive_modes(r: Run) -> None:
+    srv, port = r.listener()
+    cli, conn = r.connection(srv, port)
+    r.do("send", cli, b"abc", 0)
+    r.do("send", cli, b"defgh", 0)
+    r.do("poll", conn, POLLIN, 1000)
+    r.do("recv", conn, 4, MSG_PEEK)
+    r.do("recv", conn, 100, MSG_PEEK)
+    r.do("recv_into", conn, bytearray(4), 4, MSG_PEEK | MSG_TRUNC)
+    r.do("recv", conn, 2, 0)
+    r.do("recv", conn, 100, C("MSG_WAITALL") | MSG_DONTWAIT)
+    r.do("send", cli, b"12345", 0)
+    r.do("recv", conn, 5, C("MSG_WAITALL"))
+    r.do("send", cli, b"xyz", 0)
+    r.do("shutdown", cli, SHUT_WR)
+    r.do("recv", conn, 100, C("MSG_WAITALL"), note="WAITALL stops at EOF")
+    r.do("recv", conn, 0, 0, note="zero bytes at EOF")
+    r.do("recv", conn, 0, MSG_DONTWAIT)
+    buf = bytearray(b"-" * 8)
+    r.do("recv_into", cli, buf, 0, MSG_DONTWAIT, note="nothing queued")
+    r.do("send", cli, b"", 0, note="empty send after SHUT_WR")
+    r.do("send", conn, b"", 0, note="empty send")
+
+
+@scenario
+def self_connect_and_cork(r: Run) -> None:
+    me = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+    r.do("bind", me, inet_addr(0))
+    r.do("connect", me, r.d.getsockname(me), note="a socket connecting to its own name")
+    r.do("getpeername", me)
+    r.do("send", me, b"echo", 0)
+    r.do("poll", me, ALL, 1000)
+    r.do("recv", me, 10, 0)
+    r.do("shutdown", me, SHUT_WR)
+    r.do("poll", me, ALL, 1000)
+    r.do("recv", me, 10, 0)
+    srv, port = r.listener()
+    cli, conn = r.connection(srv, port)
+    tcp = C("IPPROTO_TCP")
+    r.do("setsockopt", cli, tcp, C("TCP_CORK"), 1)
+    r.do("getsockopt", cli, tcp, C("TCP_CORK"))
+    r.do("send", cli, b"corked", 0)
+    r.do("recv", conn, 100, MSG_DONTWAIT, note="TCP_CORK holds a partial segment")
+    r.do("send", cli, b" still", 0)
+    r.do("setsockopt", cli, tcp, C("TCP_CORK"), 0)
+    r.do("poll", conn, POLLIN, 1000)
+    r.do("recv", conn, 100, 0, note="TCP_CORK 0 lets it go")
+    r.do("setsockopt", conn, SOL_SOCKET, C("SO_RCVLOWAT"), 100000)
+    r.do("getsockopt", conn, SOL_SOCKET, C("SO_RCVBUF"), note="a low mark above half the buffer grows it")
+    r.do("setsockopt", cli, SOL_SOCKET, C("SO_RCVBUF"), 10000)
+    r.do("setsockopt", cli, SOL_SOCKET, C("SO_RCVLOWAT"), 100000)
+    r.do("getsockopt", cli, SOL_SOCKET, C("SO_RCVLOWAT"), note="capped at half a locked buffer")
+    r.do("getsockopt", cli, SOL_SOCKET, C("SO_RCVBUF"))
+
+
 # ------------------------------------------------------------------- runner
 
 

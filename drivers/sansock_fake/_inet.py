@@ -172,12 +172,14 @@ class InetHost:
     #: (family, protocol) -> what the protocol does when the network gives up
     #: on a packet it sent (TCP: the connection fails with the errno, ETIMEDOUT).
     give_up: dict[tuple[int, int], Callable[[Packet, int], None]] = attrs.field(factory=dict)
-    #: TCP's established hash (``inet_ehash``): (local, remote) wire names ->
-    #: the socket (a connection, an orphan finishing its close, a TIME_WAIT).
-    tcp_connections: dict[tuple[InetName, InetName], FakeSocket] = attrs.field(factory=dict)
+    #: TCP's established hash (``inet_ehash``): (local address, local port,
+    #: remote address, remote port) -> the socket (a connection, an orphan
+    #: finishing its close, a TIME_WAIT).
+    tcp_connections: dict[tuple[bytes, int, bytes, int], FakeSocket] = attrs.field(factory=dict)
     #: TIME_WAIT sockets by deadline (a heap of (deadline ns, order, socket)),
-    #: reaped lazily against the clock.
+    #: reaped lazily against the clock, and by (family, port) for ``bind``.
     tcp_time_wait: list[tuple[int, int, FakeSocket]] = attrs.field(factory=list)
+    tcp_time_wait_ports: dict[tuple[int, int], set[FakeSocket]] = attrs.field(factory=dict)
     #: Packets output while another is being delivered (``softirq`` backlog):
     #: the default output delivers them in order, never re-entrantly.
     _backlog: deque[Packet] = attrs.field(factory=deque)
@@ -233,20 +235,22 @@ class InetHost:
         the network (``router``); without one it is dropped (no route: the
         socket's connect or send decided that already).
         """
+        if self._delivering:
+            self._backlog.append(packet)  # an answer to a packet being delivered: after it
+            return
         if not self.is_local(packet.family, packet.dst.packed):
             if self.router is not None:
                 self.router.transmit(self, packet)
             return
-        self._backlog.append(packet)
-        if self._delivering:
-            return
         self._delivering = True
+        backlog = self._backlog
         try:
-            while self._backlog:
-                self.input(self._backlog.popleft())
+            self.input(packet)
+            while backlog:
+                self.input(backlog.popleft())
         finally:
             self._delivering = False
-            self._backlog.clear()
+            backlog.clear()
 
     def unreachable(self, packet: Packet, errno: int) -> None:
         """The network stopped retransmitting *packet*, sent by this host: the protocol learns *errno*."""

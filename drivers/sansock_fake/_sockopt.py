@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ._objects import FakeSocket
 from ._oserror import raise_errno
+from ._tcp_state import LOOPBACK_MSS
 
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
@@ -92,6 +93,15 @@ class SocketOptions:
             )
         }
         self.TCP_NODELAY = c("TCP_NODELAY")
+        self.TCP_CORK = known.get("TCP_CORK", -1)
+        self.TCP_MAXSEG = known.get("TCP_MAXSEG", -1)
+        #: TCP options the fake would have to answer from state it does not keep.
+        self._tcp_unmodelled = {known[n]: n for n in ("TCP_INFO", "TCP_CONGESTION", "TCP_MD5SIG", "TCP_REPAIR",
+                                                       "TCP_ULP", "TCP_SAVED_SYN", "TCP_ZEROCOPY_RECEIVE",
+                                                       "TCP_FASTOPEN_CONNECT", "TCP_CC_INFO") if n in known}
+        #: TCP options whose non-zero value changes what Linux answers in ways the fake does not follow.
+        self._tcp_inert = {known[n]: n for n in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP")
+                           if n in known}
         # struct timeval: {time_t tv_sec; suseconds_t tv_usec}.  Both are a
         # long on Linux (``__kernel_old_timeval``: 8 bytes on linux-i386's
         # 32-bit time_t, 16 on LP64); XNU's tv_usec is an int32 padded to 16.
@@ -130,6 +140,9 @@ class SocketOptions:
         value = sock.options.get(self._rcvlowat, 1)
         return value if isinstance(value, int) else 1
 
+    def tcp_cork(self, sock: FakeSocket) -> bool:
+        return bool(sock.options.get((self.IPPROTO_TCP, self.TCP_CORK)))
+
     def reuseaddr(self, sock: FakeSocket) -> bool:
         return bool(sock.options.get(self._reuseaddr))
 
@@ -151,6 +164,10 @@ class SocketOptions:
             # do_ip_setsockopt answers ENOPROTOOPT where do_ip_getsockopt
             # answers EOPNOTSUPP.
             raise_errno(self.abi.errno("ENOPROTOOPT" if inet6 or for_set else "EOPNOTSUPP"))
+        if level == self.IPPROTO_TCP and option in self._tcp_unmodelled and ops.option_level == level:
+            raise NotImplementedError(f"the fake kernel does not model {self._tcp_unmodelled[option]}")
+        if level == self.IPPROTO_TCP and option == self.TCP_MAXSEG and sock.tcp is not None and sock.state == "connected":
+            return LOOPBACK_MSS  # tp->mss_cache of a loopback connection (the host's MTU decides on Linux)
         return self._levels[level].get(option)
 
     def _sol_socket_default(self, sock: FakeSocket, option: int) -> int | bytes | None:
@@ -264,10 +281,21 @@ class SocketOptions:
             if sock.ops.option_level == self.IPPROTO_TCP:
                 cap = sock.rcvbuf if sock.userlocks & 2 else kernel.tcp_rmem_max
                 value = min(value, cap >> 1)
+                # ... and makes the receive buffer room for it (tcp_space_from_win: twice).
+                if not sock.userlocks & 2 and 2 * value > sock.rcvbuf:
+                    sock.rcvbuf = 2 * value
             sock.options[(level, option)] = value or 1
             return
         if sol and option == c("SO_PEEK_OFF"):
             raise NotImplementedError("the fake kernel does not model SO_PEEK_OFF peek offsets")
         if (sol and option in self._boolean) or (level == self.IPPROTO_TCP and option == self.TCP_NODELAY):
             value = int(value != 0)
+        if level == self.IPPROTO_TCP and value and option in self._tcp_inert and sock.ops.option_level == level:
+            raise NotImplementedError(
+                f"the fake kernel does not model {self._tcp_inert[option]} (it would store it and not act on it)"
+            )
         sock.options[(level, option)] = value
+        if level == self.IPPROTO_TCP and option == self.TCP_CORK and not value and sock.ops.option_level == level:
+            uncork = getattr(sock.ops, "uncork", None)
+            if uncork is not None:
+                uncork(sock)

@@ -17,6 +17,7 @@ has reported yet.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ._addresses import InetName
@@ -26,8 +27,8 @@ from ._objects import SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_state import (
-    SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
-    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, window_update, wire_name,
+    CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
+    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
 )
 
 if TYPE_CHECKING:
@@ -53,10 +54,10 @@ class TcpOps(InetOps):
         self.option_level = self.c("IPPROTO_TCP")
         self.AF_INET6 = self.c("AF_INET6")
         self.MSG_MORE = self.abi.constants.get("MSG_MORE", 0)  # Linux only
+        self.MSG_FASTOPEN = self.abi.constants.get("MSG_FASTOPEN", 0)
         self.SO_LINGER = (self.c("SOL_SOCKET"), self.c("SO_LINGER"))
         # tcp_v4_rcv / tcp_v6_rcv: the host hands this family's TCP packets to the state machine.
-        host = self.host
-        self.host.handlers[(family, self.c("IPPROTO_TCP"))] = lambda packet: tcp_input(host, packet)
+        self.host.handlers[(family, self.c("IPPROTO_TCP"))] = functools.partial(tcp_input, self.host)
         self.host.give_up[(family, self.c("IPPROTO_TCP"))] = self.give_up_on
 
     def control(self, sock: FakeSocket) -> TcpControl:
@@ -69,6 +70,8 @@ class TcpOps(InetOps):
     def bind_name(self, sock: FakeSocket, name: InetName) -> None:
         """TIME_WAIT sockets whose time is up leave the port table first (lazily)."""
         reap_time_wait(self.host, self.kernel._scheduler.now_ns)
+        if name.port and time_wait_conflict(self.host, sock, name, self.kernel._options.reuseaddr(sock)):
+            self.fail("EADDRINUSE")
         super().bind_name(sock, name)
 
     def listen_name(self, sock: FakeSocket) -> None:
@@ -207,9 +210,17 @@ class TcpOps(InetOps):
             sock.error = errno
         done(sock)
 
+    def uncork(self, sock: FakeSocket) -> None:
+        """TCP_CORK set to 0: what it held leaves now (``tcp_push_pending_frames``)."""
+        tcp = sock.tcp
+        if tcp is not None and tcp.corked and tcp.state in CONNECTED_STATES:
+            tcp.corked = False
+            push(sock)
+
     def give_up_on(self, packet: Packet, errno: int) -> None:
         """The network stopped retransmitting a segment this host sent: its connection fails."""
-        sock = self.host.tcp_connections.get((packet.src, packet.dst))
+        src, dst = packet.src, packet.dst
+        sock = self.host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
         if sock is not None:
             self.abort(sock, errno)
 
@@ -226,6 +237,8 @@ class TcpOps(InetOps):
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``tcp_sendmsg_locked``: into the send queue, out as the peer's window allows."""
+        if sock.send_flags & self.MSG_FASTOPEN:
+            raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
         self.check_send_error(sock)
         tcp = self.control(sock)
         if tcp.state == "SYN_SENT":
@@ -263,7 +276,7 @@ class TcpOps(InetOps):
             chunk = data[sent : sent + max(space, 0)]
             tcp.unsent += chunk
             sent += len(chunk)
-            tcp.corked = more
+            tcp.corked = more or self.kernel._options.tcp_cork(sock)
             push(sock)
             if sent >= len(data):
                 break

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -53,12 +54,16 @@ __all__ = [
     "TCP_TIMEWAIT_LEN_NS", "LOOPBACK_MSS",
 ]
 
+#: IANA's protocol number, the same in every ABI.
+IPPROTO_TCP = 6
 #: Segment flag bits (the header's, in its order).
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 _FLAG_NAMES = ((SYN, "SYN"), (ACK, "ACK"), (FIN, "FIN"), (RST, "RST"))
 
 #: include/net/tcp.h TCP_TIMEWAIT_LEN: 60 s (also the orphan FIN_WAIT2 time, tcp_fin_timeout).
 TCP_TIMEWAIT_LEN_NS = 60 * 1_000_000_000
+#: How long a cork (MSG_MORE, TCP_CORK) holds a partial segment at most.
+TCP_CORK_CEILING_NS = 200_000_000
 #: The MSS over loopback (MTU 65536 - 40 bytes of headers - 12 of timestamps).
 LOOPBACK_MSS = 65483
 #: ``sk_userlocks`` bits: SO_SNDBUF / SO_RCVBUF set by the user stop autotuning.
@@ -72,9 +77,11 @@ CONNECTED_STATES = frozenset({"ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE_WA
 _order = itertools.count()
 
 
-@attrs.frozen
-class Segment:
-    """One TCP segment: flags, sequence and acknowledgement numbers, window, payload."""
+class Segment(NamedTuple):
+    """One TCP segment: flags, sequence and acknowledgement numbers, window, payload.
+
+    Immutable (a tuple: one is made per segment, on the hot path of every send).
+    """
 
     flags: int
     seq: int = 0
@@ -85,6 +92,11 @@ class Segment:
     def __repr__(self) -> str:
         names = "|".join(name for bit, name in _FLAG_NAMES if self.flags & bit) or "-"
         return f"<{names} seq={self.seq} ack={self.ack} win={self.window} len={len(self.data)}>"
+
+
+#: ``Segment`` made from a full tuple without NamedTuple's Python-level ``__new__``
+#: (one per segment: the hot path).
+_new_segment = tuple.__new__
 
 
 @attrs.define(eq=False)
@@ -105,6 +117,8 @@ class TcpControl:
     unsent: bytearray = attrs.field(factory=bytearray)
     #: MSG_MORE: hold a partial segment until a send without it (``TCP_NAGLE_CORK``).
     corked: bool = False
+    #: A timer will release the cork (see :func:`schedule_uncork`).
+    cork_timer: bool = False
     fin_queued: bool = False
     fin_sent: bool = False
     #: Receive side: bytes received (a FIN counts one) and the right edge of
@@ -119,9 +133,11 @@ class TcpControl:
     deadline_ns: int = 0
 
     @property
-    def key(self) -> tuple[InetName, InetName]:
-        assert self.local is not None and self.remote is not None
-        return self.local, self.remote
+    def key(self) -> tuple[bytes, int, bytes, int]:
+        """The connection's key in the established hash."""
+        local, remote = self.local, self.remote
+        assert local is not None and remote is not None
+        return local.packed, local.port, remote.packed, remote.port
 
     @property
     def queued(self) -> int:
@@ -146,13 +162,17 @@ def receive_space(sock: FakeSocket) -> int:
 def send_segment(sock: FakeSocket, flags: int, data: bytes = b"", seq: int | None = None) -> None:
     """``tcp_transmit_skb``: a segment of this connection onto the wire (ACK and window filled in)."""
     tcp = sock.tcp
-    assert tcp is not None and tcp.local is not None and tcp.remote is not None
-    window = receive_space(sock)
+    if TYPE_CHECKING:
+        assert tcp is not None and tcp.local is not None and tcp.remote is not None
+    window = sock.rcvbuf - sock.rmem
+    if window < 0:
+        window = 0
+    rcv_nxt = tcp.rcv_nxt
     if flags & ACK:
-        tcp.rcv_edge = tcp.rcv_nxt + window
-    segment = Segment(flags, tcp.snd_nxt if seq is None else seq, tcp.rcv_nxt, window, data)
-    packet = Packet(tcp.local.family, sock.ops.c("IPPROTO_TCP"), tcp.local, tcp.remote, segment, len(data))
-    tcp.host.output(packet)
+        tcp.rcv_edge = rcv_nxt + window
+    segment = _new_segment(Segment, (flags, tcp.snd_nxt if seq is None else seq, rcv_nxt, window, data))
+    local = tcp.local
+    tcp.host.output(Packet(local.family, IPPROTO_TCP, local, tcp.remote, segment, len(data)))
 
 
 def reply_reset(host: InetHost, packet: Packet) -> None:
@@ -175,7 +195,8 @@ def push(sock: FakeSocket) -> None:
             return
         size = min(len(tcp.unsent), usable, LOOPBACK_MSS)
         if tcp.corked and size < LOOPBACK_MSS and size == len(tcp.unsent) and not tcp.fin_queued:
-            return  # MSG_MORE: a partial segment waits for more data
+            schedule_uncork(sock)
+            return  # MSG_MORE / TCP_CORK: a partial segment waits for more data
         chunk = bytes(tcp.unsent[:size])
         del tcp.unsent[:size]
         seq = tcp.snd_nxt
@@ -186,6 +207,32 @@ def push(sock: FakeSocket) -> None:
         seq = tcp.snd_nxt
         tcp.snd_nxt += 1
         send_segment(sock, FIN | ACK, seq=seq)
+
+
+def schedule_uncork(sock: FakeSocket) -> None:
+    """The cork's ceiling: held data leaves after :data:`TCP_CORK_CEILING_NS` (200 ms,
+    ``TCP_CORK``'s limit; MSG_MORE data waits as long on Linux).
+
+    It needs a kernel timer (``Scheduler.call_at``, which a simulated network
+    brings); without one the data waits for the next send without MSG_MORE,
+    TCP_CORK 0, shutdown or close, and a wait that only the ceiling would end
+    raises ``BlockedForever`` instead of giving a wrong answer.
+    """
+    tcp = sock.tcp
+    assert tcp is not None
+    scheduler = sock.ops.kernel._scheduler
+    call_at: Callable[[int, Callable[[], None]], None] | None = getattr(scheduler, "call_at", None)
+    if call_at is None or tcp.cork_timer:
+        return
+    tcp.cork_timer = True
+
+    def uncork() -> None:
+        tcp.cork_timer = False
+        if tcp.corked and tcp.unsent and tcp.state in CONNECTED_STATES:
+            tcp.corked = False
+            push(sock)
+
+    call_at(scheduler.now_ns + TCP_CORK_CEILING_NS, uncork)
 
 
 def send_fin(sock: FakeSocket) -> None:
@@ -253,24 +300,34 @@ def now_ns(sock: FakeSocket) -> int:
 
 
 def time_wait(sock: FakeSocket, substate: str) -> None:
-    """``tcp_time_wait``: a TIME_WAIT socket takes over the port; the socket itself is done."""
+    """``tcp_time_wait``: a TIME_WAIT socket takes over the port; the socket itself is done.
+
+    An orphan (closed by its owner) becomes the TIME_WAIT socket itself; an
+    open socket is done (CLOSED, its fd stays) and a new one holds the port.
+    """
     tcp = sock.tcp
-    assert tcp is not None and sock.name is not None
+    assert tcp is not None and isinstance(sock.name, InetName)
     host = tcp.host
     key = tcp.key
-    done(sock)
-    ops: ProtoOps = sock.ops
-    tw = ops.kernel._new_socket(ops, sock.proto)
-    tw.name = sock.name
-    tw.peer_name = sock.peer_name
-    tw.options = dict(sock.options)  # SO_REUSEADDR decides bind conflicts (tw_reuse)
-    tw.state = "closed"
-    tw.shutdown = SHUTDOWN_MASK
-    tw.released = True
-    tw.tcp = TcpControl(host, substate, tcp.local, tcp.remote, snd_nxt=tcp.snd_nxt, snd_una=tcp.snd_una, rcv_nxt=tcp.rcv_nxt)
-    host.tcp_connections[key] = tw
-    assert isinstance(tw.name, InetName)
-    host.ports.users(tw.family, tw.type, tw.name.port).append(tw)
+    if sock.released:
+        host.ports.remove(sock)
+        tcp.state = substate
+        tcp.unsent.clear()
+        tw = sock
+    else:
+        done(sock)
+        ops: ProtoOps = sock.ops
+        tw = ops.kernel._new_socket(ops, sock.proto)
+        tw.name = sock.name
+        tw.peer_name = sock.peer_name
+        tw.options = dict(sock.options)  # SO_REUSEADDR decides bind conflicts (tw_reuse)
+        tw.state = "closed"
+        tw.shutdown = SHUTDOWN_MASK
+        tw.released = True
+        tw.tcp = TcpControl(host, substate, tcp.local, tcp.remote, snd_nxt=tcp.snd_nxt, snd_una=tcp.snd_una,
+                            rcv_nxt=tcp.rcv_nxt)
+        host.tcp_connections[key] = tw
+    host.tcp_time_wait_ports.setdefault((tw.family, sock.name.port), set()).add(tw)
     schedule_time_wait(tw)
 
 
@@ -286,9 +343,26 @@ def kill_time_wait(tw: FakeSocket) -> None:
     tcp = tw.tcp
     assert tcp is not None
     tcp.state = "CLOSED"
-    if tcp.host.tcp_connections.get(tcp.key) is tw:
-        del tcp.host.tcp_connections[tcp.key]
-    tcp.host.ports.remove(tw)
+    host = tcp.host
+    if host.tcp_connections.get(tcp.key) is tw:
+        del host.tcp_connections[tcp.key]
+    assert isinstance(tw.name, InetName)
+    holders = host.tcp_time_wait_ports.get((tw.family, tw.name.port))
+    if holders is not None:
+        holders.discard(tw)
+        if not holders:
+            del host.tcp_time_wait_ports[(tw.family, tw.name.port)]
+
+
+def time_wait_conflict(host: InetHost, sock: FakeSocket, name: InetName, reuse: bool) -> bool:
+    """``inet_bind_conflict`` against the TIME_WAIT sockets on *name*'s port:
+    the addresses overlap and not both have SO_REUSEADDR."""
+    for tw in host.tcp_time_wait_ports.get((sock.family, name.port), ()):
+        assert isinstance(tw.name, InetName)
+        overlap = tw.name.packed == name.packed or not any(tw.name.packed) or not any(name.packed)
+        if overlap and not (reuse and tw.ops.kernel._options.reuseaddr(tw)):
+            return True
+    return False
 
 
 def reap_time_wait(host: InetHost, now: int) -> None:
@@ -327,8 +401,22 @@ def tcp_input(host: InetHost, packet: Packet) -> None:
     """``tcp_v4_rcv``/``tcp_v6_rcv``: find the socket a segment is for and process it."""
     segment = packet.payload
     assert isinstance(segment, Segment)
-    key = (packet.dst, packet.src)
+    dst, src = packet.dst, packet.src
+    key = (dst.packed, dst.port, src.packed, src.port)
     sock = host.tcp_connections.get(key)
+    if sock is not None:
+        tcp = sock.tcp
+        if tcp is not None and tcp.state == "ESTABLISHED" and segment.flags == ACK:
+            # The common case (tcp_rcv_established's fast path): an ACK, maybe with data.
+            if segment.ack >= tcp.snd_una:
+                tcp.snd_una = segment.ack
+                tcp.snd_wnd = segment.window
+            data = segment.data
+            if data:
+                queue_data(sock, tcp, segment)
+            if tcp.unsent or tcp.fin_queued:
+                push(sock)
+            return
     if sock is not None and sock.tcp is not None and sock.tcp.state in ("TIME_WAIT", "FIN_WAIT2") and sock.released:
         reap_time_wait(host, now_ns(sock))
         sock = host.tcp_connections.get(key)
@@ -422,6 +510,14 @@ def state_process(sock: FakeSocket, packet: Packet) -> None:
         reset(sock)
         return
     if tcp.state == "SYN_SENT":
+        if flags & SYN and not flags & ACK:
+            # Simultaneous open (tcp_rcv_synsent_state_process): in practice a
+            # socket connecting to its own name.  SYN_RECV, and a SYN-ACK.
+            tcp.rcv_nxt = segment.seq + 1
+            tcp.snd_wnd = segment.window
+            tcp.state = "SYN_RECV"
+            send_segment(sock, SYN | ACK, seq=0)
+            return
         if flags & SYN and flags & ACK:
             # tcp_rcv_synsent_state_process: the handshake completes.
             tcp.snd_una = segment.ack
@@ -434,7 +530,10 @@ def state_process(sock: FakeSocket, packet: Packet) -> None:
     if tcp.state == "CLOSED":
         return
     if flags & ACK:
-        if tcp.state == "SYN_RECV":
+        if tcp.state == "SYN_RECV" and not sock.embryo:
+            tcp.state = "ESTABLISHED"  # the end of a simultaneous open
+            sock.state = "connected"
+        elif tcp.state == "SYN_RECV":
             tcp.state = "ESTABLISHED"
             sock.state = "connected"
             listener = sock.listener
@@ -467,12 +566,10 @@ def state_process(sock: FakeSocket, packet: Packet) -> None:
             reset(sock)
             return
         if tcp.state in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"):
-            skb = Skb(segment.data, sock.ops.kernel._process_credentials, cost=len(segment.data))
-            sock.rmem += skb.cost
-            sock.receive_queue.append(skb)
-            tcp.rcv_nxt = segment.seq + len(segment.data)
-            if not flags & FIN:
-                send_segment(sock, ACK)
+            if flags & FIN:
+                queue_data(sock, tcp, segment, ack=False)  # the FIN's ACK covers it
+            else:
+                queue_data(sock, tcp, segment)
     if flags & FIN:
         # tcp_fin: the state changes before the ACK leaves (delivery may re-enter)
         tcp.fin_received = True
@@ -488,6 +585,20 @@ def state_process(sock: FakeSocket, packet: Packet) -> None:
             if tw is not None:
                 send_segment(tw, ACK)
             return
+        send_segment(sock, ACK)
+
+
+def queue_data(sock: FakeSocket, tcp: TcpControl, segment: Segment, ack: bool = True) -> None:
+    """In-order data joins the receive queue (``tcp_queue_rcv``) and is acknowledged."""
+    data = segment.data
+    creds = sock.credentials
+    if creds is None:
+        creds = sock.credentials = sock.ops.kernel._process_credentials
+    size = len(data)
+    sock.rmem += size
+    sock.receive_queue.append(Skb(data, creds, cost=size))
+    tcp.rcv_nxt = segment.seq + size
+    if ack:
         send_segment(sock, ACK)
 
 
