@@ -350,3 +350,20 @@ def test_an_asyncio_loop_on_one_host_talks_to_a_server_thread_on_another() -> No
     listener.close()
     assert answer == b"HELLO OVER ASYNCIO"
     assert elapsed == pytest.approx(0.100)  # two round trips of 50 ms, in the loop's (virtual) time
+
+
+def test_a_syn_is_not_sent_again_once_its_socket_is_closed() -> None:
+    net, a, b = hosts(latency=0.010)
+    listener = listen(b)
+    net.partition("client", "server")
+    c = a.socket(a.AF_INET, a.SOCK_STREAM)
+    c.settimeout(0.5)
+    with pytest.raises(TimeoutError):
+        c.connect(("10.0.0.2", 8080))
+    c.close()
+    net.heal()
+    listener.settimeout(5)
+    with pytest.raises(TimeoutError):
+        listener.accept()  # the SYN's retransmission (due at 1 s) died with its socket
+    assert any("not sent again: its socket is gone" in e.text for e in net.trace if e.kind == "drop")
+    listener.close()

@@ -455,7 +455,8 @@ class Network:
         """Whether the connection that sent *packet* still exists on its host (Linux
         stops a socket's retransmission timer when the socket is closed before it
         connected, or reset; an orphan finishing its close keeps retransmitting)."""
-        return (packet.src, packet.dst) in host.tcp_connections
+        src, dst = packet.src, packet.dst
+        return (src.packed, src.port, dst.packed, dst.port) in host.tcp_connections
 
     def _schedule_retry(self, key: tuple[str, InetName, InetName], rto: int, attempt: int, limit: int) -> None:
         def retry() -> None:
