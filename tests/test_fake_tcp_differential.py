@@ -555,6 +555,18 @@ def listener_queue_and_close(r: Run) -> None:
     r.do("poll", waiting, ALL, 1000, note="the listener closed")
     r.do("recv", waiting, 100, 0)
     r.do("send", waiting, b"x", 0)
+    # a listener shut down for reading stops listening the same way
+    srv, port = r.listener()
+    queued = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+    r.do("connect", queued, inet_addr(port))
+    r.do("shutdown", srv, SHUT_RD)
+    r.do("poll", srv, ALL, 0, note="listener after SHUT_RD")
+    r.do("accept", srv, CLOEXEC | NONBLOCK, note="listener after SHUT_RD")
+    r.do("poll", queued, ALL, 1000, note="queued when the listener stopped")
+    r.do("recv", queued, 100, 0)
+    late = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+    r.do("connect", late, inet_addr(port), note="to a listener shut down for reading")
+    r.do("listen", srv, 5, note="listening again")
 
 
 @scenario

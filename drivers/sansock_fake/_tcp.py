@@ -148,6 +148,27 @@ class TcpOps(InetOps):
         return self.block(fd, "connect", lambda: tcp.state != "SYN_SENT", self.kernel._options.sndtimeo_deadline(sock))
 
     # -- shutdown / close ----------------------------------------------------
+    def shutdown(self, sock: FakeSocket, mode: int) -> None:
+        """``inet_shutdown``; a listener shut for reading stops as ``tcp_disconnect``
+        stops it: the connections it had not accepted are reset."""
+        if sock.state == "listening" and mode & 1 and sock.tcp is not None:
+            self.stop_listening(sock)
+            super().shutdown(sock, mode)
+            sock.state = "unconnected"  # SS_UNCONNECTED in TCP_CLOSE: it may listen again
+            return
+        super().shutdown(sock, mode)
+
+    def stop_listening(self, sock: FakeSocket) -> None:
+        """``inet_csk_listen_stop``: queued connections get an RST, held SYNs an RST in answer."""
+        tcp = self.control(sock)
+        tcp.state = "CLOSED"
+        for child in list(sock.accept_queue):
+            if child.tcp is not None:
+                active_reset(child)
+        held, tcp.held_syns = tcp.held_syns, []
+        for packet in held:
+            reply_reset(self.host, packet)
+
     def shutdown_connection(self, sock: FakeSocket, mode: int) -> None:
         """``tcp_shutdown``: SHUT_WR sends a FIN after the queued data."""
         if mode & SEND_SHUTDOWN and sock.tcp is not None and close_state(sock):
@@ -171,16 +192,8 @@ class TcpOps(InetOps):
             return
         state = tcp.state
         if state == "LISTEN":
-            # inet_csk_listen_stop: the connections not accepted are reset,
-            # the held SYNs answered with an RST (the client's next try).
             sock.state = "closed"
-            tcp.state = "CLOSED"
-            for child in list(sock.accept_queue):
-                if child.tcp is not None:
-                    active_reset(child)
-            held, tcp.held_syns = tcp.held_syns, []
-            for packet in held:
-                reply_reset(self.host, packet)
+            self.stop_listening(sock)
             return
         unread = any(seg.remaining for seg in sock.receive_queue)
         sock.shutdown = SHUTDOWN_MASK
