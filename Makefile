@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_driver.py $(BENCH_ARGS) || status=1; \
 	$(BIN)/python bench/bench_fake.py $(BENCH_ARGS) || status=1; \
 	$(BIN)/python bench/bench_asyncio.py $(BENCH_ARGS) || status=1; \
+	$(BIN)/python bench/bench_network.py $(BENCH_ARGS) || status=1; \
 	if [ $$status -ne 0 ]; then echo "make bench: a loop missed its floor (FLOOR MISSED above) or a bench failed"; fi; \
 	exit $$status
 

@@ -5,7 +5,9 @@ level -- raw ``struct sockaddr`` bytes and raw control buffers in and out, as a
 kernel takes and gives them -- over an in-memory model of Linux: an fd table,
 AF_UNIX (socketpair, path and abstract names, SCM_RIGHTS, SCM_CREDENTIALS),
 AF_INET/AF_INET6 on loopback (TCP, UDP), socket buffers with capacity, a
-virtual clock, scripted faults and a syscall trace.
+virtual clock, scripted faults and a syscall trace.  :class:`Network` joins
+kernels as hosts of a simulated network (links with latency, bandwidth and
+loss, DNS, partitions, crashes) on one virtual clock.
 
 >>> from sansock_fake import FakeKernel
 >>> kernel = FakeKernel()
@@ -27,7 +29,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._faults import TRACE_LIMIT, FaultScript, Trace, TraceEntry
+from ._dns import Dns
 from ._kernel import FakeKernel
+from ._links import Link
+from ._network import NetEvent, Network, NetTrace
 from ._scheduler import BlockedForever
 
 if TYPE_CHECKING:
@@ -35,10 +40,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BlockedForever",
+    "Dns",
     "FakeEventLoop",
     "FakeEventLoopPolicy",
     "FakeKernel",
     "FaultScript",
+    "Link",
+    "NetEvent",
+    "NetTrace",
+    "Network",
     "MixedWaitError",
     "TRACE_LIMIT",
     "Trace",

@@ -9,11 +9,25 @@ destination.  Today only this host's loopback exists, so a route either comes
 back here or fails with ENETUNREACH; a simulated network would answer with
 another host's :class:`InetHost` (behind a link), and TCP's connect/transmit
 and UDP's send would go through it unchanged.
+
+The packet seam: everything TCP and UDP put on the wire is a :class:`Packet`
+(its payload a ``_tcp_state.Segment`` or a datagram's bytes) handed to
+:meth:`InetHost.output`, the only way a packet leaves a host;
+:meth:`InetHost.input` is the only way one arrives (it calls the input
+function the protocol registered in ``handlers`` for the packet's family and
+protocol).  A local destination is delivered to this host's ``input`` at
+once, in the same syscall, under the kernel lock, in order (never
+re-entrantly).  A host a :class:`~sansock_fake.Network` owns (``router``)
+hands every other packet to the network, which carries it over a link and
+calls the destination's ``input`` later in virtual time, from a timer (or
+drops it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -28,7 +42,7 @@ if TYPE_CHECKING:
     from ._kernel import FakeKernel
 
 __all__ = [
-    "InetHost", "PortTable", "InetOps", "inet_create", "EPHEMERAL_PORTS",
+    "InetHost", "PortTable", "InetOps", "Packet", "Router", "inet_create", "EPHEMERAL_PORTS",
     "SOCK_BINDADDR_LOCK", "SOCK_BINDPORT_LOCK",
 ]
 
@@ -137,6 +151,33 @@ class PortTable:
                 bound.remove(sock)
 
 
+@attrs.frozen
+class Packet:
+    """One IP packet between two hosts (or a host and itself).
+
+    *payload* is a TCP ``_tcp_state.Segment`` (``proto`` IPPROTO_TCP) or the
+    datagram's bytes (IPPROTO_UDP, IPPROTO_UDPLITE; for ICMP, the protocol
+    number of the datagram it answers, one byte); *size* is the payload bytes
+    on the wire (headers not counted), for a link's bandwidth.  *cscov* is a
+    UDP-Lite datagram's checksum coverage (0: all of it).
+    """
+
+    family: int
+    proto: int
+    src: InetName
+    dst: InetName
+    payload: object
+    size: int
+    cscov: int = 0
+
+
+class Router(Protocol):
+    """What a host's IP layer asks of the network that owns it (``_network``)."""
+
+    def transmit(self, host: InetHost, packet: Packet) -> None:
+        """Carry *packet* from *host* to whoever has its destination address (or drop it)."""
+
+
 @attrs.define(eq=False)
 class InetHost:
     """One host's IP layer: its addresses, its :class:`PortTable`, its routes."""
@@ -146,20 +187,117 @@ class InetHost:
     #: UDP-Lite has its own table (``udplite_table``): its ports are not UDP's.
     udplite_ports: PortTable = attrs.field(factory=PortTable)
 
+    #: The host's name in a network (traces, messages).
+    name: str = "localhost"
+    #: The addresses of its network interface (eth0): (family, packed), in the
+    #: order given; loopback addresses are not listed (they are always local).
+    addresses: list[tuple[int, bytes]] = attrs.field(factory=list)
+    #: The network that carries packets to other hosts (None: loopback only).
+    router: Router | None = None
+    #: (family, protocol) -> the protocol's input function (``tcp_v4_rcv``, ``udp_rcv``).
+    handlers: dict[tuple[int, int], Callable[[Packet], None]] = attrs.field(factory=dict)
+    #: (family, protocol) -> what the protocol does when the network gives up
+    #: on a packet it sent (TCP: the connection fails with the errno, ETIMEDOUT).
+    give_up: dict[tuple[int, int], Callable[[Packet, int], None]] = attrs.field(factory=dict)
+    #: TCP's established hash (``inet_ehash``): (local address, local port,
+    #: remote address, remote port) -> the socket (a connection, an orphan
+    #: finishing its close, a TIME_WAIT).
+    tcp_connections: dict[tuple[bytes, int, bytes, int], FakeSocket] = attrs.field(factory=dict)
+    #: TIME_WAIT sockets by deadline (a heap of (deadline ns, order, socket)),
+    #: reaped lazily against the clock, and by (family, port) for ``bind``.
+    tcp_time_wait: list[tuple[int, int, FakeSocket]] = attrs.field(factory=list)
+    tcp_time_wait_ports: dict[tuple[int, int], set[FakeSocket]] = attrs.field(factory=dict)
+    #: Packets output while another is being delivered (``softirq`` backlog):
+    #: the default output delivers them in order, never re-entrantly.
+    _backlog: deque[Packet] = attrs.field(factory=deque)
+    _delivering: bool = False
+
     def is_local(self, family: int, packed: bytes) -> bool:
-        """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``)."""
+        """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``, its interface's)."""
         if family == self.abi.const("AF_INET"):
-            return packed == b"\0\0\0\0" or packed[0] == 127
-        return packed in (bytes(16), bytes(15) + b"\1")
+            if packed == b"\0\0\0\0" or packed[0] == 127:
+                return True
+        elif packed in (bytes(16), bytes(15) + b"\1"):
+            return True
+        return (family, packed) in self.addresses
 
     def route(self, family: int, target: InetName) -> InetHost:
         """The host that answers *target* (``ip_route_connect``): ENETUNREACH when none.
 
-        Only the loopback interface exists, so that is this host or nothing.
+        Without a network only the loopback interface exists, so that is this
+        host or nothing.  On a network every host has a default route out of
+        its interface for each family it has an address of (so an address no
+        host has is reachable as far as ``connect``/``sendto`` can tell: its
+        packets are black-holed); this host is returned, and what leaves goes
+        through :meth:`output`.
         """
         if not self.is_local(family, target.packed):
-            raise_errno(self.abi.errno("ENETUNREACH"))
+            if self.router is None or not any(fam == family for fam, _packed in self.addresses):
+                raise_errno(self.abi.errno("ENETUNREACH"))
         return self
+
+    def source_address(self, family: int, target: bytes) -> bytes:
+        """The source address for *target* (``inet_select_addr``/``ipv6_dev_get_saddr``).
+
+        A local target takes the loopback route's preferred source: every
+        loopback route (``local 127.0.0.0/8 dev lo src 127.0.0.1``) has
+        127.0.0.1, so a connection to 127.0.0.2 (or to the wildcard) comes
+        from 127.0.0.1; IPv6 has only ``::1``; an interface address is its own
+        source.  Any other target leaves by the interface: its first address
+        of the family.
+        """
+        if self.is_local(family, target):
+            return self.preferred_source(target)
+        for fam, packed in self.addresses:
+            if fam == family:
+                return packed
+        return target
+
+    def local_name(self, sock: FakeSocket, peer: InetName) -> InetName:
+        """The local name a socket sending to *peer* reports: a socket bound to
+        an address keeps it; a wildcard one takes the route's source address
+        (the port stays)."""
+        assert isinstance(sock.name, InetName)
+        if any(sock.name.packed):
+            return sock.name
+        return attrs.evolve(sock.name, packed=self.source_address(sock.family, peer.packed))
+
+    def output(self, packet: Packet) -> None:
+        """``ip_queue_xmit``: the packet leaves this host (the only way out).
+
+        A local destination is delivered at once, in order (a packet output
+        while another is delivered waits in the backlog).  Any other goes to
+        the network (``router``); without one it is dropped (no route: the
+        socket's connect or send decided that already).
+        """
+        if self._delivering:
+            self._backlog.append(packet)  # an answer to a packet being delivered: after it
+            return
+        if not self.is_local(packet.family, packet.dst.packed):
+            if self.router is not None:
+                self.router.transmit(self, packet)
+            return
+        self._delivering = True
+        backlog = self._backlog
+        try:
+            self.input(packet)
+            while backlog:
+                self.input(backlog.popleft())
+        finally:
+            self._delivering = False
+            backlog.clear()
+
+    def unreachable(self, packet: Packet, errno: int) -> None:
+        """The network stopped retransmitting *packet*, sent by this host: the protocol learns *errno*."""
+        handler = self.give_up.get((packet.family, packet.proto))
+        if handler is not None:
+            handler(packet, errno)
+
+    def input(self, packet: Packet) -> None:
+        """``ip_local_deliver``: the protocol's input function takes it (dropped when none)."""
+        handler = self.handlers.get((packet.family, packet.proto))
+        if handler is not None:
+            handler(packet)
 
     @staticmethod
     def loopback(target: InetName) -> InetName:
@@ -167,21 +305,6 @@ class InetHost:
         if any(target.packed):
             return target
         return attrs.evolve(target, packed=LOOPBACK4 if len(target.packed) == 4 else LOOPBACK6)
-
-    @staticmethod
-    def source_name(sock: FakeSocket, peer: InetName) -> InetName:
-        """The local name a connected socket reports (``inet_select_addr`` via the route).
-
-        A socket bound to an address keeps it.  A wildcard one takes the
-        route's preferred source: every loopback route (``local
-        127.0.0.0/8 dev lo src 127.0.0.1``) has 127.0.0.1, so a connection
-        to 127.0.0.2 comes from 127.0.0.1; IPv6 has only ``::1``.  Any other
-        local address is its own source.
-        """
-        assert isinstance(sock.name, InetName)
-        if any(sock.name.packed):
-            return sock.name
-        return attrs.evolve(sock.name, packed=InetHost.preferred_source(peer.packed))
 
     @staticmethod
     def preferred_source(destination: bytes) -> bytes:

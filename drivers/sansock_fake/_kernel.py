@@ -30,6 +30,7 @@ from ._af_unix import UnixNames
 from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
+from ._host import HostMethods
 from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
 from ._oserror import raise_errno
@@ -90,7 +91,7 @@ def _nr_open() -> int | None:
 
 
 @attrs.define(eq=False)
-class FakeKernel:
+class FakeKernel(HostMethods):
     """An in-memory Linux kernel implementing the ``sansock.Driver`` protocol.
 
     >>> kernel = FakeKernel()
@@ -127,6 +128,10 @@ class FakeKernel:
     #: net.core.optmem_max: ``sendmsg`` control data of this size or more gets
     #: ENOBUFS (``sock_kmalloc``).  The default is Linux's since 6.9 (20480 before).
     optmem_max: int = attrs.field(default=OPTMEM_MAX, kw_only=True)
+    #: net.ipv4.tcp_wmem[2] / tcp_rmem[2]: how far TCP's send buffer grows by
+    #: autotuning, and (halved) the cap of a TCP socket's SO_RCVLOWAT.
+    tcp_wmem_max: int = attrs.field(default=4194304, kw_only=True)
+    tcp_rmem_max: int = attrs.field(default=6291456, kw_only=True)
     #: Real seconds a thread outside the kernel must stay still, in a wait the
     #: kernel does not recognise, before the virtual clock may move without it.
     idle_grace_s: float = attrs.field(default=0.1, kw_only=True)
@@ -267,8 +272,7 @@ class FakeKernel:
     def advance_clock(self, seconds: float) -> None:
         """Move the virtual clock forward (for tests that need time to pass)."""
         with self._scheduler.condition:
-            self._scheduler.now_ns += int(seconds * 1_000_000_000)
-            self._scheduler.condition.notify_all()
+            self._scheduler.advance_to(self._scheduler.now_ns + int(seconds * 1_000_000_000))
 
     def _revents(self, fd: int) -> int:
         """What ``poll`` reports for *fd*: the protocol's ``poll`` (POLLNVAL for a closed fd)."""
@@ -345,6 +349,8 @@ class FakeKernel:
 
     @syscall(fd=C_INT)
     def close(self, fd: int) -> None:
+        if fd not in self._fds and self._forget_dead_fd(fd):
+            return  # an fd of the host before it crashed (see _host)
         self._slot(fd)
         self._close_fd(fd)
 

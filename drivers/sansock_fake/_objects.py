@@ -19,6 +19,7 @@ from ._control import Credentials
 
 if TYPE_CHECKING:
     from ._protocol import ProtoOps
+    from ._tcp_state import TcpControl
 
 __all__ = ["OpenFile", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize", "shared_credentials"]
 
@@ -125,8 +126,10 @@ class FakeSocket:
     #: ``reader_queue`` (see ``_udp``).
     forward_deficit: int = 0
     reader_queue: int = 0
-    #: ``sk_userlocks``: SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK, what an
-    #: explicit ``bind`` fixed (AF_INET/AF_INET6; see ``_inet``).
+    #: ``sk_userlocks``: SOCK_SNDBUF_LOCK (1) / SOCK_RCVBUF_LOCK (2), a buffer
+    #: size set by the user (no autotuning: ``_sockopt``, ``_tcp_output``), and
+    #: SOCK_BINDADDR_LOCK (4) / SOCK_BINDPORT_LOCK (8), what an explicit
+    #: ``bind`` fixed (AF_INET/AF_INET6; see ``_inet``).
     userlocks: int = 0
     released: bool = False
     #: A non-blocking TCP connect answered EINPROGRESS and no connect call has
@@ -141,3 +144,7 @@ class FakeSocket:
     peer_credentials: Credentials | None = None
     #: Options stored and read back: ``(level, option) -> value``.
     options: dict[tuple[int, int], int | bytes] = attrs.field(factory=dict)
+    #: The flags of the ``sendmsg`` in progress (MSG_MORE for TCP).
+    send_flags: int = 0
+    #: TCP's connection state (``struct tcp_sock``), None for other protocols.
+    tcp: TcpControl | None = None

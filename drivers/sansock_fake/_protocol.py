@@ -318,7 +318,8 @@ class ProtoOps(ABC):
         options = kernel._options
         peek = bool(flags & self.MSG_PEEK) if flags else False
         waitall = bool(flags & self.MSG_WAITALL) if flags else False
-        target = (size if waitall else min(1, size)) or 1
+        # sock_rcvlowat: MSG_WAITALL waits for all, else for SO_RCVLOWAT bytes.
+        target = (size if waitall else min(options.rcvlowat(sock), size)) or 1
         # The bytes read: the first chunk as it is, a bytearray from the second.
         out: bytes | bytearray = b""
         creds: Credentials | None = None

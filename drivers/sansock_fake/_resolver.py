@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import string
+from collections.abc import Callable
 
 import attrs
 
@@ -178,6 +179,10 @@ class Resolver:
     hosts: dict[str, list[str]] = attrs.field(
         factory=lambda: {"localhost": ["127.0.0.1"], "ip6-localhost": ["::1"], "ip6-loopback": ["::1"]}
     )
+    #: The name server after the hosts table (``hosts: files dns``): a name ->
+    #: its addresses, None when unknown, or ``gaierror``.  A simulated
+    #: network sets it to its :class:`~sansock_fake._dns.Dns` (via the host).
+    dns: Callable[[str], list[str] | None] | None = attrs.field(default=None, repr=False)
 
     def add(self, name: str, *addresses: str) -> None:
         """Make *name* resolve to *addresses* (IPv4 or IPv6 text), like a line of ``/etc/hosts``.
@@ -254,6 +259,8 @@ class Resolver:
         names = {self.hostname.decode("latin-1").lower(): ["127.0.1.1"]}
         names.update(self.hosts)
         texts = names.get(host.lower())
+        if texts is None and self.dns is not None:
+            texts = self.dns(host)
         if texts is None:
             raise gaierror(*EAI_NONAME)
         found: list[tuple[int, bytes, int]] = []

@@ -86,6 +86,7 @@ Limits
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable
@@ -229,6 +230,51 @@ class Scheduler:
     _checks: dict[int, int] = attrs.field(factory=dict)
     #: thread ident -> ``activity`` when it last evaluated its wait condition.
     _seen: dict[int, int] = attrs.field(factory=dict)
+    #: Timers (a simulated network's packets in flight): a heap of
+    #: (when_ns, sequence, callback); the sequence keeps equal times in the
+    #: order they were set, so firing never depends on callback identity.
+    _timers: list[tuple[int, int, Callable[[], None]]] = attrs.field(factory=list)
+    _timer_sequence: int = 0
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def call_at(self, when_ns: int, callback: Callable[[], None]) -> None:
+        """Run *callback* (lock held) once the virtual clock reaches *when_ns*.
+
+        The clock jumps to the earliest of the blocked threads' deadlines and
+        the timers when every participant waits, as it does for deadlines; a
+        timer whose time has come fires before any waiter re-checks.
+        """
+        self._timer_sequence += 1
+        heapq.heappush(self._timers, (when_ns, self._timer_sequence, callback))
+
+    def next_timer(self) -> int | None:
+        """When the earliest pending timer fires, or None."""
+        return self._timers[0][0] if self._timers else None
+
+    def pending_timers(self) -> int:
+        """How many timers are set and not fired."""
+        return len(self._timers)
+
+    def fire_due(self) -> bool:
+        """Fire every timer due at the current virtual time (lock held): True if any fired."""
+        fired = False
+        while self._timers and self._timers[0][0] <= self.now_ns:
+            _when, _sequence, callback = heapq.heappop(self._timers)
+            callback()
+            fired = True
+        if fired:
+            self.activity += 1
+            self.condition.notify_all()
+        return fired
+
+    def advance_to(self, when_ns: int) -> None:
+        """Move the clock to *when_ns* (never back), firing the timers on the way in order."""
+        while self._timers and self._timers[0][0] <= when_ns:
+            self.now_ns = max(self.now_ns, self._timers[0][0])
+            self.fire_due()
+        self.now_ns = max(self.now_ns, when_ns)
+        self.condition.notify_all()
 
     #: Set in a thread once its first syscall has registered it in ``_users``
     #: (a thread-local: a new thread, even with a reused ident, starts unset).
@@ -255,6 +301,8 @@ class Scheduler:
 
     def _earliest_deadline(self) -> int | None:
         deadlines = [d for d in self._waiting.values() if d is not None]
+        if self._timers:
+            deadlines.append(self._timers[0][0])
         return min(deadlines) if deadlines else None
 
     def blocked_threads(self) -> set[int]:
@@ -449,6 +497,10 @@ class Scheduler:
                 else:
                     quiet, watch, pause = True, None, self.idle_grace_s
                 if quiet:
+                    if self._timers and self._timers[0][0] <= self.now_ns:
+                        # Packets due now arrive before anyone looks again.
+                        self.fire_due()
+                        continue
                     if any(self._seen.get(ident) != self.activity for ident in self._waiting):
                         # A waiter was notified of a syscall but has not run
                         # since: its call may be ready.  Neither a deadlock nor
@@ -470,6 +522,7 @@ class Scheduler:
                         continue
                     if earliest is not None:
                         self.now_ns = earliest
+                        self.fire_due()
                         self.condition.notify_all()
                         continue
                     # Parked threads outside and no deadline: they may yet

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ._objects import FakeSocket
 from ._oserror import raise_errno
+from ._tcp_state import LOOPBACK_MSS
 
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
@@ -77,6 +78,7 @@ class SocketOptions:
         # Linux's SO_PASSCRED; -1 (never stored: not settable) on a platform without it.
         self._passcred = (sol, abi.constants.get("SO_PASSCRED", -1))
         self._reuseaddr = (sol, c("SO_REUSEADDR"))
+        self._rcvlowat = (sol, c("SO_RCVLOWAT"))
         self._v6only = (self.IPPROTO_IPV6, c("IPV6_V6ONLY"))
         # A name the profile lacks is an option this platform does not have.
         known = abi.constants
@@ -95,6 +97,16 @@ class SocketOptions:
         # and UDP-Lite sockets; the checksum coverages are UDP-Lite's alone.
         self.IPPROTO_UDPLITE = known.get("IPPROTO_UDPLITE", -1)
         self._cscov = frozenset(known[n] for n in ("UDPLITE_SEND_CSCOV", "UDPLITE_RECV_CSCOV") if n in known)
+
+        self.TCP_CORK = known.get("TCP_CORK", -1)
+        self.TCP_MAXSEG = known.get("TCP_MAXSEG", -1)
+        #: TCP options the fake would have to answer from state it does not keep.
+        self._tcp_unmodelled = {known[n]: n for n in ("TCP_INFO", "TCP_CONGESTION", "TCP_MD5SIG", "TCP_REPAIR",
+                                                       "TCP_ULP", "TCP_SAVED_SYN", "TCP_ZEROCOPY_RECEIVE",
+                                                       "TCP_FASTOPEN_CONNECT", "TCP_CC_INFO") if n in known}
+        #: TCP options whose non-zero value changes what Linux answers in ways the fake does not follow.
+        self._tcp_inert = {known[n]: n for n in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP")
+                           if n in known}
         # struct timeval: {time_t tv_sec; suseconds_t tv_usec}.  Both are a
         # long on Linux (``__kernel_old_timeval``: 8 bytes on linux-i386's
         # 32-bit time_t, 16 on LP64); XNU's tv_usec is an int32 padded to 16.
@@ -128,6 +140,14 @@ class SocketOptions:
         """SO_PASSCRED: credentials with every AF_UNIX message (and autobind on send/connect)."""
         return bool(sock.options.get(self._passcred, 0))
 
+    def rcvlowat(self, sock: FakeSocket) -> int:
+        """SO_RCVLOWAT (``sk_rcvlowat``): how many bytes a blocking stream read waits for."""
+        value = sock.options.get(self._rcvlowat, 1)
+        return value if isinstance(value, int) else 1
+
+    def tcp_cork(self, sock: FakeSocket) -> bool:
+        return bool(sock.options.get((self.IPPROTO_TCP, self.TCP_CORK)))
+
     def reuseaddr(self, sock: FakeSocket) -> bool:
         return bool(sock.options.get(self._reuseaddr))
 
@@ -149,6 +169,10 @@ class SocketOptions:
             # do_ip_setsockopt answers ENOPROTOOPT where do_ip_getsockopt
             # answers EOPNOTSUPP.
             raise_errno(self.abi.errno("ENOPROTOOPT" if inet6 or for_set else "EOPNOTSUPP"))
+        if level == self.IPPROTO_TCP and option in self._tcp_unmodelled and ops.option_level == level:
+            raise NotImplementedError(f"the fake kernel does not model {self._tcp_unmodelled[option]}")
+        if level == self.IPPROTO_TCP and option == self.TCP_MAXSEG and sock.tcp is not None and sock.state == "connected":
+            return LOOPBACK_MSS  # tp->mss_cache of a loopback connection (the host's MTU decides on Linux)
         return self._levels[level].get(option)
 
     def _sol_socket_default(self, sock: FakeSocket, option: int) -> int | bytes | None:
@@ -256,10 +280,25 @@ class SocketOptions:
         kernel = self.kernel
         if sol and option == c("SO_SNDBUF"):
             # sock_setsockopt: min(val, wmem_max) as u32, doubled, at least SOCK_MIN_SNDBUF.
+            # The user's size stops autotuning (SOCK_SNDBUF_LOCK).
             sock.sndbuf = max(min(value & 0xFFFFFFFF, kernel.wmem_max) * 2, SOCK_MIN_SNDBUF)
+            sock.userlocks |= 1
             return
         if sol and option == c("SO_RCVBUF"):
             sock.rcvbuf = max(min(value & 0xFFFFFFFF, kernel.rmem_max) * 2, SOCK_MIN_RCVBUF)
+            sock.userlocks |= 2
+            return
+        if sol and option == c("SO_RCVLOWAT"):
+            # sk_setsockopt: a negative value means INT_MAX, 0 means 1;
+            # tcp_set_rcvlowat caps it at half the most the receive buffer may hold.
+            value = 0x7FFFFFFF if value < 0 else value
+            if sock.ops.option_level == self.IPPROTO_TCP:
+                cap = sock.rcvbuf if sock.userlocks & 2 else kernel.tcp_rmem_max
+                value = min(value, cap >> 1)
+                # ... and makes the receive buffer room for it (tcp_space_from_win: twice).
+                if not sock.userlocks & 2 and 2 * value > sock.rcvbuf:
+                    sock.rcvbuf = 2 * value
+            sock.options[(level, option)] = value or 1
             return
         if sol and option == c("SO_PEEK_OFF"):
             raise NotImplementedError("the fake kernel does not model SO_PEEK_OFF peek offsets")
@@ -271,4 +310,12 @@ class SocketOptions:
             value = 8 if value != 0 and value < 8 else min(value, 0xFFFF)
         if (sol and option in self._boolean) or (level == self.IPPROTO_TCP and option == self.TCP_NODELAY):
             value = int(value != 0)
+        if level == self.IPPROTO_TCP and value and option in self._tcp_inert and sock.ops.option_level == level:
+            raise NotImplementedError(
+                f"the fake kernel does not model {self._tcp_inert[option]} (it would store it and not act on it)"
+            )
         sock.options[(level, option)] = value
+        if level == self.IPPROTO_TCP and option == self.TCP_CORK and not value and sock.ops.option_level == level:
+            uncork = getattr(sock.ops, "uncork", None)
+            if uncork is not None:
+                uncork(sock)

@@ -411,6 +411,7 @@ def sys_sendmsg(
                 kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
             credentials = sent.credentials
     cap = kernel.faults.cap_for(call, fd) if kernel.faults.rules else None
+    sock.send_flags = flags  # MSG_MORE, read by TCP
     return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
 
 

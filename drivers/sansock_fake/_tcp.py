@@ -1,30 +1,35 @@
-"""TCP (net/ipv4/tcp*.c, inet_connection_sock.c) on the host's loopback.
+"""TCP (net/ipv4/tcp*.c, inet_connection_sock.c): the socket calls.
 
-A connection is two sockets, each the other's ``peer``.  The three-way
-handshake completes inside ``connect`` when the listener's accept queue has
-room (:meth:`TcpOps.establish`); otherwise the connector waits on the
-listener's SYN queue, as a SYN retried by the client would, until ``accept``
-makes room.  What travels between the two ends goes through three methods,
-the places where a segment crosses the wire: :meth:`TcpOps.transmit` (data
-into the peer's receive queue), :meth:`TcpOps.send_fin` and
-:meth:`TcpOps.reset`.
+The connection state machine lives in ``_tcp_state``: everything that
+crosses between two sockets is a segment through ``InetHost.output``, and
+every blocking call here (connect, send with a full window, recv) waits on
+the kernel condition until a later segment changes the state, so it works
+whether the answer arrives in the same syscall (one host, loopback) or
+later (a simulated network).
 
-States are ``sock.state`` ("unconnected", "listening", "connecting",
-"connected", "closed") with the ``sk_shutdown`` bits; ``connect_in_progress``
-is ``SS_CONNECTING`` of a non-blocking connect whose outcome no connect call
+``sock.state`` is the socket-level state the rest of the fake reads
+("unconnected", "listening", "connecting" = SYN_SENT, "connected" =
+ESTABLISHED through LAST_ACK, "closed" = CLOSED after a connection);
+``sock.tcp.state`` is TCP's own.  ``connect_in_progress`` is
+``SS_CONNECTING`` of a non-blocking connect whose outcome no connect call
 has reported yet.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ._addresses import InetName
 from ._control import Credentials
-from ._inet import InetHost, InetOps
-from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile, Segment
+from ._inet import InetHost, InetOps, Packet
+from ._objects import SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
+from ._tcp_state import (
+    CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
+    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
+)
 
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
@@ -48,207 +53,284 @@ class TcpOps(InetOps):
         self.name = "tcp" if family == self.AF_INET else "tcp6"
         self.option_level = self.c("IPPROTO_TCP")
         self.AF_INET6 = self.c("AF_INET6")
+        self.MSG_MORE = self.abi.constants.get("MSG_MORE", 0)  # Linux only
+        self.MSG_FASTOPEN = self.abi.constants.get("MSG_FASTOPEN", 0)
+        self.SO_LINGER = (self.c("SOL_SOCKET"), self.c("SO_LINGER"))
+        # tcp_v4_rcv / tcp_v6_rcv: the host hands this family's TCP packets to the state machine.
+        self.host.handlers[(family, self.c("IPPROTO_TCP"))] = functools.partial(tcp_input, self.host)
+        self.host.give_up[(family, self.c("IPPROTO_TCP"))] = self.give_up_on
 
-    # -- listen / accept -----------------------------------------------------
+    def control(self, sock: FakeSocket) -> TcpControl:
+        """The socket's TCP control block (made on first use)."""
+        if sock.tcp is None:
+            sock.tcp = TcpControl(self.host)
+        return sock.tcp
+
+    # -- bind / listen / accept ------------------------------------------------
+    def bind_name(self, sock: FakeSocket, name: InetName) -> None:
+        """TIME_WAIT sockets whose time is up leave the port table first (lazily)."""
+        reap_time_wait(self.host, self.kernel._scheduler.now_ns)
+        if name.port and time_wait_conflict(self.host, sock, name, self.kernel._options.reuseaddr(sock)):
+            self.fail("EADDRINUSE")
+        super().bind_name(sock, name)
+
     def listen_name(self, sock: FakeSocket) -> None:
         """``inet_listen``: bind an ephemeral port if unbound, then check the port again."""
         self.autobind(sock)
         self.check_listen_port(sock)
+        self.control(sock).state = "LISTEN"
 
     def accepted(self, listener: FakeSocket) -> None:
-        """Room in the accept queue: the waiting connectors' SYNs get through."""
-        while listener.syn_queue and not self.accept_queue_full(listener):
-            connector = listener.syn_queue.popleft()
-            self.establish(connector, listener)
+        """Room in the accept queue: the held SYNs get through (as their retransmissions would)."""
+        tcp = self.control(listener)
+        while tcp.held_syns and not self.accept_queue_full(listener):
+            listen_input(listener, tcp.held_syns.pop(0))
 
     # -- connect -------------------------------------------------------------
     def connect(self, fd: int, file: OpenFile, addr: bytes) -> None:
-        """``__inet_stream_connect`` + ``tcp_v4_connect`` on loopback."""
+        """``__inet_stream_connect`` + ``tcp_v4_connect``."""
         sock = file.sock
+        tcp = self.control(sock)
         if sock.connect_in_progress:
             # __inet_stream_connect in SS_CONNECTING: EALREADY while the
-            # handshake runs; once it ended, this call reports the outcome.
-            if sock.state == "connecting":
-                self.fail("EALREADY")
+            # handshake runs (a blocking call waits for it); once it ended,
+            # this call reports the outcome.
+            if tcp.state == "SYN_SENT":
+                if file.nonblocking:
+                    self.fail("EALREADY")
+                self.wait_connected(fd, sock)
+                if tcp.state == "SYN_SENT":
+                    self.fail("EALREADY")
             sock.connect_in_progress = False
             if sock.state == "connected":
                 return
             sock.state = "unconnected"
             code, sock.error = sock.error or self.errno("ECONNABORTED"), 0
             raise_errno(code)
-        if sock.state == "connected":
-            self.fail("EISCONN")
-        if sock.state == "listening":
+        if sock.state in ("connected", "listening", "closed"):
             self.fail("EISCONN")
         if self.is_unspec(addr):
             raise NotImplementedError("the fake kernel does not model connect(AF_UNSPEC) on TCP sockets")
         target = self.parse(sock, addr, for_bind=False)
-        destination = self.host.route(self.family, target)  # only the loopback interface exists
+        self.host.route(self.family, target)  # ENETUNREACH without a route
         target = InetHost.loopback(target)
         self.autobind(sock)
         sock.peer_name = target
-        sock.name = InetHost.source_name(sock, target)
-        listener = self.find_listener(destination, sock, target)
-        if listener is None:
-            # RST in answer to the SYN: tcp_reset in SYN_SENT.
-            sock.state = "unconnected"
-            sock.peer_name = None
-            if file.nonblocking:
-                sock.error = self.errno("ECONNREFUSED")
-                sock.state = "closed"
-                sock.shutdown = SHUTDOWN_MASK
-                sock.connect_in_progress = True
-                self.fail("EINPROGRESS")
-            self.fail("ECONNREFUSED")
+        sock.name = self.host.local_name(sock, target)  # the route's source address
+        assert isinstance(sock.name, InetName)
+        tcp.local, tcp.remote = wire_name(sock.name), wire_name(target)
+        tcp.state = "SYN_SENT"
+        tcp.snd_nxt = 1  # the SYN takes one
         sock.state = "connecting"
-        if self.accept_queue_full(listener):
-            listener.syn_queue.append(sock)
-        else:
-            self.establish(sock, listener)
+        sock.error = 0
+        self.host.tcp_connections[tcp.key] = sock
+        send_segment(sock, SYN, seq=0)
         if file.nonblocking:
             sock.connect_in_progress = True
             self.fail("EINPROGRESS")  # Linux answers EINPROGRESS even on loopback.
-        self.block(fd, "connect", lambda: sock.state != "connecting", self.kernel._options.sndtimeo_deadline(sock))
-        if sock.state == "connecting":
+        self.wait_connected(fd, sock)
+        if tcp.state == "SYN_SENT":
+            sock.connect_in_progress = True
             self.fail("EINPROGRESS")
+        if tcp.state == "CLOSED":
+            # inet_stream_connect's sock_error: the socket is unconnected again.
+            sock.state = "unconnected"
+            sock.peer_name = None
+            sock.shutdown = 0
         self.check_send_error(sock)
 
-    def find_listener(self, host: InetHost, sock: FakeSocket, target: InetName) -> FakeSocket | None:
-        """``__inet_lookup_listener`` on *host*: a listener on the port, this address or the wildcard."""
-        for other in host.ports.bound(sock.family, sock.type, target.port):
-            assert isinstance(other.name, InetName)
-            if other.state == "listening" and (other.name.packed == target.packed or not any(other.name.packed)):
-                return other
-        if sock.family == self.AF_INET:
-            # A dual-stack listener: AF_INET6 bound to :: with IPV6_V6ONLY 0
-            # takes IPv4 connections, seen as ::ffff:a.b.c.d (ipv6(7)).
-            options = self.kernel._options
-            for other in host.ports.bound(self.AF_INET6, sock.type, target.port):
-                assert isinstance(other.name, InetName)
-                if other.state == "listening" and not any(other.name.packed) and not options.v6only(other):
-                    return other
-        return None
-
-    def establish(self, client: FakeSocket, listener: FakeSocket) -> None:
-        """The handshake completes: the server side joins the listener's accept queue."""
-        server = self.kernel._new_socket(listener.ops, client.proto)
-        assert isinstance(client.peer_name, InetName) and isinstance(client.name, InetName)
-        server.name = client.peer_name
-        server.peer_name = client.name
-        if listener.family != client.family:
-            def mapped(name: InetName) -> InetName:
-                return InetName(listener.family, bytes(10) + b"\xff\xff" + name.packed, name.port)
-
-            server.name = mapped(client.peer_name)
-            server.peer_name = mapped(client.name)
-        server.options = dict(listener.options)
-        server.options.pop((self.c("SOL_SOCKET"), self.c("SO_ERROR")), None)
-        server.sndbuf, server.rcvbuf = listener.sndbuf, listener.rcvbuf
-        server.embryo = True
-        server.listener = listener
-        server.peer, client.peer = client, server
-        server.state = client.state = "connected"
-        if listener.family == client.family:
-            self.ports.users(server.family, server.type, server.name.port).append(server)
-        listener.accept_queue.append(server)
-
-    # -- what crosses the wire -------------------------------------------------
-    def transmit(self, sock: FakeSocket, peer: FakeSocket, chunk: bytes) -> None:
-        """Data segment: *chunk* lands in the peer's receive queue."""
-        segment = Segment(chunk, self.kernel._process_credentials, cost=len(chunk))
-        peer.rmem += segment.cost
-        peer.receive_queue.append(segment)
-
-    @staticmethod
-    def send_fin(peer: FakeSocket) -> None:
-        """FIN: the peer reads EOF after its queued data."""
-        peer.shutdown |= RCV_SHUTDOWN
-
-    def reset(self, sock: FakeSocket) -> None:
-        """``tcp_reset``: ECONNREFUSED in SYN_SENT, EPIPE in CLOSE_WAIT, else ECONNRESET."""
-        if sock.state == "closed":
-            return
-        if sock.state == "connecting":
-            sock.error = self.errno("ECONNREFUSED")
-        elif sock.shutdown & RCV_SHUTDOWN:
-            sock.error = self.errno("EPIPE")
-        else:
-            sock.error = self.errno("ECONNRESET")
-        sock.state = "closed"
-        sock.shutdown = SHUTDOWN_MASK
-        sock.peer = None
+    def wait_connected(self, fd: int, sock: FakeSocket) -> bool:
+        """``inet_wait_for_connect``: until the handshake ends or SO_SNDTIMEO passes."""
+        tcp = self.control(sock)
+        return self.block(fd, "connect", lambda: tcp.state != "SYN_SENT", self.kernel._options.sndtimeo_deadline(sock))
 
     # -- shutdown / close ----------------------------------------------------
+    def shutdown(self, sock: FakeSocket, mode: int) -> None:
+        """``inet_shutdown``; a listener shut for reading stops as ``tcp_disconnect``
+        stops it: the connections it had not accepted are reset."""
+        if sock.state == "listening" and mode & 1 and sock.tcp is not None:
+            self.stop_listening(sock)
+            super().shutdown(sock, mode)
+            sock.state = "unconnected"  # SS_UNCONNECTED in TCP_CLOSE: it may listen again
+            return
+        super().shutdown(sock, mode)
+
+    def stop_listening(self, sock: FakeSocket) -> None:
+        """``inet_csk_listen_stop``: queued connections get an RST, held SYNs an RST in answer."""
+        tcp = self.control(sock)
+        tcp.state = "CLOSED"
+        for child in list(sock.accept_queue):
+            if child.tcp is not None:
+                active_reset(child)
+        held, tcp.held_syns = tcp.held_syns, []
+        for packet in held:
+            reply_reset(self.host, packet)
+
     def shutdown_connection(self, sock: FakeSocket, mode: int) -> None:
-        peer = sock.peer
-        if peer is not None and mode & SEND_SHUTDOWN:
-            self.send_fin(peer)
+        """``tcp_shutdown``: SHUT_WR sends a FIN after the queued data."""
+        if mode & SEND_SHUTDOWN and sock.tcp is not None and close_state(sock):
+            send_fin(sock)
+
+    def lingers_zero(self, sock: FakeSocket) -> bool:
+        """SO_LINGER on with a zero timeout: close aborts with an RST."""
+        value = sock.options.get(self.SO_LINGER)
+        if not isinstance(value, bytes) or len(value) < 8:
+            return False
+        order = self.abi.byteorder
+        onoff = int.from_bytes(value[:4], order, signed=True)
+        seconds = int.from_bytes(value[4:8], order, signed=True)
+        return onoff != 0 and seconds == 0
 
     def disconnect(self, sock: FakeSocket) -> None:
-        """``tcp_close``: unread data -> RST (``tcp_disconnect``, the peer's ``tcp_reset``
-        gives ECONNRESET, EPIPE in CLOSE_WAIT); otherwise a FIN."""
-        peer = sock.peer
-        if peer is not None and sock.state == "connected":
-            if any(seg.remaining for seg in sock.receive_queue):
-                self.reset(peer)
-            else:
-                self.send_fin(peer)
+        """``tcp_close``: unread data or SO_LINGER (1, 0) -> RST; otherwise a FIN,
+        and the orphan finishes the close on its own (FIN_WAIT*, TIME_WAIT)."""
+        tcp = sock.tcp
+        if tcp is None:
+            return
+        state = tcp.state
+        if state == "LISTEN":
+            sock.state = "closed"
+            self.stop_listening(sock)
+            return
+        unread = any(seg.remaining for seg in sock.receive_queue)
+        sock.shutdown = SHUTDOWN_MASK
+        if state in ("CLOSED", "SYN_SENT"):
+            if state == "SYN_SENT":
+                done(sock)
+            return
+        if unread or self.lingers_zero(sock):
+            active_reset(sock)
+            return
+        if close_state(sock):
+            send_fin(sock)
+
+    def unhash(self, sock: FakeSocket) -> None:
+        """An orphan still closing keeps its port until it is done."""
+        tcp = sock.tcp
+        if tcp is not None and tcp.state not in ("CLOSED", "LISTEN"):
+            return
+        self.ports.remove(sock)
+
+    def abort(self, sock: FakeSocket, errno: int) -> None:
+        """A connection the network gave up on (``tcp_write_err``): the error, then CLOSED."""
+        tcp = sock.tcp
+        if tcp is None or tcp.state in ("CLOSED", "LISTEN"):
+            return
+        if not sock.released:
+            sock.error = errno
+        done(sock)
+
+    def uncork(self, sock: FakeSocket) -> None:
+        """TCP_CORK set to 0: what it held leaves now (``tcp_push_pending_frames``)."""
+        tcp = sock.tcp
+        if tcp is not None and tcp.corked and tcp.state in CONNECTED_STATES:
+            tcp.corked = False
+            push(sock)
+
+    def give_up_on(self, packet: Packet, errno: int) -> None:
+        """The network stopped retransmitting a segment this host sent: its connection fails."""
+        src, dst = packet.src, packet.dst
+        sock = self.host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
+        if sock is not None:
+            self.abort(sock, errno)
 
     # -- data ----------------------------------------------------------------
     def writable(self, sock: FakeSocket) -> bool:
-        peer = sock.peer
-        return peer is None or peer.rmem < peer.rcvbuf + sock.sndbuf
+        """``sk_stream_is_writeable``: free send space at least half of what is queued."""
+        tcp = sock.tcp
+        if tcp is None:
+            return True
+        return sock.sndbuf - tcp.queued >= tcp.queued // 2
 
     def sendmsg(
         self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
-        """``tcp_sendmsg_locked`` on loopback: the bytes land in the peer's queue."""
+        """``tcp_sendmsg_locked``: into the send queue, out as the peer's window allows."""
+        if sock.send_flags & self.MSG_FASTOPEN:
+            raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
         self.check_send_error(sock)
-        if sock.state == "connecting":
+        tcp = self.control(sock)
+        if tcp.state == "SYN_SENT":
+            # sk_stream_wait_connect
             if nonblocking:
                 self.fail("EAGAIN")
-            self.block(fd, "sendmsg", lambda: sock.state != "connecting")
+            self.block(fd, "sendmsg", lambda: tcp.state != "SYN_SENT", self.kernel._options.sndtimeo_deadline(sock))
+            self.check_send_error(sock)
+            if tcp.state == "SYN_SENT":
+                self.fail("EAGAIN")
         if sock.state != "connected" or sock.shutdown & SEND_SHUTDOWN:
             self.fail("EPIPE")  # sk_stream_wait_connect: not connected -> EPIPE
         if cap is not None:
             data = data[:cap]
+        more = bool(sock.send_flags & self.MSG_MORE)
         sent = 0
-        while sent < len(data) or not data:
-            peer = sock.peer
-            if peer is None or peer.released:
-                # The peer is gone: the data draws an RST (tcp_reset).
-                self.reset(sock)
-                return len(data)
-            if not self.writable(sock):
+        while True:
+            space = sock.sndbuf - tcp.queued
+            if space <= 0 and grow_sndbuf(sock):
+                continue
+            if space <= 0 and data:
                 if sent:
-                    return sent
+                    break
                 if nonblocking:
                     self.fail("EAGAIN")
-                if not self.block(fd, "sendmsg", lambda: self.writable(sock) or sock.peer is None or bool(sock.error),
+                if not self.block(fd, "sendmsg",
+                                  lambda: send_allowed(sock) or bool(sock.error) or sock.state != "connected"
+                                  or bool(sock.shutdown & SEND_SHUTDOWN),
                                   self.kernel._options.sndtimeo_deadline(sock)):
                     self.fail("EAGAIN")
                 self.check_send_error(sock)
+                if sock.state != "connected" or sock.shutdown & SEND_SHUTDOWN:
+                    self.fail("EPIPE")
                 continue
-            if not data:
-                return 0
-            room = peer.rcvbuf + sock.sndbuf - peer.rmem
-            chunk = data[sent : sent + max(room, 1)]
-            self.transmit(sock, peer, chunk)
+            chunk = data[sent : sent + max(space, 0)]
+            tcp.unsent += chunk
             sent += len(chunk)
+            tcp.corked = more or self.kernel._options.tcp_cork(sock)
+            push(sock)
+            if sent >= len(data):
+                break
         return sent
 
     def recvmsg(self, fd: int, call: str, sock: FakeSocket, size: int, flags: int, nonblocking: bool) -> Received:
-        return self.stream_read(fd, call, sock, size, flags, nonblocking)
+        """``tcp_recvmsg``: SYN_SENT waits (EAGAIN when non-blocking); MSG_TRUNC discards."""
+        tcp = sock.tcp
+        if tcp is not None and tcp.state == "SYN_SENT":
+            if nonblocking:
+                self.fail("EAGAIN")
+            if not self.block(fd, call, lambda: tcp.state != "SYN_SENT", self.kernel._options.rcvtimeo_deadline(sock)):
+                self.fail("EAGAIN")
+        if tcp is not None and tcp.fin_received and not any(seg.remaining for seg in sock.receive_queue):
+            # tcp_recvmsg: SOCK_DONE (a FIN came) gives EOF before a pending
+            # error, which the next send reports (an RST in CLOSE_WAIT: EPIPE).
+            return b"", None, [], b"", 0, 0
+        data, creds, files, addr, length, msg_flags = self.stream_read(fd, call, sock, size, flags, nonblocking)
+        if not flags & self.MSG_PEEK:
+            window_update(sock)
+        if flags & self.MSG_TRUNC:
+            # tcp_recvmsg_locked with MSG_TRUNC: the bytes are consumed, not copied.
+            return b"", creds, files, addr, length, msg_flags
+        return data, creds, files, addr, length, msg_flags
 
     def poll(self, sock: FakeSocket) -> int:
-        """``tcp_poll``."""
-        mask = self.poll_common(sock)
-        state = sock.state
-        if state in ("unconnected", "closed"):
+        """``tcp_poll``: POLLIN once SO_RCVLOWAT bytes are queued."""
+        tcp = sock.tcp
+        state = tcp.state if tcp is not None else "CLOSED"
+        if state == "LISTEN":
+            return self.POLLIN if sock.accept_queue else 0
+        mask = 0
+        if sock.error:
+            mask |= self.POLLERR
+        if sock.shutdown == SHUTDOWN_MASK or state == "CLOSED":
             mask |= self.POLLHUP
-        if state == "listening" or state == "connecting":
+        if sock.shutdown & 1:
+            mask |= self.POLLIN | self.POLLRDHUP
+        if state == "SYN_SENT":
             return mask
-        if state == "unconnected" or sock.shutdown & SEND_SHUTDOWN or self.writable(sock):
+        queued = sum(seg.remaining for seg in sock.receive_queue)
+        if queued and queued >= self.kernel._options.rcvlowat(sock):
+            mask |= self.POLLIN
+        if sock.shutdown & SEND_SHUTDOWN or self.writable(sock):
             mask |= self.POLLOUT
         return mask
+

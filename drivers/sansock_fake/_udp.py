@@ -1,13 +1,14 @@
-"""UDP (net/ipv4/udp.c, net/ipv6/udp.c) on the host's loopback.
+"""UDP and UDP-Lite (net/ipv4/udp.c, net/ipv6/udp.c, net/ipv4/udplite.c).
 
-A datagram is delivered during ``sendto`` (:meth:`UdpOps.deliver`, where a
-link would later carry it): to the socket bound to the destination port
-whose address and connection match best, or dropped when its receive
-buffer is full; with no receiver, the ICMP port unreachable that loopback
-answers reaches the sender only if it is connected to that very
-destination (``__udp4_lib_err`` finds it by its 4-tuple; an unconnected
-socket without IP_RECVERR ignores it), as ``ECONNREFUSED`` on its next
-``send`` or ``recv``.
+A datagram leaves in a :class:`~._inet.Packet` through the host's ``output``:
+on loopback it arrives during ``sendto``; on a simulated network a link
+carries it (late, or never).  :meth:`UdpOps.input` gives it to the socket
+bound to the destination port whose address and connection match best, or
+drops it when that socket's receive buffer is full; with no receiver, an
+ICMP port unreachable goes back (:meth:`UdpOps.icmp_input`), and reaches the
+sender only if it is connected to that very destination (``__udp4_lib_err``
+finds it by its 4-tuple; an unconnected socket without IP_RECVERR ignores
+it), as ``ECONNREFUSED`` on its next ``send`` or ``recv``.
 
 Receive memory is charged per datagram at the ``truesize`` of the skb the
 sender built (:func:`udp_truesize`) and released the way ``udp_rmem_release``
@@ -23,7 +24,7 @@ import attrs
 
 from ._addresses import InetName, build_inet
 from ._control import Credentials
-from ._inet import SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, InetHost, InetOps, PortTable
+from ._inet import SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, InetHost, InetOps, Packet, PortTable
 from ._objects import SEND_SHUTDOWN, FakeSocket, OpenFile, Segment
 from ._protocol import Received
 
@@ -96,8 +97,16 @@ class UdpOps(InetOps):
         constants = self.abi.constants
         self.SEND_CSCOV = (udp, constants.get("UDPLITE_SEND_CSCOV", -1))
         self.RECV_CSCOV = (udp, constants.get("UDPLITE_RECV_CSCOV", -1))
+        self.IPPROTO_UDP = udp
+        self.IPPROTO_UDPLITE = constants.get("IPPROTO_UDPLITE", -1)
+        self.protocol = self.IPPROTO_UDPLITE if lite else udp
+        self.IPPROTO_ICMP = self.c("IPPROTO_ICMP") if family == self.AF_INET else self.c("IPPROTO_ICMPV6")
+        # udp_rcv / udplite_rcv, and the ICMP errors that answer them (__udp4_lib_err).
+        self.host.handlers[(family, self.protocol)] = self.input
         if lite:
             self.ports = kernel._inet.udplite_ports
+        else:
+            self.host.handlers[(family, self.IPPROTO_ICMP)] = self.icmp_input
 
     def table(self, host: InetHost) -> PortTable:
         """The port table datagrams of this protocol are delivered through on *host*."""
@@ -119,7 +128,7 @@ class UdpOps(InetOps):
         target = InetHost.loopback(target)
         self.autobind(sock)
         sock.peer_name = attrs.evolve(target, flowinfo=0, scope_id=0)
-        sock.name = InetHost.source_name(sock, target)
+        sock.name = self.host.local_name(sock, target)
         sock.state = "connected"
 
     def disconnect_udp(self, sock: FakeSocket) -> None:
@@ -141,8 +150,8 @@ class UdpOps(InetOps):
         self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
-        """``inet_sendmsg`` + ``udp_sendmsg`` on loopback: delivered at once, dropped
-        when the receiver is full.
+        """``inet_sendmsg`` + ``udp_sendmsg``: the datagram leaves through the host's
+        ``output`` (on loopback: delivered at once, dropped when the receiver is full).
 
         In Linux's order: the autobind (``inet_send_prepare``), the length
         above 0xFFFF, the destination (EDESTADDRREQ, EINVAL for port 0), the
@@ -162,27 +171,31 @@ class UdpOps(InetOps):
                 self.fail("EDESTADDRREQ")
             assert isinstance(sock.peer_name, InetName)
             target = sock.peer_name
-        destination = self.host.route(self.family, target)
+        self.host.route(self.family, target)
         target = InetHost.loopback(target)
         if len(data) > UDP_MAX_PAYLOAD[len(target.packed)]:
             self.fail("EMSGSIZE")
         self.check_send_error(sock)
         if sock.shutdown & SEND_SHUTDOWN:
             self.fail("EPIPE")
-        source = InetHost.source_name(sock, target)
-        self.deliver(destination, sock, source, target, data)
+        source = self.host.local_name(sock, target)
+        cscov = sock.options.get(self.SEND_CSCOV, 0) if self.lite else 0
+        assert isinstance(cscov, int)
+        self.host.output(Packet(self.family, self.protocol, source, target, bytes(data), len(data), cscov))
         return len(data)
 
-    def deliver(self, host: InetHost, sock: FakeSocket, source: InetName, target: InetName, data: bytes) -> None:
-        """The datagram arrives at *host* (``__udp4_lib_lookup`` + ``udp_queue_rcv_skb``)."""
-        receiver = self.lookup(host, sock, source, target)
+    def input(self, packet: Packet) -> None:
+        """``udp_rcv``: the datagram arrives (``__udp4_lib_lookup`` + ``udp_queue_rcv_skb``)."""
+        source, target = packet.src, packet.dst
+        data = packet.payload
+        assert isinstance(data, bytes)
+        receiver = self.lookup(self.host, packet.family, source, target)
         if receiver is None:
-            # ICMP port unreachable: __udp4_lib_err finds the sender by its
-            # 4-tuple, so only a socket connected to this destination hears it.
-            if sock.peer_name is not None and sock.peer_name == attrs.evolve(target, flowinfo=0, scope_id=0):
-                sock.error = self.errno("ECONNREFUSED")
+            # ICMP port unreachable (icmp_send from __udp4_lib_rcv) back to the sender,
+            # quoting the protocol it answers.
+            self.host.output(Packet(packet.family, self.IPPROTO_ICMP, target, source, bytes([packet.proto]), 0))
             return
-        if self.lite and not self.coverage_accepted(sock, receiver, len(data)):
+        if self.lite and not self.coverage_accepted(packet.cscov, receiver, len(data)):
             return
         cost = udp_truesize(len(data), len(target.packed))
         # __udp_enqueue_schedule_skb: drop when the buffer would overflow,
@@ -196,8 +209,20 @@ class UdpOps(InetOps):
         receiver.rmem += cost
         receiver.receive_queue.append(segment)
 
-    def coverage_accepted(self, sock: FakeSocket, receiver: FakeSocket, size: int) -> bool:
-        """UDP-Lite: whether *receiver* takes a datagram of *size* bytes from *sock*.
+    def icmp_input(self, packet: Packet) -> None:
+        """``__udp4_lib_err``: a port unreachable reaches the socket that sent the
+        datagram only if it is connected to that destination (found by its 4-tuple)."""
+        sender, origin = packet.dst, attrs.evolve(packet.src, flowinfo=0, scope_id=0)
+        quoted = packet.payload[0] if isinstance(packet.payload, bytes) and packet.payload else self.IPPROTO_UDP
+        table = self.host.udplite_ports if quoted == self.IPPROTO_UDPLITE else self.host.ports
+        for sock in table.bound(packet.family, self.type, sender.port):
+            if sock.peer_name == origin:
+                sock.error = self.errno("ECONNREFUSED")
+                return
+
+    def coverage_accepted(self, sent: int, receiver: FakeSocket, size: int) -> bool:
+        """UDP-Lite: whether *receiver* takes a datagram of *size* bytes sent with
+        checksum coverage *sent*.
 
         The sender's UDPLITE_SEND_CSCOV below the UDP length (``size`` + 8)
         makes the coverage partial (``udplite_sender_cscov``; 0 means full).
@@ -206,8 +231,6 @@ class UdpOps(InetOps):
         datagram's coverage (``udp_queue_rcv_one_skb``).  Loopback corrupts
         nothing, so a covered datagram is always intact.
         """
-        sent = sock.options.get(self.SEND_CSCOV, 0)
-        assert isinstance(sent, int)
         if not 0 < sent < size + 8:
             return True
         wanted = receiver.options.get(self.RECV_CSCOV)
@@ -216,7 +239,7 @@ class UdpOps(InetOps):
         assert isinstance(wanted, int)
         return wanted != 0 and sent >= wanted
 
-    def lookup(self, host: InetHost, sock: FakeSocket, source: InetName, target: InetName) -> FakeSocket | None:
+    def lookup(self, host: InetHost, family_: int, source: InetName, target: InetName) -> FakeSocket | None:
         """``__udp4_lib_lookup``/``__udp6_lib_lookup``: the best-scoring socket on the port.
 
         A socket matches when its address is the destination or the wildcard
@@ -225,17 +248,17 @@ class UdpOps(InetOps):
         (``compute_score``).  An IPv4 datagram also reaches an AF_INET6
         socket bound to ``::`` without IPV6_V6ONLY.
         """
-        families = [sock.family]
-        if sock.family == self.AF_INET:
+        families = [family_]
+        if family_ == self.AF_INET:
             families.append(self.AF_INET6)
         sender = attrs.evolve(source, flowinfo=0, scope_id=0)
         best: FakeSocket | None = None
         best_score = -1
         options = self.kernel._options
         for family in families:
-            for other in self.table(host).bound(family, sock.type, target.port):
+            for other in self.table(host).bound(family, self.type, target.port):
                 assert isinstance(other.name, InetName)
-                if family != sock.family:
+                if family != family_:
                     if any(other.name.packed) or options.v6only(other):
                         continue
                     score = 0

@@ -19,6 +19,10 @@ the fixtures available in every test suite:
   is its ``kernel``).  With pytest-asyncio, a fixture named
   ``event_loop_policy`` that returns it puts ``async def`` tests on the
   fake (docs/howto/asyncio.rst).
+* ``fake_network`` -- a fresh :class:`sansock_fake.Network` (no hosts yet)
+  with a random seed; when the test fails its report names the seed, and
+  ``pytest --sansock-seed=N`` gives every ``fake_network`` seed *N* to
+  replay the failure.
 
 Each fixture checks at teardown that the test closed every fake fd it
 opened, and fails the test if not, naming each fd and the line of the test
@@ -37,9 +41,10 @@ from __future__ import annotations
 
 import gc
 import linecache
+import random
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -50,12 +55,22 @@ import sansock
 from sansock import Binding
 
 from ._kernel import FakeKernel
+from ._network import Network
 
 if TYPE_CHECKING:
     from ._objects import OpenFile
     from .interop import FakeEventLoopPolicy
 
-__all__ = ["fake_event_loop_policy", "fake_kernel", "fake_net", "fake_sansock", "fake_stdlib"]
+__all__ = [
+    "fake_event_loop_policy",
+    "fake_kernel",
+    "fake_net",
+    "fake_network",
+    "fake_sansock",
+    "fake_stdlib",
+    "pytest_addoption",
+    "pytest_runtest_makereport",
+]
 
 #: Frames in these directories are the library's, never the creation site.
 _LIBRARY_DIRS = tuple(
@@ -216,3 +231,45 @@ def fake_event_loop_policy() -> FakeEventLoopPolicy:
     from .interop import FakeEventLoopPolicy
 
     return FakeEventLoopPolicy()
+
+
+#: The seed of the item's ``fake_network``, for the failure report.
+_SEED = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--sansock-seed``: the seed of every ``fake_network`` (to replay a failure)."""
+    parser.addoption(
+        "--sansock-seed",
+        type=int,
+        default=None,
+        help="seed of the fake_network fixture's sansock_fake.Network (default: a random one, "
+        "printed when a test using it fails)",
+    )
+
+
+@pytest.fixture
+def fake_network(request: pytest.FixtureRequest) -> Network:
+    """A fresh simulated network, seeded from ``--sansock-seed`` or at random.
+
+    A failing test's report shows the seed and the option that replays it.
+    """
+    seed = request.config.getoption("--sansock-seed", None)
+    if seed is None:
+        seed = random.SystemRandom().randrange(1 << 32)
+    request.node.stash[_SEED] = seed
+    return Network(seed=seed)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that used ``fake_network`` names its seed in the report."""
+    report = yield
+    seed = item.stash.get(_SEED, None)
+    if seed is not None and report.failed:
+        report.sections.append(
+            ("sansock_fake network", f"fake_network seed: {seed} (replay with pytest --sansock-seed={seed})")
+        )
+    return report

@@ -1,0 +1,378 @@
+"""TCP's connection state machine: segments in, segments out (net/ipv4/tcp_input.c,
+tcp_output.c, tcp_minisocks.c, tcp_timewait, inet_connection_sock.c).
+
+Everything that crosses between two TCP endpoints is a :class:`Segment` in a
+``_inet.Packet`` handed to ``InetHost.output``; :func:`tcp_input` is what a
+host calls for an arriving one (``tcp_v4_rcv``).  No endpoint ever touches
+the other's socket: the listener, the connector and the two ends of a
+connection find each other through the host's tables only (the port table
+for listeners, ``InetHost.tcp_connections`` -- the established hash -- for
+everything else).
+
+The model, and what it leaves out:
+
+* States: CLOSED, LISTEN, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1,
+  FIN_WAIT2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT, with the transitions
+  of ``tcp_rcv_state_process``/``tcp_fin``/``tcp_close_state``.
+* Sequence numbers count payload bytes from 0 in each direction (a FIN takes
+  one); the wire is assumed reliable and in order (a network layer that loses
+  packets retransmits them: loss is delay).  So there are no retransmission
+  timers, no out-of-order queue, no checksum, no options, no urgent data.
+* Flow control: every segment carries ``ack`` and ``window`` (the receive
+  space its sender has left); a sender keeps at most ``snd_una + snd_wnd -
+  snd_nxt`` bytes in flight, the rest waits in its send queue (charged to
+  SO_SNDBUF).  A receiver acknowledges every data segment at once (no delayed
+  ACK) and sends a window update when reading opens its window.
+* A listener with a full accept queue holds the SYN (Linux drops it and the
+  client retransmits 1 s later); the SYN is processed when ``accept`` makes
+  room -- sooner than Linux, which waits for the retransmission.
+* TIME_WAIT (and an orphan's FIN_WAIT2) is a separate socket holding the port
+  for :data:`TCP_TIMEWAIT_LEN` of virtual time, checked lazily against the
+  clock (no timer): it conflicts with a ``bind`` unless both it and the new
+  socket have SO_REUSEADDR (``inet_bind_conflict``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import TYPE_CHECKING
+
+from ._addresses import InetName
+from ._inet import InetHost, Packet
+from ._objects import RCV_SHUTDOWN, SHUTDOWN_MASK, FakeSocket
+from ._objects import Segment as Skb
+from ._tcp_output import (
+    ACK, CONNECTED_STATES, FIN, LOOPBACK_MSS, RST, SYN, TCP_TIMEWAIT_LEN_NS, Segment, TcpControl,
+    active_reset, close_state, done, grow_sndbuf, push, receive_space, reply_reset, reset, send_allowed,
+    send_fin, send_segment, wire_name,
+)
+
+if TYPE_CHECKING:
+    from ._protocol import ProtoOps
+
+__all__ = [
+    "Segment", "TcpControl", "tcp_input", "SYN", "ACK", "FIN", "RST", "TCP_TIMEWAIT_LEN_NS", "LOOPBACK_MSS",
+    "CONNECTED_STATES", "active_reset", "close_state", "done", "grow_sndbuf", "listen_input", "push",
+    "reap_time_wait", "receive_space", "reply_reset", "send_allowed", "send_fin", "send_segment",
+    "time_wait_conflict", "window_update", "wire_name",
+]
+
+_order = itertools.count()
+
+
+def now_ns(sock: FakeSocket) -> int:
+    return sock.ops.kernel._scheduler.now_ns
+
+
+def time_wait(sock: FakeSocket, substate: str) -> None:
+    """``tcp_time_wait``: a TIME_WAIT socket takes over the port; the socket itself is done.
+
+    An orphan (closed by its owner) becomes the TIME_WAIT socket itself; an
+    open socket is done (CLOSED, its fd stays) and a new one holds the port.
+    """
+    tcp = sock.tcp
+    assert tcp is not None and isinstance(sock.name, InetName)
+    host = tcp.host
+    key = tcp.key
+    if sock.released:
+        host.ports.remove(sock)
+        tcp.state = substate
+        tcp.unsent.clear()
+        tw = sock
+    else:
+        done(sock)
+        ops: ProtoOps = sock.ops
+        tw = ops.kernel._new_socket(ops, sock.proto)
+        tw.name = sock.name
+        tw.peer_name = sock.peer_name
+        tw.options = dict(sock.options)  # SO_REUSEADDR decides bind conflicts (tw_reuse)
+        tw.state = "closed"
+        tw.shutdown = SHUTDOWN_MASK
+        tw.released = True
+        tw.tcp = TcpControl(host, substate, tcp.local, tcp.remote, snd_nxt=tcp.snd_nxt, snd_una=tcp.snd_una,
+                            rcv_nxt=tcp.rcv_nxt)
+        host.tcp_connections[key] = tw
+    host.tcp_time_wait_ports.setdefault((tw.family, sock.name.port), set()).add(tw)
+    schedule_time_wait(tw)
+
+
+def schedule_time_wait(tw: FakeSocket) -> None:
+    tcp = tw.tcp
+    assert tcp is not None
+    tcp.deadline_ns = now_ns(tw) + TCP_TIMEWAIT_LEN_NS
+    heapq.heappush(tcp.host.tcp_time_wait, (tcp.deadline_ns, next(_order), tw))
+
+
+def kill_time_wait(tw: FakeSocket) -> None:
+    """``inet_twsk_deschedule_put``: the TIME_WAIT socket is gone, and its port with it."""
+    tcp = tw.tcp
+    assert tcp is not None
+    tcp.state = "CLOSED"
+    host = tcp.host
+    if host.tcp_connections.get(tcp.key) is tw:
+        del host.tcp_connections[tcp.key]
+    assert isinstance(tw.name, InetName)
+    holders = host.tcp_time_wait_ports.get((tw.family, tw.name.port))
+    if holders is not None:
+        holders.discard(tw)
+        if not holders:
+            del host.tcp_time_wait_ports[(tw.family, tw.name.port)]
+
+
+def time_wait_conflict(host: InetHost, sock: FakeSocket, name: InetName, reuse: bool) -> bool:
+    """``inet_bind_conflict`` against the TIME_WAIT sockets on *name*'s port:
+    the addresses overlap and not both have SO_REUSEADDR."""
+    for tw in host.tcp_time_wait_ports.get((sock.family, name.port), ()):
+        assert isinstance(tw.name, InetName)
+        overlap = tw.name.packed == name.packed or not any(tw.name.packed) or not any(name.packed)
+        if overlap and not (reuse and tw.ops.kernel._options.reuseaddr(tw)):
+            return True
+    return False
+
+
+def reap_time_wait(host: InetHost, now: int) -> None:
+    """The TIME_WAIT sockets whose time has passed leave (the timer, run lazily)."""
+    heap = host.tcp_time_wait
+    while heap and heap[0][0] <= now:
+        deadline, _, tw = heapq.heappop(heap)
+        tcp = tw.tcp
+        if tcp is not None and tcp.state in ("TIME_WAIT", "FIN_WAIT2") and tcp.deadline_ns == deadline:
+            kill_time_wait(tw)
+
+
+# -- input --------------------------------------------------------------------------------------
+def find_listener(host: InetHost, packet: Packet) -> FakeSocket | None:
+    """``__inet_lookup_listener``: a listener on the port, this address or the wildcard."""
+    abi = host.abi
+    stream = abi.const("SOCK_STREAM")
+    target = packet.dst
+    for other in host.ports.bound(packet.family, stream, target.port):
+        assert isinstance(other.name, InetName)
+        if other.state == "listening" and (other.name.packed == target.packed or not any(other.name.packed)):
+            return other
+    inet6 = abi.const("AF_INET6")
+    if packet.family == abi.const("AF_INET"):
+        # A dual-stack listener: AF_INET6 bound to :: with IPV6_V6ONLY 0
+        # takes IPv4 connections, seen as ::ffff:a.b.c.d (ipv6(7)).
+        for other in host.ports.bound(inet6, stream, target.port):
+            assert isinstance(other.name, InetName)
+            if (other.state == "listening" and not any(other.name.packed)
+                    and not other.ops.kernel._options.v6only(other)):
+                return other
+    return None
+
+
+def tcp_input(host: InetHost, packet: Packet) -> None:
+    """``tcp_v4_rcv``/``tcp_v6_rcv``: find the socket a segment is for and process it."""
+    segment = packet.payload
+    assert isinstance(segment, Segment)
+    dst, src = packet.dst, packet.src
+    key = (dst.packed, dst.port, src.packed, src.port)
+    sock = host.tcp_connections.get(key)
+    if sock is not None:
+        tcp = sock.tcp
+        if tcp is not None and tcp.state == "ESTABLISHED" and segment.flags == ACK:
+            # The common case (tcp_rcv_established's fast path): an ACK, maybe with data.
+            if segment.ack >= tcp.snd_una:
+                tcp.snd_una = segment.ack
+                tcp.snd_wnd = segment.window
+            data = segment.data
+            if data:
+                queue_data(sock, tcp, segment)
+            if tcp.unsent or tcp.fin_queued:
+                push(sock)
+            return
+    if sock is not None and sock.tcp is not None and sock.tcp.state in ("TIME_WAIT", "FIN_WAIT2") and sock.released:
+        reap_time_wait(host, now_ns(sock))
+        sock = host.tcp_connections.get(key)
+    if sock is None:
+        if segment.flags & SYN and not segment.flags & (ACK | RST):
+            listener = find_listener(host, packet)
+            if listener is not None:
+                listen_input(listener, packet)
+                return
+        reply_reset(host, packet)
+        return
+    tcp = sock.tcp
+    assert tcp is not None
+    if sock.released and tcp.state in ("TIME_WAIT", "FIN_WAIT2"):
+        time_wait_input(sock, packet)
+        return
+    state_process(sock, packet)
+
+
+def listen_input(listener: FakeSocket, packet: Packet) -> None:
+    """A SYN for a listener (``tcp_conn_request``): a child in SYN_RECV and a SYN-ACK,
+    or, with the accept queue full, the SYN waits (Linux drops it; the client retries)."""
+    ltcp = listener.tcp
+    assert ltcp is not None
+    if listener.ops.accept_queue_full(listener):
+        ltcp.held_syns.append(packet)
+        return
+    segment = packet.payload
+    assert isinstance(segment, Segment)
+    ops = listener.ops
+    kernel = ops.kernel
+    child = kernel._new_socket(ops, listener.proto)
+    child.credentials = listener.credentials
+    child.name, child.peer_name = packet.dst, packet.src
+    if listener.family != packet.family:
+        def mapped(name: InetName) -> InetName:
+            return InetName(listener.family, bytes(10) + b"\xff\xff" + name.packed, name.port)
+
+        child.name, child.peer_name = mapped(packet.dst), mapped(packet.src)
+    child.options = dict(listener.options)
+    child.options.pop((ops.c("SOL_SOCKET"), ops.c("SO_ERROR")), None)
+    child.sndbuf, child.rcvbuf, child.userlocks = listener.sndbuf, listener.rcvbuf, listener.userlocks
+    child.embryo = True
+    child.listener = listener
+    child.state = "connecting"
+    child.tcp = TcpControl(ltcp.host, "SYN_RECV", packet.dst, packet.src, snd_wnd=segment.window, rcv_nxt=segment.seq + 1)
+    ltcp.host.tcp_connections[child.tcp.key] = child
+    if listener.family == packet.family:
+        assert isinstance(child.name, InetName)
+        ltcp.host.ports.users(child.family, child.type, child.name.port).append(child)
+    child.tcp.snd_nxt = 1  # the SYN takes one
+    send_segment(child, SYN | ACK, seq=0)
+
+
+def time_wait_input(tw: FakeSocket, packet: Packet) -> None:
+    """``tcp_timewait_state_process``."""
+    tcp = tw.tcp
+    segment = packet.payload
+    assert tcp is not None and isinstance(segment, Segment)
+    if segment.flags & RST:
+        kill_time_wait(tw)
+        return
+    if segment.flags & SYN and not segment.flags & ACK:
+        # A new connection on the same four names: the TIME_WAIT gives way.
+        kill_time_wait(tw)
+        tcp_input(tcp.host, packet)
+        return
+    if tcp.state == "FIN_WAIT2":
+        if segment.data:
+            # New data after a half-duplex close: reset, and the socket is gone.
+            reply_reset(tcp.host, packet)
+            kill_time_wait(tw)
+            return
+        if segment.flags & FIN:
+            tcp.rcv_nxt = segment.seq + 1
+            tcp.state = "TIME_WAIT"
+            schedule_time_wait(tw)
+            send_segment(tw, ACK)
+        return
+    if segment.flags & FIN:
+        send_segment(tw, ACK)  # a retransmitted FIN: ACK it again
+
+
+def state_process(sock: FakeSocket, packet: Packet) -> None:
+    """``tcp_rcv_state_process`` for a socket past LISTEN (in-order, reliable wire)."""
+    tcp = sock.tcp
+    segment = packet.payload
+    assert tcp is not None and isinstance(segment, Segment)
+    flags = segment.flags
+    if flags & RST:
+        reset(sock)
+        return
+    if tcp.state == "SYN_SENT":
+        if flags & SYN and not flags & ACK:
+            # Simultaneous open (tcp_rcv_synsent_state_process): in practice a
+            # socket connecting to its own name.  SYN_RECV, and a SYN-ACK.
+            tcp.rcv_nxt = segment.seq + 1
+            tcp.snd_wnd = segment.window
+            tcp.state = "SYN_RECV"
+            send_segment(sock, SYN | ACK, seq=0)
+            return
+        if flags & SYN and flags & ACK:
+            # tcp_rcv_synsent_state_process: the handshake completes.
+            tcp.snd_una = segment.ack
+            tcp.snd_wnd = segment.window
+            tcp.rcv_nxt = segment.seq + 1
+            tcp.state = "ESTABLISHED"
+            sock.state = "connected"
+            send_segment(sock, ACK)
+        return
+    if tcp.state == "CLOSED":
+        return
+    if flags & ACK:
+        if tcp.state == "SYN_RECV" and not sock.embryo:
+            tcp.state = "ESTABLISHED"  # the end of a simultaneous open
+            sock.state = "connected"
+        elif tcp.state == "SYN_RECV":
+            tcp.state = "ESTABLISHED"
+            sock.state = "connected"
+            listener = sock.listener
+            if listener is None or listener.state != "listening" or listener.released:
+                active_reset(sock)
+                return
+            listener.accept_queue.append(sock)
+        if segment.ack >= tcp.snd_una:
+            tcp.snd_una = segment.ack
+            tcp.snd_wnd = segment.window
+        if tcp.fin_sent and tcp.snd_una == tcp.snd_nxt:
+            # Our FIN is acknowledged.
+            if tcp.state == "FIN_WAIT1":
+                tcp.state = "FIN_WAIT2"
+                if sock.released:
+                    time_wait(sock, "FIN_WAIT2")  # tcp_close: an orphan in FIN_WAIT2
+                    return
+            elif tcp.state == "CLOSING":
+                time_wait(sock, "TIME_WAIT")
+                return
+            elif tcp.state == "LAST_ACK":
+                done(sock)
+                return
+        if tcp.unsent or (tcp.fin_queued and not tcp.fin_sent):
+            push(sock)
+    if segment.data:
+        if tcp.state in ("FIN_WAIT1", "FIN_WAIT2") and sock.shutdown & RCV_SHUTDOWN:
+            # Data for a socket that will not read again: reset (tcp_rcv_state_process).
+            reply_reset(tcp.host, packet)
+            reset(sock)
+            return
+        if tcp.state in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"):
+            if flags & FIN:
+                queue_data(sock, tcp, segment, ack=False)  # the FIN's ACK covers it
+            else:
+                queue_data(sock, tcp, segment)
+    if flags & FIN:
+        # tcp_fin: the state changes before the ACK leaves (delivery may re-enter)
+        tcp.fin_received = True
+        tcp.rcv_nxt = segment.seq + len(segment.data) + 1
+        sock.shutdown |= RCV_SHUTDOWN
+        if tcp.state in ("ESTABLISHED", "SYN_RECV"):
+            tcp.state = "CLOSE_WAIT"
+        elif tcp.state == "FIN_WAIT1":
+            tcp.state = "CLOSING"
+        elif tcp.state == "FIN_WAIT2":
+            time_wait(sock, "TIME_WAIT")
+            tw = tcp.host.tcp_connections.get(tcp.key)
+            if tw is not None:
+                send_segment(tw, ACK)
+            return
+        send_segment(sock, ACK)
+
+
+def queue_data(sock: FakeSocket, tcp: TcpControl, segment: Segment, ack: bool = True) -> None:
+    """In-order data joins the receive queue (``tcp_queue_rcv``) and is acknowledged."""
+    data = segment.data
+    creds = sock.credentials
+    if creds is None:
+        creds = sock.credentials = sock.ops.kernel._process_credentials
+    size = len(data)
+    sock.rmem += size
+    sock.receive_queue.append(Skb(data, creds, cost=size))
+    tcp.rcv_nxt = segment.seq + size
+    if ack:
+        send_segment(sock, ACK)
+
+
+def window_update(sock: FakeSocket) -> None:
+    """``tcp_cleanup_rbuf``: after a read, tell the peer when the window opened a lot."""
+    tcp = sock.tcp
+    if tcp is None or tcp.state not in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"):
+        return
+    new_edge = tcp.rcv_nxt + receive_space(sock)
+    if new_edge > tcp.rcv_edge and 2 * (tcp.rcv_edge - tcp.rcv_nxt) <= new_edge - tcp.rcv_nxt:
+        send_segment(sock, ACK)
