@@ -420,6 +420,14 @@ def connect_in_progress(r: Run) -> None:
     r.do("poll", refused, ALL, 1000)
     r.do("getsockopt", refused, SOL_SOCKET, C("SO_ERROR"))
     r.do("recv", refused, 10, 0, note="refused")
+    r.do("connect", refused, inet_addr(port), note="reports the second refusal")
+    srv2, port2 = r.listener()
+    r.do("connect", refused, inet_addr(port2), note="the same socket to a listener")
+    r.do("poll", refused, ALL, 1000)
+    r.do("connect", refused, inet_addr(port2), note="connected now")
+    conn2 = conn_of(r.do("accept", srv2, CLOEXEC))
+    r.do("send", refused, b"works", 0)
+    r.do("recv", conn2, 10, 0)
 
 
 @scenario

@@ -107,7 +107,10 @@ class TcpOps(InetOps):
             sock.connect_in_progress = False
             if sock.state == "connected":
                 return
+            # sock_error: the socket is unconnected again (tcp_disconnect clears sk_shutdown).
             sock.state = "unconnected"
+            sock.peer_name = None
+            sock.shutdown = 0
             code, sock.error = sock.error or self.errno("ECONNABORTED"), 0
             raise_errno(code)
         if sock.state in ("connected", "listening", "closed"):
