@@ -30,6 +30,9 @@ import sansock_native
 from sansock._profiles import LINUX_X86_64 as ABI
 from sansock_fake import FakeKernel
 
+# It compares with the running CPython's stdlib socket module (through StdlibDriver).
+pytestmark = pytest.mark.differential
+
 C = ABI.const
 AF_UNIX, AF_INET, AF_INET6 = C("AF_UNIX"), C("AF_INET"), C("AF_INET6")
 STREAM, CLOEXEC, NONBLOCK = C("SOCK_STREAM"), C("SOCK_CLOEXEC"), C("SOCK_NONBLOCK")
