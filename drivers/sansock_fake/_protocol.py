@@ -306,12 +306,13 @@ class ProtoOps(ABC):
         in_flight = self.kernel._in_flight
         peek = bool(flags & self.MSG_PEEK)
         waitall = bool(flags & self.MSG_WAITALL)
-        # sock_rcvlowat: MSG_WAITALL waits for all, else for SO_RCVLOWAT bytes.
-        target = (size if waitall else min(options.rcvlowat(sock), size)) or 1
+        target = (size if waitall else min(1, size)) or 1
         out = bytearray()
         creds: Credentials | None = None
         check_creds = False
         files: list[OpenFile] = []
+        if not waitall:
+            target = min(options.rcvlowat(sock), size) or 1  # sock_rcvlowat: SO_RCVLOWAT bytes
         index = 0
         deadline = options.rcvtimeo_deadline(sock)
         while True:

@@ -282,6 +282,7 @@ def sys_sendmsg(
     abi = kernel.abi
     if len(buffers) > abi.iov_max:
         kernel._fail("EMSGSIZE")
+    sock.send_flags = flags  # MSG_MORE, read by TCP
     # ____sys_sendmsg: a control buffer larger than the on-stack one is
     # sock_kmalloc'ed, which refuses size >= optmem_max (the socket's
     # sk_omem_alloc is 0 between calls): ENOBUFS before anything is parsed.
@@ -300,7 +301,6 @@ def sys_sendmsg(
             kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
         credentials = sent.credentials
     cap = kernel.faults.cap_for(call, fd)
-    sock.send_flags = flags  # MSG_MORE, read by TCP
     return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
 
 
