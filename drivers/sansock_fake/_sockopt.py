@@ -93,6 +93,15 @@ class SocketOptions:
             )
         }
         self.TCP_NODELAY = c("TCP_NODELAY")
+        # struct timeval: {time_t tv_sec; suseconds_t tv_usec}.  Both are a
+        # long on Linux (``__kernel_old_timeval``: 8 bytes on linux-i386's
+        # 32-bit time_t, 16 on LP64); XNU's tv_usec is an int32 padded to 16.
+        long_size = abi.sizeof_long
+        self._tv_sec_size = long_size
+        self._tv_usec_size = 4 if abi.name.startswith("darwin") else long_size
+        self.timeval_size = 2 * long_size
+        self._endian = "<" if abi.byteorder == "little" else ">"
+        # TCP options that act, or that the fake refuses rather than ignore.
         self.TCP_CORK = known.get("TCP_CORK", -1)
         self.TCP_MAXSEG = known.get("TCP_MAXSEG", -1)
         #: TCP options the fake would have to answer from state it does not keep.
@@ -102,14 +111,6 @@ class SocketOptions:
         #: TCP options whose non-zero value changes what Linux answers in ways the fake does not follow.
         self._tcp_inert = {known[n]: n for n in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP")
                            if n in known}
-        # struct timeval: {time_t tv_sec; suseconds_t tv_usec}.  Both are a
-        # long on Linux (``__kernel_old_timeval``: 8 bytes on linux-i386's
-        # 32-bit time_t, 16 on LP64); XNU's tv_usec is an int32 padded to 16.
-        long_size = abi.sizeof_long
-        self._tv_sec_size = long_size
-        self._tv_usec_size = 4 if abi.name.startswith("darwin") else long_size
-        self.timeval_size = 2 * long_size
-        self._endian = "<" if abi.byteorder == "little" else ">"
 
     # -- the options that act ------------------------------------------------
     def rcvtimeo_deadline(self, sock: FakeSocket) -> int | None:
