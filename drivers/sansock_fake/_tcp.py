@@ -74,6 +74,11 @@ class TcpOps(InetOps):
             self.fail("EADDRINUSE")
         super().bind_name(sock, name)
 
+    def listen(self, sock: FakeSocket, backlog: int) -> None:
+        """``inet_listen``; TCP's state becomes LISTEN."""
+        super().listen(sock, backlog)
+        self.control(sock).state = "LISTEN"
+
     def listen_name(self, sock: FakeSocket) -> None:
         """``inet_listen``: bind an ephemeral port if unbound; one listener per port."""
         self.autobind(sock)
@@ -81,7 +86,6 @@ class TcpOps(InetOps):
         for other in self.ports.users(sock.family, sock.type, sock.name.port):
             if other is not sock and other.state == "listening":
                 self.fail("EADDRINUSE")
-        self.control(sock).state = "LISTEN"
 
     def accepted(self, listener: FakeSocket) -> None:
         """Room in the accept queue: the held SYNs get through (as their retransmissions would)."""
