@@ -30,6 +30,9 @@ import sansock_native
 from sansock._profiles import LINUX_X86_64 as ABI
 from sansock_fake import FakeKernel
 
+# It compares with the running CPython's stdlib socket module (through StdlibDriver).
+pytestmark = pytest.mark.differential
+
 C = ABI.const
 AF_UNIX, AF_INET, AF_INET6 = C("AF_UNIX"), C("AF_INET"), C("AF_INET6")
 STREAM, CLOEXEC, NONBLOCK = C("SOCK_STREAM"), C("SOCK_CLOEXEC"), C("SOCK_NONBLOCK")
@@ -427,6 +430,14 @@ def connect_in_progress(r: Run) -> None:
     r.do("poll", refused, ALL, 1000)
     r.do("getsockopt", refused, SOL_SOCKET, C("SO_ERROR"))
     r.do("recv", refused, 10, 0, note="refused")
+    r.do("connect", refused, inet_addr(port), note="reports the second refusal")
+    srv2, port2 = r.listener()
+    r.do("connect", refused, inet_addr(port2), note="the same socket to a listener")
+    r.do("poll", refused, ALL, 1000)
+    r.do("connect", refused, inet_addr(port2), note="connected now")
+    conn2 = conn_of(r.do("accept", srv2, CLOEXEC))
+    r.do("send", refused, b"works", 0)
+    r.do("recv", conn2, 10, 0)
 
 
 @scenario
@@ -663,6 +674,52 @@ def self_connect_and_cork(r: Run) -> None:
     r.do("setsockopt", cli, SOL_SOCKET, C("SO_RCVLOWAT"), 100000)
     r.do("getsockopt", cli, SOL_SOCKET, C("SO_RCVLOWAT"), note="capped at half a locked buffer")
     r.do("getsockopt", cli, SOL_SOCKET, C("SO_RCVBUF"))
+
+
+@scenario
+def dual_stack_listener(r: Run) -> None:
+    srv = r.do("socket", AF_INET6, STREAM | CLOEXEC, 0)
+    r.do("setsockopt", srv, C("IPPROTO_IPV6"), C("IPV6_V6ONLY"), 0)
+    r.do("bind", srv, inet6_addr(0, bytes(16)))
+    r.do("listen", srv, 5)
+    port = struct.unpack("!H", r.d.getsockname(srv)[2:4])[0]
+    cli = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+    r.do("connect", cli, inet_addr(port), note="IPv4 to a dual-stack listener")
+    conn = conn_of(r.do("accept", srv, CLOEXEC))
+    r.do("getsockname", conn)
+    r.do("getpeername", conn)
+    r.do("getsockname", cli)
+    r.do("getpeername", cli)
+    r.do("send", cli, b"v4", 0)
+    r.do("recv", conn, 10, 0)
+    r.do("send", conn, b"v6", 0)
+    r.do("recv", cli, 10, 0)
+    r.close(conn, note="the IPv6 end closes first")
+    r.do("poll", cli, ALL, 1000)
+    r.do("recv", cli, 10, 0)
+    r.do("send", cli, b"after close", 0)
+    r.do("poll", cli, ALL, 1000)
+    r.do("send", cli, b"x", 0)
+    r.close(srv)
+    again = r.do("socket", AF_INET6, STREAM | CLOEXEC, 0)
+    r.do("bind", again, inet6_addr(port, bytes(16)), note="after the RST: no TIME_WAIT")
+    r.close(again)
+    # a clean active close by the IPv6 end leaves a TIME_WAIT on its port
+    srv = r.do("socket", AF_INET6, STREAM | CLOEXEC, 0)
+    r.do("setsockopt", srv, C("IPPROTO_IPV6"), C("IPV6_V6ONLY"), 0)
+    r.do("bind", srv, inet6_addr(0, bytes(16)))
+    r.do("listen", srv, 5)
+    port = struct.unpack("!H", r.d.getsockname(srv)[2:4])[0]
+    cli = r.do("socket", AF_INET, STREAM | CLOEXEC, 0)
+    r.do("connect", cli, inet_addr(port))
+    conn = conn_of(r.do("accept", srv, CLOEXEC))
+    r.close(conn)
+    r.do("poll", cli, ALL, 1000)
+    r.do("recv", cli, 10, 0)
+    r.close(cli)
+    r.close(srv)
+    again = r.do("socket", AF_INET6, STREAM | CLOEXEC, 0)
+    r.do("bind", again, inet6_addr(port, bytes(16)), note="TIME_WAIT of an IPv4 connection on a dual-stack port")
 
 
 # ------------------------------------------------------------------- runner

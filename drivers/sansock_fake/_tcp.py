@@ -74,11 +74,15 @@ class TcpOps(InetOps):
             self.fail("EADDRINUSE")
         super().bind_name(sock, name)
 
+    def listen(self, sock: FakeSocket, backlog: int) -> None:
+        """``inet_listen``; TCP's state becomes LISTEN."""
+        super().listen(sock, backlog)
+        self.control(sock).state = "LISTEN"
+
     def listen_name(self, sock: FakeSocket) -> None:
         """``inet_listen``: bind an ephemeral port if unbound, then check the port again."""
         self.autobind(sock)
         self.check_listen_port(sock)
-        self.control(sock).state = "LISTEN"
 
     def accepted(self, listener: FakeSocket) -> None:
         """Room in the accept queue: the held SYNs get through (as their retransmissions would)."""
@@ -104,7 +108,10 @@ class TcpOps(InetOps):
             sock.connect_in_progress = False
             if sock.state == "connected":
                 return
+            # sock_error: the socket is unconnected again (tcp_disconnect clears sk_shutdown).
             sock.state = "unconnected"
+            sock.peer_name = None
+            sock.shutdown = 0
             code, sock.error = sock.error or self.errno("ECONNABORTED"), 0
             raise_errno(code)
         if sock.state in ("connected", "listening", "closed"):
