@@ -17,8 +17,8 @@ virtual clock, scripted faults and a syscall trace.
 
 :func:`patch_stdlib` runs unmodified code that uses the stdlib's ``socket``,
 ``select``, ``selectors`` and ``ssl`` on a kernel, and :func:`new_event_loop`
-/ :func:`run` run asyncio code on one in virtual time (see
-``sansock_fake.interop``); they are imported on first use, so importing
+/ :func:`run` run asyncio code on one in virtual time, :func:`trio_run`
+trio code (see ``sansock_fake.interop``); they are imported on first use, so importing
 ``sansock_fake`` does not import the stdlib's socket machinery.
 """
 
@@ -32,6 +32,7 @@ from ._scheduler import BlockedForever
 
 if TYPE_CHECKING:
     from .interop import FakeEventLoop, FakeEventLoopPolicy, MixedWaitError, new_event_loop, patch_stdlib, run
+    from .interop._trio import trio_run
 
 __all__ = [
     "BlockedForever",
@@ -46,6 +47,7 @@ __all__ = [
     "new_event_loop",
     "patch_stdlib",
     "run",
+    "trio_run",
 ]
 
 _INTEROP = ("FakeEventLoop", "FakeEventLoopPolicy", "MixedWaitError", "new_event_loop", "patch_stdlib", "run")
@@ -57,4 +59,9 @@ def __getattr__(name: str) -> Any:
         from . import interop
 
         return getattr(interop, name)
+    if name == "trio_run":
+        # Needs trio (an optional dependency): imported on first use.
+        from .interop._trio import trio_run
+
+        return trio_run
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
