@@ -177,6 +177,7 @@ class _Hub:
                 return True
             return trio.lowlevel.current_statistics().run_sync_soon_queue_size > 0
 
+        verdict: BlockedForever | None = None
         shown = (fds, None if deadline_ns is None else max(deadline_ns - scheduler.now_ns, 0))
         with scheduler.condition:
             scheduler.enter()
@@ -189,7 +190,6 @@ class _Hub:
                 self.kernel.trace.record("poll", shown, "BlockedForever")
                 verdict = exc
             else:
-                verdict = None
                 self.kernel.trace.record("poll", shown, f"ok {found!r}")
             finally:
                 scheduler.condition.notify_all()
@@ -501,14 +501,14 @@ class FakeTrioSocket(trio.socket.SocketType):
     def send(self, bytes: Any, flags: int = 0, /) -> Awaitable[int]:
         return self._nonblocking(POLLOUT, self._sock.send, bytes, flags)
 
-    async def sendto(self, *args: Any) -> int:  # type: ignore[override]
+    async def sendto(self, *args: Any) -> int:
         # sendto(data, address) or sendto(data, flags, address), as the stdlib.
         args_list = list(args)
         args_list[-1] = await self._resolve(args_list[-1], local=False)
         result: int = await self._nonblocking(POLLOUT, self._sock.sendto, *args_list)
         return result
 
-    async def sendmsg(  # type: ignore[override]
+    async def sendmsg(
         self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None, /
     ) -> int:
         if address is not None:
@@ -592,7 +592,7 @@ def trio_run(
     async def root() -> _T:
         hub.token = trio.lowlevel.current_trio_token()
         hub.main_task = trio.lowlevel.current_task()
-        hub.main_name = getattr(async_fn, "__qualname__", repr(async_fn))
+        hub.main_name = getattr(async_fn, "__name__", repr(async_fn))
         trio.socket.set_custom_socket_factory(_SocketFactory(hub))
         trio.socket.set_custom_hostname_resolver(_Resolver(hub))
         try:
