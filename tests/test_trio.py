@@ -27,6 +27,7 @@ pytest.importorskip("trio")
 
 import trio  # noqa: E402
 
+import sansock  # noqa: E402
 import sansock_fake  # noqa: E402
 from sansock_fake import BlockedForever, FakeKernel, MixedWaitError  # noqa: E402
 from sansock_fake.interop._trio import FakeTrioSocket  # noqa: E402
@@ -347,6 +348,80 @@ def test_to_thread_results_wake_the_run() -> None:
     assert sansock_fake.trio_run(main) == (42, 0.0)
     assert time.monotonic() - real < 5.0
     assert threading.active_count() >= 1
+
+
+@pytest.mark.threads
+def test_a_thread_blocked_on_a_fake_socket_returns_at_the_senders_virtual_time() -> None:
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+
+    async def main() -> tuple[bytes, float, float]:
+        start = trio.current_time()
+
+        async def sender() -> None:
+            await trio.sleep(10)
+            a.send(b"late")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender)
+            got: bytes = await trio.to_thread.run_sync(b.recv, 10)
+        after_thread = trio.current_time() - start
+        with trio.move_on_after(7):  # with an idle worker thread around
+            await trio.sleep_forever()
+        return got, after_thread, trio.current_time() - start
+
+    real = time.monotonic()
+    try:
+        assert sansock_fake.trio_run(main, kernel=kernel) == (b"late", 10.0, 17.0)
+    finally:
+        a.close()
+        b.close()
+    assert time.monotonic() - real < 5.0
+
+
+@pytest.mark.threads
+def test_an_adopted_thread_from_before_the_kernel_holds_the_clock() -> None:
+    """``Scheduler.adopt``: what the trio clock does for trio's process-wide thread cache."""
+    go = threading.Event()
+    sockets: list[Any] = []
+
+    def worker() -> None:
+        go.wait()
+        end = time.thread_time() + 0.2
+        while time.thread_time() < end:
+            pass  # computing: a participant holds the clock meanwhile
+        sockets[0].send(b"x")
+
+    thread = threading.Thread(target=worker)
+    thread.start()  # before the kernel: no participant
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    sockets.append(a)
+    try:
+        kernel._scheduler.adopt(thread)
+        go.set()
+        b.settimeout(5)
+        start = kernel.monotonic_ns()
+        assert b.recv(1) == b"x"
+        assert kernel.monotonic_ns() == start
+    finally:
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_trio_lowlevel_waits_on_a_fake_fd_fail_at_once() -> None:
+    """Documented: trio's own epoll cannot take a fake fd (EBADF), it does not hang."""
+
+    async def main() -> None:
+        with trio.socket.socket() as sock:
+            with pytest.raises(OSError) as caught:
+                await trio.lowlevel.wait_readable(sock.fileno())
+            assert caught.value.errno == errno.EBADF
+
+    sansock_fake.trio_run(main)
 
 
 # -- API, determinism ---------------------------------------------------------------------------

@@ -35,7 +35,11 @@ A thread that wakes trio (``trio.to_thread``'s result, ``from_thread``,
 which the kernel cannot see: the kernel wait also ends when
 ``trio.lowlevel.current_statistics().run_sync_soon_queue_size`` is non-zero
 (it is re-checked each time the scheduler looks, at least every
-``idle_grace_s`` while another thread takes part).
+``idle_grace_s`` while another thread takes part).  trio's thread cache is
+process-wide, so a worker may predate the kernel and be no participant: the
+clock adopts every worker running a job (``Scheduler.adopt``), and while a
+job is handed over but not started yet it lets trio wait a moment in real
+time instead of sleeping in the kernel.
 
 Deadlocks: when the scheduler finds the wait can never end, :func:`trio_run`
 cancels everything (the whole run is in one cancel scope) and raises
@@ -57,6 +61,8 @@ from __future__ import annotations
 import math
 import os
 import socket as _std_socket
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -82,6 +88,10 @@ _T = TypeVar("_T")
 POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x4, 0x8, 0x10, 0x20
 _ALWAYS = POLLERR | POLLHUP | POLLNVAL
 _TRIO_DIR = os.path.dirname(os.path.abspath(trio.__file__))
+#: trio's thread cache (``trio.to_thread``, ``start_thread_soon``): its workers' job frames are adopted.
+_THREAD_CACHE_FILE = trio.lowlevel.start_thread_soon.__code__.co_filename
+#: Real seconds trio waits in its epoll while a job is being handed to a thread.
+_HANDOVER_S = 0.0005
 
 
 class _Hub:
@@ -135,13 +145,49 @@ class _Hub:
             trio.lowlevel.reschedule(task)
 
     # -- the clock sleeps ----------------------------------------------------------------
-    def sleep(self, deadline: float) -> None:
-        """Wait in the kernel until a waited fd is ready, *deadline* (virtual) or a thread's wake-up."""
+    def _adopt_workers(self) -> bool:
+        """Adopt the threads of trio's thread cache running a job; False while one is being handed over.
+
+        trio's thread cache is process-wide: a worker made before this kernel
+        (by an earlier run) is no participant until its first syscall, and
+        would not hold the clock while it runs ``to_thread.run_sync``'s
+        function.  Every thread inside the cache's ``_handle_job`` is adopted
+        (:meth:`Scheduler.adopt`).  A job handed over but not yet started
+        (the default limiter lends more tokens than there are such threads)
+        cannot be seen at all: the caller then waits a moment in real time.
+        """
+        scheduler = self.kernel._scheduler
+        me = threading.current_thread()
+        running = 0
+        frames = sys._current_frames()
+        try:
+            for thread in threading.enumerate():
+                frame = frames.get(thread.ident) if thread is not me and thread.ident is not None else None
+                while frame is not None:
+                    code = frame.f_code
+                    if code.co_name == "_handle_job" and code.co_filename == _THREAD_CACHE_FILE:
+                        running += 1
+                        scheduler.adopt(thread)
+                        break
+                    frame = frame.f_back
+        finally:
+            del frames
+        lent = trio.to_thread.current_default_thread_limiter().borrowed_tokens
+        return lent <= running
+
+    def sleep(self, deadline: float) -> float:
+        """Wait in the kernel until a waited fd is ready, *deadline* (virtual) or a thread's wake-up.
+
+        Returns the real seconds trio should still wait in its own epoll: 0,
+        or a moment while a job is being handed to a thread (:meth:`_adopt_workers`).
+        """
         if self.verdict is not None:
-            return
+            return 0.0
         stats = trio.lowlevel.current_statistics()
         if stats.run_sync_soon_queue_size:
-            return
+            return 0.0
+        if threading.active_count() > 1 and not self._adopt_workers():
+            return _HANDOVER_S
         io = stats.io_statistics
         # trio's own run_sync_soon task always waits on its wake-up socket.
         real = getattr(io, "tasks_waiting_read", 1) - 1 + getattr(io, "tasks_waiting_write", 0)
@@ -152,7 +198,7 @@ class _Hub:
                 "waited on together; make every socket through trio.socket inside "
                 "sansock_fake.trio_run, or use trio.run"
             ))
-            return
+            return 0.0
         scheduler = self.kernel._scheduler
         deadline_ns: int | None = None
         if not math.isinf(deadline):
@@ -195,7 +241,7 @@ class _Hub:
                 scheduler.condition.notify_all()
         if verdict is not None:
             self._stop(self.describe(verdict))
-            return
+            return 0.0
         woken: list[trio.lowlevel.Task] = []
         for fd, revents in found:
             for events in (POLLIN, POLLOUT):
@@ -206,6 +252,7 @@ class _Hub:
         if woken:
             assert self.token is not None
             self.token.run_sync_soon(self._wake, woken)
+        return 0.0
 
     def _stop(self, verdict: BaseException) -> None:
         self.verdict = verdict
@@ -286,9 +333,12 @@ class KernelClock(trio.abc.Clock):
         return self._scheduler.now_ns / 1e9
 
     def deadline_to_sleep_time(self, deadline: float) -> float:
-        """Sleep in the kernel until something happens (trio has nothing runnable), then 0."""
-        self._hub.sleep(deadline)
-        return 0.0
+        """Sleep in the kernel until something happens (trio has nothing runnable), then 0.
+
+        Or, while a job is being handed to a thread, a moment of real time
+        at once (see :meth:`_Hub.sleep`).
+        """
+        return self._hub.sleep(deadline)
 
 
 # -- sockets ------------------------------------------------------------------------------
