@@ -61,7 +61,15 @@ def __getattr__(name: str) -> Any:
         return getattr(interop, name)
     if name == "trio_run":
         # Needs trio (an optional dependency): imported on first use.
-        from .interop._trio import trio_run
+        try:
+            from .interop._trio import trio_run
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("trio", "outcome"):
+                raise
+            raise ModuleNotFoundError(
+                f"sansock_fake.trio_run needs trio ({exc.name} is not installed: pip install trio)",
+                name=exc.name,
+            ) from exc
 
         return trio_run
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
