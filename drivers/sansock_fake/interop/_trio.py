@@ -120,12 +120,12 @@ class _Hub:
     async def wait(self, fd: int, events: int) -> None:
         key = (fd, events)
         if key in self.waiters:
-            what = "readable" if events == POLLIN else "writable"
-            raise trio.BusyResourceError(f"another task is already waiting for fd {fd} to become {what}")
-        self.waiters[key] = trio.lowlevel.current_task()
+            # trio/_core/_io_epoll.py's words
+            raise trio.BusyResourceError("another task is already reading / writing this fd")
+        task = self.waiters[key] = trio.lowlevel.current_task()
 
         def abort(_: Any) -> trio.lowlevel.Abort:
-            if self.waiters.get(key) is None:
+            if self.waiters.get(key) is not task:
                 return trio.lowlevel.Abort.FAILED  # its wake-up is already queued
             del self.waiters[key]
             return trio.lowlevel.Abort.SUCCEEDED
