@@ -30,7 +30,7 @@ import trio  # noqa: E402
 import sansock  # noqa: E402
 import sansock_fake  # noqa: E402
 from sansock_fake import BlockedForever, FakeKernel, MixedWaitError  # noqa: E402
-from sansock_fake.interop._trio import FakeTrioSocket  # noqa: E402
+from sansock_fake.interop._trio_socket import FakeTrioSocket  # noqa: E402
 
 T = TypeVar("T")
 
@@ -403,7 +403,8 @@ def test_an_adopted_thread_from_before_the_kernel_holds_the_clock() -> None:
     a, b = net.socketpair()
     sockets.append(a)
     try:
-        kernel._scheduler.adopt(thread)
+        with kernel._scheduler.condition:
+            kernel._scheduler.adopt(thread)
         go.set()
         b.settimeout(5)
         start = kernel.monotonic_ns()

@@ -239,7 +239,7 @@ class Scheduler:
             self._users[ident] = thread
 
     def adopt(self, thread: threading.Thread) -> None:
-        """Count *thread* as a participant from now on (lock held or not).
+        """Count *thread* as a participant from now on (lock held).
 
         For a thread that existed before the kernel and now works for it
         before its first syscall -- a worker of a process-wide pool, such as
