@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 pytest.importorskip("trio")
 
 import trio  # noqa: E402
+import trio.testing  # noqa: E402
 
 import sansock  # noqa: E402
 import sansock_fake  # noqa: E402
@@ -129,6 +130,27 @@ def test_fail_after_raises_too_slow_in_virtual_time() -> None:
         return trio.current_time() - start
 
     assert sansock_fake.trio_run(main) == 12.5
+
+
+def test_wait_all_tasks_blocked_returns_before_the_clock_moves() -> None:
+    async def main() -> tuple[float, float]:
+        sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+        with sock:
+            await sock.bind(("127.0.0.1", 0))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.sleep, 10)
+                nursery.start_soon(sock.recv, 10)  # blocked on a fake fd
+                start = trio.current_time()
+                await trio.testing.wait_all_tasks_blocked()
+                first = trio.current_time() - start
+                await trio.sleep(3)  # the clock moves again afterwards
+                second = trio.current_time() - start
+                nursery.cancel_scope.cancel()
+        return first, second
+
+    real = time.monotonic()
+    assert sansock_fake.trio_run(main) == (0.0, 3.0)
+    assert time.monotonic() - real < 1.0
 
 
 # -- trio's high-level networking -----------------------------------------------------------

@@ -49,8 +49,9 @@ and every other task still waiting, with where each is suspended.
 What is not modelled: a task waiting on a real fd (a real trio socket, a
 pipe, a subprocess) while the clock sleeps in the kernel cannot be woken --
 :func:`trio_run` raises :class:`~sansock_fake.MixedWaitError` naming the
-count instead of hanging; ``trio.testing.wait_all_tasks_blocked`` with a
-cushion (the clock sleeps before trio looks at the cushion); the stdlib is
+count instead of hanging; the cushion of ``trio.testing.wait_all_tasks_blocked``
+passes in real time (while a task waits in it the clock only looks at the
+kernel, then lets trio apply the cushion in its epoll); the stdlib is
 not patched during the run (trio makes its own wake-up socketpair with the
 stdlib, which must stay real); scripted ``poll`` faults do not apply to the
 clock's wait.  See ``docs/howto/trio.rst``.
@@ -67,6 +68,7 @@ from typing import Any, TypeVar
 
 import outcome
 import trio
+import trio.testing
 
 import sansock
 
@@ -85,6 +87,10 @@ _TRIO_DIR = os.path.dirname(os.path.abspath(trio.__file__))
 _THREAD_CACHE_FILE = trio.lowlevel.start_thread_soon.__code__.co_filename
 #: Real seconds trio waits in its epoll while a job is being handed to a thread.
 _HANDOVER_S = 0.0005
+#: ``trio.testing.wait_all_tasks_blocked``'s code: a task suspended in it waits for "idle".
+_WAIT_IDLE_CODE = trio.testing.wait_all_tasks_blocked.__code__
+#: What the clock answers while a task waits for idle: more than any cushion, so trio uses the cushion.
+_IDLE_S = 86400.0
 #: This module and the sockets': not where a task "is" in a deadlock report.
 _OWN_FILES = frozenset(os.path.abspath(f) for f in (__file__, _trio_socket.__file__))
 
@@ -201,6 +207,13 @@ class _Hub:
             deadline_ns = math.ceil(deadline * 1e9)
             while deadline_ns / 1e9 < deadline:
                 deadline_ns += 1
+        idle = self._waits_for_idle()
+        if idle:
+            # A task in wait_all_tasks_blocked: trio wakes it when its cushion
+            # passes with every task blocked -- before any deadline, as trio
+            # does before a MockClock autojump.  Only look, then let trio
+            # apply the cushion (in real time, in its epoll).
+            deadline_ns = scheduler.now_ns
         merged: dict[int, int] = {}
         for fd, events in self.waiters:
             merged[fd] = merged.get(fd, 0) | events
@@ -248,7 +261,32 @@ class _Hub:
         if woken:
             assert self.token is not None
             self.token.run_sync_soon(self._wake, woken)
-        return 0.0
+            return 0.0
+        return _IDLE_S if idle else 0.0
+
+    def _waits_for_idle(self) -> bool:
+        """Whether a task is suspended in ``trio.testing.wait_all_tasks_blocked``.
+
+        Tasks waiting on a fake fd are skipped (they wait in the hub); for
+        the others the await chain is walked from the outermost coroutine.
+        """
+        in_hub = {id(task) for task in self.waiters.values()}
+        root = trio.lowlevel.current_root_task()
+        todo = [root] if root is not None else []
+        while todo:
+            task = todo.pop()
+            for nursery in task.child_nurseries:
+                todo.extend(nursery.child_tasks)
+            if id(task) in in_hub:
+                continue
+            coro: Any = task.coro
+            for _ in range(256):
+                if coro is None:
+                    break
+                if getattr(coro, "cr_code", None) is _WAIT_IDLE_CODE:
+                    return True
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        return False
 
     def _stop(self, verdict: BaseException) -> None:
         self.verdict = verdict
