@@ -342,6 +342,22 @@ def test_a_task_waiting_on_an_event_nobody_sets_raises_blocked_forever() -> None
         sansock_fake.trio_run(main)
 
 
+def test_a_nursery_body_waiting_on_an_event_is_named_with_its_children() -> None:
+    async def main() -> None:
+        sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+        with sock:
+            await sock.bind(("127.0.0.1", 0))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sock.recv, 10)
+                await trio.Event().wait()
+
+    with pytest.raises(BlockedForever) as caught:
+        sansock_fake.trio_run(main)
+    text = str(caught.value)
+    assert re.search(r"task 'main' at test_trio.py:\d+ in main: waits on something no task or thread", text), text
+    assert re.search(r"task '.*recv' at .*: waits for fd \d+ \(127.0.0.1:\d+\) to become readable", text), text
+
+
 def test_a_wait_on_a_real_fd_raises_mixed_wait_error() -> None:
     real_a, real_b = socket.socketpair()
 

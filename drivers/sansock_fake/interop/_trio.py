@@ -325,15 +325,26 @@ class _Hub:
 
 
 def _waiting_tasks(main: trio.lowlevel.Task | None) -> Iterable[trio.lowlevel.Task]:
-    """The tasks of the run with no live child task (the ones actually waiting), from *main* down."""
+    """The tasks of the run that wait on something themselves, from *main* down.
+
+    A task with live children counts only when it is not waiting for them
+    (in a nursery's ``__aexit__``): a nursery body can wait on its own.
+    """
     todo = [main] if main is not None else []
     while todo:
         task = todo.pop()
         children = [child for nursery in task.child_nurseries for child in nursery.child_tasks]
-        if children:
-            todo.extend(children)
-        else:
+        todo.extend(children)
+        if not children or not _in_nursery_exit(task):
             yield task
+
+
+def _in_nursery_exit(task: trio.lowlevel.Task) -> bool:
+    for frame, _ in task.iter_await_frames():
+        code = frame.f_code
+        if code.co_name == "__aexit__" and os.path.abspath(code.co_filename).startswith(_TRIO_DIR):
+            return True
+    return False
 
 
 def _where(task: trio.lowlevel.Task) -> str:
