@@ -19,8 +19,8 @@ loss, DNS, partitions, crashes) on one virtual clock.
 
 :func:`patch_stdlib` runs unmodified code that uses the stdlib's ``socket``,
 ``select``, ``selectors`` and ``ssl`` on a kernel, and :func:`new_event_loop`
-/ :func:`run` run asyncio code on one in virtual time (see
-``sansock_fake.interop``); they are imported on first use, so importing
+/ :func:`run` run asyncio code on one in virtual time, :func:`trio_run`
+trio code (see ``sansock_fake.interop``); they are imported on first use, so importing
 ``sansock_fake`` does not import the stdlib's socket machinery.
 """
 
@@ -37,6 +37,7 @@ from ._scheduler import BlockedForever
 
 if TYPE_CHECKING:
     from .interop import FakeEventLoop, FakeEventLoopPolicy, MixedWaitError, new_event_loop, patch_stdlib, run
+    from .interop._trio import trio_run
 
 __all__ = [
     "BlockedForever",
@@ -56,6 +57,7 @@ __all__ = [
     "new_event_loop",
     "patch_stdlib",
     "run",
+    "trio_run",
 ]
 
 _INTEROP = ("FakeEventLoop", "FakeEventLoopPolicy", "MixedWaitError", "new_event_loop", "patch_stdlib", "run")
@@ -67,4 +69,17 @@ def __getattr__(name: str) -> Any:
         from . import interop
 
         return getattr(interop, name)
+    if name == "trio_run":
+        # Needs trio (an optional dependency): imported on first use.
+        try:
+            from .interop._trio import trio_run
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("trio", "outcome"):
+                raise
+            raise ModuleNotFoundError(
+                f"sansock_fake.trio_run needs trio ({exc.name} is not installed: pip install trio)",
+                name=exc.name,
+            ) from exc
+
+        return trio_run
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -292,6 +292,19 @@ class Scheduler:
         if ident is not None and self._users.get(ident) is not thread:
             self._users[ident] = thread
 
+    def adopt(self, thread: threading.Thread) -> None:
+        """Count *thread* as a participant from now on (lock held).
+
+        For a thread that existed before the kernel and now works for it
+        before its first syscall -- a worker of a process-wide pool, such as
+        trio's thread cache, handed a job that will use the kernel: until it
+        makes a syscall it would not hold the clock.  A thread that has not
+        started, or has exited, is ignored.
+        """
+        ident = thread.ident
+        if ident is not None and thread.is_alive():
+            self._users[ident] = thread
+
     def _participants(self) -> dict[int, threading.Thread]:
         found = {ident: t for ident, t in self._users.items() if t.is_alive()}
         for t in threading.enumerate():
