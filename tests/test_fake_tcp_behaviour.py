@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import errno
 import struct
 import threading
@@ -343,9 +345,45 @@ def test_a_cork_holds_data_until_the_next_plain_send_or_at_most_200_ms() -> None
 def test_tcp_options_the_fake_would_ignore_raise_not_implemented() -> None:
     net = sansock.using(FakeKernel())
     with net.socket() as s:
-        for name in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP"):
+        for name in ("TCP_DEFER_ACCEPT", "TCP_WINDOW_CLAMP"):
             s.setsockopt(net.IPPROTO_TCP, getattr(net, name), 0)  # the default: nothing to model
             with pytest.raises(NotImplementedError, match=f"does not model {name}"):
                 s.setsockopt(net.IPPROTO_TCP, getattr(net, name), 5)
         with pytest.raises(NotImplementedError, match="MSG_FASTOPEN"):
             s.sendto(b"x", net.MSG_FASTOPEN, ("127.0.0.1", 9))
+
+
+def test_notsent_lowat_holds_poll_and_send_until_the_queue_drains(net: Binding) -> None:
+    """TCP_NOTSENT_LOWAT (trio sets 16 KiB on every stream): POLLOUT while the
+    unsent bytes, doubled, stay under it (``tcp_stream_memory_free``); a
+    non-blocking send past it stops short or gets EAGAIN -- on both drivers."""
+    pollout = 4  # POLLOUT
+    with net.create_server(("127.0.0.1", 0)) as server:
+        client = net.create_connection(server.getsockname())
+        conn, _ = server.accept()
+        with client, conn:
+            client.setsockopt(net.IPPROTO_TCP, net.TCP_NOTSENT_LOWAT, 16384)
+            assert client.getsockopt(net.IPPROTO_TCP, net.TCP_NOTSENT_LOWAT) == 16384
+            idle = select_pollout(net, client)
+            assert idle & pollout
+            client.setblocking(False)
+            total = 0
+            with pytest.raises(BlockingIOError):
+                while True:
+                    total += client.send(b"x" * 65536)
+            # Nothing read: the peer's window fills, then the unsent bytes reach the mark.
+            assert not select_pollout(net, client) & pollout
+            received = 0
+            conn.setblocking(False)
+            while received < total:
+                try:
+                    received += len(conn.recv(1 << 20))
+                except BlockingIOError:
+                    if not select_pollout(net, conn) & 1:
+                        break
+            assert received == total
+
+
+def select_pollout(net: Binding, sock: Any) -> int:
+    """poll(2) on *sock* for POLLIN|POLLOUT with no wait, through the binding's driver."""
+    return net.driver.poll(sock.fileno(), 1 | 4, 0)

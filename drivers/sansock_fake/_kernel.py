@@ -39,7 +39,7 @@ from ._resolver import Resolver
 from ._scheduler import Scheduler
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 from ._sockopt import SocketOptions
-from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_many, syscall, sys_recvmsg, sys_sendmsg
+from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_event_names, poll_many, syscall, sys_recvmsg, sys_sendmsg
 from ._unix_garbage import InFlight
 
 if TYPE_CHECKING:
@@ -99,9 +99,8 @@ class FakeKernel(HostMethods):
     >>> (a - kernel.fd_base, b - kernel.fd_base), kernel.send(a, b"ping", 0), kernel.recv(b, 10, 0)
     ((0, 1), 4, b'ping')
 
-    Fd numbers start at :attr:`fd_base`, above every fd the real process can
-    have (so ``os.write(a, ...)`` fails with ``EBADF``); ``fd_base=0`` gives
-    Linux's numbering:
+    Fd numbers start at :attr:`fd_base`, above every fd the real process can have
+    (``os.write(a, ...)`` fails with ``EBADF``); ``fd_base=0`` gives Linux's numbering:
 
     >>> FakeKernel(fd_base=0).socketpair(1, 1, 0)
     (3, 4)
@@ -270,7 +269,7 @@ class FakeKernel(HostMethods):
             self._scheduler.settle()
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the virtual clock forward (for tests that need time to pass)."""
+        """Move the virtual clock forward, firing the timers on the way (for tests that need time to pass)."""
         with self._scheduler.condition:
             self._scheduler.advance_to(self._scheduler.now_ns + int(seconds * 1_000_000_000))
 
@@ -312,10 +311,7 @@ class FakeKernel(HostMethods):
         return poll_many(self, interest, timeout_ns)
 
     def _poll_names(self, events: int) -> str:
-        """``POLLIN|POLLOUT`` for a BlockedForever message."""
-        known = self._abi.constants
-        names = [n for n in ("POLLIN", "POLLPRI", "POLLOUT", "POLLRDHUP") if events & known.get(n, 0)]
-        return "|".join(names) if names else f"events {events:#x}"
+        return poll_event_names(self._abi, events)
 
     # ---------------------------------------------------------------- lifecycle
     @syscall(family=C_INT, type=C_INT, proto=C_INT)

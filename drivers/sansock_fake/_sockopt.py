@@ -99,13 +99,14 @@ class SocketOptions:
         self._cscov = frozenset(known[n] for n in ("UDPLITE_SEND_CSCOV", "UDPLITE_RECV_CSCOV") if n in known)
 
         self.TCP_CORK = known.get("TCP_CORK", -1)
+        self.TCP_NOTSENT_LOWAT = known.get("TCP_NOTSENT_LOWAT", -1)
         self.TCP_MAXSEG = known.get("TCP_MAXSEG", -1)
         #: TCP options the fake would have to answer from state it does not keep.
         self._tcp_unmodelled = {known[n]: n for n in ("TCP_INFO", "TCP_CONGESTION", "TCP_MD5SIG", "TCP_REPAIR",
                                                        "TCP_ULP", "TCP_SAVED_SYN", "TCP_ZEROCOPY_RECEIVE",
                                                        "TCP_FASTOPEN_CONNECT", "TCP_CC_INFO") if n in known}
         #: TCP options whose non-zero value changes what Linux answers in ways the fake does not follow.
-        self._tcp_inert = {known[n]: n for n in ("TCP_DEFER_ACCEPT", "TCP_NOTSENT_LOWAT", "TCP_WINDOW_CLAMP")
+        self._tcp_inert = {known[n]: n for n in ("TCP_DEFER_ACCEPT", "TCP_WINDOW_CLAMP")
                            if n in known}
         # struct timeval: {time_t tv_sec; suseconds_t tv_usec}.  Both are a
         # long on Linux (``__kernel_old_timeval``: 8 bytes on linux-i386's
@@ -147,6 +148,12 @@ class SocketOptions:
 
     def tcp_cork(self, sock: FakeSocket) -> bool:
         return bool(sock.options.get((self.IPPROTO_TCP, self.TCP_CORK)))
+
+    def notsent_lowat(self, sock: FakeSocket) -> int:
+        """TCP_NOTSENT_LOWAT (``tcp_notsent_lowat``); 0 is net.ipv4.tcp_notsent_lowat's
+        default, UINT_MAX: no limit."""
+        value = sock.options.get((self.IPPROTO_TCP, self.TCP_NOTSENT_LOWAT), 0)
+        return value if isinstance(value, int) else 0
 
     def reuseaddr(self, sock: FakeSocket) -> bool:
         return bool(sock.options.get(self._reuseaddr))

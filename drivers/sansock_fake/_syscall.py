@@ -35,6 +35,8 @@ from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
+    from sansock.driver import ABI
+
     from ._kernel import FakeKernel
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "sys_sendmsg",
     "sys_recvmsg",
     "poll_many",
+    "poll_event_names",
 ]
 
 P = ParamSpec("P")
@@ -254,6 +257,13 @@ def syscall(
         return run
 
     return declare
+
+
+def poll_event_names(abi: ABI, events: int) -> str:
+    """``POLLIN|POLLOUT`` for a BlockedForever message."""
+    known = abi.constants
+    names = [n for n in ("POLLIN", "POLLPRI", "POLLOUT", "POLLRDHUP") if events & known.get(n, 0)]
+    return "|".join(names) if names else f"events {events:#x}"
 
 
 def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_ns: int | None) -> list[tuple[int, int]]:

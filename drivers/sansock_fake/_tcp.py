@@ -26,6 +26,7 @@ from ._inet import InetHost, InetOps, Packet
 from ._objects import SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
+from ._tcp_output import notsent_free
 from ._tcp_state import (
     CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
     reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
@@ -247,7 +248,7 @@ class TcpOps(InetOps):
         tcp = sock.tcp
         if tcp is None:
             return True
-        return sock.sndbuf - tcp.queued >= tcp.queued // 2
+        return sock.sndbuf - tcp.queued >= tcp.queued // 2 and notsent_free(sock, 1)
 
     def sendmsg(
         self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
@@ -276,6 +277,8 @@ class TcpOps(InetOps):
             space = sock.sndbuf - tcp.queued
             if space <= 0 and grow_sndbuf(sock):
                 continue
+            if not notsent_free(sock, 0):
+                space = 0  # TCP_NOTSENT_LOWAT: wait until what is queued has gone out
             if space <= 0 and data:
                 if sent:
                     break

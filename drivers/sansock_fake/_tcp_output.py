@@ -264,7 +264,15 @@ def reset(sock: FakeSocket) -> None:
 def send_allowed(sock: FakeSocket) -> bool:
     """Room in the send queue (``sk_stream_memory_free``)."""
     tcp = sock.tcp
-    return tcp is None or tcp.queued < sock.sndbuf
+    return tcp is None or (tcp.queued < sock.sndbuf and notsent_free(sock, 0))
+
+
+def notsent_free(sock: FakeSocket, wake: int) -> bool:
+    """``tcp_stream_memory_free``: the bytes not sent yet stay under TCP_NOTSENT_LOWAT
+    (doubled for poll, whose *wake* is 1: ``(notsent_bytes << wake) < lowat``)."""
+    tcp = sock.tcp
+    lowat = sock.ops.kernel._options.notsent_lowat(sock)
+    return tcp is None or not lowat or (len(tcp.unsent) << wake) < lowat
 
 
 def grow_sndbuf(sock: FakeSocket) -> bool:
