@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from ._addresses import InetName
 from ._control import Credentials
 from ._inet import InetHost, InetOps, Packet
-from ._objects import SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
+from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_state import (
@@ -310,6 +310,12 @@ class TcpOps(InetOps):
         if tcp is not None and tcp.fin_received and not any(seg.remaining for seg in sock.receive_queue):
             # tcp_recvmsg: SOCK_DONE (a FIN came) gives EOF before a pending
             # error, which the next send reports (an RST in CLOSE_WAIT: EPIPE).
+            return b"", None, [], b"", 0, 0
+        if ((tcp is None or tcp.state == "CLOSED") and sock.state != "listening" and not sock.error
+                and sock.shutdown & RCV_SHUTDOWN and not sock.receive_queue):
+            # tcp_recvmsg_locked: RCV_SHUTDOWN gives EOF before the TCP_CLOSE
+            # check's ENOTCONN ("user tries to read from never connected
+            # socket"), so a never-connected socket after shutdown(SHUT_RD) reads b"".
             return b"", None, [], b"", 0, 0
         data, creds, files, addr, length, msg_flags = self.stream_read(fd, call, sock, size, flags, nonblocking)
         if not flags & self.MSG_PEEK:
