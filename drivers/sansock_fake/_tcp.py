@@ -27,8 +27,8 @@ from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, Op
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_state import (
-    CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
-    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
+    CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, push, reap_time_wait,
+    reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
 )
 
 if TYPE_CHECKING:
@@ -85,10 +85,8 @@ class TcpOps(InetOps):
         self.check_listen_port(sock)
 
     def accepted(self, listener: FakeSocket) -> None:
-        """Room in the accept queue: the held SYNs get through (as their retransmissions would)."""
-        tcp = self.control(listener)
-        while tcp.held_syns and not self.accept_queue_full(listener):
-            listen_input(listener, tcp.held_syns.pop(0))
+        """Room in the accept queue: the held SYNs get through at their next
+        retransmission (``_tcp_state.hold_syn``'s timers), not now."""
 
     # -- connect -------------------------------------------------------------
     def connect(self, fd: int, file: OpenFile, addr: bytes) -> None:

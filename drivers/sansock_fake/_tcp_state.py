@@ -23,9 +23,10 @@ The model, and what it leaves out:
   snd_nxt`` bytes in flight, the rest waits in its send queue (charged to
   SO_SNDBUF).  A receiver acknowledges every data segment at once (no delayed
   ACK) and sends a window update when reading opens its window.
-* A listener with a full accept queue holds the SYN (Linux drops it and the
-  client retransmits 1 s later); the SYN is processed when ``accept`` makes
-  room -- sooner than Linux, which waits for the retransmission.
+* A listener with a full accept queue holds the SYN as Linux drops it: a
+  timer stands for each of the client's retransmissions (1, 2, 4 ... s), the
+  first after ``accept`` made room gets through, the client gives up with
+  ETIMEDOUT after 127 s (:func:`hold_syn`).
 * TIME_WAIT (and an orphan's FIN_WAIT2) is a separate socket holding the port
   for :data:`TCP_TIMEWAIT_LEN` of virtual time, checked lazily against the
   clock (no timer): it conflicts with a ``bind`` unless both it and the new
@@ -55,7 +56,7 @@ __all__ = [
     "Segment", "TcpControl", "tcp_input", "SYN", "ACK", "FIN", "RST", "TCP_TIMEWAIT_LEN_NS", "LOOPBACK_MSS",
     "CONNECTED_STATES", "active_reset", "close_state", "done", "grow_sndbuf", "listen_input", "push",
     "reap_time_wait", "receive_space", "reply_reset", "send_allowed", "send_fin", "send_segment",
-    "time_wait_conflict", "window_update", "wire_name",
+    "time_wait_conflict", "window_update", "wire_name", "TCP_TIMEOUT_INIT_NS", "TCP_SYN_RETRIES",
 ]
 
 _order = itertools.count()
@@ -202,13 +203,61 @@ def tcp_input(host: InetHost, packet: Packet) -> None:
     state_process(sock, packet)
 
 
+#: TCP_TIMEOUT_INIT (1 s, include/net/tcp.h): the first SYN retransmission
+#: timeout, doubled at each retry; net.ipv4.tcp_syn_retries (6) retries, so a
+#: connect gives up with ETIMEDOUT 127 s after its first SYN.
+TCP_TIMEOUT_INIT_NS = 1_000_000_000
+TCP_SYN_RETRIES = 6
+
+
+def hold_syn(listener: FakeSocket, packet: Packet, retries: int) -> None:
+    """A SYN that found the accept queue full (``tcp_conn_request`` drops it).
+
+    The client retransmits it after 1, 2, 4 ... s (``tcp_retransmit_timer``),
+    and gives up with ETIMEDOUT after :data:`TCP_SYN_RETRIES`: a kernel timer
+    stands for each retransmission.  Room made in the accept queue in between
+    is used by the next retransmission, not at once (a non-blocking
+    ``accept`` right after the previous one gets EAGAIN, as on Linux).
+    """
+    ltcp = listener.tcp
+    assert ltcp is not None
+    ltcp.held_syns.append(packet)
+    scheduler = listener.ops.kernel._scheduler
+    host = ltcp.host
+    src, dst = packet.src, packet.dst
+    client_key = (src.packed, src.port, dst.packed, dst.port)
+
+    def retransmitted() -> None:
+        if packet not in ltcp.held_syns:
+            return  # the listener stopped (and answered with an RST)
+        ltcp.held_syns.remove(packet)
+        local = host.is_local(src.family, src.packed)
+        client = host.tcp_connections.get(client_key) if local else None
+        if local and (client is None or client.tcp is None or client.tcp.state != "SYN_SENT"):
+            return  # the client closed or was answered: it retransmits no more
+        if retries >= TCP_SYN_RETRIES:
+            if client is not None:  # tcp_write_timeout: ETIMEDOUT, then CLOSED
+                if not client.released:
+                    client.error = client.ops.errno("ETIMEDOUT")
+                done(client)
+            return  # (a client on another host of a network stays in SYN_SENT)
+        if ltcp.state != "LISTEN":
+            return
+        if listener.ops.accept_queue_full(listener):
+            hold_syn(listener, packet, retries + 1)
+            return
+        listen_input(listener, packet)
+
+    scheduler.call_at(scheduler.now_ns + (TCP_TIMEOUT_INIT_NS << retries), retransmitted)
+
+
 def listen_input(listener: FakeSocket, packet: Packet) -> None:
     """A SYN for a listener (``tcp_conn_request``): a child in SYN_RECV and a SYN-ACK,
     or, with the accept queue full, the SYN waits (Linux drops it; the client retries)."""
     ltcp = listener.tcp
     assert ltcp is not None
     if listener.ops.accept_queue_full(listener):
-        ltcp.held_syns.append(packet)
+        hold_syn(listener, packet, 0)
         return
     segment = packet.payload
     assert isinstance(segment, Segment)
