@@ -27,8 +27,8 @@ from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, Op
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_state import (
-    CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, push, reap_time_wait,
-    reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
+    CONNECTED_STATES, SYN, TcpControl, active_reset, admit_retried_syns, close_state, done, grow_sndbuf, push,
+    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
 )
 
 if TYPE_CHECKING:
@@ -85,8 +85,9 @@ class TcpOps(InetOps):
         self.check_listen_port(sock)
 
     def accepted(self, listener: FakeSocket) -> None:
-        """Room in the accept queue: the held SYNs get through at their next
-        retransmission (``_tcp_state.hold_syn``'s timers), not now."""
+        """Room in the accept queue: the held SYNs past their first
+        retransmission get through (``_tcp_state.hold_syn``)."""
+        admit_retried_syns(listener)
 
     # -- connect -------------------------------------------------------------
     def connect(self, fd: int, file: OpenFile, addr: bytes) -> None:
@@ -167,7 +168,7 @@ class TcpOps(InetOps):
         for child in list(sock.accept_queue):
             if child.tcp is not None:
                 active_reset(child)
-        held, tcp.held_syns = tcp.held_syns, []
+        held, tcp.held_syns, tcp.retried_syns = tcp.held_syns, [], []
         for packet in held:
             reply_reset(self.host, packet)
 

@@ -23,10 +23,10 @@ The model, and what it leaves out:
   snd_nxt`` bytes in flight, the rest waits in its send queue (charged to
   SO_SNDBUF).  A receiver acknowledges every data segment at once (no delayed
   ACK) and sends a window update when reading opens its window.
-* A listener with a full accept queue holds the SYN as Linux drops it: a
-  timer stands for each of the client's retransmissions (1, 2, 4 ... s), the
-  first after ``accept`` made room gets through, the client gives up with
-  ETIMEDOUT after 127 s (:func:`hold_syn`).
+* A listener with a full accept queue holds the SYN as Linux drops it: it
+  gets in no sooner than the client's first retransmission (1 s), then as
+  soon as ``accept`` makes room; the client gives up with ETIMEDOUT after
+  127 s (:func:`hold_syn`).
 * TIME_WAIT (and an orphan's FIN_WAIT2) is a separate socket holding the port
   for :data:`TCP_TIMEWAIT_LEN` of virtual time, checked lazily against the
   clock (no timer): it conflicts with a ``bind`` unless both it and the new
@@ -57,6 +57,7 @@ __all__ = [
     "CONNECTED_STATES", "active_reset", "close_state", "done", "grow_sndbuf", "listen_input", "push",
     "reap_time_wait", "receive_space", "reply_reset", "send_allowed", "send_fin", "send_segment",
     "time_wait_conflict", "window_update", "wire_name", "TCP_TIMEOUT_INIT_NS", "TCP_SYN_RETRIES",
+    "admit_retried_syns",
 ]
 
 _order = itertools.count()
@@ -210,45 +211,68 @@ TCP_TIMEOUT_INIT_NS = 1_000_000_000
 TCP_SYN_RETRIES = 6
 
 
-def hold_syn(listener: FakeSocket, packet: Packet, retries: int) -> None:
+def hold_syn(listener: FakeSocket, packet: Packet) -> None:
     """A SYN that found the accept queue full (``tcp_conn_request`` drops it).
 
-    The client retransmits it after 1, 2, 4 ... s (``tcp_retransmit_timer``),
-    and gives up with ETIMEDOUT after :data:`TCP_SYN_RETRIES`: a kernel timer
-    stands for each retransmission.  Room made in the accept queue in between
-    is used by the next retransmission, not at once (a non-blocking
-    ``accept`` right after the previous one gets EAGAIN, as on Linux).
+    The client retransmits it 1 s later (``TCP_TIMEOUT_INIT``): until then a
+    connection ``accept`` makes room for does not get in (a non-blocking
+    ``accept`` right after the previous one gets EAGAIN, as on Linux).  From
+    its first retransmission on, the SYN gets in as soon as there is room --
+    Linux waits for the next retransmission (3 s, 7 s ... after the first),
+    but a burst of clients whose retransmissions the fake fires at the same
+    virtual instant would otherwise find the queue full together, where
+    Linux's accept loop runs between them.  A connect no ``accept`` lets in
+    gives up with ETIMEDOUT 127 s after its first SYN (``tcp_syn_retries`` 6).
     """
     ltcp = listener.tcp
     assert ltcp is not None
     ltcp.held_syns.append(packet)
     scheduler = listener.ops.kernel._scheduler
-    host = ltcp.host
-    src, dst = packet.src, packet.dst
-    client_key = (src.packed, src.port, dst.packed, dst.port)
 
     def retransmitted() -> None:
-        if packet not in ltcp.held_syns:
-            return  # the listener stopped (and answered with an RST)
-        ltcp.held_syns.remove(packet)
-        local = host.is_local(src.family, src.packed)
-        client = host.tcp_connections.get(client_key) if local else None
-        if local and (client is None or client.tcp is None or client.tcp.state != "SYN_SENT"):
-            return  # the client closed or was answered: it retransmits no more
-        if retries >= TCP_SYN_RETRIES:
-            if client is not None:  # tcp_write_timeout: ETIMEDOUT, then CLOSED
-                if not client.released:
-                    client.error = client.ops.errno("ETIMEDOUT")
-                done(client)
-            return  # (a client on another host of a network stays in SYN_SENT)
-        if ltcp.state != "LISTEN":
+        if packet not in ltcp.held_syns or not client_waiting(ltcp.host, packet):
             return
-        if listener.ops.accept_queue_full(listener):
-            hold_syn(listener, packet, retries + 1)
-            return
-        listen_input(listener, packet)
+        ltcp.retried_syns.append(packet)
+        admit_retried_syns(listener)
 
-    scheduler.call_at(scheduler.now_ns + (TCP_TIMEOUT_INIT_NS << retries), retransmitted)
+    def gave_up() -> None:
+        if packet not in ltcp.held_syns:
+            return
+        ltcp.held_syns.remove(packet)
+        if packet in ltcp.retried_syns:
+            ltcp.retried_syns.remove(packet)
+        client = client_waiting(ltcp.host, packet)
+        if isinstance(client, FakeSocket):  # tcp_write_timeout: ETIMEDOUT, then CLOSED
+            if not client.released:
+                client.error = client.ops.errno("ETIMEDOUT")
+            done(client)
+
+    scheduler.call_at(scheduler.now_ns + TCP_TIMEOUT_INIT_NS, retransmitted)
+    scheduler.call_at(scheduler.now_ns + TCP_TIMEOUT_INIT_NS * ((2 << TCP_SYN_RETRIES) - 1), gave_up)
+
+
+def client_waiting(host: InetHost, packet: Packet) -> FakeSocket | bool:
+    """Whether the client that sent a held SYN still retransmits it: its socket
+    when it is on *host* and still in SYN_SENT, True when it is on another host
+    of a network (assumed still waiting), False when it closed or was answered."""
+    src, dst = packet.src, packet.dst
+    if not host.is_local(src.family, src.packed):
+        return True
+    client = host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
+    if client is None or client.tcp is None or client.tcp.state != "SYN_SENT":
+        return False
+    return client
+
+
+def admit_retried_syns(listener: FakeSocket) -> None:
+    """Room in the accept queue: the held SYNs past their first retransmission get in, in order."""
+    ltcp = listener.tcp
+    assert ltcp is not None
+    while ltcp.retried_syns and ltcp.state == "LISTEN" and not listener.ops.accept_queue_full(listener):
+        packet = ltcp.retried_syns.pop(0)
+        ltcp.held_syns.remove(packet)
+        if client_waiting(ltcp.host, packet):
+            listen_input(listener, packet)
 
 
 def listen_input(listener: FakeSocket, packet: Packet) -> None:
@@ -257,7 +281,7 @@ def listen_input(listener: FakeSocket, packet: Packet) -> None:
     ltcp = listener.tcp
     assert ltcp is not None
     if listener.ops.accept_queue_full(listener):
-        hold_syn(listener, packet, 0)
+        hold_syn(listener, packet)
         return
     segment = packet.payload
     assert isinstance(segment, Segment)
