@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from test_fake_inet_differential import Trace, first_difference, run_everywhere
+# A sibling test module (pytest puts tests/ on sys.path); mypy does not see it.
+from test_fake_inet_differential import Trace, first_difference, run_everywhere  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.differential
 
@@ -207,11 +208,14 @@ def udp_rcvbuf_small(t: Trace) -> None:
         s.sendto(b"x" * 100, ("127.0.0.1", port))
     t.settle(s)
     r.setblocking(False)
-    def count():
+    def count() -> int:
         k = 0
         while True:
-            try: r.recv(200); k += 1
-            except BlockingIOError: return k
+            try:
+                r.recv(200)
+            except BlockingIOError:
+                return k
+            k += 1
     t.do("count", count)
     t.do("big", lambda: s.sendto(b"y" * 5000, ("127.0.0.1", port)))
     t.settle(s)

@@ -103,3 +103,83 @@ def test_closed_client_stops_retransmitting() -> None:
         listener.setblocking(False)
         with pytest.raises(BlockingIOError):
             listener.accept()
+
+
+# -- the syscall boundary: keyword arguments and int subclasses --------------------
+
+
+class LyingRange(int):
+    """An int whose comparisons claim it is in any range, and whose __index__ lies."""
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+    def __index__(self) -> int:
+        return 5
+
+    __hash__ = int.__hash__
+
+
+def _pair() -> tuple[FakeKernel, int, int]:
+    kernel = FakeKernel(fd_base=0)
+    a, b = kernel.socketpair(kernel.abi.const("AF_UNIX"), kernel.abi.const("SOCK_STREAM"), 0)
+    return kernel, a, b
+
+
+@pytest.mark.parametrize(
+    ("positional", "keywords", "error", "message"),
+    [
+        ((3,), {"bufsize": "x", "flags": 0}, TypeError, "an integer is required for bufsize, not str"),
+        ((3, 1), {"flags": 1 << 80}, OverflowError, f"flags={1 << 80} does not fit the C type of the argument"),
+        ((), {"fd": 1 << 70, "bufsize": 1, "flags": 0}, OverflowError,
+         f"fd={1 << 70} does not fit the C type of the argument"),
+    ],
+)
+def test_keyword_arguments_are_checked_as_positional_ones(
+    positional: tuple[object, ...], keywords: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """A C binding refuses a bad int however it is passed; the fake used to check
+    positional arguments only (a str bufsize failed deep inside, a huge fd gave EBADF)."""
+    kernel, a, b = _pair()
+    before = kernel.trace.total
+    with pytest.raises(error) as info:
+        kernel.recv(*positional, **keywords)  # type: ignore[arg-type]
+    assert str(info.value) == message
+    assert kernel.trace.total == before
+
+
+def test_keyword_arguments_are_traced_and_faulted_as_positional_ones() -> None:
+    kernel, a, b = _pair()
+    kernel.send(fd=a, data=b"hi", flags=0)
+    kernel.recv(b, bufsize=10, flags=False)
+    assert [(e.call, e.args) for e in kernel.trace][-2:] == [("send", (3, b"hi", 0)), ("recv", (4, 10, False))]
+    kernel.faults.fail("send", errno.EINTR, fd=a)
+    with pytest.raises(InterruptedError):
+        kernel.send(fd=a, data=b"x", flags=0)  # the rule names fd 3: it fires however fd is passed
+    with pytest.raises(TypeError):
+        kernel.send(a, b"x", 0, flags=0)  # type: ignore[misc]  # Python's own error, before the syscall
+    kernel.close(a)
+    kernel.close(b)
+
+
+@pytest.mark.parametrize("position", ["bufsize", "flags"])
+def test_int_subclass_with_lying_comparisons_cannot_pass_the_range_check(position: str) -> None:
+    kernel, a, b = _pair()
+    kernel.send(a, b"hello", 0)
+    huge = LyingRange(1 << 70)
+    args = {"bufsize": 10, "flags": 0, position: huge}
+    with pytest.raises(OverflowError, match="does not fit the C type"):
+        kernel.recv(b, args["bufsize"], args["flags"])
+    # An in-range subclass passes as its value (what cffi reads), not its __index__.
+    assert kernel.recv(b, LyingRange(2), 0) == b"he"
+    entry = kernel.trace[-1]
+    assert entry.args == (4, 2, 0) and type(entry.args[1]) is int

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 
@@ -79,6 +79,15 @@ def _check_c_arguments(limits: tuple[tuple[int, str, CInt], ...], args: tuple[ob
     The native driver passes arguments through cffi, which raises these before
     any syscall; the core relies on it, so the fake does the same.
     """
+    _c_arguments(limits, args)
+
+
+def _c_arguments(limits: tuple[tuple[int, str, CInt], ...], args: tuple[object, ...]) -> tuple[object, ...]:
+    """:func:`_check_c_arguments`, and the arguments as the C side sees them: an
+    int subclass becomes its exact value (``int.__index__``, what cffi reads:
+    a lying ``__index__``, ``__le__`` or ``__ge__`` neither passes the range
+    check with an out-of-range value nor reaches the kernel).  Bools stay."""
+    converted: list[object] | None = None
     for position, pname, ctype in limits:
         if position >= len(args):
             continue
@@ -87,8 +96,14 @@ def _check_c_arguments(limits: tuple[tuple[int, str, CInt], ...], args: tuple[ob
             continue
         if not isinstance(value, int):
             raise TypeError(f"an integer is required for {pname}, not {type(value).__name__}")
+        if type(value) is not int:
+            value = int.__index__(value)
+            if converted is None:
+                converted = list(args)
+            converted[position] = value
         if not ctype.low <= value <= ctype.high:
             raise OverflowError(f"{pname}={value} does not fit the C type of the argument")
+    return args if converted is None else tuple(converted)
 
 
 def _shown(arg: object) -> object:
@@ -210,15 +225,23 @@ def syscall(
         )
         is_plain = _plain_check(method.__name__, [ctypes[pname] for pname in parameters])
         name = method.__name__
+        signature = inspect.signature(method)
 
         @functools.wraps(method)
-        def run(kernel: FakeKernel, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            plain = not kwargs and is_plain(args)
+        def run(kernel: FakeKernel, /, *given: P.args, **kwargs: P.kwargs) -> R:
+            args: tuple[Any, ...] = given
+            keywords: dict[str, Any] = kwargs
+            if keywords:
+                # Keyword arguments are checked, traced and matched by the
+                # fault script as the same arguments passed by position.
+                bound = signature.bind(kernel, *args, **keywords)
+                args, keywords = bound.args[1:], bound.kwargs
+            plain = not keywords and is_plain(args)
             if plain:
                 shown: tuple[object, ...] = args
             else:
-                _check_c_arguments(limits, args)
                 shown = tuple(map(_shown, args))
+                args = _c_arguments(limits, args)
             scheduler = kernel._scheduler
             condition = scheduler.condition
             faults = kernel.faults
@@ -233,7 +256,7 @@ def syscall(
                         code = faults.errno_for(name, args[0] if args and isinstance(args[0], int) else None)
                         if code is not None:
                             raise_errno(code)
-                    result = method(kernel, *args, **kwargs)
+                    result = method(kernel, *args, **keywords)
                 except OSError as exc:
                     kernel.trace.record(name, shown, errno_name(exc.errno or 0))
                     raise
