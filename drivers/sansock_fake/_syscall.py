@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 import attrs
 
 from ._control import ReceivedControl, parse_control
+from ._filerefs import end_call, hold_for_call, moved
 from ._objects import OpenFile
 from ._oserror import errno_name, raise_errno
 from ._scheduler import BlockedForever
@@ -264,6 +265,8 @@ def syscall(
                     # Raised from here, its traceback ends at the syscall, not deep in the scheduler.
                     raise exc.with_traceback(None) from None
                 finally:
+                    if kernel._call_refs:
+                        end_call(kernel)  # fdput of what a wait held
                     if kernel._waiters is None or kernel._waiters:
                         condition.notify_all()
                 if plain:
@@ -301,22 +304,36 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
                     raise_errno(code)
             deadline = None if timeout_ns is None else scheduler.now_ns + max(timeout_ns, 0)
             revents_of = kernel._revents
+            # What the poll sleeps on once it waits (see FakeKernel.poll): the
+            # files the fds name then, held until it returns.
+            polled: dict[int, OpenFile] = {}
 
-            def ready() -> bool:
+            def scan(final: bool = False) -> bool:
                 found.clear()
                 for fd, wanted in pairs:
                     revents = revents_of(fd) & wanted
+                    if revents and not final and fd in polled and moved(kernel, fd, polled[fd], wanted):
+                        continue
                     if revents:
                         found.append((fd, revents))
                 return bool(found)
 
-            scheduler.wait_until(ready, deadline, "poll", fds[0] if fds else -1, fds=fds)
+            if not scan() and timeout_ns != 0:
+                for fd, _ in pairs:
+                    slot = kernel._fds.get(fd)
+                    if slot is not None:
+                        hold_for_call(kernel, fd)
+                        polled[fd] = slot.file
+                if not scheduler.wait_until(scan, deadline, "poll", fds[0] if fds else -1, fds=fds):
+                    scan(final=True)  # do_poll's last pass at the timeout
         except OSError as exc:
             kernel.trace.record("poll", shown, errno_name(exc.errno or 0))
             raise
         except BlockedForever as exc:
             raise exc.with_traceback(None) from None
         finally:
+            if kernel._call_refs:
+                end_call(kernel)
             if kernel._waiters is None or kernel._waiters:
                 condition.notify_all()
         kernel.trace.record("poll", shown, f"ok {found!r}")
