@@ -330,6 +330,66 @@ def udp_connect_port_zero(t: Trace) -> None:
         t.do("recv", lambda: u.recv(1))
         t.do("sendto port 0", lambda: u.sendto(b"x", (host, 0)))
 
+@scenario
+def tcp_misuse(t: Trace) -> None:
+    l, c, a = pair(t)
+    port = l.getsockname()[1]
+    t.do("connect connected", lambda: c.connect_ex(("127.0.0.1", port)))
+    t.do("connect listener", lambda: l.connect_ex(("127.0.0.1", port)))
+    t.do("listen connected", lambda: c.listen())
+    t.do("bind again", lambda: c.bind(("127.0.0.1", 0)))
+    t.do("accept on connected", lambda: c.accept())
+    t.do("shutdown bad how", lambda: c.shutdown(3))
+    t.do("shutdown -1", lambda: c.shutdown(-1))
+    x = t.socket(S.AF_INET, S.SOCK_STREAM)
+    t.do("accept unbound", lambda: x.accept())
+    t.do("listen unbound then name", lambda: (x.listen(), x.getsockname()[0]))
+    y = t.socket(S.AF_INET, S.SOCK_STREAM)
+    y.bind(("127.0.0.1", 0))
+    yp = y.getsockname()[1]
+    t.do("self connect", lambda: y.connect_ex(("127.0.0.1", yp)))
+    t.do("self peer", lambda: y.getpeername() == y.getsockname())
+    t.do("self send", lambda: y.send(b"me"))
+    t.do("self recv", lambda: y.recv(10))
+    t.do("c send to 0.0.0.0", lambda: c.sendto(b"x", ("127.0.0.1", 9)))
+    z = t.socket(S.AF_INET, S.SOCK_STREAM)
+    t.do("sendto unconnected tcp", lambda: z.sendto(b"x", ("127.0.0.1", port)))
+    t.do("send unconnected tcp", lambda: z.send(b"x"))
+    t.do("connect 0.0.0.0", lambda: z.connect_ex(("0.0.0.0", port)))
+    t.do("name after 0.0.0.0", lambda: (z.getsockname()[0], z.getpeername()))
+    w = t.socket(S.AF_INET, S.SOCK_STREAM)
+    t.do("connect port 0", lambda: w.connect_ex(("127.0.0.1", 0)))
+    v = t.socket(S.AF_INET, S.SOCK_STREAM); v.setblocking(False)
+    t.do("connect nb unspec", lambda: v.connect_ex(("127.0.0.1", port)))
+    t.pollmask("v", v, 1000, wait="POLLOUT")
+    t.do("accept and close", lambda: l.accept()[0].close())
+
+@scenario
+def udp_misc(t: Trace) -> None:
+    r, port = t.bound(S.AF_INET, S.SOCK_DGRAM, "127.0.0.1")
+    r.setblocking(False)
+    s = t.socket(S.AF_INET, S.SOCK_DGRAM)
+    t.do("send unconnected", lambda: s.send(b"x"))
+    t.do("sendto port 0", lambda: s.sendto(b"x", ("127.0.0.1", 0)))
+    t.do("name after", lambda: s.getsockname())
+    t.do("sendto", lambda: s.sendto(b"abcdef", ("127.0.0.1", port)))
+    t.settle(s)
+    t.do("peek", lambda: r.recvfrom(3, S.MSG_PEEK)[0])
+    t.do("peek trunc len", lambda: len(r.recv(2, S.MSG_PEEK | S.MSG_TRUNC)))
+    t.do("recv", lambda: r.recv(100))
+    t.do("listen udp", lambda: r.listen())
+    t.do("accept udp", lambda: r.accept())
+    t.do("shutdown bad", lambda: r.shutdown(5))
+    t.do("connect then bind", lambda: (s.connect(("127.0.0.1", port)), s.bind(("127.0.0.1", 0))))
+    t.do("send big", lambda: s.send(b"x" * 70000))
+    t.do("sendto other while connected", lambda: s.sendto(b"y", ("127.0.0.1", port)))
+    t.settle(s)
+    t.do("recv", lambda: r.recvfrom(10)[0])
+    t.do("SO_TYPE", lambda: r.getsockopt(S.SOL_SOCKET, S.SO_TYPE))
+    t.do("SO_ACCEPTCONN", lambda: r.getsockopt(S.SOL_SOCKET, S.SO_ACCEPTCONN))
+    t.do("SO_RCVBUF default", lambda: r.getsockopt(S.SOL_SOCKET, S.SO_RCVBUF))
+
+
 # ------------------------------------------------------------------- runner
 
 
