@@ -229,26 +229,32 @@ def hold_syn(listener: FakeSocket, packet: Packet) -> None:
     ltcp.held_syns.append(packet)
     scheduler = listener.ops.kernel._scheduler
 
-    def retransmitted() -> None:
-        if packet not in ltcp.held_syns or not client_waiting(ltcp.host, packet):
-            return
-        ltcp.retried_syns.append(packet)
-        admit_retried_syns(listener)
-
-    def gave_up() -> None:
+    def retransmission(count: int) -> None:
+        """The client's *count*-th retransmission of the SYN (its give-up after the last)."""
         if packet not in ltcp.held_syns:
-            return
-        ltcp.held_syns.remove(packet)
-        if packet in ltcp.retried_syns:
-            ltcp.retried_syns.remove(packet)
+            return  # let in, or the listener stopped (and answered with an RST)
         client = client_waiting(ltcp.host, packet)
-        if isinstance(client, FakeSocket):  # tcp_write_timeout: ETIMEDOUT, then CLOSED
-            if not client.released:
-                client.error = client.ops.errno("ETIMEDOUT")
-            done(client)
+        if not client:
+            ltcp.held_syns.remove(packet)
+            if packet in ltcp.retried_syns:
+                ltcp.retried_syns.remove(packet)
+            return
+        if count > TCP_SYN_RETRIES:
+            ltcp.held_syns.remove(packet)
+            if packet in ltcp.retried_syns:
+                ltcp.retried_syns.remove(packet)
+            if isinstance(client, FakeSocket):  # tcp_write_timeout: ETIMEDOUT, then CLOSED
+                if not client.released:
+                    client.error = client.ops.errno("ETIMEDOUT")
+                done(client)
+            return
+        if packet not in ltcp.retried_syns:
+            ltcp.retried_syns.append(packet)
+            admit_retried_syns(listener)
+        if packet in ltcp.held_syns:  # the timer doubles (tcp_retransmit_timer)
+            scheduler.call_at(scheduler.now_ns + (TCP_TIMEOUT_INIT_NS << count), lambda: retransmission(count + 1))
 
-    scheduler.call_at(scheduler.now_ns + TCP_TIMEOUT_INIT_NS, retransmitted)
-    scheduler.call_at(scheduler.now_ns + TCP_TIMEOUT_INIT_NS * ((2 << TCP_SYN_RETRIES) - 1), gave_up)
+    scheduler.call_at(scheduler.now_ns + TCP_TIMEOUT_INIT_NS, lambda: retransmission(1))
 
 
 def client_waiting(host: InetHost, packet: Packet) -> FakeSocket | bool:
