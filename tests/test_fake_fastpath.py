@@ -147,7 +147,8 @@ def test_keyword_arguments_take_the_general_path() -> None:
     kernel = FakeKernel(fd_base=0)
     a, b = kernel.socketpair(AF_UNIX, STREAM, 0)
     assert kernel.send(a, b"hi", flags=0) == 2
-    assert kernel.trace[-1] == TraceEntry("send", (3, b"hi"), "ok 2")
+    # traced as the same call by position (it lost the keyword arguments before rev2)
+    assert kernel.trace[-1] == TraceEntry("send", (3, b"hi", 0), "ok 2")
 
 
 @pytest.mark.parametrize("call", ["send", "recv", "poll", "getsockopt", "close", "socket"])

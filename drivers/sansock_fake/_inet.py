@@ -455,7 +455,10 @@ class InetOps(ProtoOps):
         return build_inet(self.abi, sock.name)
 
     def getpeername(self, sock: FakeSocket) -> bytes:
-        if sock.state != "connected" or sock.peer_name is None:
+        # inet_getname / inet6_getname: ENOTCONN also when the peer's port is
+        # 0 (!inet->inet_dport: a UDP connect to port 0 succeeds, names no peer).
+        peer = sock.peer_name
+        if sock.state != "connected" or peer is None or (isinstance(peer, InetName) and peer.port == 0):
             self.fail("ENOTCONN")
         return self.peer_address(sock)
 

@@ -30,6 +30,7 @@ from ._af_unix import UnixNames
 from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
+from ._filerefs import poll_one
 from ._host import HostMethods
 from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
@@ -159,6 +160,8 @@ class FakeKernel(HostMethods):
     #: The scheduler condition's ``_waiters`` (None: notify always); POLLERR|POLLHUP|POLLNVAL.
     _waiters: Sized | None = attrs.field(default=None, init=False)
     _poll_always: int | None = attrs.field(default=None, init=False)
+    #: The files a syscall that waited holds until it returns, by thread (``_filerefs``).
+    _call_refs: dict[int, list[OpenFile]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
@@ -286,17 +289,7 @@ class FakeKernel(HostMethods):
         """``poll()`` on one fd; POLLERR/POLLHUP/POLLNVAL are reported unasked, as Linux does."""
         if self._poll_always is None:
             self._poll_always = self._c("POLLERR") | self._c("POLLHUP") | self._c("POLLNVAL")
-        wanted = events | self._poll_always
-        deadline = None if timeout_ms < 0 else self._scheduler.now_ns + timeout_ms * 1_000_000
-        result = 0
-
-        def ready() -> bool:
-            nonlocal result
-            result = self._revents(fd) & wanted
-            return result != 0
-
-        self._scheduler.wait_until(ready, deadline, "poll", fd, events)
-        return result
+        return poll_one(self, fd, events, events | self._poll_always, timeout_ms)
 
     def poll_many(self, interest: Sequence[tuple[int, int]], timeout_ns: int | None) -> list[tuple[int, int]]:
         """``poll(2)`` on many fds, blocking in virtual time: ``(fd, revents)`` of every ready fd.

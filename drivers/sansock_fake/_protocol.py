@@ -43,6 +43,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from ._control import Credentials, ReceivedControl
+from ._filerefs import hold_for_call
 from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile, Segment
 from ._oserror import raise_errno
 
@@ -113,8 +114,15 @@ class ProtoOps(ABC):
     def block(
         self, fd: int, call: str, ready: Callable[[], bool], deadline_ns: int | None = None
     ) -> bool:
-        """Wait in virtual time until ``ready()`` or the deadline; True when ready."""
-        return self.kernel._scheduler.wait_until(ready, deadline_ns, call, fd)
+        """Wait in virtual time until ``ready()`` or the deadline; True when ready.
+
+        The call holds the file while it waits (``fdget``): a ``close`` of the
+        fd from another thread leaves the socket alive until this call returns
+        (the peer can still send to it; the wait is not ended by the close).
+        """
+        kernel = self.kernel
+        hold_for_call(kernel, fd)
+        return kernel._scheduler.wait_until(ready, deadline_ns, call, fd)
 
     # -- the interface (listen and accept answer as sock_no_* without connections) --
     @abstractmethod

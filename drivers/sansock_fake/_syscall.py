@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 
 from ._control import ReceivedControl, parse_control
+from ._filerefs import end_call, hold_for_call, moved
 from ._objects import OpenFile
 from ._oserror import errno_name, raise_errno
 from ._scheduler import BlockedForever
@@ -82,6 +83,15 @@ def _check_c_arguments(limits: tuple[tuple[int, str, CInt], ...], args: tuple[ob
     The native driver passes arguments through cffi, which raises these before
     any syscall; the core relies on it, so the fake does the same.
     """
+    _c_arguments(limits, args)
+
+
+def _c_arguments(limits: tuple[tuple[int, str, CInt], ...], args: tuple[object, ...]) -> tuple[object, ...]:
+    """:func:`_check_c_arguments`, and the arguments as the C side sees them: an
+    int subclass becomes its exact value (``int.__index__``, what cffi reads:
+    a lying ``__index__``, ``__le__`` or ``__ge__`` neither passes the range
+    check with an out-of-range value nor reaches the kernel).  Bools stay."""
+    converted: list[object] | None = None
     for position, pname, ctype in limits:
         if position >= len(args):
             continue
@@ -90,8 +100,14 @@ def _check_c_arguments(limits: tuple[tuple[int, str, CInt], ...], args: tuple[ob
             continue
         if not isinstance(value, int):
             raise TypeError(f"an integer is required for {pname}, not {type(value).__name__}")
+        if type(value) is not int:
+            value = int.__index__(value)
+            if converted is None:
+                converted = list(args)
+            converted[position] = value
         if not ctype.low <= value <= ctype.high:
             raise OverflowError(f"{pname}={value} does not fit the C type of the argument")
+    return args if converted is None else tuple(converted)
 
 
 def _shown(arg: object) -> object:
@@ -213,15 +229,23 @@ def syscall(
         )
         is_plain = _plain_check(method.__name__, [ctypes[pname] for pname in parameters])
         name = method.__name__
+        signature = inspect.signature(method)
 
         @functools.wraps(method)
-        def run(kernel: FakeKernel, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            plain = not kwargs and is_plain(args)
+        def run(kernel: FakeKernel, /, *given: P.args, **kwargs: P.kwargs) -> R:
+            args: tuple[Any, ...] = given
+            keywords: dict[str, Any] = kwargs
+            if keywords:
+                # Keyword arguments are checked, traced and matched by the
+                # fault script as the same arguments passed by position.
+                bound = signature.bind(kernel, *args, **keywords)
+                args, keywords = bound.args[1:], bound.kwargs
+            plain = not keywords and is_plain(args)
             if plain:
                 shown: tuple[object, ...] = args
             else:
-                _check_c_arguments(limits, args)
                 shown = tuple(map(_shown, args))
+                args = _c_arguments(limits, args)
             scheduler = kernel._scheduler
             condition = scheduler.condition
             faults = kernel.faults
@@ -236,7 +260,7 @@ def syscall(
                         code = faults.errno_for(name, args[0] if args and isinstance(args[0], int) else None)
                         if code is not None:
                             raise_errno(code)
-                    result = method(kernel, *args, **kwargs)
+                    result = method(kernel, *args, **keywords)
                 except OSError as exc:
                     kernel.trace.record(name, shown, errno_name(exc.errno or 0))
                     raise
@@ -244,6 +268,8 @@ def syscall(
                     # Raised from here, its traceback ends at the syscall, not deep in the scheduler.
                     raise exc.with_traceback(None) from None
                 finally:
+                    if kernel._call_refs:
+                        end_call(kernel)  # fdput of what a wait held
                     if kernel._waiters is None or kernel._waiters:
                         condition.notify_all()
                 if plain:
@@ -288,22 +314,36 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
                     raise_errno(code)
             deadline = None if timeout_ns is None else scheduler.now_ns + max(timeout_ns, 0)
             revents_of = kernel._revents
+            # What the poll sleeps on once it waits (see FakeKernel.poll): the
+            # files the fds name then, held until it returns.
+            polled: dict[int, OpenFile] = {}
 
-            def ready() -> bool:
+            def scan(final: bool = False) -> bool:
                 found.clear()
                 for fd, wanted in pairs:
                     revents = revents_of(fd) & wanted
+                    if revents and not final and fd in polled and moved(kernel, fd, polled[fd], wanted):
+                        continue
                     if revents:
                         found.append((fd, revents))
                 return bool(found)
 
-            scheduler.wait_until(ready, deadline, "poll", fds[0] if fds else -1, fds=fds)
+            if not scan() and timeout_ns != 0:
+                for fd, _ in pairs:
+                    slot = kernel._fds.get(fd)
+                    if slot is not None:
+                        hold_for_call(kernel, fd)
+                        polled[fd] = slot.file
+                if not scheduler.wait_until(scan, deadline, "poll", fds[0] if fds else -1, fds=fds):
+                    scan(final=True)  # do_poll's last pass at the timeout
         except OSError as exc:
             kernel.trace.record("poll", shown, errno_name(exc.errno or 0))
             raise
         except BlockedForever as exc:
             raise exc.with_traceback(None) from None
         finally:
+            if kernel._call_refs:
+                end_call(kernel)
             if kernel._waiters is None or kernel._waiters:
                 condition.notify_all()
         kernel.trace.record("poll", shown, f"ok {found!r}")

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 from ._addresses import InetName
 from ._control import Credentials
 from ._inet import InetHost, InetOps, Packet
-from ._objects import SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
+from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_output import notsent_free
 from ._tcp_state import (
-    CONNECTED_STATES, SYN, TcpControl, active_reset, close_state, done, grow_sndbuf, listen_input, push,
+    CONNECTED_STATES, SYN, TcpControl, active_reset, admit_retried_syns, close_state, done, grow_sndbuf, push,
     reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
 )
 
@@ -86,10 +86,9 @@ class TcpOps(InetOps):
         self.check_listen_port(sock)
 
     def accepted(self, listener: FakeSocket) -> None:
-        """Room in the accept queue: the held SYNs get through (as their retransmissions would)."""
-        tcp = self.control(listener)
-        while tcp.held_syns and not self.accept_queue_full(listener):
-            listen_input(listener, tcp.held_syns.pop(0))
+        """Room in the accept queue: the held SYNs past their first
+        retransmission get through (``_tcp_state.hold_syn``)."""
+        admit_retried_syns(listener)
 
     # -- connect -------------------------------------------------------------
     def connect(self, fd: int, file: OpenFile, addr: bytes) -> None:
@@ -170,7 +169,7 @@ class TcpOps(InetOps):
         for child in list(sock.accept_queue):
             if child.tcp is not None:
                 active_reset(child)
-        held, tcp.held_syns = tcp.held_syns, []
+        held, tcp.held_syns, tcp.retried_syns = tcp.held_syns, [], []
         for packet in held:
             reply_reset(self.host, packet)
 
@@ -313,6 +312,12 @@ class TcpOps(InetOps):
         if tcp is not None and tcp.fin_received and not any(seg.remaining for seg in sock.receive_queue):
             # tcp_recvmsg: SOCK_DONE (a FIN came) gives EOF before a pending
             # error, which the next send reports (an RST in CLOSE_WAIT: EPIPE).
+            return b"", None, [], b"", 0, 0
+        if ((tcp is None or tcp.state == "CLOSED") and sock.state != "listening" and not sock.error
+                and sock.shutdown & RCV_SHUTDOWN and not sock.receive_queue):
+            # tcp_recvmsg_locked: RCV_SHUTDOWN gives EOF before the TCP_CLOSE
+            # check's ENOTCONN ("user tries to read from never connected
+            # socket"), so a never-connected socket after shutdown(SHUT_RD) reads b"".
             return b"", None, [], b"", 0, 0
         data, creds, files, addr, length, msg_flags = self.stream_read(fd, call, sock, size, flags, nonblocking)
         if not flags & self.MSG_PEEK:

@@ -91,8 +91,10 @@ class TcpControl:
     #: the window last advertised (``rcv_wup + rcv_wnd``).
     rcv_nxt: int = 0
     rcv_edge: int = 0
-    #: Listener: SYNs that found the accept queue full, processed when it has room.
+    #: Listener: SYNs that found the accept queue full, waiting for their retransmission timer.
     held_syns: list[Packet] = attrs.field(factory=list)
+    #: Those of them past the client's first retransmission: let in as ``accept`` makes room.
+    retried_syns: list[Packet] = attrs.field(factory=list)
     #: A FIN arrived (``SOCK_DONE``): reads give EOF before a pending error.
     fin_received: bool = False
     #: TIME_WAIT / orphan FIN_WAIT2: the virtual time it ends.

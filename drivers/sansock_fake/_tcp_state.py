@@ -23,9 +23,10 @@ The model, and what it leaves out:
   snd_nxt`` bytes in flight, the rest waits in its send queue (charged to
   SO_SNDBUF).  A receiver acknowledges every data segment at once (no delayed
   ACK) and sends a window update when reading opens its window.
-* A listener with a full accept queue holds the SYN (Linux drops it and the
-  client retransmits 1 s later); the SYN is processed when ``accept`` makes
-  room -- sooner than Linux, which waits for the retransmission.
+* A listener with a full accept queue holds the SYN as Linux drops it: it
+  gets in no sooner than the client's first retransmission (1 s), then as
+  soon as ``accept`` makes room; the client gives up with ETIMEDOUT after
+  127 s (:func:`hold_syn`).
 * TIME_WAIT (and an orphan's FIN_WAIT2) is a separate socket holding the port
   for :data:`TCP_TIMEWAIT_LEN` of virtual time, checked lazily against the
   clock (no timer): it conflicts with a ``bind`` unless both it and the new
@@ -55,7 +56,8 @@ __all__ = [
     "Segment", "TcpControl", "tcp_input", "SYN", "ACK", "FIN", "RST", "TCP_TIMEWAIT_LEN_NS", "LOOPBACK_MSS",
     "CONNECTED_STATES", "active_reset", "close_state", "done", "grow_sndbuf", "listen_input", "push",
     "reap_time_wait", "receive_space", "reply_reset", "send_allowed", "send_fin", "send_segment",
-    "time_wait_conflict", "window_update", "wire_name",
+    "time_wait_conflict", "window_update", "wire_name", "TCP_TIMEOUT_INIT_NS", "TCP_SYN_RETRIES",
+    "admit_retried_syns",
 ]
 
 _order = itertools.count()
@@ -202,13 +204,90 @@ def tcp_input(host: InetHost, packet: Packet) -> None:
     state_process(sock, packet)
 
 
+#: TCP_TIMEOUT_INIT (1 s, include/net/tcp.h): the first SYN retransmission
+#: timeout, doubled at each retry; net.ipv4.tcp_syn_retries (6) retries, so a
+#: connect gives up with ETIMEDOUT 127 s after its first SYN.
+TCP_TIMEOUT_INIT_NS = 1_000_000_000
+TCP_SYN_RETRIES = 6
+
+
+def hold_syn(listener: FakeSocket, packet: Packet) -> None:
+    """A SYN that found the accept queue full (``tcp_conn_request`` drops it).
+
+    The client retransmits it 1 s later (``TCP_TIMEOUT_INIT``): until then a
+    connection ``accept`` makes room for does not get in (a non-blocking
+    ``accept`` right after the previous one gets EAGAIN, as on Linux).  From
+    its first retransmission on, the SYN gets in as soon as there is room --
+    Linux waits for the next retransmission (3 s, 7 s ... after the first),
+    but a burst of clients whose retransmissions the fake fires at the same
+    virtual instant would otherwise find the queue full together, where
+    Linux's accept loop runs between them.  A connect no ``accept`` lets in
+    gives up with ETIMEDOUT 127 s after its first SYN (``tcp_syn_retries`` 6).
+    """
+    ltcp = listener.tcp
+    assert ltcp is not None
+    ltcp.held_syns.append(packet)
+    scheduler = listener.ops.kernel._scheduler
+
+    def retransmission(count: int) -> None:
+        """The client's *count*-th retransmission of the SYN (its give-up after the last)."""
+        if packet not in ltcp.held_syns:
+            return  # let in, or the listener stopped (and answered with an RST)
+        client = client_waiting(ltcp.host, packet)
+        if not client:
+            ltcp.held_syns.remove(packet)
+            if packet in ltcp.retried_syns:
+                ltcp.retried_syns.remove(packet)
+            return
+        if count > TCP_SYN_RETRIES:
+            ltcp.held_syns.remove(packet)
+            if packet in ltcp.retried_syns:
+                ltcp.retried_syns.remove(packet)
+            if isinstance(client, FakeSocket):  # tcp_write_timeout: ETIMEDOUT, then CLOSED
+                if not client.released:
+                    client.error = client.ops.errno("ETIMEDOUT")
+                done(client)
+            return
+        if packet not in ltcp.retried_syns:
+            ltcp.retried_syns.append(packet)
+            admit_retried_syns(listener)
+        if packet in ltcp.held_syns:  # the timer doubles (tcp_retransmit_timer)
+            scheduler.call_at(scheduler.now_ns + (TCP_TIMEOUT_INIT_NS << count), lambda: retransmission(count + 1))
+
+    scheduler.call_at(scheduler.now_ns + TCP_TIMEOUT_INIT_NS, lambda: retransmission(1))
+
+
+def client_waiting(host: InetHost, packet: Packet) -> FakeSocket | bool:
+    """Whether the client that sent a held SYN still retransmits it: its socket
+    when it is on *host* and still in SYN_SENT, True when it is on another host
+    of a network (assumed still waiting), False when it closed or was answered."""
+    src, dst = packet.src, packet.dst
+    if not host.is_local(src.family, src.packed):
+        return True
+    client = host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
+    if client is None or client.tcp is None or client.tcp.state != "SYN_SENT":
+        return False
+    return client
+
+
+def admit_retried_syns(listener: FakeSocket) -> None:
+    """Room in the accept queue: the held SYNs past their first retransmission get in, in order."""
+    ltcp = listener.tcp
+    assert ltcp is not None
+    while ltcp.retried_syns and ltcp.state == "LISTEN" and not listener.ops.accept_queue_full(listener):
+        packet = ltcp.retried_syns.pop(0)
+        ltcp.held_syns.remove(packet)
+        if client_waiting(ltcp.host, packet):
+            listen_input(listener, packet)
+
+
 def listen_input(listener: FakeSocket, packet: Packet) -> None:
     """A SYN for a listener (``tcp_conn_request``): a child in SYN_RECV and a SYN-ACK,
     or, with the accept queue full, the SYN waits (Linux drops it; the client retries)."""
     ltcp = listener.tcp
     assert ltcp is not None
     if listener.ops.accept_queue_full(listener):
-        ltcp.held_syns.append(packet)
+        hold_syn(listener, packet)
         return
     segment = packet.payload
     assert isinstance(segment, Segment)
