@@ -7,6 +7,7 @@ and ``crash()``/``restart()``, which need the network that owns the host.
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING, cast
 
 from ._objects import SHUTDOWN_MASK
@@ -74,6 +75,8 @@ class HostMethods:
         dead = self._dead_fds
         if fd in dead:
             dead.discard(fd)
+            kernel = cast("FakeKernel", self)
+            heapq.heappush(kernel._free_fds, fd)  # free again (_lowest_free_fd skipped it)
             return True
         return False
 

@@ -214,8 +214,11 @@ class FakeKernel(HostMethods):
         tens of thousands of fds allocates in O(log n), not by a scan.
         """
         free = self._free_fds
-        while free and free[0] in self._fds:
-            heapq.heappop(free)  # stale: taken again since it was freed
+        # A network host's fds that a crash closed stay taken until the old program
+        # closes them (_host._power_off): its late close must not hit a new socket.
+        dead = self._dead_fds if self.network is not None else ()
+        while free and (free[0] in self._fds or free[0] in dead):
+            heapq.heappop(free)  # stale: taken again since it was freed (or a crash's)
         fd = free[0] if free else self._fd_high
         if fd >= self.fd_base + self.fd_limit:
             self._fail("EMFILE")
