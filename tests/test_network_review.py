@@ -12,6 +12,8 @@ import pytest
 import sansock
 from sansock_fake import Network
 
+pytest_plugins = ["pytester"]
+
 
 def test_an_fd_of_a_crashed_host_is_not_reused_until_its_program_closes_it() -> None:
     # A thread of the crashed host's program closes its old socket after the
@@ -54,3 +56,40 @@ def test_a_dns_delay_is_finite() -> None:
     for bad in (float("inf"), float("nan"), -1.0):
         with pytest.raises(ValueError, match="finite"):
             net.dns.delay("slow.example", bad)
+
+
+def test_the_fake_network_fixture_wakes_threads_left_blocked_on_its_hosts(pytester: pytest.Pytester) -> None:
+    # A test that fails while a server thread waits in accept() (the how-to's
+    # fixture example, with its final crash() never reached) must not leave that
+    # thread blocked in the kernel for the rest of the session.
+    pytester.makepyfile(
+        """
+        import threading, time
+        import sansock
+
+        THREADS = []
+
+        def test_fails_with_a_server_thread_blocked(fake_network):
+            host = fake_network.add_host("server", "10.0.0.2")
+            api = sansock.using(host)
+            listener = api.socket(api.AF_INET, api.SOCK_STREAM)
+            listener.bind(("0.0.0.0", 7000))
+            listener.listen()
+            def serve():
+                try:
+                    listener.accept()
+                except OSError:
+                    pass
+            THREADS.append(threading.Thread(target=serve, daemon=True))
+            THREADS[0].start()
+            while not host.blocked_threads():
+                time.sleep(0.001)
+            assert False, "the client under test failed"
+
+        def test_the_thread_is_gone():
+            THREADS[0].join(3)
+            assert not THREADS[0].is_alive()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(failed=1, passed=1)
