@@ -93,3 +93,24 @@ def test_the_fake_network_fixture_wakes_threads_left_blocked_on_its_hosts(pytest
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(failed=1, passed=1)
+
+
+def test_heal_of_one_host_ends_every_partition_it_is_in() -> None:
+    net = Network(seed=1)
+    for name, address in (("a", "10.0.0.1"), ("b", "10.0.0.2"), ("c", "10.0.0.3")):
+        net.add_host(name, address)
+    net.link("*", "*")
+    net.partition("a", "b")
+    net.partition("c", "a", one_way=True)
+    net.partition("b", "c")
+    net.heal("a")  # was: only partition("a") itself, leaving a <-> b cut
+    assert net._blocked("a", "b") is None and net._blocked("b", "a") is None
+    assert net._blocked("c", "a") is None
+    assert net._blocked("b", "c") == "partitioned"
+    net.partition("a")
+    net.heal("a", "b")  # documented: a "*" partition stays until heal() or heal("a")
+    assert net._blocked("a", "b") == "partitioned"
+    with pytest.raises(ValueError, match="no host named 'typo'"):
+        net.heal("typo")  # was: silently healed nothing
+    net.heal()
+    assert net._blocked("a", "b") is None

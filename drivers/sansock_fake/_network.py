@@ -349,14 +349,23 @@ class Network:
             self._record("*", "partition", f"{a} {'->' if one_way else '<->'} {b}")
 
     def heal(self, a: str | None = None, b: str | None = None) -> None:
-        """End the partitions: all of them, or those between *a* and *b* (both directions)."""
+        """End partitions: all of them; with *a* alone, every one that involves *a*
+        (``partition(a)``, ``partition(a, x)``, ``partition(x, a)``); with *a* and *b*,
+        those made between exactly *a* and *b* (both directions) -- a partition
+        made with ``"*"`` that also separates them stays until ``heal()`` or
+        ``heal`` of its named host."""
+        if a is not None:
+            self._check_name(a)
+        if b is not None:
+            self._check_name(b)
         with self._scheduler.condition:
             if a is None:
                 self._partitions.clear()
+            elif b is None:
+                self._partitions = {key for key in self._partitions if a not in key}
             else:
-                other = "*" if b is None else b
-                self._partitions.discard((a, other))
-                self._partitions.discard((other, a))
+                self._partitions.discard((a, b))
+                self._partitions.discard((b, a))
             self._record("*", "heal", "all" if a is None else f"{a} <-> {b or '*'}")
             self._scheduler.condition.notify_all()
 
