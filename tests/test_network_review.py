@@ -114,3 +114,56 @@ def test_heal_of_one_host_ends_every_partition_it_is_in() -> None:
         net.heal("typo")  # was: silently healed nothing
     net.heal()
     assert net._blocked("a", "b") is None
+
+
+# -- trio on the fake ----------------------------------------------------------------------
+
+
+def test_trio_open_tcp_stream_to_another_host_of_the_network() -> None:
+    # trio's SocketStream sets TCP_NOTSENT_LOWAT=16384 on every stream (ignoring
+    # OSError); the fake's NotImplementedError for that option broke every trio
+    # stream once issue 18 and trio were merged.  It now raises ENOPROTOOPT on a
+    # trio socket (what a kernel without the option says), which trio ignores.
+    import errno
+    import threading
+
+    import trio
+
+    from sansock_fake import trio_run
+
+    net = Network(seed=5)
+    client = net.add_host("client", "10.0.0.1")
+    server = net.add_host("server", "10.0.0.2")
+    net.link("client", "server", latency=0.050)
+    api = sansock.using(server)
+    listener = api.socket(api.AF_INET, api.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 9000))
+    listener.listen()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(conn.recv(100))
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+
+    async def main() -> tuple[bytes, float, int]:
+        start = trio.current_time()
+        stream = await trio.open_tcp_stream("server", 9000)
+        with pytest.raises(OSError) as info:
+            stream.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NOTSENT_LOWAT, 2**14)
+        await stream.send_all(b"hello")
+        answer = await stream.receive_some(10)
+        await stream.aclose()
+        assert info.value.errno is not None
+        return answer, trio.current_time() - start, info.value.errno
+
+    try:
+        answer, elapsed, code = trio_run(main, kernel=client)
+    finally:
+        thread.join(30)
+        listener.close()
+    assert answer == b"hello"
+    assert code == errno.ENOPROTOOPT
+    assert round(elapsed, 6) == 0.2  # connect, then the echo: two round trips of 100 ms
