@@ -167,3 +167,24 @@ def test_trio_open_tcp_stream_to_another_host_of_the_network() -> None:
     assert answer == b"hello"
     assert code == errno.ENOPROTOOPT
     assert round(elapsed, 6) == 0.2  # connect, then the echo: two round trips of 100 ms
+
+
+def test_a_restarted_host_is_empty_even_of_sockets_made_while_it_was_down() -> None:
+    # A program of the crashed host that goes on (a supervisor loop making its
+    # listener again) must not survive the restart: restart() comes back empty.
+    net = Network(seed=1)
+    client = sansock.using(net.add_host("client", "10.0.0.1"))
+    server = net.add_host("server", "10.0.0.2")
+    net.link("client", "server", latency=0.010)
+    api = sansock.using(server)
+    server.crash()
+    zombie = api.socket(api.AF_INET, api.SOCK_STREAM)
+    zombie.bind(("0.0.0.0", 9001))
+    zombie.listen()
+    with pytest.raises(TimeoutError):
+        client.create_connection(("10.0.0.2", 9001), timeout=2)  # a crashed host answers nothing
+    server.restart()
+    assert server.open_fds() == []
+    with pytest.raises(ConnectionRefusedError):
+        client.create_connection(("10.0.0.2", 9001), timeout=2)
+    zombie.close()  # its program's cleanup succeeds, as for the crash's own fds

@@ -398,6 +398,12 @@ class Network:
         """The host is back, with no sockets: segments of old connections get RST."""
         with self._scheduler.condition:
             name = self._name_of(kernel)
+            if name in self._down and kernel._fds:
+                # Sockets its programs made while it was down (they ran on a dead
+                # machine): gone too, so the host comes back empty.
+                for key in [k for k in self._stalled if k[0] == name]:
+                    del self._stalled[key]
+                kernel._power_off()
             self._down.discard(name)
             self._record(name, "restart", "no sockets")
             self._scheduler.condition.notify_all()
