@@ -188,3 +188,27 @@ def test_a_restarted_host_is_empty_even_of_sockets_made_while_it_was_down() -> N
     with pytest.raises(ConnectionRefusedError):
         client.create_connection(("10.0.0.2", 9001), timeout=2)
     zombie.close()  # its program's cleanup succeeds, as for the crash's own fds
+
+
+def test_data_into_a_partition_fails_with_etimedout_after_tcp_retries2() -> None:
+    # docs/reference/fake.rst promises ETIMEDOUT after tcp_retries2 = 15 for a
+    # segment other than a SYN: Linux's tcp_model_timeout(15, TCP_RTO_MIN) is
+    # (2**10 - 1) * 200 ms + 6 * 120 s = 924.6 s after the segment was first sent.
+    net = Network(seed=1)
+    client = sansock.using(net.add_host("client", "10.0.0.1"))
+    server = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=0.010)
+    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 9000))
+    listener.listen()
+    conn = client.create_connection(("10.0.0.2", 9000))
+    accepted, _ = listener.accept()
+    net.partition("client", "server")
+    start = net.monotonic_ns()
+    conn.sendall(b"into the partition")
+    with pytest.raises(TimeoutError) as info:
+        conn.recv(10)  # no socket timeout: only TCP gives up
+    assert info.value.errno == 110
+    assert net.monotonic_ns() - start == 924_600_000_000
+    for sock in (conn, accepted, listener):
+        sock.close()
