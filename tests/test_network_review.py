@@ -212,3 +212,15 @@ def test_data_into_a_partition_fails_with_etimedout_after_tcp_retries2() -> None
     assert net.monotonic_ns() - start == 924_600_000_000
     for sock in (conn, accepted, listener):
         sock.close()
+
+
+def test_partition_of_every_host_from_every_host() -> None:
+    net = Network(seed=1)
+    net.add_host("a", "10.0.0.1")
+    net.add_host("b", "10.0.0.2")
+    net.link("*", "*")
+    net.partition("*")  # b defaults to "*": every host from every other (was: nothing cut)
+    assert net._blocked("a", "b") == "partitioned"
+    assert net._blocked("b", "a") == "partitioned"
+    net.heal()
+    assert net._blocked("a", "b") is None

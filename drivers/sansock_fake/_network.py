@@ -375,7 +375,7 @@ class Network:
             return f"{src} is down"
         if dst in self._down:
             return f"{dst} is down"
-        for key in ((src, dst), (src, "*"), ("*", dst)):
+        for key in ((src, dst), (src, "*"), ("*", dst), ("*", "*")):
             if key in self._partitions:
                 return "partitioned"
         if self._link_between(src, dst) is None:
