@@ -224,3 +224,29 @@ def test_partition_of_every_host_from_every_host() -> None:
     assert net._blocked("b", "a") == "partitioned"
     net.heal()
     assert net._blocked("a", "b") is None
+
+
+def test_a_cancelled_trio_connect_closes_the_socket() -> None:
+    # docs/howto/trio.rst: "a cancelled connect closes the socket" (trio/_socket.py
+    # SocketType.connect: on Cancelled, self._sock.close()), which no test proved.
+    import trio
+
+    from sansock_fake import trio_run
+
+    net = Network(seed=1)
+    client = net.add_host("client", "10.0.0.1")
+    net.add_host("server", "10.0.0.2")
+    net.link("client", "server", latency=0.010)
+    net.partition("client", "server")
+
+    async def main() -> tuple[bool, int, float]:
+        sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
+        start = trio.current_time()
+        with trio.move_on_after(2.5) as scope:
+            await sock.connect(("10.0.0.2", 9000))
+        return scope.cancelled_caught, sock.fileno(), trio.current_time() - start
+
+    cancelled, fileno, elapsed = trio_run(main, kernel=client)
+    assert cancelled and fileno == -1
+    assert round(elapsed, 6) == 2.5
+    assert client.open_fds() == []
