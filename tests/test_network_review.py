@@ -250,3 +250,48 @@ def test_a_cancelled_trio_connect_closes_the_socket() -> None:
     assert cancelled and fileno == -1
     assert round(elapsed, 6) == 2.5
     assert client.open_fds() == []
+
+
+def test_a_one_way_partition_times_out_the_side_whose_data_is_not_acknowledged() -> None:
+    # The server -> client direction is cut after the client sent a request:
+    # the request arrives, its ACK never does.  Linux retransmits the client's
+    # data (never a pure ACK), so after tcp_retries2 (924.6 s) the *client* gets
+    # ETIMEDOUT; the server, which owes nothing, keeps its connection.  (Was: the
+    # server got ETIMEDOUT and the client waited forever.)
+    import threading
+
+    net = Network(seed=3)
+    client = sansock.using(net.add_host("client", "10.0.0.1"))
+    server = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=0.010)
+    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 9000))
+    listener.listen()
+    conn = client.create_connection(("10.0.0.2", 9000))
+    accepted, _ = listener.accept()
+    net.partition("server", "client", one_way=True)
+    start = net.monotonic_ns()
+    conn.sendall(b"request")
+    assert accepted.recv(100) == b"request"
+    seen: dict[str, str] = {}
+
+    def server_waits() -> None:
+        accepted.settimeout(2000)
+        try:
+            seen["server"] = repr(accepted.recv(100))
+        except OSError as exc:
+            seen["server"] = f"{type(exc).__name__} {exc.errno}"
+
+    thread = threading.Thread(target=server_waits)
+    thread.start()
+    try:
+        with pytest.raises(TimeoutError) as info:
+            conn.recv(100)
+        assert info.value.errno == 110
+        elapsed = net.monotonic_ns() - start
+        assert 924_600_000_000 <= elapsed <= 924_600_000_000 + 20_000_000  # give or take a latency
+    finally:
+        thread.join(30)
+    assert seen == {"server": "TimeoutError None"}  # its own 2000 s timeout, not ETIMEDOUT
+    for sock in (conn, accepted, listener):
+        sock.close()

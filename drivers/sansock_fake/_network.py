@@ -40,7 +40,7 @@ from ._inet import InetHost, Packet
 from ._kernel import FakeKernel
 from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Link, Wire
 from ._scheduler import Scheduler
-from ._tcp_state import RST, SYN, Segment
+from ._tcp_state import FIN, RST, SYN, Segment
 
 __all__ = ["Network", "NetEvent", "NetTrace"]
 
@@ -137,6 +137,12 @@ def _describe(packet: Packet) -> str:
     proto = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}.get(packet.proto, str(packet.proto))
     payload = f"{packet.size} bytes" if isinstance(packet.payload, bytes) else repr(packet.payload)
     return f"{proto} {name(packet.src)} > {name(packet.dst)} {payload}"
+
+
+def _pure_ack(packet: Packet) -> bool:
+    """A TCP segment that only acknowledges (no data, SYN, FIN or RST): never retransmitted."""
+    segment = packet.payload
+    return isinstance(segment, Segment) and not segment.data and not segment.flags & (SYN | FIN | RST)
 
 
 def _flag(packet: Packet, bit: int) -> bool:
@@ -473,6 +479,14 @@ class Network:
         src, dst = packet.src, packet.dst
         return (src.packed, src.port, dst.packed, dst.port) in host.tcp_connections
 
+    @staticmethod
+    def _unacknowledged(host: InetHost, packet: Packet) -> bool:
+        """Whether the connection that would send *packet* has data in flight not acknowledged."""
+        src, dst = packet.src, packet.dst
+        sock = host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
+        tcp = None if sock is None else sock.tcp
+        return tcp is not None and tcp.snd_una < tcp.snd_nxt
+
     def _schedule_retry(self, key: tuple[str, InetName, InetName], rto: int, attempt: int, limit: int) -> None:
         def retry() -> None:
             queue = self._stalled.get(key)
@@ -495,6 +509,16 @@ class Network:
             if attempt >= limit:
                 del self._stalled[key]
                 self._record(src, "drop", f"{_describe(head)} (gave up after {attempt + 1} timeouts: {why})")
+                if _pure_ack(head):
+                    # Linux never retransmits a pure ACK: the stall stood for the
+                    # peer retransmitting the data this ACK acknowledges, so the
+                    # peer gives up (tcp_write_timeout), not this host.
+                    if dst is not None and dst not in self._down:
+                        peer = self.hosts[dst]._inet
+                        back = attrs.evolve(head, src=head.dst, dst=head.src)
+                        if self._unacknowledged(peer, back):
+                            peer.unreachable(back, self.abi.errno("ETIMEDOUT"))
+                    return
                 self.hosts[src]._inet.unreachable(head, self.abi.errno("ETIMEDOUT"))
                 return
             self._schedule_retry(key, min(rto * 2, TCP_RTO_MAX_NS), attempt + 1, limit)
