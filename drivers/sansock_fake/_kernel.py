@@ -213,12 +213,9 @@ class FakeKernel(HostMethods):
         Closed fds below the high-water mark wait in a min-heap, so a table of
         tens of thousands of fds allocates in O(log n), not by a scan.
         """
-        free = self._free_fds
-        # A network host's fds that a crash closed stay taken until the old program
-        # closes them (_host._power_off): its late close must not hit a new socket.
-        dead = self._dead_fds if self.network is not None else ()
-        while free and (free[0] in self._fds or free[0] in dead):
-            heapq.heappop(free)  # stale: taken again since it was freed (or a crash's)
+        free, held = self._free_fds, self._crash_held_fds()
+        while free and (free[0] in self._fds or free[0] in held):
+            heapq.heappop(free)  # stale: taken again since it was freed, or held by a crash (_host)
         fd = free[0] if free else self._fd_high
         if fd >= self.fd_base + self.fd_limit:
             self._fail("EMFILE")
