@@ -120,11 +120,10 @@ def test_heal_of_one_host_ends_every_partition_it_is_in() -> None:
 
 
 def test_trio_open_tcp_stream_to_another_host_of_the_network() -> None:
-    # trio's SocketStream sets TCP_NOTSENT_LOWAT=16384 on every stream (ignoring
-    # OSError); the fake's NotImplementedError for that option broke every trio
-    # stream once issue 18 and trio were merged.  It now raises ENOPROTOOPT on a
-    # trio socket (what a kernel without the option says), which trio ignores.
-    import errno
+    # trio's SocketStream sets TCP_NOTSENT_LOWAT=16384 on every stream; the fake's
+    # NotImplementedError for it broke every trio stream once issue 18 and trio were
+    # merged (main models the option since).  A trio client on one host, a server
+    # thread on another, two round trips of virtual time.
     import threading
 
     import trio
@@ -151,79 +150,20 @@ def test_trio_open_tcp_stream_to_another_host_of_the_network() -> None:
     async def main() -> tuple[bytes, float, int]:
         start = trio.current_time()
         stream = await trio.open_tcp_stream("server", 9000)
-        with pytest.raises(OSError) as info:
-            stream.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NOTSENT_LOWAT, 2**14)
+        lowat = stream.getsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NOTSENT_LOWAT)
         await stream.send_all(b"hello")
         answer = await stream.receive_some(10)
         await stream.aclose()
-        assert info.value.errno is not None
-        return answer, trio.current_time() - start, info.value.errno
+        return answer, trio.current_time() - start, lowat
 
     try:
-        answer, elapsed, code = trio_run(main, kernel=client)
+        answer, elapsed, lowat = trio_run(main, kernel=client)
     finally:
         thread.join(30)
         listener.close()
     assert answer == b"hello"
-    assert code == errno.ENOPROTOOPT
+    assert lowat == 2**14  # what trio set
     assert round(elapsed, 6) == 0.2  # connect, then the echo: two round trips of 100 ms
-
-
-def test_a_restarted_host_is_empty_even_of_sockets_made_while_it_was_down() -> None:
-    # A program of the crashed host that goes on (a supervisor loop making its
-    # listener again) must not survive the restart: restart() comes back empty.
-    net = Network(seed=1)
-    client = sansock.using(net.add_host("client", "10.0.0.1"))
-    server = net.add_host("server", "10.0.0.2")
-    net.link("client", "server", latency=0.010)
-    api = sansock.using(server)
-    server.crash()
-    zombie = api.socket(api.AF_INET, api.SOCK_STREAM)
-    zombie.bind(("0.0.0.0", 9001))
-    zombie.listen()
-    with pytest.raises(TimeoutError):
-        client.create_connection(("10.0.0.2", 9001), timeout=2)  # a crashed host answers nothing
-    server.restart()
-    assert server.open_fds() == []
-    with pytest.raises(ConnectionRefusedError):
-        client.create_connection(("10.0.0.2", 9001), timeout=2)
-    zombie.close()  # its program's cleanup succeeds, as for the crash's own fds
-
-
-def test_data_into_a_partition_fails_with_etimedout_after_tcp_retries2() -> None:
-    # docs/reference/fake.rst promises ETIMEDOUT after tcp_retries2 = 15 for a
-    # segment other than a SYN: Linux's tcp_model_timeout(15, TCP_RTO_MIN) is
-    # (2**10 - 1) * 200 ms + 6 * 120 s = 924.6 s after the segment was first sent.
-    net = Network(seed=1)
-    client = sansock.using(net.add_host("client", "10.0.0.1"))
-    server = sansock.using(net.add_host("server", "10.0.0.2"))
-    net.link("client", "server", latency=0.010)
-    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
-    listener.bind(("0.0.0.0", 9000))
-    listener.listen()
-    conn = client.create_connection(("10.0.0.2", 9000))
-    accepted, _ = listener.accept()
-    net.partition("client", "server")
-    start = net.monotonic_ns()
-    conn.sendall(b"into the partition")
-    with pytest.raises(TimeoutError) as info:
-        conn.recv(10)  # no socket timeout: only TCP gives up
-    assert info.value.errno == 110
-    assert net.monotonic_ns() - start == 924_600_000_000
-    for sock in (conn, accepted, listener):
-        sock.close()
-
-
-def test_partition_of_every_host_from_every_host() -> None:
-    net = Network(seed=1)
-    net.add_host("a", "10.0.0.1")
-    net.add_host("b", "10.0.0.2")
-    net.link("*", "*")
-    net.partition("*")  # b defaults to "*": every host from every other (was: nothing cut)
-    assert net._blocked("a", "b") == "partitioned"
-    assert net._blocked("b", "a") == "partitioned"
-    net.heal()
-    assert net._blocked("a", "b") is None
 
 
 def test_a_cancelled_trio_connect_closes_the_socket() -> None:

@@ -11,7 +11,6 @@ async methods follow trio's own (``trio/_socket.py``: ``_nonblocking_helper``,
 
 from __future__ import annotations
 
-import errno as _errno
 import os
 import socket as _std_socket
 from collections.abc import Awaitable, Callable
@@ -65,23 +64,14 @@ class FakeTrioSocket(trio.socket.SocketType):
         return self._sock.getsockopt(level, optname, buflen)
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
-        try:
-            if optlen is None:
-                if value is None:
-                    raise TypeError("invalid value for argument 'value', must not be None when specifying optlen")
-                self._sock.setsockopt(level, optname, value)
-            else:
-                if value is not None:
-                    raise TypeError(
-                        f"invalid value for argument 'value': {value!r}, must be None when specifying optlen"
-                    )
-                self._sock.setsockopt(level, optname, value, optlen)
-        except NotImplementedError as exc:
-            # An option the fake does not model (TCP_NOTSENT_LOWAT, which trio's
-            # SocketStream sets on every stream, ignoring OSError): ENOPROTOOPT, what
-            # a kernel without the option answers (do_tcp_setsockopt's default), so
-            # trio goes on without it and a task that asks for it still hears no.
-            raise OSError(_errno.ENOPROTOOPT, f"{os.strerror(_errno.ENOPROTOOPT)} ({exc})") from exc
+        if optlen is None:
+            if value is None:
+                raise TypeError("invalid value for argument 'value', must not be None when specifying optlen")
+            self._sock.setsockopt(level, optname, value)
+        else:
+            if value is not None:
+                raise TypeError(f"invalid value for argument 'value': {value!r}, must be None when specifying optlen")
+            self._sock.setsockopt(level, optname, value, optlen)
 
     def listen(self, backlog: int = min(trio.socket.SOMAXCONN, 128)) -> None:
         self._sock.listen(backlog)
