@@ -116,6 +116,108 @@ def test_heal_of_one_host_ends_every_partition_it_is_in() -> None:
     assert net._blocked("a", "b") is None
 
 
+def test_a_restarted_host_is_empty_even_of_sockets_made_while_it_was_down() -> None:
+    # A program of the crashed host that goes on (a supervisor loop making its
+    # listener again) must not survive the restart: restart() comes back empty.
+    net = Network(seed=1)
+    client = sansock.using(net.add_host("client", "10.0.0.1"))
+    server = net.add_host("server", "10.0.0.2")
+    net.link("client", "server", latency=0.010)
+    api = sansock.using(server)
+    server.crash()
+    zombie = api.socket(api.AF_INET, api.SOCK_STREAM)
+    zombie.bind(("0.0.0.0", 9001))
+    zombie.listen()
+    with pytest.raises(TimeoutError):
+        client.create_connection(("10.0.0.2", 9001), timeout=2)  # a crashed host answers nothing
+    server.restart()
+    assert server.open_fds() == []
+    with pytest.raises(ConnectionRefusedError):
+        client.create_connection(("10.0.0.2", 9001), timeout=2)
+    zombie.close()  # its program's cleanup succeeds, as for the crash's own fds
+
+
+def test_data_into_a_partition_fails_with_etimedout_after_tcp_retries2() -> None:
+    # docs/reference/fake.rst promises ETIMEDOUT after tcp_retries2 = 15 for a
+    # segment other than a SYN: Linux's tcp_model_timeout(15, TCP_RTO_MIN) is
+    # (2**10 - 1) * 200 ms + 6 * 120 s = 924.6 s after the segment was first sent.
+    net = Network(seed=1)
+    client = sansock.using(net.add_host("client", "10.0.0.1"))
+    server = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=0.010)
+    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 9000))
+    listener.listen()
+    conn = client.create_connection(("10.0.0.2", 9000))
+    accepted, _ = listener.accept()
+    net.partition("client", "server")
+    start = net.monotonic_ns()
+    conn.sendall(b"into the partition")
+    with pytest.raises(TimeoutError) as info:
+        conn.recv(10)  # no socket timeout: only TCP gives up
+    assert info.value.errno == 110
+    assert net.monotonic_ns() - start == 924_600_000_000
+    for sock in (conn, accepted, listener):
+        sock.close()
+
+
+def test_partition_of_every_host_from_every_host() -> None:
+    net = Network(seed=1)
+    net.add_host("a", "10.0.0.1")
+    net.add_host("b", "10.0.0.2")
+    net.link("*", "*")
+    net.partition("*")  # b defaults to "*": every host from every other (was: nothing cut)
+    assert net._blocked("a", "b") == "partitioned"
+    assert net._blocked("b", "a") == "partitioned"
+    net.heal()
+    assert net._blocked("a", "b") is None
+
+
+def test_a_one_way_partition_times_out_the_side_whose_data_is_not_acknowledged() -> None:
+    # The server -> client direction is cut after the client sent a request:
+    # the request arrives, its ACK never does.  Linux retransmits the client's
+    # data (never a pure ACK), so after tcp_retries2 (924.6 s) the *client* gets
+    # ETIMEDOUT; the server, which owes nothing, keeps its connection.  (Was: the
+    # server got ETIMEDOUT and the client waited forever.)
+    import threading
+
+    net = Network(seed=3)
+    client = sansock.using(net.add_host("client", "10.0.0.1"))
+    server = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=0.010)
+    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 9000))
+    listener.listen()
+    conn = client.create_connection(("10.0.0.2", 9000))
+    accepted, _ = listener.accept()
+    net.partition("server", "client", one_way=True)
+    start = net.monotonic_ns()
+    conn.sendall(b"request")
+    assert accepted.recv(100) == b"request"
+    seen: dict[str, str] = {}
+
+    def server_waits() -> None:
+        accepted.settimeout(2000)
+        try:
+            seen["server"] = repr(accepted.recv(100))
+        except OSError as exc:
+            seen["server"] = f"{type(exc).__name__} {exc.errno}"
+
+    thread = threading.Thread(target=server_waits)
+    thread.start()
+    try:
+        with pytest.raises(TimeoutError) as info:
+            conn.recv(100)
+        assert info.value.errno == 110
+        elapsed = net.monotonic_ns() - start
+        assert 924_600_000_000 <= elapsed <= 924_600_000_000 + 20_000_000  # give or take a latency
+    finally:
+        thread.join(30)
+    assert seen == {"server": "TimeoutError None"}  # its own 2000 s timeout, not ETIMEDOUT
+    for sock in (conn, accepted, listener):
+        sock.close()
+
+
 # -- trio on the fake ----------------------------------------------------------------------
 
 
@@ -192,46 +294,63 @@ def test_a_cancelled_trio_connect_closes_the_socket() -> None:
     assert client.open_fds() == []
 
 
-def test_a_one_way_partition_times_out_the_side_whose_data_is_not_acknowledged() -> None:
-    # The server -> client direction is cut after the client sent a request:
-    # the request arrives, its ACK never does.  Linux retransmits the client's
-    # data (never a pure ACK), so after tcp_retries2 (924.6 s) the *client* gets
-    # ETIMEDOUT; the server, which owes nothing, keeps its connection.  (Was: the
-    # server got ETIMEDOUT and the client waited forever.)
+# -- the how-to's fixture example, which no test ran ------------------------------------------
+
+
+def _fetch_time(api: sansock.Binding, address: tuple[str, int], attempts: int = 5,
+                timeout: float = 1.0) -> tuple[bytes, list[str]]:
+    errors: list[str] = []
+    for _ in range(attempts):
+        try:
+            with api.create_connection(address, timeout=timeout) as conn:
+                conn.sendall(b"time?")
+                answer = conn.recv(100)
+        except OSError as exc:
+            errors.append(type(exc).__name__)
+            continue
+        if answer:
+            return answer, errors
+        errors.append("EOF")
+    raise ConnectionError(f"gave up: {errors}")
+
+
+def _serve(api: sansock.Binding, ready: object) -> None:
     import threading
 
-    net = Network(seed=3)
-    client = sansock.using(net.add_host("client", "10.0.0.1"))
-    server = sansock.using(net.add_host("server", "10.0.0.2"))
-    net.link("client", "server", latency=0.010)
-    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
-    listener.bind(("0.0.0.0", 9000))
-    listener.listen()
-    conn = client.create_connection(("10.0.0.2", 9000))
-    accepted, _ = listener.accept()
-    net.partition("server", "client", one_way=True)
-    start = net.monotonic_ns()
-    conn.sendall(b"request")
-    assert accepted.recv(100) == b"request"
-    seen: dict[str, str] = {}
+    assert isinstance(ready, threading.Event)
+    with api.socket(api.AF_INET, api.SOCK_STREAM) as listener:
+        listener.setsockopt(api.SOL_SOCKET, api.SO_REUSEADDR, 1)
+        listener.bind(("0.0.0.0", 7000))
+        listener.listen()
+        ready.set()
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with conn:
+                    if conn.recv(100):
+                        conn.sendall(b"12:00")
+            except OSError:
+                pass
 
-    def server_waits() -> None:
-        accepted.settimeout(2000)
-        try:
-            seen["server"] = repr(accepted.recv(100))
-        except OSError as exc:
-            seen["server"] = f"{type(exc).__name__} {exc.errno}"
 
-    thread = threading.Thread(target=server_waits)
+def test_fetch_survives_a_lossy_link(fake_network: Network) -> None:
+    # docs/howto/flaky_network.rst, "Loss, bandwidth and replay", as written there
+    # (a random seed per run: TCP loss is delay, and each of 5 attempts has 5 s).
+    import threading
+
+    client = sansock.using(fake_network.add_host("client", "10.0.0.1"))
+    server = fake_network.add_host("server", "10.0.0.2")
+    fake_network.link("client", "server", latency=0.02, jitter=0.01, loss=0.2)
+    ready = threading.Event()
+    thread = threading.Thread(target=_serve, args=(sansock.using(server), ready))
     thread.start()
+    ready.wait()
     try:
-        with pytest.raises(TimeoutError) as info:
-            conn.recv(100)
-        assert info.value.errno == 110
-        elapsed = net.monotonic_ns() - start
-        assert 924_600_000_000 <= elapsed <= 924_600_000_000 + 20_000_000  # give or take a latency
+        assert _fetch_time(client, ("server", 7000), timeout=5)[0] == b"12:00"
     finally:
+        server.crash()
         thread.join(30)
-    assert seen == {"server": "TimeoutError None"}  # its own 2000 s timeout, not ETIMEDOUT
-    for sock in (conn, accepted, listener):
-        sock.close()
+    assert not thread.is_alive()
