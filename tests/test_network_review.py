@@ -354,3 +354,29 @@ def test_fetch_survives_a_lossy_link(fake_network: Network) -> None:
         server.crash()
         thread.join(30)
     assert not thread.is_alive()
+
+
+def test_a_one_way_partition_times_out_both_sides_when_both_have_data_in_flight() -> None:
+    # As above, but the server also answered: its answer waits behind the ACK
+    # the path drops, and it too is never acknowledged, so both sides give up.
+    net = Network(seed=3)
+    client = sansock.using(net.add_host("client", "10.0.0.1"))
+    server = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=0.010)
+    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 9000))
+    listener.listen()
+    conn = client.create_connection(("10.0.0.2", 9000))
+    accepted, _ = listener.accept()
+    net.partition("server", "client", one_way=True)
+    conn.sendall(b"request")
+    assert accepted.recv(100) == b"request"
+    accepted.sendall(b"response")
+    with pytest.raises(TimeoutError) as info:
+        conn.recv(100)
+    assert info.value.errno == 110
+    with pytest.raises(TimeoutError) as info:
+        accepted.recv(100)  # was: the server kept its connection, its answer lost for good
+    assert info.value.errno == 110
+    for sock in (conn, accepted, listener):
+        sock.close()

@@ -512,14 +512,16 @@ class Network:
                 if _pure_ack(head):
                     # Linux never retransmits a pure ACK: the stall stood for the
                     # peer retransmitting the data this ACK acknowledges, so the
-                    # peer gives up (tcp_write_timeout), not this host.
+                    # peer gives up (tcp_write_timeout) ...
                     if dst is not None and dst not in self._down:
                         peer = self.hosts[dst]._inet
                         back = attrs.evolve(head, src=head.dst, dst=head.src)
                         if self._unacknowledged(peer, back):
                             peer.unreachable(back, self.abi.errno("ETIMEDOUT"))
-                    return
-                self.hosts[src]._inet.unreachable(head, self.abi.errno("ETIMEDOUT"))
+                # ... and this host only if it has more than ACKs waiting behind.
+                owed = [packet for packet in queue if not _pure_ack(packet)]
+                if owed:
+                    self.hosts[src]._inet.unreachable(owed[0], self.abi.errno("ETIMEDOUT"))
                 return
             self._schedule_retry(key, min(rto * 2, TCP_RTO_MAX_NS), attempt + 1, limit)
 
