@@ -79,8 +79,9 @@ class Dns:
     def delay(self, name: str, seconds: float) -> None:
         """Lookups of *name* take *seconds* of virtual time (0 removes the delay)."""
         seconds = float(seconds)
-        if not seconds >= 0:
-            raise ValueError("a delay is a number of seconds, not negative")
+        if not (seconds >= 0 and seconds != float("inf")):
+            # An infinite delay would overflow the lookup's deadline (OverflowError).
+            raise ValueError(f"a delay is a finite number of seconds, not negative: {seconds!r}")
         key = self._key(name)
         if seconds:
             self._delays[key] = seconds

@@ -7,6 +7,8 @@ and ``crash()``/``restart()``, which need the network that owns the host.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Collection
 from typing import TYPE_CHECKING, cast
 
 from ._objects import SHUTDOWN_MASK
@@ -68,12 +70,21 @@ class HostMethods:
             return set()
         return kernel.network._dead_fds.setdefault(kernel._inet.name, set())
 
+    def _crash_held_fds(self) -> Collection[int]:
+        """Fd numbers a new fd must not get: a network host's fds that a crash closed stay
+        taken until the old program closes them, so its late close never hits a new socket."""
+        if cast("FakeKernel", self).network is None:
+            return ()
+        return self._dead_fds
+
     def _forget_dead_fd(self, fd: int) -> bool:
         """``close`` of an fd the crash took: the program closing it succeeds (once), as
         its process would have been gone; every other call on it gets ``EBADF``."""
         dead = self._dead_fds
         if fd in dead:
             dead.discard(fd)
+            kernel = cast("FakeKernel", self)
+            heapq.heappush(kernel._free_fds, fd)  # free again (_lowest_free_fd skipped it)
             return True
         return False
 

@@ -216,9 +216,9 @@ class FakeKernel(HostMethods):
         Closed fds below the high-water mark wait in a min-heap, so a table of
         tens of thousands of fds allocates in O(log n), not by a scan.
         """
-        free = self._free_fds
-        while free and free[0] in self._fds:
-            heapq.heappop(free)  # stale: taken again since it was freed
+        free, held = self._free_fds, self._crash_held_fds()
+        while free and (free[0] in self._fds or free[0] in held):
+            heapq.heappop(free)  # stale: taken again since it was freed, or held by a crash (_host)
         fd = free[0] if free else self._fd_high
         if fd >= self.fd_base + self.fd_limit:
             self._fail("EMFILE")

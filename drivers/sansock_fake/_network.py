@@ -40,7 +40,7 @@ from ._inet import InetHost, Packet
 from ._kernel import FakeKernel
 from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Link, Wire
 from ._scheduler import Scheduler
-from ._tcp_state import RST, SYN, Segment
+from ._tcp_state import FIN, RST, SYN, Segment
 
 __all__ = ["Network", "NetEvent", "NetTrace"]
 
@@ -137,6 +137,12 @@ def _describe(packet: Packet) -> str:
     proto = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}.get(packet.proto, str(packet.proto))
     payload = f"{packet.size} bytes" if isinstance(packet.payload, bytes) else repr(packet.payload)
     return f"{proto} {name(packet.src)} > {name(packet.dst)} {payload}"
+
+
+def _pure_ack(packet: Packet) -> bool:
+    """A TCP segment that only acknowledges (no data, SYN, FIN or RST): never retransmitted."""
+    segment = packet.payload
+    return isinstance(segment, Segment) and not segment.data and not segment.flags & (SYN | FIN | RST)
 
 
 def _flag(packet: Packet, bit: int) -> bool:
@@ -349,14 +355,23 @@ class Network:
             self._record("*", "partition", f"{a} {'->' if one_way else '<->'} {b}")
 
     def heal(self, a: str | None = None, b: str | None = None) -> None:
-        """End the partitions: all of them, or those between *a* and *b* (both directions)."""
+        """End partitions: all of them; with *a* alone, every one that involves *a*
+        (``partition(a)``, ``partition(a, x)``, ``partition(x, a)``); with *a* and *b*,
+        those made between exactly *a* and *b* (both directions) -- a partition
+        made with ``"*"`` that also separates them stays until ``heal()`` or
+        ``heal`` of its named host."""
+        if a is not None:
+            self._check_name(a)
+        if b is not None:
+            self._check_name(b)
         with self._scheduler.condition:
             if a is None:
                 self._partitions.clear()
+            elif b is None:
+                self._partitions = {key for key in self._partitions if a not in key}
             else:
-                other = "*" if b is None else b
-                self._partitions.discard((a, other))
-                self._partitions.discard((other, a))
+                self._partitions.discard((a, b))
+                self._partitions.discard((b, a))
             self._record("*", "heal", "all" if a is None else f"{a} <-> {b or '*'}")
             self._scheduler.condition.notify_all()
 
@@ -366,7 +381,7 @@ class Network:
             return f"{src} is down"
         if dst in self._down:
             return f"{dst} is down"
-        for key in ((src, dst), (src, "*"), ("*", dst)):
+        for key in ((src, dst), (src, "*"), ("*", dst), ("*", "*")):
             if key in self._partitions:
                 return "partitioned"
         if self._link_between(src, dst) is None:
@@ -389,6 +404,12 @@ class Network:
         """The host is back, with no sockets: segments of old connections get RST."""
         with self._scheduler.condition:
             name = self._name_of(kernel)
+            if name in self._down and kernel._fds:
+                # Sockets its programs made while it was down (they ran on a dead
+                # machine): gone too, so the host comes back empty.
+                for key in [k for k in self._stalled if k[0] == name]:
+                    del self._stalled[key]
+                kernel._power_off()
             self._down.discard(name)
             self._record(name, "restart", "no sockets")
             self._scheduler.condition.notify_all()
@@ -458,6 +479,14 @@ class Network:
         src, dst = packet.src, packet.dst
         return (src.packed, src.port, dst.packed, dst.port) in host.tcp_connections
 
+    @staticmethod
+    def _unacknowledged(host: InetHost, packet: Packet) -> bool:
+        """Whether the connection that would send *packet* has data in flight not acknowledged."""
+        src, dst = packet.src, packet.dst
+        sock = host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
+        tcp = None if sock is None else sock.tcp
+        return tcp is not None and tcp.snd_una < tcp.snd_nxt
+
     def _schedule_retry(self, key: tuple[str, InetName, InetName], rto: int, attempt: int, limit: int) -> None:
         def retry() -> None:
             queue = self._stalled.get(key)
@@ -480,7 +509,19 @@ class Network:
             if attempt >= limit:
                 del self._stalled[key]
                 self._record(src, "drop", f"{_describe(head)} (gave up after {attempt + 1} timeouts: {why})")
-                self.hosts[src]._inet.unreachable(head, self.abi.errno("ETIMEDOUT"))
+                if _pure_ack(head):
+                    # Linux never retransmits a pure ACK: the stall stood for the
+                    # peer retransmitting the data this ACK acknowledges, so the
+                    # peer gives up (tcp_write_timeout) ...
+                    if dst is not None and dst not in self._down:
+                        peer = self.hosts[dst]._inet
+                        back = attrs.evolve(head, src=head.dst, dst=head.src)
+                        if self._unacknowledged(peer, back):
+                            peer.unreachable(back, self.abi.errno("ETIMEDOUT"))
+                # ... and this host only if it has more than ACKs waiting behind.
+                owed = [packet for packet in queue if not _pure_ack(packet)]
+                if owed:
+                    self.hosts[src]._inet.unreachable(owed[0], self.abi.errno("ETIMEDOUT"))
                 return
             self._schedule_retry(key, min(rto * 2, TCP_RTO_MAX_NS), attempt + 1, limit)
 

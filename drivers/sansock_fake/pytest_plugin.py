@@ -22,9 +22,12 @@ the fixtures available in every test suite:
 * ``fake_network`` -- a fresh :class:`sansock_fake.Network` (no hosts yet)
   with a random seed; when the test fails its report names the seed, and
   ``pytest --sansock-seed=N`` gives every ``fake_network`` seed *N* to
-  replay the failure.
+  replay the failure.  At teardown it crashes every host still up, which
+  wakes threads the test left blocked on them (no fd leak check: a crash
+  closes the hosts' fds).
 
-Each fixture checks at teardown that the test closed every fake fd it
+``fake_kernel`` (and ``fake_net``, ``fake_sansock``, built on it) checks at
+teardown that the test closed every fake fd it
 opened, and fails the test if not, naming each fd and the line of the test
 that created it.  The check runs once the test's whole teardown is over
 (every fixture's finalizer, in any order), so a socket closed by a cleanup
@@ -249,16 +252,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def fake_network(request: pytest.FixtureRequest) -> Network:
+def fake_network(request: pytest.FixtureRequest) -> Iterator[Network]:
     """A fresh simulated network, seeded from ``--sansock-seed`` or at random.
 
     A failing test's report shows the seed and the option that replays it.
+    At teardown every host still up crashes, so a thread the test left blocked
+    on a host (a server in ``accept``, say, when the test failed before
+    stopping it) wakes with an error instead of waiting in the kernel for the
+    rest of the session.
     """
     seed = request.config.getoption("--sansock-seed", None)
     if seed is None:
         seed = random.SystemRandom().randrange(1 << 32)
     request.node.stash[_SEED] = seed
-    return Network(seed=seed)
+    network = Network(seed=seed)
+    yield network
+    for name, host in list(network.hosts.items()):
+        if name not in network._down:
+            host.crash()
 
 
 @pytest.hookimpl(wrapper=True)
