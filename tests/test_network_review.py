@@ -7,6 +7,8 @@ for bounded real waits until a thread is blocked in the kernel.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import sansock
@@ -173,14 +175,10 @@ def test_partition_of_every_host_from_every_host() -> None:
     assert net._blocked("a", "b") is None
 
 
-def test_a_one_way_partition_times_out_the_side_whose_data_is_not_acknowledged() -> None:
-    # The server -> client direction is cut after the client sent a request:
-    # the request arrives, its ACK never does.  Linux retransmits the client's
-    # data (never a pure ACK), so after tcp_retries2 (924.6 s) the *client* gets
-    # ETIMEDOUT; the server, which owes nothing, keeps its connection.  (Was: the
-    # server got ETIMEDOUT and the client waited forever.)
-    import threading
-
+def connected_then_cut_server_to_client() -> tuple[Network, Any, Any, Any]:
+    """A connection from host "client" to a listener on host "server" over a 10 ms
+    link, then the server -> client direction cut: (net, listener, client's
+    socket, server's accepted socket)."""
     net = Network(seed=3)
     client = sansock.using(net.add_host("client", "10.0.0.1"))
     server = sansock.using(net.add_host("server", "10.0.0.2"))
@@ -191,6 +189,18 @@ def test_a_one_way_partition_times_out_the_side_whose_data_is_not_acknowledged()
     conn = client.create_connection(("10.0.0.2", 9000))
     accepted, _ = listener.accept()
     net.partition("server", "client", one_way=True)
+    return net, listener, conn, accepted
+
+
+def test_a_one_way_partition_times_out_the_side_whose_data_is_not_acknowledged() -> None:
+    # The server -> client direction is cut after the client sent a request:
+    # the request arrives, its ACK never does.  Linux retransmits the client's
+    # data (never a pure ACK), so after tcp_retries2 (924.6 s) the *client* gets
+    # ETIMEDOUT; the server, which owes nothing, keeps its connection.  (Was: the
+    # server got ETIMEDOUT and the client waited forever.)
+    import threading
+
+    net, listener, conn, accepted = connected_then_cut_server_to_client()
     start = net.monotonic_ns()
     conn.sendall(b"request")
     assert accepted.recv(100) == b"request"
@@ -359,16 +369,7 @@ def test_fetch_survives_a_lossy_link(fake_network: Network) -> None:
 def test_a_one_way_partition_times_out_both_sides_when_both_have_data_in_flight() -> None:
     # As above, but the server also answered: its answer waits behind the ACK
     # the path drops, and it too is never acknowledged, so both sides give up.
-    net = Network(seed=3)
-    client = sansock.using(net.add_host("client", "10.0.0.1"))
-    server = sansock.using(net.add_host("server", "10.0.0.2"))
-    net.link("client", "server", latency=0.010)
-    listener = server.socket(server.AF_INET, server.SOCK_STREAM)
-    listener.bind(("0.0.0.0", 9000))
-    listener.listen()
-    conn = client.create_connection(("10.0.0.2", 9000))
-    accepted, _ = listener.accept()
-    net.partition("server", "client", one_way=True)
+    net, listener, conn, accepted = connected_then_cut_server_to_client()
     conn.sendall(b"request")
     assert accepted.recv(100) == b"request"
     accepted.sendall(b"response")
