@@ -16,6 +16,8 @@ import attrs
 
 from sansock.driver import gaierror
 
+from ._links import real_number
+
 __all__ = ["Dns", "DNS_ERRORS"]
 
 #: The errors :meth:`Dns.fail` can make a name answer: glibc's EAI_* code and
@@ -78,7 +80,7 @@ class Dns:
 
     def delay(self, name: str, seconds: float) -> None:
         """Lookups of *name* take *seconds* of virtual time (0 removes the delay)."""
-        seconds = float(seconds)
+        seconds = real_number("a delay", seconds)
         if not (seconds >= 0 and seconds != float("inf")):
             # An infinite delay would overflow the lookup's deadline (OverflowError).
             raise ValueError(f"a delay is a finite number of seconds, not negative: {seconds!r}")

@@ -21,7 +21,7 @@ import random
 
 import attrs
 
-__all__ = ["Link", "Wire", "Fate", "TCP_RTO_MIN_NS", "TCP_TIMEOUT_INIT_NS"]
+__all__ = ["Link", "Wire", "Fate", "TCP_RTO_MIN_NS", "TCP_TIMEOUT_INIT_NS", "real_number"]
 
 #: include/net/tcp.h: TCP_RTO_MIN (200 ms) and TCP_TIMEOUT_INIT (1 s, the SYN's RTO).
 TCP_RTO_MIN_NS = 200_000_000
@@ -29,6 +29,22 @@ TCP_TIMEOUT_INIT_NS = 1_000_000_000
 #: How many times a lost TCP segment is sent again at most before the wire
 #: stops drawing (a loss of 1.0 would otherwise loop): net.ipv4.tcp_retries2.
 _TCP_RETRIES = 15
+
+
+def real_number(name: str, value: object) -> float:
+    """*value* as a float, or ``TypeError`` naming *name*: a number, not text.
+
+    What ``float()`` takes from an object (``int``, ``Fraction``, ``Decimal``,
+    anything with ``__float__`` or ``__index__``), as ``settimeout`` does --
+    but not ``str`` or bytes, which ``float()`` would parse: ``"0.1"`` given
+    for a latency is a mistake to report, not a number to read.
+    """
+    if not isinstance(value, (str, bytes, bytearray, memoryview)):
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
 
 
 def _probability(name: str, value: float) -> float:
@@ -56,12 +72,14 @@ class Link:
     ``duplicate``, ``reorder`` probabilities per packet.
     """
 
-    latency: float = attrs.field(default=0.0, converter=float)
-    jitter: float = attrs.field(default=0.0, converter=float)
-    bandwidth: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
-    loss: float = attrs.field(default=0.0, converter=float)
-    duplicate: float = attrs.field(default=0.0, converter=float)
-    reorder: float = attrs.field(default=0.0, converter=float)
+    latency: float = attrs.field(default=0.0, converter=lambda value: real_number("latency", value))
+    jitter: float = attrs.field(default=0.0, converter=lambda value: real_number("jitter", value))
+    bandwidth: float | None = attrs.field(
+        default=None, converter=lambda value: None if value is None else real_number("bandwidth", value)
+    )
+    loss: float = attrs.field(default=0.0, converter=lambda value: real_number("loss", value))
+    duplicate: float = attrs.field(default=0.0, converter=lambda value: real_number("duplicate", value))
+    reorder: float = attrs.field(default=0.0, converter=lambda value: real_number("reorder", value))
 
     def __attrs_post_init__(self) -> None:
         _seconds("latency", self.latency)

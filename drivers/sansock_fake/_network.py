@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import sys
+import traceback
+import types
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import overload
@@ -38,7 +41,8 @@ from ._dns import Dns
 from ._faults import TRACE_LIMIT, Trace
 from ._inet import InetHost, Packet
 from ._kernel import FakeKernel
-from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Link, Wire
+from ._oserror import raise_errno
+from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Link, Wire, real_number as _real
 from ._scheduler import Scheduler
 from ._tcp_state import FIN, RST, SYN, Segment
 
@@ -129,6 +133,27 @@ class _HostTrace(Trace):
             self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
 
 
+def _report_unraisable(exc: BaseException, callback: object) -> None:
+    """Hand an exception no caller can receive to :func:`sys.unraisablehook`.
+
+    The hook gets an object with the attributes of ``sys.UnraisableHookArgs``
+    (pytest's hook, and any hook written in Python, reads those); the
+    interpreter's own hook accepts only its C type, so for it the report is
+    printed as it prints one (``Exception ignored in ...: obj`` and the traceback).
+    """
+    message = "Exception ignored in net.call_later callback"
+    hook = sys.unraisablehook
+    if hook is sys.__unraisablehook__:
+        stream = sys.stderr
+        if stream is not None:
+            print(f"{message}: {callback!r}", file=stream)
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=stream)
+        return
+    hook(types.SimpleNamespace(  # type: ignore[arg-type]
+        exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=message, object=callback,
+    ))
+
+
 def _describe(packet: Packet) -> str:
     def name(n: InetName) -> str:
         text = str(ipaddress.ip_address(n.packed))
@@ -191,6 +216,8 @@ class Network:
         #: Directed (from, to) pairs whose packets are dropped; "*" matches any host.
         self._partitions: set[tuple[str, str]] = set()
         self._down: set[str] = set()
+        #: Per host: how many times it crashed (a call that outlived a crash fails).
+        self._crashes: dict[str, int] = {}
         #: Per host: the fds a crash closed that its program has not closed since.
         self._dead_fds: dict[str, set[int]] = {}
         #: TCP packets waiting for a path that drops them, per connection and direction.
@@ -216,12 +243,26 @@ class Network:
     def call_later(self, seconds: float, callback: Callable[[], object]) -> None:
         """Run *callback* when *seconds* of virtual time have passed (a fault on a schedule:
         ``net.call_later(2.5, net.heal)``).  It runs holding the network's lock, in
-        whichever thread moved the clock; it may call the network's and hosts' methods."""
-        seconds = float(seconds)
+        whichever thread moved the clock; it may call the network's and hosts' methods.
+
+        An exception it raises is not the business of that thread's syscall (an
+        unrelated program's ``recv``): it is reported to :func:`sys.unraisablehook`
+        (pytest turns it into a warning, an error under ``-W error``), as an
+        exception in a ``__del__`` or a callback of a dying object is, and the
+        clock goes on.
+        """
+        seconds = _real("seconds", seconds)
         if not (seconds >= 0 and seconds != float("inf")):
             raise ValueError("a delay is a finite number of seconds, not negative")
+
+        def fire() -> None:
+            try:
+                callback()
+            except Exception as exc:  # noqa: BLE001 (reported, as an unraisable exception)
+                _report_unraisable(exc, callback)
+
         with self._scheduler.condition:
-            self._scheduler.call_at(self._scheduler.now_ns + int(seconds * 1_000_000_000), lambda: None if callback() else None)
+            self._scheduler.call_at(self._scheduler.now_ns + int(seconds * 1_000_000_000), fire)
 
     def _record(self, host: str, kind: str, text: str) -> None:
         self.trace.record(NetEvent(self._scheduler.now_ns, host, kind, text))
@@ -284,8 +325,20 @@ class Network:
                 scheduler.enter()
                 delay = self.dns.delay_of(name)
                 if delay:
+                    host = kernel._inet.name
+                    boot = self._crashes.get(host, 0)
                     deadline = scheduler.now_ns + int(delay * 1_000_000_000)
-                    scheduler.wait_until(lambda: scheduler.now_ns >= deadline, deadline, "getaddrinfo", -1)
+                    scheduler.wait_until(
+                        lambda: scheduler.now_ns >= deadline or self._crashes.get(host, 0) != boot,
+                        deadline, "getaddrinfo", -1,
+                    )
+                    if self._crashes.get(host, 0) != boot:
+                        # The host crashed during the lookup: glibc's query socket is
+                        # gone, getaddrinfo answers EAI_SYSTEM with errno EBADF, which
+                        # CPython raises as OSError(EBADF) -- as every other call the
+                        # crash interrupted fails (``HostMethods._power_off``).
+                        self._record(host, "dns", f"{name} -> interrupted by the crash")
+                        raise_errno(kernel._e("EBADF"))
                 try:
                     found = self.dns.lookup(name)
                 except OSError as exc:
@@ -394,6 +447,7 @@ class Network:
         with self._scheduler.condition:
             name = self._name_of(kernel)
             self._down.add(name)
+            self._crashes[name] = self._crashes.get(name, 0) + 1
             self._record(name, "crash", f"its {len(kernel._fds)} open fds closed; silent until restart")
             for key in [k for k in self._stalled if k[0] == name]:
                 del self._stalled[key]

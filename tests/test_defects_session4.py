@@ -1,0 +1,252 @@
+"""Defects noticed in session 4, each with the test that showed it.
+
+The simulated network's items (timers that raise, a DNS wait on a crashing
+host, link parameters, a full accept queue across hosts, packets in flight
+from a crashing host, duplicated datagrams and bandwidth) are about the fake
+alone: there is no native network to compare with.  Virtual time only.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from typing import Any
+
+import pytest
+
+import sansock
+from sansock import Binding
+from sansock_fake import Link, Network
+
+MS = 1_000_000
+S = 1_000_000_000
+
+
+def two_hosts(seed: int = 7, **link: Any) -> tuple[Network, Binding, Binding]:
+    net = Network(seed=seed)
+    client = net.add_host("client", "10.0.0.1")
+    server = net.add_host("server", "10.0.0.2")
+    net.link("client", "server", **link)
+    return net, sansock.using(client), sansock.using(server)
+
+
+def udp_pair(a: Binding, b: Binding, port: int = 9000) -> tuple[sansock.socket, sansock.socket]:
+    receiver = b.socket(b.AF_INET, b.SOCK_DGRAM)
+    receiver.bind(("0.0.0.0", port))
+    sender = a.socket(a.AF_INET, a.SOCK_DGRAM)
+    return sender, receiver
+
+
+# -- 1. an exception in a net.call_later callback ----------------------------------------
+
+
+def test_an_exception_in_a_call_later_callback_goes_to_unraisablehook_and_the_clock_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net, a, b = two_hosts(latency=0.010)
+    sender, receiver = udp_pair(a, b)
+    reported: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    def broken() -> None:
+        raise ValueError("a bug in the test's fault script")
+
+    fired: list[int] = []
+    net.call_later(1.0, broken)
+    net.call_later(1.0, lambda: fired.append(net.monotonic_ns()))  # set after it: still runs
+    net.call_later(2.0, lambda: sender.sendto(b"later", ("10.0.0.2", 9000)))
+    start = net.monotonic_ns()
+    with sender, receiver:
+        # The recv that moved the clock past the broken callback is not its caller.
+        assert receiver.recv(10) == b"later"
+    assert net.monotonic_ns() - start == 2 * S + 10 * MS
+    assert fired == [start + S]
+    assert len(reported) == 1
+    report = reported[0]
+    assert type(report.exc_value) is ValueError
+    assert str(report.exc_value) == "a bug in the test's fault script"
+    assert report.object is broken
+    assert "net.call_later" in report.err_msg
+
+
+def test_an_exception_in_a_call_later_callback_fired_by_advance_clock_is_reported() -> None:
+    net, a, b = two_hosts()
+    reported: list[Any] = []
+    old = sys.unraisablehook
+    sys.unraisablehook = reported.append
+    try:
+        net.call_later(0.5, lambda: 1 / 0)
+        a.socket(a.AF_INET, a.SOCK_DGRAM).close()
+        net.hosts["client"].advance_clock(1)
+    finally:
+        sys.unraisablehook = old
+    assert [type(r.exc_value) for r in reported] == [ZeroDivisionError]
+
+
+# -- 2. a getaddrinfo waiting on a DNS delay when its host crashes -------------------------
+
+
+def test_a_getaddrinfo_waiting_on_dns_fails_when_its_host_crashes() -> None:
+    net, a, _b = two_hosts()
+    net.dns.add("slow.example.com", "10.0.0.2")
+    net.dns.delay("slow.example.com", 2.0)
+    net.call_later(0.5, net.hosts["client"].crash)
+    start = net.monotonic_ns()
+    with pytest.raises(OSError) as info:
+        a.getaddrinfo("slow.example.com", 80)
+    # glibc: the resolver's socket is gone (EAI_SYSTEM), which CPython raises as
+    # OSError(errno) -- the EBADF of every other call of the crashed host.
+    assert type(info.value) is OSError
+    assert info.value.args == (errno.EBADF, "Bad file descriptor")
+    assert net.monotonic_ns() - start == S // 2  # woken by the crash, not at the delay's end
+
+
+def test_a_getaddrinfo_waiting_on_dns_fails_when_its_host_crashes_and_restarts() -> None:
+    net, a, _b = two_hosts()
+    net.dns.add("slow.example.com", "10.0.0.2")
+    net.dns.delay("slow.example.com", 2.0)
+    client = net.hosts["client"]
+
+    def crash_and_restart() -> None:
+        client.crash()
+        client.restart()
+
+    net.call_later(0.5, crash_and_restart)
+    with pytest.raises(OSError) as info:
+        a.getaddrinfo("slow.example.com", 80)
+    assert info.value.errno == errno.EBADF
+    # The restarted host resolves again.
+    assert a.getaddrinfo("slow.example.com", 80, type=a.SOCK_STREAM)[0][4] == ("10.0.0.2", 80)
+
+
+# -- 3. link parameters of the wrong type ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["latency", "jitter", "bandwidth", "loss", "duplicate", "reorder"])
+@pytest.mark.parametrize("value", ["0.1", b"1", None, 1j, [0.1]])
+def test_link_parameters_of_the_wrong_type_are_a_type_error(name: str, value: object) -> None:
+    if name == "bandwidth" and value is None:
+        return  # None: no bandwidth limit
+    net = Network(seed=1)
+    net.add_host("a", "10.0.0.1")
+    net.add_host("b", "10.0.0.2")
+    with pytest.raises(TypeError, match=f"^{name} must be a real number"):
+        Link(**{name: value})
+    with pytest.raises(TypeError, match=f"^{name} must be a real number"):
+        net.link("a", "b", **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("loss", 1.5), ("loss", -0.1), ("duplicate", float("nan")), ("reorder", 2),
+     ("latency", -1), ("jitter", float("inf")), ("bandwidth", 0), ("bandwidth", float("nan"))],
+)
+def test_link_parameters_out_of_range_are_a_value_error(name: str, value: float) -> None:
+    net = Network(seed=1)
+    net.add_host("a", "10.0.0.1")
+    net.add_host("b", "10.0.0.2")
+    with pytest.raises(ValueError, match=name):
+        net.link("a", "b", **{name: value})
+
+
+def test_link_parameters_take_ints_and_fractions_as_numbers() -> None:
+    from decimal import Decimal
+    from fractions import Fraction
+
+    link = Link(latency=1, jitter=Fraction(1, 10), bandwidth=1000, loss=Decimal("0.5"))
+    assert (link.latency, link.jitter, link.bandwidth, link.loss) == (1.0, 0.1, 1000.0, 0.5)
+    assert type(link.latency) is float
+
+
+@pytest.mark.parametrize("value", ["2", None, b"1"])
+def test_dns_delay_and_call_later_of_the_wrong_type_are_a_type_error(value: object) -> None:
+    net = Network(seed=1)
+    with pytest.raises(TypeError):
+        net.dns.delay("x.example.com", value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        net.call_later(value, net.heal)  # type: ignore[arg-type]
+
+
+# -- 4. a client on another host that gives up on a full accept queue ---------------------
+
+
+def test_a_client_on_another_host_gives_up_on_a_full_accept_queue_with_etimedout() -> None:
+    net, a, b = two_hosts(latency=0.001)
+    listener = b.socket(b.AF_INET, b.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 8080))
+    listener.listen(0)
+    with listener, a.create_connection(("10.0.0.2", 8080)) as first, \
+            a.socket(a.AF_INET, a.SOCK_STREAM) as second:
+        start = net.monotonic_ns()
+        with pytest.raises(TimeoutError) as info:
+            second.connect(("10.0.0.2", 8080))
+        assert info.value.errno == errno.ETIMEDOUT
+        assert 127 * S <= net.monotonic_ns() - start <= 128 * S
+        # CLOSED: connect again would start a new attempt (not EALREADY), and the
+        # error was consumed by the connect that reported it.
+        assert second.getsockopt(a.SOL_SOCKET, a.SO_ERROR) == 0
+        with pytest.raises(OSError) as again:
+            second.getpeername()
+        assert again.value.errno == errno.ENOTCONN
+        listener.setblocking(False)
+        conn, _ = listener.accept()  # only the first came in
+        conn.close()
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+        del first
+
+
+def test_a_non_blocking_client_on_another_host_sees_etimedout_in_so_error() -> None:
+    net, a, b = two_hosts(latency=0.001)
+    listener = b.socket(b.AF_INET, b.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 8080))
+    listener.listen(0)
+    with listener, a.create_connection(("10.0.0.2", 8080)), a.socket(a.AF_INET, a.SOCK_STREAM) as second:
+        second.setblocking(False)
+        assert second.connect_ex(("10.0.0.2", 8080)) == errno.EINPROGRESS
+        net.hosts["client"].advance_clock(200)
+        assert second.getsockopt(a.SOL_SOCKET, a.SO_ERROR) == errno.ETIMEDOUT
+
+
+# -- 5. packets in flight from a host that crashes; duplicates and bandwidth --------------
+
+
+def test_a_datagram_on_the_wire_when_its_sender_crashes_still_arrives() -> None:
+    net, a, b = two_hosts(latency=0.050)
+    sender, receiver = udp_pair(a, b)
+    sender.sendto(b"last words", ("10.0.0.2", 9000))
+    net.hosts["client"].crash()  # 50 ms before the datagram arrives
+    start = net.monotonic_ns()
+    with receiver:
+        assert receiver.recv(20) == b"last words"
+    assert net.monotonic_ns() - start == 50 * MS
+    sender.close()
+
+
+def test_a_segment_on_the_wire_when_its_sender_crashes_still_arrives() -> None:
+    net, a, b = two_hosts(latency=0.050)
+    listener = b.socket(b.AF_INET, b.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 8080))
+    listener.listen()
+    client = a.create_connection(("10.0.0.2", 8080))
+    conn, _ = listener.accept()
+    with listener, conn:
+        client.sendall(b"sent before the crash")
+        net.hosts["client"].crash()
+        conn.settimeout(1)
+        assert conn.recv(100) == b"sent before the crash"
+    client.close()
+
+
+def test_a_duplicated_datagram_uses_the_bandwidth_as_the_original() -> None:
+    net, a, b = two_hosts(latency=0.0, bandwidth=10_000, duplicate=1.0)
+    sender, receiver = udp_pair(a, b)
+    start = net.monotonic_ns()
+    for i in range(3):
+        sender.sendto(bytes([i]) * 1000, ("10.0.0.2", 9000))
+    arrivals = []
+    with sender, receiver:
+        for _ in range(6):
+            arrivals.append((receiver.recv(2000)[0], (net.monotonic_ns() - start) // MS))
+    # 1000 bytes at 10 kB/s: 100 ms each, every copy included.
+    assert arrivals == [(0, 100), (0, 200), (1, 300), (1, 400), (2, 500), (2, 600)]
