@@ -177,6 +177,9 @@ class Router(Protocol):
     def transmit(self, host: InetHost, packet: Packet) -> None:
         """Carry *packet* from *host* to whoever has its destination address (or drop it)."""
 
+    def inet_host_of(self, family: int, packed: bytes) -> InetHost | None:
+        """The IP layer of the host that has this address (None: no host has it)."""
+
 
 @attrs.define(eq=False)
 class InetHost:

@@ -146,7 +146,13 @@ class Wire:
             notes.append("reordered")
         arrivals = [arrival]
         if link.duplicate and self.rng.random() < link.duplicate:
-            arrivals.append(arrival + self._delay() // 2 + 1)
+            # The copy is serialised right behind the original: it occupies the
+            # wire as long, arrives that much later and delays what follows.
+            serialisation = 0
+            if link.bandwidth is not None:
+                serialisation = int(size * 1_000_000_000 / link.bandwidth)
+                self.busy_until_ns += serialisation
+            arrivals.append(arrival + serialisation + self._delay() // 2 + 1)
             notes.append("duplicated")
         return Fate(tuple(arrivals), ", ".join(notes))
 

@@ -428,9 +428,10 @@ class Network:
             self._record("*", "heal", "all" if a is None else f"{a} <-> {b or '*'}")
             self._scheduler.condition.notify_all()
 
-    def _blocked(self, src: str, dst: str) -> str | None:
-        """Why nothing passes from *src* to *dst* now, or None."""
-        if src in self._down:
+    def _blocked(self, src: str, dst: str, *, in_flight: bool = False) -> str | None:
+        """Why nothing passes from *src* to *dst* now, or None (*in_flight*: for a
+        packet already on the wire, which its sender being down does not stop)."""
+        if src in self._down and not in_flight:
             return f"{src} is down"
         if dst in self._down:
             return f"{dst} is down"
@@ -491,6 +492,11 @@ class Network:
         assert dst is not None
         self._put_on_wire(src, dst, packet, stream)
 
+    def inet_host_of(self, family: int, packed: bytes) -> InetHost | None:
+        """``Router.inet_host_of``: the IP layer of the host with this address (lock held)."""
+        name = self._owners.get((family, packed))
+        return None if name is None else self.hosts[name]._inet
+
     def _put_on_wire(self, src: str, dst: str, packet: Packet, stream: bool) -> None:
         wire = self._wire(src, dst)
         assert wire is not None
@@ -503,7 +509,10 @@ class Network:
             scheduler.call_at(when, lambda: self._deliver(src, dst, packet, stream, fate.note))
 
     def _deliver(self, src: str, dst: str, packet: Packet, stream: bool, note: str) -> None:
-        why = self._blocked(src, dst)
+        # A frame already on the wire when its sender crashed still arrives (the
+        # cable does not know; Linux's NIC has sent it): only the receiver being
+        # down, a partition or a removed link stop it now.
+        why = self._blocked(src, dst, in_flight=True)
         if why is not None:
             # Cut while in flight: a datagram is lost, a segment retransmitted.
             key = (src, packet.src, packet.dst)

@@ -259,11 +259,15 @@ def hold_syn(listener: FakeSocket, packet: Packet) -> None:
 
 def client_waiting(host: InetHost, packet: Packet) -> FakeSocket | bool:
     """Whether the client that sent a held SYN still retransmits it: its socket
-    when it is on *host* and still in SYN_SENT, True when it is on another host
-    of a network (assumed still waiting), False when it closed or was answered."""
+    when it is still in SYN_SENT -- on *host*, or on another host of the network
+    that owns *host* --, True when no such host is known (assumed still waiting),
+    False when it closed or was answered."""
     src, dst = packet.src, packet.dst
     if not host.is_local(src.family, src.packed):
-        return True
+        remote = None if host.router is None else host.router.inet_host_of(src.family, src.packed)
+        if remote is None:
+            return True
+        host = remote
     client = host.tcp_connections.get((src.packed, src.port, dst.packed, dst.port))
     if client is None or client.tcp is None or client.tcp.state != "SYN_SENT":
         return False
