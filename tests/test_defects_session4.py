@@ -131,9 +131,9 @@ def test_link_parameters_of_the_wrong_type_are_a_type_error(name: str, value: ob
     net.add_host("a", "10.0.0.1")
     net.add_host("b", "10.0.0.2")
     with pytest.raises(TypeError, match=f"^{name} must be a real number"):
-        Link(**{name: value})
+        Link(**{name: value})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=f"^{name} must be a real number"):
-        net.link("a", "b", **{name: value})
+        net.link("a", "b", **{name: value})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import SupportsFloat
 
 import attrs
 
@@ -61,6 +62,31 @@ def _seconds(name: str, value: float) -> float:
     return value
 
 
+# The converters of Link's fields (named functions: what attrs' mypy plugin reads).
+def _latency(value: SupportsFloat) -> float:
+    return real_number("latency", value)
+
+
+def _jitter(value: SupportsFloat) -> float:
+    return real_number("jitter", value)
+
+
+def _bandwidth(value: SupportsFloat | None) -> float | None:
+    return None if value is None else real_number("bandwidth", value)
+
+
+def _loss(value: SupportsFloat) -> float:
+    return real_number("loss", value)
+
+
+def _duplicate(value: SupportsFloat) -> float:
+    return real_number("duplicate", value)
+
+
+def _reorder(value: SupportsFloat) -> float:
+    return real_number("reorder", value)
+
+
 @attrs.frozen
 class Link:
     """A cable between two hosts (both directions alike).
@@ -72,14 +98,12 @@ class Link:
     ``duplicate``, ``reorder`` probabilities per packet.
     """
 
-    latency: float = attrs.field(default=0.0, converter=lambda value: real_number("latency", value))
-    jitter: float = attrs.field(default=0.0, converter=lambda value: real_number("jitter", value))
-    bandwidth: float | None = attrs.field(
-        default=None, converter=lambda value: None if value is None else real_number("bandwidth", value)
-    )
-    loss: float = attrs.field(default=0.0, converter=lambda value: real_number("loss", value))
-    duplicate: float = attrs.field(default=0.0, converter=lambda value: real_number("duplicate", value))
-    reorder: float = attrs.field(default=0.0, converter=lambda value: real_number("reorder", value))
+    latency: float = attrs.field(default=0.0, converter=_latency)
+    jitter: float = attrs.field(default=0.0, converter=_jitter)
+    bandwidth: float | None = attrs.field(default=None, converter=_bandwidth)
+    loss: float = attrs.field(default=0.0, converter=_loss)
+    duplicate: float = attrs.field(default=0.0, converter=_duplicate)
+    reorder: float = attrs.field(default=0.0, converter=_reorder)
 
     def __attrs_post_init__(self) -> None:
         _seconds("latency", self.latency)

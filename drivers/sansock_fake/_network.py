@@ -149,7 +149,7 @@ def _report_unraisable(exc: BaseException, callback: object) -> None:
             print(f"{message}: {callback!r}", file=stream)
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=stream)
         return
-    hook(types.SimpleNamespace(  # type: ignore[arg-type]
+    hook(types.SimpleNamespace(
         exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=message, object=callback,
     ))
 
