@@ -16,7 +16,7 @@ import pytest
 
 import sansock
 from sansock import Binding
-from sansock_fake import Link, Network
+from sansock_fake import FakeKernel, Link, Network
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -250,3 +250,107 @@ def test_a_duplicated_datagram_uses_the_bandwidth_as_the_original() -> None:
             arrivals.append((receiver.recv(2000)[0], (net.monotonic_ns() - start) // MS))
     # 1000 bytes at 10 kB/s: 100 ms each, every copy included.
     assert arrivals == [(0, 100), (0, 200), (1, 300), (1, 400), (2, 500), (2, 600)]
+
+
+# -- 6. flags=-1 (every bit, MSG_OOB included) on send and receive calls -----------------
+
+#: The pairs the flags test runs on: (family, type) of a connected pair.
+_PAIRS = ["unix-stream", "unix-dgram", "unix-seqpacket", "tcp", "udp"]
+_CALLS = ["send", "sendto", "sendmsg", "recv", "recv_into", "recvfrom", "recvfrom_into", "recvmsg", "recvmsg_into"]
+
+
+def _connected_pair(mod: Any, kind: str) -> tuple[Any, Any]:
+    if kind.startswith("unix-"):
+        type_ = {"stream": mod.SOCK_STREAM, "dgram": mod.SOCK_DGRAM, "seqpacket": mod.SOCK_SEQPACKET}[kind[5:]]
+        a, b = mod.socketpair(mod.AF_UNIX, type_)
+        return a, b
+    if kind == "tcp":
+        with mod.socket(mod.AF_INET, mod.SOCK_STREAM) as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            a = mod.create_connection(listener.getsockname())
+            b, _ = listener.accept()
+            return a, b
+    a = mod.socket(mod.AF_INET, mod.SOCK_DGRAM)
+    b = mod.socket(mod.AF_INET, mod.SOCK_DGRAM)
+    a.bind(("127.0.0.1", 0))
+    b.bind(("127.0.0.1", 0))
+    a.connect(b.getsockname())
+    b.connect(a.getsockname())
+    return a, b
+
+
+def _flags_outcome(mod: Any, kind: str, call: str, flags: int) -> object:
+    """What *call* with *flags* does on a connected blocking pair with data waiting
+    (every outcome here is immediate on Linux: nothing blocks)."""
+    a, b = _connected_pair(mod, kind)
+    try:
+        a.sendall(b"waiting") if kind in ("unix-stream", "tcp") else a.send(b"waiting")
+        try:
+            if call == "send":
+                return a.send(b"data", flags)
+            if call == "sendto":
+                return a.sendto(b"data", flags, b.getsockname())
+            if call == "sendmsg":
+                return a.sendmsg([b"data"], [], flags)
+            if call == "recv":
+                return b.recv(100, flags)
+            if call == "recv_into":
+                buf = bytearray(100)
+                return b.recv_into(buf, 100, flags), bytes(buf[:7])
+            if call == "recvfrom":
+                return b.recvfrom(100, flags)[0]
+            if call == "recvfrom_into":
+                buf = bytearray(100)
+                return b.recvfrom_into(buf, 100, flags)[0], bytes(buf[:7])
+            if call == "recvmsg":
+                return b.recvmsg(100, 0, flags)[0]
+            buf = bytearray(100)
+            return b.recvmsg_into([buf], 0, flags)[0], bytes(buf[:7])
+        except OSError as exc:
+            return type(exc).__name__, exc.errno, exc.strerror
+    finally:
+        a.close()
+        b.close()
+
+
+#: Where Linux does what the fake does not model: it sends a byte out of band
+#: (AF_UNIX since 5.15, CONFIG_AF_UNIX_OOB); the fake says so.
+_NOT_MODELLED = {("unix-stream", "send")}
+#: MSG_OOB alone: TCP urgent data and AF_UNIX's out-of-band byte, sent and read.
+_NOT_MODELLED_OOB_ALONE = {
+    ("tcp", "send", 1), ("tcp", "sendto", 1), ("tcp", "sendmsg", 1), ("unix-stream", "sendmsg", 1),
+}
+
+
+@pytest.mark.parametrize("call", _CALLS)
+@pytest.mark.parametrize("kind", _PAIRS)
+@pytest.mark.parametrize("flags", [-1, 1])  # every bit; MSG_OOB alone
+def test_every_flag_bit_on_send_and_receive_calls_as_on_linux(net: Binding, kind: str, call: str, flags: int) -> None:
+    import socket
+
+    expected = _flags_outcome(socket, kind, call, flags)
+    on_fake = isinstance(net.driver, FakeKernel)
+    if on_fake and ((kind, call) in _NOT_MODELLED or (kind, call, flags) in _NOT_MODELLED_OOB_ALONE):
+        with pytest.raises(NotImplementedError, match="out-of-band"):
+            _flags_outcome(net, kind, call, flags)
+        return
+    assert _flags_outcome(net, kind, call, flags) == expected
+
+
+def test_msg_errqueue_with_ip_recverr_on_is_not_modelled_on_the_fake() -> None:
+    net = sansock.using(FakeKernel())
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            sock.recvmsg(10, 0, net.MSG_ERRQUEUE)  # nothing queued: EAGAIN, as on Linux
+        sock.setsockopt(net.IPPROTO_IP, net.abi.const("IP_RECVERR"), 1)
+        with pytest.raises(NotImplementedError, match="IP_RECVERR"):
+            sock.recvmsg(10, 0, net.MSG_ERRQUEUE)  # Linux would queue ICMP errors
+
+
+def test_the_darwin_personality_still_says_msg_oob_is_not_modelled() -> None:
+    net = sansock.using(FakeKernel(personality="darwin"))
+    a, b = net.socketpair()
+    with a, b, pytest.raises(NotImplementedError, match="out-of-band"):
+        b.recv(1, net.MSG_OOB)

@@ -28,6 +28,7 @@ import attrs
 
 from ._control import ReceivedControl, parse_control
 from ._filerefs import end_call, hold_for_call, moved
+from ._msgflags import check_recv_flags, check_send_flags
 from ._objects import OpenFile
 from ._oserror import errno_name, raise_errno
 from ._scheduler import BlockedForever
@@ -445,8 +446,7 @@ def sys_sendmsg(
         data = b"".join(bytes(c_buffer(b)) for b in buffers)
     nonblocking = slot.file.nonblocking
     if flags:  # (no flag is set in 0: the tests below change nothing then)
-        if flags & kernel._c("MSG_OOB"):
-            raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
+        check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB, MSG_FASTOPEN...
         nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     ops = sock.ops
     credentials = kernel._process_credentials
@@ -478,10 +478,7 @@ def sys_recvmsg(
         kernel._fail("EINVAL")
     nonblocking = slot.file.nonblocking
     if flags:  # (no flag is set in 0: the tests below change nothing then)
-        if flags & kernel._c("MSG_OOB"):
-            raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB)")
-        if flags & kernel.abi.constants.get("MSG_ERRQUEUE", 0):  # (none on Darwin)
-            raise NotImplementedError("the fake kernel does not model socket error queues (MSG_ERRQUEUE)")
+        check_recv_flags(kernel, sock, call, flags)  # MSG_OOB, MSG_ERRQUEUE...
     if kernel.faults.rules:
         cap = kernel.faults.cap_for(call, fd)
         if cap is not None:

@@ -1,0 +1,133 @@
+"""The send and receive flags whose meaning the fake does not otherwise model.
+
+``MSG_OOB``, ``MSG_ERRQUEUE``, ``MSG_FASTOPEN`` and ``MSG_CMSG_COMPAT`` are
+mostly refused by Linux in the situations a program meets (every bit set,
+``flags=-1``, included), and those refusals the fake gives as Linux does,
+each checked against the real kernel by
+``tests/test_defects_session4.py::test_every_flag_bit_on_send_and_receive_calls_as_on_linux``:
+
+* ``sendmsg``/``recvmsg`` (and their ``_into`` form) with ``MSG_CMSG_COMPAT``
+  (bit 31, set by ``-1``): ``EINVAL`` (``__sys_sendmsg``/``__sys_recvmsg``
+  forbid it from 64-bit callers); ``send``/``recv`` go through
+  ``__sys_sendto``/``__sys_recvfrom``, which do not look.
+* TCP, UDP(-Lite) receive with ``MSG_ERRQUEUE``: ``EAGAIN`` at once, blocking
+  or not (``inet_recv_error``/``ipv6_recv_error``: the error queue is empty --
+  the fake queues no errors: no timestamping, and with ``IP_RECVERR`` or
+  ``IPV6_RECVERR`` on, where Linux queues ICMP errors, ``NotImplementedError``);
+  AF_UNIX ignores the bit.
+* TCP receive with ``MSG_OOB``: ``EINVAL`` (``tcp_recv_urg``: no urgent data;
+  the fake sends none), ``ENOTCONN`` on a listener.
+* TCP send with ``MSG_FASTOPEN`` on a connected or listening socket:
+  ``EISCONN`` (``tcp_sendmsg_fastopen`` -> ``__inet_stream_connect``).
+* UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP receive
+  ignores it.
+* AF_UNIX datagram and seqpacket sockets, either way: ``EOPNOTSUPP``
+  (``unix_dgram_sendmsg``, ``unix_dgram_recvmsg``).
+* AF_UNIX stream receive with ``MSG_OOB``: ``EINVAL`` (``unix_stream_recv_urg``:
+  no out-of-band byte waits; the fake never sends one), sending one with no
+  data: ``EOPNOTSUPP``.
+
+What would work on Linux and is not modelled raises ``NotImplementedError``
+with a sentence: sending TCP urgent data or an AF_UNIX out-of-band byte, a
+TCP Fast Open connect, another protocol's use of these flags, and every
+personality but Linux's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._kernel import FakeKernel
+    from ._objects import FakeSocket
+
+__all__ = ["check_send_flags", "check_recv_flags"]
+
+#: include/linux/socket.h: MSG_CMSG_COMPAT (bit 31 on 64-bit kernels).
+MSG_CMSG_COMPAT = 0x80000000
+
+_OOB = "the fake kernel does not model out-of-band data (MSG_OOB)"
+_INET_DATAGRAM = ("udp", "udp6", "udplite", "udplite6")
+
+
+def _linux(kernel: FakeKernel) -> bool:
+    return kernel.personality == "linux"
+
+
+def _recverr(kernel: FakeKernel, sock: FakeSocket) -> bool:
+    """Whether ``IP_RECVERR``/``IPV6_RECVERR`` is on (stored by ``_sockopt``, not modelled)."""
+    c = kernel.abi.constants.get
+    keys = ((c("IPPROTO_IP", -1), c("IP_RECVERR", -1)), (c("IPPROTO_IPV6", -1), c("IPV6_RECVERR", -1)))
+    return any(sock.options.get(key) for key in keys)
+
+
+def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int, size: int, addr: bytes | None) -> None:
+    """Raise what Linux answers (or NotImplementedError) for the flags above; return for the others."""
+    c = kernel.abi.constants.get
+    oob = flags & c("MSG_OOB", 0)
+    if not _linux(kernel):
+        if oob:
+            raise NotImplementedError(_OOB)
+        return
+    if call == "sendmsg" and flags & MSG_CMSG_COMPAT:
+        kernel._fail("EINVAL")
+    name = sock.ops.name
+    if name in ("tcp", "tcp6"):
+        if flags & c("MSG_FASTOPEN", 0):
+            if sock.state in ("connected", "listening"):
+                kernel._fail("EISCONN")
+            if sock.state == "connecting":
+                kernel._fail("EALREADY")
+            raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
+        if oob:
+            raise NotImplementedError(_OOB + ": TCP urgent data")
+    elif name in _INET_DATAGRAM:
+        if oob and size <= 0xFFFF:  # udp_sendmsg: EMSGSIZE first
+            kernel._fail("EOPNOTSUPP")
+    elif name in ("unix dgram", "unix seqpacket"):
+        if oob and (name == "unix dgram" or sock.state == "connected"):  # seqpacket: ENOTCONN first
+            kernel._fail("EOPNOTSUPP")
+    elif name == "unix stream":
+        if oob:
+            if not size:
+                kernel._fail("EOPNOTSUPP")
+            # unix_stream_sendmsg: an address, no peer or a shut-down side fail
+            # after the OOB byte is set aside; those the protocol answers.
+            if addr is None and sock.state == "connected" and not sock.shutdown & 2:  # SEND_SHUTDOWN
+                raise NotImplementedError(_OOB + ": an AF_UNIX out-of-band byte")
+    elif oob:
+        raise NotImplementedError(_OOB)
+
+
+def check_recv_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int) -> None:
+    """Raise what Linux answers (or NotImplementedError) for the flags above; return for the others."""
+    c = kernel.abi.constants.get
+    oob = flags & c("MSG_OOB", 0)
+    errqueue = flags & c("MSG_ERRQUEUE", 0)
+    if not _linux(kernel):
+        if oob:
+            raise NotImplementedError(_OOB)
+        if errqueue:
+            raise NotImplementedError("the fake kernel does not model socket error queues (MSG_ERRQUEUE)")
+        return
+    if call in ("recvmsg", "recvmsg_into") and flags & MSG_CMSG_COMPAT:
+        kernel._fail("EINVAL")
+    name = sock.ops.name
+    if name in ("tcp", "tcp6", *_INET_DATAGRAM):
+        if errqueue:
+            if _recverr(kernel, sock):
+                # Linux would queue ICMP errors there: a wrong EAGAIN is worse than saying so.
+                raise NotImplementedError("the fake kernel does not model socket error queues (IP_RECVERR)")
+            kernel._fail("EAGAIN")  # ip_recv_error: nothing queued, never waits
+        if oob and name in ("tcp", "tcp6"):
+            kernel._fail("ENOTCONN" if sock.state == "listening" else "EINVAL")
+    elif name in ("unix dgram", "unix seqpacket"):
+        if oob and (name == "unix dgram" or sock.state == "connected"):  # seqpacket: ENOTCONN first
+            kernel._fail("EOPNOTSUPP")
+    elif name == "unix stream":
+        if oob:  # (unix_stream_read_generic: EINVAL too when not connected)
+            kernel._fail("EINVAL")
+    elif oob:
+        raise NotImplementedError(_OOB)
+    elif errqueue:
+        raise NotImplementedError("the fake kernel does not model socket error queues (MSG_ERRQUEUE)")
