@@ -280,10 +280,9 @@ def test_sendmsg_copies_control_data_before_the_call() -> None:
         assert out == [1] and len(fds) == 1
 
 
-def test_darwin_profile_resolver_says_what_the_profile_lacks(darwin: Binding) -> None:
-    # The profile has no getaddrinfo/getnameinfo values (Libinfo's <netdb.h> was
-    # not read): the fake's resolver says so instead of a KeyError.
-    with pytest.raises(NotImplementedError, match="^the fake kernel's resolver needs AI_PASSIVE, which the darwin-arm64 ABI profile lacks$"):
-        darwin.getaddrinfo("127.0.0.1", 80)
-    with pytest.raises(NotImplementedError, match="darwin-arm64 ABI profile lacks"):
-        darwin.gethostbyname("localhost")
+def test_darwin_profile_resolver_resolves_with_the_profiles_netdb_values(darwin: Binding) -> None:
+    # The profile now has Libinfo's getaddrinfo/getnameinfo values (session 4:
+    # it had none and this resolver said so with NotImplementedError).
+    infos = darwin.getaddrinfo("127.0.0.1", 80, type=darwin.SOCK_STREAM)
+    assert [info[4] for info in infos] == [("127.0.0.1", 80)]
+    assert darwin.gethostbyname("localhost") == "127.0.0.1"

@@ -354,3 +354,41 @@ def test_the_darwin_personality_still_says_msg_oob_is_not_modelled() -> None:
     a, b = net.socketpair()
     with a, b, pytest.raises(NotImplementedError, match="out-of-band"):
         b.recv(1, net.MSG_OOB)
+
+
+# -- 7. the darwin ABI profile: getnameinfo, errno texts and exception types -------------
+
+
+def _darwin() -> Binding:
+    from sansock._profiles import DARWIN_ARM64
+
+    return sansock.using(FakeKernel(DARWIN_ARM64, personality="darwin"))
+
+
+def test_getnameinfo_on_the_darwin_profile_resolves_a_numeric_address() -> None:
+    net = _darwin()
+    # Libinfo <netdb.h>: NI_NUMERICHOST 2, NI_NUMERICSERV 8 (glibc: 1, 2).
+    assert (net.NI_NUMERICHOST, net.NI_NUMERICSERV, net.AI_NUMERICHOST, net.AI_NUMERICSERV) == (2, 8, 4, 0x1000)
+    assert net.getnameinfo(("127.0.0.1", 80), net.NI_NUMERICHOST | net.NI_NUMERICSERV) == ("127.0.0.1", "80")
+
+
+def test_errors_on_the_darwin_profile_have_darwin_numbers_texts_and_types() -> None:
+    net = _darwin()
+    a, b = net.socketpair()
+    with a, b:
+        a.setblocking(False)
+        with pytest.raises(BlockingIOError) as info:
+            a.recv(1)  # Linux's 35 is EDEADLK, "Resource deadlock avoided"
+        assert info.value.args == (35, "Resource temporarily unavailable")
+        assert net.driver.strerror(35) == "Resource temporarily unavailable"
+    with net.socket(net.AF_INET, net.SOCK_STREAM) as first, net.socket(net.AF_INET, net.SOCK_STREAM) as second:
+        first.bind(("127.0.0.1", 0))
+        with pytest.raises(OSError) as bound:
+            second.bind(first.getsockname())  # Linux's 48 is ELNRNG, "Link number out of range"
+        assert type(bound.value) is OSError
+        assert bound.value.errno == 48
+        assert bound.value.strerror == "Address already in use"
+    kernel = net.driver
+    assert isinstance(kernel, FakeKernel)
+    outcomes = [(e.call, e.outcome) for e in kernel.trace if (e.outcome or "").startswith("E")]
+    assert outcomes == [("recv", "EAGAIN"), ("bind", "EADDRINUSE")]  # the trace names Darwin's numbers

@@ -26,6 +26,10 @@ def _frozen_mapping(value: Mapping[str, int]) -> Mapping[str, int]:
     return MappingProxyType(dict(value))
 
 
+def _frozen_texts(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
 @attrs.frozen
 class CmsgLayout:
     """``struct cmsghdr`` and the ``CMSG_*`` macros of one platform.
@@ -94,6 +98,11 @@ class ABI:
     errnos: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
     #: Where the values come from (headers, man pages), for the reader.
     sources: tuple[str, ...] = ()
+    #: ``strerror`` texts of the platform's C library by errno name, for a
+    #: driver that wears this platform on another (the fake kernel with the
+    #: darwin profile on Linux).  Empty: the driver's host answers (a native
+    #: driver, or a profile of the platform the fake runs on).
+    messages: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_texts)
     #: The per-ABI cache of :func:`derived`: values the codecs compute from
     #: this ABI once (not part of the value: no init, eq, hash or repr).
     _derived: dict[Callable[[ABI], object], object] = attrs.field(
@@ -113,6 +122,21 @@ class ABI:
             return self.errnos[name]
         except KeyError:
             raise KeyError(f"the {self.name} ABI profile has no errno {name}") from None
+
+    def errno_name(self, code: int) -> str | None:
+        """The name of errno *code* on this platform (``"EAGAIN"`` for 35 on
+        Darwin, 11 on Linux), or None; of two names of one value
+        (``EWOULDBLOCK``), the first the profile lists."""
+        for name, value in self.errnos.items():
+            if value == code:
+                return name
+        return None
+
+    def strerror(self, code: int) -> str | None:
+        """``strerror(code)`` of this platform's C library from :attr:`messages`,
+        or None when the profile does not carry the text."""
+        name = self.errno_name(code)
+        return None if name is None else self.messages.get(name)
 
     @property
     def socklen_max(self) -> int:

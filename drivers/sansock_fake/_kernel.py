@@ -590,4 +590,5 @@ class FakeKernel(HostMethods):
         raise_errno(self._e("ENXIO"))
 
     def strerror(self, code: int) -> str:
-        return os.strerror(code)
+        # The platform's text when the ABI carries it (the darwin profile on Linux).
+        return self._abi.strerror(code) or os.strerror(code)

@@ -209,7 +209,6 @@ class Resolver:
     def _c(self, name: str) -> int:
         value = self.abi.constants.get(name)
         if value is None:
-            # darwin-arm64: the AI_*/NI_* values are Libinfo's, not in the profile.
             raise NotImplementedError(
                 f"the fake kernel's resolver needs {name}, which the {self.abi.name} ABI profile lacks"
             )
@@ -287,7 +286,8 @@ class Resolver:
             (c("SOCK_STREAM"), c("IPPROTO_TCP"), False, False, True, "tcp"),
             (c("SOCK_DGRAM"), c("IPPROTO_UDP"), False, False, True, "udp"),
             (6, 33, False, False, False, "dccp"),  # SOCK_DCCP, IPPROTO_DCCP
-            (c("SOCK_DGRAM"), c("IPPROTO_UDPLITE"), False, False, False, "udplite"),
+            # (Darwin has no UDP-Lite: IPPROTO_UDPLITE is not in its profile.)
+            (c("SOCK_DGRAM"), self.abi.constants.get("IPPROTO_UDPLITE", -1), False, False, False, "udplite"),
             (c("SOCK_STREAM"), c("IPPROTO_SCTP"), False, False, False, "sctp"),
             (c("SOCK_SEQPACKET"), c("IPPROTO_SCTP"), False, False, False, "sctp"),
             (c("SOCK_RAW"), 0, True, True, True, "raw"),

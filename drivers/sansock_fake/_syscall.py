@@ -30,7 +30,7 @@ from ._control import ReceivedControl, parse_control
 from ._filerefs import end_call, hold_for_call, moved
 from ._msgflags import check_recv_flags, check_send_flags
 from ._objects import OpenFile
-from ._oserror import errno_name, raise_errno
+from ._oserror import as_platform_error, errno_name, platform_errno_name, raise_errno
 from ._scheduler import BlockedForever
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 
@@ -263,6 +263,9 @@ def syscall(
                             raise_errno(code)
                     result = method(kernel, *args, **keywords)
                 except OSError as exc:
+                    if kernel._abi.messages:  # another platform's numbers (_oserror)
+                        kernel.trace.record(name, shown, platform_errno_name(kernel._abi, exc.errno or 0))
+                        raise as_platform_error(kernel._abi, exc) from None
                     kernel.trace.record(name, shown, errno_name(exc.errno or 0))
                     raise
                 except BlockedForever as exc:
@@ -338,6 +341,9 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
                 if not scheduler.wait_until(scan, deadline, "poll", fds[0] if fds else -1, fds=fds):
                     scan(final=True)  # do_poll's last pass at the timeout
         except OSError as exc:
+            if kernel._abi.messages:  # another platform's numbers (_oserror)
+                kernel.trace.record("poll", shown, platform_errno_name(kernel._abi, exc.errno or 0))
+                raise as_platform_error(kernel._abi, exc) from None
             kernel.trace.record("poll", shown, errno_name(exc.errno or 0))
             raise
         except BlockedForever as exc:

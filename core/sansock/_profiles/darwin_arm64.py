@@ -20,22 +20,27 @@ in a header: ``IPV6_PKTINFO``, ``IPV6_RECVPKTINFO``, ``IPV6_HOPLIMIT``,
 under ``__APPLE_USE_RFC_3542``, RFC 2292 values otherwise);
 ``IPV6_UNICAST_HOPS``, ``IPV6_MULTICAST_IF``, ``IPV6_MULTICAST_HOPS``;
 ``TCP_KEEPINTVL``, ``TCP_KEEPCNT`` and later TCP options; ``MSG_WAITSTREAM``
-(``__APPLE_API_OBSOLETE`` only); the ``getaddrinfo`` ``AI_*``/``NI_*``/
-``EAI_*`` values (Libinfo's ``<netdb.h>``, not XNU); ``POLLRDHUP``,
+(``__APPLE_API_OBSOLETE`` only); ``POLLRDHUP``,
 ``SOCK_NONBLOCK``, ``SOCK_CLOEXEC``, ``MSG_CMSG_CLOEXEC``, ``SO_PEEK_OFF``,
 ``SCM_CREDENTIALS``, ``SO_PASSCRED`` and ``SIOCGIF*`` (Darwin has no such
 constant or they were not checked).  ``iov_max`` (1024) is the documented
 macOS ``IOV_MAX`` but was not read in a header for this profile.
 
-Format rule: ``CONSTANTS`` and ``ERRNOS`` are pure literals, readable with
-``ast.literal_eval`` (see ``linux_x86_64``).
+The ``getaddrinfo`` ``AI_*``/``NI_*``/``EAI_*`` values are Libinfo's
+``<netdb.h>`` (the macOS SDK's, not XNU's), read in a macro dump of the macOS
+11.3 SDK; ``MESSAGES`` are Libc's ``strerror`` texts (``sys_errlist``,
+``gen/errlist.c``), which a driver wearing this profile on another platform
+gives (Linux's ``strerror(35)`` is "Resource deadlock avoided").
+
+Format rule: ``CONSTANTS``, ``ERRNOS`` and ``MESSAGES`` are pure literals,
+readable with ``ast.literal_eval`` (see ``linux_x86_64``).
 """
 
 from __future__ import annotations
 
 from sansock._abi import ABI, CmsgLayout, SockaddrLayout
 
-__all__ = ["CONSTANTS", "DARWIN_ARM64", "ERRNOS"]
+__all__ = ["CONSTANTS", "DARWIN_ARM64", "ERRNOS", "MESSAGES"]
 
 CONSTANTS = {
     # Address families: <sys/socket.h>.  PF_* equal AF_*.
@@ -281,6 +286,42 @@ CONSTANTS = {
     "EBADF": 9,
     "EAGAIN": 35,
     "EWOULDBLOCK": 35,
+
+    # getaddrinfo()/getnameinfo(): Libinfo's <netdb.h> (the macOS SDK's), not
+    # XNU's.  AI_NUMERICSERV is 0x1000 there (FreeBSD's is 0x8).
+    "AI_PASSIVE": 0x1,
+    "AI_CANONNAME": 0x2,
+    "AI_NUMERICHOST": 0x4,
+    "AI_ALL": 0x100,
+    "AI_V4MAPPED_CFG": 0x200,
+    "AI_ADDRCONFIG": 0x400,
+    "AI_V4MAPPED": 0x800,
+    "AI_NUMERICSERV": 0x1000,
+    "AI_DEFAULT": 0x600,  # AI_V4MAPPED_CFG | AI_ADDRCONFIG
+    "AI_MASK": 0x1407,  # AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_NUMERICSERV | AI_ADDRCONFIG
+    "EAI_ADDRFAMILY": 1,
+    "EAI_AGAIN": 2,
+    "EAI_BADFLAGS": 3,
+    "EAI_FAIL": 4,
+    "EAI_FAMILY": 5,
+    "EAI_MEMORY": 6,
+    "EAI_NODATA": 7,
+    "EAI_NONAME": 8,
+    "EAI_SERVICE": 9,
+    "EAI_SOCKTYPE": 10,
+    "EAI_SYSTEM": 11,
+    "EAI_BADHINTS": 12,
+    "EAI_PROTOCOL": 13,
+    "EAI_OVERFLOW": 14,
+    "EAI_MAX": 15,
+    "NI_NOFQDN": 0x1,
+    "NI_NUMERICHOST": 0x2,
+    "NI_NAMEREQD": 0x4,
+    "NI_NUMERICSERV": 0x8,
+    "NI_DGRAM": 0x10,
+    "NI_NUMERICSCOPE": 0x100,
+    "NI_MAXHOST": 1025,
+    "NI_MAXSERV": 32,
 }
 
 ERRNOS = {
@@ -395,6 +436,117 @@ ERRNOS = {
     "EQFULL": 106,
 }
 
+MESSAGES = {
+    # Libc gen/errlist.c (sys_errlist): strerror(errno) on macOS.
+    "EPERM": "Operation not permitted",
+    "ENOENT": "No such file or directory",
+    "ESRCH": "No such process",
+    "EINTR": "Interrupted system call",
+    "EIO": "Input/output error",
+    "ENXIO": "Device not configured",
+    "E2BIG": "Argument list too long",
+    "ENOEXEC": "Exec format error",
+    "EBADF": "Bad file descriptor",
+    "ECHILD": "No child processes",
+    "EDEADLK": "Resource deadlock avoided",
+    "ENOMEM": "Cannot allocate memory",
+    "EACCES": "Permission denied",
+    "EFAULT": "Bad address",
+    "ENOTBLK": "Block device required",
+    "EBUSY": "Resource busy",
+    "EEXIST": "File exists",
+    "EXDEV": "Cross-device link",
+    "ENODEV": "Operation not supported by device",
+    "ENOTDIR": "Not a directory",
+    "EISDIR": "Is a directory",
+    "EINVAL": "Invalid argument",
+    "ENFILE": "Too many open files in system",
+    "EMFILE": "Too many open files",
+    "ENOTTY": "Inappropriate ioctl for device",
+    "ETXTBSY": "Text file busy",
+    "EFBIG": "File too large",
+    "ENOSPC": "No space left on device",
+    "ESPIPE": "Illegal seek",
+    "EROFS": "Read-only file system",
+    "EMLINK": "Too many links",
+    "EPIPE": "Broken pipe",
+    "EDOM": "Numerical argument out of domain",
+    "ERANGE": "Result too large",
+    "EAGAIN": "Resource temporarily unavailable",
+    "EWOULDBLOCK": "Resource temporarily unavailable",
+    "EINPROGRESS": "Operation now in progress",
+    "EALREADY": "Operation already in progress",
+    "ENOTSOCK": "Socket operation on non-socket",
+    "EDESTADDRREQ": "Destination address required",
+    "EMSGSIZE": "Message too long",
+    "EPROTOTYPE": "Protocol wrong type for socket",
+    "ENOPROTOOPT": "Protocol not available",
+    "EPROTONOSUPPORT": "Protocol not supported",
+    "ESOCKTNOSUPPORT": "Socket type not supported",
+    "ENOTSUP": "Operation not supported",
+    "EPFNOSUPPORT": "Protocol family not supported",
+    "EAFNOSUPPORT": "Address family not supported by protocol family",
+    "EADDRINUSE": "Address already in use",
+    "EADDRNOTAVAIL": "Can't assign requested address",
+    "ENETDOWN": "Network is down",
+    "ENETUNREACH": "Network is unreachable",
+    "ENETRESET": "Network dropped connection on reset",
+    "ECONNABORTED": "Software caused connection abort",
+    "ECONNRESET": "Connection reset by peer",
+    "ENOBUFS": "No buffer space available",
+    "EISCONN": "Socket is already connected",
+    "ENOTCONN": "Socket is not connected",
+    "ESHUTDOWN": "Can't send after socket shutdown",
+    "ETOOMANYREFS": "Too many references: can't splice",
+    "ETIMEDOUT": "Operation timed out",
+    "ECONNREFUSED": "Connection refused",
+    "ELOOP": "Too many levels of symbolic links",
+    "ENAMETOOLONG": "File name too long",
+    "EHOSTDOWN": "Host is down",
+    "EHOSTUNREACH": "No route to host",
+    "ENOTEMPTY": "Directory not empty",
+    "EPROCLIM": "Too many processes",
+    "EUSERS": "Too many users",
+    "EDQUOT": "Disc quota exceeded",
+    "ESTALE": "Stale NFS file handle",
+    "EREMOTE": "Too many levels of remote in path",
+    "EBADRPC": "RPC struct is bad",
+    "ERPCMISMATCH": "RPC version wrong",
+    "EPROGUNAVAIL": "RPC prog. not avail",
+    "EPROGMISMATCH": "Program version wrong",
+    "EPROCUNAVAIL": "Bad procedure for program",
+    "ENOLCK": "No locks available",
+    "ENOSYS": "Function not implemented",
+    "EFTYPE": "Inappropriate file type or format",
+    "EAUTH": "Authentication error",
+    "ENEEDAUTH": "Need authenticator",
+    "EPWROFF": "Device power is off",
+    "EDEVERR": "Device error",
+    "EOVERFLOW": "Value too large to be stored in data type",
+    "EBADEXEC": "Bad executable (or shared library)",
+    "EBADARCH": "Bad CPU type in executable",
+    "ESHLIBVERS": "Shared library version mismatch",
+    "EBADMACHO": "Malformed Mach-o file",
+    "ECANCELED": "Operation canceled",
+    "EIDRM": "Identifier removed",
+    "ENOMSG": "No message of desired type",
+    "EILSEQ": "Illegal byte sequence",
+    "ENOATTR": "Attribute not found",
+    "EBADMSG": "Bad message",
+    "EMULTIHOP": "EMULTIHOP (Reserved)",
+    "ENODATA": "No message available on STREAM",
+    "ENOLINK": "ENOLINK (Reserved)",
+    "ENOSR": "No STREAM resources",
+    "ENOSTR": "Not a STREAM",
+    "EPROTO": "Protocol error",
+    "ETIME": "STREAM ioctl timeout",
+    "EOPNOTSUPP": "Operation not supported on socket",
+    "ENOPOLICY": "Policy not found",
+    "ENOTRECOVERABLE": "State not recoverable",
+    "EOWNERDEAD": "Previous owner died",
+    "EQFULL": "Interface output queue is full",
+}
+
 #: The darwin-arm64 ABI value.
 DARWIN_ARM64 = ABI(
     name="darwin-arm64",
@@ -430,10 +582,12 @@ DARWIN_ARM64 = ABI(
     somaxconn=128,
     constants=CONSTANTS,
     errnos=ERRNOS,
+    messages=MESSAGES,
     sources=(
         "XNU bsd/sys/socket.h (types, families, SO_*, SCM_*, MSG_*, cmsghdr, SOMAXCONN)",
         "XNU bsd/sys/errno.h, bsd/sys/filio.h, bsd/sys/ioccom.h, bsd/sys/un.h",
         "macOS SDK <sys/fcntl.h>, <sys/poll.h>, <arm/_param.h> (__DARWIN_ALIGN32)",
         "macOS SDK <netinet/in.h>, <netinet6/in6.h>, <netinet/tcp.h>",
+        "macOS SDK <netdb.h> (Libinfo: AI_*, NI_*, EAI_*); Libc gen/errlist.c (strerror texts)",
     ),
 )
