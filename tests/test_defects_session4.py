@@ -392,3 +392,20 @@ def test_errors_on_the_darwin_profile_have_darwin_numbers_texts_and_types() -> N
     assert isinstance(kernel, FakeKernel)
     outcomes = [(e.call, e.outcome) for e in kernel.trace if (e.outcome or "").startswith("E")]
     assert outcomes == [("recv", "EAGAIN"), ("bind", "EADDRINUSE")]  # the trace names Darwin's numbers
+
+
+# -- 8. the name of a stdlib wait on Python 3.10 (no co_qualname) -------------------------
+
+
+def test_a_stdlib_wait_is_named_with_its_class_without_co_qualname() -> None:
+    import queue
+    import threading
+
+    from sansock_fake._threads import qualname_in_module
+
+    # What describe_outside finds on 3.10, where code objects have no co_qualname.
+    assert qualname_in_module(threading.Event.wait.__code__, vars(threading)) == "Event.wait"
+    assert qualname_in_module(threading.Condition.wait.__code__, vars(threading)) == "Condition.wait"
+    assert qualname_in_module(queue.Queue.get.__code__, vars(queue)) == "Queue.get"
+    assert qualname_in_module(threading.Thread.join.__code__, vars(threading)) == "Thread.join"
+    assert qualname_in_module(threading.enumerate.__code__, vars(threading)) == "enumerate"

@@ -224,6 +224,34 @@ def process_threads(exclude: set[int]) -> dict[int, Use]:
     return {tid: use_of(tid) for tid in map(int, names) if tid not in exclude}
 
 
+def _qualname(frame: FrameType) -> str:
+    """``Event.wait``: the qualified name of *frame*'s function.
+
+    ``co_qualname`` from Python 3.11; before it, the class is found among the
+    classes of the function's module whose attribute of that name has this
+    code (``threading.Event.wait``), without reading the frame's locals (a
+    frame of another thread, which may be running).
+    """
+    code = frame.f_code
+    qualname = getattr(code, "co_qualname", None)
+    if isinstance(qualname, str):
+        return qualname
+    return qualname_in_module(code, frame.f_globals)
+
+
+def qualname_in_module(code: CodeType, namespace: dict[str, object]) -> str:
+    """``Class.name`` when a class of *namespace* (a module's globals) has a
+    method with *code*, else the function's bare name (Python 3.10's frames)."""
+    name = code.co_name
+    for value in list(namespace.values()):
+        if isinstance(value, type):
+            member = value.__dict__.get(name)
+            function = getattr(member, "__func__", member)  # classmethod, staticmethod
+            if getattr(function, "__code__", None) is code:
+                return f"{value.__name__}.{name}"
+    return name
+
+
 def describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
     """"MainThread (in Thread.join() at test_x.py:12)": where a thread outside the kernel is."""
     if frame is None:
@@ -231,7 +259,7 @@ def describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
     wait = None
     stdlib = _stdlib_wait_files()
     while frame is not None and os.path.abspath(frame.f_code.co_filename) in stdlib:
-        wait = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+        wait = _qualname(frame)
         frame = frame.f_back
     if frame is None:
         return f"{thread.name} (in {wait}())"
