@@ -409,3 +409,42 @@ def test_a_stdlib_wait_is_named_with_its_class_without_co_qualname() -> None:
     assert qualname_in_module(queue.Queue.get.__code__, vars(queue)) == "Queue.get"
     assert qualname_in_module(threading.Thread.join.__code__, vars(threading)) == "Thread.join"
     assert qualname_in_module(threading.enumerate.__code__, vars(threading)) == "enumerate"
+
+
+def test_datagrams_still_queued_for_the_bandwidth_when_the_sender_crashes_are_lost() -> None:
+    net, a, b = two_hosts(latency=0.010, bandwidth=10_000)
+    sender, receiver = udp_pair(a, b)
+    for i in range(3):
+        sender.sendto(bytes([i]) * 1000, ("10.0.0.2", 9000))  # 100 ms on the wire each
+    net.call_later(0.150, net.hosts["client"].crash)  # the second is on the wire, the third queued
+    receiver.settimeout(2)
+    got = []
+    with receiver:
+        try:
+            while True:
+                got.append(receiver.recv(2000)[0])
+        except TimeoutError:
+            pass
+    assert got == [0, 1]
+    assert any("crashed before sending it" in e.text for e in net.trace if e.kind == "drop")
+    sender.close()
+
+
+def test_a_lost_segment_whose_retransmission_the_crash_prevented_never_arrives() -> None:
+    # With loss, the wire models a lost TCP segment as one that arrives after the
+    # retransmissions it took: a sender that crashed in between sends none.
+    net, a, b = two_hosts(seed=3, latency=0.010)
+    listener = b.socket(b.AF_INET, b.SOCK_STREAM)
+    listener.bind(("0.0.0.0", 8080))
+    listener.listen()
+    client = a.create_connection(("10.0.0.2", 8080))
+    conn, _ = listener.accept()
+    net.link("client", "server", latency=0.010, loss=1.0)  # every transmission lost: 15 retries
+    with listener, conn:
+        client.sendall(b"never")
+        net.hosts["client"].crash()
+        # Its 15th retransmission would arrive 0.2 * (2**15 - 1) s = 6553.4 s later.
+        conn.settimeout(7000)
+        with pytest.raises(TimeoutError):
+            conn.recv(10)
+    client.close()

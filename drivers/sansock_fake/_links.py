@@ -122,6 +122,10 @@ class Fate:
     #: Why nothing arrives, or what happened on the way ("lost", "duplicated",
     #: "reordered", "retransmitted 2x"): for the trace.
     note: str = ""
+    #: When the sender started putting the (last transmission of the) packet on
+    #: the wire: after its turn in the bandwidth queue, after the RTOs of the
+    #: retransmissions a loss cost.  A sender that crashes before then never sends it.
+    left_ns: int = 0
 
 
 @attrs.define(eq=False)
@@ -159,9 +163,10 @@ class Wire:
                 retries += 1
             arrival = max(sent + self._delay(), self.last_stream_ns)
             self.last_stream_ns = arrival
-            return Fate((arrival,), f"retransmitted {retries}x" if retries else "")
+            left = start + (sent - self.busy_until_ns)
+            return Fate((arrival,), f"retransmitted {retries}x" if retries else "", left)
         if link.loss and self.rng.random() < link.loss:
-            return Fate((), "lost")
+            return Fate((), "lost", start)
         arrival = sent + self._delay()
         notes = []
         if link.reorder and self.rng.random() < link.reorder:
@@ -178,7 +183,7 @@ class Wire:
                 self.busy_until_ns += serialisation
             arrivals.append(arrival + serialisation + self._delay() // 2 + 1)
             notes.append("duplicated")
-        return Fate(tuple(arrivals), ", ".join(notes))
+        return Fate(tuple(arrivals), ", ".join(notes), start)
 
     def _delay(self) -> int:
         link = self.link

@@ -42,7 +42,7 @@ from ._faults import TRACE_LIMIT, Trace
 from ._inet import InetHost, Packet
 from ._kernel import FakeKernel
 from ._oserror import raise_errno
-from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Link, Wire, real_number as _real
+from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Fate, Link, Wire, real_number as _real
 from ._scheduler import Scheduler
 from ._tcp_state import FIN, RST, SYN, Segment
 
@@ -218,6 +218,8 @@ class Network:
         self._down: set[str] = set()
         #: Per host: how many times it crashed (a call that outlived a crash fails).
         self._crashes: dict[str, int] = {}
+        #: Per host: the virtual times it crashed (what it had not sent yet is lost).
+        self._crash_times: dict[str, list[int]] = {}
         #: Per host: the fds a crash closed that its program has not closed since.
         self._dead_fds: dict[str, set[int]] = {}
         #: TCP packets waiting for a path that drops them, per connection and direction.
@@ -449,6 +451,7 @@ class Network:
             name = self._name_of(kernel)
             self._down.add(name)
             self._crashes[name] = self._crashes.get(name, 0) + 1
+            self._crash_times.setdefault(name, []).append(self._scheduler.now_ns)
             self._record(name, "crash", f"its {len(kernel._fds)} open fds closed; silent until restart")
             for key in [k for k in self._stalled if k[0] == name]:
                 del self._stalled[key]
@@ -505,13 +508,20 @@ class Network:
         if not fate.arrivals:
             self._record(src, "drop", f"{_describe(packet)} ({fate.note})")
             return
+        put = scheduler.now_ns
         for when in fate.arrivals:
-            scheduler.call_at(when, lambda: self._deliver(src, dst, packet, stream, fate.note))
+            scheduler.call_at(when, lambda: self._deliver(src, dst, packet, stream, fate, put))
 
-    def _deliver(self, src: str, dst: str, packet: Packet, stream: bool, note: str) -> None:
+    def _deliver(self, src: str, dst: str, packet: Packet, stream: bool, fate: Fate, put_ns: int) -> None:
+        note = fate.note
         # A frame already on the wire when its sender crashed still arrives (the
         # cable does not know; Linux's NIC has sent it): only the receiver being
-        # down, a partition or a removed link stop it now.
+        # down, a partition or a removed link stop it now.  One the sender had
+        # not sent yet -- waiting its turn for the bandwidth, or a retransmission
+        # a loss would have taken -- died with it.
+        if any(put_ns <= crash < fate.left_ns for crash in self._crash_times.get(src, ())):
+            self._record(dst, "drop", f"{_describe(packet)} ({src} crashed before sending it)")
+            return
         why = self._blocked(src, dst, in_flight=True)
         if why is not None:
             # Cut while in flight: a datagram is lost, a segment retransmitted.
