@@ -83,6 +83,26 @@ def test_an_exception_in_a_call_later_callback_fired_by_advance_clock_is_reporte
     assert [type(r.exc_value) for r in reported] == [ZeroDivisionError]
 
 
+def test_an_exception_in_a_call_later_callback_is_printed_by_the_default_hook(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The interpreter's own hook takes only its C argument type: the report is
+    # printed as that hook prints one.
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
+    net = Network(seed=1)
+    host = net.add_host("h", "10.0.0.1")
+
+    def broken() -> None:
+        raise KeyError("missing")
+
+    net.call_later(0.5, broken)
+    host.advance_clock(1)
+    err = capsys.readouterr().err
+    assert err.startswith("Exception ignored in net.call_later callback: <function ")
+    assert "broken" in err and "Traceback (most recent call last):" in err
+    assert err.rstrip().endswith("KeyError: 'missing'")
+
+
 # -- 2. a getaddrinfo waiting on a DNS delay when its host crashes -------------------------
 
 
