@@ -468,3 +468,31 @@ def test_a_lost_segment_whose_retransmission_the_crash_prevented_never_arrives()
         with pytest.raises(TimeoutError):
             conn.recv(10)
     client.close()
+
+
+def _lone_socket_outcome(mod: Any, kind: str, call: str) -> object:
+    """*call* with flags=-1 on a socket that is not connected (a TCP listener for "listener")."""
+    family = mod.AF_UNIX if kind.startswith("unix") else mod.AF_INET
+    type_ = {"unix-stream": mod.SOCK_STREAM, "unix-seqpacket": mod.SOCK_SEQPACKET, "tcp": mod.SOCK_STREAM,
+             "listener": mod.SOCK_STREAM, "udp": mod.SOCK_DGRAM}[kind]
+    with mod.socket(family, type_) as sock:
+        sock.setblocking(False)
+        if kind == "listener":
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        try:
+            if call == "send":
+                return sock.send(b"x", -1)
+            if call == "recv":
+                return sock.recv(1, -1)
+            return sock.recv(1, mod.MSG_OOB)
+        except OSError as exc:
+            return type(exc).__name__, exc.errno
+
+
+@pytest.mark.parametrize("call", ["send", "recv", "recv-oob"])
+@pytest.mark.parametrize("kind", ["unix-stream", "unix-seqpacket", "tcp", "listener", "udp"])
+def test_every_flag_bit_on_an_unconnected_socket_as_on_linux(net: Binding, kind: str, call: str) -> None:
+    import socket
+
+    assert _lone_socket_outcome(net, kind, call) == _lone_socket_outcome(socket, kind, call)

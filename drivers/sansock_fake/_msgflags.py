@@ -18,7 +18,8 @@ each checked against the real kernel by
 * TCP receive with ``MSG_OOB``: ``EINVAL`` (``tcp_recv_urg``: no urgent data;
   the fake sends none), ``ENOTCONN`` on a listener.
 * TCP send with ``MSG_FASTOPEN`` on a connected or listening socket:
-  ``EISCONN`` (``tcp_sendmsg_fastopen`` -> ``__inet_stream_connect``).
+  ``EISCONN`` (``tcp_sendmsg_fastopen`` -> ``__inet_stream_connect``); on an
+  unconnected one without an address: ``EINVAL``.
 * UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP receive
   ignores it.
 * AF_UNIX datagram and seqpacket sockets, either way: ``EOPNOTSUPP``
@@ -78,6 +79,10 @@ def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int
                 kernel._fail("EISCONN")
             if sock.state == "connecting":
                 kernel._fail("EALREADY")
+            if sock.state == "unconnected" and addr is None:
+                kernel._fail("EINVAL")  # tcp_v4_connect of no address: addr_len 0
+            # A Fast Open connect (an address given), or a connection that ended
+            # (Linux: EISCONN after a reset, EINVAL after a refused connect).
             raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
         if oob:
             raise NotImplementedError(_OOB + ": TCP urgent data")
