@@ -48,7 +48,26 @@ if TYPE_CHECKING:
     AF_UNIX: _Final = _AddressFamily.AF_UNIX
     AF_UNSPEC: _Final = _AddressFamily.AF_UNSPEC
     AF_VSOCK: _Final = _AddressFamily.AF_VSOCK
+    AI_ADDRCONFIG: _Final = _AddressInfo.AI_ADDRCONFIG
+    AI_ALL: _Final = _AddressInfo.AI_ALL
+    AI_CANONNAME: _Final = _AddressInfo.AI_CANONNAME
+    AI_NUMERICHOST: _Final = _AddressInfo.AI_NUMERICHOST
+    AI_NUMERICSERV: _Final = _AddressInfo.AI_NUMERICSERV
+    AI_PASSIVE: _Final = _AddressInfo.AI_PASSIVE
+    AI_V4MAPPED: _Final = _AddressInfo.AI_V4MAPPED
     EAGAIN: int
+    EAI_ADDRFAMILY: int
+    EAI_AGAIN: int
+    EAI_BADFLAGS: int
+    EAI_FAIL: int
+    EAI_FAMILY: int
+    EAI_MEMORY: int
+    EAI_NODATA: int
+    EAI_NONAME: int
+    EAI_OVERFLOW: int
+    EAI_SERVICE: int
+    EAI_SOCKTYPE: int
+    EAI_SYSTEM: int
     EBADF: int
     EWOULDBLOCK: int
     INADDR_ALLHOSTS_GROUP: int
@@ -117,6 +136,13 @@ if TYPE_CHECKING:
     MSG_PEEK: _Final = _MsgFlag.MSG_PEEK
     MSG_TRUNC: _Final = _MsgFlag.MSG_TRUNC
     MSG_WAITALL: _Final = _MsgFlag.MSG_WAITALL
+    NI_DGRAM: int
+    NI_MAXHOST: int
+    NI_MAXSERV: int
+    NI_NAMEREQD: int
+    NI_NOFQDN: int
+    NI_NUMERICHOST: int
+    NI_NUMERICSERV: int
     SCM_RIGHTS: int
     SCM_TIMESTAMP: int
     SHUT_RD: int
@@ -176,6 +202,12 @@ if TYPE_CHECKING:
         AF_SIP: _Final = _AddressFamily.AF_SIP
         AF_SYSTEM: _Final = _AddressFamily.AF_SYSTEM
         AF_UTUN: _Final = _AddressFamily.AF_UTUN
+        AI_DEFAULT: _Final = _AddressInfo.AI_DEFAULT
+        AI_MASK: _Final = _AddressInfo.AI_MASK
+        AI_V4MAPPED_CFG: _Final = _AddressInfo.AI_V4MAPPED_CFG
+        EAI_BADHINTS: int
+        EAI_MAX: int
+        EAI_PROTOCOL: int
         IPPROTO_EON: int
         IPPROTO_GGP: int
         IPPROTO_HELLO: int
@@ -198,6 +230,7 @@ if TYPE_CHECKING:
         MSG_NEEDSA: _Final = _MsgFlag.MSG_NEEDSA
         MSG_RCVMORE: _Final = _MsgFlag.MSG_RCVMORE
         MSG_SEND: _Final = _MsgFlag.MSG_SEND
+        NI_NUMERICSCOPE: int
         PF_INET: int
         PF_INET6: int
         PF_LINK: int
@@ -255,13 +288,6 @@ if TYPE_CHECKING:
         AF_TIPC: _Final = _AddressFamily.AF_TIPC
         AF_WANPIPE: _Final = _AddressFamily.AF_WANPIPE
         AF_X25: _Final = _AddressFamily.AF_X25
-        AI_ADDRCONFIG: _Final = _AddressInfo.AI_ADDRCONFIG
-        AI_ALL: _Final = _AddressInfo.AI_ALL
-        AI_CANONNAME: _Final = _AddressInfo.AI_CANONNAME
-        AI_NUMERICHOST: _Final = _AddressInfo.AI_NUMERICHOST
-        AI_NUMERICSERV: _Final = _AddressInfo.AI_NUMERICSERV
-        AI_PASSIVE: _Final = _AddressInfo.AI_PASSIVE
-        AI_V4MAPPED: _Final = _AddressInfo.AI_V4MAPPED
         ALG_OP_DECRYPT: int
         ALG_OP_ENCRYPT: int
         ALG_OP_SIGN: int
@@ -311,18 +337,6 @@ if TYPE_CHECKING:
         CAN_RAW_RECV_OWN_MSGS: int
         CAN_RTR_FLAG: int
         CAN_SFF_MASK: int
-        EAI_ADDRFAMILY: int
-        EAI_AGAIN: int
-        EAI_BADFLAGS: int
-        EAI_FAIL: int
-        EAI_FAMILY: int
-        EAI_MEMORY: int
-        EAI_NODATA: int
-        EAI_NONAME: int
-        EAI_OVERFLOW: int
-        EAI_SERVICE: int
-        EAI_SOCKTYPE: int
-        EAI_SYSTEM: int
         IOCTL_VM_SOCKETS_GET_LOCAL_CID: int
         IPPROTO_MPTCP: int
         IPPROTO_UDPLITE: int
@@ -374,13 +388,6 @@ if TYPE_CHECKING:
         NETLINK_ROUTE: int
         NETLINK_USERSOCK: int
         NETLINK_XFRM: int
-        NI_DGRAM: int
-        NI_MAXHOST: int
-        NI_MAXSERV: int
-        NI_NAMEREQD: int
-        NI_NOFQDN: int
-        NI_NUMERICHOST: int
-        NI_NUMERICSERV: int
         PACKET_BROADCAST: int
         PACKET_FASTROUTE: int
         PACKET_HOST: int

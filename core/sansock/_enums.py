@@ -185,14 +185,17 @@ class AddressInfo(IntFlag, metaclass=_SocketEnumType):
 
     if TYPE_CHECKING:
         # BEGIN generated AddressInfo (tests/test_static_names.py --write)
-        if sys.platform == "linux":
-            AI_ADDRCONFIG = auto()
-            AI_ALL = auto()
-            AI_CANONNAME = auto()
-            AI_NUMERICHOST = auto()
-            AI_NUMERICSERV = auto()
-            AI_PASSIVE = auto()
-            AI_V4MAPPED = auto()
+        AI_ADDRCONFIG = auto()
+        AI_ALL = auto()
+        AI_CANONNAME = auto()
+        AI_NUMERICHOST = auto()
+        AI_NUMERICSERV = auto()
+        AI_PASSIVE = auto()
+        AI_V4MAPPED = auto()
+        if sys.platform == "darwin":
+            AI_DEFAULT = auto()
+            AI_MASK = auto()
+            AI_V4MAPPED_CFG = auto()
         # END generated AddressInfo
 
 

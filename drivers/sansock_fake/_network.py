@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import sys
-import traceback
-import types
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import overload
@@ -43,7 +40,7 @@ from ._inet import InetHost, Packet
 from ._kernel import FakeKernel
 from ._oserror import raise_errno
 from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Fate, Link, Wire, real_number as _real
-from ._scheduler import Scheduler
+from ._scheduler import Scheduler, report_unraisable
 from ._tcp_state import FIN, RST, SYN, Segment
 
 __all__ = ["Network", "NetEvent", "NetTrace"]
@@ -131,27 +128,6 @@ class _HostTrace(Trace):
         super().record(call, args, outcome)
         if self._network._tracing:
             self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
-
-
-def _report_unraisable(exc: BaseException, callback: object) -> None:
-    """Hand an exception no caller can receive to :func:`sys.unraisablehook`.
-
-    The hook gets an object with the attributes of ``sys.UnraisableHookArgs``
-    (pytest's hook, and any hook written in Python, reads those); the
-    interpreter's own hook accepts only its C type, so for it the report is
-    printed as it prints one (``Exception ignored in ...: obj`` and the traceback).
-    """
-    message = "Exception ignored in net.call_later callback"
-    hook = sys.unraisablehook
-    if hook is sys.__unraisablehook__:
-        stream = sys.stderr
-        if stream is not None:
-            print(f"{message}: {callback!r}", file=stream)
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=stream)
-        return
-    hook(types.SimpleNamespace(
-        exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=message, object=callback,
-    ))
 
 
 def _describe(packet: Packet) -> str:
@@ -261,7 +237,7 @@ class Network:
             try:
                 callback()
             except Exception as exc:  # noqa: BLE001 (reported, as an unraisable exception)
-                _report_unraisable(exc, callback)
+                report_unraisable(exc, callback, "Exception ignored in net.call_later callback")
 
         with self._scheduler.condition:
             self._scheduler.call_at(self._scheduler.now_ns + int(seconds * 1_000_000_000), fire)

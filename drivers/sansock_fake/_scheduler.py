@@ -87,8 +87,11 @@ Limits
 from __future__ import annotations
 
 import heapq
+import sys
 import threading
 import time
+import traceback
+import types
 from collections.abc import Callable
 
 import attrs
@@ -105,7 +108,7 @@ from ._threads import (
     use_of,
 )
 
-__all__ = ["BlockedForever", "Scheduler", "WaitInfo"]
+__all__ = ["BlockedForever", "Scheduler", "WaitInfo", "report_unraisable"]
 
 
 class BlockedForever(RuntimeError):
@@ -125,6 +128,27 @@ def _hide_from_pytest(excinfo: object) -> bool:
 # with the ExceptionInfo when it is callable: a BlockedForever traceback then
 # ends at the user's call (``_kernel`` imports the same hook).
 __tracebackhide__ = _hide_from_pytest
+
+
+def report_unraisable(exc: BaseException, callback: object, message: str) -> None:
+    """Hand an exception no caller can receive (a timer's, run by whichever
+    thread moved the clock) to :func:`sys.unraisablehook`, with *message*.
+
+    The hook gets an object with the attributes of ``sys.UnraisableHookArgs``
+    (pytest's hook, and any hook written in Python, reads those); the
+    interpreter's own hook accepts only its C type, so for it the report is
+    printed as it prints one (``Exception ignored in ...: obj`` and the traceback).
+    """
+    hook = sys.unraisablehook
+    if hook is sys.__unraisablehook__:
+        stream = sys.stderr
+        if stream is not None:
+            print(f"{message}: {callback!r}", file=stream)
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=stream)
+        return
+    hook(types.SimpleNamespace(
+        exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=message, object=callback,
+    ))
 
 
 #: What no thread can do for a blocked call, by call: completes "no thread can ...".
