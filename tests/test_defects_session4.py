@@ -9,6 +9,7 @@ alone: there is no native network to compare with.  Virtual time only.
 from __future__ import annotations
 
 import errno
+import socket
 import sys
 from typing import Any
 
@@ -347,8 +348,6 @@ _NOT_MODELLED_OOB_ALONE = {
 @pytest.mark.parametrize("kind", _PAIRS)
 @pytest.mark.parametrize("flags", [-1, 1])  # every bit; MSG_OOB alone
 def test_every_flag_bit_on_send_and_receive_calls_as_on_linux(net: Binding, kind: str, call: str, flags: int) -> None:
-    import socket
-
     expected = _flags_outcome(socket, kind, call, flags)
     on_fake = isinstance(net.driver, FakeKernel)
     if on_fake and ((kind, call) in _NOT_MODELLED or (kind, call, flags) in _NOT_MODELLED_OOB_ALONE):
@@ -493,6 +492,4 @@ def _lone_socket_outcome(mod: Any, kind: str, call: str) -> object:
 @pytest.mark.parametrize("call", ["send", "recv", "recv-oob"])
 @pytest.mark.parametrize("kind", ["unix-stream", "unix-seqpacket", "tcp", "listener", "udp"])
 def test_every_flag_bit_on_an_unconnected_socket_as_on_linux(net: Binding, kind: str, call: str) -> None:
-    import socket
-
     assert _lone_socket_outcome(net, kind, call) == _lone_socket_outcome(socket, kind, call)
