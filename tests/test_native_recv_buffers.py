@@ -29,7 +29,7 @@ def test_a_receive_nested_between_syscall_and_copy_keeps_both_results(
 ) -> None:
     a, b, c, d = two_pairs
     drv = NativeDriver()
-    real: Callable[..., int] = _native._recv
+    real: Callable[..., int] = _scratch._recv
     nested: list[bytes] = []
     calls = [0]
 
