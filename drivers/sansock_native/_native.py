@@ -16,7 +16,9 @@ Memory rules (CFFI releases the GIL during every call):
 
 * scratch buffers (the ``sockaddr_storage``, out-arrays, the iovec arrays,
   a 64 KiB receive buffer) belong to one thread (``_scratch._Scratch`` in a
-  ``threading.local``), never shared across threads;
+  ``threading.local``), never shared across threads; ``recv`` takes its
+  64 KiB buffer from a pool instead (``_scratch._recv_buffers``: popped for
+  the call, pushed back after the copy), so no two calls share one;
 * every Python buffer handed to C is held by a local variable until the call
   returns (a pointer stored in a C array does not keep its memory alive);
 * ``bytes`` pass straight to ``char *`` parameters; other buffers go through
@@ -31,8 +33,9 @@ batch calls, ``_netdb`` the resolver and host facts (both base classes of
 functions bound once; ``_lib`` the CFFI ``ffi``/``lib`` and their types.
 
 Known limit: a Python signal handler that runs in the same thread between a
-receive syscall and the copy out of the scratch buffer, and itself receives
-through this driver, would overwrite that thread's scratch data.
+receive syscall other than ``recv`` and the copy out of the scratch buffer,
+and itself receives through this driver, would overwrite that thread's
+scratch data (``recv`` takes a buffer no other call holds).
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ from ._scratch import (
     _alloc_raw,
     _fbw,
     _getsockopt_int,
+    _give_recv_buffer,
     _index,
+    _new_recv_buffer,
     _os_error,
     _past_the_buffer,
     _poll_recv,
@@ -62,6 +67,7 @@ from ._scratch import (
     _release,
     _send,
     _sendto,
+    _take_recv_buffer,
     _tls,
     _unfinished,
 )
@@ -233,6 +239,11 @@ class NativeDriver(MessageCalls, ResolverCalls):
     def getsockopt(self, fd: int, level: int, option: int) -> int:
         # The helper returns the int, or a value below INT_MIN on failure.
         r = _getsockopt_int(fd, level, option)
+        if r > -0x3FFFFFFF:
+            # The common answer: both sides fit one 30-bit digit, so CPython
+            # 3.11 compares them with its specialised int comparison (INT_MIN
+            # does not fit one, and the comparison with it is the generic one).
+            return r
         if r < _INT_MIN:
             raise _os_error()
         return r
@@ -313,14 +324,27 @@ class NativeDriver(MessageCalls, ResolverCalls):
         if type(bufsize) is not int:
             bufsize = _index(bufsize)
         if bufsize <= _SCRATCH_DATA:
-            s = _tls.scratch
-            n = _recv(fd, s.data, _SCRATCH_DATA, bufsize, flags)
+            try:
+                pair = _take_recv_buffer()
+            except IndexError:
+                pair = _new_recv_buffer()
+            # A call that raises before the copy (a flags value the C type
+            # refuses) drops its buffer: the collector frees it, and the next
+            # call makes a new one.
+            n = _recv(fd, pair[0], _SCRATCH_DATA, bufsize, flags)
+            if 0 <= n <= bufsize:
+                data: bytes = pair[1][:n]
+                _give_recv_buffer(pair)
+                return data
             if n == -1:
+                # ffi.errno is this thread's: the append makes no CFFI call.
+                _give_recv_buffer(pair)
                 raise _os_error()
-            if n > bufsize:  # MSG_TRUNC: the datagram's real length
-                return _past_the_buffer(s.data_view[:bufsize], n)
-            data: bytes = s.data_view[:n]
-            return data
+            # MSG_TRUNC: the datagram's real length (copied out before the
+            # buffer is given back: another thread may take it at once).
+            data = pair[1][:bufsize]
+            _give_recv_buffer(pair)
+            return _past_the_buffer(data, n)
         buf = _alloc_raw("char[]", bufsize)
         n = _recv(fd, buf, bufsize, bufsize, flags)
         if n == -1:

@@ -12,6 +12,7 @@ import operator
 import os
 import threading
 from array import array
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -197,6 +198,24 @@ class _Scratch:
             self.mmsg_view = _buffer(data)
             self.mmsg_size = size
         return self.mmsg_data, self.mmsg_view
+
+
+#: Receive buffers of ``recv`` (64 KiB each) as ``(cdata, ffi.buffer)``
+#: pairs.  A call pops one, an atomic step under the GIL, and pushes it back
+#: once its bytes are copied out, so no two calls ever share one: not two
+#: threads, and not a signal handler that receives between another receive's
+#: syscall and its copy.  It holds as many as were ever in use at once.  A
+#: deque, not a list: a list reallocates on every pop and push around one
+#: element.
+_recv_buffers: deque[tuple[CData, Any]] = deque()
+_take_recv_buffer = _recv_buffers.pop
+_give_recv_buffer = _recv_buffers.append
+
+
+def _new_recv_buffer() -> tuple[CData, Any]:
+    """A receive buffer for :data:`_recv_buffers` (when it is empty)."""
+    data = _alloc_raw("char[]", _SCRATCH_DATA)
+    return data, _buffer(data)
 
 
 class _PerThread(threading.local):
