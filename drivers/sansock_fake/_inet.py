@@ -116,11 +116,13 @@ class PortTable:
     def __init__(self) -> None:
         self._bound: dict[tuple[int, int, int], list[FakeSocket]] = {}
         self._ephemeral_next = EPHEMERAL_PORTS.start
-        self._families: set[int] = set()
+        #: The families that ever had a user, in order.
+        self._families: tuple[int, ...] = ()
 
     def users(self, family: int, type_: int, port: int) -> list[FakeSocket]:
         """The sockets of *family* and *type_* bound to *port* (a live list)."""
-        self._families.add(family)
+        if family not in self._families:
+            self._families = tuple(sorted((*self._families, family)))
         return self._bound.setdefault((family, type_, port), [])
 
     def bound(self, family: int, type_: int, port: int) -> list[FakeSocket]:
@@ -129,7 +131,8 @@ class PortTable:
 
     def sharing(self, type_: int, port: int) -> list[FakeSocket]:
         """The sockets of *type_* bound to *port* in every family (one bind bucket)."""
-        return [other for family in sorted(self._families) for other in self._bound.get((family, type_, port), [])]
+        bound = self._bound
+        return [other for family in self._families for other in bound.get((family, type_, port), ())]
 
     def ephemeral_port(self, family: int, type_: int) -> int | None:
         """``inet_csk_find_open_port``: the next port of the local range no socket of
@@ -151,7 +154,7 @@ class PortTable:
                 bound.remove(sock)
 
 
-@attrs.frozen
+@attrs.define(unsafe_hash=True)
 class Packet:
     """One IP packet between two hosts (or a host and itself).
 
@@ -160,6 +163,11 @@ class Packet:
     number of the datagram it answers, one byte); *size* is the payload bytes
     on the wire (headers not counted), for a link's bandwidth.  *cscov* is a
     UDP-Lite datagram's checksum coverage (0: all of it).
+
+    Compared and hashed by value, and never changed once made (not
+    ``frozen``: a frozen class's ``__init__`` sets each field through
+    ``object.__setattr__``, and one is made per segment, on the hot path of
+    every TCP send).
     """
 
     family: int
@@ -211,10 +219,15 @@ class InetHost:
     #: the default output delivers them in order, never re-entrantly.
     _backlog: deque[Packet] = attrs.field(factory=deque)
     _delivering: bool = False
+    #: AF_INET in the ABI (``is_local`` runs for every packet).
+    _af_inet: int = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._af_inet = self.abi.const("AF_INET")
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``, its interface's)."""
-        if family == self.abi.const("AF_INET"):
+        if family == self._af_inet:
             if packed == b"\0\0\0\0" or packed[0] == 127:
                 return True
         elif packed in (bytes(16), bytes(15) + b"\1"):
@@ -260,7 +273,9 @@ class InetHost:
         assert isinstance(sock.name, InetName)
         if any(sock.name.packed):
             return sock.name
-        return attrs.evolve(sock.name, packed=self.source_address(sock.family, peer.packed))
+        name = sock.name
+        return InetName(name.family, self.source_address(sock.family, peer.packed), name.port, name.flowinfo,
+                        name.scope_id)
 
     def output(self, packet: Packet) -> None:
         """``ip_queue_xmit``: the packet leaves this host (the only way out).
@@ -279,10 +294,17 @@ class InetHost:
             return
         self._delivering = True
         backlog = self._backlog
+        handlers = self.handlers
         try:
-            self.input(packet)
+            # self.input(packet), then the backlog's (inlined: once per segment).
+            handler = handlers.get((packet.family, packet.proto))
+            if handler is not None:
+                handler(packet)
             while backlog:
-                self.input(backlog.popleft())
+                packet = backlog.popleft()
+                handler = handlers.get((packet.family, packet.proto))
+                if handler is not None:
+                    handler(packet)
         finally:
             self._delivering = False
             backlog.clear()
@@ -380,7 +402,7 @@ class InetOps(ProtoOps):
             port = found
         if any(self.bind_conflict(sock, name.packed, other) for other in ports.sharing(sock.type, port)):
             self.fail("EADDRINUSE")
-        sock.name = attrs.evolve(name, port=port, flowinfo=0)
+        sock.name = InetName(name.family, name.packed, port, 0, name.scope_id)
         ports.users(sock.family, sock.type, port).append(sock)
 
     def check_listen_port(self, sock: FakeSocket) -> None:
