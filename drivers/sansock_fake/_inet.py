@@ -220,14 +220,20 @@ class InetHost:
     _backlog: deque[Packet] = attrs.field(factory=deque)
     _delivering: bool = False
     #: AF_INET in the ABI (``is_local`` runs for every packet).
-    _af_inet: int = attrs.field(init=False, repr=False)
+    af_inet: int = attrs.field(init=False, repr=False)
+    #: AF_INET6 and SOCK_STREAM in the ABI (a listener's lookup, once per SYN).
+    af_inet6: int = attrs.field(init=False, repr=False)
+    sock_stream: int = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        self._af_inet = self.abi.const("AF_INET")
+        const = self.abi.const
+        self.af_inet = const("AF_INET")
+        self.af_inet6 = const("AF_INET6")
+        self.sock_stream = const("SOCK_STREAM")
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``, its interface's)."""
-        if family == self._af_inet:
+        if family == self.af_inet:
             if packed == b"\0\0\0\0" or packed[0] == 127:
                 return True
         elif packed in (bytes(16), bytes(15) + b"\1"):
@@ -288,7 +294,8 @@ class InetHost:
         if self._delivering:
             self._backlog.append(packet)  # an answer to a packet being delivered: after it
             return
-        if not self.is_local(packet.family, packet.dst.packed):
+        dst = packet.dst.packed
+        if not (dst[0] == 127 and packet.family == self.af_inet) and not self.is_local(packet.family, dst):
             if self.router is not None:
                 self.router.transmit(self, packet)
             return
@@ -349,6 +356,7 @@ class InetOps(ProtoOps):
         self.any_addr = bytes(4 if family == self.AF_INET else 16)
         self.REUSEPORT = (self.c("SOL_SOCKET"), self.c("SO_REUSEPORT"))
         self.V6ONLY = (self.c("IPPROTO_IPV6"), self.c("IPV6_V6ONLY"))
+        self._built: dict[InetName, bytes] = {}
 
     def parse(self, sock: FakeSocket, addr: bytes, *, for_bind: bool) -> InetName:
         """The ``sockaddr_in``/``sockaddr_in6`` *addr* as a socket of this family reads it."""
@@ -474,7 +482,16 @@ class InetOps(ProtoOps):
         if sock.name is None:
             return build_inet(self.abi, InetName(sock.family, self.any_addr, 0))
         assert isinstance(sock.name, InetName)
-        return build_inet(self.abi, sock.name)
+        return self.built(sock.name)
+
+    def built(self, name: InetName) -> bytes:
+        """``build_inet(abi, name)``, remembered (bounded): a name is a frozen value."""
+        raw = self._built.get(name)
+        if raw is None:
+            if len(self._built) >= 1024:
+                self._built.clear()
+            raw = self._built[name] = build_inet(self.abi, name)
+        return raw
 
     def getpeername(self, sock: FakeSocket) -> bytes:
         # inet_getname / inet6_getname: ENOTCONN also when the peer's port is
@@ -486,7 +503,7 @@ class InetOps(ProtoOps):
 
     def peer_address(self, sock: FakeSocket) -> bytes:
         assert isinstance(sock.peer_name, InetName)
-        return build_inet(self.abi, sock.peer_name)
+        return self.built(sock.peer_name)
 
     def shutdown(self, sock: FakeSocket, mode: int) -> None:
         """``inet_shutdown``: ENOTCONN unless connected; a listener just stops listening.

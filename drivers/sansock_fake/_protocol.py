@@ -95,6 +95,8 @@ class ProtoOps(ABC):
         self.POLLIN, self.POLLOUT = c("POLLIN"), c("POLLOUT")
         self.POLLERR, self.POLLHUP = c("POLLERR"), c("POLLHUP")
         self.POLLRDHUP = self.abi.constants.get("POLLRDHUP", 0)  # Linux only
+        #: The options key of SO_ERROR (a listener's child drops it).
+        self.SO_ERROR = (c("SOL_SOCKET"), c("SO_ERROR"))
 
     def __repr__(self) -> str:
         return f"<{self.name} ops>"

@@ -166,6 +166,19 @@ def _outcome(result: object) -> str:
                 _OK_BYTES.clear()
             text = _OK_BYTES[size] = f"ok {size} bytes"
         return text
+    if kind is tuple:
+        # accept's (fd, address), recvmsg's tuple: exact ints and bytes as _summary shows them.
+        parts = []
+        for item in cast("tuple[object, ...]", result):
+            item_kind = type(item)
+            if item_kind is bytes:
+                parts.append(f"{len(cast(bytes, item))} bytes")
+            elif item_kind is int:
+                parts.append(repr(item))
+            else:
+                break
+        else:
+            return "ok (" + ", ".join(parts) + ")"
     return f"ok {_summary(result)}"
 
 
