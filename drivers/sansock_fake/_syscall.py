@@ -149,6 +149,8 @@ _SHOWN_AS_IS = frozenset({int, str, type(None)})
 
 def _outcome(result: object) -> str:
     """``"ok " + _summary(result)``, from the caches for an exact int or bytes."""
+    if result is None:
+        return "ok None"
     kind = type(result)
     if kind is int:
         value = cast(int, result)

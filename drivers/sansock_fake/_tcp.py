@@ -201,7 +201,7 @@ class TcpOps(InetOps):
             sock.state = "closed"
             self.stop_listening(sock)
             return
-        unread = any(seg.remaining for seg in sock.receive_queue)
+        unread = bool(sock.receive_queue) and any(seg.remaining for seg in sock.receive_queue)
         sock.shutdown = SHUTDOWN_MASK
         if state in ("CLOSED", "SYN_SENT"):
             if state == "SYN_SENT":
