@@ -356,6 +356,7 @@ class InetOps(ProtoOps):
         self.any_addr = bytes(4 if family == self.AF_INET else 16)
         self.REUSEPORT = (self.c("SOL_SOCKET"), self.c("SO_REUSEPORT"))
         self.V6ONLY = (self.c("IPPROTO_IPV6"), self.c("IPV6_V6ONLY"))
+        self.AF_UNSPEC = self.c("AF_UNSPEC")
         self._built: dict[InetName, bytes] = {}
 
     def parse(self, sock: FakeSocket, addr: bytes, *, for_bind: bool) -> InetName:
@@ -371,7 +372,7 @@ class InetOps(ProtoOps):
 
     def is_unspec(self, addr: bytes) -> bool:
         """``connect(AF_UNSPEC)``: dissolve the association."""
-        return family_of(self.abi, addr) == self.c("AF_UNSPEC") and len(addr) >= 2
+        return family_of(self.abi, addr) == self.AF_UNSPEC and len(addr) >= 2
 
     def bind(self, sock: FakeSocket, addr: bytes) -> None:
         """``inet_bind``/``inet6_bind``: EADDRNOTAVAIL (not a local address) and
