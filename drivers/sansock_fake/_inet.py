@@ -357,6 +357,8 @@ class InetOps(ProtoOps):
         self.REUSEPORT = (self.c("SOL_SOCKET"), self.c("SO_REUSEPORT"))
         self.V6ONLY = (self.c("IPPROTO_IPV6"), self.c("IPV6_V6ONLY"))
         self.AF_UNSPEC = self.c("AF_UNSPEC")
+        #: The wildcard name with no port (a frozen value: one serves every socket).
+        self.any_name = InetName(family, self.any_addr, 0)
         self._built: dict[InetName, bytes] = {}
 
     def parse(self, sock: FakeSocket, addr: bytes, *, for_bind: bool) -> InetName:
@@ -472,7 +474,7 @@ class InetOps(ProtoOps):
         """``inet_autobind``: a socket without a port gets an ephemeral one (and the
         wildcard address, unless it kept one: see ``UdpOps.disconnect_udp``)."""
         if sock.name is None:
-            self.bind_name(sock, InetName(sock.family, self.any_addr, 0))
+            self.bind_name(sock, self.any_name)
         elif isinstance(sock.name, InetName) and sock.name.port == 0:
             self.bind_name(sock, sock.name)
 
@@ -481,7 +483,7 @@ class InetOps(ProtoOps):
 
     def getname(self, sock: FakeSocket) -> bytes:
         if sock.name is None:
-            return build_inet(self.abi, InetName(sock.family, self.any_addr, 0))
+            return self.built(self.any_name)
         assert isinstance(sock.name, InetName)
         return self.built(sock.name)
 
