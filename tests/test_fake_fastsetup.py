@@ -20,6 +20,7 @@ Driver level: these are the fake kernel's own properties.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import attrs
 import pytest
@@ -30,7 +31,7 @@ from sansock._profiles import LINUX_X86_64 as ABI
 from sansock.driver import gaierror
 from sansock_fake import FakeKernel, _syscall
 from sansock_fake._addresses import InetName, build_inet
-from sansock_fake._inet import Packet
+from sansock_fake._inet import InetOps, Packet
 from sansock_fake._resolver import Resolver
 from sansock_fake._tcp_output import ACK, SYN, Segment
 
@@ -192,3 +193,28 @@ def test_inet6_names_with_flow_labels_stay_apart() -> None:
             assert kernel.getsockname(fd) == build_inet(ABI, kernel._sock(fd).name)  # type: ignore[arg-type]
         for fd in (client, server):
             kernel.close(fd)
+
+
+def test_remembered_parsed_names_equal_fresh_ones_and_errors_repeat() -> None:
+    """``InetOps.parse`` remembers a name per (exact bytes, for_bind): connect and bind
+    read the same as before, and a bad address fails every time."""
+    kernel = FakeKernel()
+    ops = kernel._families.create(AF_INET, STREAM, 0)[0]
+    assert isinstance(ops, InetOps)
+    good = struct.pack("=H", AF_INET) + struct.pack("!H", 80) + b"\x7f\0\0\1" + bytes(8)
+    unspec_any = struct.pack("=H", AF_UNSPEC) + bytes(14)
+    sock = kernel._sock(kernel.socket(AF_INET, STREAM, 0))
+    for _ in range(2):
+        assert ops.parse(sock, good, for_bind=False) == InetName(AF_INET, b"\x7f\0\0\1", 80)
+        assert ops.parse(sock, unspec_any, for_bind=True) == InetName(AF_INET, bytes(4), 0)
+        with pytest.raises(OSError) as info:
+            ops.parse(sock, unspec_any, for_bind=False)
+        assert info.value.errno == ABI.errno("EAFNOSUPPORT")
+        with pytest.raises(OSError):
+            ops.parse(sock, good[:8], for_bind=False)
+    # A bytearray is read as itself each time (not remembered: it can change).
+    raw = bytearray(good)  # what a caller bypassing the syscall layer might pass
+    read: Any = ops.parse
+    assert read(sock, raw, for_bind=False).port == 80
+    raw[2:4] = struct.pack("!H", 81)
+    assert read(sock, raw, for_bind=False).port == 81

@@ -360,9 +360,27 @@ class InetOps(ProtoOps):
         #: The wildcard name with no port (a frozen value: one serves every socket).
         self.any_name = InetName(family, self.any_addr, 0)
         self._built: dict[InetName, bytes] = {}
+        self._parsed: dict[tuple[bytes, bool], InetName] = {}
 
     def parse(self, sock: FakeSocket, addr: bytes, *, for_bind: bool) -> InetName:
-        """The ``sockaddr_in``/``sockaddr_in6`` *addr* as a socket of this family reads it."""
+        """The ``sockaddr_in``/``sockaddr_in6`` *addr* as a socket of this family reads it.
+
+        A name read from an exact ``bytes`` is remembered (bounded): it is a
+        frozen value that depends on the bytes, *for_bind* and the ABI only
+        (errors are raised every time).
+        """
+        if type(addr) is not bytes:
+            return self._parse(addr, for_bind)
+        key = (addr, for_bind)
+        name = self._parsed.get(key)
+        if name is None:
+            name = self._parse(addr, for_bind)
+            if len(self._parsed) >= 1024:
+                self._parsed.clear()
+            self._parsed[key] = name
+        return name
+
+    def _parse(self, addr: bytes, for_bind: bool) -> InetName:
         if self.family == self.AF_INET:
             return parse_inet(self.abi, addr, for_bind=for_bind)
         if family_of(self.abi, addr) == self.AF_INET and not for_bind:
