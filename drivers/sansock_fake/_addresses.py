@@ -78,8 +78,8 @@ def family_of(abi: ABI, raw: bytes) -> int:
         return -1
     if abi.sockaddr.has_sa_len:
         return raw[1]
-    (family,) = struct.unpack(_endian(abi) + "H", raw[:2])
-    return int(family)
+    # struct.unpack(_endian(abi) + "H", raw[:2]), without the format string.
+    return int.from_bytes(raw[:2], "little" if abi.byteorder == "little" else "big")
 
 
 def _family_header(abi: ABI, family: int, total_len: int) -> bytes:

@@ -37,10 +37,13 @@ NPROTO = 46
 class Families:
     """The protocols of one kernel, by (family, type)."""
 
-    __slots__ = ("_kernel", "_protocols", "_by_protocol")
+    __slots__ = ("_kernel", "_protocols", "_by_protocol", "_created")
 
     def __init__(self, kernel: FakeKernel) -> None:
         self._kernel = kernel
+        #: ``create``'s answers by (family, type, protocol, uid), exact ints
+        #: only (a function of them and the ABI; errors are not kept).
+        self._created: dict[tuple[int, int, int, int], tuple[ProtoOps, int, bool, bool]] = {}
         c = kernel.abi.const
         unix, inet, inet6 = c("AF_UNIX"), c("AF_INET"), c("AF_INET6")
         stream, dgram, seqpacket = c("SOCK_STREAM"), c("SOCK_DGRAM"), c("SOCK_SEQPACKET")
@@ -73,6 +76,17 @@ class Families:
         ``unix_create`` (``_af_unix``) and ``inet_create`` (``_inet``) then
         check the protocol and the type.
         """
+        kernel = self._kernel
+        uid = kernel.uid
+        if not (type(family) is int and type(type_) is int and type(proto) is int and type(uid) is int):
+            return self._create(family, type_, proto)
+        key = (family, type_, proto, uid)
+        known = self._created.get(key)
+        if known is None:
+            known = self._created[key] = self._create(family, type_, proto)
+        return known
+
+    def _create(self, family: int, type_: int, proto: int) -> tuple[ProtoOps, int, bool, bool]:
         kernel = self._kernel
         abi = kernel.abi
         c = abi.const

@@ -116,11 +116,13 @@ class PortTable:
     def __init__(self) -> None:
         self._bound: dict[tuple[int, int, int], list[FakeSocket]] = {}
         self._ephemeral_next = EPHEMERAL_PORTS.start
-        self._families: set[int] = set()
+        #: The families that ever had a user, in order.
+        self._families: tuple[int, ...] = ()
 
     def users(self, family: int, type_: int, port: int) -> list[FakeSocket]:
         """The sockets of *family* and *type_* bound to *port* (a live list)."""
-        self._families.add(family)
+        if family not in self._families:
+            self._families = tuple(sorted((*self._families, family)))
         return self._bound.setdefault((family, type_, port), [])
 
     def bound(self, family: int, type_: int, port: int) -> list[FakeSocket]:
@@ -129,7 +131,8 @@ class PortTable:
 
     def sharing(self, type_: int, port: int) -> list[FakeSocket]:
         """The sockets of *type_* bound to *port* in every family (one bind bucket)."""
-        return [other for family in sorted(self._families) for other in self._bound.get((family, type_, port), [])]
+        bound = self._bound
+        return [other for family in self._families for other in bound.get((family, type_, port), ())]
 
     def ephemeral_port(self, family: int, type_: int) -> int | None:
         """``inet_csk_find_open_port``: the next port of the local range no socket of
@@ -151,7 +154,7 @@ class PortTable:
                 bound.remove(sock)
 
 
-@attrs.frozen
+@attrs.define(unsafe_hash=True)
 class Packet:
     """One IP packet between two hosts (or a host and itself).
 
@@ -160,6 +163,11 @@ class Packet:
     number of the datagram it answers, one byte); *size* is the payload bytes
     on the wire (headers not counted), for a link's bandwidth.  *cscov* is a
     UDP-Lite datagram's checksum coverage (0: all of it).
+
+    Compared and hashed by value, and never changed once made (not
+    ``frozen``: a frozen class's ``__init__`` sets each field through
+    ``object.__setattr__``, and one is made per segment, on the hot path of
+    every TCP send).
     """
 
     family: int
@@ -214,10 +222,21 @@ class InetHost:
     #: the default output delivers them in order, never re-entrantly.
     _backlog: deque[Packet] = attrs.field(factory=deque)
     _delivering: bool = False
+    #: AF_INET in the ABI (``is_local`` runs for every packet).
+    af_inet: int = attrs.field(init=False, repr=False)
+    #: AF_INET6 and SOCK_STREAM in the ABI (a listener's lookup, once per SYN).
+    af_inet6: int = attrs.field(init=False, repr=False)
+    sock_stream: int = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        const = self.abi.const
+        self.af_inet = const("AF_INET")
+        self.af_inet6 = const("AF_INET6")
+        self.sock_stream = const("SOCK_STREAM")
 
     def is_local(self, family: int, packed: bytes) -> bool:
         """An address of this host (the wildcard, 127.0.0.0/8, ``::``, ``::1``, its interface's)."""
-        if family == self.abi.const("AF_INET"):
+        if family == self.af_inet:
             if packed == b"\0\0\0\0" or packed[0] == 127:
                 return True
         elif packed in (bytes(16), bytes(15) + b"\1"):
@@ -263,7 +282,9 @@ class InetHost:
         assert isinstance(sock.name, InetName)
         if any(sock.name.packed):
             return sock.name
-        return attrs.evolve(sock.name, packed=self.source_address(sock.family, peer.packed))
+        name = sock.name
+        return InetName(name.family, self.source_address(sock.family, peer.packed), name.port, name.flowinfo,
+                        name.scope_id)
 
     def output(self, packet: Packet) -> None:
         """``ip_queue_xmit``: the packet leaves this host (the only way out).
@@ -276,16 +297,24 @@ class InetHost:
         if self._delivering:
             self._backlog.append(packet)  # an answer to a packet being delivered: after it
             return
-        if not self.is_local(packet.family, packet.dst.packed):
+        dst = packet.dst.packed
+        if not (dst[0] == 127 and packet.family == self.af_inet) and not self.is_local(packet.family, dst):
             if self.router is not None:
                 self.router.transmit(self, packet)
             return
         self._delivering = True
         backlog = self._backlog
+        handlers = self.handlers
         try:
-            self.input(packet)
+            # self.input(packet), then the backlog's (inlined: once per segment).
+            handler = handlers.get((packet.family, packet.proto))
+            if handler is not None:
+                handler(packet)
             while backlog:
-                self.input(backlog.popleft())
+                packet = backlog.popleft()
+                handler = handlers.get((packet.family, packet.proto))
+                if handler is not None:
+                    handler(packet)
         finally:
             self._delivering = False
             backlog.clear()
@@ -330,9 +359,31 @@ class InetOps(ProtoOps):
         self.any_addr = bytes(4 if family == self.AF_INET else 16)
         self.REUSEPORT = (self.c("SOL_SOCKET"), self.c("SO_REUSEPORT"))
         self.V6ONLY = (self.c("IPPROTO_IPV6"), self.c("IPV6_V6ONLY"))
+        self.AF_UNSPEC = self.c("AF_UNSPEC")
+        #: The wildcard name with no port (a frozen value: one serves every socket).
+        self.any_name = InetName(family, self.any_addr, 0)
+        self._built: dict[InetName, bytes] = {}
+        self._parsed: dict[tuple[bytes, bool], InetName] = {}
 
     def parse(self, sock: FakeSocket, addr: bytes, *, for_bind: bool) -> InetName:
-        """The ``sockaddr_in``/``sockaddr_in6`` *addr* as a socket of this family reads it."""
+        """The ``sockaddr_in``/``sockaddr_in6`` *addr* as a socket of this family reads it.
+
+        A name read from an exact ``bytes`` is remembered (bounded): it is a
+        frozen value that depends on the bytes, *for_bind* and the ABI only
+        (errors are raised every time).
+        """
+        if type(addr) is not bytes:
+            return self._parse(addr, for_bind)
+        key = (addr, for_bind)
+        name = self._parsed.get(key)
+        if name is None:
+            name = self._parse(addr, for_bind)
+            if len(self._parsed) >= 1024:
+                self._parsed.clear()
+            self._parsed[key] = name
+        return name
+
+    def _parse(self, addr: bytes, for_bind: bool) -> InetName:
         if self.family == self.AF_INET:
             return parse_inet(self.abi, addr, for_bind=for_bind)
         if family_of(self.abi, addr) == self.AF_INET and not for_bind:
@@ -344,7 +395,7 @@ class InetOps(ProtoOps):
 
     def is_unspec(self, addr: bytes) -> bool:
         """``connect(AF_UNSPEC)``: dissolve the association."""
-        return family_of(self.abi, addr) == self.c("AF_UNSPEC") and len(addr) >= 2
+        return family_of(self.abi, addr) == self.AF_UNSPEC and len(addr) >= 2
 
     def bind(self, sock: FakeSocket, addr: bytes) -> None:
         """``inet_bind``/``inet6_bind``: EADDRNOTAVAIL (not a local address) and
@@ -383,7 +434,7 @@ class InetOps(ProtoOps):
             port = found
         if any(self.bind_conflict(sock, name.packed, other) for other in ports.sharing(sock.type, port)):
             self.fail("EADDRINUSE")
-        sock.name = attrs.evolve(name, port=port, flowinfo=0)
+        sock.name = InetName(name.family, name.packed, port, 0, name.scope_id)
         ports.users(sock.family, sock.type, port).append(sock)
 
     def check_listen_port(self, sock: FakeSocket) -> None:
@@ -444,7 +495,7 @@ class InetOps(ProtoOps):
         """``inet_autobind``: a socket without a port gets an ephemeral one (and the
         wildcard address, unless it kept one: see ``UdpOps.disconnect_udp``)."""
         if sock.name is None:
-            self.bind_name(sock, InetName(sock.family, self.any_addr, 0))
+            self.bind_name(sock, self.any_name)
         elif isinstance(sock.name, InetName) and sock.name.port == 0:
             self.bind_name(sock, sock.name)
 
@@ -453,9 +504,18 @@ class InetOps(ProtoOps):
 
     def getname(self, sock: FakeSocket) -> bytes:
         if sock.name is None:
-            return build_inet(self.abi, InetName(sock.family, self.any_addr, 0))
+            return self.built(self.any_name)
         assert isinstance(sock.name, InetName)
-        return build_inet(self.abi, sock.name)
+        return self.built(sock.name)
+
+    def built(self, name: InetName) -> bytes:
+        """``build_inet(abi, name)``, remembered (bounded): a name is a frozen value."""
+        raw = self._built.get(name)
+        if raw is None:
+            if len(self._built) >= 1024:
+                self._built.clear()
+            raw = self._built[name] = build_inet(self.abi, name)
+        return raw
 
     def getpeername(self, sock: FakeSocket) -> bytes:
         # inet_getname / inet6_getname: ENOTCONN also when the peer's port is
@@ -467,7 +527,7 @@ class InetOps(ProtoOps):
 
     def peer_address(self, sock: FakeSocket) -> bytes:
         assert isinstance(sock.peer_name, InetName)
-        return build_inet(self.abi, sock.peer_name)
+        return self.built(sock.peer_name)
 
     def shutdown(self, sock: FakeSocket, mode: int) -> None:
         """``inet_shutdown``: ENOTCONN unless connected; a listener just stops listening.

@@ -95,6 +95,11 @@ class ProtoOps(ABC):
         self.POLLIN, self.POLLOUT = c("POLLIN"), c("POLLOUT")
         self.POLLERR, self.POLLHUP = c("POLLERR"), c("POLLHUP")
         self.POLLRDHUP = self.abi.constants.get("POLLRDHUP", 0)  # Linux only
+        #: The options key of SO_ERROR (a listener's child drops it).
+        self.SO_ERROR = (c("SOL_SOCKET"), c("SO_ERROR"))
+        # No SOCK_NONBLOCK/SOCK_CLOEXEC in the profile (Darwin's accept has no flags): no bit.
+        self.SOCK_NONBLOCK = self.abi.constants.get("SOCK_NONBLOCK", 0)
+        self.SOCK_CLOEXEC = self.abi.constants.get("SOCK_CLOEXEC", 0)
 
     def __repr__(self) -> str:
         return f"<{self.name} ops>"
@@ -151,9 +156,7 @@ class ProtoOps(ABC):
         listener = file.sock
         if listener.state != "listening":
             self.fail("EINVAL")
-        # No SOCK_NONBLOCK/SOCK_CLOEXEC in the profile (Darwin's accept has no flags): no bit.
-        known = self.abi.constants
-        nonblock, cloexec = known.get("SOCK_NONBLOCK", 0), known.get("SOCK_CLOEXEC", 0)
+        nonblock, cloexec = self.SOCK_NONBLOCK, self.SOCK_CLOEXEC
         if flags & ~(nonblock | cloexec):
             self.fail("EINVAL")
         if not listener.accept_queue:
@@ -231,13 +234,15 @@ class ProtoOps(ABC):
             return
         sock.released = True
         self.disconnect(sock)
-        for pending in list(sock.accept_queue):
-            pending.ops.release(pending)
-        sock.accept_queue.clear()
-        for connector in list(sock.syn_queue):
-            connector.state = "closed"
-            connector.error = self.errno("ECONNREFUSED")
-        sock.syn_queue.clear()
+        if sock.accept_queue:
+            for pending in list(sock.accept_queue):
+                pending.ops.release(pending)
+            sock.accept_queue.clear()
+        if sock.syn_queue:
+            for connector in list(sock.syn_queue):
+                connector.state = "closed"
+                connector.error = self.errno("ECONNREFUSED")
+            sock.syn_queue.clear()
         if sock.listener is not None and sock in sock.listener.accept_queue:
             sock.listener.accept_queue.remove(sock)
         self.unhash(sock)

@@ -52,6 +52,11 @@ PROTOCOLS = {"ip": 0, "icmp": 1, "tcp": 6, "udp": 17, "ipv6": 41, "icmpv6": 58, 
 #: <netdb.h> h_errno 0 (NETDB_SUCCESS) as hstrerror words it.
 RESOLVER_NO_ERROR = (0, "Resolver Error 0 (no error)")
 
+#: The argument types a remembered ``getaddrinfo`` answer is keyed by (exact:
+#: a subclass could compare equal and differ).
+_EXACT_HOST = frozenset({bytes, type(None)})
+_ANSWERS_LIMIT = 256
+
 _ULONG_MAX = (1 << 64) - 1
 _SPACE = " \t\n\v\f\r"
 
@@ -183,6 +188,11 @@ class Resolver:
     #: its addresses, None when unknown, or ``gaierror``.  A simulated
     #: network sets it to its :class:`~sansock_fake._dns.Dns` (via the host).
     dns: Callable[[str], list[str] | None] | None = attrs.field(default=None, repr=False)
+    #: ``getaddrinfo`` answers for a numeric host or none, by their arguments
+    #: (they depend on nothing else: not the hosts table, the name server or
+    #: the host name), kept for the ABI they were computed for; bounded.
+    _numeric_answers: dict[tuple[object, ...], list[AddrInfo]] = attrs.field(factory=dict, init=False, repr=False)
+    _answers_abi: ABI | None = attrs.field(default=None, init=False, repr=False)
 
     def add(self, name: str, *addresses: str) -> None:
         """Make *name* resolve to *addresses* (IPv4 or IPv6 text), like a line of ``/etc/hosts``.
@@ -243,14 +253,6 @@ class Resolver:
             if result[0][0] == inet6:
                 result = [(inet6, v6, scope_id)]
         return result
-
-    def _addresses(self, host: str, family: int, flags: int) -> tuple[str, list[tuple[int, bytes, int]]]:
-        numeric = self._numeric(host, family, flags)
-        if numeric is not None:
-            return host, numeric
-        if flags & self._c("AI_NUMERICHOST"):
-            raise gaierror(*EAI_NONAME)
-        return host.lower(), self._lookup(host, family, flags)
 
     def _lookup(self, host: str, family: int, flags: int) -> list[tuple[int, bytes, int]]:
         """The hosts table (``/etc/hosts`` through NSS): EAI_NONAME when unknown."""
@@ -349,7 +351,33 @@ class Resolver:
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
     ) -> list[AddrInfo]:
         """glibc ``getaddrinfo`` over the hosts table, its checks in glibc's order:
-        flags, family, the service, then the host."""
+        flags, family, the service, then the host.
+
+        An answer for a numeric host (or none) is a function of the arguments
+        and the ABI alone, so it is remembered (``create_connection`` resolves
+        the same address again and again); errors are not, and a host name
+        is always looked up afresh (the hosts table and the name server change).
+        """
+        key = (host, port, family, type, proto, flags)
+        answers = self._numeric_answers
+        exact = (host.__class__ in _EXACT_HOST and port.__class__ in _EXACT_HOST and family.__class__ is int
+                 and type.__class__ is int and proto.__class__ is int and flags.__class__ is int)
+        if exact and self._answers_abi is self.abi:
+            known = answers.get(key)
+            if known is not None:
+                return list(known)
+        results, numeric = self._getaddrinfo(host, port, family, type, proto, flags)
+        if numeric and exact:
+            if self._answers_abi is not self.abi or len(answers) >= _ANSWERS_LIMIT:
+                answers.clear()
+                self._answers_abi = self.abi
+            answers[key] = list(results)
+        return results
+
+    def _getaddrinfo(
+        self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
+    ) -> tuple[list[AddrInfo], bool]:
+        """:meth:`getaddrinfo` computed: the answers, and whether *host* was numeric or None."""
         inet, inet6, unspec = self._c("AF_INET"), self._c("AF_INET6"), self._c("AF_UNSPEC")
         if host == b"*":
             host = None  # getaddrinfo: "*" means NULL
@@ -378,15 +406,24 @@ class Resolver:
             v6 = (inet6, bytes(16) if passive else bytes(15) + b"\1", 0)
             order = [v4, v6] if passive else [v6, v4]
             canon, addresses = "", [a for a in order if family in (unspec, a[0])]
+            numeric = True
         else:
-            canon, addresses = self._addresses(host.decode("latin-1"), family, flags)
+            text = host.decode("latin-1")
+            numeric_addresses = self._numeric(text, family, flags)
+            numeric = numeric_addresses is not None
+            if numeric_addresses is not None:
+                canon, addresses = text, numeric_addresses
+            elif flags & self._c("AI_NUMERICHOST"):
+                raise gaierror(*EAI_NONAME)
+            else:
+                canon, addresses = text.lower(), self._lookup(text, family, flags)
         results: list[AddrInfo] = []
         for fam, packed, scope_id in addresses:
             for socktype, protocol, number in served:
                 endpoint = InetName(fam, packed, number, scope_id=scope_id)
                 canonname = canon if (flags & self._c("AI_CANONNAME") and not results) else ""
                 results.append((fam, socktype, protocol, canonname, build_inet(self.abi, endpoint)))
-        return results
+        return results, numeric
 
     def _name_of(self, packed: bytes) -> str | None:
         """The first name holding *packed* in the hosts table (a reverse lookup)."""

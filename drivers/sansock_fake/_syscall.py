@@ -150,6 +150,8 @@ _SHOWN_AS_IS = frozenset({int, str, type(None)})
 
 def _outcome(result: object) -> str:
     """``"ok " + _summary(result)``, from the caches for an exact int or bytes."""
+    if result is None:
+        return "ok None"
     kind = type(result)
     if kind is int:
         value = cast(int, result)
@@ -167,6 +169,19 @@ def _outcome(result: object) -> str:
                 _OK_BYTES.clear()
             text = _OK_BYTES[size] = f"ok {size} bytes"
         return text
+    if kind is tuple:
+        # accept's (fd, address), recvmsg's tuple: exact ints and bytes as _summary shows them.
+        parts = []
+        for item in cast("tuple[object, ...]", result):
+            item_kind = type(item)
+            if item_kind is bytes:
+                parts.append(f"{len(cast(bytes, item))} bytes")
+            elif item_kind is int:
+                parts.append(repr(item))
+            else:
+                break
+        else:
+            return "ok (" + ", ".join(parts) + ")"
     return f"ok {_summary(result)}"
 
 
@@ -255,7 +270,11 @@ def syscall(
             # notify_all would do nothing.
             condition.acquire()
             try:
-                scheduler.enter()
+                if scheduler._entered.__dict__:
+                    # Scheduler.enter for a thread it registered already (inlined: every syscall).
+                    scheduler.activity += 1
+                else:
+                    scheduler.enter()
                 try:
                     if faults.rules:
                         code = faults.errno_for(name, args[0] if args and isinstance(args[0], int) else None)

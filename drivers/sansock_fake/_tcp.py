@@ -149,6 +149,8 @@ class TcpOps(InetOps):
     def wait_connected(self, fd: int, sock: FakeSocket) -> bool:
         """``inet_wait_for_connect``: until the handshake ends or SO_SNDTIMEO passes."""
         tcp = self.control(sock)
+        if tcp.state != "SYN_SENT":
+            return True  # decided already (loopback: in the connect's own segment delivery)
         return self.block(fd, "connect", lambda: tcp.state != "SYN_SENT", self.kernel._options.sndtimeo_deadline(sock))
 
     # -- shutdown / close ----------------------------------------------------
@@ -199,7 +201,7 @@ class TcpOps(InetOps):
             sock.state = "closed"
             self.stop_listening(sock)
             return
-        unread = any(seg.remaining for seg in sock.receive_queue)
+        unread = bool(sock.receive_queue) and any(seg.remaining for seg in sock.receive_queue)
         sock.shutdown = SHUTDOWN_MASK
         if state in ("CLOSED", "SYN_SENT"):
             if state == "SYN_SENT":

@@ -146,15 +146,14 @@ def reap_time_wait(host: InetHost, now: int) -> None:
 # -- input --------------------------------------------------------------------------------------
 def find_listener(host: InetHost, packet: Packet) -> FakeSocket | None:
     """``__inet_lookup_listener``: a listener on the port, this address or the wildcard."""
-    abi = host.abi
-    stream = abi.const("SOCK_STREAM")
+    stream = host.sock_stream
     target = packet.dst
     for other in host.ports.bound(packet.family, stream, target.port):
         assert isinstance(other.name, InetName)
         if other.state == "listening" and (other.name.packed == target.packed or not any(other.name.packed)):
             return other
-    inet6 = abi.const("AF_INET6")
-    if packet.family == abi.const("AF_INET"):
+    inet6 = host.af_inet6
+    if packet.family == host.af_inet:
         # A dual-stack listener: AF_INET6 bound to :: with IPV6_V6ONLY 0
         # takes IPv4 connections, seen as ::ffff:a.b.c.d (ipv6(7)).
         for other in host.ports.bound(inet6, stream, target.port):
@@ -306,7 +305,7 @@ def listen_input(listener: FakeSocket, packet: Packet) -> None:
 
         child.name, child.peer_name = mapped(packet.dst), mapped(packet.src)
     child.options = dict(listener.options)
-    child.options.pop((ops.c("SOL_SOCKET"), ops.c("SO_ERROR")), None)
+    child.options.pop(ops.SO_ERROR, None)
     child.sndbuf, child.rcvbuf, child.userlocks = listener.sndbuf, listener.rcvbuf, listener.userlocks
     child.embryo = True
     child.listener = listener
