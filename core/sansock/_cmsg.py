@@ -60,6 +60,7 @@ __all__ = [
     "Walk",
     "cmsg_len",
     "cmsg_space",
+    "close_rights",
     "codec",
     "pack_afalg",
     "pack_ancdata",
@@ -658,6 +659,16 @@ def scm_rights_fds(control: bytes, abi: ABI) -> list[int]:
     when an exception is raised after a successful ``recvmsg`` syscall.
     """
     return rights_fds(walk(control, abi).items, abi)
+
+
+def close_rights(control: bytes, abi: ABI, close: Callable[[int], object]) -> None:
+    """``err_closefds``: ``close(fd)`` for every fd of :func:`scm_rights_fds`,
+    an ``OSError`` ignored (CPython ignores ``close()``'s result there)."""
+    for fd in scm_rights_fds(control, abi):
+        try:
+            close(fd)
+        except OSError:
+            pass
 
 
 # -- views of a walk ---------------------------------------------------------------
