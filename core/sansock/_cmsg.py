@@ -270,6 +270,21 @@ class CmsgCodec:
         if exact:
             if type(items) is not list and type(items) is not tuple:
                 return None
+            if len(items) == 1:
+                # One item of small data (an fd array, credentials): the
+                # loop's first pass below for the shapes it takes most, without
+                # the loop; anything else goes to the loop.
+                item = items[0]
+                if type(item) is tuple and len(item) == 3:
+                    level, kind, data = item
+                    if type(data) is _array and data.typecode == "i" and len(data) <= _EXACT_INTS_MAX:
+                        data = data.tobytes()
+                    if (
+                        type(data) is bytes and len(data) <= packed_max and type(level) is int
+                        and type(kind) is int and low <= level <= high and low <= kind <= high
+                    ):
+                        n = len(data)
+                        return packers[n](len0 + n, level, kind, data)
             # Read once: another thread changing the list meanwhile gets the
             # items of one of its states laid out, as with CPython's
             # PySequence_Fast (which returns the list itself).
