@@ -347,6 +347,8 @@ class CmsgCodec:
         if controllen >= len0:
             # One whole item, CMSG_NXTHDR NULL after it (an fd array,
             # credentials): the first pass of the loop below, without it.
+            # SocketType.recvmsg's fast path repeats this step in its own
+            # frame (tests/test_recvmsg_inline_walk.py keeps them in step).
             length, level, kind = read_header(control, 0)
             if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
                 return [(level, kind, control[len0:length])], None, False

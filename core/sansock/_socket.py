@@ -547,17 +547,12 @@ class SocketType:
         return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
-        self,
-        buffers: Iterable[ReadableBuffer],
-        ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (),
-        flags: int = 0,
-        address: Any = None,
-        /,
+        self, buffers: Iterable[ReadableBuffer], ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (),
+        flags: int = 0, address: Any = None, /,
     ) -> int:
         """Send data and ancillary data in one call (sock_sendmsg)."""
         if address is None and type(flags) is int and INT_MIN <= flags <= INT_MAX:
-            # Fast path: bytes buffers in a list/tuple, control data the fast
-            # packer takes (or none): one driver call.
+            # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
             if type(buffers) is list or type(buffers) is tuple:
                 for part in buffers:
                     if type(part) is not bytes:
@@ -695,6 +690,14 @@ class SocketType:
                 if not control:
                     return data, [], msg_flags, (self._decode(raw) if raw else None)
                 try:
+                    # One whole item (an fd array, credentials): CmsgCodec.walk's
+                    # first step, without its frame; anything else goes to the walk.
+                    read_header, len0, mask, next_room = self._control.walk_facts
+                    if len(control) >= len0:
+                        length, level, kind = read_header(control, 0)
+                        if len0 <= length <= len(control) and ((length + mask) & ~mask) + next_room > len(control):
+                            items = [(level, kind, control[len0:length])]
+                            return data, items, msg_flags, (self._decode(raw) if raw else None)
                     items, cut, malformed = self._control.walk(control)
                     if cut is not None or malformed:
                         warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2)
