@@ -693,9 +693,9 @@ class SocketType:
                     # One whole item (an fd array, credentials): CmsgCodec.walk's
                     # first step, without its frame; anything else goes to the walk.
                     read_header, len0, mask, next_room = self._control.walk_facts
-                    if len(control) >= len0:
+                    if (controllen := len(control)) >= len0:
                         length, level, kind = read_header(control, 0)
-                        if len0 <= length <= len(control) and ((length + mask) & ~mask) + next_room > len(control):
+                        if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
                             items = [(level, kind, control[len0:length])]
                             return data, items, msg_flags, (self._decode(raw) if raw else None)
                     items, cut, malformed = self._control.walk(control)
