@@ -60,6 +60,7 @@ __all__ = [
     "Walk",
     "cmsg_len",
     "cmsg_space",
+    "close_rights",
     "codec",
     "pack_afalg",
     "pack_ancdata",
@@ -269,6 +270,21 @@ class CmsgCodec:
         if exact:
             if type(items) is not list and type(items) is not tuple:
                 return None
+            if len(items) == 1:
+                # One item of small data (an fd array, credentials): the
+                # loop's first pass below for the shapes it takes most, without
+                # the loop; anything else goes to the loop.
+                item = items[0]
+                if type(item) is tuple and len(item) == 3:
+                    level, kind, data = item
+                    if type(data) is _array and data.typecode == "i" and len(data) <= _EXACT_INTS_MAX:
+                        data = data.tobytes()
+                    if (
+                        type(data) is bytes and len(data) <= packed_max and type(level) is int
+                        and type(kind) is int and low <= level <= high and low <= kind <= high
+                    ):
+                        n = len(data)
+                        return packers[n](len0 + n, level, kind, data)
             # Read once: another thread changing the list meanwhile gets the
             # items of one of its states laid out, as with CPython's
             # PySequence_Fast (which returns the list itself).
@@ -331,6 +347,8 @@ class CmsgCodec:
         if controllen >= len0:
             # One whole item, CMSG_NXTHDR NULL after it (an fd array,
             # credentials): the first pass of the loop below, without it.
+            # SocketType.recvmsg's fast path repeats this step in its own
+            # frame (tests/test_recvmsg_inline_walk.py keeps them in step).
             length, level, kind = read_header(control, 0)
             if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
                 return [(level, kind, control[len0:length])], None, False
@@ -658,6 +676,16 @@ def scm_rights_fds(control: bytes, abi: ABI) -> list[int]:
     when an exception is raised after a successful ``recvmsg`` syscall.
     """
     return rights_fds(walk(control, abi).items, abi)
+
+
+def close_rights(control: bytes, abi: ABI, close: Callable[[int], object]) -> None:
+    """``err_closefds``: ``close(fd)`` for every fd of :func:`scm_rights_fds`,
+    an ``OSError`` ignored (CPython ignores ``close()``'s result there)."""
+    for fd in scm_rights_fds(control, abi):
+        try:
+            close(fd)
+        except OSError:
+            pass
 
 
 # -- views of a walk ---------------------------------------------------------------

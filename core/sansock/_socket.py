@@ -547,17 +547,12 @@ class SocketType:
         return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
-        self,
-        buffers: Iterable[ReadableBuffer],
-        ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (),
-        flags: int = 0,
-        address: Any = None,
-        /,
+        self, buffers: Iterable[ReadableBuffer], ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (),
+        flags: int = 0, address: Any = None, /,
     ) -> int:
         """Send data and ancillary data in one call (sock_sendmsg)."""
         if address is None and type(flags) is int and INT_MIN <= flags <= INT_MAX:
-            # Fast path: bytes buffers in a list/tuple, control data the fast
-            # packer takes (or none): one driver call.
+            # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
             if type(buffers) is list or type(buffers) is tuple:
                 for part in buffers:
                     if type(part) is not bytes:
@@ -575,8 +570,7 @@ class SocketType:
                         except OSError as exc:
                             first = exc
                         try:
-                            rest = (buffers, control, flags, None)
-                            return _timeout.retry(self, first, True, self._drv.sendmsg, rest)
+                            return _timeout.retry(self, first, True, self._drv.sendmsg, (buffers, control, flags, None))
                         finally:
                             del first  # its traceback holds this frame: no cycle
         return _general.sendmsg(self, buffers, ancdata, flags, address)
@@ -679,115 +673,124 @@ class SocketType:
         self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
         """Receive data, ancillary data, flags and address (sock_recvmsg)."""
-        # Fast path: sizes the general path accepts, a family it knows.
-        fast = (
-            self._msg_fast
-            and type(bufsize) is int
-            and type(ancbufsize) is int
-            and type(flags) is int
-            and 0 <= bufsize <= _FAST_SIZE
-            and 0 <= ancbufsize <= _FAST_SIZE
-        )
-        return self._recvmsg(False, fast, bufsize, ancbufsize, flags)
+        first: OSError | None = None
+        if (
+            self._msg_fast and type(bufsize) is int and type(ancbufsize) is int and type(flags) is int
+            and 0 <= bufsize <= _FAST_SIZE and 0 <= ancbufsize <= _FAST_SIZE and self._timeout_ns <= 0
+        ):
+            # Fast path: sizes the general path accepts, a family it knows; the
+            # driver call, the walk and err_closefds (see _recvmsg) in this frame.
+            try:
+                data, control, msg_flags, raw = self._drv.recvmsg(self._fd, bufsize, ancbufsize, flags)
+            except OSError as exc:
+                first = exc
+            except REFUSED:
+                pass  # refused by the driver: parsed by _recvmsg
+            else:
+                if not control:
+                    return data, [], msg_flags, (self._decode(raw) if raw else None)
+                try:
+                    # One whole item (an fd array, credentials): CmsgCodec.walk's
+                    # first step, without its frame; anything else goes to the walk.
+                    read_header, len0, mask, next_room = self._control.walk_facts
+                    if (controllen := len(control)) >= len0:
+                        length, level, kind = read_header(control, 0)
+                        if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
+                            items = [(level, kind, control[len0:length])]
+                            return data, items, msg_flags, (self._decode(raw) if raw else None)
+                    items, cut, malformed = self._control.walk(control)
+                    if cut is not None or malformed:
+                        warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2)
+                    return data, items, msg_flags, (self._decode(raw) if raw else None)
+                except BaseException:
+                    _cmsg.close_rights(control, self._k.abi, self._drv.close)
+                    raise
+        try:
+            return self._recvmsg(False, bufsize, ancbufsize, flags, first)
+        finally:
+            first = None  # its traceback holds this frame: no cycle
 
     def recvmsg_into(
         self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
         """Like :meth:`recvmsg`, scattering the data into *buffers* (sock_recvmsg_into)."""
-        # Fast path: bytearrays (always writable and contiguous) in a list or tuple.
-        fast = (
-            self._msg_fast
-            and (type(buffers) is list or type(buffers) is tuple)
-            and type(ancbufsize) is int
-            and type(flags) is int
-            and 0 <= ancbufsize <= _FAST_SIZE
-        )
-        if fast:
+        first: OSError | None = None
+        if (
+            self._msg_fast and (type(buffers) is list or type(buffers) is tuple) and type(ancbufsize) is int
+            and type(flags) is int and 0 <= ancbufsize <= _FAST_SIZE and self._timeout_ns <= 0
+        ):
+            # Fast path: bytearrays (writable, contiguous) in a list or tuple.
             for buf in buffers:
                 if type(buf) is not bytearray:
-                    fast = False
                     break
-        return self._recvmsg(True, fast, buffers, ancbufsize, flags)
+            else:
+                try:
+                    n, control, msg_flags, raw = self._drv.recvmsg_into(self._fd, buffers, ancbufsize, flags)
+                except OSError as exc:
+                    first = exc
+                except REFUSED:
+                    pass  # refused by the driver: parsed by _recvmsg
+                else:
+                    if not control:
+                        return n, [], msg_flags, (self._decode(raw) if raw else None)
+                    try:
+                        items, cut, malformed = self._control.walk(control)
+                        if cut is not None or malformed:
+                            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2)
+                        return n, items, msg_flags, (self._decode(raw) if raw else None)
+                    except BaseException:
+                        _cmsg.close_rights(control, self._k.abi, self._drv.close)
+                        raise
+        try:
+            return self._recvmsg(True, buffers, ancbufsize, flags, first)
+        finally:
+            first = None  # its traceback holds this frame: no cycle
 
     def _recvmsg(
-        self, into: bool, fast: bool, target: Any, ancbufsize: Any, flags: Any
+        self, into: bool, target: Any, ancbufsize: Any, flags: Any, first: OSError | None
     ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
-        """The one ``recvmsg`` helper: the driver's ``recvmsg`` (*target* a size)
-        or ``recvmsg_into`` (*target* the buffers) through the timeout machine,
-        then the result, ``(data or count, ancdata, msg_flags, address)``.
-
-        *fast*: the caller vouches that the arguments are exact values the
-        general path would accept unchanged, so the driver gets them as they
-        are; its C types refuse a flags value that is not a C int, and only
-        then are the arguments parsed.  Otherwise they are parsed first
-        (``_general.recvmsg_args``).
-
-        The control buffer is walked by ``_cmsg``'s one walk.  sock_recvmsg_guts:
-        "If recvmsg() raises an exception after the system call returns, it will
-        first attempt to close any file descriptors received via the SCM_RIGHTS
-        mechanism" (the ``err_closefds`` label).  The ``try`` that does it is
-        in this frame, entered with no Python call after the syscall returns,
-        so that a signal handler raising at a call cannot leak the fds.
-        """
-        data: Any  # bytes (recvmsg) or the byte count (recvmsg_into)
-        first: OSError | None = None
-        done = False
-        if fast and self._timeout_ns <= 0:
-            try:
-                # Called as methods, not through a local: no bound method is
-                # made on the path every call takes.
-                if into:
-                    data, control, msg_flags, raw = self._drv.recvmsg_into(self._fd, target, ancbufsize, flags)
-                else:
-                    data, control, msg_flags, raw = self._drv.recvmsg(self._fd, target, ancbufsize, flags)
-                done = True
-            except OSError as exc:
-                first = exc
-            except REFUSED:
-                pass  # refused by the driver: parsed below, outside this handler
+        """The rest of ``recvmsg``/``recvmsg_into``: *first* the fast path's
+        error (retried), or None (the arguments parsed, then the call through
+        the timeout machine).  sock_recvmsg_guts' ``err_closefds``: "If recvmsg()
+        raises an exception after the system call returns, it will first attempt
+        to close any file descriptors received via the SCM_RIGHTS mechanism".
+        The ``try`` that does it is in the frame that receives the result,
+        entered with no Python call after the syscall returns."""
         # recvmsg_into's buffers, exported from before the wait until the
         # result is decoded and released before returning or raising, as
         # sock_recvmsg_into holds and releases its Py_buffers.
         held: list[memoryview] | None = None
-        if not done:
-            syscall = self._drv.recvmsg_into if into else self._drv.recvmsg
-            try:
-                if first is not None:
-                    if into:
-                        target = held = [memoryview(buf) for buf in target]
-                    try:
-                        data, control, msg_flags, raw = _timeout.retry(self, first, False, syscall, (target, ancbufsize, flags))
-                    finally:
-                        first = None  # its traceback holds this frame: no cycle
-                else:
-                    target, ancbufsize, flags = _general.recvmsg_args(self, into, target, ancbufsize, flags)
-                    if into:
-                        held = target
-                    data, control, msg_flags, raw = self._call(False, syscall, target, ancbufsize, flags)
-            except BaseException:
-                if held is not None:
-                    for view in held:
-                        view.release()
-                raise
-        if not control and held is None:
-            return data, [], msg_flags, (self._decode(raw) if raw else None)
+        syscall = self._drv.recvmsg_into if into else self._drv.recvmsg
+        try:
+            if first is not None:
+                if into:
+                    target = held = [memoryview(buf) for buf in target]
+                data, control, msg_flags, raw = _timeout.retry(self, first, False, syscall, (target, ancbufsize, flags))
+            else:
+                target, ancbufsize, flags = _general.recvmsg_args(self, into, target, ancbufsize, flags)
+                if into:
+                    held = target
+                data, control, msg_flags, raw = self._call(False, syscall, target, ancbufsize, flags)
+        except BaseException:
+            if held is not None:
+                for view in held:
+                    view.release()
+            raise
+        finally:
+            first = None  # its traceback holds this frame: no cycle
         try:
             if held is not None:
                 for view in held:
                     view.release()
-                if not control:
-                    return data, [], msg_flags, (self._decode(raw) if raw else None)
+            if not control:
+                return data, [], msg_flags, (self._decode(raw) if raw else None)
             items, cut, malformed = self._control.walk(control)
             if cut is not None or malformed:
                 # stacklevel 3: the caller of recvmsg (recvmsg -> _recvmsg).
                 warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
             return data, items, msg_flags, (self._decode(raw) if raw else None)
         except BaseException:
-            for fd in _cmsg.scm_rights_fds(control, self._k.abi):
-                try:
-                    self._drv.close(fd)
-                except OSError:
-                    pass
+            _cmsg.close_rights(control, self._k.abi, self._drv.close)
             raise
 
 
