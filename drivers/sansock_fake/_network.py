@@ -1,9 +1,9 @@
 """A simulated network: hosts (fake kernels) joined by links, sharing one virtual clock.
 
-:class:`Network` owns the hosts it makes with :meth:`Network.add_host`: each
+:class:`Network` owns the hosts it makes with :meth:`~sansock_fake.Network.add_host`: each
 is a :class:`~sansock_fake.FakeKernel` with its own fd table, ports, host
 name and loopback, whose IP layer (``_inet.InetHost``) hands every packet
-for another host to the network (:meth:`Network.transmit`).  The network
+for another host to the network (``Network.transmit``).  The network
 puts it on the link between the two hosts (``_links``) and delivers it to
 the destination's ``InetHost.input`` from a timer of the shared scheduler
 at the virtual time it arrives -- or drops it.
@@ -18,7 +18,7 @@ of a link, seeded from the network's seed and the two host names (strings,
 so the seeds are the same in every process); nothing recorded depends on
 dict or set order of unordered things, on ``id()`` or on real time.  A
 program whose own order of operations is fixed (one thread, or an asyncio
-loop) gives the same :attr:`Network.trace` for the same seed.
+loop) gives the same :attr:`~sansock_fake.Network.trace` for the same seed.
 """
 
 from __future__ import annotations
