@@ -20,6 +20,9 @@ each checked against the real kernel by
 * TCP send with ``MSG_FASTOPEN`` on a connected or listening socket:
   ``EISCONN`` (``tcp_sendmsg_fastopen`` -> ``__inet_stream_connect``); on an
   unconnected one without an address: ``EINVAL``.
+* TCP send with ``MSG_OOB`` on a socket that cannot send (unconnected, shut
+  down for writing, reset): what the same send without it gives (``EPIPE``,
+  ``ECONNRESET``), as ``tcp_sendmsg_locked`` checks those first.
 * UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP receive
   ignores it.
 * AF_UNIX datagram and seqpacket sockets, either way: ``EOPNOTSUPP``
@@ -84,7 +87,10 @@ def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int
             # A Fast Open connect (an address given), or a connection that ended
             # (Linux: EISCONN after a reset, EINVAL after a refused connect).
             raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
-        if oob:
+        # tcp_sendmsg_locked: a pending error, SEND_SHUTDOWN or no connection
+        # (EPIPE, ECONNRESET...) fails before MSG_OOB matters; those the
+        # protocol answers.  Only a send that would go out is urgent data.
+        if oob and sock.state == "connected" and not sock.error and not sock.shutdown & 2:  # SEND_SHUTDOWN
             raise NotImplementedError(_OOB + ": TCP urgent data")
     elif name in _INET_DATAGRAM:
         if oob and size <= 0xFFFF:  # udp_sendmsg: EMSGSIZE first
