@@ -507,8 +507,12 @@ class FakeKernel(HostMethods):
 
     @syscall(fd=C_INT, bufsize=C_SIZE, ancbufsize=C_SIZE, flags=C_INT)
     def recvmsg(self, fd: int, bufsize: int, ancbufsize: int, flags: int) -> tuple[bytes, bytes, int, bytes]:
-        data, control, msg_flags, addr, _length = sys_recvmsg(self, fd, "recvmsg", bufsize, ancbufsize, flags)
-        # recvmsg keeps what fit: CPython's makeval_recvmsg only ever shrinks.
+        data, control, msg_flags, addr, length = sys_recvmsg(self, fd, "recvmsg", bufsize, ancbufsize, flags)
+        # recvmsg keeps what fit: CPython's makeval_recvmsg only ever shrinks
+        # its bufsize bytes to the return value.  TCP's MSG_TRUNC consumes
+        # without copying (data b""): as many bytes as it returns, zeros here.
+        if length > len(data):
+            data = as_returned(data, min(length, bufsize))
         return data, control, msg_flags, addr
 
     @syscall(fd=C_INT, buffers=None, ancbufsize=C_SIZE, flags=C_INT)
