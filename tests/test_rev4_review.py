@@ -100,3 +100,36 @@ def _oob_send_after_reset(mod: Any) -> object:
 
 def test_tcp_urgent_data_after_a_reset_fails_as_on_linux(net: Binding) -> None:
     assert _oob_send_after_reset(net) == _oob_send_after_reset(socket)
+
+
+# -- link parameters the virtual clock cannot hold ---------------------------------------
+
+
+@pytest.mark.parametrize("params", [
+    {"latency": 1e300}, {"latency": 1.0, "jitter": 1e300}, {"bandwidth": 1e-300},
+    {"latency": 1.7e299, "jitter": 1.7e299},
+])
+def test_a_link_whose_delays_overflow_the_clock_is_refused_at_the_call(params: dict[str, float]) -> None:
+    # Accepted before, then an unrelated sendto raised "OverflowError: cannot
+    # convert float infinity to integer" (int(seconds * 1e9) of inf).
+    with pytest.raises(ValueError, match="too large|too small"):
+        Link(**params)
+    net = Network(seed=1)
+    net.add_host("client", "10.0.0.1")
+    net.add_host("server", "10.0.0.2")
+    with pytest.raises(ValueError, match="too large|too small"):
+        net.link("client", "server", **params)
+
+
+def test_large_finite_link_delays_still_work() -> None:
+    net = Network(seed=1)
+    a = sansock.using(net.add_host("client", "10.0.0.1"))
+    b = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=1e200, bandwidth=1e-200)
+    with a.socket(a.AF_INET, a.SOCK_DGRAM) as sender, b.socket(b.AF_INET, b.SOCK_DGRAM) as receiver:
+        receiver.bind(("0.0.0.0", 9000))
+        assert sender.sendto(b"x", ("10.0.0.2", 9000)) == 1
+        receiver.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            receiver.recv(10)
+    assert math.isfinite(Link(latency=1e200).latency)
