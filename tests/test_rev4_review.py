@@ -133,3 +133,70 @@ def test_large_finite_link_delays_still_work() -> None:
         with pytest.raises(TimeoutError):
             receiver.recv(10)
     assert math.isfinite(Link(latency=1e200).latency)
+
+
+# -- the native driver's recv buffer pool ------------------------------------------------
+
+
+def _native() -> Binding:
+    from sansock_native import NativeDriver
+
+    return sansock.using(NativeDriver())
+
+
+def _in_recv(thread: threading.Thread) -> bool:
+    """Whether *thread* is blocked in a receive syscall (Linux: /proc/.../syscall)."""
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/syscall") as f:
+            number = f.read().split()[0]
+    except (OSError, IndexError):  # pragma: no cover - not Linux, or the thread ended
+        return False
+    return number in ("45", "207")  # recvfrom: x86-64, arm64 (aarch64)
+
+
+def test_the_recv_pool_keeps_few_buffers_after_many_threads_received_at_once() -> None:
+    # Each of 40 threads blocks in recv with a 64 KiB pool buffer; once they are
+    # done the pool must not keep all 40 (2.5 MiB) for the rest of the process:
+    # a thread-per-connection server with 1000 threads kept 64 MiB.  (The
+    # threading.local buffers it replaced died with their threads.)
+    from sansock_native import _scratch
+
+    net = _native()
+    pairs = [net.socketpair() for _ in range(40)]
+    got: list[bytes] = []
+    threads = [threading.Thread(target=lambda b=b: got.append(b.recv(100))) for _a, b in pairs]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            for _ in range(5000):  # (a condition, not a timing: at most 5 s)
+                if _in_recv(t):
+                    break
+                threading.Event().wait(0.001)
+        for a, _b in pairs:
+            a.send(b"x")
+        for t in threads:
+            t.join(10)
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+    assert got == [b"x"] * 40
+    assert len(_scratch._recv_buffers) <= 8
+
+
+def test_recv_with_msg_trunc_on_a_stream_does_not_show_another_threads_bytes() -> None:
+    # tcp_recvmsg_locked with MSG_TRUNC consumes without copying: the result's bytes are the buffer's old content.  CPython's are
+    # a fresh allocation's; the pool's were another thread's last receive.
+    net = _native()
+    a, b = net.socketpair()
+    c, d = _tcp_pair(net)
+    with a, b, c, d:
+        a.send(b"another thread's secret")
+        worker = threading.Thread(target=lambda: b.recv(100))
+        worker.start()
+        worker.join()
+        c.sendall(b"discard")
+        shown = d.recv(7, net.MSG_TRUNC | net.MSG_WAITALL)  # (blocking: waits for the 7)
+    assert len(shown) == 7
+    assert shown not in b"another thread's secret"
