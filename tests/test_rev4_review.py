@@ -202,3 +202,32 @@ def test_recv_with_msg_trunc_on_a_stream_does_not_show_another_threads_bytes() -
         shown = d.recv(7, net.MSG_TRUNC | net.MSG_WAITALL)  # (blocking: waits for the 7)
     assert len(shown) == 7
     assert shown not in b"another thread's secret"
+
+
+# -- the darwin profile: resolver errors -------------------------------------------------
+
+
+def _darwin() -> Binding:
+    from sansock._profiles import DARWIN_ARM64
+
+    return sansock.using(FakeKernel(DARWIN_ARM64, personality="darwin"))
+
+
+@pytest.mark.parametrize(("call", "name", "text"), [
+    # Libinfo's codes and gai_strerror texts (FreeBSD's list): what CPython on
+    # macOS raises ("[Errno 8] nodename nor servname provided, or not known").
+    (lambda net: net.getaddrinfo("nonexistent.invalid", 80), "EAI_NONAME",
+     "nodename nor servname provided, or not known"),
+    (lambda net: net.getaddrinfo("127.0.0.1", "no-such-service"), "EAI_SERVICE",
+     "servname not supported for ai_socktype"),
+    (lambda net: net.getaddrinfo("127.0.0.1", 80, 12345), "EAI_FAMILY", "ai_family not supported"),
+    (lambda net: net.gethostbyname("nonexistent.invalid"), "EAI_NONAME",
+     "nodename nor servname provided, or not known"),
+], ids=["getaddrinfo-name", "getaddrinfo-service", "getaddrinfo-family", "gethostbyname"])
+def test_resolver_errors_on_the_darwin_profile_have_darwin_codes_and_texts(call: Any, name: str, text: str) -> None:
+    net = _darwin()
+    with pytest.raises(sansock.gaierror) as info:
+        call(net)
+    assert info.value.args == (net.abi.const(name), text)
+    assert info.value.errno == getattr(net, name)
+
