@@ -1,0 +1,36 @@
+"""Resolver errors in the codes and texts of the platform the kernel wears.
+
+The resolver (``_resolver.py``, ``_dns.py``) raises glibc's ``EAI_*`` codes and
+``gai_strerror`` texts.  A kernel wearing another platform's ABI profile (the
+darwin profile: Libinfo's ``EAI_NONAME`` is 8, "nodename nor servname
+provided, or not known") gives that platform's instead: the code from the
+profile's constants, the text from its :attr:`sansock.ABI.messages` (by the
+``EAI_*`` name).  A profile without the text leaves the error as it is.
+"""
+
+from __future__ import annotations
+
+from sansock.driver import ABI, gaierror
+
+__all__ = ["platform_gaierror"]
+
+#: glibc <netdb.h>: the EAI_* names of the codes the resolver raises.
+_GLIBC_NAMES = {
+    -1: "EAI_BADFLAGS", -2: "EAI_NONAME", -3: "EAI_AGAIN", -4: "EAI_FAIL", -5: "EAI_NODATA",
+    -6: "EAI_FAMILY", -7: "EAI_SOCKTYPE", -8: "EAI_SERVICE", -9: "EAI_ADDRFAMILY",
+    -10: "EAI_MEMORY", -11: "EAI_SYSTEM", -12: "EAI_OVERFLOW",
+}
+
+
+def platform_gaierror(abi: ABI, exc: gaierror) -> gaierror:
+    """*exc* (glibc's code and text) as *abi*'s platform raises it, or *exc* itself."""
+    if len(exc.args) != 2:
+        return exc
+    name = _GLIBC_NAMES.get(exc.args[0])
+    if name is None:
+        return exc
+    code = abi.constants.get(name)
+    text = abi.messages.get(name)
+    if code is None or text is None:
+        return exc
+    return gaierror(code, text)
