@@ -231,3 +231,30 @@ def test_resolver_errors_on_the_darwin_profile_have_darwin_codes_and_texts(call:
     assert info.value.args == (net.abi.const(name), text)
     assert info.value.errno == getattr(net, name)
 
+
+
+# -- the fake's flags table: UDP over IPv6 ignores MSG_OOB --------------------------------
+
+
+def _udp6_oob(mod: Any, how: str) -> object:
+    with mod.socket(mod.AF_INET6, mod.SOCK_DGRAM) as receiver, mod.socket(mod.AF_INET6, mod.SOCK_DGRAM) as sock:
+        receiver.bind(("::", 0))
+        port = receiver.getsockname()[1]
+        try:
+            if how == "sendto":
+                return sock.sendto(b"x", mod.MSG_OOB, ("::1", port))
+            if how == "sendto-v4-mapped":  # udpv6_sendmsg hands it to udp_sendmsg
+                return sock.sendto(b"x", mod.MSG_OOB, ("::ffff:127.0.0.1", port))
+            if how == "send-unconnected":
+                return sock.send(b"x", mod.MSG_OOB)
+            sock.connect(("::1", port))
+            return sock.send(b"x", mod.MSG_OOB), receiver.recv(10)
+        except OSError as exc:
+            return type(exc).__name__, exc.errno
+
+
+@pytest.mark.parametrize("how", ["sendto", "sendto-v4-mapped", "send-unconnected", "send-connected"])
+def test_udp6_sends_ignore_msg_oob_as_on_linux(net: Binding, how: str) -> None:
+    # udpv6_sendmsg has no MSG_OOB check (udp_sendmsg's EOPNOTSUPP is IPv4's,
+    # reached for a v4-mapped destination); the fake said EOPNOTSUPP.
+    assert _udp6_oob(net, how) == _udp6_oob(socket, how)
