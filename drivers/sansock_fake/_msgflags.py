@@ -23,8 +23,9 @@ each checked against the real kernel by
 * TCP send with ``MSG_OOB`` on a socket that cannot send (unconnected, shut
   down for writing, reset): what the same send without it gives (``EPIPE``,
   ``ECONNRESET``), as ``tcp_sendmsg_locked`` checks those first.
-* UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP receive
-  ignores it.
+* UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP over IPv6
+  ignores it (``udpv6_sendmsg``) but for an IPv4 or v4-mapped destination,
+  which goes to ``udp_sendmsg``; UDP receive ignores it.
 * AF_UNIX datagram and seqpacket sockets, either way: ``EOPNOTSUPP``
   (``unix_dgram_sendmsg``, ``unix_dgram_recvmsg``).
 * AF_UNIX stream receive with ``MSG_OOB``: ``EINVAL`` (``unix_stream_recv_urg``:
@@ -65,6 +66,26 @@ def _recverr(kernel: FakeKernel, sock: FakeSocket) -> bool:
     return any(sock.options.get(key) for key in keys)
 
 
+#: The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+
+
+def _over_ipv4(sock: FakeSocket, addr: bytes | None) -> bool:
+    """Whether a UDP send goes through ``udp_sendmsg`` (which refuses MSG_OOB).
+
+    ``udpv6_sendmsg`` does not look at MSG_OOB; it hands a datagram for an
+    IPv4 or v4-mapped destination to ``udp_sendmsg``.
+    """
+    if sock.ops.name in ("udp", "udplite"):
+        return True
+    if addr is not None:
+        # sockaddr_in6: sin6_addr at offset 8 (a shorter name is AF_INET's).
+        return len(addr) < 24 or addr[8:20] == _V4_MAPPED
+    peer = sock.peer_name
+    packed = getattr(peer, "packed", b"")
+    return len(packed) == 16 and packed[:12] == _V4_MAPPED
+
+
 def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int, size: int, addr: bytes | None) -> None:
     """Raise what Linux answers (or NotImplementedError) for the flags above; return for the others."""
     c = kernel.abi.constants.get
@@ -93,7 +114,7 @@ def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int
         if oob and sock.state == "connected" and not sock.error and not sock.shutdown & 2:  # SEND_SHUTDOWN
             raise NotImplementedError(_OOB + ": TCP urgent data")
     elif name in _INET_DATAGRAM:
-        if oob and size <= 0xFFFF:  # udp_sendmsg: EMSGSIZE first
+        if oob and size <= 0xFFFF and _over_ipv4(sock, addr):  # udp_sendmsg: EMSGSIZE first
             kernel._fail("EOPNOTSUPP")
     elif name in ("unix dgram", "unix seqpacket"):
         if oob and (name == "unix dgram" or sock.state == "connected"):  # seqpacket: ENOTCONN first
