@@ -258,3 +258,35 @@ def test_udp6_sends_ignore_msg_oob_as_on_linux(net: Binding, how: str) -> None:
     # udpv6_sendmsg has no MSG_OOB check (udp_sendmsg's EOPNOTSUPP is IPv4's,
     # reached for a v4-mapped destination); the fake said EOPNOTSUPP.
     assert _udp6_oob(net, how) == _udp6_oob(socket, how)
+
+
+# -- the fake's flags table: UDP's MSG_PROBE ---------------------------------------------
+
+#: include/linux/socket.h: MSG_PROBE ("do not send, only probe the path"); the
+#: socket module has no name for it, every bit of flags=-1 includes it.
+MSG_PROBE = 0x10
+
+
+def _udp_probe(mod: Any, family: str, flags: int, shut: bool) -> object:
+    fam, host = (mod.AF_INET6, "::1") if family == "v6" else (mod.AF_INET, "127.0.0.1")
+    with mod.socket(fam, mod.SOCK_DGRAM) as sender, mod.socket(fam, mod.SOCK_DGRAM) as receiver:
+        receiver.bind((host, 0))
+        sender.connect(receiver.getsockname()[:2])
+        if shut:
+            sender.shutdown(mod.SHUT_WR)
+        try:
+            sent: object = sender.send(b"probe", flags)
+        except OSError as exc:
+            sent = type(exc).__name__, exc.errno
+        sender.sendto(b"plain", receiver.getsockname()[:2]) if not shut else None
+        receiver.settimeout(5)
+        first = receiver.recv(10) if not shut else None
+        return sent, first
+
+
+@pytest.mark.parametrize("shut", [False, True], ids=["open", "shut-down"])
+@pytest.mark.parametrize(("family", "flags"), [("v4", MSG_PROBE), ("v6", MSG_PROBE), ("v6", -1)])
+def test_a_udp_send_with_msg_probe_sends_nothing_as_on_linux(net: Binding, family: str, flags: int, shut: bool) -> None:
+    # ip_make_skb/ip6_make_skb return NULL for MSG_PROBE: udp_sendmsg returns
+    # the length, sends nothing, and never reaches the SEND_SHUTDOWN check.
+    assert _udp_probe(net, family, flags, shut) == _udp_probe(socket, family, flags, shut)
