@@ -290,3 +290,36 @@ def test_a_udp_send_with_msg_probe_sends_nothing_as_on_linux(net: Binding, famil
     # ip_make_skb/ip6_make_skb return NULL for MSG_PROBE: udp_sendmsg returns
     # the length, sends nothing, and never reaches the SEND_SHUTDOWN check.
     assert _udp_probe(net, family, flags, shut) == _udp_probe(socket, family, flags, shut)
+
+
+# -- a net.call_later callback that makes a blocking call -----------------------------
+
+
+def test_a_blocking_call_in_a_call_later_callback_is_reported_and_the_waiting_call_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The callback runs in the thread that moved the clock, inside that
+    # thread's wait: a receive with a timeout there nested a second wait and
+    # the first one then failed with KeyError (a thread id) out of an
+    # unrelated recv.  Timers cannot wait (the clock moves only around them):
+    # the callback's call raises a RuntimeError that says so, reported as
+    # every exception of a callback is.
+    import sys
+
+    net = Network(seed=1)
+    a = sansock.using(net.add_host("client", "10.0.0.1"))
+    b = sansock.using(net.add_host("server", "10.0.0.2"))
+    net.link("client", "server", latency=0.010)
+    reported: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    with a.socket(a.AF_INET, a.SOCK_DGRAM) as waiting, b.socket(b.AF_INET, b.SOCK_DGRAM) as other:
+        other.bind(("0.0.0.0", 9000))
+        other.settimeout(1.0)
+        net.call_later(1.0, lambda: other.recv(10))
+        waiting.settimeout(5.0)
+        start = net.monotonic_ns()
+        with pytest.raises(TimeoutError):
+            waiting.recv(10)
+        assert net.monotonic_ns() - start == 5_000_000_000
+    assert [type(r.exc_value) for r in reported] == [RuntimeError]
+    assert "call_later" in str(reported[0].exc_value)
