@@ -10,9 +10,14 @@ profile's constants, the text from its :attr:`sansock.ABI.messages` (by the
 
 from __future__ import annotations
 
-from sansock.driver import ABI, gaierror
+from typing import TYPE_CHECKING
 
-__all__ = ["platform_gaierror"]
+from sansock.driver import ABI, AddrInfo, HostEnt, gaierror
+
+if TYPE_CHECKING:
+    from ._resolver import Resolver
+
+__all__ = ["ResolverMethods", "platform_gaierror"]
 
 #: glibc <netdb.h>: the EAI_* names of the codes the resolver raises.
 _GLIBC_NAMES = {
@@ -34,3 +39,41 @@ def platform_gaierror(abi: ABI, exc: gaierror) -> gaierror:
     if code is None or text is None:
         return exc
     return gaierror(code, text)
+
+
+class ResolverMethods:
+    """The resolver calls of :class:`~sansock_fake.FakeKernel`, in its platform's codes.
+
+    The resolver raises glibc's ``EAI_*`` codes and texts; a kernel wearing
+    another platform's profile gives that platform's (:func:`platform_gaierror`).
+    """
+
+    if TYPE_CHECKING:
+        resolver: Resolver
+        _abi: ABI
+
+    def getaddrinfo(
+        self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
+    ) -> list[AddrInfo]:
+        try:
+            return self.resolver.getaddrinfo(host, port, family, type, proto, flags)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__
+
+    def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
+        try:
+            return self.resolver.getnameinfo(addr, flags)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__
+
+    def gethostbyname_ex(self, name: bytes) -> HostEnt:
+        try:
+            return self.resolver.gethostbyname_ex(name)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__
+
+    def gethostbyaddr(self, addr: bytes, family: int) -> HostEnt:
+        try:
+            return self.resolver.gethostbyaddr(addr, family)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__

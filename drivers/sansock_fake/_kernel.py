@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 
 import attrs
 
-from sansock.driver import ABI, LINUX_X86_64, AddrInfo, HostEnt, gaierror
+from sansock.driver import ABI, LINUX_X86_64
 
 from ._af_unix import UnixNames
 from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
 from ._filerefs import poll_one
-from ._gai import platform_gaierror
+from ._gai import ResolverMethods
 from ._host import HostMethods
 from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
@@ -93,7 +93,7 @@ def _nr_open() -> int | None:
 
 
 @attrs.define(eq=False)
-class FakeKernel(HostMethods):
+class FakeKernel(HostMethods, ResolverMethods):
     """An in-memory Linux kernel implementing the ``sansock.Driver`` protocol.
 
     >>> kernel = FakeKernel()
@@ -547,34 +547,6 @@ class FakeKernel(HostMethods):
         # the fake's table (EBADF), so socket.sendfile() falls back to send().
         self._slot(fd)
         return 0
-
-    # The resolver raises glibc's EAI_* codes and texts; a kernel wearing another
-    # platform's profile gives that platform's (``_gai.py``).
-    def getaddrinfo(
-        self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
-    ) -> list[AddrInfo]:
-        try:
-            return self.resolver.getaddrinfo(host, port, family, type, proto, flags)
-        except gaierror as exc:
-            raise platform_gaierror(self._abi, exc) from exc.__cause__
-
-    def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
-        try:
-            return self.resolver.getnameinfo(addr, flags)
-        except gaierror as exc:
-            raise platform_gaierror(self._abi, exc) from exc.__cause__
-
-    def gethostbyname_ex(self, name: bytes) -> HostEnt:
-        try:
-            return self.resolver.gethostbyname_ex(name)
-        except gaierror as exc:
-            raise platform_gaierror(self._abi, exc) from exc.__cause__
-
-    def gethostbyaddr(self, addr: bytes, family: int) -> HostEnt:
-        try:
-            return self.resolver.gethostbyaddr(addr, family)
-        except gaierror as exc:
-            raise platform_gaierror(self._abi, exc) from exc.__cause__
 
     def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
         return self.resolver.getservbyname(name, proto)
