@@ -101,7 +101,8 @@ class ABI:
     #: ``strerror`` texts of the platform's C library by errno name, for a
     #: driver that wears this platform on another (the fake kernel with the
     #: darwin profile on Linux).  Empty: the driver's host answers (a native
-    #: driver, or a profile of the platform the fake runs on).
+    #: driver, or a profile of the platform the fake runs on).  ``gai_strerror``
+    #: texts too, by ``EAI_*`` name (the fake's resolver errors on that platform).
     messages: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_texts)
     #: The per-ABI cache of :func:`derived`: values the codecs compute from
     #: this ABI once (not part of the value: no init, eq, hash or repr).

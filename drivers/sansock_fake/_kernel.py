@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 
 import attrs
 
-from sansock.driver import ABI, LINUX_X86_64, AddrInfo, HostEnt
+from sansock.driver import ABI, LINUX_X86_64
 
 from ._af_unix import UnixNames
 from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
 from ._filerefs import poll_one
+from ._gai import ResolverMethods
 from ._host import HostMethods
 from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
@@ -92,7 +93,7 @@ def _nr_open() -> int | None:
 
 
 @attrs.define(eq=False)
-class FakeKernel(HostMethods):
+class FakeKernel(HostMethods, ResolverMethods):
     """An in-memory Linux kernel implementing the ``sansock.Driver`` protocol.
 
     >>> kernel = FakeKernel()
@@ -507,8 +508,12 @@ class FakeKernel(HostMethods):
 
     @syscall(fd=C_INT, bufsize=C_SIZE, ancbufsize=C_SIZE, flags=C_INT)
     def recvmsg(self, fd: int, bufsize: int, ancbufsize: int, flags: int) -> tuple[bytes, bytes, int, bytes]:
-        data, control, msg_flags, addr, _length = sys_recvmsg(self, fd, "recvmsg", bufsize, ancbufsize, flags)
-        # recvmsg keeps what fit: CPython's makeval_recvmsg only ever shrinks.
+        data, control, msg_flags, addr, length = sys_recvmsg(self, fd, "recvmsg", bufsize, ancbufsize, flags)
+        # recvmsg keeps what fit: CPython's makeval_recvmsg only ever shrinks
+        # its bufsize bytes to the return value.  TCP's MSG_TRUNC consumes
+        # without copying (data b""): as many bytes as it returns, zeros here.
+        if length > len(data):
+            data = as_returned(data, min(length, bufsize))
         return data, control, msg_flags, addr
 
     @syscall(fd=C_INT, buffers=None, ancbufsize=C_SIZE, flags=C_INT)
@@ -542,20 +547,6 @@ class FakeKernel(HostMethods):
         # the fake's table (EBADF), so socket.sendfile() falls back to send().
         self._slot(fd)
         return 0
-
-    def getaddrinfo(
-        self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
-    ) -> list[AddrInfo]:
-        return self.resolver.getaddrinfo(host, port, family, type, proto, flags)
-
-    def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
-        return self.resolver.getnameinfo(addr, flags)
-
-    def gethostbyname_ex(self, name: bytes) -> HostEnt:
-        return self.resolver.gethostbyname_ex(name)
-
-    def gethostbyaddr(self, addr: bytes, family: int) -> HostEnt:
-        return self.resolver.gethostbyaddr(addr, family)
 
     def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
         return self.resolver.getservbyname(name, proto)

@@ -30,6 +30,8 @@ TCP_TIMEOUT_INIT_NS = 1_000_000_000
 #: How many times a lost TCP segment is sent again at most before the wire
 #: stops drawing (a loss of 1.0 would otherwise loop): net.ipv4.tcp_retries2.
 _TCP_RETRIES = 15
+#: A bound on a packet's size for the bandwidth's check (its time on the wire).
+_LARGEST_PACKET = 1 << 32
 
 
 def real_number(name: str, value: object) -> float:
@@ -112,6 +114,13 @@ class Link:
             raise ValueError(f"bandwidth is a positive number of bytes per second, not {self.bandwidth!r}")
         for name in ("loss", "duplicate", "reorder"):
             _probability(name, getattr(self, name))
+        # The wire counts nanoseconds as int(seconds * 1e9): a delay whose
+        # product is no finite float would fail later, in an unrelated
+        # syscall (OverflowError), so it is refused here.
+        if not math.isfinite((self.latency + self.jitter) * 1_000_000_000):
+            raise ValueError(f"latency + jitter is too large: {self.latency!r} + {self.jitter!r} seconds")
+        if self.bandwidth is not None and not math.isfinite(_LARGEST_PACKET * 1_000_000_000 / self.bandwidth):
+            raise ValueError(f"bandwidth is too small: {self.bandwidth!r} bytes per second")
 
 
 @attrs.frozen

@@ -20,8 +20,12 @@ each checked against the real kernel by
 * TCP send with ``MSG_FASTOPEN`` on a connected or listening socket:
   ``EISCONN`` (``tcp_sendmsg_fastopen`` -> ``__inet_stream_connect``); on an
   unconnected one without an address: ``EINVAL``.
-* UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP receive
-  ignores it.
+* TCP send with ``MSG_OOB`` on a socket that cannot send (unconnected, shut
+  down for writing, reset): what the same send without it gives (``EPIPE``,
+  ``ECONNRESET``), as ``tcp_sendmsg_locked`` checks those first.
+* UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP over IPv6
+  ignores it (``udpv6_sendmsg``) but for an IPv4 or v4-mapped destination,
+  which goes to ``udp_sendmsg``; UDP receive ignores it.
 * AF_UNIX datagram and seqpacket sockets, either way: ``EOPNOTSUPP``
   (``unix_dgram_sendmsg``, ``unix_dgram_recvmsg``).
 * AF_UNIX stream receive with ``MSG_OOB``: ``EINVAL`` (``unix_stream_recv_urg``:
@@ -62,6 +66,26 @@ def _recverr(kernel: FakeKernel, sock: FakeSocket) -> bool:
     return any(sock.options.get(key) for key in keys)
 
 
+#: The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+
+
+def _over_ipv4(sock: FakeSocket, addr: bytes | None) -> bool:
+    """Whether a UDP send goes through ``udp_sendmsg`` (which refuses MSG_OOB).
+
+    ``udpv6_sendmsg`` does not look at MSG_OOB; it hands a datagram for an
+    IPv4 or v4-mapped destination to ``udp_sendmsg``.
+    """
+    if sock.ops.name in ("udp", "udplite"):
+        return True
+    if addr is not None:
+        # sockaddr_in6: sin6_addr at offset 8 (a shorter name is AF_INET's).
+        return len(addr) < 24 or addr[8:20] == _V4_MAPPED
+    peer = sock.peer_name
+    packed = getattr(peer, "packed", b"")
+    return len(packed) == 16 and packed[:12] == _V4_MAPPED
+
+
 def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int, size: int, addr: bytes | None) -> None:
     """Raise what Linux answers (or NotImplementedError) for the flags above; return for the others."""
     c = kernel.abi.constants.get
@@ -84,10 +108,13 @@ def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int
             # A Fast Open connect (an address given), or a connection that ended
             # (Linux: EISCONN after a reset, EINVAL after a refused connect).
             raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
-        if oob:
+        # tcp_sendmsg_locked: a pending error, SEND_SHUTDOWN or no connection
+        # (EPIPE, ECONNRESET...) fails before MSG_OOB matters; those the
+        # protocol answers.  Only a send that would go out is urgent data.
+        if oob and sock.state == "connected" and not sock.error and not sock.shutdown & 2:  # SEND_SHUTDOWN
             raise NotImplementedError(_OOB + ": TCP urgent data")
     elif name in _INET_DATAGRAM:
-        if oob and size <= 0xFFFF:  # udp_sendmsg: EMSGSIZE first
+        if oob and size <= 0xFFFF and _over_ipv4(sock, addr):  # udp_sendmsg: EMSGSIZE first
             kernel._fail("EOPNOTSUPP")
     elif name in ("unix dgram", "unix seqpacket"):
         if oob and (name == "unix dgram" or sock.state == "connected"):  # seqpacket: ENOTCONN first

@@ -259,6 +259,9 @@ class Scheduler:
     #: order they were set, so firing never depends on callback identity.
     _timers: list[tuple[int, int, Callable[[], None]]] = attrs.field(factory=list)
     _timer_sequence: int = 0
+    #: The thread running a timer's callback now (None: none is): a wait there
+    #: is refused (``wait_until``), as the clock moves only around timers.
+    _firing: int | None = None
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -285,7 +288,12 @@ class Scheduler:
         fired = False
         while self._timers and self._timers[0][0] <= self.now_ns:
             _when, _sequence, callback = heapq.heappop(self._timers)
-            callback()
+            outer = self._firing
+            self._firing = threading.get_ident()
+            try:
+                callback()
+            finally:
+                self._firing = outer
             fired = True
         if fired:
             self.activity += 1
@@ -502,6 +510,13 @@ class Scheduler:
         if deadline_ns is not None and self.now_ns >= deadline_ns:
             return False  # a zero timeout
         me = threading.get_ident()
+        if self._firing == me:
+            # A timer's callback (net.call_later, in the thread that moved the
+            # clock, inside its own wait): a nested wait would corrupt that one.
+            raise RuntimeError(
+                f"{call} would block in a timer's callback (net.call_later): the virtual clock "
+                "cannot move while a timer runs; make the call non-blocking or from a thread"
+            )
         info = WaitInfo(call, fd, None if events is None else self.event_names(events), fds)
         stalled_since = time.monotonic()
         last_activity = self.activity

@@ -35,6 +35,8 @@ __all__ = ["UdpOps", "UDP_MAX_PAYLOAD", "udp_truesize"]
 
 #: Largest UDP payload over IPv4 / IPv6 (65535 - headers), by address length.
 UDP_MAX_PAYLOAD = {4: 65507, 16: 65527}
+#: include/linux/socket.h: MSG_PROBE (the socket module has no name for it).
+_MSG_PROBE = 0x10
 
 #: ``SKB_DATA_ALIGN(sizeof(struct sk_buff))`` and ``SKB_DATA_ALIGN(sizeof(struct
 #: skb_shared_info))`` on x86-64, and ``SKB_SMALL_HEAD_CACHE_SIZE`` (the
@@ -172,6 +174,10 @@ class UdpOps(InetOps):
             assert isinstance(sock.peer_name, InetName)
             target = sock.peer_name
         self.host.route(self.family, target)
+        if sock.send_flags & _MSG_PROBE and self.kernel.personality == "linux":
+            # ip_make_skb/ip6_make_skb: MSG_PROBE ("do not send, only probe the
+            # path") returns before the payload limit and sock_alloc_send_skb.
+            return len(data)
         target = InetHost.loopback(target)
         if len(data) > UDP_MAX_PAYLOAD[len(target.packed)]:
             self.fail("EMSGSIZE")

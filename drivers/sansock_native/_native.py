@@ -72,6 +72,9 @@ from ._scratch import (
     _unfinished,
 )
 
+#: MSG_TRUNC on this host (recv clears a pooled buffer for it).
+_MSG_TRUNC: Final = host_abi().constants["MSG_TRUNC"]
+
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
@@ -331,6 +334,11 @@ class NativeDriver(MessageCalls, ResolverCalls):
             # A call that raises before the copy (a flags value the C type
             # refuses) drops its buffer: the collector frees it, and the next
             # call makes a new one.
+            if flags and flags & _MSG_TRUNC:
+                # tcp_recvmsg_locked with MSG_TRUNC consumes without copying:
+                # the result is the buffer's old content, another thread's
+                # last receive here (CPython's: a fresh allocation's).
+                pair[1][:bufsize] = bytes(bufsize)
             n = _recv(fd, pair[0], _SCRATCH_DATA, bufsize, flags)
             if 0 <= n <= bufsize:
                 data: bytes = pair[1][:n]

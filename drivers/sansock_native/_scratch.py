@@ -206,8 +206,12 @@ class _Scratch:
 #: threads, and not a signal handler that receives between another receive's
 #: syscall and its copy.  It holds as many as were ever in use at once.  A
 #: deque, not a list: a list reallocates on every pop and push around one
-#: element.
-_recv_buffers: deque[tuple[CData, Any]] = deque()
+#: element.  It keeps at most ``_RECV_BUFFERS_KEPT`` (``maxlen``: a push on
+#: a full pool drops one): the threading.local buffers it replaced died with
+#: their threads, and a thread-per-connection server whose 1000 threads once
+#: received at once must not keep 64 MiB for good.
+_RECV_BUFFERS_KEPT: Final = 8
+_recv_buffers: deque[tuple[CData, Any]] = deque(maxlen=_RECV_BUFFERS_KEPT)
 _take_recv_buffer = _recv_buffers.pop
 _give_recv_buffer = _recv_buffers.append
 

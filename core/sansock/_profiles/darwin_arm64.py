@@ -545,6 +545,20 @@ MESSAGES = {
     "ENOTRECOVERABLE": "State not recoverable",
     "EOWNERDEAD": "Previous owner died",
     "EQFULL": "Interface output queue is full",
+    # Libinfo lookup.subproj/gai_strerror.c (FreeBSD's ai_errlist): gai_strerror(EAI_*)
+    # on macOS, by EAI_* name (what CPython puts in a gaierror there).
+    "EAI_ADDRFAMILY": "Address family for hostname not supported",
+    "EAI_AGAIN": "Temporary failure in name resolution",
+    "EAI_BADFLAGS": "Invalid value for ai_flags",
+    "EAI_FAIL": "Non-recoverable failure in name resolution",
+    "EAI_FAMILY": "ai_family not supported",
+    "EAI_MEMORY": "Memory allocation failure",
+    "EAI_NODATA": "No address associated with hostname",
+    "EAI_NONAME": "nodename nor servname provided, or not known",
+    "EAI_SERVICE": "servname not supported for ai_socktype",
+    "EAI_SOCKTYPE": "ai_socktype not supported",
+    "EAI_SYSTEM": "System error returned in errno",
+    "EAI_OVERFLOW": "Argument buffer overflow",
 }
 
 #: The darwin-arm64 ABI value.

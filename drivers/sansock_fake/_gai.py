@@ -1,0 +1,79 @@
+"""Resolver errors in the codes and texts of the platform the kernel wears.
+
+The resolver (``_resolver.py``, ``_dns.py``) raises glibc's ``EAI_*`` codes and
+``gai_strerror`` texts.  A kernel wearing another platform's ABI profile (the
+darwin profile: Libinfo's ``EAI_NONAME`` is 8, "nodename nor servname
+provided, or not known") gives that platform's instead: the code from the
+profile's constants, the text from its :attr:`sansock.ABI.messages` (by the
+``EAI_*`` name).  A profile without the text leaves the error as it is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sansock.driver import ABI, AddrInfo, HostEnt, gaierror
+
+if TYPE_CHECKING:
+    from ._resolver import Resolver
+
+__all__ = ["ResolverMethods", "platform_gaierror"]
+
+#: glibc <netdb.h>: the EAI_* names of the codes the resolver raises.
+_GLIBC_NAMES = {
+    -1: "EAI_BADFLAGS", -2: "EAI_NONAME", -3: "EAI_AGAIN", -4: "EAI_FAIL", -5: "EAI_NODATA",
+    -6: "EAI_FAMILY", -7: "EAI_SOCKTYPE", -8: "EAI_SERVICE", -9: "EAI_ADDRFAMILY",
+    -10: "EAI_MEMORY", -11: "EAI_SYSTEM", -12: "EAI_OVERFLOW",
+}
+
+
+def platform_gaierror(abi: ABI, exc: gaierror) -> gaierror:
+    """*exc* (glibc's code and text) as *abi*'s platform raises it, or *exc* itself."""
+    if len(exc.args) != 2:
+        return exc
+    name = _GLIBC_NAMES.get(exc.args[0])
+    if name is None:
+        return exc
+    code = abi.constants.get(name)
+    text = abi.messages.get(name)
+    if code is None or text is None:
+        return exc
+    return gaierror(code, text)
+
+
+class ResolverMethods:
+    """The resolver calls of :class:`~sansock_fake.FakeKernel`, in its platform's codes.
+
+    The resolver raises glibc's ``EAI_*`` codes and texts; a kernel wearing
+    another platform's profile gives that platform's (:func:`platform_gaierror`).
+    """
+
+    if TYPE_CHECKING:
+        resolver: Resolver
+        _abi: ABI
+
+    def getaddrinfo(
+        self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
+    ) -> list[AddrInfo]:
+        try:
+            return self.resolver.getaddrinfo(host, port, family, type, proto, flags)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__
+
+    def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
+        try:
+            return self.resolver.getnameinfo(addr, flags)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__
+
+    def gethostbyname_ex(self, name: bytes) -> HostEnt:
+        try:
+            return self.resolver.gethostbyname_ex(name)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__
+
+    def gethostbyaddr(self, addr: bytes, family: int) -> HostEnt:
+        try:
+            return self.resolver.gethostbyaddr(addr, family)
+        except gaierror as exc:
+            raise platform_gaierror(self._abi, exc) from exc.__cause__
