@@ -159,7 +159,7 @@ class IpControl:
 
     def pending(self, sock: FakeSocket, rx: Packet | None) -> bool:
         """Whether :meth:`receive` would put anything for *rx* on *sock*."""
-        if rx is None:
+        if rx is None or not sock.options:
             return False
         if sock.family == self.AF_INET6 and any(self._on(sock, self.SOL_IPV6, o) for o in self.rx6):
             return True

@@ -177,7 +177,7 @@ class UdpOps(InetOps):
         # udp_cmsg_send + ip6_datagram_send_ctl / ip_cmsg_send, then the socket's values.
         hoplimit, tclass = self.ipctl.send(sock, items) if items else (-1, -1)
         if hoplimit < 0 or tclass < 0:
-            hops, tos = self.ipctl.socket_defaults(sock, self.family)
+            hops, tos = self.ipctl.socket_defaults(sock, self.family) if sock.options else (64, 0)
             hoplimit = hops if hoplimit < 0 else hoplimit
             tclass = tos if tclass < 0 else tclass
         self.host.route(self.family, target)
