@@ -287,3 +287,22 @@ def test_scenario(name: str) -> None:
 
 def test_scenario_count() -> None:
     assert len(SCENARIOS) == 7
+
+
+def test_unmodelled_send_items_raise_not_implemented() -> None:
+    """What Linux accepts and the fake does not model says so, and sends nothing."""
+    net = sansock.using(FakeKernel())
+    with net.socket(net.AF_INET6, net.SOCK_DGRAM) as r, net.socket(net.AF_INET6, net.SOCK_DGRAM) as s:
+        r.bind(("::1", 0))
+        for level, name, data in (
+            (IPPROTO_IPV6, "IPV6_PKTINFO", bytes(16) + ints(0)),
+            (IPPROTO_IPV6, "IPV6_DONTFRAG", ints(1)),
+            (IPPROTO_UDP, "UDP_SEGMENT", b"\x00\x04"),
+        ):
+            with pytest.raises(NotImplementedError, match=name):
+                s.sendmsg([b"x"], [(level, C(name), data)], 0, r.getsockname())
+        with pytest.raises(BlockingIOError):
+            r.recvmsg(16, 1024, net.MSG_DONTWAIT)
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as s4:
+        with pytest.raises(NotImplementedError, match="IP_PKTINFO"):
+            s4.sendmsg([b"x"], [(IPPROTO_IP, IP_PKTINFO, bytes(12))], 0, ("127.0.0.1", 9))
