@@ -47,6 +47,9 @@ class SentControl:
 
     fds: tuple[int, ...] = ()
     credentials: Credentials | None = None
+    #: AF_INET/AF_INET6: the items of other levels, ``(level, type, data)``, for
+    #: the protocol to read (``_ip_ctl``).
+    ip: tuple[tuple[int, int, bytes], ...] = ()
 
 
 def _endian(abi: ABI) -> str:
@@ -64,6 +67,7 @@ def parse_control(abi: ABI, control: bytes, *, is_unix: bool) -> SentControl:
     end = _endian(abi)
     fds: list[int] = []
     credentials: Credentials | None = None
+    ip: list[tuple[int, int, bytes]] = []
     offset = 0
     size = len(control)
     # CMSG_FIRSTHDR: NULL when msg_controllen < sizeof(struct cmsghdr).
@@ -76,7 +80,8 @@ def parse_control(abi: ABI, control: bytes, *, is_unix: bool) -> SentControl:
             raise_errno(einval)
         data = control[offset + layout.hdr_size : offset + cmsg_len]
         if not is_unix:
-            _check_inet_item(abi, level, type_)
+            if _check_inet_item(abi, level, type_):
+                ip.append((level, type_, data))
         elif level == abi.const("SOL_SOCKET"):
             if type_ == abi.const("SCM_RIGHTS"):
                 # scm_fp_copy: num = (cmsg_len - sizeof(cmsghdr)) / sizeof(int).
@@ -94,29 +99,29 @@ def parse_control(abi: ABI, control: bytes, *, is_unix: bool) -> SentControl:
                 raise_errno(einval)
         # CMSG_NXTHDR: advance by CMSG_ALIGN(cmsg_len).
         offset += layout.aligned(cmsg_len)
-    return SentControl(tuple(fds), credentials)
+    return SentControl(tuple(fds), credentials, tuple(ip))
 
 
-def _check_inet_item(abi: ABI, level: int, type_: int) -> None:
-    """``sock_cmsg_send``/``ip_cmsg_send`` for AF_INET/AF_INET6.
+def _check_inet_item(abi: ABI, level: int, type_: int) -> bool:
+    """``sock_cmsg_send`` for AF_INET/AF_INET6; True for an item of another level.
 
     ``__sock_cmsg_send`` ignores SCM_RIGHTS and SCM_CREDENTIALS ("semantically
     in SOL_UNIX") and rejects unknown SOL_SOCKET types with EINVAL; the
-    per-packet options it and ``ip_cmsg_send`` apply are not modelled.
+    per-packet options it applies are not modelled.  The IP-level items are
+    the protocol's: UDP reads them (``_ip_ctl``), TCP ignores them
+    (``tcp_sendmsg_locked`` calls only ``sock_cmsg_send``).
     """
     if level == abi.const("SOL_SOCKET"):
         known = abi.constants  # (Darwin has no SCM_CREDENTIALS, SO_MARK, SO_PRIORITY)
         if type_ in (known["SCM_RIGHTS"], known.get("SCM_CREDENTIALS")):
-            return
+            return False
         if type_ in (known.get("SO_MARK"), known.get("SO_PRIORITY"), 37, 61):
             raise NotImplementedError(
                 "the fake kernel does not model per-packet SOL_SOCKET options (SO_MARK, "
                 "SO_PRIORITY, SO_TIMESTAMPING, SCM_TXTIME) in sendmsg control data"
             )
         raise_errno(abi.errno("EINVAL"))
-    raise NotImplementedError(
-        f"the fake kernel does not model IP-level ancillary data (cmsg level {level}) on inet sockets"
-    )
+    return True
 
 
 @attrs.define(eq=False)

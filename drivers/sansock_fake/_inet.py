@@ -162,7 +162,8 @@ class Packet:
     datagram's bytes (IPPROTO_UDP, IPPROTO_UDPLITE; for ICMP, the protocol
     number of the datagram it answers, one byte); *size* is the payload bytes
     on the wire (headers not counted), for a link's bandwidth.  *cscov* is a
-    UDP-Lite datagram's checksum coverage (0: all of it).
+    UDP-Lite datagram's checksum coverage (0: all of it); *hoplimit* and
+    *tclass* what UDP's ``recvmsg`` reports (``_ip_ctl``).
 
     Compared and hashed by value, and never changed once made (not
     ``frozen``: a frozen class's ``__init__`` sets each field through
@@ -177,6 +178,9 @@ class Packet:
     payload: object
     size: int
     cscov: int = 0
+    #: The IP header's hop limit (IPv4: TTL) and traffic class (IPv4: TOS).
+    hoplimit: int = 64
+    tclass: int = 0
 
 
 class Router(Protocol):

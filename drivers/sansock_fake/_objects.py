@@ -18,6 +18,7 @@ from ._addresses import SocketName
 from ._control import Credentials
 
 if TYPE_CHECKING:
+    from ._inet import Packet
     from ._protocol import ProtoOps
     from ._tcp_state import TcpControl
 
@@ -88,6 +89,9 @@ class Segment:
     #: The socket whose ``sk_wmem_alloc`` this skb is charged to (AF_UNIX).
     charged_to: FakeSocket | None = None
     cost: int = 0
+    #: The packet a datagram came in (UDP): its IP header's facts, which
+    #: ``recvmsg`` may report (``_ip_ctl``).
+    rx: Packet | None = None
 
     @property
     def remaining(self) -> int:
@@ -146,5 +150,10 @@ class FakeSocket:
     options: dict[tuple[int, int], int | bytes] = attrs.field(factory=dict)
     #: The flags of the ``sendmsg`` in progress (MSG_MORE for TCP).
     send_flags: int = 0
+    #: The IP-level control items of the ``sendmsg`` in progress (UDP: ``_ip_ctl``).
+    send_control: tuple[tuple[int, int, bytes], ...] = ()
+    #: The packet of the datagram the last datagram read took (UDP's
+    #: ``recvmsg`` control data, ``_ip_ctl``).
+    last_rx: Packet | None = None
     #: TCP's connection state (``struct tcp_sock``), None for other protocols.
     tcp: TcpControl | None = None

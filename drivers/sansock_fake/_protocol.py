@@ -426,6 +426,7 @@ class ProtoOps(ABC):
                               self.kernel._options.rcvtimeo_deadline(sock)):
                 self.fail("EAGAIN")
         segment = sock.receive_queue[0]
+        sock.last_rx = segment.rx  # (UDP's recvmsg control data: _ip_ctl)
         data = segment.data[:size]
         msg_flags = self.MSG_TRUNC if len(segment.data) > size else 0
         length = len(segment.data) if flags & self.MSG_TRUNC else len(data)

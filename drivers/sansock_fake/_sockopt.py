@@ -57,8 +57,11 @@ _IP_DEFAULTS = {
 _IPV6_DEFAULTS = {
     "IPV6_V6ONLY": 0, "IPV6_UNICAST_HOPS": 64, "IPV6_MULTICAST_HOPS": 1,
     "IPV6_MULTICAST_LOOP": 1, "IPV6_RECVPKTINFO": 0, "IPV6_TCLASS": 0,
-    "IPV6_RECVTCLASS": 0, "IPV6_RECVERR": 0, "IPV6_DONTFRAG": 0,
+    "IPV6_RECVTCLASS": 0, "IPV6_RECVERR": 0, "IPV6_DONTFRAG": 0, "IPV6_RECVHOPLIMIT": 0,
 }
+#: do_ip_setsockopt / do_ipv6_setsockopt store these as 0 or 1 (``val != 0``).
+_IP_BOOLEAN = ("IP_RECVTOS", "IP_RECVTTL", "IP_PKTINFO")
+_IPV6_BOOLEAN = ("IPV6_RECVPKTINFO", "IPV6_RECVHOPLIMIT", "IPV6_RECVTCLASS")
 
 
 class SocketOptions:
@@ -93,6 +96,14 @@ class SocketOptions:
             )
         }
         self.TCP_NODELAY = c("TCP_NODELAY")
+        self._ip_boolean = frozenset(
+            [(self.IPPROTO_IP, known[n]) for n in _IP_BOOLEAN if n in known]
+            + [(self.IPPROTO_IPV6, known[n]) for n in _IPV6_BOOLEAN if n in known]
+        )
+        self._ip_ttl = (self.IPPROTO_IP, known.get("IP_TTL", -2))
+        self._ip_tos = (self.IPPROTO_IP, known.get("IP_TOS", -2))
+        self._ipv6_ranged = ((self.IPPROTO_IPV6, known.get("IPV6_UNICAST_HOPS", -2)),
+                             (self.IPPROTO_IPV6, known.get("IPV6_TCLASS", -2)))
         # udp_lib_{get,set}sockopt serve SOL_UDP and SOL_UDPLITE alike, on UDP
         # and UDP-Lite sockets; the checksum coverages are UDP-Lite's alone.
         self.IPPROTO_UDPLITE = known.get("IPPROTO_UDPLITE", -1)
@@ -255,6 +266,24 @@ class SocketOptions:
         return value[:buflen]
 
     # -- setsockopt ----------------------------------------------------------
+    def _ip_value(self, sock: FakeSocket, key: tuple[int, int], value: int) -> int:
+        """What do_ip_setsockopt / do_ipv6_setsockopt store for the options UDP's
+        ancillary data reads (``_ip_ctl``); EINVAL out of range."""
+        if key in self._ip_boolean:
+            return int(value != 0)
+        if key == self._ip_tos:
+            return value & 0xFF  # inet->tos is a u8
+        if key == self._ip_ttl:
+            if value != -1 and not 1 <= value <= 255:
+                raise_errno(self.abi.errno("EINVAL"))
+            return 64 if value == -1 else value  # uc_ttl -1: net.ipv4.ip_default_ttl
+        if key in self._ipv6_ranged:
+            if not -1 <= value <= 255:
+                raise_errno(self.abi.errno("EINVAL"))
+            # hop_limit -1: the route's (64 on lo); tclass -1: RFC 3542's default 0.
+            return (64 if key == self._ipv6_ranged[0] else 0) if value == -1 else value
+        return value
+
     def check_settable(self, sock: FakeSocket, level: int, option: int) -> int | bytes:
         """The option's current default, or the errno for an option the protocol does not know."""
         level = self._level(sock, level)
@@ -317,6 +346,8 @@ class SocketOptions:
             value = 8 if value != 0 and value < 8 else min(value, 0xFFFF)
         if (sol and option in self._boolean) or (level == self.IPPROTO_TCP and option == self.TCP_NODELAY):
             value = int(value != 0)
+        if level in (self.IPPROTO_IP, self.IPPROTO_IPV6) and not sock.ops.unix:
+            value = self._ip_value(sock, (level, option), value)
         if level == self.IPPROTO_TCP and value and option in self._tcp_inert and sock.ops.option_level == level:
             raise NotImplementedError(
                 f"the fake kernel does not model {self._tcp_inert[option]} (it would store it and not act on it)"

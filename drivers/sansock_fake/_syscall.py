@@ -481,6 +481,7 @@ def sys_sendmsg(
     else:
         sent = parse_control(abi, bytes(control), is_unix=ops.unix)
         files = [kernel._slot(n).file for n in sent.fds]
+        sock.send_control = sent.ip  # (UDP reads and clears it)
         if sent.credentials is not None:
             if sent.credentials != credentials:
                 kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.

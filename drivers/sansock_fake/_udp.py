@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._addresses import InetName, build_inet
-from ._control import Credentials
+from ._control import Credentials, ReceivedControl
 from ._inet import SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, InetHost, InetOps, Packet, PortTable
+from ._ip_ctl import IpControl
 from ._objects import SEND_SHUTDOWN, FakeSocket, OpenFile, Segment
 from ._protocol import Received
 
@@ -105,6 +106,7 @@ class UdpOps(InetOps):
         self.IPPROTO_ICMP = self.c("IPPROTO_ICMP") if family == self.AF_INET else self.c("IPPROTO_ICMPV6")
         # udp_rcv / udplite_rcv, and the ICMP errors that answer them (__udp4_lib_err).
         self.host.handlers[(family, self.protocol)] = self.input
+        self.ipctl = IpControl(self.abi)
         if lite:
             self.ports = kernel._inet.udplite_ports
         else:
@@ -162,6 +164,7 @@ class UdpOps(InetOps):
         ECONNREFUSED, reported once) and SEND_SHUTDOWN (EPIPE).
         """
         self.autobind(sock)
+        items, sock.send_control = sock.send_control, ()
         if len(data) > 0xFFFF:
             self.fail("EMSGSIZE")
         if addr:
@@ -173,6 +176,12 @@ class UdpOps(InetOps):
                 self.fail("EDESTADDRREQ")
             assert isinstance(sock.peer_name, InetName)
             target = sock.peer_name
+        # udp_cmsg_send + ip6_datagram_send_ctl / ip_cmsg_send, then the socket's values.
+        hoplimit, tclass = self.ipctl.send(sock, items) if items else (-1, -1)
+        if hoplimit < 0 or tclass < 0:
+            hops, tos = self.ipctl.socket_defaults(sock, self.family) if sock.options else (64, 0)
+            hoplimit = hops if hoplimit < 0 else hoplimit
+            tclass = tos if tclass < 0 else tclass
         self.host.route(self.family, target)
         if sock.send_flags & _MSG_PROBE and self.kernel.personality == "linux":
             # ip_make_skb/ip6_make_skb: MSG_PROBE ("do not send, only probe the
@@ -187,7 +196,9 @@ class UdpOps(InetOps):
         source = self.host.local_name(sock, target)
         cscov = sock.options.get(self.SEND_CSCOV, 0) if self.lite else 0
         assert isinstance(cscov, int)
-        self.host.output(Packet(self.family, self.protocol, source, target, bytes(data), len(data), cscov))
+        self.host.output(
+            Packet(self.family, self.protocol, source, target, bytes(data), len(data), cscov, hoplimit, tclass)
+        )
         return len(data)
 
     def input(self, packet: Packet) -> None:
@@ -211,7 +222,9 @@ class UdpOps(InetOps):
         if receiver.family != source.family:
             # A dual-stack AF_INET6 socket sees the IPv4 sender as ::ffff:a.b.c.d.
             source = InetName(receiver.family, bytes(10) + b"\xff\xff" + source.packed, source.port)
-        segment = Segment(data, self.kernel._process_credentials, source=build_inet(self.abi, source), cost=cost)
+        segment = Segment(
+            data, self.kernel._process_credentials, source=build_inet(self.abi, source), cost=cost, rx=packet
+        )
         receiver.rmem += cost
         receiver.receive_queue.append(segment)
 
@@ -286,12 +299,26 @@ class UdpOps(InetOps):
         """``udp_recvmsg``: a pending error comes first, even before queued datagrams
         (``__skb_recv_udp`` checks ``sock_error`` before the queue)."""
         self.check_send_error(sock)
+        sock.last_rx = None
         received = self.datagram_read(fd, call, sock, size, flags, nonblocking)
         if flags & self.MSG_PEEK and sock.reader_queue == 0:
             # __skb_recv_udp splices the receive queue into the reader queue
             # when that is empty, for a peek too (a read does it in drop_segment).
             sock.reader_queue = len(sock.receive_queue)
         return received
+
+    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[OpenFile]) -> bool:
+        """Whether the datagram just read has IP-level items to report (``_ip_ctl``)."""
+        return self.ipctl.pending(sock, sock.last_rx)
+
+    def scm_recv(
+        self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
+        files: list[OpenFile], flags: int,
+    ) -> None:
+        """``udpv6_recvmsg`` / ``udp_recvmsg``: IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS
+        (IP_PKTINFO, IP_TTL, IP_TOS), as the socket asked."""
+        if sock.last_rx is not None:
+            self.ipctl.receive(sock, control, sock.last_rx)
 
     def drop_segment(self, sock: FakeSocket, segment: Segment) -> None:
         """``udp_rmem_release``: a read datagram's memory is released in batches.
