@@ -272,7 +272,8 @@ class SocketOptions:
         if key in self._ip_boolean:
             return int(value != 0)
         if key == self._ip_tos:
-            return value & 0xFF  # inet->tos is a u8
+            value &= 0xFF  # inet->tos is a u8
+            return self._keep_ecn(sock, key, value)
         if key == self._ip_ttl:
             if value != -1 and not 1 <= value <= 255:
                 raise_errno(self.abi.errno("EINVAL"))
@@ -281,8 +282,20 @@ class SocketOptions:
             if not -1 <= value <= 255:
                 raise_errno(self.abi.errno("EINVAL"))
             # hop_limit -1: the route's (64 on lo); tclass -1: RFC 3542's default 0.
-            return (64 if key == self._ipv6_ranged[0] else 0) if value == -1 else value
+            if key == self._ipv6_ranged[0]:
+                return 64 if value == -1 else value
+            return self._keep_ecn(sock, key, 0 if value == -1 else value)
         return value
+
+    def _keep_ecn(self, sock: FakeSocket, key: tuple[int, int], value: int) -> int:
+        """``__ip_sock_set_tos`` / ``do_ipv6_setsockopt(IPV6_TCLASS)`` on a
+        SOCK_STREAM socket: "val &= ~INET_ECN_MASK; val |= inet->tos &
+        INET_ECN_MASK" -- the two ECN bits stay the kernel's (0: no ECN is
+        negotiated on the fake's connections)."""
+        if sock.ops.option_level != self.IPPROTO_TCP or self.kernel.personality != "linux":
+            return value
+        old = sock.options.get(key, 0)
+        return (value & ~3) | (old & 3 if isinstance(old, int) else 0)
 
     def check_settable(self, sock: FakeSocket, level: int, option: int) -> int | bytes:
         """The option's current default, or the errno for an option the protocol does not know."""
