@@ -45,3 +45,77 @@ def test_tcp_tos_and_tclass_keep_the_ecn_bits_as_linux_does(net: Binding, family
         return _tcp_tos_values(mod, getattr(mod, family), getattr(mod, level), getattr(mod, option))
 
     assert run(net) == run(socket)
+
+
+
+# -- no ephemeral port left: each call's errno, and the failed send's items --------------
+
+
+@pytest.fixture
+def one_ephemeral_port(monkeypatch: pytest.MonkeyPatch) -> Binding:
+    """A fake kernel whose local port range is the one port 40000, taken."""
+    import sansock
+    import sansock_fake._inet as fake_inet
+    from sansock_fake import FakeKernel
+
+    monkeypatch.setattr(fake_inet, "EPHEMERAL_PORTS", range(40000, 40001))
+    return sansock.using(FakeKernel())
+
+
+def _errno_of(call: Any) -> str:
+    import errno
+
+    try:
+        call()
+    except OSError as exc:
+        return errno.errorcode[exc.errno or 0]
+    return "no error"
+
+
+@pytest.mark.parametrize("family, host", [("AF_INET", "127.0.0.1"), ("AF_INET6", "::1")])
+def test_no_ephemeral_port_left_gives_each_call_linux_errno(one_ephemeral_port: Binding, family: str, host: str) -> None:
+    # inet_autobind (inet_send_prepare for sendmsg, inet_dgram_connect for a
+    # datagram connect): "if (sk->sk_prot->get_port(sk, 0)) return -EAGAIN";
+    # __inet_hash_connect (TCP connect): -EADDRNOTAVAIL; __inet_bind and
+    # inet_csk_listen_start: -EADDRINUSE.  The fake said EADDRINUSE for all.
+    net = one_ephemeral_port
+    fam = getattr(net, family)
+    with net.socket(fam, net.SOCK_DGRAM) as holder_udp, net.socket(fam, net.SOCK_STREAM) as holder_tcp, \
+            net.socket(fam, net.SOCK_DGRAM) as udp, net.socket(fam, net.SOCK_STREAM) as tcp, \
+            net.socket(fam, net.SOCK_STREAM) as listener, net.socket(fam, net.SOCK_STREAM) as bound:
+        holder_udp.bind((host, 0))
+        holder_tcp.bind((host, 0))
+        target = (host, 41000)
+        assert {
+            "udp sendto": _errno_of(lambda: udp.sendto(b"x", target)),
+            "udp sendmsg": _errno_of(lambda: udp.sendmsg([b"x"], [], 0, target)),
+            "udp connect": _errno_of(lambda: udp.connect(target)),
+            "tcp connect": _errno_of(lambda: tcp.connect(target)),
+            "listen": _errno_of(lambda: listener.listen()),
+            "bind port 0": _errno_of(lambda: bound.bind((host, 0))),
+        } == {
+            "udp sendto": "EAGAIN", "udp sendmsg": "EAGAIN", "udp connect": "EAGAIN",
+            "tcp connect": "EADDRNOTAVAIL", "listen": "EADDRINUSE", "bind port 0": "EADDRINUSE",
+        }
+
+
+def test_udp_items_of_a_send_that_failed_in_autobind_do_not_apply_to_the_next_send(
+    one_ephemeral_port: Binding,
+) -> None:
+    # The autobind fails before udp_sendmsg reads the control data; the next
+    # sendto has no items, so its datagram has the socket's TTL (64).  The
+    # fake kept the failed call's IP_TTL item on the socket: TTL 3.
+    net = one_ephemeral_port
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as r, net.socket(net.AF_INET, net.SOCK_DGRAM) as s, \
+            net.socket(net.AF_INET, net.SOCK_DGRAM) as holder:
+        r.bind(("127.0.0.1", 41000))
+        r.setsockopt(net.IPPROTO_IP, net.abi.const("IP_RECVTTL"), 1)
+        holder.bind(("127.0.0.1", 0))  # the only ephemeral port
+        ttl = (net.IPPROTO_IP, net.IP_TTL, (3).to_bytes(4, "little"))
+        with pytest.raises(OSError):
+            s.sendmsg([b"x"], [ttl], 0, ("127.0.0.1", 41000))
+        s.bind(("127.0.0.1", 41001))
+        s.sendto(b"y", ("127.0.0.1", 41000))
+        data, ancdata, _, _ = r.recvmsg(16, 64)
+        assert data == b"y"
+        assert ancdata == [(net.IPPROTO_IP, net.IP_TTL, (64).to_bytes(4, "little"))]
