@@ -146,6 +146,14 @@ class PortTable:
                 return candidate
         return None
 
+    def ephemeral_port_free(self, type_: int) -> bool:
+        """Whether :meth:`ephemeral_port` would find a port (it does not move on)."""
+        start = self._ephemeral_next
+        try:
+            return self.ephemeral_port(0, type_) is not None
+        finally:
+            self._ephemeral_next = start
+
     def remove(self, sock: FakeSocket) -> None:
         """``inet_put_port``: *sock* leaves the table."""
         if isinstance(sock.name, InetName):
@@ -495,13 +503,24 @@ class InetOps(ProtoOps):
         """SO_REUSEPORT (``sk_reuseport``)."""
         return bool(sock.options.get(self.REUSEPORT))
 
-    def autobind(self, sock: FakeSocket) -> None:
+    def autobind(self, sock: FakeSocket, busy: str = "EAGAIN") -> None:
         """``inet_autobind``: a socket without a port gets an ephemeral one (and the
-        wildcard address, unless it kept one: see ``UdpOps.disconnect_udp``)."""
+        wildcard address, unless it kept one: see ``UdpOps.disconnect_udp``).
+
+        No ephemeral port left: *busy* -- ``inet_autobind``'s EAGAIN (a datagram
+        send or connect), ``__inet_hash_connect``'s EADDRNOTAVAIL (TCP connect),
+        ``inet_csk_listen_start``'s EADDRINUSE (listen).
+        """
         if sock.name is None:
-            self.bind_name(sock, self.any_name)
+            name = self.any_name
         elif isinstance(sock.name, InetName) and sock.name.port == 0:
-            self.bind_name(sock, sock.name)
+            name = sock.name
+        else:
+            return
+        if self.ports.ephemeral_port_free(sock.type):
+            self.bind_name(sock, name)
+        else:
+            self.fail(busy)
 
     def unhash(self, sock: FakeSocket) -> None:
         self.ports.remove(sock)

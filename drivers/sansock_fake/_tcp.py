@@ -82,7 +82,7 @@ class TcpOps(InetOps):
 
     def listen_name(self, sock: FakeSocket) -> None:
         """``inet_listen``: bind an ephemeral port if unbound, then check the port again."""
-        self.autobind(sock)
+        self.autobind(sock, "EADDRINUSE")
         self.check_listen_port(sock)
 
     def accepted(self, listener: FakeSocket) -> None:
@@ -121,7 +121,7 @@ class TcpOps(InetOps):
         target = self.parse(sock, addr, for_bind=False)
         self.host.route(self.family, target)  # ENETUNREACH without a route
         target = InetHost.loopback(target)
-        self.autobind(sock)
+        self.autobind(sock, "EADDRNOTAVAIL")  # __inet_hash_connect: no port left
         sock.peer_name = target
         sock.name = self.host.local_name(sock, target)  # the route's source address
         assert isinstance(sock.name, InetName)

@@ -163,8 +163,9 @@ class UdpOps(InetOps):
         ``sock_alloc_send_skb``: a pending error (an ICMP port unreachable:
         ECONNREFUSED, reported once) and SEND_SHUTDOWN (EPIPE).
         """
-        self.autobind(sock)
+        # The items are this call's alone, whatever fails (the autobind's EAGAIN too).
         items, sock.send_control = sock.send_control, ()
+        self.autobind(sock)
         if len(data) > 0xFFFF:
             self.fail("EMSGSIZE")
         if addr:
