@@ -119,3 +119,41 @@ def test_udp_items_of_a_send_that_failed_in_autobind_do_not_apply_to_the_next_se
         data, ancdata, _, _ = r.recvmsg(16, 64)
         assert data == b"y"
         assert ancdata == [(net.IPPROTO_IP, net.IP_TTL, (64).to_bytes(4, "little"))]
+
+
+# -- sendmsg items Linux accepts on UDP that the fake refused -----------------------------
+
+
+def _ints(*values: int) -> bytes:
+    import array
+
+    return array.array("i", values).tobytes()
+
+
+def _legacy_items(mod: Any, family: str) -> list[object]:
+    # Linux numbers (the stdlib has no name for either): IPV6_2292HOPLIMIT 8,
+    # IP_PROTOCOL 52; IPV6_RECVHOPLIMIT 51, IP_RECVTTL 12.
+    got: list[object] = []
+    fam = getattr(mod, family)
+    host, level, item, recv = (
+        ("::1", 41, 8, 51) if family == "AF_INET6" else ("127.0.0.1", 0, 52, 12)
+    )
+    with mod.socket(fam, mod.SOCK_DGRAM) as r, mod.socket(fam, mod.SOCK_DGRAM) as s:
+        r.bind((host, 0))
+        r.setsockopt(level, recv, 1)
+        for data in (_ints(7), _ints(17), _ints(300), _ints(0), _ints(-1), b"\x07", _ints(7, 7)):
+            try:
+                got.append(s.sendmsg([b"x"], [(level, item, data)], 0, r.getsockname()))
+                got.append(r.recvmsg(16, 64, mod.MSG_DONTWAIT)[:3])
+            except OSError as exc:
+                got.append((type(exc).__name__, exc.errno))
+    return got
+
+
+@pytest.mark.parametrize("family", ["AF_INET6", "AF_INET"])
+def test_udp_legacy_hoplimit_and_ip_protocol_items_as_linux(net: Binding, family: str) -> None:
+    # ip6_datagram_send_ctl: "case IPV6_2292HOPLIMIT: case IPV6_HOPLIMIT:" (RFC
+    # 2292's number, the same rules); ip_cmsg_send: IP_PROTOCOL, an int in
+    # [1, 255] of exactly CMSG_LEN(sizeof(int)), which UDP does not use.  The
+    # fake said EINVAL for both.
+    assert _legacy_items(net, family) == _legacy_items(socket, family)
