@@ -10,7 +10,8 @@ IPV6_TCLASS must be exactly ``CMSG_LEN(sizeof(int))`` long and within
 IPV6_UNICAST_HOPS; an IPV6_TCLASS of -1 goes into the header as 0xff
 (measured on Linux 6.18: ``ip6_flow_hdr`` shifts the int as it is).
 IPv4: ``ip_cmsg_send`` (net/ipv4/ip_sockglue.c): IP_TTL an int in [1, 255],
-IP_TOS an int or a byte in [0, 255], other SOL_IP types EINVAL.
+IP_TOS an int or a byte in [0, 255], IP_PROTOCOL (52) an int in [1, 255]
+(UDP does not use it), other SOL_IP types EINVAL.
 
 Receive side, in Linux's order: ``udpv6_recvmsg`` puts
 ``ip6_datagram_recv_common_ctl`` (IPV6_PKTINFO: ``struct in6_pktinfo``,
@@ -59,6 +60,12 @@ class IpControl:
         self.SOL_UDPLITE = get("IPPROTO_UDPLITE", -2)
         self.IPV6_HOPLIMIT, self.IPV6_TCLASS = get("IPV6_HOPLIMIT", -2), get("IPV6_TCLASS", -2)
         self.IPV6_PKTINFO = get("IPV6_PKTINFO", -2)
+        # Linux's numbers the socket module has no name for: RFC 2292's hop
+        # limit item (include/uapi/linux/in6.h) and IP_PROTOCOL (in.h).
+        linux = abi.name.startswith("linux")
+        self.IPV6_2292HOPLIMIT = get("IPV6_2292HOPLIMIT", 8 if linux else -2)
+        self.IP_PROTOCOL = get("IP_PROTOCOL", 52 if linux else -2)
+        self._hoplimits = (self.IPV6_HOPLIMIT, self.IPV6_2292HOPLIMIT)
         self.IPV6_UNICAST_HOPS = get("IPV6_UNICAST_HOPS", -2)
         self.rx6 = (get("IPV6_RECVPKTINFO", -2), get("IPV6_RECVHOPLIMIT", -2), get("IPV6_RECVTCLASS", -2))
         self.IP_TTL, self.IP_TOS, self.IP_PKTINFO = get("IP_TTL", -2), get("IP_TOS", -2), get("IP_PKTINFO", -2)
@@ -96,13 +103,14 @@ class IpControl:
             if inet6:
                 if level != self.SOL_IPV6:
                     continue
-                if type_ in (self.IPV6_HOPLIMIT, self.IPV6_TCLASS):
+                if type_ in (self.IPV6_HOPLIMIT, self.IPV6_2292HOPLIMIT, self.IPV6_TCLASS):
+                    # "case IPV6_2292HOPLIMIT: case IPV6_HOPLIMIT:" share the rules.
                     if len(data) != self._int:
                         self._einval()
                     value = self._int_value(data)
                     if not -1 <= value <= 0xFF:
                         self._einval()
-                    if type_ == self.IPV6_HOPLIMIT:
+                    if type_ in self._hoplimits:
                         hoplimit = value
                     else:
                         tclass = value & 0xFF
@@ -132,6 +140,11 @@ class IpControl:
                     if not 0 <= value <= 0xFF:
                         self._einval()
                     tclass = value
+                elif type_ == self.IP_PROTOCOL:
+                    # ip_cmsg_send: an int in [1, 255]; ipc->protocol is for raw
+                    # and ping sockets, UDP sends as UDP.
+                    if len(data) != self._int or not 1 <= self._int_value(data) <= 0xFF:
+                        self._einval()
                 elif type_ in self.unmodelled4:
                     raise NotImplementedError(
                         f"the fake kernel does not model {self.unmodelled4[type_]} in sendmsg control data"
