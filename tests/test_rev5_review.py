@@ -157,3 +157,48 @@ def test_udp_legacy_hoplimit_and_ip_protocol_items_as_linux(net: Binding, family
     # [1, 255] of exactly CMSG_LEN(sizeof(int)), which UDP does not use.  The
     # fake said EINVAL for both.
     assert _legacy_items(net, family) == _legacy_items(socket, family)
+
+
+def _recverr_item(mod: Any) -> object:
+    with mod.socket(mod.AF_INET, mod.SOCK_DGRAM) as r, mod.socket(mod.AF_INET, mod.SOCK_DGRAM) as s:
+        r.bind(("127.0.0.1", 0))
+        try:
+            # IP_RECVERR (11) is a socket option, never a sendmsg item.
+            return s.sendmsg([b"x"], [(mod.IPPROTO_IP, 11, _ints(1))], 0, r.getsockname())
+        except OSError as exc:
+            return type(exc).__name__, exc.errno
+
+
+def test_ip_recverr_item_is_einval_as_on_linux(net: Binding) -> None:
+    # ip_cmsg_send has no IP_RECVERR case: "default: return -EINVAL".  The
+    # fake raised NotImplementedError ("does not model IP_RECVERR").
+    assert _recverr_item(net) == _recverr_item(socket)
+
+
+@pytest.mark.parametrize(
+    "option, data",
+    [
+        (11, _ints(0)),  # IPV6_FLOWINFO: a flow label and traffic class for this datagram
+        (2, bytes(16) + _ints(0)),  # IPV6_2292PKTINFO: RFC 2292's IPV6_PKTINFO
+        (3, bytes(8)),  # IPV6_2292HOPOPTS
+        (4, bytes(8)),  # IPV6_2292DSTOPTS
+        (5, bytes(8)),  # IPV6_2292RTHDR
+    ],
+    ids=["IPV6_FLOWINFO", "IPV6_2292PKTINFO", "IPV6_2292HOPOPTS", "IPV6_2292DSTOPTS", "IPV6_2292RTHDR"],
+)
+def test_unmodelled_ipv6_items_without_a_stdlib_name_raise_not_implemented(option: int, data: bytes) -> None:
+    # ip6_datagram_send_ctl accepts these (IPV6_FLOWINFO 0 is sent as it is on
+    # Linux); the profile has no name for them, so the fake said EINVAL, a
+    # lie about Linux, where its rule is NotImplementedError for what it does
+    # not model.
+    import sansock
+    from sansock_fake import FakeKernel
+
+    net = sansock.using(FakeKernel())
+    with net.socket(net.AF_INET6, net.SOCK_DGRAM) as r, net.socket(net.AF_INET6, net.SOCK_DGRAM) as s:
+        r.bind(("::1", 0))
+        with pytest.raises(NotImplementedError):
+            s.sendmsg([b"x"], [(net.IPPROTO_IPV6, option, data)], 0, r.getsockname())
+        r.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            r.recv(16)
