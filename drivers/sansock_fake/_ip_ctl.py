@@ -70,14 +70,20 @@ class IpControl:
         self.rx6 = (get("IPV6_RECVPKTINFO", -2), get("IPV6_RECVHOPLIMIT", -2), get("IPV6_RECVTCLASS", -2))
         self.IP_TTL, self.IP_TOS, self.IP_PKTINFO = get("IP_TTL", -2), get("IP_TOS", -2), get("IP_PKTINFO", -2)
         self.rx4 = (self.IP_PKTINFO, get("IP_RECVTTL", -2), get("IP_RECVTOS", -2))
-        #: SOL_IPV6 / SOL_IP types Linux accepts in sendmsg and the fake does not model.
+        #: SOL_IPV6 / SOL_IP types Linux accepts in sendmsg and the fake does not
+        #: model (ip6_datagram_send_ctl's and ip_cmsg_send's cases); the Linux
+        #: numbers for the names the socket module lacks (include/uapi/linux/in6.h).
+        unnamed6 = {"IPV6_2292PKTINFO": 2, "IPV6_2292HOPOPTS": 3, "IPV6_2292DSTOPTS": 4, "IPV6_2292RTHDR": 5,
+                    "IPV6_FLOWINFO": 11} if linux else {}
         self.unmodelled6 = {
-            get(n, -2): n
+            get(n, unnamed6.get(n, -2)): n
             for n in ("IPV6_PKTINFO", "IPV6_2292PKTINFO", "IPV6_FLOWINFO", "IPV6_HOPOPTS", "IPV6_2292HOPOPTS",
                       "IPV6_DSTOPTS", "IPV6_2292DSTOPTS", "IPV6_RTHDRDSTOPTS", "IPV6_RTHDR", "IPV6_2292RTHDR",
                       "IPV6_DONTFRAG")
         }
-        self.unmodelled4 = {get(n, -2): n for n in ("IP_PKTINFO", "IP_RETOPTS", "IP_RECVERR", "IP_TXTIME")}
+        self.unmodelled6.pop(-2, None)
+        self.unmodelled4 = {get(n, -2): n for n in ("IP_PKTINFO", "IP_RETOPTS")}
+        self.unmodelled4.pop(-2, None)
         self._end = "<" if abi.byteorder == "little" else ">"
         self._int = abi.sizeof_int
 
