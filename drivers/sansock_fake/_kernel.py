@@ -39,6 +39,7 @@ from ._oserror import raise_errno
 from ._protocol import ProtoOps
 from ._resolver import Resolver
 from ._scheduler import Scheduler
+from ._sendfile import real_file_size, sys_sendfile
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 from ._sockopt import SocketOptions
 from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_event_names, poll_many, syscall, sys_recvmsg, sys_sendmsg
@@ -535,18 +536,13 @@ class FakeKernel(HostMethods, ResolverMethods):
     # ----------------------------------------------------------- files, hosts
     @syscall(out_fd=C_INT, in_fd=C_INT, offset=C_SIZE, count=C_SIZE)
     def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
-        # The fake has no regular files: an in_fd it knows is a socket, which
-        # sendfile(2) refuses (EINVAL); any other fd is not in its table.
-        self._sock(out_fd)
-        self._slot(in_fd)
-        self._fail("EINVAL")
+        # A real file (any fd not in the fake's table) to a fake socket: _sendfile.
+        return sys_sendfile(self, out_fd, in_fd, offset, count)
 
     @syscall(fd=C_INT)
     def file_size(self, fd: int) -> int:
-        # fstat(2) of a socket reports st_size 0; a real file's fd is not in
-        # the fake's table (EBADF), so socket.sendfile() falls back to send().
-        self._slot(fd)
-        return 0
+        # fstat(2): a fake fd is a socket (st_size 0); any other is a real fd.
+        return 0 if fd in self._fds else real_file_size(self, fd)
 
     def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
         return self.resolver.getservbyname(name, proto)

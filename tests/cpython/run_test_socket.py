@@ -76,7 +76,7 @@ def socket_module(binding: Any, log: TextIO) -> types.ModuleType:
         except AttributeError:
             if name in _FALLBACKS:
                 value = _FALLBACKS[name]
-            elif name in ("gaierror", "herror", "SocketType", "SocketIO") and hasattr(sansock, name):
+            elif name in ("gaierror", "herror", "SocketType", "SocketIO", "_GiveupOnSendfile") and hasattr(sansock, name):
                 value = getattr(sansock, name)
             elif name == "_GLOBAL_DEFAULT_TIMEOUT" and hasattr(sansock, name):
                 value = getattr(sansock, name)

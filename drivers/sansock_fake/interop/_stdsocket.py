@@ -192,11 +192,16 @@ class socket(REAL_SOCKET_CLASS):  # type: ignore[misc,valid-type]
         self._sock.set_inheritable(inheritable)
 
     def _sendfile_use_sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
-        # The fake kernel has no regular files: socket.sendfile() falls back
-        # to send() as it does where os.sendfile() refuses the file.
-        raise _std._GiveupOnSendfile(  # type: ignore[attr-defined]
-            "the fake kernel has no regular files to sendfile() from"
-        )
+        # sendfile(2) from the real file to the fake socket (the fake kernel's
+        # _sendfile); where it gives up, the stdlib's _GiveupOnSendfile makes
+        # socket.sendfile() fall back to send(), as os.sendfile's errors do.
+        try:
+            return self._sock._sendfile_use_sendfile(file, offset, count)
+        except sansock._GiveupOnSendfile as exc:  # type: ignore[attr-defined]
+            giveup = _std._GiveupOnSendfile(*exc.args)  # type: ignore[attr-defined]
+            context = exc.__context__
+        giveup.__context__ = context
+        raise giveup
 
 
 def _delegate(name: str, translate: bool) -> Callable[..., Any]:

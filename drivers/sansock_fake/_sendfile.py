@@ -1,0 +1,102 @@
+"""``sendfile(2)`` from a real file to a fake socket (fs/read_write.c ``do_sendfile``,
+fs/splice.c ``splice_direct_to_actor``).
+
+Files are real -- the user opens them -- and only sockets are fake, so an
+*in_fd* that is not in the fake's fd table is a real fd, read with
+``os.pread`` (an offset pointer: the file position does not move).  What
+it reads goes out through the fake's own send path (``sys_sendmsg`` with
+no flags), so blocking and virtual time, EAGAIN on a non-blocking socket,
+EPIPE and SIGPIPE, shutdown, the fault script's caps and the send rules of
+each protocol are those of ``send``.
+
+The checks, in ``do_sendfile``'s order (the driver always passes an offset
+pointer, as CPython's ``os.sendfile(out, in, offset, count)`` does):
+
+* *in_fd* closed: EBADF; not open for reading (``FMODE_READ``): EBADF;
+* *in_fd* without positional reads (``FMODE_PREAD``: a pipe, a socket --
+  a fake one too): ESPIPE; a negative offset (``rw_verify_area``): EINVAL;
+* *out_fd* not a fake socket: EBADF (the fake writes to no real fd);
+* *in_fd* neither a regular file nor a block device
+  (``splice_direct_to_actor``): EINVAL -- a directory, say;
+* then ``count`` bytes at ``offset``, fewer at the end of the file, 0 past it
+  or for ``count`` 0.
+
+As ``splice_direct_to_actor`` does, it moves a pipe's worth (64 KiB) at a
+time until ``count`` is sent: a blocking socket takes all of it, as a
+blocking ``send`` does; a non-blocking one what fits.  An error after some
+bytes went out returns those bytes; before, it is the call's error.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+from typing import TYPE_CHECKING, NoReturn
+
+from ._syscall import sys_sendmsg
+
+if TYPE_CHECKING:
+    from ._kernel import FakeKernel
+
+__all__ = ["real_file_size", "sys_sendfile"]
+
+PIPE_BYTES = 16 * 4096  # PIPE_DEF_BUFFERS pages: what one turn of the splice moves
+
+
+def real_file_size(kernel: FakeKernel, fd: int) -> int:
+    """``fstat(fd).st_size`` of a real fd; OSError with the real errno (EBADF when closed)."""
+    try:
+        return os.fstat(fd).st_size
+    except OSError as exc:
+        _fail_as_host(kernel, exc)
+
+
+def sys_sendfile(kernel: FakeKernel, out_fd: int, in_fd: int, offset: int, count: int) -> int:
+    """``do_sendfile(out_fd, in_fd, &offset, count)`` with *in_fd* a real fd or a fake one."""
+    if in_fd in kernel._fds:
+        kernel._fail("ESPIPE")  # a socket has no FMODE_PREAD
+    try:
+        mode = os.fstat(in_fd).st_mode
+        flags = fcntl.fcntl(in_fd, fcntl.F_GETFL)
+    except OSError as exc:
+        _fail_as_host(kernel, exc)
+    if flags & os.O_ACCMODE == os.O_WRONLY or flags & getattr(os, "O_PATH", 0):
+        kernel._fail("EBADF")  # !(f_mode & FMODE_READ)
+    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode) or stat.S_ISDIR(mode) or stat.S_ISCHR(mode)):
+        kernel._fail("ESPIPE")  # a pipe, a FIFO, a real socket: no FMODE_PREAD
+    if offset < 0 or count < 0:
+        kernel._fail("EINVAL")  # rw_verify_area
+    kernel._sock(out_fd)  # fdget(out_fd): EBADF
+    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+        kernel._fail("EINVAL")  # splice_direct_to_actor
+    if count == 0:
+        return 0
+    sent = 0
+    while sent < count:
+        # splice_direct_to_actor: a pipe's worth (16 pages) read, then sent.
+        want = min(count - sent, PIPE_BYTES)
+        try:
+            data = os.pread(in_fd, want, offset + sent)
+        except OSError as exc:
+            if sent:
+                return sent
+            _fail_as_host(kernel, exc)
+        if not data:
+            break  # at or past the end of the file
+        try:
+            n = sys_sendmsg(kernel, out_fd, "sendfile", [data], b"", 0, None)
+        except OSError:
+            if sent:
+                return sent  # what was sent before the error (EAGAIN, EPIPE...)
+            raise
+        sent += n
+        if n < len(data):
+            break  # the socket took what it had room for
+    return sent
+
+
+def _fail_as_host(kernel: FakeKernel, exc: OSError) -> NoReturn:
+    # The host's errno by name, in the kernel's ABI (the darwin profile's numbers).
+    kernel._fail(errno.errorcode.get(exc.errno or 0, "EIO"))
