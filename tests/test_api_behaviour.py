@@ -847,9 +847,8 @@ def test_threaded_echo_server(net: Binding) -> None:
 
 @pytest.mark.threads
 def test_sendfile_sends_a_real_file(net: Binding, tmp_path: Any) -> None:
-    """os.sendfile on the native driver; the fake has no regular files, so
-    fstat of the file's fd fails there and socket.sendfile falls back to send()
-    as the stdlib does for a file it cannot sendfile."""
+    """sendfile(2) from a real file: os.sendfile on the native driver, the
+    fake kernel's own sendfile (drivers/sansock_fake/_sendfile.py) on the fake."""
     import threading
 
     payload = bytes(range(256)) * 1000

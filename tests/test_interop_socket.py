@@ -338,7 +338,9 @@ def test_send_fds_and_recv_fds_pass_fake_fds(fake_stdlib: FakeKernel) -> None:
     assert array.array("i", fds).itemsize == 4
 
 
-def test_sendfile_of_a_real_file_falls_back_to_send(fake_stdlib: FakeKernel, tmp_path: Path) -> None:
+def test_sendfile_of_a_real_file_uses_the_fakes_sendfile(fake_stdlib: FakeKernel, tmp_path: Path) -> None:
+    """The stdlib's socket.sendfile on the fake: sendfile(2) of the kernel
+    (traced), not the fallback to send()."""
     path = tmp_path / "payload"
     path.write_bytes(b"0123456789" * 1000)
     a, b = socket.socketpair()
@@ -348,6 +350,8 @@ def test_sendfile_of_a_real_file_falls_back_to_send(fake_stdlib: FakeKernel, tmp
         while len(got) < 10_000:
             got += b.recv(65536)
         assert got == path.read_bytes()
+        assert f.tell() == 10_000
+    assert [e.call for e in fake_stdlib.trace if e.call in ("sendfile", "send")][:1] == ["sendfile"]
 
 
 def test_default_timeout_is_the_kernels_inside_and_comes_back(fake_stdlib: FakeKernel) -> None:

@@ -534,9 +534,10 @@ class FakeKernel(HostMethods, ResolverMethods):
         return length, control, msg_flags, addr
 
     # ----------------------------------------------------------- files, hosts
-    @syscall(out_fd=C_INT, in_fd=C_INT, offset=C_SIZE, count=C_SIZE)
+    @syscall(out_fd=C_INT, in_fd=C_INT, offset=None, count=None)
     def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
-        # A real file (any fd not in the fake's table) to a fake socket: _sendfile.
+        # A real file (any fd not in the fake's table) to a fake socket: _sendfile
+        # (which parses offset and count as os.sendfile does).
         return sys_sendfile(self, out_fd, in_fd, offset, count)
 
     @syscall(fd=C_INT)

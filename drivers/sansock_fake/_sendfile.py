@@ -4,8 +4,8 @@ fs/splice.c ``splice_direct_to_actor``).
 Files are real -- the user opens them -- and only sockets are fake, so an
 *in_fd* that is not in the fake's fd table is a real fd, read with
 ``os.pread`` (an offset pointer: the file position does not move).  What
-it reads goes out through the fake's own send path (``sys_sendmsg`` with
-no flags), so blocking and virtual time, EAGAIN on a non-blocking socket,
+it reads goes out through the fake's own send path (the protocol's ``sendmsg``
+with no flags), so blocking and virtual time, EAGAIN on a non-blocking socket,
 EPIPE and SIGPIPE, shutdown, the fault script's caps and the send rules of
 each protocol are those of ``send``.
 
@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import operator
 import os
 import stat
 from typing import TYPE_CHECKING, NoReturn
 
-from ._syscall import sys_sendmsg
 
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
@@ -55,6 +55,7 @@ def real_file_size(kernel: FakeKernel, fd: int) -> int:
 
 def sys_sendfile(kernel: FakeKernel, out_fd: int, in_fd: int, offset: int, count: int) -> int:
     """``do_sendfile(out_fd, in_fd, &offset, count)`` with *in_fd* a real fd or a fake one."""
+    offset, count = _os_sendfile_number(offset, "long"), _os_sendfile_number(count, "ssize_t")
     if in_fd in kernel._fds:
         kernel._fail("ESPIPE")  # a socket has no FMODE_PREAD
     try:
@@ -68,11 +69,17 @@ def sys_sendfile(kernel: FakeKernel, out_fd: int, in_fd: int, offset: int, count
         kernel._fail("ESPIPE")  # a pipe, a FIFO, a real socket: no FMODE_PREAD
     if offset < 0 or count < 0:
         kernel._fail("EINVAL")  # rw_verify_area
-    kernel._sock(out_fd)  # fdget(out_fd): EBADF
+    slot = kernel._slot(out_fd)  # fdget(out_fd): EBADF
     if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
         kernel._fail("EINVAL")  # splice_direct_to_actor
     if count == 0:
         return 0
+    sock = slot.file.sock
+    if kernel.faults.rules:
+        # A scripted short write caps the whole call, not one turn of it.
+        cap = kernel.faults.cap_for("sendfile", out_fd)
+        count = count if cap is None else min(count, cap)
+    credentials = kernel._process_credentials
     sent = 0
     while sent < count:
         # splice_direct_to_actor: a pipe's worth (16 pages) read, then sent.
@@ -86,7 +93,9 @@ def sys_sendfile(kernel: FakeKernel, out_fd: int, in_fd: int, offset: int, count
         if not data:
             break  # at or past the end of the file
         try:
-            n = sys_sendmsg(kernel, out_fd, "sendfile", [data], b"", 0, None)
+            # ____sys_sendmsg with no flags, no control data, no address.
+            sock.send_flags = 0
+            n = sock.ops.sendmsg(out_fd, sock, data, [], credentials, slot.file.nonblocking, None, None)
         except OSError:
             if sent:
                 return sent  # what was sent before the error (EAGAIN, EPIPE...)
@@ -95,6 +104,15 @@ def sys_sendfile(kernel: FakeKernel, out_fd: int, in_fd: int, offset: int, count
         if n < len(data):
             break  # the socket took what it had room for
     return sent
+
+
+def _os_sendfile_number(value: object, ctype: str) -> int:
+    # os.sendfile parses offset (Py_off_t) and count (Py_ssize_t) with
+    # __index__: a Decimal or float is a TypeError, a 65-bit int an OverflowError.
+    number = operator.index(value)  # type: ignore[arg-type]
+    if not -(1 << 63) <= number < 1 << 63:
+        raise OverflowError(f"Python int too large to convert to C {ctype}")
+    return number
 
 
 def _fail_as_host(kernel: FakeKernel, exc: OSError) -> NoReturn:
