@@ -306,7 +306,7 @@ def test_sock_methods() -> None:
                 assert received == b"x" * 3_000_000
                 await loop.sock_sendall(conn, b"reply")
                 assert await loop.sock_recv(client, 100) == b"reply"
-                # sock_sendfile: the fake has no regular files; asyncio falls back to send().
+                # sock_sendfile: the fake's loop does not drive sendfile(2); asyncio falls back to send().
                 sent = await loop.sock_sendfile(client, io.BytesIO(b"file contents"))
                 assert sent == 13
                 assert await loop.sock_recv(conn, 100) == b"file contents"

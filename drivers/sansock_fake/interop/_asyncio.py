@@ -22,8 +22,8 @@ Around them: ``getaddrinfo``/``getnameinfo`` resolve inline on the fake
 resolver (no executor thread); ``run_in_executor(None, ...)`` runs each call
 in a thread of its own that ends with the call (:class:`_CallThreadExecutor`:
 an idle worker would be a thread the scheduler has to wait for);
-``sock_sendfile``/``sendfile`` fall back to ``send`` (the fake has no regular
-files).  Subprocesses, signal handlers and pipes are not modelled and raise
+``sock_sendfile``/``sendfile`` fall back to ``send`` (the loop does not drive
+the fake's ``sendfile(2)`` yet).  Subprocesses, signal handlers and pipes are not modelled and raise
 ``NotImplementedError`` naming what was asked.
 
 Deadlocks: when the loop's ``poll`` would wait forever -- no callback ready,
@@ -568,10 +568,10 @@ class FakeEventLoop(asyncio.SelectorEventLoop):
             self._default_executor = _CallThreadExecutor()
         return super().run_in_executor(executor, func, *args)
 
-    # -- sendfile: the fake has no regular files -----------------------------------------
+    # -- sendfile: the loop does not drive the fake's sendfile(2) yet ----------------------
     async def _sock_sendfile_native(self, sock: Any, file: Any, offset: int, count: int | None) -> int:
         raise asyncio.SendfileNotAvailableError(
-            "the fake kernel has no regular files to sendfile() from: falling back to send()"
+            "the fake kernel's loop does not drive sendfile(2): falling back to send()"
         )
 
     # -- not modelled --------------------------------------------------------------
