@@ -243,6 +243,9 @@ class Scheduler:
     _users: dict[int, threading.Thread] = attrs.field(
         factory=lambda: {threading.get_ident(): threading.current_thread()}
     )
+    #: thread ident -> the OS thread id of the thread that last entered with it
+    #: (not ``Thread.native_id``: a stale ``_DummyThread`` keeps a dead one's).
+    _native_ids: dict[int, int] = attrs.field(factory=dict)
     #: thread ident -> deadline (ns) or None, for threads blocked in the kernel.
     _waiting: dict[int, int | None] = attrs.field(factory=dict)
     #: thread ident -> what it waits for, for the messages.
@@ -319,6 +322,7 @@ class Scheduler:
         if entered.__dict__:
             return  # registered by an earlier syscall of this thread, which is alive
         entered.yes = True
+        self._native_ids[threading.get_ident()] = threading.get_native_id()
         thread = threading.current_thread()
         ident = thread.ident
         if ident is not None and self._users.get(ident) is not thread:
@@ -407,8 +411,7 @@ class Scheduler:
             return {}
         # The threads blocked in the kernel (this one included) wake now and
         # then to re-check their condition: that is no computation.
-        blocked = {self._users[i].native_id for i in self._waiting if i in self._users}
-        return process_threads({n for n in blocked if n is not None})
+        return process_threads({self._native_ids[i] for i in self._waiting if i in self._native_ids})
 
     def _others_busy(self, before: dict[int, Use], after: dict[int, Use], elapsed: float) -> bool:
         """Whether some thread computed over the observation.
