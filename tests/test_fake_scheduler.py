@@ -312,6 +312,42 @@ def test_a_thread_parked_outside_the_kernel_lets_a_timeout_expire(kernel: FakeKe
     assert elapsed < (1.0 if kind in RECOGNISED else 4.0), elapsed
 
 
+def test_a_waiter_whose_dummy_thread_is_stale_does_not_hold_the_clock(kernel: FakeKernel) -> None:
+    """A ``_thread`` thread (CPython's ThreadableTest starts its clients so)
+    that reuses the ident of an exited one gets that one's ``_DummyThread``
+    from ``threading.current_thread()``, with the dead thread's
+    ``native_id``.  Blocked in the kernel, it must still be told apart from
+    the process's computing threads by the OS thread id it entered with:
+    otherwise it counted as busy and a ``time.sleep`` elsewhere never parked
+    (CPython's ``SendfileUsingSendfileTest.testWithTimeoutTriggeredSend``)."""
+    import _thread
+
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    done = threading.Event()
+    outcome: list[object] = []
+
+    def client() -> None:
+        # What a stale _DummyThread looks like: the ident's Thread has another OS id.
+        threading.current_thread()._native_id = 2**22 + 12345  # type: ignore[attr-defined]
+        try:
+            b.settimeout(5)
+            b.recv(1)
+        except TimeoutError as exc:
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    with a, b:
+        _thread.start_new_thread(client, ())
+        real = time.monotonic()
+        while not done.is_set() and time.monotonic() - real < 10:
+            time.sleep(0.02)  # unrecognised: parked after the real-time grace
+        done.wait()
+    assert [type(e) for e in outcome] == [TimeoutError]
+    assert time.monotonic() - real < 8
+
+
 def test_many_timeouts_next_to_a_parked_thread_cost_little_real_time(kernel: FakeKernel) -> None:
     net = sansock.using(kernel)
     parked = Parked("event", kernel)
