@@ -36,7 +36,6 @@ import os
 import stat
 from typing import TYPE_CHECKING, NoReturn
 
-
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
 
