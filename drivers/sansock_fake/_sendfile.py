@@ -66,8 +66,8 @@ def sys_sendfile(kernel: FakeKernel, out_fd: int, in_fd: int, offset: int, count
         kernel._fail("EBADF")  # !(f_mode & FMODE_READ)
     if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode) or stat.S_ISDIR(mode) or stat.S_ISCHR(mode)):
         kernel._fail("ESPIPE")  # a pipe, a FIFO, a real socket: no FMODE_PREAD
-    if offset < 0 or count < 0:
-        kernel._fail("EINVAL")  # rw_verify_area
+    if offset < 0 or count < 0 or offset + count >= 1 << 63:
+        kernel._fail("EINVAL")  # rw_verify_area: a negative pos, or pos + count overflowing loff_t
     slot = kernel._slot(out_fd)  # fdget(out_fd): EBADF
     if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
         kernel._fail("EINVAL")  # splice_direct_to_actor
