@@ -6,7 +6,9 @@ Run by setuptools through ``setup.py``'s ``cffi_modules`` (``pip install -e
 
 * ``_cdefs.h``: the cdef, what Python sees (no preprocessor);
 * ``_helpers.h``: the headers and the syscall helpers (C source);
-* ``_facts.h``: the build-time facts of the host ABI (C source).
+* ``_facts.h``: the build-time facts of the host ABI (C source);
+* ``_gil.h``: which wrappers keep the GIL, as CPython's getsockopt and
+  setsockopt do (C source, placed last).
 
 Between the two C files this script inserts the constant tables: every name
 of the linux-x86_64 profile's ``CONSTANTS`` and ``ERRNOS`` (read with
@@ -104,6 +106,8 @@ def c_source() -> str:
             (HERE / "_helpers.h").read_text(encoding="utf-8"),
             constant_tables(constants, errnos),
             (HERE / "_facts.h").read_text(encoding="utf-8"),
+            # Last: it redefines the macros CFFI's generated wrappers use.
+            (HERE / "_gil.h").read_text(encoding="utf-8"),
         ]
     )
 

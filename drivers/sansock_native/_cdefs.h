@@ -115,6 +115,10 @@ int sansock_getsockname(int fd, char *addr);
 int sansock_getpeername(int fd, char *addr);
 
 long long sansock_getsockopt_int(int fd, int level, int option);
+/* PyGILState_Check() inside a wrapper that keeps the GIL and one that
+ * releases it (_gil.h; for tests). */
+int sansock_probe_gil_kept(void);
+int sansock_probe_gil_released(void);
 /* The *_buf, recv*, recvmmsg and sendmmsg helpers take the capacity of the
  * buffer they touch and refuse (EFAULT) a length beyond it. */
 ssize_t sansock_recv(int fd, char *buf, size_t cap, size_t len, int flags);
