@@ -23,8 +23,9 @@ internals at the top of ``SocketType``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+import warnings
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _address, _cmsg, _convert, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, bytes_like, writable_arg
@@ -40,6 +41,7 @@ __all__ = [
     "getsockopt",
     "recv",
     "recvmsg_args",
+    "recvmsg_rest",
     "recv_into",
     "send",
     "sendall",
@@ -53,6 +55,8 @@ __all__ = [
 #: come here.
 REFUSED = (TypeError, OverflowError, BufferError)
 
+_T = TypeVar("_T")
+
 
 class Socket(Protocol):
     """What the general paths read of a socket: ``SocketType`` is one (a
@@ -65,7 +69,11 @@ class Socket(Protocol):
 
     @property
     def _drv(self) -> Driver: ...
+    @property
+    def _control(self) -> _cmsg.CmsgCodec: ...
     def _encode(self, address: object, caller: str) -> bytes: ...
+    def _decode(self, raw: bytes) -> Any: ...
+    def _call(self, writing: bool, syscall: Callable[..., _T], /, *args: Any) -> _T: ...
 
 
 def recv(sock: Socket, bufsize: object, flags: object) -> bytes:
@@ -163,3 +171,51 @@ def recvmsg_args(sock: Socket, into: bool, target: object, ancbufsize: object, f
     _address.sockaddr_len(sock._family, abi)
     _convert.check_ancbufsize(parsed[1], abi)
     return parsed
+
+
+def recvmsg_rest(
+    sock: Socket, into: bool, target: Any, ancbufsize: Any, flags: Any, first: OSError | None
+) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
+    """The rest of ``recvmsg``/``recvmsg_into``: *first* the fast path's
+    error (retried), or None (the arguments parsed, then the call through
+    the timeout machine).  sock_recvmsg_guts' ``err_closefds``: "If recvmsg()
+    raises an exception after the system call returns, it will first attempt
+    to close any file descriptors received via the SCM_RIGHTS mechanism".
+    The ``try`` that does it is in the frame that receives the result,
+    entered with no Python call after the syscall returns."""
+    # recvmsg_into's buffers, exported from before the wait until the
+    # result is decoded and released before returning or raising, as
+    # sock_recvmsg_into holds and releases its Py_buffers.
+    held: list[memoryview] | None = None
+    syscall = sock._drv.recvmsg_into if into else sock._drv.recvmsg
+    try:
+        if first is not None:
+            if into:
+                target = held = [memoryview(buf) for buf in target]
+            data, control, msg_flags, raw = _timeout.retry(sock, first, False, syscall, (target, ancbufsize, flags))
+        else:
+            target, ancbufsize, flags = recvmsg_args(sock, into, target, ancbufsize, flags)
+            if into:
+                held = target
+            data, control, msg_flags, raw = sock._call(False, syscall, target, ancbufsize, flags)
+    except BaseException:
+        if held is not None:
+            for view in held:
+                view.release()
+        raise
+    finally:
+        first = None  # its traceback holds this frame: no cycle
+    try:
+        if held is not None:
+            for view in held:
+                view.release()
+        if not control:
+            return data, [], msg_flags, (sock._decode(raw) if raw else None)
+        items, cut, malformed = sock._control.walk(control)
+        if cut is not None or malformed:
+            # stacklevel 3: the caller of recvmsg (recvmsg -> recvmsg_rest).
+            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
+        return data, items, msg_flags, (sock._decode(raw) if raw else None)
+    except BaseException:
+        _cmsg.close_rights(control, sock._k.abi, sock._drv.close)
+        raise

@@ -679,13 +679,13 @@ class SocketType:
             and 0 <= bufsize <= _FAST_SIZE and 0 <= ancbufsize <= _FAST_SIZE and self._timeout_ns <= 0
         ):
             # Fast path: sizes the general path accepts, a family it knows; the
-            # driver call, the walk and err_closefds (see _recvmsg) in this frame.
+            # driver call, the walk and err_closefds (see _general.recvmsg_rest) in this frame.
             try:
                 data, control, msg_flags, raw = self._drv.recvmsg(self._fd, bufsize, ancbufsize, flags)
             except OSError as exc:
                 first = exc
             except REFUSED:
-                pass  # refused by the driver: parsed by _recvmsg
+                pass  # refused by the driver: parsed by _general.recvmsg_rest
             else:
                 if not control:
                     return data, [], msg_flags, (self._decode(raw) if raw else None)
@@ -706,7 +706,7 @@ class SocketType:
                     _cmsg.close_rights(control, self._k.abi, self._drv.close)
                     raise
         try:
-            return self._recvmsg(False, bufsize, ancbufsize, flags, first)
+            return _general.recvmsg_rest(self, False, bufsize, ancbufsize, flags, first)
         finally:
             first = None  # its traceback holds this frame: no cycle
 
@@ -729,7 +729,7 @@ class SocketType:
                 except OSError as exc:
                     first = exc
                 except REFUSED:
-                    pass  # refused by the driver: parsed by _recvmsg
+                    pass  # refused by the driver: parsed by _general.recvmsg_rest
                 else:
                     if not control:
                         return n, [], msg_flags, (self._decode(raw) if raw else None)
@@ -742,56 +742,9 @@ class SocketType:
                         _cmsg.close_rights(control, self._k.abi, self._drv.close)
                         raise
         try:
-            return self._recvmsg(True, buffers, ancbufsize, flags, first)
+            return _general.recvmsg_rest(self, True, buffers, ancbufsize, flags, first)
         finally:
             first = None  # its traceback holds this frame: no cycle
-
-    def _recvmsg(
-        self, into: bool, target: Any, ancbufsize: Any, flags: Any, first: OSError | None
-    ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
-        """The rest of ``recvmsg``/``recvmsg_into``: *first* the fast path's
-        error (retried), or None (the arguments parsed, then the call through
-        the timeout machine).  sock_recvmsg_guts' ``err_closefds``: "If recvmsg()
-        raises an exception after the system call returns, it will first attempt
-        to close any file descriptors received via the SCM_RIGHTS mechanism".
-        The ``try`` that does it is in the frame that receives the result,
-        entered with no Python call after the syscall returns."""
-        # recvmsg_into's buffers, exported from before the wait until the
-        # result is decoded and released before returning or raising, as
-        # sock_recvmsg_into holds and releases its Py_buffers.
-        held: list[memoryview] | None = None
-        syscall = self._drv.recvmsg_into if into else self._drv.recvmsg
-        try:
-            if first is not None:
-                if into:
-                    target = held = [memoryview(buf) for buf in target]
-                data, control, msg_flags, raw = _timeout.retry(self, first, False, syscall, (target, ancbufsize, flags))
-            else:
-                target, ancbufsize, flags = _general.recvmsg_args(self, into, target, ancbufsize, flags)
-                if into:
-                    held = target
-                data, control, msg_flags, raw = self._call(False, syscall, target, ancbufsize, flags)
-        except BaseException:
-            if held is not None:
-                for view in held:
-                    view.release()
-            raise
-        finally:
-            first = None  # its traceback holds this frame: no cycle
-        try:
-            if held is not None:
-                for view in held:
-                    view.release()
-            if not control:
-                return data, [], msg_flags, (self._decode(raw) if raw else None)
-            items, cut, malformed = self._control.walk(control)
-            if cut is not None or malformed:
-                # stacklevel 3: the caller of recvmsg (recvmsg -> _recvmsg).
-                warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
-            return data, items, msg_flags, (self._decode(raw) if raw else None)
-        except BaseException:
-            _cmsg.close_rights(control, self._k.abi, self._drv.close)
-            raise
 
 
 SocketType.__module__ = "sansock"
