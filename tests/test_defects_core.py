@@ -179,8 +179,10 @@ def test_native_helpers_refuse_a_length_beyond_their_buffer(native_net: Binding)
         addr = ffi.new("char[]", 128)
         alen = ffi.new("int[1]")
         out = ffi.new("long long[3]")
+        # In band (-errno): the recv helpers of the direct calls.
+        assert lib.sansock_recv(fd, buf, 16, 17, 0) == -errno.EFAULT
+        assert lib.sansock_direct_recv(fd, buf, 16, 17) == -errno.EFAULT
         calls: list[Callable[[], int]] = [
-            lambda: lib.sansock_recv(fd, buf, 16, 17, 0),
             lambda: lib.sansock_recvfrom(fd, buf, 16, 17, 0, addr, alen),
             lambda: lib.sansock_recvmsg1(fd, buf, 16, 17, ffi.NULL, 0, 0, addr, 0, out),
             lambda: lib.sansock_recvmsg1(fd, buf, 16, 16, buf, 16, 17, addr, 0, out),

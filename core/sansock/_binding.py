@@ -23,6 +23,7 @@ from . import _address, _cmsg, _convert, _inet
 from ._binding_constant_types import _BindingConstants
 from ._consts import SocketConstants
 from ._convert import INT_MAX, INT_MIN, SSIZE_MAX, arg_int, arg_uint_wrapping, c_long, wrap_c_int
+from ._driver import DirectCalls
 from ._enums import AddressFamily, SocketEnums, SocketKind, intenum_converter
 from ._errors import error, gaierror, herror, timeout
 from ._pyrules import RULES
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from ._abi import ABI
     from ._driver import Driver
+    from ._socket import SocketState
 
 __all__ = ["Binding", "GLOBAL_DEFAULT_TIMEOUT"]
 
@@ -86,7 +88,7 @@ class Binding(SocketFunctions, _BindingConstants):
         self._cmsg_lens: dict[int, int] = {}
         self._cmsg_spaces: dict[int, int] = {}
         #: What every new socket reads: made by _make_socket_state, dropped by swap_driver.
-        self._socket_state: tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]] | None = None
+        self._socket_state: SocketState | None = None
         #: ``setdefaulttimeout``'s value in ns (-1: None), as CPython's ``defaulttimeout``.
         self.default_timeout_ns = -1
         # The socket class of this binding: a subclass whose instances use it.
@@ -154,12 +156,17 @@ class Binding(SocketFunctions, _BindingConstants):
             e = self._enums = SocketEnums.for_abi(self.abi)
         return e
 
-    def _make_socket_state(self) -> tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]]:
-        """The driver, its constants, its ABI's control-buffer codec and the families getsockaddrlen knows:
-        what ``SocketType.__init__`` reads, kept until the driver is swapped."""
+    def _make_socket_state(self) -> SocketState:
+        """The driver, its constants, its ABI's control-buffer codec, the families getsockaddrlen knows
+        and the driver's optional direct calls: what ``SocketType.__init__`` reads, kept until the
+        driver is swapped."""
         generation = self._generation
         k = self.constants
-        state = (self.driver, k, _cmsg.codec(k.abi), frozenset(_address._codec_for(k.abi).lengths))
+        drv = self.driver
+        direct = getattr(drv, "direct_calls", None)
+        if not isinstance(direct, DirectCalls) or type(drv) is not direct.driver_type:
+            direct = None  # none, or another class's (a wrapper's inner driver's)
+        state = (drv, k, _cmsg.codec(k.abi), frozenset(_address._codec_for(k.abi).lengths), direct)
         self._socket_state = state
         if self._generation != generation:  # swapped meanwhile: do not keep it
             self._socket_state = None
@@ -451,7 +458,7 @@ class Binding(SocketFunctions, _BindingConstants):
             hptr = hptr.partition(b"\0")[0]
         if pptr is not None and b"\0" in pptr:
             pptr = pptr.partition(b"\0")[0]
-        drv, k, _, _ = self._socket_state or self._make_socket_state()
+        drv, k, _, _, _ = self._socket_state or self._make_socket_state()
         abi = k.abi
         results = drv.getaddrinfo(hptr, pptr, family, type, proto, flags)
         # The enums' members by value: what intenum_converter's

@@ -493,6 +493,21 @@ def setsockopt_null_args(level: object, optname: object, value: object, optlen: 
     raise TypeError("setsockopt() takes exactly 3 arguments (4 given)")
 
 
+def sendto_args(data: object, args: tuple[object, ...]) -> tuple[bytes | memoryview, int, object]:
+    """sock_sendto's parse of ``(data[, flags], address)``: "y*O:sendto" or
+    "y*iO:sendto", chosen by the number of arguments; *data* stays bytes
+    when it is bytes."""
+    nargs = len(args)
+    if nargs == 1:
+        (address,) = args
+        return (data if type(data) is bytes else bytes_like(data)), 0, address
+    if nargs == 2:
+        if type(data) is not bytes:
+            data = bytes_like(data)
+        return data, arg_int(args[0]), args[1]
+    raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
+
+
 def sendmsg_afalg_args(
     op: object, iv: object, assoclen: object, flags: object
 ) -> tuple[int, memoryview | None, int, int]:

@@ -30,7 +30,8 @@ in :mod:`sansock.conformance` checks one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, final
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
     from ._abi import ABI
 
-__all__ = ["Driver", "MmsgDriver", "PollCallDriver", "Unfinished", "AddrInfo", "HostEnt"]
+__all__ = ["Driver", "DirectCalls", "MmsgDriver", "PollCallDriver", "Unfinished", "AddrInfo", "HostEnt"]
 
 #: One ``getaddrinfo`` result: ``(family, type, proto, canonname, raw sockaddr)``.
 AddrInfo = tuple[int, int, int, str, bytes]
@@ -350,3 +351,75 @@ class PollCallDriver(Protocol):
     def poll_recv(self, fd: int, bufsize: int, flags: int) -> bytes | Unfinished:
         """``poll(fd, POLLIN, 0)``, then ``recv(fd, bufsize, flags)`` when ready."""
         ...
+
+
+class ByteSlices(Protocol):
+    """A view whose slices are ``bytes`` (CFFI's ``ffi.buffer``)."""
+
+    def __getitem__(self, index: slice, /) -> bytes: ...
+
+
+@final
+class DirectCalls:
+    """An optional driver capability: C functions the socket methods call themselves.
+
+    CPython's ``sock.send(b"x")`` is one C function around ``send(2)``; through
+    a driver it is two Python frames (the socket method, the driver method)
+    around the C call.  A driver whose syscalls are C functions can hand the
+    core the functions of the commonest calls, which the socket methods then
+    call with no driver frame between.  Each returns its result *or the error
+    in band* and raises nothing but the argument-conversion errors of the
+    :class:`Driver` contract (``TypeError``/``OverflowError`` for a value its C
+    types refuse, before any syscall):
+
+    * ``send(fd, data, len(data), flags)``: send(2) of *data* (``bytes``):
+      the count, or ``-errno``;
+    * ``recv(fd, buffer, capacity, bufsize)``: ``recv(fd, buffer, bufsize,
+      0)`` into one of the driver's receive buffers (*capacity* its size,
+      ``0 < bufsize <= recv_size``): the count, or ``-errno``; the bytes are
+      ``view[:count]`` of the ``(buffer, view)`` pair;
+    * ``getsockopt(fd, level, option)``: the ``int`` form of getsockopt(2):
+      the value, or ``INT_MIN - errno`` (below any C ``int``).
+
+    ``recv_buffers`` is the driver's pool of ``(buffer, view)`` pairs of
+    ``recv_size`` bytes, shared by all threads (``deque.pop``/``append`` are
+    atomic): the core pops one, makes the call, slices the result out and
+    gives the pair back; when the pool is empty it calls ``new_recv_buffer``.
+    The error comes back in the result rather than through a saved errno, so
+    a signal handler that makes calls of its own between the syscall and the
+    check cannot replace it.  The core builds the ``OSError`` with the
+    driver's :meth:`Driver.strerror`, and every other case (flags on a recv,
+    a buffer that is not ``bytes``, timeout mode, a driver without this
+    capability, such as the fake kernel) goes through the :class:`Driver`
+    methods as before.
+
+    A driver offers it as its ``direct_calls`` attribute, and only for its
+    own class (*driver_type*): a subclass, or a wrapper that hands on every
+    other attribute of a driver (to trace calls or inject faults), changes
+    what ``send`` does, so the core ignores direct calls whose
+    ``driver_type`` is not exactly the driver's type.
+    """
+
+    __slots__ = ("driver_type", "send", "recv", "recv_size", "recv_buffers", "new_recv_buffer", "getsockopt")
+
+    def __init__(
+        self,
+        *,
+        driver_type: type,
+        send: Callable[[int, bytes, int, int], int],
+        recv: Callable[[int, object, int, int], int],
+        recv_size: int,
+        recv_buffers: deque[tuple[object, ByteSlices]],
+        new_recv_buffer: Callable[[], tuple[object, ByteSlices]],
+        getsockopt: Callable[[int, int, int], int],
+    ) -> None:
+        self.driver_type = driver_type
+        self.send = send
+        self.recv = recv
+        self.recv_size = recv_size
+        self.recv_buffers = recv_buffers
+        self.new_recv_buffer = new_recv_buffer
+        self.getsockopt = getsockopt
+
+    def __repr__(self) -> str:
+        return f"DirectCalls(driver_type={self.driver_type.__name__}, recv_size={self.recv_size!r})"

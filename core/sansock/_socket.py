@@ -51,8 +51,13 @@ from ._pyrules import RULES
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
+    from typing_extensions import TypeAlias
+
     from ._consts import SocketConstants
-    from ._driver import Driver
+    from ._driver import DirectCalls, Driver
+
+    #: What every new socket reads, made once per driver (Binding._make_socket_state).
+    SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
 
 __all__ = ["SocketType", "finalize_unclosed"]
 
@@ -86,8 +91,8 @@ class SocketBinding(Protocol):
     def address_family(self, value: int, /) -> int: ...
     def socket_kind(self, value: int, /) -> int: ...
     #: What every new socket reads, made once per driver (Binding._make_socket_state).
-    _socket_state: tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]] | None
-    def _make_socket_state(self) -> tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int]]: ...
+    _socket_state: SocketState | None
+    def _make_socket_state(self) -> SocketState: ...
 
 
 def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
@@ -144,7 +149,7 @@ class SocketType:
     #
     # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
     # Waiter protocol; mypy checks SocketType against it.
-    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast")
+    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast", "_direct")
 
     #: The binding (driver and module state) sockets of this class use.
     _default_binding: ClassVar[SocketBinding]
@@ -161,6 +166,9 @@ class SocketType:
     _control: _cmsg.CmsgCodec
     #: getsockaddrlen() knows the family: recvmsg/recvmsg_into may take their fast paths.
     _msg_fast: bool
+    #: The driver's C functions send/recv/getsockopt call themselves, or None
+    #: (the optional sansock.driver.DirectCalls capability).
+    _direct: DirectCalls | None
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
     def __init__(
@@ -173,7 +181,7 @@ class SocketType:
         # The binding's driver, constants, control-buffer codec and the
         # families getsockaddrlen knows, made once per driver
         # (Binding._make_socket_state).
-        drv, k, self._control, msg_families = binding._socket_state or binding._make_socket_state()
+        drv, k, self._control, msg_families, self._direct = binding._socket_state or binding._make_socket_state()
         self._drv = drv
         self._k = k
         if RULES.socket_args_clinic:
@@ -428,10 +436,22 @@ class SocketType:
             if type(level) is int and type(optname) is int:
                 # Fast path: exact ints; the driver's C types refuse one
                 # beyond a C int, then "ii|i" below raises CPython's error.
+                direct = self._direct
                 try:
-                    return self._drv.getsockopt(self._fd, level, optname)
+                    if direct is None:
+                        return self._drv.getsockopt(self._fd, level, optname)
+                    getsockopt = direct.getsockopt
+                    r = getsockopt(self._fd, level, optname)
                 except REFUSED:
                     pass
+                else:
+                    # The value, or INT_MIN - errno (DirectCalls).  The first
+                    # test is the common answer: both sides fit one 30-bit
+                    # digit, so CPython compares them with its int fast path.
+                    if r > -0x3FFFFFFF or r >= INT_MIN:
+                        return r
+                    code = INT_MIN - r
+                    raise OSError(code, self._drv.strerror(code))
             buflen = 0
         return _general.getsockopt(self, level, optname, buflen)
 
@@ -477,6 +497,17 @@ class SocketType:
                 # Polls first: only values no driver refuses (before any poll).
                 if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
                     return _timeout.send_timed(self, data, flags)
+            elif type(data) is bytes and (direct := self._direct) is not None:
+                # The driver's C function, the error in band (DirectCalls).
+                send = direct.send
+                try:
+                    n = send(self._fd, data, len(data), flags)
+                except REFUSED:
+                    pass
+                else:
+                    if n >= 0:
+                        return n
+                    first = OSError(-n, self._drv.strerror(-n))
             else:
                 try:
                     return self._drv.send(self._fd, data, flags)
@@ -530,19 +561,7 @@ class SocketType:
     def sendto(self, data: ReadableBuffer, flags: int, address: Any, /) -> int: ...
     def sendto(self, data: ReadableBuffer, *args: Any) -> int:
         """``sendto(data[, flags], address)`` (sock_sendto)."""
-        nargs = len(args)
-        if nargs == 1:
-            flags = 0
-            (address,) = args
-            if type(data) is not bytes:
-                data = _convert.bytes_like(data)
-        elif nargs == 2:
-            if type(data) is not bytes:
-                data = _convert.bytes_like(data)
-            flags = arg_int(args[0])
-            address = args[1]
-        else:
-            raise TypeError(f"sendto() takes 2 or 3 arguments ({nargs + 1} given)")
+        data, flags, address = _convert.sendto_args(data, args)
         raw = self._encode(address, "sendto")
         return self._call(True, self._drv.sendto, data, flags, raw)
 
@@ -604,6 +623,22 @@ class SocketType:
                 if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
                     return _timeout.recv_timed(self, bufsize, flags)
                 first = None
+            elif (direct := self._direct) is not None and not flags and bufsize <= (cap := direct.recv_size):
+                # The driver's C function into one of its buffers, the error
+                # in band (DirectCalls); no value here can be refused.
+                buffers = direct.recv_buffers
+                try:
+                    pair = buffers.pop()
+                except IndexError:
+                    pair = direct.new_recv_buffer()
+                recv = direct.recv
+                n = recv(self._fd, pair[0], cap, bufsize)
+                if n >= 0:
+                    data = pair[1][:n]
+                    buffers.append(pair)
+                    return data
+                buffers.append(pair)
+                first = OSError(-n, self._drv.strerror(-n))
             else:
                 try:
                     return self._drv.recv(self._fd, bufsize, flags)

@@ -4,7 +4,7 @@ A driver (the native one, the fake kernel, or yours) imports only ``sansock``
 and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
 
 * the protocols: :class:`~sansock.Driver` (the syscall boundary) and the
-  optional ``MmsgDriver`` and ``PollCallDriver`` capabilities, with the
+  optional ``MmsgDriver``, ``PollCallDriver`` and ``DirectCalls`` capabilities, with the
   result shapes :data:`~sansock.driver.AddrInfo`,
   :data:`~sansock.driver.HostEnt` and ``Unfinished``;
 * the platform description a driver returns as its ``abi``:
@@ -24,7 +24,7 @@ and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
 from __future__ import annotations
 
 from ._abi import ABI, CmsgLayout, SockaddrLayout
-from ._driver import AddrInfo, Driver, HostEnt, MmsgDriver, PollCallDriver, Unfinished
+from ._driver import AddrInfo, ByteSlices, DirectCalls, Driver, HostEnt, MmsgDriver, PollCallDriver, Unfinished
 from ._errors import gaierror, herror
 from ._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_I386, LINUX_X86_64, PROFILES, get_profile
 
@@ -36,7 +36,9 @@ __all__ = [
     "LINUX_X86_64",
     "PROFILES",
     "AddrInfo",
+    "ByteSlices",
     "CmsgLayout",
+    "DirectCalls",
     "Driver",
     "HostEnt",
     "MmsgDriver",

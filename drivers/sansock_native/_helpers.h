@@ -71,11 +71,34 @@
 #define SANSOCK_FITS(len, cap) \
     do { if ((size_t)(len) > (size_t)(cap)) { errno = EFAULT; return -1; } } while (0)
 
-/* recv(2) into a buffer of cap bytes. */
+/* recv(2) into a buffer of cap bytes: the count, or -errno (in band, as the
+ * direct calls below). */
 static ssize_t sansock_recv(int fd, char *buf, size_t cap, size_t len, int flags)
 {
-    SANSOCK_FITS(len, cap);
-    return recv(fd, buf, len, flags);
+    ssize_t r;
+    if ((size_t)len > (size_t)cap)
+        return -EFAULT;
+    r = recv(fd, buf, len, flags);
+    return r < 0 ? -(ssize_t)errno : r;
+}
+
+/* The direct calls of sansock.driver.DirectCalls: send(2) and recv(2) (no
+ * flags) with the error in band, -errno, rather than in errno: CFFI saves
+ * errno per thread, and a signal handler that runs between the call's return
+ * and the check and makes a CFFI call of its own would replace it. */
+static ssize_t sansock_direct_send(int fd, const char *buf, size_t n, int flags)
+{
+    ssize_t r = send(fd, buf, n, flags);
+    return r < 0 ? -(ssize_t)errno : r;
+}
+
+static ssize_t sansock_direct_recv(int fd, char *buf, size_t cap, size_t len)
+{
+    ssize_t r;
+    if (len > cap)
+        return -EFAULT;
+    r = recv(fd, buf, len, 0);
+    return r < 0 ? -(ssize_t)errno : r;
 }
 
 /* fcntl(2): F_DUPFD_CLOEXEC, the lowest free fd >= 0, close-on-exec. */
@@ -233,13 +256,14 @@ static int sansock_getpeername(int fd, char *addr)
 }
 
 /* getsockopt(2), int form, as CPython's sock_getsockopt: the int value, or
- * a value below INT_MIN (errno set) on failure, so no out-parameter. */
+ * INT_MIN - errno (below any int) on failure, so no out-parameter and the
+ * error in band (a direct call of sansock.driver.DirectCalls). */
 static long long sansock_getsockopt_int(int fd, int level, int option)
 {
     int flag = 0;
     socklen_t flagsize = sizeof(flag);
     if (getsockopt(fd, level, option, &flag, &flagsize) == -1)
-        return (long long)INT_MIN - 1;
+        return (long long)INT_MIN - errno;
     return flag;
 }
 

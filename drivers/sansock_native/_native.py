@@ -2,8 +2,14 @@
 
 Each method is one syscall (or one C helper doing one multi-step job such as
 building a ``struct msghdr``), checked on the next line.  Failure is
-``OSError(errno, strerror(errno))`` from the errno CFFI saved right after the
-call (``ffi.errno``); EINTR is raised like any other errno, never retried.
+``OSError(errno, strerror(errno))``: for send, recv, recv_into and
+getsockopt's int form the helper returns the errno in band (``-errno``, or
+``INT_MIN - errno``), for the others it is the errno CFFI saved right after
+the call (``ffi.errno``, per thread).  In band, a Python signal handler that
+runs between the call's return and the check and makes a failing CFFI call
+itself cannot replace the error (an EINTR would become the handler's EAGAIN;
+``tests/test_native_direct.py``).  EINTR is raised like any other errno,
+never retried.
 
 Memory rules (CFFI releases the GIL during every call):
 
@@ -41,9 +47,9 @@ scratch data (``recv`` takes a buffer no other call holds).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, ClassVar, Final, cast, final
 
-from sansock.driver import Unfinished
+from sansock.driver import DirectCalls, Unfinished
 
 from ._abi import host_abi
 from ._lib import CHAR_ARRAY, CharP, ffi, lib, unpack_bytes, writable_buffer
@@ -53,6 +59,8 @@ from ._scratch import (
     _INT_MIN,
     _SCRATCH_DATA,
     _alloc_raw,
+    _direct_recv,
+    _direct_send,
     _fbw,
     _getsockopt_int,
     _give_recv_buffer,
@@ -63,9 +71,9 @@ from ._scratch import (
     _poll_recv,
     _poll_send,
     _recv,
+    _recv_buffers,
     _recvfrom,
     _release,
-    _send,
     _sendto,
     _take_recv_buffer,
     _tls,
@@ -78,11 +86,16 @@ _MSG_TRUNC: Final = host_abi().constants["MSG_TRUNC"]
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from sansock.driver import ABI
+    from collections import deque
+    from collections.abc import Callable
+
+    from sansock.driver import ABI, ByteSlices
 
 __all__ = ["NativeDriver"]
 
 _EINVAL: Final = 22
+_strerror = os.strerror
+
 
 
 @final
@@ -94,6 +107,9 @@ class NativeDriver(MessageCalls, ResolverCalls):
     """
 
     __slots__ = ()
+
+    #: The optional :class:`sansock.driver.DirectCalls` capability.
+    direct_calls: ClassVar[DirectCalls]
 
     @property
     def abi(self) -> ABI:
@@ -240,7 +256,7 @@ class NativeDriver(MessageCalls, ResolverCalls):
 
     # -- options -------------------------------------------------------------
     def getsockopt(self, fd: int, level: int, option: int) -> int:
-        # The helper returns the int, or a value below INT_MIN on failure.
+        # The helper returns the int, or INT_MIN - errno on failure.
         r = _getsockopt_int(fd, level, option)
         if r > -0x3FFFFFFF:
             # The common answer: both sides fit one 30-bit digit, so CPython
@@ -248,7 +264,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
             # does not fit one, and the comparison with it is the generic one).
             return r
         if r < _INT_MIN:
-            raise _os_error()
+            code = _INT_MIN - r
+            raise OSError(code, _strerror(code))
         return r
 
     def getsockopt_bytes(self, fd: int, level: int, option: int, buflen: int) -> bytes:
@@ -298,16 +315,17 @@ class NativeDriver(MessageCalls, ResolverCalls):
 
     # -- data ----------------------------------------------------------------
     def send(self, fd: int, data: ReadableBuffer, flags: int) -> int:
+        # The count, or -errno (in band: see _helpers.h).
         if type(data) is bytes:
-            n = _send(fd, data, len(data), flags)
+            n = _direct_send(fd, data, len(data), flags)
         else:
             p = ffi.from_buffer(data)
             try:
-                n = _send(fd, p, len(p), flags)
+                n = _direct_send(fd, p, len(p), flags)
             finally:
                 ffi.release(p)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         return n
 
     def sendto(self, fd: int, data: ReadableBuffer, flags: int, addr: bytes) -> int:
@@ -344,10 +362,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
                 data: bytes = pair[1][:n]
                 _give_recv_buffer(pair)
                 return data
-            if n == -1:
-                # ffi.errno is this thread's: the append makes no CFFI call.
+            if n < 0:
+                # -errno, in band (_helpers.h).
                 _give_recv_buffer(pair)
-                raise _os_error()
+                raise OSError(-n, _strerror(-n))
             # MSG_TRUNC: the datagram's real length (copied out before the
             # buffer is given back: another thread may take it at once).
             data = pair[1][:bufsize]
@@ -355,8 +373,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
             return _past_the_buffer(data, n)
         buf = _alloc_raw("char[]", bufsize)
         n = _recv(fd, buf, bufsize, bufsize, flags)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         if n > bufsize:
             return _past_the_buffer(unpack_bytes(buf, bufsize), n)
         big: bytes = unpack_bytes(buf, n)
@@ -373,8 +391,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
             n = _recv(fd, p, size, nbytes, flags)
         finally:
             _release(p)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         return n
 
     def recvfrom(self, fd: int, bufsize: int, flags: int) -> tuple[bytes, bytes]:
@@ -435,3 +453,18 @@ class NativeDriver(MessageCalls, ResolverCalls):
 
     def strerror(self, code: int) -> str:
         return os.strerror(code)
+
+
+#: The C functions the socket methods call themselves (the optional
+#: :class:`sansock.driver.DirectCalls`), for this class only: send and recv
+#: with the error in band, getsockopt's int form, and ``recv``'s pool of
+#: 64 KiB buffers.
+NativeDriver.direct_calls = DirectCalls(
+    driver_type=NativeDriver,
+    send=_direct_send,
+    recv=cast("Callable[[int, object, int, int], int]", _direct_recv),
+    recv_size=_SCRATCH_DATA,
+    recv_buffers=cast("deque[tuple[object, ByteSlices]]", _recv_buffers),
+    new_recv_buffer=cast("Callable[[], tuple[object, ByteSlices]]", _new_recv_buffer),
+    getsockopt=_getsockopt_int,
+)

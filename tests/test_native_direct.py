@@ -1,0 +1,145 @@
+"""The native driver's direct calls (``sansock.driver.DirectCalls``).
+
+``send`` of bytes, ``recv`` without flags and ``getsockopt``'s int form call
+the driver's C functions from the socket method, with the error in band.
+These check what that changes and what it must not: the errors are the
+stdlib's (type, errno, message), an interrupted call is retried even when
+the signal handler made a failing call of its own between the syscall and
+the check (the errno CFFI saves per thread would then be the handler's), and
+a driver without the capability (or with something else under its name)
+takes the driver methods.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import sansock
+from sansock.driver import DirectCalls
+from sansock_native import NativeDriver
+
+Module = Any
+
+
+@pytest.fixture(params=["stdlib", "sansock"])
+def mod(request: pytest.FixtureRequest) -> Iterator[Module]:
+    yield socket if request.param == "stdlib" else sansock
+
+
+def test_the_native_driver_offers_its_direct_calls_to_every_socket() -> None:
+    assert isinstance(NativeDriver.direct_calls, DirectCalls)
+    a, b = sansock.socketpair()
+    with a, b:
+        assert a._direct is NativeDriver.direct_calls
+
+
+def _error(call: Callable[[], object]) -> tuple[type[BaseException], tuple[object, ...]]:
+    with pytest.raises(OSError) as info:
+        call()
+    return type(info.value), info.value.args
+
+
+def test_errors_of_the_direct_calls_are_the_stdlib_ones() -> None:
+    def errors(m: Module) -> list[tuple[type[BaseException], tuple[object, ...]]]:
+        a, b = m.socketpair()
+        with a, b:
+            a.setblocking(False)
+            out = [_error(lambda: a.recv(1))]  # EAGAIN
+            out.append(_error(lambda: a.getsockopt(m.SOL_SOCKET, 12345)))  # ENOPROTOOPT
+            out.append(_error(lambda: a.getsockopt(m.SOL_TCP, m.TCP_NODELAY)))  # EOPNOTSUPP on AF_UNIX
+            b.close()
+            out.append(_error(lambda: a.send(b"x")))  # EPIPE
+        c = m.socket()
+        c.detach()  # the fd is -1 from here: EBADF
+        out.append(_error(lambda: c.send(b"x")))
+        out.append(_error(lambda: c.recv(1)))
+        out.append(_error(lambda: c.getsockopt(m.SOL_SOCKET, m.SO_TYPE)))
+        return out
+
+    old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        assert errors(sansock) == errors(socket)
+    finally:
+        signal.signal(signal.SIGPIPE, old)
+
+
+def test_negative_option_values_are_values_not_errors(mod: Module) -> None:
+    # SO_PEEK_OFF is -1 until set: below zero, above INT_MIN - errno.
+    a, b = mod.socketpair()
+    with a, b:
+        assert a.getsockopt(mod.SOL_SOCKET, 42) == -1  # SO_PEEK_OFF (Linux)
+        a.setsockopt(mod.SOL_SOCKET, 42, 0)
+        assert a.getsockopt(mod.SOL_SOCKET, 42) == 0
+
+
+CALLS: dict[str, Callable[[Any, Module], object]] = {
+    "recv": lambda s, m: s.recv(1),
+    "recv MSG_PEEK": lambda s, m: s.recv(1, m.MSG_PEEK),
+    "recv_into": lambda s, m: s.recv_into(bytearray(1)),
+}
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_an_interrupted_call_is_retried_though_the_handler_failed_a_call_itself(mod: Module, call: str) -> None:
+    """PEP 475: EINTR is retried after the handler ran.  The handler here
+    makes a non-blocking recv that fails with EAGAIN between the interrupted
+    syscall's return and its check; reading the errno afterwards would see
+    EAGAIN and raise BlockingIOError (the driver's errno-based recv did)."""
+    a, b = mod.socketpair()
+    c, d = mod.socketpair()
+    c.setblocking(False)
+    seen: list[str] = []
+
+    def handler(signum: int, frame: object) -> None:
+        try:
+            c.recv(1)
+        except BlockingIOError:
+            seen.append("EAGAIN")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    timer = threading.Timer(0.3, b.send, (b"x",))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        timer.start()
+        assert CALLS[call](a, mod) in (b"x", 1)
+        assert seen == ["EAGAIN"]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        timer.join()
+        for s in (a, b, c, d):
+            s.close()
+
+
+class _Wrapper:
+    """A third-party driver: the native one's methods, no direct calls."""
+
+    def __init__(self, direct_calls: object = None) -> None:
+        self._drv = NativeDriver()
+        if direct_calls is not None:
+            self.direct_calls = direct_calls
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self._drv, name)
+
+
+@pytest.mark.parametrize("direct_calls", [None, "not DirectCalls"])
+def test_a_driver_without_direct_calls_gets_its_methods_called(direct_calls: object) -> None:
+    drv = _Wrapper(direct_calls)
+    m = sansock.using(drv)
+    a, b = m.socketpair()
+    with a, b:
+        assert a._direct is None
+        drv.calls.clear()
+        assert a.send(b"xy") == 2
+        assert b.recv(2) == b"xy"
+        assert a.getsockopt(m.SOL_SOCKET, m.SO_TYPE) == m.SOCK_STREAM
+        assert drv.calls == ["send", "recv", "getsockopt"]
