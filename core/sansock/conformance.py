@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ._abi import ABI
-from ._driver import Driver, Unfinished
+from ._driver import DirectCalls, Driver, Unfinished
 
 __all__ = ["CHECKS", "run_all"]
 
@@ -410,6 +410,35 @@ def check_poll_call_capability(make_driver: DriverFactory) -> None:
         closed = poll_recv(c, 1, 0)
         assert isinstance(closed, Unfinished) and closed.polling is False, closed
         assert isinstance(closed.error, OSError) and closed.error.errno == driver.abi.errno("EBADF")
+
+
+def check_direct_calls(make_driver: DriverFactory) -> None:
+    """The optional ``DirectCalls``, when the driver offers them for its own
+    class: the counts and values its methods give, the bytes in the receive
+    buffer's view, and the errors in band (EBADF on a closed fd: ``-errno``,
+    or ``INT_MIN - errno`` from getsockopt)."""
+    driver = make_driver()
+    direct = getattr(driver, "direct_calls", None)
+    if not isinstance(direct, DirectCalls) or type(driver) is not direct.driver_type:
+        return  # optional (and the core ignores another class's)
+    abi = driver.abi
+    sol, so_type, ebadf = abi.const("SOL_SOCKET"), abi.const("SO_TYPE"), abi.errno("EBADF")
+    int_min = -(2 ** (8 * abi.sizeof_int - 1))
+    with _fds(driver) as fds:
+        a, b = _pair(driver, fds)
+        assert direct.send(a, b"ready", 5, 0) == 5
+        buffer, view = direct.new_recv_buffer()
+        assert direct.recv(b, buffer, direct.recv_size, 3) == 3
+        assert view[:3] == b"rea"
+        assert direct.recv(b, buffer, direct.recv_size, direct.recv_size) == 2
+        assert view[:2] == b"dy"
+        assert direct.getsockopt(a, sol, so_type) == abi.const("SOCK_STREAM")
+        c, _ = _pair(driver, fds)
+        fds.remove(c)
+        driver.close(c)
+        assert direct.send(c, b"x", 1, 0) == -ebadf
+        assert direct.recv(c, buffer, direct.recv_size, 1) == -ebadf
+        assert direct.getsockopt(c, sol, so_type) == int_min - ebadf
 
 
 #: Every check, by name.
