@@ -30,8 +30,7 @@ in :mod:`sansock.conformance` checks one.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from typing import TYPE_CHECKING, Protocol, final
 
 if TYPE_CHECKING:
@@ -369,7 +368,7 @@ class DirectCalls:
     core the functions of the commonest calls, which the socket methods then
     call with no driver frame between.  Each returns its result *or the error
     in band* and raises nothing but the argument-conversion errors of the
-    :class:`Driver` contract (``TypeError``/``OverflowError`` for a value its C
+    :class:`sansock.Driver` contract (``TypeError``/``OverflowError`` for a value its C
     types refuse, before any syscall):
 
     * ``send(fd, data, len(data), flags)``: send(2) of *data* (``bytes``):
@@ -382,15 +381,15 @@ class DirectCalls:
       the value, or ``INT_MIN - errno`` (below any C ``int``).
 
     ``recv_buffers`` is the driver's pool of ``(buffer, view)`` pairs of
-    ``recv_size`` bytes, shared by all threads (``deque.pop``/``append`` are
-    atomic): the core pops one, makes the call, slices the result out and
+    ``recv_size`` bytes, shared by all threads (its ``pop()`` and
+    ``append()`` must be atomic, as a ``deque``'s are): the core pops one, makes the call, slices the result out and
     gives the pair back; when the pool is empty it calls ``new_recv_buffer``.
     The error comes back in the result rather than through a saved errno, so
     a signal handler that makes calls of its own between the syscall and the
     check cannot replace it.  The core builds the ``OSError`` with the
-    driver's :meth:`Driver.strerror`, and every other case (flags on a recv,
+    driver's :meth:`sansock.Driver.strerror`, and every other case (flags on a recv,
     a buffer that is not ``bytes``, timeout mode, a driver without this
-    capability, such as the fake kernel) goes through the :class:`Driver`
+    capability, such as the fake kernel) goes through the :class:`sansock.Driver`
     methods as before.
 
     A driver offers it as its ``direct_calls`` attribute, and only for its
@@ -409,7 +408,7 @@ class DirectCalls:
         send: Callable[[int, bytes, int, int], int],
         recv: Callable[[int, object, int, int], int],
         recv_size: int,
-        recv_buffers: deque[tuple[object, ByteSlices]],
+        recv_buffers: MutableSequence[tuple[object, ByteSlices]],
         new_recv_buffer: Callable[[], tuple[object, ByteSlices]],
         getsockopt: Callable[[int, int, int], int],
     ) -> None:

@@ -86,8 +86,7 @@ _MSG_TRUNC: Final = host_abi().constants["MSG_TRUNC"]
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from collections import deque
-    from collections.abc import Callable
+    from collections.abc import Callable, MutableSequence
 
     from sansock.driver import ABI, ByteSlices
 
@@ -464,7 +463,7 @@ NativeDriver.direct_calls = DirectCalls(
     send=_direct_send,
     recv=cast("Callable[[int, object, int, int], int]", _direct_recv),
     recv_size=_SCRATCH_DATA,
-    recv_buffers=cast("deque[tuple[object, ByteSlices]]", _recv_buffers),
+    recv_buffers=cast("MutableSequence[tuple[object, ByteSlices]]", _recv_buffers),
     new_recv_buffer=cast("Callable[[], tuple[object, ByteSlices]]", _new_recv_buffer),
     getsockopt=_getsockopt_int,
 )
