@@ -237,8 +237,9 @@ class _SockaddrCodec:
         self.numeric: dict[tuple[int, bytes], bytes | None] = {}
         #: AF_INET sockaddrs of exact (str, int) pairs with a numeric host.
         self.inet_encoded: dict[tuple[str, int], bytes] = {}
-        #: ntop4 of the addresses decode_address has seen (bounded).
-        self.inet_hosts: dict[bytes, str] = {}
+        #: decode_address of whole sockaddr_in values seen (bounded): a
+        #: (host, port) pair of immutables, shared by the calls that return it.
+        self.inet_decoded: dict[bytes, tuple[str, int]] = {}
 
         self.encoders: dict[int, _Encoder] = {}
         self.decoders: dict[int, _Decoder] = {}
@@ -743,16 +744,15 @@ def decode_address(
     codec = _codec_for(abi)
     if len(raw) == 16 and raw[:2] == codec.hdr_inet:
         # A whole sockaddr_in (the common case): decode_inet without the
-        # family dispatch, the host text of the few addresses a program
-        # talks to kept (bounded).
-        packed = raw[4:8]
-        host = codec.inet_hosts.get(packed)
-        if host is None:
-            host = ntop4(packed)
-            if len(codec.inet_hosts) >= _NUMERIC_CACHE_SIZE:
-                codec.inet_hosts.clear()
-            codec.inet_hosts[packed] = host
-        return (host, (raw[2] << 8) | raw[3])
+        # family dispatch, the pairs of the few peers a program talks to kept
+        # (bounded; recvfrom's fast path looks them up itself).
+        pair = codec.inet_decoded.get(raw)
+        if pair is None:
+            pair = (ntop4(raw[4:8]), (raw[2] << 8) | raw[3])
+            if len(codec.inet_decoded) >= _NUMERIC_CACHE_SIZE:
+                codec.inet_decoded.clear()
+            codec.inet_decoded[raw] = pair
+        return pair
     family = codec.family_of(raw)
     decoder = codec.decoders.get(family)
     if decoder is None:

@@ -9,6 +9,7 @@ them up by name in a mapping on every call would cost a dict lookup each; a
 from __future__ import annotations
 
 from ._abi import ABI
+from ._address import _codec_for
 
 __all__ = ["SocketConstants"]
 
@@ -47,6 +48,8 @@ class SocketConstants:
         "ENOTSOCK",
         "ECONNRESET",
         "SOMAXCONN",
+        "inet_encoded",
+        "inet_decoded",
     )
 
     abi: ABI
@@ -79,13 +82,20 @@ class SocketConstants:
     ENOTSOCK: int
     ECONNRESET: int
     SOMAXCONN: int
+    #: The ABI's sockaddr codec's memos (_address): AF_INET (str, int) pairs
+    #: -> sockaddr_in, and sockaddr_in -> pair, for sendto/recvfrom's fast paths.
+    inet_encoded: dict[tuple[str, int], bytes]
+    inet_decoded: dict[bytes, tuple[str, int]]
 
     def __init__(self, abi: ABI) -> None:
         self.abi = abi
+        codec = _codec_for(abi)
+        self.inet_encoded = codec.inet_encoded
+        self.inet_decoded = codec.inet_decoded
         consts = abi.constants
         errnos = abi.errnos
         for name in self.__slots__:
-            if name == "abi":
+            if name in ("abi", "inet_encoded", "inet_decoded"):
                 continue
             if name == "SOMAXCONN":
                 value = consts.get(name, abi.somaxconn)

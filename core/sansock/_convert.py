@@ -125,6 +125,16 @@ def clinic_int(value: object) -> int:
     return _long_as(value, 32, "int")
 
 
+def socket_args(family: object, type: object, proto: object) -> tuple[int, int, int]:
+    """sock_initobj's three ints, argument by argument: Argument Clinic's
+    ``int`` (``_PyLong_AsInt``: ``__index__``, so a lying int subclass is
+    taken at its value, then the C int range) on 3.11+, the ``"|iiiO:socket"``
+    format units on 3.10."""
+    if RULES.socket_args_clinic:
+        return clinic_int(family), clinic_int(type), clinic_int(proto)
+    return arg_int(family), arg_int(type), arg_int(proto)
+
+
 def arg_ssize(value: object, abi: ABI | None = None) -> int:
     """Format ``"n"`` (``Py_ssize_t``)."""
     if abi is None and type(value) is int and -SSIZE_MAX - 1 <= value <= SSIZE_MAX:

@@ -47,6 +47,7 @@ __all__ = [
     "sendall",
     "sendall_rest",
     "sendmsg",
+    "sendmsg_afalg",
     "setsockopt",
 ]
 
@@ -153,6 +154,19 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     views = _convert.sendmsg_buffers(buffers)
     control = _cmsg.pack_ancdata(ancdata, sock._k.abi)
     return call(sock, True, sock._drv.sendmsg, views, control, flag_bits, raw)
+
+
+def sendmsg_afalg(
+    sock: Socket, msg: object, op: object, iv: object, assoclen: object, flags: object
+) -> int:
+    """sock_sendmsg_afalg: the family first, then the keyword arguments, the
+    control messages and the buffers, then one call through the timeout machine."""
+    if sock._family != sock._k.AF_ALG:
+        raise OSError("algset is only supported for AF_ALG")
+    op_value, iv_view, assoc, flags = _convert.sendmsg_afalg_args(op, iv, assoclen, flags)
+    control = _cmsg.pack_afalg(op_value, iv_view, assoc, sock._k.abi)
+    views = [] if msg is None else _convert.sendmsg_buffers(msg)
+    return call(sock, True, sock._drv.sendmsg, views, control, flags, None)
 
 
 def recvmsg_args(sock: Socket, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:

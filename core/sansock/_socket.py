@@ -38,7 +38,6 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 
 from __future__ import annotations
 
-import operator
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
@@ -46,7 +45,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 from . import _address, _cmsg, _convert, _general, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, c_long, clinic_int, wrap_c_int
 from ._general import REFUSED
-from ._pyrules import RULES
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -119,8 +117,6 @@ def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
 
 
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
-_index = operator.index
-_C_INT_OVERFLOW = "Python int too large to convert to C int"  # _PyLong_AsInt (clinic_int)
 
 
 class SocketType:
@@ -184,29 +180,11 @@ class SocketType:
         drv, k, self._control, msg_families, self._direct = binding._socket_state or binding._make_socket_state()
         self._drv = drv
         self._k = k
-        if RULES.socket_args_clinic:
-            # The "i" arguments of sock_initobj_impl (Argument Clinic, 3.11+):
-            # _PyLong_AsInt (clinic_int) written out.  operator.index gives an
-            # exact int for any argument (PyNumber_Index does not call an int
-            # subclass's __index__, so a lying one is taken at its value, as
-            # CPython takes it), then the C int range, argument by argument.
-            if _type_of(family) is not int:
-                family = _index(family)
-            if not INT_MIN <= family <= INT_MAX:
-                raise OverflowError(_C_INT_OVERFLOW)
-            if _type_of(type) is not int:
-                type = _index(type)
-            if not INT_MIN <= type <= INT_MAX:
-                raise OverflowError(_C_INT_OVERFLOW)
-            if _type_of(proto) is not int:
-                proto = _index(proto)
-            if not INT_MIN <= proto <= INT_MAX:
-                raise OverflowError(_C_INT_OVERFLOW)
-        else:
-            # 3.10's "|iiiO:socket" format units.
-            family = arg_int(family)
-            type = arg_int(type)
-            proto = arg_int(proto)
+        if not (
+            _type_of(family) is int and _type_of(type) is int and _type_of(proto) is int
+            and INT_MIN <= family <= INT_MAX and INT_MIN <= type <= INT_MAX and INT_MIN <= proto <= INT_MAX
+        ):
+            family, type, proto = _convert.socket_args(family, type, proto)
         if fileno is not None:
             # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
             if _type_of(fileno) is int and 0 <= fileno <= INT_MAX:
@@ -561,6 +539,22 @@ class SocketType:
     def sendto(self, data: ReadableBuffer, flags: int, address: Any, /) -> int: ...
     def sendto(self, data: ReadableBuffer, *args: Any) -> int:
         """``sendto(data[, flags], address)`` (sock_sendto)."""
+        if type(data) is bytes and len(args) == 1 and self._timeout_ns <= 0 and self._family == self._k.AF_INET:
+            # Fast path: an AF_INET (numeric host, port) pair sent before,
+            # its sockaddr_in kept by the codec (exact str and int checked
+            # before the lookup hashes and compares them); one driver call.
+            address = args[0]
+            if type(address) is tuple and len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
+                raw = self._k.inet_encoded.get(address)
+                if raw is not None:
+                    try:
+                        return self._drv.sendto(self._fd, data, 0, raw)
+                    except OSError as exc:
+                        first = exc
+                    try:
+                        return _timeout.retry(self, first, True, self._drv.sendto, (data, 0, raw))
+                    finally:
+                        del first  # its traceback holds this frame: no cycle
         data, flags, address = _convert.sendto_args(data, args)
         raw = self._encode(address, "sendto")
         return self._call(True, self._drv.sendto, data, flags, raw)
@@ -605,12 +599,7 @@ class SocketType:
     ) -> int:
         """``sendmsg`` for AF_ALG sockets with the operation, IV and AEAD
         associated-data length as control messages (sock_sendmsg_afalg)."""
-        if self._family != self._k.AF_ALG:
-            raise OSError("algset is only supported for AF_ALG")
-        op_value, iv_view, assoc, flags = _convert.sendmsg_afalg_args(op, iv, assoclen, flags)
-        control = _cmsg.pack_afalg(op_value, iv_view, assoc, self._k.abi)
-        views = [] if msg is None else _convert.sendmsg_buffers(msg)
-        return self._call(True, self._drv.sendmsg, views, control, flags, None)
+        return _general.sendmsg_afalg(self, msg, op, iv, assoclen, flags)
 
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
@@ -685,6 +674,24 @@ class SocketType:
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
+        if (
+            type(bufsize) is int and type(flags) is int and 0 <= bufsize <= _FAST_SIZE
+            and INT_MIN <= flags <= INT_MAX and self._msg_fast and self._timeout_ns <= 0
+        ):
+            # Fast path: values "n|i:recvfrom" takes, a family getsockaddrlen
+            # knows; one driver call, a sockaddr_in decoded before looked up.
+            try:
+                data, raw = self._drv.recvfrom(self._fd, bufsize, flags)
+            except OSError as exc:
+                first = exc
+            else:
+                pair = self._k.inet_decoded.get(raw)
+                return data, (pair if pair is not None else self._decode(raw))
+            try:
+                data, raw = _timeout.retry(self, first, False, self._drv.recvfrom, (bufsize, flags))
+            finally:
+                del first  # its traceback holds this frame: no cycle
+            return data, self._decode(raw)
         bufsize, flags = _convert.recv_args(bufsize, flags, "recvfrom")
         _address.sockaddr_len(self._family, self._k.abi)
         data, raw = self._call(False, self._drv.recvfrom, bufsize, flags)
