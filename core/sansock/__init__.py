@@ -103,6 +103,13 @@ class _ModuleBinding(Binding):
         cls: type[socket] = globals()["socket"]
         return cls
 
+    def swap_driver(self, driver: Driver | None) -> Driver | None:
+        previous = super().swap_driver(driver)
+        # After the generation moved and the served names were dropped: the
+        # module serves the new ABI's names lazily again (see _serve_all).
+        globals()["__getattr__"] = _module_getattr
+        return previous
+
 
 _default = _ModuleBinding(loader=_load_default_driver)
 _default.socket = socket
@@ -215,6 +222,44 @@ def _is_constant_name(name: str) -> bool:
     return name in names
 
 
+if TYPE_CHECKING:
+    #: The module's __getattr__ (below, hidden from type checkers).
+    def _module_getattr(name: str) -> object: ...
+
+
+def _serve_all() -> None:
+    """Store every constant and enum of the default driver's ABI in the
+    module's dict, then drop the module's ``__getattr__``.
+
+    CPython 3.11 specialises ``sansock.SOL_SOCKET`` (``LOAD_ATTR_MODULE``)
+    only in a module without ``__getattr__`` (specialize.c,
+    ``SPEC_FAIL_OVERRIDDEN``): with it, a loop that says ``socket.SO_RCVBUF``
+    pays a generic lookup per name, which the stdlib's module does not.  So
+    the first constant served serves them all (~400 names, ~2 ms), and
+    ``swap_driver`` puts ``__getattr__`` back after dropping them.  A swap
+    between the loop and the drop is seen by the generation check after the
+    drop, which puts it back itself.
+    """
+    g = globals()
+    generation = _default._generation
+    try:
+        abi = _default.abi
+    except ImportError:
+        return
+    names = set(_ENUM_NAMES)
+    names.update(name for name in abi.constants if not name.startswith(_NOT_SERVED) and _RULES.exports(name))
+    for name in sorted(names):
+        if name not in g:
+            try:
+                _default._lookup(name, g)
+            except AttributeError:
+                pass
+    if _default._generation == generation:
+        g.pop("__getattr__", None)
+        if _default._generation != generation:
+            g["__getattr__"] = _module_getattr
+
+
 if not TYPE_CHECKING:
 
     def __getattr__(name):
@@ -229,10 +274,15 @@ if not TYPE_CHECKING:
         # swap_driver changes the driver.
         if not name.startswith("_") and (_default._driver is not None or _is_constant_name(name)):
             try:
-                return _default._lookup(name, globals())
+                value = _default._lookup(name, globals())
             except AttributeError:
                 pass
+            else:
+                _serve_all()
+                return value
         raise AttributeError(f"module 'sansock' has no attribute {name!r}")
+
+    _module_getattr = __getattr__
 
 
 def __dir__() -> list[str]:
