@@ -2,14 +2,19 @@
 
 Each method is one syscall (or one C helper doing one multi-step job such as
 building a ``struct msghdr``), checked on the next line.  Failure is
-``OSError(errno, strerror(errno))``: for send, recv, recv_into and
-getsockopt's int form the helper returns the errno in band (``-errno``, or
-``INT_MIN - errno``), for the others it is the errno CFFI saved right after
-the call (``ffi.errno``, per thread).  In band, a Python signal handler that
-runs between the call's return and the check and makes a failing CFFI call
-itself cannot replace the error (an EINTR would become the handler's EAGAIN;
-``tests/test_native_direct.py``).  EINTR is raised like any other errno,
-never retried.
+``OSError(errno, strerror(errno))``, and every C function returns its errno
+in band (_helpers.h): ``-errno`` where results are ``>= 0``,
+``INT_MIN - errno`` for getsockopt's int, ``INT_MIN + errno`` for an
+``EAI_SYSTEM`` of getaddrinfo/getnameinfo, ``SANSOCK_NOT_READY`` and
+``SANSOCK_POLL_FAILED - errno`` besides ``-errno`` for the poll-then-call
+helpers (``_scratch._unfinished``); libc calls go through a
+``sansock_*`` helper that does so.  Never ``ffi.errno``, the errno CFFI
+saves per thread after every call: Python runs a pending signal handler
+right after a C call returns, and a handler that makes a failing CFFI call
+itself would replace it (an interrupted call's EINTR, which the core
+retries, would become the handler's error;
+``tests/test_native_inband.py``, ``tests/test_native_direct.py``).  EINTR
+is raised like any other errno, never retried.
 
 Memory rules (CFFI releases the GIL during every call):
 
@@ -41,7 +46,10 @@ functions bound once; ``_lib`` the CFFI ``ffi``/``lib`` and their types.
 Known limit: a Python signal handler that runs in the same thread between a
 receive syscall other than ``recv`` and the copy out of the scratch buffer,
 and itself receives through this driver, would overwrite that thread's
-scratch data (``recv`` takes a buffer no other call holds).
+scratch data (``recv`` takes a buffer no other call holds); the same holds
+for the other out-values kept in the scratch (``accept``'s address, the
+poll-then-call helpers' clock reading, ``recvmsg``'s flags and lengths).
+The errors are not among them: they are in band.
 """
 
 from __future__ import annotations
