@@ -476,3 +476,45 @@ def test_eai_system_carries_its_errno_in_band() -> None:
     g = _gai_error(socket.EAI_NONAME)
     assert isinstance(g, sansock.gaierror)
     assert g.args == (socket.EAI_NONAME, "Name or service not known")
+
+
+_RESOLVE_WITHOUT_FDS = """
+import importlib, os, resource, sys
+m = importlib.import_module(sys.argv[1])
+def outcome(f):
+    try:
+        return "ok", f()
+    except OSError as e:
+        return type(e).__name__, e.args
+m.getaddrinfo("127.0.0.1", 80)  # sansock: the driver loaded while fds are left
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+fds = []
+try:
+    while True:
+        fds.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+print(repr((outcome(lambda: m.getaddrinfo("localhost", 80)),
+            outcome(lambda: m.getnameinfo(("127.0.0.1", 80), 0)))))
+"""
+
+
+def test_a_resolver_without_fds_fails_as_the_stdlib() -> None:
+    """With every fd taken glibc's getnameinfo answers EAI_SYSTEM (errno
+    EMFILE): OSError(EMFILE) from the in-band INT_MIN + errno, as CPython's
+    set_gaierror.  Each module in a fresh process (glibc's answers depend on
+    what it loaded before)."""
+    import subprocess
+    import sys
+
+    def run(name: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _RESOLVE_WITHOUT_FDS, name], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    theirs = run("socket")
+    assert run("sansock") == theirs
+    if "OSError" not in theirs:  # pragma: no cover - another libc
+        pytest.skip(f"this libc does not answer EAI_SYSTEM here: {theirs}")
