@@ -13,7 +13,8 @@ interrupted call tolerates -- an EAGAIN, as in tests/test_native_direct.py,
 would be retried by the timeout machine and by ``sendfile``'s loop, and
 would hide the window there).  The stdlib is the oracle: the same scenario
 on ``socket`` must give the same outcome.  All of them failed on the
-errno-based driver (commit 93922bb) except the ones noted.
+driver of commit 93922bb, which read ``ffi.errno`` for every call but the
+blocking ``recv``/``recv_into``/``send``/``sendall`` (in band there already).
 
 The rest checks the C helpers' encodings themselves.
 """
