@@ -10,16 +10,6 @@
 typedef int... socklen_t;
 typedef int... ssize_t;
 
-/* ---- <sys/socket.h>, socket(2), socketpair(2), listen(2), shutdown(2) -- */
-int socket(int domain, int type, int protocol);
-int socketpair(int domain, int type, int protocol, int sv[2]);
-int listen(int sockfd, int backlog);
-int shutdown(int sockfd, int how);
-int close(int fd);
-
-/* send(2)/recv(2): the bytes fast paths; char * converts to the real void *. */
-ssize_t send(int sockfd, const char *buf, size_t len, int flags);
-ssize_t recv(int sockfd, char *buf, size_t len, int flags);
 
 /* ---- <netdb.h>: getaddrinfo(3), getnameinfo(3), gethostbyname_r(3) ---- */
 struct sockaddr { ...; };
@@ -66,15 +56,11 @@ static const int NI_MAXHOST;
 static const int NI_MAXSERV;
 static const int IF_NAMESIZE;
 
-int getaddrinfo(const char *node, const char *service,
-                const struct addrinfo *hints, struct addrinfo **res);
 void freeaddrinfo(struct addrinfo *res);
 const char *gai_strerror(int errcode);
 const char *hstrerror(int err);
 
-struct if_nameindex *if_nameindex(void);
 void if_freenameindex(struct if_nameindex *ptr);
-unsigned int if_nametoindex(const char *ifname);
 
 /* The reentrant netdb calls (glibc and musl): results live in buf. */
 int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
@@ -88,12 +74,26 @@ int getservbyport_r(int port, const char *proto, struct servent *ret,
                     char *buf, size_t buflen, struct servent **result);
 int getprotobyname_r(const char *name, struct protoent *ret,
                      char *buf, size_t buflen, struct protoent **result);
-char *if_indextoname(unsigned int ifindex, char *ifname);
-int gethostname(char *name, size_t len);
-int sethostname(const char *name, size_t len);
 
 /* ---- sansock helpers (_helpers.h): one C call per multi-step job ------ */
-/* Every helper returns -1 with errno set on failure, like the syscall. */
+/* Every helper returns its error in band, never in errno (which a signal
+ * handler's CFFI call could replace before Python reads it): -errno where
+ * results are >= 0; the other encodings are noted below. */
+int sansock_socket(int domain, int type, int protocol);
+int sansock_socketpair(int domain, int type, int protocol, int sv[2]);
+int sansock_listen(int fd, int backlog);
+int sansock_shutdown(int fd, int how);
+int sansock_close(int fd);
+int sansock_gethostname(char *name, size_t len);
+int sansock_sethostname(const char *name, size_t len);
+long long sansock_if_nametoindex(const char *name);
+int sansock_if_indextoname(unsigned int index, char *name);
+/* NULL with *err = errno on failure. */
+struct if_nameindex *sansock_if_nameindex(int *err);
+/* getaddrinfo(3)/getnameinfo(3): 0, the EAI_* code, or INT_MIN + errno for
+ * EAI_SYSTEM. */
+int sansock_getaddrinfo(const char *node, const char *service,
+                        const struct addrinfo *hints, struct addrinfo **res);
 int sansock_dup_cloexec(int fd);
 int sansock_get_nonblocking(int fd);
 int sansock_set_nonblocking(int fd, int nonblocking);
@@ -102,9 +102,11 @@ int sansock_set_inheritable(int fd, int inheritable);
 int sansock_poll1(int fd, int events, int timeout_ms);
 long long sansock_monotonic_ns(void);
 /* PollCallDriver: clock, poll(fd, events, 0), the syscall when ready;
- * out[0] the clock, out[1] 0 poll failed / 1 not ready / 2 called. */
-ssize_t sansock_poll_send(int fd, const char *buf, size_t len, int flags, long long out[2]);
-ssize_t sansock_poll_recv(int fd, char *buf, size_t cap, size_t len, int flags, long long out[2]);
+ * out[0] the clock.  Returns the syscall's result or -errno (above
+ * -SANSOCK_ERRNO_SPAN), SANSOCK_NOT_READY, or SANSOCK_POLL_FAILED - errno. */
+ssize_t sansock_poll_send(int fd, const char *buf, size_t len, int flags, long long out[1]);
+ssize_t sansock_poll_recv(int fd, char *buf, size_t cap, size_t len, int flags, long long out[1]);
+static const int SANSOCK_ERRNO_SPAN;
 static const int SANSOCK_NOT_READY;
 static const int SANSOCK_POLL_FAILED;
 
@@ -114,6 +116,7 @@ int sansock_accept(int fd, char *addr, int *addrlen, int flags);
 int sansock_getsockname(int fd, char *addr);
 int sansock_getpeername(int fd, char *addr);
 
+/* The int value, or INT_MIN - errno. */
 long long sansock_getsockopt_int(int fd, int level, int option);
 /* PyGILState_Check() inside a wrapper that keeps the GIL and one that
  * releases it (_gil.h; for tests). */

@@ -3,8 +3,17 @@
  * Python pays one CFFI call and touches no struct field.
  *
  * Included verbatim into _sansock_native.c by _build.py, which appends the
- * generated constant tables.  Every helper returns what its syscall returns
- * (-1 with errno set on failure) and never retries EINTR: the core decides.
+ * generated constant tables.  Every helper that Python checks for failure
+ * returns its error in band: -errno where results are >= 0 (a count, an fd,
+ * a length, 0), INT_MIN - errno for getsockopt's int (any int is a value),
+ * INT_MIN + errno for an EAI_SYSTEM of getaddrinfo/getnameinfo, and the
+ * SANSOCK_NOT_READY / SANSOCK_POLL_FAILED codes of the poll-then-call
+ * helpers.  Never errno: CFFI saves errno per thread after every call, and a
+ * Python signal handler that runs between a call's return and its check
+ * (the eval breaker runs handlers right after a C call) and makes a failing
+ * CFFI call of its own would replace it (an EINTR, which the core retries,
+ * would become the handler's EAGAIN).  Helpers never retry EINTR: the core
+ * decides.
  */
 #define _GNU_SOURCE 1
 #include <sys/types.h>
@@ -69,7 +78,88 @@
  * convert every size to an exact int before comparing it, so this never
  * fires unless one of them has a bug. */
 #define SANSOCK_FITS(len, cap) \
-    do { if ((size_t)(len) > (size_t)(cap)) { errno = EFAULT; return -1; } } while (0)
+    do { if ((size_t)(len) > (size_t)(cap)) return -EFAULT; } while (0)
+
+/* A syscall's result, or -errno when it failed (returned -1). */
+#define SANSOCK_INBAND(r) ((r) == -1 ? -errno : (r))
+
+/* ---- libc calls with the error in band -------------------------------- */
+static int sansock_socket(int domain, int type, int protocol)
+{
+    int r = socket(domain, type, protocol);
+    return SANSOCK_INBAND(r);
+}
+
+static int sansock_socketpair(int domain, int type, int protocol, int sv[2])
+{
+    int r = socketpair(domain, type, protocol, sv);
+    return SANSOCK_INBAND(r);
+}
+
+static int sansock_listen(int fd, int backlog)
+{
+    int r = listen(fd, backlog);
+    return SANSOCK_INBAND(r);
+}
+
+static int sansock_shutdown(int fd, int how)
+{
+    int r = shutdown(fd, how);
+    return SANSOCK_INBAND(r);
+}
+
+static int sansock_close(int fd)
+{
+    int r = close(fd);
+    return SANSOCK_INBAND(r);
+}
+
+static int sansock_gethostname(char *name, size_t len)
+{
+    int r = gethostname(name, len);
+    return SANSOCK_INBAND(r);
+}
+
+static int sansock_sethostname(const char *name, size_t len)
+{
+    int r = sethostname(name, len);
+    return SANSOCK_INBAND(r);
+}
+
+/* if_nametoindex(3): the index, or -errno (-ENODEV when errno is 0: it
+ * need not set errno for an unknown name). */
+static long long sansock_if_nametoindex(const char *name)
+{
+    unsigned int r;
+    errno = 0;
+    r = if_nametoindex(name);
+    if (r == 0)
+        return -(long long)(errno ? errno : ENODEV);
+    return (long long)r;
+}
+
+/* if_indextoname(3): 0, or -errno. */
+static int sansock_if_indextoname(unsigned int index, char *name)
+{
+    return if_indextoname(index, name) == NULL ? -errno : 0;
+}
+
+/* if_nameindex(3): the array, or NULL with *err = errno. */
+static struct if_nameindex *sansock_if_nameindex(int *err)
+{
+    struct if_nameindex *r = if_nameindex();
+    *err = r == NULL ? errno : 0;
+    return r;
+}
+
+/* getaddrinfo(3): 0, the EAI_* code, or INT_MIN + errno for EAI_SYSTEM
+ * (EAI_* codes are small negatives: glibc, musl). */
+static int sansock_getaddrinfo(const char *node, const char *service,
+                               const struct addrinfo *hints, struct addrinfo **res)
+{
+    int r = getaddrinfo(node, service, hints, res);
+    return r == EAI_SYSTEM ? INT_MIN + errno : r;
+}
 
 /* recv(2) into a buffer of cap bytes: the count, or -errno (in band, as the
  * direct calls below). */
@@ -104,7 +194,8 @@ static ssize_t sansock_direct_recv(int fd, char *buf, size_t cap, size_t len)
 /* fcntl(2): F_DUPFD_CLOEXEC, the lowest free fd >= 0, close-on-exec. */
 static int sansock_dup_cloexec(int fd)
 {
-    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int r = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return SANSOCK_INBAND(r);
 }
 
 /* fcntl(2) F_GETFL: 1 when O_NONBLOCK is set. */
@@ -112,7 +203,7 @@ static int sansock_get_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
     if (flags == -1)
-        return -1;
+        return -errno;
     return (flags & O_NONBLOCK) != 0;
 }
 
@@ -120,7 +211,8 @@ static int sansock_get_nonblocking(int fd)
 static int sansock_set_nonblocking(int fd, int nonblocking)
 {
     int flag = nonblocking != 0;
-    return ioctl(fd, FIONBIO, &flag);
+    int r = ioctl(fd, FIONBIO, &flag);
+    return SANSOCK_INBAND(r);
 }
 
 /* fcntl(2) F_GETFD: 1 when FD_CLOEXEC is clear. */
@@ -128,17 +220,18 @@ static int sansock_get_inheritable(int fd)
 {
     int flags = fcntl(fd, F_GETFD);
     if (flags == -1)
-        return -1;
+        return -errno;
     return (flags & FD_CLOEXEC) == 0;
 }
 
 /* ioctl(2) FIOCLEX/FIONCLEX, as CPython's set_inheritable (Python/fileutils.c). */
 static int sansock_set_inheritable(int fd, int inheritable)
 {
-    return ioctl(fd, inheritable ? FIONCLEX : FIOCLEX, NULL);
+    int r = ioctl(fd, inheritable ? FIONCLEX : FIOCLEX, NULL);
+    return SANSOCK_INBAND(r);
 }
 
-/* poll(2) on one fd: revents, 0 on timeout. */
+/* poll(2) on one fd: revents, 0 on timeout, or -errno. */
 static int sansock_poll1(int fd, int events, int timeout_ms)
 {
     struct pollfd pfd;
@@ -148,78 +241,82 @@ static int sansock_poll1(int fd, int events, int timeout_ms)
     pfd.revents = 0;
     r = poll(&pfd, 1, timeout_ms);
     if (r <= 0)
-        return r;
+        return SANSOCK_INBAND(r);
     return pfd.revents;
 }
 
-/* clock_gettime(2) CLOCK_MONOTONIC in ns; -1 on failure. */
+/* clock_gettime(2) CLOCK_MONOTONIC in ns, or -errno. */
 static long long sansock_monotonic_ns(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return -1;
+        return -errno;
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* The PollCallDriver capability (sansock.driver): sock_call_ex's first
  * steps in one call, without waiting.  out[0] = CLOCK_MONOTONIC in ns read
- * first (the deadline's base), then poll(fd, events, 0); out[1] says how it
- * ended: SANSOCK_POLL_FAILED (errno set), SANSOCK_NOT_READY (revents 0),
- * or SANSOCK_CALLED: ready, the caller makes its syscall.  Returns 1 when
- * ready, else -1.  Never a wait: the core waits in poll(2) itself, after
+ * first (the deadline's base), then poll(fd, events, 0), then the syscall
+ * when ready.  The result says how it ended, in band: >= 0 the syscall's
+ * result, -errno (above -SANSOCK_ERRNO_SPAN) the syscall failed,
+ * SANSOCK_NOT_READY poll saw no event, SANSOCK_POLL_FAILED - errno the clock
+ * or poll failed.  Never a wait: the core waits in poll(2) itself, after
  * re-reading the socket's fd, as internal_select re-reads s->sock_fd. */
-#define SANSOCK_POLL_FAILED 0
-#define SANSOCK_NOT_READY 1
-#define SANSOCK_CALLED 2
+#define SANSOCK_ERRNO_SPAN 65536
+#define SANSOCK_NOT_READY (-SANSOCK_ERRNO_SPAN)
+#define SANSOCK_POLL_FAILED (-2 * SANSOCK_ERRNO_SPAN)
 
-static int sansock_ready(int fd, short events, long long out[2])
+/* 0 when ready, else SANSOCK_NOT_READY or SANSOCK_POLL_FAILED - errno. */
+static int sansock_ready(int fd, short events, long long out[1])
 {
     struct timespec ts;
     struct pollfd pfd;
     int r;
-    out[1] = SANSOCK_POLL_FAILED;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return -1;
+        return SANSOCK_POLL_FAILED - errno;
     out[0] = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
     pfd.fd = fd;
     pfd.events = events;
     pfd.revents = 0;
     r = poll(&pfd, 1, 0);
     if (r < 0)
-        return -1;
-    if (r == 0 || pfd.revents == 0) {
-        out[1] = SANSOCK_NOT_READY;
-        return -1;
-    }
-    out[1] = SANSOCK_CALLED;
-    return 1;
+        return SANSOCK_POLL_FAILED - errno;
+    if (r == 0 || pfd.revents == 0)
+        return SANSOCK_NOT_READY;
+    return 0;
 }
 
 /* poll(fd, POLLOUT, 0), then send(2) when ready (see sansock_ready). */
-static ssize_t sansock_poll_send(int fd, const char *buf, size_t len, int flags, long long out[2])
+static ssize_t sansock_poll_send(int fd, const char *buf, size_t len, int flags, long long out[1])
 {
-    if (sansock_ready(fd, POLLOUT, out) < 0)
-        return -1;
-    return send(fd, buf, len, flags);
+    ssize_t r = sansock_ready(fd, POLLOUT, out);
+    if (r < 0)
+        return r;
+    r = send(fd, buf, len, flags);
+    return SANSOCK_INBAND(r);
 }
 
 /* poll(fd, POLLIN, 0), then recv(2) into a buffer of cap bytes when ready. */
-static ssize_t sansock_poll_recv(int fd, char *buf, size_t cap, size_t len, int flags, long long out[2])
+static ssize_t sansock_poll_recv(int fd, char *buf, size_t cap, size_t len, int flags, long long out[1])
 {
-    if (sansock_ready(fd, POLLIN, out) < 0)
-        return -1;
+    ssize_t r = sansock_ready(fd, POLLIN, out);
+    if (r < 0)
+        return r;
     SANSOCK_FITS(len, cap);
-    return recv(fd, buf, len, flags);
+    r = recv(fd, buf, len, flags);
+    return SANSOCK_INBAND(r);
 }
 
 static int sansock_bind(int fd, const char *addr, int addrlen)
 {
-    return bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
+    int r = bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
+    return SANSOCK_INBAND(r);
 }
 
 static int sansock_connect(int fd, const char *addr, int addrlen)
 {
-    return connect(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
+    int r = connect(fd, (const struct sockaddr *)addr, (socklen_t)addrlen);
+    return SANSOCK_INBAND(r);
 }
 
 /* accept4(2) into a struct sockaddr_storage; *addrlen gets the kernel's
@@ -230,7 +327,7 @@ static int sansock_accept(int fd, char *addr, int *addrlen, int flags)
     socklen_t len = sizeof(struct sockaddr_storage);
     int r = accept4(fd, (struct sockaddr *)addr, &len, flags);
     if (r == -1)
-        return -1;
+        return -errno;
     *addrlen = len > sizeof(struct sockaddr_storage)
         ? (int)sizeof(struct sockaddr_storage) : (int)len;
     return r;
@@ -241,7 +338,7 @@ static int sansock_getsockname(int fd, char *addr)
 {
     socklen_t len = sizeof(struct sockaddr_storage);
     if (getsockname(fd, (struct sockaddr *)addr, &len) == -1)
-        return -1;
+        return -errno;
     return len > sizeof(struct sockaddr_storage)
         ? (int)sizeof(struct sockaddr_storage) : (int)len;
 }
@@ -250,7 +347,7 @@ static int sansock_getpeername(int fd, char *addr)
 {
     socklen_t len = sizeof(struct sockaddr_storage);
     if (getpeername(fd, (struct sockaddr *)addr, &len) == -1)
-        return -1;
+        return -errno;
     return len > sizeof(struct sockaddr_storage)
         ? (int)sizeof(struct sockaddr_storage) : (int)len;
 }
@@ -267,38 +364,40 @@ static long long sansock_getsockopt_int(int fd, int level, int option)
     return flag;
 }
 
-/* getsockopt(2), buffer form: the length the kernel returned. */
+/* getsockopt(2), buffer form: the length the kernel returned, or -errno. */
 static int sansock_getsockopt_buf(int fd, int level, int option, char *buf, size_t cap, int buflen)
 {
     socklen_t len = (socklen_t)buflen;
-    if (buflen < 0) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (buflen < 0)
+        return -EINVAL;
     SANSOCK_FITS(buflen, cap);
     if (getsockopt(fd, level, option, buf, &len) == -1)
-        return -1;
+        return -errno;
     return len > (socklen_t)buflen ? buflen : (int)len;
 }
 
 static int sansock_setsockopt_int(int fd, int level, int option, int value)
 {
-    return setsockopt(fd, level, option, &value, sizeof(value));
+    int r = setsockopt(fd, level, option, &value, sizeof(value));
+    return SANSOCK_INBAND(r);
 }
 
 /* buf may be NULL: setsockopt(fd, level, opt, NULL, optlen). */
 static int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, size_t cap,
                                   unsigned int buflen)
 {
+    int r;
     if (buf != NULL)
         SANSOCK_FITS(buflen, cap);
-    return setsockopt(fd, level, option, buf, (socklen_t)buflen);
+    r = setsockopt(fd, level, option, buf, (socklen_t)buflen);
+    return SANSOCK_INBAND(r);
 }
 
 static ssize_t sansock_sendto(int fd, const char *buf, size_t len, int flags,
                               const char *addr, int addrlen)
 {
-    return sendto(fd, buf, len, flags, (const struct sockaddr *)addr, (socklen_t)addrlen);
+    ssize_t r = sendto(fd, buf, len, flags, (const struct sockaddr *)addr, (socklen_t)addrlen);
+    return SANSOCK_INBAND(r);
 }
 
 /* recvfrom(2) with a struct sockaddr_storage; *addrlen gets the length. */
@@ -311,7 +410,7 @@ static ssize_t sansock_recvfrom(int fd, char *buf, size_t cap, size_t len, int f
     memset(addr, 0, sizeof(struct sockaddr_storage));
     r = recvfrom(fd, buf, len, flags, (struct sockaddr *)addr, &alen);
     if (r == -1)
-        return -1;
+        return -errno;
     *addrlen = alen > sizeof(struct sockaddr_storage)
         ? (int)sizeof(struct sockaddr_storage) : (int)alen;
     return r;
@@ -325,6 +424,7 @@ static ssize_t sansock_sendmsg_iov(int fd, struct iovec *iov, int nbuffers,
                                    const char *name, int namelen, int flags)
 {
     struct msghdr msg;
+    ssize_t r;
     memset(&msg, 0, sizeof(msg));
     msg.msg_name = (void *)name;
     msg.msg_namelen = name == NULL ? 0 : (socklen_t)namelen;
@@ -332,7 +432,8 @@ static ssize_t sansock_sendmsg_iov(int fd, struct iovec *iov, int nbuffers,
     msg.msg_iovlen = (size_t)nbuffers;
     msg.msg_control = controllen == 0 ? NULL : (void *)control;
     msg.msg_controllen = controllen;
-    return sendmsg(fd, &msg, flags);
+    r = sendmsg(fd, &msg, flags);
+    return SANSOCK_INBAND(r);
 }
 
 /* recvmsg(2): out[0] = msg_flags, out[1] = msg_controllen, out[2] =
@@ -355,7 +456,7 @@ static ssize_t sansock_recvmsg_iov(int fd, struct iovec *iov, int nbuffers,
     msg.msg_controllen = controllen;
     r = recvmsg(fd, &msg, flags);
     if (r == -1)
-        return -1;
+        return -errno;
     out[0] = msg.msg_flags;
     out[1] = (long long)(msg.msg_controllen > controllen ? controllen : msg.msg_controllen);
     out[2] = msg.msg_namelen > sizeof(struct sockaddr_storage)
@@ -364,20 +465,20 @@ static ssize_t sansock_recvmsg_iov(int fd, struct iovec *iov, int nbuffers,
 }
 
 /* Fills iovecs from (bases, lens); uses the stack up to SANSOCK_IOV_STACK
- * buffers and the heap beyond (ENOMEM if that fails). */
+ * buffers and the heap beyond.  NULL with *err = EINVAL or ENOMEM. */
 static struct iovec *sansock_fill_iov(struct iovec *stack, char **bases, size_t *lens,
-                                      int nbuffers)
+                                      int nbuffers, int *err)
 {
     struct iovec *iov = stack;
     int i;
     if (nbuffers < 0) {
-        errno = EINVAL;
+        *err = EINVAL;
         return NULL;
     }
     if (nbuffers > SANSOCK_IOV_STACK) {
         iov = (struct iovec *)calloc((size_t)nbuffers, sizeof(struct iovec));
         if (iov == NULL) {
-            errno = ENOMEM;
+            *err = ENOMEM;
             return NULL;
         }
     }
@@ -393,16 +494,14 @@ static ssize_t sansock_sendmsg(int fd, char **bases, size_t *lens, int nbuffers,
                                const char *name, int namelen, int flags)
 {
     struct iovec stack[SANSOCK_IOV_STACK];
-    struct iovec *iov = sansock_fill_iov(stack, bases, lens, nbuffers);
+    int err = 0;
+    struct iovec *iov = sansock_fill_iov(stack, bases, lens, nbuffers, &err);
     ssize_t r;
-    int saved;
     if (iov == NULL)
-        return -1;
+        return -err;
     r = sansock_sendmsg_iov(fd, iov, nbuffers, control, controllen, name, namelen, flags);
-    saved = errno;
     if (iov != stack)
         free(iov);
-    errno = saved;
     return r;
 }
 
@@ -413,16 +512,14 @@ static ssize_t sansock_recvmsg(int fd, char **bases, size_t *lens, int nbuffers,
     struct iovec stack[SANSOCK_IOV_STACK];
     struct iovec *iov;
     ssize_t r;
-    int saved;
+    int err = 0;
     SANSOCK_FITS(controllen, controlcap);
-    iov = sansock_fill_iov(stack, bases, lens, nbuffers);
+    iov = sansock_fill_iov(stack, bases, lens, nbuffers, &err);
     if (iov == NULL)
-        return -1;
+        return -err;
     r = sansock_recvmsg_iov(fd, iov, nbuffers, control, controllen, name, flags, out);
-    saved = errno;
     if (iov != stack)
         free(iov);
-    errno = saved;
     return r;
 }
 
@@ -458,10 +555,8 @@ static ssize_t sansock_recvmsg4(int fd, int nbuffers,
                                 int flags, long long out[3])
 {
     struct iovec iov[4];
-    if (nbuffers < 0 || nbuffers > 4) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (nbuffers < 0 || nbuffers > 4)
+        return -EINVAL;
     SANSOCK_FITS(controllen, controlcap);
     iov[0].iov_base = b0;
     iov[0].iov_len = l0;
@@ -474,28 +569,32 @@ static ssize_t sansock_recvmsg4(int fd, int nbuffers,
     return sansock_recvmsg_iov(fd, iov, nbuffers, control, controllen, name, flags, out);
 }
 
-/* sendfile(2) from an explicit offset (the file position is not moved). */
+/* sendfile(2) from an explicit offset (the file position is not moved):
+ * the count, or -errno. */
 static long long sansock_sendfile(int out_fd, int in_fd, long long offset, size_t count)
 {
     off_t off = (off_t)offset;
-    return (long long)sendfile(out_fd, in_fd, &off, count);
+    ssize_t r = sendfile(out_fd, in_fd, &off, count);
+    return SANSOCK_INBAND((long long)r);
 }
 
-/* fstat(2) st_size. */
+/* fstat(2) st_size, or -errno. */
 static long long sansock_file_size(int fd)
 {
     struct stat st;
     if (fstat(fd, &st) == -1)
-        return -1;
+        return -errno;
     return (long long)st.st_size;
 }
 
-/* getnameinfo(3): returns the EAI_* code (0 on success). */
+/* getnameinfo(3): 0, the EAI_* code, or INT_MIN + errno for EAI_SYSTEM
+ * (as sansock_getaddrinfo). */
 static int sansock_getnameinfo(const char *addr, int addrlen, char *host, int hostlen,
                                char *serv, int servlen, int flags)
 {
-    return getnameinfo((const struct sockaddr *)addr, (socklen_t)addrlen,
-                       host, (socklen_t)hostlen, serv, (socklen_t)servlen, flags);
+    int r = getnameinfo((const struct sockaddr *)addr, (socklen_t)addrlen,
+                        host, (socklen_t)hostlen, serv, (socklen_t)servlen, flags);
+    return r == EAI_SYSTEM ? INT_MIN + errno : r;
 }
 
 /* ---- recvmmsg(2) / sendmmsg(2) ---------------------------------------- */
@@ -521,16 +620,12 @@ static int sansock_recvmmsg(int fd, char *data, size_t cap, size_t bufsize, char
     const size_t ss = sizeof(struct sockaddr_storage);
     socklen_t prev_nl = 0;
     int i, r;
-    if (count <= 0) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (count <= 0)
+        return -EINVAL;
     if (count > SANSOCK_MMSG_MAX)
         count = SANSOCK_MMSG_MAX;
-    if (bufsize != 0 && (size_t)count > cap / bufsize) {
-        errno = EFAULT;
-        return -1;
-    }
+    if (bufsize != 0 && (size_t)count > cap / bufsize)
+        return -EFAULT;
     for (i = 0; i < count; i++) {
         char *name = names + (size_t)i * ss;
         ((struct sockaddr *)name)->sa_family = AF_UNSPEC;
@@ -545,7 +640,7 @@ static int sansock_recvmmsg(int fd, char *data, size_t cap, size_t bufsize, char
     }
     r = recvmmsg(fd, hdrs, (unsigned int)count, flags | MSG_WAITFORONE, NULL);
     if (r == -1)
-        return -1;
+        return -errno;
     for (i = 0; i < r; i++) {
         socklen_t nl = hdrs[i].msg_hdr.msg_namelen > ss
             ? (socklen_t)ss : hdrs[i].msg_hdr.msg_namelen;
@@ -572,18 +667,14 @@ static int sansock_sendmmsg(int fd, const char *data, size_t datalen, const long
     struct mmsghdr *hdrs = sansock_mmsg_hdrs;
     struct iovec *iovs = sansock_mmsg_iovs;
     size_t off = 0, noff = 0;
-    int i;
-    if (count < 0 || count > SANSOCK_MMSG_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
+    int i, r;
+    if (count < 0 || count > SANSOCK_MMSG_MAX)
+        return -EINVAL;
     for (i = 0; i < count; i++) {
         if (lens[i] < 0 || namelens[i] < 0
                 || (size_t)lens[i] > datalen - off
-                || (size_t)namelens[i] > nameslen - noff) {
-            errno = EFAULT;
-            return -1;
-        }
+                || (size_t)namelens[i] > nameslen - noff)
+            return -EFAULT;
         iovs[i].iov_base = (void *)(data + off);
         iovs[i].iov_len = (size_t)lens[i];
         off += (size_t)lens[i];
@@ -597,7 +688,8 @@ static int sansock_sendmmsg(int fd, const char *data, size_t datalen, const long
         hdrs[i].msg_hdr.msg_iovlen = 1;
         hdrs[i].msg_len = 0;
     }
-    return sendmmsg(fd, hdrs, (unsigned int)count, flags);
+    r = sendmmsg(fd, hdrs, (unsigned int)count, flags);
+    return SANSOCK_INBAND(r);
 }
 
 /* ---- build-time facts ------------------------------------------------- */

@@ -24,7 +24,6 @@ from ._scratch import (
     _fbw,
     _index,
     _iov_arrays,
-    _os_error,
     _recvmmsg,
     _recvmsg,
     _recvmsg1,
@@ -34,6 +33,7 @@ from ._scratch import (
     _sendmmsg,
     _sendmsg,
     _sendmsg1,
+    _strerror,
     _tls,
 )
 
@@ -61,8 +61,8 @@ class MessageCalls:
             data = buffers[0]
             if type(data) is bytes:
                 n = _sendmsg1(fd, data, len(data), control or _NULL, len(control), _NULL, 0, flags)
-                if n == -1:
-                    raise _os_error()
+                if n < 0:
+                    raise OSError(-n, _strerror(-n))
                 return n
         controllen = len(control)
         ctrl: CharP = control if controllen else _NULL
@@ -94,8 +94,8 @@ class MessageCalls:
                 n = _sendmsg(fd, bases, lens, count, ctrl, controllen, name, namelen, flags)
             finally:
                 _release_all(keep)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         return n
 
     def recvmsg(
@@ -111,8 +111,8 @@ class MessageCalls:
             # The common case (fds, credentials): every buffer is the scratch.
             n = _recvmsg1(fd, s.data, _SCRATCH_DATA, bufsize, s.control, s.control_size, ancbufsize,
                           s.addr, flags, s.out)
-            if n == -1:
-                raise _os_error()
+            if n < 0:
+                raise OSError(-n, _strerror(-n))
             msg_flags, controllen, namelen = s.out_values
             return (
                 s.data_view[: n if n <= bufsize else bufsize],  # MSG_TRUNC may report more
@@ -138,8 +138,8 @@ class MessageCalls:
                 control, controlcap = _NULL, 0
             n = _recvmsg1(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize,
                           control, controlcap, ancbufsize, s.addr, flags, s.out)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         # MSG_TRUNC may report more than bufsize: recvmsg keeps what fit
         # (CPython's makeval_recvmsg only ever shrinks the result).
         if n > bufsize:
@@ -212,8 +212,8 @@ class MessageCalls:
                 n = _recvmsg(fd, bases, lens, count, control, controlcap, ancbufsize, s.addr, flags, out)
             finally:
                 _release_all(keep)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         msg_flags, controllen, namelen = s.out_values
         if not controllen and not namelen:
             return n, b"", msg_flags, b""
@@ -243,8 +243,8 @@ class MessageCalls:
         cap = max(size, 1) if data is not s.mmsg_data else s.mmsg_size
         out = s.mmsg_out
         got = _recvmmsg(fd, data, cap, bufsize, s.mmsg_names, count, flags, out)
-        if got == -1:
-            raise _os_error()
+        if got < 0:
+            raise OSError(-got, _strerror(-got))
         meta = s.mmsg_out_values
         end3 = 3 * got
         names = s.mmsg_names_view
@@ -290,6 +290,6 @@ class MessageCalls:
         # The lengths were read before the join: a buffer another thread
         # resized in between is caught by the helper's bound (EFAULT).
         n = _sendmmsg(fd, data, len(data), s.mmsg_lens, joined, len(joined), s.mmsg_namelens, count, flags)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         return n

@@ -2,14 +2,19 @@
 
 Each method is one syscall (or one C helper doing one multi-step job such as
 building a ``struct msghdr``), checked on the next line.  Failure is
-``OSError(errno, strerror(errno))``: for send, recv, recv_into and
-getsockopt's int form the helper returns the errno in band (``-errno``, or
-``INT_MIN - errno``), for the others it is the errno CFFI saved right after
-the call (``ffi.errno``, per thread).  In band, a Python signal handler that
-runs between the call's return and the check and makes a failing CFFI call
-itself cannot replace the error (an EINTR would become the handler's EAGAIN;
-``tests/test_native_direct.py``).  EINTR is raised like any other errno,
-never retried.
+``OSError(errno, strerror(errno))``, and every C function returns its errno
+in band (_helpers.h): ``-errno`` where results are ``>= 0``,
+``INT_MIN - errno`` for getsockopt's int, ``INT_MIN + errno`` for an
+``EAI_SYSTEM`` of getaddrinfo/getnameinfo, ``SANSOCK_NOT_READY`` and
+``SANSOCK_POLL_FAILED - errno`` besides ``-errno`` for the poll-then-call
+helpers (``_scratch._unfinished``); libc calls go through a
+``sansock_*`` helper that does so.  Never ``ffi.errno``, the errno CFFI
+saves per thread after every call: Python runs a pending signal handler
+right after a C call returns, and a handler that makes a failing CFFI call
+itself would replace it (an interrupted call's EINTR, which the core
+retries, would become the handler's error;
+``tests/test_native_inband.py``, ``tests/test_native_direct.py``).  EINTR
+is raised like any other errno, never retried.
 
 Memory rules (CFFI releases the GIL during every call):
 
@@ -41,7 +46,10 @@ functions bound once; ``_lib`` the CFFI ``ffi``/``lib`` and their types.
 Known limit: a Python signal handler that runs in the same thread between a
 receive syscall other than ``recv`` and the copy out of the scratch buffer,
 and itself receives through this driver, would overwrite that thread's
-scratch data (``recv`` takes a buffer no other call holds).
+scratch data (``recv`` takes a buffer no other call holds); the same holds
+for the other out-values kept in the scratch (``accept``'s address, the
+poll-then-call helpers' clock reading, ``recvmsg``'s flags and lengths).
+The errors are not among them: they are in band.
 """
 
 from __future__ import annotations
@@ -66,7 +74,6 @@ from ._scratch import (
     _give_recv_buffer,
     _index,
     _new_recv_buffer,
-    _os_error,
     _past_the_buffer,
     _poll_recv,
     _poll_send,
@@ -118,15 +125,15 @@ class NativeDriver(MessageCalls, ResolverCalls):
     def monotonic_ns(self) -> int:
         # clock_gettime(2) CLOCK_MONOTONIC.
         r = lib.sansock_monotonic_ns()
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return r
 
     def poll(self, fd: int, events: int, timeout_ms: int) -> int:
         # poll(2) on one fd; EINTR raised for the core's machine.
         r = lib.sansock_poll1(fd, events, timeout_ms)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return r
 
     # -- poll then call (the optional sansock.driver.PollCallDriver) --------
@@ -141,8 +148,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
                 n = _poll_send(fd, p, len(p), flags, s.out)
             finally:
                 ffi.release(p)
-        if n == -1:
-            return _unfinished(s.out_values)
+        if n < 0:
+            return _unfinished(n, s.out_values)
         return n
 
     def poll_recv(self, fd: int, bufsize: int, flags: int) -> bytes | Unfinished:
@@ -153,8 +160,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
         scratch = bufsize <= _SCRATCH_DATA
         buf = s.data if scratch else _alloc_raw("char[]", bufsize)
         n = _poll_recv(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize, flags, s.out)
-        if n == -1:
-            return _unfinished(s.out_values)
+        if n < 0:
+            return _unfinished(n, s.out_values)
         if n > bufsize:  # MSG_TRUNC: the datagram's real length
             return _past_the_buffer(s.data_view[:bufsize] if scratch else unpack_bytes(buf, bufsize), n)
         data: bytes = s.data_view[:n] if scratch else unpack_bytes(buf, n)
@@ -162,94 +169,94 @@ class NativeDriver(MessageCalls, ResolverCalls):
 
     # -- lifecycle ------------------------------------------------------------
     def socket(self, family: int, type: int, proto: int) -> int:
-        fd = lib.socket(family, type, proto)
-        if fd == -1:
-            raise _os_error()
+        fd = lib.sansock_socket(family, type, proto)
+        if fd < 0:
+            raise OSError(-fd, _strerror(-fd))
         return fd
 
     def socketpair(self, family: int, type: int, proto: int) -> tuple[int, int]:
         sv = _tls.scratch.pair
-        r = lib.socketpair(family, type, proto, sv)
-        if r == -1:
-            raise _os_error()
+        r = lib.sansock_socketpair(family, type, proto, sv)
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return int(sv[0]), int(sv[1])
 
     def close(self, fd: int) -> None:
         # close(2): the fd is gone even on EINTR (Linux), so no retry.
-        r = lib.close(fd)
-        if r == -1:
-            raise _os_error()
+        r = lib.sansock_close(fd)
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def dup(self, fd: int) -> int:
         r = lib.sansock_dup_cloexec(fd)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return r
 
     def get_nonblocking(self, fd: int) -> bool:
         r = lib.sansock_get_nonblocking(fd)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return r == 1
 
     def set_nonblocking(self, fd: int, nonblocking: bool) -> None:
         r = lib.sansock_set_nonblocking(fd, 1 if nonblocking else 0)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def get_inheritable(self, fd: int) -> bool:
         r = lib.sansock_get_inheritable(fd)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return r == 1
 
     def set_inheritable(self, fd: int, inheritable: bool) -> None:
         r = lib.sansock_set_inheritable(fd, 1 if inheritable else 0)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     # -- connection setup -----------------------------------------------------
     def bind(self, fd: int, addr: bytes) -> None:
         r = lib.sansock_bind(fd, addr, len(addr))
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def listen(self, fd: int, backlog: int) -> None:
-        r = lib.listen(fd, backlog)
-        if r == -1:
-            raise _os_error()
+        r = lib.sansock_listen(fd, backlog)
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def accept(self, fd: int, flags: int) -> tuple[int, bytes]:
         s = _tls.scratch
         r = lib.sansock_accept(fd, s.addr, s.intout, flags)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         addr: bytes = unpack_bytes(s.addr, s.intout[0])
         return r, addr
 
     def connect(self, fd: int, addr: bytes) -> None:
         r = lib.sansock_connect(fd, addr, len(addr))
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def shutdown(self, fd: int, how: int) -> None:
-        r = lib.shutdown(fd, how)
-        if r == -1:
-            raise _os_error()
+        r = lib.sansock_shutdown(fd, how)
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def getsockname(self, fd: int) -> bytes:
         addr = _tls.scratch.addr
         n = lib.sansock_getsockname(fd, addr)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         raw: bytes = unpack_bytes(addr, n)
         return raw
 
     def getpeername(self, fd: int) -> bytes:
         addr = _tls.scratch.addr
         n = lib.sansock_getpeername(fd, addr)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         raw: bytes = unpack_bytes(addr, n)
         return raw
 
@@ -273,15 +280,15 @@ class NativeDriver(MessageCalls, ResolverCalls):
         cap = max(buflen, 1)
         buf = _alloc_raw("char[]", cap)
         n = lib.sansock_getsockopt_buf(fd, level, option, buf, cap, buflen)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         raw: bytes = unpack_bytes(buf, n)
         return raw
 
     def setsockopt(self, fd: int, level: int, option: int, value: int) -> None:
         r = lib.sansock_setsockopt_int(fd, level, option, value)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def setsockopt_bytes(
         self, fd: int, level: int, option: int, value: ReadableBuffer | None, optlen: int
@@ -305,12 +312,12 @@ class NativeDriver(MessageCalls, ResolverCalls):
                 r = lib.sansock_setsockopt_buf(fd, level, option, view, len(view), optlen)
             finally:
                 ffi.release(view)
-            if r == -1:
-                raise _os_error()
+            if r < 0:
+                raise OSError(-r, _strerror(-r))
             return
         r = lib.sansock_setsockopt_buf(fd, level, option, buf, cap, optlen)
-        if r == -1:
-            raise _os_error()
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     # -- data ----------------------------------------------------------------
     def send(self, fd: int, data: ReadableBuffer, flags: int) -> int:
@@ -336,8 +343,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
                 n = _sendto(fd, p, len(p), flags, addr, len(addr))
             finally:
                 ffi.release(p)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         return n
 
     def recv(self, fd: int, bufsize: int, flags: int) -> bytes:
@@ -404,8 +411,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
             buf, cap = _alloc_raw("char[]", bufsize), bufsize
         intout = s.intout
         n = _recvfrom(fd, buf, cap, bufsize, flags, s.addr, intout)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         if n > bufsize:  # MSG_TRUNC: the datagram's real length
             data = _past_the_buffer(unpack_bytes(buf, bufsize), n)
         else:
@@ -427,8 +434,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
             n = lib.sansock_recvfrom(fd, p, size, nbytes, flags, s.addr, s.intout)
         finally:
             ffi.release(p)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         addr: bytes = unpack_bytes(s.addr, s.intout[0])
         return n, addr
 
@@ -440,14 +447,14 @@ class NativeDriver(MessageCalls, ResolverCalls):
         if type(count) is not int:
             count = _index(count)
         n = lib.sansock_sendfile(out_fd, in_fd, offset, count)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         return n
 
     def file_size(self, fd: int) -> int:
         n = lib.sansock_file_size(fd)
-        if n == -1:
-            raise _os_error()
+        if n < 0:
+            raise OSError(-n, _strerror(-n))
         return n
 
     def strerror(self, code: int) -> str:

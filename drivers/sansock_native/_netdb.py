@@ -7,7 +7,6 @@ A base class of :class:`sansock_native.NativeDriver`.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Final, cast
@@ -27,14 +26,16 @@ from ._lib import (
     lib,
     unpack_bytes,
 )
-from ._scratch import _NULL, _os_error, _tls
+from ._scratch import _NULL, _strerror, _tls
 
 __all__ = ["ResolverCalls"]
 
 _ERANGE: Final = 34
-_ENODEV: Final = 19
 _NETDB_BUFSIZE: Final = 16384  # CPython's gethostbyname_ex buffer (socketmodule.c)
-_getaddrinfo = lib.getaddrinfo
+_getaddrinfo = lib.sansock_getaddrinfo
+#: sansock_getaddrinfo/sansock_getnameinfo return INT_MIN + errno for an
+#: EAI_SYSTEM (in band: _helpers.h).
+_EAI_ERRNO: Final = -(2**31)
 _cast = ffi.cast
 CHAR_P = ffi.typeof("char *")
 
@@ -81,9 +82,11 @@ def _herror(code: int) -> herror:
 
 
 def _gai_error(code: int) -> OSError:
-    # CPython's set_gaierror: EAI_SYSTEM is an errno error.
-    if code == lib.EAI_SYSTEM:
-        return _os_error()
+    # CPython's set_gaierror: EAI_SYSTEM is an errno error (the helper
+    # returned INT_MIN + errno for it).
+    if code - _EAI_ERRNO < 0x10000:
+        errno = code - _EAI_ERRNO
+        return OSError(errno, _strerror(errno))
     return gaierror(code, _netdb_str(lib.gai_strerror(code)))
 
 
@@ -197,20 +200,21 @@ class ResolverCalls:
     def gethostname(self) -> bytes:
         # CPython's socket_gethostname: a 1024-byte buffer, NUL-terminated.
         buf = ffi.new("char[]", 1025)
-        r = lib.gethostname(buf, 1024)
-        if r == -1:
-            raise _os_error()
+        r = lib.sansock_gethostname(buf, 1024)
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return cstring(buf)
 
     def sethostname(self, name: bytes) -> None:
-        r = lib.sethostname(name, len(name))
-        if r == -1:
-            raise _os_error()
+        r = lib.sansock_sethostname(name, len(name))
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
 
     def if_nameindex(self) -> list[tuple[int, bytes]]:
-        ni = lib.if_nameindex()
+        err = ffi.new("int *")
+        ni = lib.sansock_if_nameindex(err)
         if is_null(ni):
-            raise _os_error()
+            raise OSError(err[0], _strerror(err[0]))
         out: list[tuple[int, bytes]] = []
         try:
             i = 0
@@ -225,15 +229,15 @@ class ResolverCalls:
         return out
 
     def if_nametoindex(self, name: bytes) -> int:
-        index = lib.if_nametoindex(name)
-        if index == 0:
-            code = ffi.errno or _ENODEV
-            raise OSError(code, os.strerror(code))
+        # The index, or -errno (-ENODEV when if_nametoindex set none).
+        index = lib.sansock_if_nametoindex(name)
+        if index < 0:
+            raise OSError(-index, _strerror(-index))
         return index
 
     def if_indextoname(self, index: int) -> bytes:
         buf = ffi.new("char[]", lib.IF_NAMESIZE)
-        r = lib.if_indextoname(index, buf)
-        if is_null(r):
-            raise _os_error()
+        r = lib.sansock_if_indextoname(index, buf)
+        if r < 0:
+            raise OSError(-r, _strerror(-r))
         return cstring(buf)

@@ -1,5 +1,5 @@
 """The native driver's shared pieces: per-thread scratch buffers, buffer
-exports, errors, and the C functions bound once.
+exports, the in-band error codes, and the C functions bound once.
 
 The memory rules these serve are in :mod:`sansock_native._native`'s
 docstring; :mod:`._messages` (sendmsg/recvmsg/recvmmsg/sendmmsg) and
@@ -31,7 +31,6 @@ _alloc_raw = ffi.new_allocator(should_clear_after_alloc=False)
 
 
 # Hot-path functions bound once: a module global is cheaper than lib.<name>.
-_send = lib.send
 _recv = lib.sansock_recv
 _sendto = lib.sansock_sendto
 _recvfrom = lib.sansock_recvfrom
@@ -50,6 +49,7 @@ _poll_send = lib.sansock_poll_send
 _poll_recv = lib.sansock_poll_recv
 _NOT_READY: Final = lib.SANSOCK_NOT_READY
 _POLL_FAILED: Final = lib.SANSOCK_POLL_FAILED
+_strerror = os.strerror
 _NULL = ffi.NULL
 _release = ffi.release
 _buffer = ffi.buffer
@@ -94,19 +94,17 @@ def _past_the_buffer(received: bytes, n: int) -> bytes:
     return received + bytes(n - len(received))
 
 
-def _os_error() -> OSError:
-    """``OSError(errno, strerror)`` for the errno saved by the last call."""
-    code = ffi.errno
-    return OSError(code, os.strerror(code))
-
-
-def _unfinished(out: array[int]) -> Unfinished:
-    """What a poll-then-call helper reported in *out* when it returned -1
-    (read before any other C call: ``ffi.errno`` is the helper's)."""
-    stage = out[1]
-    if stage == _NOT_READY:
+def _unfinished(n: int, out: array[int]) -> Unfinished:
+    """What a poll-then-call helper's negative result *n* says, in band
+    (_helpers.h): ``SANSOCK_NOT_READY``; ``-errno`` (above it), the syscall
+    failed; ``SANSOCK_POLL_FAILED - errno``, the clock or the poll failed.
+    ``out[0]`` is the clock read first."""
+    if n == _NOT_READY:
         return Unfinished(out[0])
-    return Unfinished(out[0], _os_error(), stage == _POLL_FAILED)
+    if n > _NOT_READY:
+        return Unfinished(out[0], OSError(-n, _strerror(-n)), False)
+    code = _POLL_FAILED - n
+    return Unfinished(out[0], OSError(code, _strerror(code)), True)
 
 
 class _Scratch:
