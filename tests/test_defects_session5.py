@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 
 import pytest
 
 import sansock
 from sansock import Binding
-from sansock_fake import Network
+from sansock_fake import FakeKernel, Network
 
 
 def crashed_host() -> tuple[Network, Binding]:
@@ -63,3 +64,46 @@ def test_a_restarted_host_answers_calls_again() -> None:
         s.bind(("10.0.0.2", 0))
     assert api.getaddrinfo("peer.example.com", 80, api.AF_INET, api.SOCK_STREAM)[0][4] == ("10.0.0.3", 80)
     assert api.gethostname() == "server"
+
+
+# -- 2. a UDP connect autobinds before it reads the address --------------------------------
+
+
+def test_a_udp_connect_autobinds_before_it_checks_the_address_family(net: Binding) -> None:
+    # inet_dgram_connect: "if (!inet_sk(sk)->inet_num && inet_autobind(sk))
+    # return -EAGAIN;" before sk_prot->connect (ip4_datagram_connect, whose
+    # family check and route come after): the failed connect leaves a port.
+    sockaddr_in6 = (10).to_bytes(2, sys.byteorder) + bytes(26)
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as s:
+        with pytest.raises(OSError) as info:
+            net.driver.connect(s.fileno(), sockaddr_in6)
+        assert info.value.errno == errno.EAFNOSUPPORT
+        assert s.getsockname()[1] != 0
+
+
+def test_a_udp_connect_with_an_address_shorter_than_its_family_does_not_autobind(net: Binding) -> None:
+    # inet_dgram_connect: "if (addr_len < sizeof(uaddr->sa_family)) return -EINVAL;" first.
+    with net.socket(net.AF_INET, net.SOCK_DGRAM) as s:
+        with pytest.raises(OSError) as info:
+            net.driver.connect(s.fileno(), b"\x02")
+        assert info.value.errno == errno.EINVAL
+        assert s.getsockname() == ("0.0.0.0", 0)
+
+
+def test_a_udp_connect_with_no_free_port_and_no_route_is_eagain(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fake has no route off loopback (a lone kernel): the autobind's EAGAIN
+    # comes first, as on Linux (was: ENETUNREACH from the route).
+    import sansock_fake._inet as fake_inet
+
+    monkeypatch.setattr(fake_inet, "EPHEMERAL_PORTS", range(40000, 40001))
+    api = sansock.using(FakeKernel())
+    with api.socket(api.AF_INET, api.SOCK_DGRAM) as holder, api.socket(api.AF_INET, api.SOCK_DGRAM) as s:
+        holder.bind(("127.0.0.1", 0))
+        with pytest.raises(OSError) as info:
+            s.connect(("10.255.255.1", 53))
+        assert info.value.errno == errno.EAGAIN
+    with api.socket(api.AF_INET, api.SOCK_DGRAM) as s:
+        with pytest.raises(OSError) as info:
+            s.connect(("10.255.255.1", 53))
+        assert info.value.errno == errno.ENETUNREACH
+        assert s.getsockname() == ("0.0.0.0", 40000)  # bound by the failed connect, as on Linux

@@ -124,13 +124,20 @@ class UdpOps(InetOps):
         route's source address.
         """
         sock = file.sock
+        # inet_dgram_connect, in its order: an address shorter than its family
+        # field is EINVAL, AF_UNSPEC disconnects, then the autobind (EAGAIN
+        # with no free port), and only then ip4_datagram_connect's length and
+        # family checks and the route: a connect that fails there leaves the
+        # socket bound to its new port, as on Linux.
+        if len(addr) < 2:
+            self.fail("EINVAL")
         if self.is_unspec(addr):
             self.disconnect_udp(sock)
             return
+        self.autobind(sock)
         target = self.parse(sock, addr, for_bind=False)
         self.host.route(self.family, target)
         target = InetHost.loopback(target)
-        self.autobind(sock)
         sock.peer_name = attrs.evolve(target, flowinfo=0, scope_id=0)
         sock.name = self.host.local_name(sock, target)
         sock.state = "connected"
