@@ -107,3 +107,72 @@ def test_a_udp_connect_with_no_free_port_and_no_route_is_eagain(monkeypatch: pyt
             s.connect(("10.255.255.1", 53))
         assert info.value.errno == errno.ENETUNREACH
         assert s.getsockname() == ("0.0.0.0", 40000)  # bound by the failed connect, as on Linux
+
+
+# -- 3. where each protocol reads sendmsg's control data -----------------------------------
+
+#: A control header whose cmsg_len (8) is below sizeof(struct cmsghdr): CMSG_OK fails.
+def malformed_control(net: Binding) -> bytes:
+    abi = net.driver.abi
+    header = bytearray(abi.cmsg.hdr_size)
+    header[: abi.cmsg.len_size] = (8).to_bytes(abi.cmsg.len_size, abi.byteorder)
+    return bytes(header)
+
+
+def sendmsg_errno(net: Binding, sock: sansock.socket, flags: int = 0, addr: bytes | None = None) -> str:
+    try:
+        net.driver.sendmsg(sock.fileno(), [b"x"], malformed_control(net), flags, addr)
+    except OSError as exc:
+        return "EOPNOTSUPP" if exc.errno == errno.EOPNOTSUPP else errno.errorcode[exc.errno or 0]
+    return "sent"
+
+
+@pytest.mark.parametrize("family", ["AF_INET", "AF_INET6"])
+def test_an_unconnected_udp_sendmsg_with_no_address_and_bad_control_is_edestaddrreq(net: Binding, family: str) -> None:
+    # udp_sendmsg: the destination (EDESTADDRREQ) before udp_cmsg_send/ip_cmsg_send.
+    with net.socket(getattr(net, family), net.SOCK_DGRAM) as s:
+        assert sendmsg_errno(net, s) == "EDESTADDRREQ"
+        # udp_sendmsg: MSG_OOB before both; udpv6_sendmsg ignores it.
+        assert sendmsg_errno(net, s, net.MSG_OOB) == ("EOPNOTSUPP" if family == "AF_INET" else "EDESTADDRREQ")
+
+
+def test_an_unconnected_tcp_sendmsg_with_bad_control_is_epipe(net: Binding) -> None:
+    # tcp_sendmsg_locked: sk_stream_wait_connect before sock_cmsg_send.
+    with net.socket(net.AF_INET, net.SOCK_STREAM) as s:
+        assert sendmsg_errno(net, s) == "EPIPE"
+
+
+def test_a_connected_tcp_sendmsg_with_bad_control_is_einval_and_epipe_after_shutdown(net: Binding) -> None:
+    with net.socket(net.AF_INET, net.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with net.create_connection(listener.getsockname()) as c:
+            server, _ = listener.accept()
+            with server:
+                assert sendmsg_errno(net, c) == "EINVAL"
+                c.shutdown(net.SHUT_WR)
+                assert sendmsg_errno(net, c) == "EPIPE"
+
+
+@pytest.mark.parametrize("kind", ["SOCK_STREAM", "SOCK_DGRAM", "SOCK_SEQPACKET"])
+def test_af_unix_reads_control_data_before_it_refuses_msg_oob(net: Binding, kind: str) -> None:
+    # unix_stream_sendmsg / unix_dgram_sendmsg: scm_send, then MSG_OOB.
+    a, b = net.socketpair(net.AF_UNIX, getattr(net, kind))
+    with a, b:
+        assert sendmsg_errno(net, a, net.MSG_OOB) == "EINVAL"
+        a.shutdown(net.SHUT_WR)
+        assert sendmsg_errno(net, a) == "EINVAL"  # scm_send before the shut-down side's EPIPE
+
+
+def test_an_unconnected_seqpacket_sendmsg_is_enotconn_before_its_control_data(net: Binding) -> None:
+    # unix_seqpacket_sendmsg: ENOTCONN, then unix_dgram_sendmsg's scm_send.
+    with net.socket(net.AF_UNIX, net.SOCK_SEQPACKET) as s:
+        assert sendmsg_errno(net, s, net.MSG_OOB) == "ENOTCONN"
+        assert sendmsg_errno(net, s) == "ENOTCONN"
+
+
+@pytest.mark.parametrize("kind", ["SOCK_STREAM", "SOCK_DGRAM"])
+def test_an_unconnected_af_unix_sendmsg_with_bad_control_is_einval(net: Binding, kind: str) -> None:
+    with net.socket(net.AF_UNIX, getattr(net, kind)) as s:
+        assert sendmsg_errno(net, s) == "EINVAL"
+        assert sendmsg_errno(net, s, net.MSG_OOB) == "EINVAL"

@@ -431,6 +431,11 @@ class UnixSeqpacketOps(_UnixOps):
     connect = _UnixOps.stream_connect
     sendmsg = _UnixOps.dgram_sendmsg
 
+    def before_scm_send(self, sock: FakeSocket) -> None:
+        """``unix_seqpacket_sendmsg``: ENOTCONN before ``unix_dgram_sendmsg``'s ``scm_send``."""
+        if sock.state != "connected":
+            self.fail("ENOTCONN")
+
     def recvmsg(self, fd: int, call: str, sock: FakeSocket, size: int, flags: int, nonblocking: bool) -> Received:
         return self.datagram_read(fd, call, sock, size, flags, nonblocking)
 

@@ -21,7 +21,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from ._addresses import InetName
-from ._control import Credentials
+from ._control import Credentials, parse_control
 from ._inet import InetHost, InetOps, Packet
 from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
@@ -256,6 +256,7 @@ class TcpOps(InetOps):
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``tcp_sendmsg_locked``: into the send queue, out as the peer's window allows."""
+        control, sock.send_control = sock.send_control, b""
         if sock.send_flags & self.MSG_FASTOPEN:
             raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
         self.check_send_error(sock)
@@ -270,6 +271,10 @@ class TcpOps(InetOps):
                 self.fail("EAGAIN")
         if sock.state != "connected" or sock.shutdown & SEND_SHUTDOWN:
             self.fail("EPIPE")  # sk_stream_wait_connect: not connected -> EPIPE
+        if control:
+            # sock_cmsg_send, after sk_stream_wait_connect: EPIPE before a
+            # malformed header's EINVAL; TCP ignores the IP-level items.
+            parse_control(self.abi, control, is_unix=False)
         if cap is not None:
             data = data[:cap]
         more = bool(sock.send_flags & self.MSG_MORE)
