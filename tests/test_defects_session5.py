@@ -176,3 +176,30 @@ def test_an_unconnected_af_unix_sendmsg_with_bad_control_is_einval(net: Binding,
     with net.socket(net.AF_UNIX, getattr(net, kind)) as s:
         assert sendmsg_errno(net, s) == "EINVAL"
         assert sendmsg_errno(net, s, net.MSG_OOB) == "EINVAL"
+
+
+# -- 4. MSG_OOB on a TCP socket whose connect is still in progress -------------------------
+
+
+def test_msg_oob_on_a_tcp_socket_still_connecting_is_not_sent_as_plain_data() -> None:
+    # tcp_sendmsg_locked waits for the handshake (sk_stream_wait_connect), then
+    # sends the byte as urgent data, which the fake does not model: it must say
+    # so once the connection is up (was: waited, then sent the byte as plain data).
+    net = Network(seed=4)
+    client, server = net.add_host("client", "10.0.0.1"), net.add_host("server", "10.0.0.2")
+    net.link("client", "server", latency=0.050)
+    a, b = sansock.using(client), sansock.using(server)
+    with b.socket(b.AF_INET, b.SOCK_STREAM) as listener, a.socket(a.AF_INET, a.SOCK_STREAM) as s:
+        listener.bind(("0.0.0.0", 8000))
+        listener.listen()
+        s.setblocking(False)
+        assert s.connect_ex(("10.0.0.2", 8000)) == errno.EINPROGRESS
+        s.setblocking(True)
+        start = net.monotonic_ns()
+        with pytest.raises(NotImplementedError, match="urgent data"):
+            s.send(b"!", a.MSG_OOB)
+        assert net.monotonic_ns() - start == 100_000_000  # it waited for the handshake first
+        conn, _ = listener.accept()
+        with conn:
+            s.send(b"plain")
+            assert conn.recv(10) == b"plain"  # nothing was sent by the refused call

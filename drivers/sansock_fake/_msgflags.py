@@ -22,7 +22,10 @@ each checked against the real kernel by
   unconnected one without an address: ``EINVAL``.
 * TCP send with ``MSG_OOB`` on a socket that cannot send (unconnected, shut
   down for writing, reset): what the same send without it gives (``EPIPE``,
-  ``ECONNRESET``), as ``tcp_sendmsg_locked`` checks those first.
+  ``ECONNRESET``), as ``tcp_sendmsg_locked`` checks those first; on one
+  still connecting, a blocking send waits for the handshake and then says
+  ``NotImplementedError``
+  (``test_msg_oob_on_a_tcp_socket_still_connecting_is_not_sent_as_plain_data``).
 * UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP over IPv6
   ignores it (``udpv6_sendmsg``) but for an IPv4 or v4-mapped destination,
   which goes to ``udp_sendmsg``; UDP receive ignores it.

@@ -56,6 +56,7 @@ class TcpOps(InetOps):
         self.AF_INET6 = self.c("AF_INET6")
         self.MSG_MORE = self.abi.constants.get("MSG_MORE", 0)  # Linux only
         self.MSG_FASTOPEN = self.abi.constants.get("MSG_FASTOPEN", 0)
+        self.MSG_OOB = self.abi.constants.get("MSG_OOB", 0)
         self.SO_LINGER = (self.c("SOL_SOCKET"), self.c("SO_LINGER"))
         # tcp_v4_rcv / tcp_v6_rcv: the host hands this family's TCP packets to the state machine.
         self.host.handlers[(family, self.c("IPPROTO_TCP"))] = functools.partial(tcp_input, self.host)
@@ -275,6 +276,10 @@ class TcpOps(InetOps):
             # sock_cmsg_send, after sk_stream_wait_connect: EPIPE before a
             # malformed header's EINVAL; TCP ignores the IP-level items.
             parse_control(self.abi, control, is_unix=False)
+        if sock.send_flags & self.MSG_OOB:
+            # A send that waited for the handshake (check_send_flags let it
+            # through while connecting): Linux now sends urgent data.
+            raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB): TCP urgent data")
         if cap is not None:
             data = data[:cap]
         more = bool(sock.send_flags & self.MSG_MORE)
