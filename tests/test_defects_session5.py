@@ -7,8 +7,11 @@ run on the fake; the others run on both drivers, the real kernel as oracle.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,3 +206,94 @@ def test_msg_oob_on_a_tcp_socket_still_connecting_is_not_sent_as_plain_data() ->
         with conn:
             s.send(b"plain")
             assert conn.recv(10) == b"plain"  # nothing was sent by the refused call
+
+
+# -- 5. the fake's sendfile: the largest file, a full AF_UNIX stream, character devices ----
+
+
+def sendfile_outcome(sendfile: Any, out: Any, in_fd: int, offset: int, count: int) -> object:
+    try:
+        return sendfile(out.fileno(), in_fd, offset, count)
+    except OSError as exc:
+        return errno.errorcode[exc.errno or 0]
+
+
+def test_sendfile_past_the_file_systems_largest_file_is_eoverflow_as_os_sendfile(net: Binding, tmp_path: Path) -> None:
+    # do_sendfile: "if (pos + count > max) { retval = -EOVERFLOW; if (pos >= max)
+    # goto fput_out; count = max - pos; }", max the file system's s_maxbytes
+    # (16 TiB - 4 KiB on ext4, 2**63 - 1 on tmpfs: the same answers on both
+    # drivers for whichever tmp_path is on).  The fake said 0 for all.
+    path = tmp_path / "small"
+    path.write_bytes(b"abc")
+    ext4_max = (1 << 44) - 4096
+    cases = [(ext4_max - 1, 10), (ext4_max, 0), (ext4_max, 10), (ext4_max + 1, 0), (1 << 50, 1),
+             (1 << 62, 5), ((1 << 63) - 2, 1), (1 << 31, 5), (0, 1 << 40)]
+    rows = []
+    with open(path, "rb") as f:
+        a, b = net.socketpair()
+        c, d = socket.socketpair()
+        with a, b, c, d:
+            f.seek(2)
+            for offset, count in cases:
+                rows.append((sendfile_outcome(net.driver.sendfile, a, f.fileno(), offset, count),
+                             sendfile_outcome(os.sendfile, c, f.fileno(), offset, count)))
+            assert f.tell() == 2  # the probe does not move the file position
+            assert b.recv(10) == d.recv(10) == b"abc"
+    assert [ours for ours, _ in rows] == [theirs for _, theirs in rows]
+
+
+def test_nonblocking_sendfile_fills_an_af_unix_stream_as_linux(net: Binding, tmp_path: Path) -> None:
+    # splice_to_socket hands unix_stream_sendmsg each 64 KiB turn as one skb
+    # (MSG_SPLICE_PAGES), admitted while wmem < sndbuf: four turns with the
+    # default 212992-byte SO_SNDBUF.  The fake charged its 36544-byte skbs: 233,152.
+    path = tmp_path / "big"
+    path.write_bytes(b"x" * (1 << 20))
+    firsts = []
+    with open(path, "rb") as f:
+        for sendfile, mod in ((net.driver.sendfile, net), (os.sendfile, socket)):
+            a, b = mod.socketpair()
+            with a, b:
+                a.setblocking(False)
+                firsts.append(sendfile_outcome(sendfile, a, f.fileno(), 0, 1 << 20))
+                assert sendfile_outcome(sendfile, a, f.fileno(), 0, 1 << 20) == "EAGAIN"
+    assert firsts[0] == firsts[1]
+    if isinstance(net.driver, FakeKernel):
+        assert firsts[0] == 4 * 65536
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/full", "/dev/urandom", "/dev/null", "/dev/kmsg"])
+def test_sendfile_from_a_memory_device_as_linux(net: Binding, device: str) -> None:
+    # Linux 6.18: do_splice_read reads a device whose file operations have
+    # splice_read (zero, full, random, urandom) and refuses the others (null,
+    # kmsg) with EINVAL.  The fake refused every character device.
+    try:
+        fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        pytest.skip(f"{device}: {exc}")
+    try:
+        a, b = net.socketpair()
+        c, d = socket.socketpair()
+        with a, b, c, d:
+            ours = sendfile_outcome(net.driver.sendfile, a, fd, 0, 100)
+            theirs = sendfile_outcome(os.sendfile, c, fd, 0, 100)
+            assert ours == theirs
+            if device in ("/dev/zero", "/dev/full"):
+                assert b.recv(200) == bytes(100)
+    finally:
+        os.close(fd)
+
+
+def test_sendfile_from_a_character_device_the_fake_does_not_know_is_not_implemented(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sansock_fake._sendfile as fake_sendfile
+
+    monkeypatch.setattr(fake_sendfile, "MEM_MAJOR", -1)  # /dev/zero as another driver's device
+    api = sansock.using(FakeKernel())
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    a, b = api.socketpair()
+    try:
+        with a, b, pytest.raises(NotImplementedError, match="character devices"):
+            api.driver.sendfile(a.fileno(), fd, 0, 10)
+    finally:
+        os.close(fd)
