@@ -297,3 +297,30 @@ def test_sendfile_from_a_character_device_the_fake_does_not_know_is_not_implemen
             api.driver.sendfile(a.fileno(), fd, 0, 10)
     finally:
         os.close(fd)
+
+
+# -- 6. socket.sendfile's numbers at the extremes -------------------------------------------
+
+
+def _sendfile_extremes(mod: Any, path: Path) -> list[object]:
+    row: list[object] = []
+    for offset, count in ((2**63, None), (2**64, None), (0, 2**63), (0, 2**64 + 5), (2**63 - 1, 5), (3, 4)):
+        a, b = mod.socketpair()
+        with a, b, open(path, "rb") as f:
+            try:
+                row.append(a.sendfile(f, offset, count))
+            except Exception as exc:  # noqa: BLE001 -- the outcome is the comparison
+                row.append((type(exc).__name__, str(exc), type(exc.__context__).__name__))
+    return row
+
+
+def test_sendfile_numbers_at_the_extremes_are_converted_as_os_sendfile(net: Binding, tmp_path: Path) -> None:
+    # os.sendfile parses offset with PyLong_AsLong and count as Py_ssize_t; the
+    # native driver passed them to cffi: "int too big to convert" for a 65-bit
+    # offset, and count 2**63 as size_t (EINVAL), which fell back on send().
+    path = tmp_path / "f"
+    path.write_bytes(b"abc" * 10)
+    ours = _sendfile_extremes(net, path)
+    assert ours == _sendfile_extremes(socket, path)
+    assert ours[0] == ("OverflowError", "Python int too large to convert to C long", "NoneType")
+    assert ours[2] == ("OverflowError", "Python int too large to convert to C ssize_t", "NoneType")

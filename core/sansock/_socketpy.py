@@ -14,7 +14,7 @@ import io
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 from . import _timeout
-from ._convert import clinic_int
+from ._convert import arg_ssize, c_long, clinic_int
 from ._socket import SocketType
 
 if TYPE_CHECKING:
@@ -291,7 +291,12 @@ class socket(SocketType):
                 blocksize = count - total_sent
                 if blocksize <= 0:
                     return None
-            return drv_sendfile(fd, fileno, offset, blocksize)
+            # os.sendfile's argument parsing (Py_off_t_converter: PyLong_AsLong;
+            # count: Py_ssize_t), so a driver gets C-sized ints and the
+            # OverflowError is CPython's: neither cffi's "int too big to
+            # convert" nor a count of 2**63 passed as size_t (EINVAL, which
+            # would fall back on send()).
+            return drv_sendfile(fd, fileno, c_long(offset), arg_ssize(blocksize))
 
         def failed(err: OSError) -> NoReturn:
             # "except OSError as err:", raised with the contexts CPython's
