@@ -324,3 +324,28 @@ def test_sendfile_numbers_at_the_extremes_are_converted_as_os_sendfile(net: Bind
     assert ours == _sendfile_extremes(socket, path)
     assert ours[0] == ("OverflowError", "Python int too large to convert to C long", "NoneType")
     assert ours[2] == ("OverflowError", "Python int too large to convert to C ssize_t", "NoneType")
+
+
+# -- 7. TCP MSG_TRUNC through the native driver's per-thread buffers ------------------------
+
+
+@pytest.mark.parametrize("mode", ["recvfrom", "recv-with-timeout", "recvfrom-with-timeout"])
+def test_tcp_msg_trunc_never_shows_an_earlier_receive(net: Binding, mode: str) -> None:
+    # tcp_recvmsg_locked with MSG_TRUNC discards without copying: the result's
+    # bytes are whatever the buffer held (CPython: a fresh allocation's).  The
+    # native driver's per-thread recvfrom/poll_recv buffer held this thread's
+    # last receive: the secret came back.  Zeros, as recv gives.
+    with net.socket(net.AF_INET, net.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with net.create_connection(listener.getsockname()) as c:
+            s, _ = listener.accept()
+            with s:
+                if mode != "recvfrom":
+                    s.settimeout(30)
+                receive = s.recv if mode == "recv-with-timeout" else (lambda n, f=0: s.recvfrom(n, f)[0])
+                c.sendall(b"secret!!" * 4)
+                assert receive(32) == b"secret!!" * 4
+                c.sendall(b"y" * 16)
+                # (An exact int: the enum takes the general path, not poll_recv.)
+                assert receive(16, int(net.MSG_TRUNC)) == bytes(16)

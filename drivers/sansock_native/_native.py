@@ -46,11 +46,12 @@ from typing import TYPE_CHECKING, Final, final
 from sansock.driver import Unfinished
 
 from ._abi import host_abi
-from ._lib import CHAR_ARRAY, CharP, ffi, lib, unpack_bytes, writable_buffer
+from ._lib import CHAR_ARRAY, CData, CharP, ffi, lib, unpack_bytes, writable_buffer
 from ._messages import MessageCalls
 from ._netdb import ResolverCalls
 from ._scratch import (
     _INT_MIN,
+    _Scratch,
     _SCRATCH_DATA,
     _alloc_raw,
     _fbw,
@@ -83,6 +84,16 @@ if TYPE_CHECKING:
 __all__ = ["NativeDriver"]
 
 _EINVAL: Final = 22
+
+
+def _zeroed(s: _Scratch, buf: CData, bufsize: int) -> CData:
+    """*buf* with its first *bufsize* bytes zero: the thread's scratch cleared,
+    or a zero-filled allocation in place of a raw one (MSG_TRUNC only)."""
+    if buf is s.data:
+        s.data_view[:bufsize] = bytes(bufsize)
+        return buf
+    zeroed: CData = ffi.new("char[]", bufsize)
+    return zeroed
 
 
 @final
@@ -137,6 +148,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
         s = _tls.scratch
         scratch = bufsize <= _SCRATCH_DATA
         buf = s.data if scratch else _alloc_raw("char[]", bufsize)
+        if flags and flags & _MSG_TRUNC:
+            # TCP's MSG_TRUNC discards without copying (as in recv): zeros, not
+            # this thread's last receive nor a raw allocation's old memory.
+            buf = _zeroed(s, buf, bufsize)
         n = _poll_recv(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize, flags, s.out)
         if n == -1:
             return _unfinished(s.out_values)
@@ -385,6 +400,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
             buf, cap = s.data, _SCRATCH_DATA
         else:
             buf, cap = _alloc_raw("char[]", bufsize), bufsize
+        if flags and flags & _MSG_TRUNC:
+            buf = _zeroed(s, buf, bufsize)  # TCP's MSG_TRUNC copies nothing (see poll_recv)
         intout = s.intout
         n = _recvfrom(fd, buf, cap, bufsize, flags, s.addr, intout)
         if n == -1:
