@@ -349,3 +349,50 @@ def test_tcp_msg_trunc_never_shows_an_earlier_receive(net: Binding, mode: str) -
                 c.sendall(b"y" * 16)
                 # (An exact int: the enum takes the general path, not poll_recv.)
                 assert receive(16, int(net.MSG_TRUNC)) == bytes(16)
+
+
+# -- 8. a stale _DummyThread outside the kernel ---------------------------------------------
+
+
+def test_a_thread_outside_the_kernel_whose_dummy_thread_is_stale_does_not_hold_the_clock() -> None:
+    # A _thread thread that reuses the ident of an exited one gets that one's
+    # _DummyThread, with the dead thread's native_id -- which the OS may have
+    # given to another thread since: here the very thread that waits in the
+    # kernel.  The scheduler read that id's /proc entry as the outside thread's
+    # and saw a thread always running: the clock never moved (the waiter hung).
+    import _thread
+    import threading
+    import time
+
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    stop = threading.Event()
+    waiter_tid = threading.get_native_id()
+
+    def outsider() -> None:
+        dummy = threading.current_thread()
+        dummy._native_id = waiter_tid  # type: ignore[attr-defined]
+        try:
+            b.recv(10)
+            real = time.monotonic()
+            while not stop.is_set() and time.monotonic() - real < 3:
+                time.sleep(0.02)  # idle outside the kernel: parked after the grace
+        finally:
+            dummy._native_id = None  # type: ignore[attr-defined]  # (let a failing run end)
+            stop.set()
+
+    with a, b:
+        _thread.start_new_thread(outsider, ())
+        real = time.monotonic()
+        while not kernel.blocked_threads() and time.monotonic() - real < 5:
+            time.sleep(0.001)
+        a.settimeout(1)
+        a.sendall(b"ping")
+        real = time.monotonic()
+        with pytest.raises(TimeoutError):
+            a.recv(10)
+        elapsed = time.monotonic() - real
+        stop.set()
+        stop.wait(5)
+    assert elapsed < 2, elapsed
