@@ -396,3 +396,34 @@ def test_a_thread_outside_the_kernel_whose_dummy_thread_is_stale_does_not_hold_t
         stop.set()
         stop.wait(5)
     assert elapsed < 2, elapsed
+
+
+# -- 9. TIME_WAIT on loopback connects --------------------------------------------------------
+
+
+def test_loopback_connects_reuse_time_wait_4_tuples_and_keep_nothing_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tcp_twsk_unique with tcp_tw_reuse=2 (the default): a loopback connect
+    # takes over the 4-tuple of a TIME_WAIT socket, which is gone.  The fake
+    # took the 4-tuple and kept the TIME_WAIT socket in its port and timer
+    # tables while virtual time did not move: 60,000 cycles held 120,000 of them.
+    import sansock_fake._inet as fake_inet
+
+    monkeypatch.setattr(fake_inet, "EPHEMERAL_PORTS", range(40000, 40010))
+    kernel = FakeKernel()
+    api = sansock.using(kernel)
+    ports = set()
+    with api.socket(api.AF_INET, api.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 5000))
+        listener.listen()
+        for _ in range(3000):
+            with api.create_connection(("127.0.0.1", 5000)) as c:
+                s, _ = listener.accept()
+                with s:
+                    c.sendall(b"hello")
+                    assert s.recv(5) == b"hello"
+                    ports.add(c.getsockname()[1])
+    host = kernel._inet
+    assert ports == set(range(40000, 40010))
+    assert sum(len(held) for held in host.tcp_time_wait_ports.values()) <= 10
+    assert len(host.tcp_connections) <= 10
+    assert len(host.tcp_time_wait) <= 2 * 10 + 1024  # the timer heap: dead entries are dropped

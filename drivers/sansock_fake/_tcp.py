@@ -29,7 +29,7 @@ from ._protocol import Received
 from ._tcp_output import notsent_free
 from ._tcp_state import (
     CONNECTED_STATES, SYN, TcpControl, active_reset, admit_retried_syns, close_state, done, grow_sndbuf, push,
-    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
+    kill_time_wait, reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
 )
 
 if TYPE_CHECKING:
@@ -131,6 +131,12 @@ class TcpOps(InetOps):
         tcp.snd_nxt = 1  # the SYN takes one
         sock.state = "connecting"
         sock.error = 0
+        held = self.host.tcp_connections.get(tcp.key)
+        if held is not None and held.released and held.tcp is not None and held.tcp.state in ("TIME_WAIT", "FIN_WAIT2"):
+            # __inet_check_established -> tcp_twsk_unique: the connect takes the
+            # 4-tuple of a TIME_WAIT socket over (tcp_tw_reuse=2, the default,
+            # on loopback), which is gone -- port, timer and all.
+            kill_time_wait(held)
         self.host.tcp_connections[tcp.key] = sock
         send_segment(sock, SYN, seq=0)
         if file.nonblocking:
