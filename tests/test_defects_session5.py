@@ -323,7 +323,10 @@ def test_sendfile_numbers_at_the_extremes_are_converted_as_os_sendfile(net: Bind
     ours = _sendfile_extremes(net, path)
     assert ours == _sendfile_extremes(socket, path)
     assert ours[0] == ("OverflowError", "Python int too large to convert to C long", "NoneType")
-    assert ours[2] == ("OverflowError", "Python int too large to convert to C ssize_t", "NoneType")
+    if sys.version_info < (3, 13):  # 3.13 sends min(count - total_sent, 1 GiB) per call
+        assert ours[2] == ("OverflowError", "Python int too large to convert to C ssize_t", "NoneType")
+    else:
+        assert ours[2] == 30
 
 
 # -- 7. TCP MSG_TRUNC through the native driver's per-thread buffers ------------------------

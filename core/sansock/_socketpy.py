@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 from . import _timeout
 from ._convert import arg_ssize, c_long, clinic_int
+from ._pyrules import RULES
 from ._socket import SocketType
 
 if TYPE_CHECKING:
@@ -282,13 +283,14 @@ class socket(SocketType):
         if sockno < 0:
             raise ValueError(f"Invalid file descriptor: {sockno}")
         drv_sendfile = drv.sendfile
+        capped = RULES.sendfile_count_capped
         total_sent = 0
 
         def attempt(fd: int) -> int | None:
             # The loop's body between the wait and os.sendfile; None: "break".
             nonlocal blocksize
             if count:
-                blocksize = count - total_sent
+                blocksize = min(count - total_sent, blocksize) if capped else count - total_sent
                 if blocksize <= 0:
                     return None
             # os.sendfile's argument parsing (Py_off_t_converter: PyLong_AsLong;

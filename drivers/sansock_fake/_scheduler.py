@@ -104,6 +104,7 @@ from ._threads import (
     current_frames,
     delta,
     describe_outside,
+    outside_native_id,
     process_threads,
     use_of,
 )
@@ -388,36 +389,16 @@ class Scheduler:
                 state = classify(frame, self.condition, frames)
                 position = None if frame is None else (id(frame), frame.f_lasti)
                 if state == "other":
-                    if in_kernel is None:
-                        in_kernel = self._in_kernel_native_ids()
-                    samples[ident] = _Sample(state, position, use_of(self._native_id_of(ident, thread, in_kernel)))
+                    if in_kernel is None:  # (this thread's own id among them)
+                        in_kernel = {self._native_ids[i] for i in self._waiting if i in self._native_ids}
+                        in_kernel.add(threading.get_native_id())
+                    entered = self._native_ids.get(ident) if self._users.get(ident) is thread else None
+                    samples[ident] = _Sample(state, position, use_of(outside_native_id(thread, entered, in_kernel)))
                 else:
                     samples[ident] = _Sample(state, position)
             return samples
         finally:
             del frames
-
-    def _in_kernel_native_ids(self) -> set[int]:
-        """The OS thread ids of the threads blocked in the kernel, this one included."""
-        found = {self._native_ids[i] for i in self._waiting if i in self._native_ids}
-        found.add(threading.get_native_id())
-        return found
-
-    def _native_id_of(self, ident: int, thread: threading.Thread, in_kernel: set[int]) -> int | None:
-        """The OS thread id of the thread outside the kernel with *ident*, or None.
-
-        The id it entered the kernel with if *thread* is the one that did
-        (``enter``), else ``Thread.native_id`` -- which a stale
-        ``_DummyThread`` (a ``_thread`` thread with the ident of an exited
-        one) keeps from the dead thread, and which the OS may have given to
-        another thread since.  An id that names a thread blocked in the
-        kernel is that thread's, not this one's: unknown (the rest of the
-        process is looked at anyway, ``_rest_of_process``).
-        """
-        native = self._native_ids.get(ident) if self._users.get(ident) is thread else None
-        if native is None:
-            native = getattr(thread, "native_id", None)
-        return None if native in in_kernel else native
 
     def _still(self, before: _Sample, after: _Sample, elapsed: float) -> bool:
         """Whether a thread outside the kernel stayed parked between two samples."""
