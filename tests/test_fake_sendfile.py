@@ -277,9 +277,10 @@ def test_sendfile_number_arguments_match_os_sendfile(net: Binding, tmp_path: Pat
     path = _file(tmp_path)
     cases: list[tuple[object, object]] = [(Decimal(3), 1), (0, 2.0)]
     if hasattr(net.driver, "trace"):
-        # The fake only: the native driver's cffi says "int too big to convert"
-        # for a 65-bit offset and passes count 2**63 as size_t (EINVAL) where
-        # os.sendfile raises OverflowError -- native-driver defects, not fixed here.
+        # The fake only: a driver takes C-sized ints; the core converts
+        # socket.sendfile's numbers as os.sendfile does before calling it
+        # (tests/test_defects_session5.py::test_sendfile_numbers_at_the_extremes_are_converted_as_os_sendfile),
+        # and the fake, called directly, checks them as a C binding would.
         cases += [(2**63, 1), (0, 2**63), (-(2**63) - 1, 1)]
     results = []
     sendfile: Any

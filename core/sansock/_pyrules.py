@@ -153,6 +153,11 @@ class PythonRules:
     #: (the 3.12.1 checked here has none; the rules are per minor version,
     #: and a later bugfix release of an older version may differ).
     fallback_socketpair: bool
+    #: ``_sendfile_use_sendfile`` with a count: 3.13's ``Lib/socket.py`` sends
+    #: ``min(count - total_sent, blocksize)`` per call (1 GiB at most), so a
+    #: count of 2**63 works; before, ``count - total_sent``, which
+    #: ``os.sendfile`` refuses past ``Py_ssize_t`` (OverflowError).
+    sendfile_count_capped: bool
     #: Names of socket-module constants this version does not export
     #: (computed from :data:`CONSTANT_VERSIONS`).
     hidden_constants: frozenset[str]
@@ -188,6 +193,7 @@ def _rules(version: _Version) -> PythonRules:
         getaddrinfo_port_any_int=version >= (3, 12),
         create_connection_all_errors=version >= (3, 11),
         fallback_socketpair=version >= (3, 13),
+        sendfile_count_capped=version >= (3, 13),
         hidden_constants=_hidden(version),
     )
 

@@ -14,7 +14,8 @@ import io
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 from . import _timeout
-from ._convert import clinic_int
+from ._convert import arg_ssize, c_long, clinic_int
+from ._pyrules import RULES
 from ._socket import SocketType
 
 if TYPE_CHECKING:
@@ -282,16 +283,22 @@ class socket(SocketType):
         if sockno < 0:
             raise ValueError(f"Invalid file descriptor: {sockno}")
         drv_sendfile = drv.sendfile
+        capped = RULES.sendfile_count_capped
         total_sent = 0
 
         def attempt(fd: int) -> int | None:
             # The loop's body between the wait and os.sendfile; None: "break".
             nonlocal blocksize
             if count:
-                blocksize = count - total_sent
+                blocksize = min(count - total_sent, blocksize) if capped else count - total_sent
                 if blocksize <= 0:
                     return None
-            return drv_sendfile(fd, fileno, offset, blocksize)
+            # os.sendfile's argument parsing (Py_off_t_converter: PyLong_AsLong;
+            # count: Py_ssize_t), so a driver gets C-sized ints and the
+            # OverflowError is CPython's: neither cffi's "int too big to
+            # convert" nor a count of 2**63 passed as size_t (EINVAL, which
+            # would fall back on send()).
+            return drv_sendfile(fd, fileno, c_long(offset), arg_ssize(blocksize))
 
         def failed(err: OSError) -> NoReturn:
             # "except OSError as err:", raised with the contexts CPython's

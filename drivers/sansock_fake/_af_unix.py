@@ -38,6 +38,8 @@ __all__ = [
 UNIX_MAX_DGRAM_QLEN = 10
 #: include/linux/skbuff.h on 4 KiB pages: SKB_MAX_HEAD(0), UNIX_SKB_FRAGS_SZ, SKB_MAX_ALLOC.
 SKB_MAX_HEAD = 4096 - 320
+#: include/linux/socket.h MSG_SPLICE_PAGES (kernel-internal): a sendfile's turn (``_sendfile``).
+MSG_SPLICE_PAGES = 0x8000000
 UNIX_SKB_FRAGS_SZ = 32768
 SKB_MAX_ALLOC = 4 * 4096 - 320
 
@@ -326,12 +328,18 @@ class _UnixOps(ProtoOps):
         if cap is not None:
             data = data[:cap]
         in_flight = self.kernel._in_flight
+        spliced = sock.send_flags & MSG_SPLICE_PAGES
         sent = 0
         fds_sent = False
         while sent < len(data):
-            # Keep two messages in the pipe: chunks of min(sndbuf/2 - 64, 36544).
-            size = min(len(data) - sent, (sock.sndbuf >> 1) - 64, SKB_MAX_HEAD + UNIX_SKB_FRAGS_SZ)
-            paged = min(size, -(-(size - SKB_MAX_HEAD) // 4096) * 4096) if size > SKB_MAX_HEAD else 0
+            if spliced:
+                # sendfile's pipe pages (skb_splice_from_iter): one skb of them all,
+                # admitted while wmem < sndbuf as any other.
+                size = paged = len(data) - sent
+            else:
+                # Keep two messages in the pipe: chunks of min(sndbuf/2 - 64, 36544).
+                size = min(len(data) - sent, (sock.sndbuf >> 1) - 64, SKB_MAX_HEAD + UNIX_SKB_FRAGS_SZ)
+                paged = min(size, -(-(size - SKB_MAX_HEAD) // 4096) * 4096) if size > SKB_MAX_HEAD else 0
             if sock.wmem >= sock.sndbuf:  # (wait_for_wmem returns at once otherwise)
                 try:
                     self.wait_for_wmem(fd, "sendmsg", sock, nonblocking)
@@ -430,6 +438,11 @@ class UnixSeqpacketOps(_UnixOps):
     seqpacket = True
     connect = _UnixOps.stream_connect
     sendmsg = _UnixOps.dgram_sendmsg
+
+    def before_scm_send(self, sock: FakeSocket) -> None:
+        """``unix_seqpacket_sendmsg``: ENOTCONN before ``unix_dgram_sendmsg``'s ``scm_send``."""
+        if sock.state != "connected":
+            self.fail("ENOTCONN")
 
     def recvmsg(self, fd: int, call: str, sock: FakeSocket, size: int, flags: int, nonblocking: bool) -> Received:
         return self.datagram_read(fd, call, sock, size, flags, nonblocking)

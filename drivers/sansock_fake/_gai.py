@@ -52,27 +52,33 @@ class ResolverMethods:
         resolver: Resolver
         _abi: ABI
 
+        def _refuse_if_crashed(self) -> None: ...
+
     def getaddrinfo(
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
     ) -> list[AddrInfo]:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         try:
             return self.resolver.getaddrinfo(host, port, family, type, proto, flags)
         except gaierror as exc:
             raise platform_gaierror(self._abi, exc) from exc.__cause__
 
     def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         try:
             return self.resolver.getnameinfo(addr, flags)
         except gaierror as exc:
             raise platform_gaierror(self._abi, exc) from exc.__cause__
 
     def gethostbyname_ex(self, name: bytes) -> HostEnt:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         try:
             return self.resolver.gethostbyname_ex(name)
         except gaierror as exc:
             raise platform_gaierror(self._abi, exc) from exc.__cause__
 
     def gethostbyaddr(self, addr: bytes, family: int) -> HostEnt:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         try:
             return self.resolver.gethostbyaddr(addr, family)
         except gaierror as exc:

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, cast
 
 from ._objects import SHUTDOWN_MASK
+from ._oserror import raise_errno
 
 if TYPE_CHECKING:
     from ._faults import Trace
@@ -27,6 +28,10 @@ class HostMethods:
 
     #: The :class:`~sansock_fake.Network` this kernel is a host of (None: a lone kernel).
     network: Network | None = None
+    #: Crashed and not restarted: its programs are gone, so every call they
+    #: still make fails (``_refuse_if_crashed``; the fd calls fail anyway, with
+    #: their fds gone).
+    _crashed: bool = False
 
     def _join_network(self, network: Network, scheduler: Scheduler, trace: Trace) -> None:
         """Become a host of *network*: share its scheduler (lock, clock) and write into its trace.
@@ -61,6 +66,19 @@ class HostMethods:
             if sock.state == "listening":
                 sock.state = "closed"
         kernel._scheduler.condition.notify_all()
+
+    def _refuse_if_crashed(self) -> None:
+        """``EBADF`` for a call that needs no fd (``socket``, ``socketpair``, the
+        resolver, ``gethostname``...) made by a program of a crashed host.
+
+        A crashed machine runs nothing; Python cannot stop the threads that
+        ran its programs, so the fake makes each call they make fail as the
+        calls the crash interrupted do (``EBADF``) until :meth:`restart`:
+        a supervisor loop making its listener again gets an error, not a
+        socket on a dead machine.
+        """
+        if self._crashed:
+            raise_errno(cast("FakeKernel", self)._e("EBADF"))
 
     @property
     def _dead_fds(self) -> set[int]:

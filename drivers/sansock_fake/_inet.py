@@ -230,6 +230,8 @@ class InetHost:
     #: reaped lazily against the clock, and by (family, port) for ``bind``.
     tcp_time_wait: list[tuple[int, int, FakeSocket]] = attrs.field(factory=list)
     tcp_time_wait_ports: dict[tuple[int, int], set[FakeSocket]] = attrs.field(factory=dict)
+    #: How many entries the heap kept at its last clean-up (``schedule_time_wait``).
+    tcp_time_wait_kept: int = 0
     #: Packets output while another is being delivered (``softirq`` backlog):
     #: the default output delivers them in order, never re-entrantly.
     _backlog: deque[Packet] = attrs.field(factory=deque)

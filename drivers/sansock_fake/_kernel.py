@@ -311,6 +311,7 @@ class FakeKernel(HostMethods, ResolverMethods):
     # ---------------------------------------------------------------- lifecycle
     @syscall(family=C_INT, type=C_INT, proto=C_INT)
     def socket(self, family: int, type: int, proto: int) -> int:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         ops, proto, nonblocking, cloexec = self._families.create(family, type, proto)
         sock = self._new_socket(ops, proto)
         sock.credentials = self._process_credentials
@@ -318,6 +319,7 @@ class FakeKernel(HostMethods, ResolverMethods):
 
     @syscall(family=C_INT, type=C_INT, proto=C_INT)
     def socketpair(self, family: int, type: int, proto: int) -> tuple[int, int]:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         ops, proto, nonblocking, cloexec = self._families.create(family, type, proto)
         if not ops.unix:
             self._fail("EOPNOTSUPP")  # inet_socketpair -> sock_no_socketpair
@@ -546,33 +548,41 @@ class FakeKernel(HostMethods, ResolverMethods):
         return 0 if fd in self._fds else real_file_size(self, fd)
 
     def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         return self.resolver.getservbyname(name, proto)
 
     def getservbyport(self, port: int, proto: bytes | None) -> str | None:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         return self.resolver.getservbyport(port, proto)
 
     def getprotobyname(self, name: bytes) -> int | None:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         return self.resolver.getprotobyname(name)
 
     def gethostname(self) -> bytes:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         return self.resolver.hostname
 
     def sethostname(self, name: bytes) -> None:
         """``sethostname(2)``: EINVAL above 64 bytes (``__NEW_UTS_LEN``)."""
+        self._refuse_if_crashed()
         if len(name) > 64:
             raise_errno(self._e("EINVAL"))
         self.resolver.hostname = bytes(name)
 
     def if_nameindex(self) -> list[tuple[int, bytes]]:
         """Only the loopback interface exists."""
+        self._refuse_if_crashed()
         return [(1, b"lo")]
 
     def if_nametoindex(self, name: bytes) -> int:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         if name == b"lo":
             return 1
         raise_errno(self._e("ENODEV"))
 
     def if_indextoname(self, index: int) -> bytes:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
         if index == 1:
             return b"lo"
         raise_errno(self._e("ENXIO"))

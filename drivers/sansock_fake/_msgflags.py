@@ -22,12 +22,18 @@ each checked against the real kernel by
   unconnected one without an address: ``EINVAL``.
 * TCP send with ``MSG_OOB`` on a socket that cannot send (unconnected, shut
   down for writing, reset): what the same send without it gives (``EPIPE``,
-  ``ECONNRESET``), as ``tcp_sendmsg_locked`` checks those first.
+  ``ECONNRESET``), as ``tcp_sendmsg_locked`` checks those first; on one
+  still connecting, a blocking send waits for the handshake and then says
+  ``NotImplementedError``
+  (``test_msg_oob_on_a_tcp_socket_still_connecting_is_not_sent_as_plain_data``).
 * UDP send with ``MSG_OOB``: ``EOPNOTSUPP`` (``udp_sendmsg``); UDP over IPv6
   ignores it (``udpv6_sendmsg``) but for an IPv4 or v4-mapped destination,
   which goes to ``udp_sendmsg``; UDP receive ignores it.
 * AF_UNIX datagram and seqpacket sockets, either way: ``EOPNOTSUPP``
-  (``unix_dgram_sendmsg``, ``unix_dgram_recvmsg``).
+  (``unix_dgram_sendmsg``, ``unix_dgram_recvmsg``).  On every AF_UNIX send
+  the control data is read first (``scm_send``: a malformed header is
+  EINVAL, a bad fd EBADF), after seqpacket's ENOTCONN
+  (``tests/test_defects_session5.py::test_af_unix_reads_control_data_before_it_refuses_msg_oob``).
 * AF_UNIX stream receive with ``MSG_OOB``: ``EINVAL`` (``unix_stream_recv_urg``:
   no out-of-band byte waits; the fake never sends one), sending one with no
   data: ``EOPNOTSUPP``.
@@ -46,7 +52,7 @@ if TYPE_CHECKING:
     from ._kernel import FakeKernel
     from ._objects import FakeSocket
 
-__all__ = ["check_send_flags", "check_recv_flags"]
+__all__ = ["check_send_flags", "check_sendmsg_compat", "check_recv_flags"]
 
 #: include/linux/socket.h: MSG_CMSG_COMPAT (bit 31 on 64-bit kernels).
 MSG_CMSG_COMPAT = 0x80000000
@@ -86,6 +92,12 @@ def _over_ipv4(sock: FakeSocket, addr: bytes | None) -> bool:
     return len(packed) == 16 and packed[:12] == _V4_MAPPED
 
 
+def check_sendmsg_compat(kernel: FakeKernel, call: str, flags: int) -> None:
+    """``__sys_sendmsg``: MSG_CMSG_COMPAT from a 64-bit caller is EINVAL before anything."""
+    if call == "sendmsg" and flags & MSG_CMSG_COMPAT and _linux(kernel):
+        kernel._fail("EINVAL")
+
+
 def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int, size: int, addr: bytes | None) -> None:
     """Raise what Linux answers (or NotImplementedError) for the flags above; return for the others."""
     c = kernel.abi.constants.get
@@ -94,8 +106,7 @@ def check_send_flags(kernel: FakeKernel, sock: FakeSocket, call: str, flags: int
         if oob:
             raise NotImplementedError(_OOB)
         return
-    if call == "sendmsg" and flags & MSG_CMSG_COMPAT:
-        kernel._fail("EINVAL")
+    check_sendmsg_compat(kernel, call, flags)
     name = sock.ops.name
     if name in ("tcp", "tcp6"):
         if flags & c("MSG_FASTOPEN", 0):

@@ -426,6 +426,7 @@ class Network:
         with self._scheduler.condition:
             name = self._name_of(kernel)
             self._down.add(name)
+            kernel._crashed = True
             self._crashes[name] = self._crashes.get(name, 0) + 1
             self._crash_times.setdefault(name, []).append(self._scheduler.now_ns)
             self._record(name, "crash", f"its {len(kernel._fds)} open fds closed; silent until restart")
@@ -445,6 +446,7 @@ class Network:
                     del self._stalled[key]
                 kernel._power_off()
             self._down.discard(name)
+            kernel._crashed = False
             self._record(name, "restart", "no sockets")
             self._scheduler.condition.notify_all()
 

@@ -150,8 +150,9 @@ class FakeSocket:
     options: dict[tuple[int, int], int | bytes] = attrs.field(factory=dict)
     #: The flags of the ``sendmsg`` in progress (MSG_MORE for TCP).
     send_flags: int = 0
-    #: The IP-level control items of the ``sendmsg`` in progress (UDP: ``_ip_ctl``).
-    send_control: tuple[tuple[int, int, bytes], ...] = ()
+    #: AF_INET/AF_INET6: the control data of the ``sendmsg`` in progress, which
+    #: the protocol parses where Linux does (UDP's items: ``_ip_ctl``).
+    send_control: bytes = b""
     #: The packet of the datagram the last datagram read took (UDP's
     #: ``recvmsg`` control data, ``_ip_ctl``).
     last_rx: Packet | None = None

@@ -196,6 +196,10 @@ class ProtoOps(ABC):
     def peer_address(self, sock: FakeSocket) -> bytes:
         """The peer's address as ``accept`` reports it (no state check)."""
 
+    def before_scm_send(self, sock: FakeSocket) -> None:
+        """AF_UNIX: what the protocol checks before ``scm_send`` reads the control data
+        (nothing but for seqpacket); the MSG_OOB refusals come after it."""
+
     @abstractmethod
     def sendmsg(
         self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],

@@ -104,6 +104,7 @@ from ._threads import (
     current_frames,
     delta,
     describe_outside,
+    outside_native_id,
     process_threads,
     use_of,
 )
@@ -382,12 +383,17 @@ class Scheduler:
         frames = current_frames()
         try:
             samples = {}
+            in_kernel: set[int] | None = None
             for ident, thread in outside.items():
                 frame = frames.get(ident)
                 state = classify(frame, self.condition, frames)
                 position = None if frame is None else (id(frame), frame.f_lasti)
                 if state == "other":
-                    samples[ident] = _Sample(state, position, use_of(getattr(thread, "native_id", None)))
+                    if in_kernel is None:  # (this thread's own id among them)
+                        in_kernel = {self._native_ids[i] for i in self._waiting if i in self._native_ids}
+                        in_kernel.add(threading.get_native_id())
+                    entered = self._native_ids.get(ident) if self._users.get(ident) is thread else None
+                    samples[ident] = _Sample(state, position, use_of(outside_native_id(thread, entered, in_kernel)))
                 else:
                     samples[ident] = _Sample(state, position)
             return samples

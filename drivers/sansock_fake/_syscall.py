@@ -28,7 +28,7 @@ import attrs
 
 from ._control import ReceivedControl, parse_control
 from ._filerefs import end_call, hold_for_call, moved
-from ._msgflags import check_recv_flags, check_send_flags
+from ._msgflags import check_recv_flags, check_send_flags, check_sendmsg_compat
 from ._objects import OpenFile
 from ._oserror import as_platform_error, errno_name, platform_errno_name, raise_errno
 from ._scheduler import BlockedForever
@@ -470,22 +470,38 @@ def sys_sendmsg(
     else:
         data = b"".join(bytes(c_buffer(b)) for b in buffers)
     nonblocking = slot.file.nonblocking
-    if flags:  # (no flag is set in 0: the tests below change nothing then)
-        check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB, MSG_FASTOPEN...
-        nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     ops = sock.ops
+    unix = ops.unix
+    scm_first = unix and bool(len(control))
+    if flags:  # (no flag is set in 0: the tests below change nothing then)
+        if scm_first:
+            # AF_UNIX: scm_send comes before the protocol looks at MSG_OOB
+            # (unix_stream_sendmsg, unix_dgram_sendmsg); only __sys_sendmsg's
+            # MSG_CMSG_COMPAT refusal comes first.
+            check_sendmsg_compat(kernel, call, flags)
+        else:
+            check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB, MSG_FASTOPEN...
+        nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     credentials = kernel._process_credentials
     files: list[OpenFile]
     if type(control) is bytes and not control:
         files = []  # __scm_send of no control data: nothing to parse
+    elif not unix:
+        # AF_INET/AF_INET6: the protocol reads the control data where Linux
+        # does (udp_sendmsg after the destination, tcp_sendmsg_locked after the
+        # connection state), with parse_control; it reads and clears it.
+        files = []
+        sock.send_control = bytes(control)
     else:
-        sent = parse_control(abi, bytes(control), is_unix=ops.unix)
+        ops.before_scm_send(sock)  # unix_seqpacket_sendmsg's ENOTCONN
+        sent = parse_control(abi, bytes(control), is_unix=True)
         files = [kernel._slot(n).file for n in sent.fds]
-        sock.send_control = sent.ip  # (UDP reads and clears it)
         if sent.credentials is not None:
             if sent.credentials != credentials:
                 kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
             credentials = sent.credentials
+        if flags and scm_first:
+            check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB after scm_send
     cap = kernel.faults.cap_for(call, fd) if kernel.faults.rules else None
     sock.send_flags = flags  # MSG_MORE, read by TCP
     return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)

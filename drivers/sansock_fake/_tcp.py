@@ -21,7 +21,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from ._addresses import InetName
-from ._control import Credentials
+from ._control import Credentials, parse_control
 from ._inet import InetHost, InetOps, Packet
 from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
 from ._oserror import raise_errno
@@ -29,7 +29,7 @@ from ._protocol import Received
 from ._tcp_output import notsent_free
 from ._tcp_state import (
     CONNECTED_STATES, SYN, TcpControl, active_reset, admit_retried_syns, close_state, done, grow_sndbuf, push,
-    reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
+    kill_time_wait, reap_time_wait, reply_reset, send_allowed, send_fin, send_segment, tcp_input, time_wait_conflict, window_update, wire_name,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class TcpOps(InetOps):
         self.AF_INET6 = self.c("AF_INET6")
         self.MSG_MORE = self.abi.constants.get("MSG_MORE", 0)  # Linux only
         self.MSG_FASTOPEN = self.abi.constants.get("MSG_FASTOPEN", 0)
+        self.MSG_OOB = self.abi.constants.get("MSG_OOB", 0)
         self.SO_LINGER = (self.c("SOL_SOCKET"), self.c("SO_LINGER"))
         # tcp_v4_rcv / tcp_v6_rcv: the host hands this family's TCP packets to the state machine.
         self.host.handlers[(family, self.c("IPPROTO_TCP"))] = functools.partial(tcp_input, self.host)
@@ -130,6 +131,12 @@ class TcpOps(InetOps):
         tcp.snd_nxt = 1  # the SYN takes one
         sock.state = "connecting"
         sock.error = 0
+        held = self.host.tcp_connections.get(tcp.key)
+        if held is not None and held.released and held.tcp is not None and held.tcp.state in ("TIME_WAIT", "FIN_WAIT2"):
+            # __inet_check_established -> tcp_twsk_unique: the connect takes the
+            # 4-tuple of a TIME_WAIT socket over (tcp_tw_reuse=2, the default,
+            # on loopback), which is gone -- port, timer and all.
+            kill_time_wait(held)
         self.host.tcp_connections[tcp.key] = sock
         send_segment(sock, SYN, seq=0)
         if file.nonblocking:
@@ -256,6 +263,7 @@ class TcpOps(InetOps):
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``tcp_sendmsg_locked``: into the send queue, out as the peer's window allows."""
+        control, sock.send_control = sock.send_control, b""
         if sock.send_flags & self.MSG_FASTOPEN:
             raise NotImplementedError("the fake kernel does not model TCP Fast Open (MSG_FASTOPEN)")
         self.check_send_error(sock)
@@ -270,6 +278,14 @@ class TcpOps(InetOps):
                 self.fail("EAGAIN")
         if sock.state != "connected" or sock.shutdown & SEND_SHUTDOWN:
             self.fail("EPIPE")  # sk_stream_wait_connect: not connected -> EPIPE
+        if control:
+            # sock_cmsg_send, after sk_stream_wait_connect: EPIPE before a
+            # malformed header's EINVAL; TCP ignores the IP-level items.
+            parse_control(self.abi, control, is_unix=False)
+        if sock.send_flags & self.MSG_OOB:
+            # A send that waited for the handshake (check_send_flags let it
+            # through while connecting): Linux now sends urgent data.
+            raise NotImplementedError("the fake kernel does not model out-of-band data (MSG_OOB): TCP urgent data")
         if cap is not None:
             data = data[:cap]
         more = bool(sock.send_flags & self.MSG_MORE)

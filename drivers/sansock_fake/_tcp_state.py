@@ -102,8 +102,26 @@ def time_wait(sock: FakeSocket, substate: str) -> None:
 def schedule_time_wait(tw: FakeSocket) -> None:
     tcp = tw.tcp
     assert tcp is not None
-    tcp.deadline_ns = now_ns(tw) + TCP_TIMEWAIT_LEN_NS
-    heapq.heappush(tcp.host.tcp_time_wait, (tcp.deadline_ns, next(_order), tw))
+    deadline = now_ns(tw) + TCP_TIMEWAIT_LEN_NS
+    if tcp.deadline_ns == deadline:
+        return  # a FIN_WAIT2 become TIME_WAIT at the same instant: its entry stands
+    tcp.deadline_ns = deadline
+    host = tcp.host
+    heap = host.tcp_time_wait
+    if len(heap) >= 2 * host.tcp_time_wait_kept + 1024:
+        # Entries of sockets gone before their time (a connect took the
+        # 4-tuple over, a FIN_WAIT2 became TIME_WAIT and was scheduled again):
+        # while virtual time stands still nothing reaps them.  Dropped here,
+        # so the heap stays within twice the live ones (amortised).
+        heap[:] = [entry for entry in heap if _live_time_wait(entry)]
+        heapq.heapify(heap)
+        host.tcp_time_wait_kept = len(heap)
+    heapq.heappush(heap, (tcp.deadline_ns, next(_order), tw))
+
+
+def _live_time_wait(entry: tuple[int, int, FakeSocket]) -> bool:
+    tcp = entry[2].tcp
+    return tcp is not None and tcp.state in ("TIME_WAIT", "FIN_WAIT2") and tcp.deadline_ns == entry[0]
 
 
 def kill_time_wait(tw: FakeSocket) -> None:

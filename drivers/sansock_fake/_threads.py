@@ -25,7 +25,7 @@ import attrs
 
 __all__ = [
     "KERNEL_FILES", "UNKNOWN_USE", "State", "Use", "classify", "current_frames", "delta",
-    "describe_outside", "process_threads", "use_of",
+    "describe_outside", "outside_native_id", "process_threads", "use_of",
 ]
 
 State = Literal["running", "parked", "other"]
@@ -208,6 +208,21 @@ def use_of(native_id: int | None) -> Use:
     stat = _read_task(native_id, "stat")
     state = b"" if stat is None else stat.rpartition(b")")[2][1:2]
     return Use(cpu, queued, state in _WORKING_STATES)
+
+
+def outside_native_id(thread: threading.Thread, entered: int | None, in_kernel: set[int]) -> int | None:
+    """The OS thread id of *thread*, outside the kernel, or None when unknown.
+
+    *entered* is the id it entered the kernel with, if it is the thread that
+    did; else ``Thread.native_id`` -- which a stale ``_DummyThread`` (a
+    ``_thread`` thread with the ident of an exited one) keeps from the dead
+    thread, and which the OS may have given to another thread since.  An id
+    in *in_kernel* (the threads blocked in the kernel, the one looking
+    included) is that thread's, not this one's: unknown (the scheduler looks
+    at the rest of the process anyway).
+    """
+    native = entered if entered is not None else getattr(thread, "native_id", None)
+    return None if native in in_kernel else native
 
 
 def delta(before: int | None, after: int | None) -> int | None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._addresses import InetName, build_inet
-from ._control import Credentials, ReceivedControl
+from ._control import Credentials, ReceivedControl, parse_control
 from ._inet import SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, InetHost, InetOps, Packet, PortTable
 from ._ip_ctl import IpControl
 from ._objects import SEND_SHUTDOWN, FakeSocket, OpenFile, Segment
@@ -124,13 +124,20 @@ class UdpOps(InetOps):
         route's source address.
         """
         sock = file.sock
+        # inet_dgram_connect, in its order: an address shorter than its family
+        # field is EINVAL, AF_UNSPEC disconnects, then the autobind (EAGAIN
+        # with no free port), and only then ip4_datagram_connect's length and
+        # family checks and the route: a connect that fails there leaves the
+        # socket bound to its new port, as on Linux.
+        if len(addr) < 2:
+            self.fail("EINVAL")
         if self.is_unspec(addr):
             self.disconnect_udp(sock)
             return
+        self.autobind(sock)
         target = self.parse(sock, addr, for_bind=False)
         self.host.route(self.family, target)
         target = InetHost.loopback(target)
-        self.autobind(sock)
         sock.peer_name = attrs.evolve(target, flowinfo=0, scope_id=0)
         sock.name = self.host.local_name(sock, target)
         sock.state = "connected"
@@ -159,12 +166,13 @@ class UdpOps(InetOps):
 
         In Linux's order: the autobind (``inet_send_prepare``), the length
         above 0xFFFF, the destination (EDESTADDRREQ, EINVAL for port 0), the
+        control data (``sock.send_control``: EINVAL for a malformed header), the
         route, the payload above the IP limit (EMSGSIZE), then
         ``sock_alloc_send_skb``: a pending error (an ICMP port unreachable:
         ECONNREFUSED, reported once) and SEND_SHUTDOWN (EPIPE).
         """
-        # The items are this call's alone, whatever fails (the autobind's EAGAIN too).
-        items, sock.send_control = sock.send_control, ()
+        # The control data is this call's alone, whatever fails (the autobind's EAGAIN too).
+        control, sock.send_control = sock.send_control, b""
         self.autobind(sock)
         if len(data) > 0xFFFF:
             self.fail("EMSGSIZE")
@@ -177,7 +185,10 @@ class UdpOps(InetOps):
                 self.fail("EDESTADDRREQ")
             assert isinstance(sock.peer_name, InetName)
             target = sock.peer_name
-        # udp_cmsg_send + ip6_datagram_send_ctl / ip_cmsg_send, then the socket's values.
+        # udp_cmsg_send + ip6_datagram_send_ctl / ip_cmsg_send (after the
+        # destination: EDESTADDRREQ before a malformed header's EINVAL), then
+        # the socket's values.
+        items = parse_control(self.abi, control, is_unix=False).ip if control else ()
         hoplimit, tclass = self.ipctl.send(sock, items) if items else (-1, -1)
         if hoplimit < 0 or tclass < 0:
             hops, tos = self.ipctl.socket_defaults(sock, self.family) if sock.options else (64, 0)

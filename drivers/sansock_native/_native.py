@@ -60,11 +60,12 @@ from typing import TYPE_CHECKING, ClassVar, Final, cast, final
 from sansock.driver import DirectCalls, Unfinished
 
 from ._abi import host_abi
-from ._lib import CHAR_ARRAY, CharP, ffi, lib, unpack_bytes, writable_buffer
+from ._lib import CHAR_ARRAY, CData, CharP, ffi, lib, unpack_bytes, writable_buffer
 from ._messages import MessageCalls
 from ._netdb import ResolverCalls
 from ._scratch import (
     _INT_MIN,
+    _Scratch,
     _SCRATCH_DATA,
     _alloc_raw,
     _direct_recv,
@@ -102,6 +103,16 @@ __all__ = ["NativeDriver"]
 _EINVAL: Final = 22
 _strerror = os.strerror
 
+
+
+def _zeroed(s: _Scratch, buf: CData, bufsize: int) -> CData:
+    """*buf* with its first *bufsize* bytes zero: the thread's scratch cleared,
+    or a zero-filled allocation in place of a raw one (MSG_TRUNC only)."""
+    if buf is s.data:
+        s.data_view[:bufsize] = bytes(bufsize)
+        return buf
+    zeroed: CData = ffi.new("char[]", bufsize)
+    return zeroed
 
 
 @final
@@ -159,6 +170,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
         s = _tls.scratch
         scratch = bufsize <= _SCRATCH_DATA
         buf = s.data if scratch else _alloc_raw("char[]", bufsize)
+        if flags and flags & _MSG_TRUNC:
+            # TCP's MSG_TRUNC discards without copying (as in recv): zeros, not
+            # this thread's last receive nor a raw allocation's old memory.
+            buf = _zeroed(s, buf, bufsize)
         n = _poll_recv(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize, flags, s.out)
         if n < 0:
             return _unfinished(n, s.out_values)
@@ -409,6 +424,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
             buf, cap = s.data, _SCRATCH_DATA
         else:
             buf, cap = _alloc_raw("char[]", bufsize), bufsize
+        if flags and flags & _MSG_TRUNC:
+            buf = _zeroed(s, buf, bufsize)  # TCP's MSG_TRUNC copies nothing (see poll_recv)
         intout = s.intout
         n = _recvfrom(fd, buf, cap, bufsize, flags, s.addr, intout)
         if n < 0:
