@@ -22,7 +22,12 @@ from sansock_fake import FakeKernel
 
 
 def _served() -> None:
-    assert sansock.SOL_SOCKET == 1  # serves them all
+    """Serve them all: through a constant not stored yet (another test may
+    have left one back in the module's dict, a monkeypatch's undo)."""
+    if "__getattr__" in vars(sansock):
+        missing = next(n for n in dir(sansock) if n.isupper() and n not in vars(sansock))
+        getattr(sansock, missing)
+    assert sansock.SOL_SOCKET == 1
     assert "__getattr__" not in vars(sansock)
 
 

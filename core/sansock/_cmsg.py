@@ -279,9 +279,13 @@ class CmsgCodec:
                     level, kind, data = item
                     if type(data) is _array and data.typecode == "i" and len(data) <= _EXACT_INTS_MAX:
                         data = data.tobytes()
+                    # 0 <= x <= 0x3FFFFFFF first: CPython compares one-digit
+                    # ints with its specialised comparison, INT_MIN/INT_MAX
+                    # (two digits) with the generic one.
                     if (
                         type(data) is bytes and len(data) <= packed_max and type(level) is int
-                        and type(kind) is int and low <= level <= high and low <= kind <= high
+                        and type(kind) is int and (0 <= level <= 0x3FFFFFFF or low <= level <= high)
+                        and (0 <= kind <= 0x3FFFFFFF or low <= kind <= high)
                     ):
                         n = len(data)
                         return packers[n](len0 + n, level, kind, data)

@@ -74,6 +74,10 @@ _OMITTED: Any = _Omitted()
 #: The largest buffer size a fast path hands the driver unchecked (the
 #: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
 _FAST_SIZE = 1 << 24
+# Ints CPython compares with its specialised one-digit comparison (a 30-bit
+# digit); INT_MIN/INT_MAX take two, so a range check tries these bounds first.
+_SMALL_MIN = -0x3FFFFFFF
+_SMALL_MAX = 0x3FFFFFFF
 
 
 class SocketBinding(Protocol):
@@ -182,12 +186,12 @@ class SocketType:
         self._k = k
         if not (
             _type_of(family) is int and _type_of(type) is int and _type_of(proto) is int
-            and INT_MIN <= family <= INT_MAX and INT_MIN <= type <= INT_MAX and INT_MIN <= proto <= INT_MAX
+            and -1 <= family <= _SMALL_MAX and -1 <= type <= _SMALL_MAX and -1 <= proto <= _SMALL_MAX
         ):
             family, type, proto = _convert.socket_args(family, type, proto)
         if fileno is not None:
             # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
-            if _type_of(fileno) is int and 0 <= fileno <= INT_MAX:
+            if _type_of(fileno) is int and (0 <= fileno <= _SMALL_MAX or 0 <= fileno <= INT_MAX):
                 fd = fileno
             else:
                 fd = wrap_c_int(c_long(fileno))
@@ -454,9 +458,9 @@ class SocketType:
             type(value) is int
             and type(level) is int
             and type(optname) is int
-            and INT_MIN <= value <= INT_MAX
-            and INT_MIN <= level <= INT_MAX
-            and INT_MIN <= optname <= INT_MAX
+            and (_SMALL_MIN <= value <= _SMALL_MAX or INT_MIN <= value <= INT_MAX)
+            and (0 <= level <= _SMALL_MAX or INT_MIN <= level <= INT_MAX)
+            and (0 <= optname <= _SMALL_MAX or INT_MIN <= optname <= INT_MAX)
         ):
             self._drv.setsockopt(self._fd, level, optname, value)
             return
@@ -564,7 +568,7 @@ class SocketType:
         flags: int = 0, address: Any = None, /,
     ) -> int:
         """Send data and ancillary data in one call (sock_sendmsg)."""
-        if address is None and type(flags) is int and INT_MIN <= flags <= INT_MAX:
+        if address is None and type(flags) is int and (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX):
             # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
             if type(buffers) is list or type(buffers) is tuple:
                 for part in buffers:
@@ -676,7 +680,8 @@ class SocketType:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
         if (
             type(bufsize) is int and type(flags) is int and 0 <= bufsize <= _FAST_SIZE
-            and INT_MIN <= flags <= INT_MAX and self._msg_fast and self._timeout_ns <= 0
+            and (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX)
+            and self._msg_fast and self._timeout_ns <= 0
         ):
             # Fast path: values "n|i:recvfrom" takes, a family getsockaddrlen
             # knows; one driver call, a sockaddr_in decoded before looked up.
