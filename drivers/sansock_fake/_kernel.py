@@ -34,9 +34,10 @@ from ._filerefs import poll_one
 from ._gai import ResolverMethods
 from ._host import HostMethods
 from ._inet import InetHost
-from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
+from ._objects import FakeSocket, FdSlot, File, OpenFile, RealFile, shared_credentials
 from ._oserror import raise_errno
 from ._protocol import ProtoOps
+from ._realfiles import close_given, release_real
 from ._resolver import Resolver
 from ._scheduler import Scheduler
 from ._sendfile import real_file_size, sys_sendfile
@@ -164,6 +165,9 @@ class FakeKernel(HostMethods, ResolverMethods):
     _poll_always: int | None = attrs.field(default=None, init=False)
     #: The files a syscall that waited holds until it returns, by thread (``_filerefs``).
     _call_refs: dict[int, list[OpenFile]] = attrs.field(factory=dict, init=False)
+    #: The real fds ``recvmsg`` handed out (real files passed with SCM_RIGHTS,
+    #: ``_realfiles``): ``close`` closes them.
+    _real_given: set[int] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
@@ -243,11 +247,14 @@ class FakeKernel(HostMethods, ResolverMethods):
         self._unref(slot.file)
         self._in_flight.gc()
 
-    def _unref(self, file: OpenFile) -> None:
-        """``fput``: the last reference releases the socket."""
+    def _unref(self, file: File) -> None:
+        """``fput``: the last reference releases the socket (or closes a real file's dup)."""
         file.refs -= 1
         if file.refs == 0:
-            file.sock.ops.release(file.sock)
+            if isinstance(file, RealFile):
+                release_real(file)
+            else:
+                file.sock.ops.release(file.sock)
 
     def _new_socket(self, ops: ProtoOps, proto: int) -> FakeSocket:
         """``sk_alloc`` + ``sock_init_data``: a socket of *ops*' family and type."""
@@ -340,8 +347,11 @@ class FakeKernel(HostMethods, ResolverMethods):
 
     @syscall(fd=C_INT)
     def close(self, fd: int) -> None:
-        if fd not in self._fds and self._forget_dead_fd(fd):
-            return  # an fd of the host before it crashed (see _host)
+        if fd not in self._fds:
+            if self._forget_dead_fd(fd):
+                return  # an fd of the host before it crashed (see _host)
+            if self._real_given and close_given(self, fd):
+                return  # a real file recvmsg handed out (see _realfiles)
         self._slot(fd)
         self._close_fd(fd)
 

@@ -29,8 +29,9 @@ import attrs
 from ._control import ReceivedControl, parse_control
 from ._filerefs import end_call, hold_for_call, moved
 from ._msgflags import check_recv_flags, check_send_flags
-from ._objects import OpenFile
+from ._objects import File, OpenFile, RealFile
 from ._oserror import as_platform_error, errno_name, platform_errno_name, raise_errno
+from ._realfiles import carried_files, release_unsent
 from ._scheduler import BlockedForever
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 
@@ -475,20 +476,27 @@ def sys_sendmsg(
         nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     ops = sock.ops
     credentials = kernel._process_credentials
-    files: list[OpenFile]
+    files: list[File]
     if type(control) is bytes and not control:
         files = []  # __scm_send of no control data: nothing to parse
     else:
         sent = parse_control(abi, bytes(control), is_unix=ops.unix)
-        files = [kernel._slot(n).file for n in sent.fds]
+        # scm_fp_copy: a fake fd's open file, or a real file (_realfiles).
+        files = carried_files(kernel, sent.fds) if sent.fds else []
         sock.send_control = sent.ip  # (UDP reads and clears it)
         if sent.credentials is not None:
             if sent.credentials != credentials:
+                release_unsent(files)
                 kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
             credentials = sent.credentials
     cap = kernel.faults.cap_for(call, fd) if kernel.faults.rules else None
     sock.send_flags = flags  # MSG_MORE, read by TCP
-    return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
+    if not files or not any(type(file) is RealFile for file in files):
+        return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
+    try:
+        return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
+    finally:
+        release_unsent(files)  # dups no message took (the send failed)
 
 
 def sys_recvmsg(
