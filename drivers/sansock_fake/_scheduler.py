@@ -16,7 +16,10 @@ created (a server thread that has not reached its first syscall yet).
 Threads that existed before the kernel (pytest's own, a thread pool...) and
 threads that have exited are not participants.  Threads are told apart by
 their ``Thread`` object: an ident is reused by the next thread as soon as
-one exits.  Each participant is, at any moment, in one of three states:
+one exits.  A thread started with ``_thread.start_new_thread`` has none
+until its first syscall: it is a participant once it runs Python code under
+an ident that ran none when the kernel was made.  Each participant is, at
+any moment, in one of three states:
 
 * **blocked in the kernel** -- waiting inside a syscall of this kernel, with
   a deadline or without;
@@ -57,7 +60,9 @@ blocked threads (a 30 s ``poll`` costs microseconds).  A running thread holds
 the clock however long it runs: 200 ms of work, a GC pause, or a thread
 starved of CPU never lets another thread's timeout expire.
 
-When every participant is blocked in the kernel and none has a deadline,
+When every participant is blocked in the kernel and none has a deadline
+(still so after ``idle_grace_s`` of real time with no syscall: a
+``_thread`` thread that has not run yet is in no list),
 nothing can ever wake them: each gets :class:`BlockedForever`, naming its
 call, its fd, what it waits for and the other waiters, instead of a hang.
 When some are parked outside the kernel (their waits may end in real time),
@@ -236,6 +241,14 @@ class Scheduler:
     _preexisting: dict[int, threading.Thread] = attrs.field(
         factory=lambda: {id(t): t for t in threading.enumerate()}
     )
+    #: The idents of the threads running Python code when the kernel was made:
+    #: a thread started with ``_thread.start_new_thread`` has no ``Thread``
+    #: object (until it calls ``threading.current_thread()``), so the threads
+    #: started after the kernel are told from these by ident (see
+    #: :meth:`_participants`).
+    _preexisting_idents: frozenset[int] = attrs.field(factory=lambda: frozenset(current_frames()))
+    #: Stand-ins for raw ``_thread`` threads by ident (a name for the messages).
+    _raw_threads: dict[int, threading.Thread] = attrs.field(factory=dict)
     #: Threads that have used the kernel -- starting with the one that made it
     #: (a test's main thread that starts a server thread and then connects is
     #: a participant before its first syscall).  Keyed by ident, holding the
@@ -341,11 +354,27 @@ class Scheduler:
         if ident is not None and thread.is_alive():
             self._users[ident] = thread
 
-    def _participants(self) -> dict[int, threading.Thread]:
+    def _participants(self, frames: dict[int, types.FrameType] | None = None) -> dict[int, threading.Thread]:
         found = {ident: t for ident, t in self._users.items() if t.is_alive()}
-        for t in threading.enumerate():
+        enumerated = threading.enumerate()
+        for t in enumerated:
             if t.ident is not None and self._preexisting.get(id(t)) is not t:
                 found[t.ident] = t
+        # Threads started with _thread.start_new_thread (CPython's test_socket
+        # starts its clients so) are in no list until their first syscall
+        # makes them a _DummyThread -- or are under the ident of a stale one
+        # (a _DummyThread never dies before 3.12) made before the kernel: one
+        # running Python code under an ident that ran none when the kernel
+        # was made was started after it.
+        if frames is None:
+            frames = current_frames()
+        preexisting = self._preexisting_idents
+        for ident in frames:
+            if ident not in found and ident not in preexisting:
+                raw = self._raw_threads.get(ident)
+                if raw is None:
+                    raw = self._raw_threads[ident] = _RawThread(ident)
+                found[ident] = raw
         return found
 
     def _earliest_deadline(self) -> int | None:
@@ -525,6 +554,8 @@ class Scheduler:
         last_activity = self.activity
         watch: _Watch | None = None
         round_at_entry = self._deadlock_round
+        #: (activity, real time) when a deadlock was first seen, to confirm it.
+        suspected: tuple[int, float] | None = None
         while True:
             if deadline_ns is None and self._deadlock_round != round_at_entry:
                 # Another waiter found the deadlock this wait is part of.
@@ -541,7 +572,8 @@ class Scheduler:
             self._waiting[me] = deadline_ns
             self._waiting_for[me] = info
             try:
-                outside = {i: t for i, t in self._participants().items() if i not in self._waiting}
+                frames = current_frames()
+                outside = {i: t for i, t in self._participants(frames).items() if i not in self._waiting}
                 if threading._limbo:  # type: ignore[attr-defined]
                     # A thread started but not running yet (Thread.start()
                     # waits for it; it has no ident, so it is in no list
@@ -565,6 +597,16 @@ class Scheduler:
                         continue
                     earliest = self._earliest_deadline()
                     if earliest is None and not outside:
+                        # Confirmed only after idle_grace_s of real time with
+                        # no syscall: a thread started with _thread that has
+                        # not run yet is in no list (no Thread, no frame) and
+                        # needs the GIL this wait gives up to show itself.
+                        now = time.monotonic()
+                        if suspected is None or suspected[0] != self.activity:
+                            suspected = (self.activity, now)
+                        if now - suspected[1] < self.idle_grace_s:
+                            self.condition.wait(timeout=self.confirm_s)
+                            continue
                         self._deadlock_round += 1
                         self._deadlock_picture = self._picture()
                         self.condition.notify_all()
@@ -588,3 +630,19 @@ class Scheduler:
             finally:
                 del self._waiting[me]
                 del self._waiting_for[me]
+
+
+class _RawThread(threading.Thread):
+    """A thread started with ``_thread.start_new_thread`` (no ``Thread``
+    object of its own) as a participant: alive while it runs Python code."""
+
+    def __init__(self, ident: int) -> None:
+        super().__init__(name=f"thread {ident:#x} (started with _thread)", daemon=True)
+        self._raw_ident = ident
+
+    @property
+    def ident(self) -> int:
+        return self._raw_ident
+
+    def is_alive(self) -> bool:
+        return self._raw_ident in current_frames()
