@@ -9,11 +9,13 @@ The running interpreter's ``test`` package supplies the suite (Debian-like
 systems ship it separately: ``libpython3.X-testsuite``).  A module object
 built from the binding is installed as ``sys.modules["socket"]`` *before*
 ``test.test_socket`` (and ``test.support.socket_helper``) are imported, so
-every ``socket.X`` the suite names is the binding's.  What the suite reaches
-around ``socket`` is not replaced: ``_socket`` (a few tests make sockets with
-it), ``select``/``selectors`` (which poll real fds; on the fake they see the
-fake's fd numbers), ``os.read``/``os.dup`` on socket fds, ``fcntl``.  Those
-tests fail on the fake, as they would on any in-memory kernel.
+every ``socket.X`` the suite names is the binding's.  On the fake,
+``select.select`` is the interop's stand-in while the suite runs (see
+:func:`environment`).  What else the suite reaches around ``socket`` is not
+replaced: ``_socket`` (a few tests make sockets with it), ``os.read``/``os.dup``
+on socket fds, ``fcntl``.  Those tests fail on the fake, as they would on any
+in-memory kernel.  Real fds the suite passes with ``SCM_RIGHTS`` (files,
+pipes) arrive as real fds on the fake too.
 
 It prints the counts on the last line: ``N passed, M failed, K errors, S skipped``
 (expected failures count as passed, unexpected successes as failed).  Not
@@ -24,6 +26,7 @@ collected by pytest (the file name does not start with ``test_``); run by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import importlib
 import signal
@@ -31,6 +34,7 @@ import sys
 import time
 import types
 import unittest
+from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
 #: Names the stdlib module has that a binding may lack (issue 15 adds them to
@@ -95,6 +99,33 @@ def socket_module(binding: Any, log: TextIO) -> types.ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def environment(driver: str, binding: Any) -> Iterator[None]:
+    """What the suite reaches around ``socket``, standing on the binding's kernel.
+
+    On the fake, ``select.select`` (which the suite calls on its sockets:
+    ``NonBlockingTCPTests``, ``TCPCloserTest``) is the interop's stand-in
+    (the one ``patch_stdlib`` installs): fake fds wait in the kernel, real
+    ones go to the real call.  Only that name: the rest of ``patch_stdlib``
+    (the stdlib's own ``socket`` class) is not the suite's business.  On the
+    native driver the real call already works.
+    """
+    if driver != "fake":
+        yield
+        return
+    import select
+
+    from sansock_fake.interop._wait import FakeWaits
+
+    real = select.select
+    originals = {name: getattr(select, name) for name in ("select", "poll", "epoll")}
+    select.select = FakeWaits(binding.driver, originals).select
+    try:
+        yield
+    finally:
+        select.select = real
+
+
 def install_watchdog(seconds: float) -> None:
     """A test that runs longer than *seconds* fails with TimeoutError (SIGALRM in
     the main thread); the whole run dumps every thread's stack and exits if it
@@ -142,7 +173,8 @@ def run(driver: str, verbosity: int, pattern: str | None, per_test: float) -> in
 
     runner = unittest.TextTestRunner(stream=log, verbosity=verbosity, resultclass=cast(Any, Timed))
     started = time.perf_counter()
-    result = runner.run(suite)
+    with environment(driver, binding):
+        result = runner.run(suite)
     faulthandler.cancel_dump_traceback_later()
     failed = len(result.failures) + len(result.unexpectedSuccesses)
     errors = len(result.errors)
