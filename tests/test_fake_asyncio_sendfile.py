@@ -88,3 +88,33 @@ def test_sock_sendfile_of_a_file_object_without_fileno_still_falls_back() -> Non
             return sent, data
 
     assert _on(lambda: new_event_loop(kernel), socket.socketpair, main) == (13, b"file contents")
+
+
+def test_loop_sendfile_over_a_transport_uses_sendfile(tmp_path: Path) -> None:
+    """``loop.sendfile(transport, file)`` (a stream's transport) goes the same way."""
+    path = tmp_path / "payload"
+    path.write_bytes(PAYLOAD)
+    kernel = FakeKernel()
+
+    async def main(loop: asyncio.AbstractEventLoop) -> tuple[int, bool]:
+        received = bytearray()
+        done = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            received.extend(await reader.read())
+            writer.close()
+            done.set()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        with open(path, "rb") as f:
+            sent = await loop.sendfile(writer.transport, f, fallback=False)
+        writer.close()
+        await done.wait()
+        server.close()
+        await server.wait_closed()
+        return sent, bytes(received) == PAYLOAD
+
+    assert _on(lambda: new_event_loop(kernel), socket.socketpair, main) == (len(PAYLOAD), True)
+    assert "sendfile" in {entry.call for entry in kernel.trace}
