@@ -59,6 +59,12 @@ OPTMEM_MAX = 131072
 #: The lowest base :func:`safe_fd_base` gives, and how much room it keeps
 #: below ``INT_MAX`` (an fd is a C ``int``) for the fake's own table.
 _SAFE_FD_FLOOR = 1 << 20
+#: ``fcntl`` status flags outside the ABI profiles (include/uapi/asm-generic/fcntl.h).
+_O_RDWR = 0o2
+_O_APPEND = 0o2000
+_FASYNC = 0o20000
+_O_DIRECT = 0o40000
+_O_NOATIME = 0o1000000
 _FD_HEADROOM = 1 << 24
 
 
@@ -369,6 +375,44 @@ class FakeKernel(HostMethods, ResolverMethods):
     def set_nonblocking(self, fd: int, nonblocking: bool) -> None:
         """``ioctl(FIONBIO)``: O_NONBLOCK lives on the open file description, shared by dups."""
         self._slot(fd).file.nonblocking = bool(nonblocking)
+
+    @syscall(fd=C_INT, cmd=C_INT, arg=C_INT)
+    def fcntl(self, fd: int, cmd: int, arg: int) -> int:
+        """``fcntl(2)`` on a fake fd (``do_fcntl``): what ``fcntl.fcntl`` answers on a socket.
+
+        ``F_GETFD``/``F_SETFD``: ``FD_CLOEXEC``, per fd.  ``F_GETFL``:
+        ``O_RDWR`` with ``O_NONBLOCK`` and what ``F_SETFL`` kept; ``F_SETFL``
+        sets ``O_NONBLOCK`` (on the open file description, as ``setblocking``
+        does) and keeps ``O_APPEND``/``O_NOATIME`` (``SETFL_MASK``; other
+        bits are ignored, ``O_DIRECT`` is ``EINVAL`` as a socket has no direct
+        I/O).  ``F_DUPFD_CLOEXEC``: a new fd from *arg* up.  Other commands
+        (locks, ``F_SETOWN``, ``O_ASYNC``...) raise ``NotImplementedError``.
+        """
+        slot = self._slot(fd)
+        c = self._abi.constants
+        if cmd == c["F_GETFD"]:
+            return c["FD_CLOEXEC"] if slot.cloexec else 0
+        if cmd == c["F_SETFD"]:
+            slot.cloexec = bool(arg & c["FD_CLOEXEC"])
+            return 0
+        nonblock = c["O_NONBLOCK"]
+        if cmd == c["F_GETFL"]:
+            return _O_RDWR | (nonblock if slot.file.nonblocking else 0) | slot.file.status_flags
+        if cmd == c["F_SETFL"]:
+            if arg & _O_DIRECT:
+                self._fail("EINVAL")
+            if arg & _FASYNC:
+                raise NotImplementedError("the fake kernel does not model signal-driven I/O (O_ASYNC)")
+            slot.file.nonblocking = bool(arg & nonblock)
+            slot.file.status_flags = arg & (_O_APPEND | _O_NOATIME)
+            return 0
+        if cmd == c["F_DUPFD_CLOEXEC"]:
+            if arg < 0:
+                self._fail("EINVAL")
+            if arg > self._lowest_free_fd():
+                raise NotImplementedError("the fake kernel's F_DUPFD_CLOEXEC takes no minimum above its lowest free fd")
+            return self._install(slot.file, cloexec=True)
+        raise NotImplementedError(f"the fake kernel does not model fcntl command {cmd} on a socket")
 
     @syscall(fd=C_INT)
     def get_inheritable(self, fd: int) -> bool:

@@ -63,6 +63,8 @@ class OpenFile:
 
     sock: FakeSocket
     nonblocking: bool = False
+    #: The other status flags ``fcntl(F_SETFL)`` set (``O_APPEND``, ``O_NOATIME``).
+    status_flags: int = 0
     #: fd table slots plus in-flight SCM_RIGHTS references.
     refs: int = 0
     #: How many of ``refs`` are in flight (``unix_sk(sk)->inflight``).
