@@ -10,11 +10,11 @@ systems ship it separately: ``libpython3.X-testsuite``).  A module object
 built from the binding is installed as ``sys.modules["socket"]`` *before*
 ``test.test_socket`` (and ``test.support.socket_helper``) are imported, so
 every ``socket.X`` the suite names is the binding's.  On the fake,
-``select.select`` is the interop's stand-in while the suite runs (see
-:func:`environment`).  What else the suite reaches around ``socket`` is not
-replaced: ``_socket`` (a few tests make sockets with it), ``os.read``/``os.dup``
-on socket fds, ``fcntl``.  Those tests fail on the fake, as they would on any
-in-memory kernel.  Real fds the suite passes with ``SCM_RIGHTS`` (files,
+``select.select`` and ``fcntl.fcntl`` of a fake fd stand on the kernel while
+the suite runs (see :func:`environment`).  What else the suite reaches around
+``socket`` is not replaced: ``_socket`` (a few tests make sockets with it),
+``os.read``/``os.dup`` on socket fds.  Those tests fail on the fake, as they
+would on any in-memory kernel.  Real fds the suite passes with ``SCM_RIGHTS`` (files,
 pipes) arrive as real fds on the fake too.
 
 It prints the counts on the last line: ``N passed, M failed, K errors, S skipped``
@@ -103,27 +103,39 @@ def socket_module(binding: Any, log: TextIO) -> types.ModuleType:
 def environment(driver: str, binding: Any) -> Iterator[None]:
     """What the suite reaches around ``socket``, standing on the binding's kernel.
 
-    On the fake, ``select.select`` (which the suite calls on its sockets:
-    ``NonBlockingTCPTests``, ``TCPCloserTest``) is the interop's stand-in
-    (the one ``patch_stdlib`` installs): fake fds wait in the kernel, real
-    ones go to the real call.  Only that name: the rest of ``patch_stdlib``
-    (the stdlib's own ``socket`` class) is not the suite's business.  On the
-    native driver the real call already works.
+    On the fake, while the suite runs: ``select.select`` (which the suite
+    calls on its sockets: ``NonBlockingTCPTests``, ``TCPCloserTest``) is the
+    interop's stand-in (the one ``patch_stdlib`` installs), and
+    ``fcntl.fcntl`` of a fake fd is the kernel's ``fcntl`` (``O_NONBLOCK``,
+    ``FD_CLOEXEC``: ``NonBlockingTCPTests``, ``NonblockConstantTest``,
+    ``InheritanceTest``); real fds go to the real calls.  Only those names:
+    the rest of ``patch_stdlib`` (the stdlib's own ``socket`` class) is not
+    the suite's business.  On the native driver the real calls already work.
     """
     if driver != "fake":
         yield
         return
+    import fcntl
     import select
 
-    from sansock_fake.interop._wait import FakeWaits
+    from sansock_fake.interop._wait import FakeWaits, fileobj_to_fd
 
-    real = select.select
+    kernel = binding.driver
+    real_select, real_fcntl = select.select, fcntl.fcntl
     originals = {name: getattr(select, name) for name in ("select", "poll", "epoll")}
-    select.select = FakeWaits(binding.driver, originals).select
+
+    def fake_fcntl(fd: Any, cmd: int, arg: Any = 0, /) -> Any:
+        number = fileobj_to_fd(fd)
+        if number >= kernel.fd_base and isinstance(arg, int):
+            return kernel.fcntl(number, cmd, arg)
+        return real_fcntl(fd, cmd, arg)
+
+    select.select = FakeWaits(kernel, originals).select
+    fcntl.fcntl = fake_fcntl
     try:
         yield
     finally:
-        select.select = real
+        select.select, fcntl.fcntl = real_select, real_fcntl
 
 
 def install_watchdog(seconds: float) -> None:
