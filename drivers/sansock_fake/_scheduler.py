@@ -69,6 +69,10 @@ When some are parked outside the kernel (their waits may end in real time),
 a wait with no deadline that sees no syscall for ``stall_timeout_s`` of real
 time, with the others still parked, gets :class:`BlockedForever` instead.
 
+A one-shot real-time alarm (``ITIMER_REAL`` with a Python ``SIGALRM``
+handler) due before the earliest deadline holds the clock until it fires: on
+Linux it interrupts the blocked call (:func:`pending_alarm_ns`).
+
 Limits
 ------
 
@@ -92,6 +96,7 @@ Limits
 from __future__ import annotations
 
 import heapq
+import signal
 import sys
 import threading
 import time
@@ -596,6 +601,13 @@ class Scheduler:
                         self.condition.wait(timeout=self.confirm_s)
                         continue
                     earliest = self._earliest_deadline()
+                    alarm = pending_alarm_ns()
+                    if alarm is not None and (earliest is None or alarm < earliest - self.now_ns):
+                        # A real-time alarm fires before any virtual deadline:
+                        # on Linux it interrupts the main thread's call (EINTR,
+                        # then its handler).  The clock waits for it.
+                        self.condition.wait(timeout=min(alarm / 1e9, self.idle_grace_s))
+                        continue
                     if earliest is None and not outside:
                         # Confirmed only after idle_grace_s of real time with
                         # no syscall: a thread started with _thread that has
@@ -630,6 +642,21 @@ class Scheduler:
             finally:
                 del self._waiting[me]
                 del self._waiting_for[me]
+
+
+def pending_alarm_ns() -> int | None:
+    """Nanoseconds of real time until a one-shot ``ITIMER_REAL`` (``setitimer``,
+    ``alarm``) fires, when ``SIGALRM`` has a Python handler; else None.
+
+    A repeating timer (an interval) is left out: it would hold the virtual
+    clock for ever.  ``signal.getsignal`` answers from any thread.
+    """
+    if not callable(signal.getsignal(signal.SIGALRM)):
+        return None
+    remaining, interval = signal.getitimer(signal.ITIMER_REAL)
+    if remaining <= 0 or interval > 0:
+        return None
+    return int(remaining * 1e9)
 
 
 class _RawThread(threading.Thread):

@@ -31,6 +31,7 @@ import faulthandler
 import importlib
 import signal
 import sys
+import threading
 import time
 import types
 import unittest
@@ -138,20 +139,56 @@ def environment(driver: str, binding: Any) -> Iterator[None]:
         select.select, fcntl.fcntl = real_select, real_fcntl
 
 
-def install_watchdog(seconds: float) -> None:
-    """A test that runs longer than *seconds* fails with TimeoutError (SIGALRM in
-    the main thread); the whole run dumps every thread's stack and exits if it
-    runs 20 times longer."""
+class Watchdog:
+    """A test that runs longer than *seconds* of real time fails with TimeoutError;
+    the whole run dumps every thread's stack and exits if it runs 20 times longer.
 
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"test ran longer than {seconds} s (run_test_socket watchdog)")
+    Not an ``ITIMER_REAL`` alarm: the suite's own ``SIGALRM`` tests use that
+    timer, and a pending one-shot alarm holds the fake's virtual clock (it
+    would interrupt the call on Linux).  A thread made before the kernel (so
+    it takes no part in its virtual time) sends ``SIGUSR1`` to the main
+    thread when a test's time is up.
+    """
 
-    signal.signal(signal.SIGALRM, expire)
-    faulthandler.dump_traceback_later(seconds * 20, exit=True)
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._condition = threading.Condition()
+        self._deadline: float | None = None
+        self._main = threading.main_thread().ident or 0
+        signal.signal(signal.SIGUSR1, self._expire)
+        faulthandler.dump_traceback_later(seconds * 20, exit=True)
+        threading.Thread(target=self._watch, name="run_test_socket watchdog", daemon=True).start()
+
+    def _expire(self, signum: int, frame: object) -> None:
+        raise TimeoutError(f"test ran longer than {self.seconds} s (run_test_socket watchdog)")
+
+    def arm(self) -> None:
+        with self._condition:
+            self._deadline = time.monotonic() + self.seconds
+            self._condition.notify()
+
+    def disarm(self) -> None:
+        with self._condition:
+            self._deadline = None
+            self._condition.notify()
+
+    def _watch(self) -> None:
+        with self._condition:
+            while True:
+                if self._deadline is None:
+                    self._condition.wait()
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._condition.wait(left)
+                    continue
+                self._deadline = None
+                signal.pthread_kill(self._main, signal.SIGUSR1)
 
 
 def run(driver: str, verbosity: int, pattern: str | None, per_test: float) -> int:
     log = sys.stderr
+    watchdog = Watchdog(per_test)  # (before the kernel: its thread takes no part in virtual time)
     binding = binding_for(driver)
     previous = sys.modules.get("socket")
     sys.modules["socket"] = socket_module(binding, log)
@@ -170,17 +207,16 @@ def run(driver: str, verbosity: int, pattern: str | None, per_test: float) -> in
     if pattern:
         loader.testNamePatterns = [f"*{pattern}*"]
     suite = loader.loadTestsFromModule(test_socket)
-    install_watchdog(per_test)
 
     class Timed(unittest.TextTestResult):
         """Arms the per-test watchdog around each test."""
 
         def startTest(self, test: unittest.TestCase) -> None:
-            signal.setitimer(signal.ITIMER_REAL, per_test)
+            watchdog.arm()
             super().startTest(test)
 
         def stopTest(self, test: unittest.TestCase) -> None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            watchdog.disarm()
             super().stopTest(test)
 
     runner = unittest.TextTestRunner(stream=log, verbosity=verbosity, resultclass=cast(Any, Timed))
