@@ -212,3 +212,27 @@ def test_closing_a_received_real_fd_through_the_driver(net: Binding) -> None:
     finally:
         os.close(r)
         os.close(w)
+
+
+def _fileno_errors(mod: Any, path: Path) -> list[object]:
+    out: list[object] = []
+    with open(path, "wb") as f:
+        for args in ((), (mod.AF_INET, mod.SOCK_STREAM)):
+            try:
+                mod.socket(*args, fileno=f.fileno())
+            except OSError as exc:
+                out.append(errno.errorcode[exc.errno or 0])
+        closed = os.dup(f.fileno())
+    os.close(closed)
+    try:
+        mod.socket(mod.AF_INET, mod.SOCK_STREAM, fileno=closed)
+    except OSError as exc:
+        out.append(errno.errorcode[exc.errno or 0])
+    return out
+
+
+def test_a_socket_on_the_fd_of_a_real_file_is_enotsock(net: Binding, tmp_path: Path) -> None:
+    """``socket(fileno=)`` of a regular file: ``ENOTSOCK`` (``sockfd_lookup``), of a
+    closed fd ``EBADF`` (CPython's ``test_socket_fileno_requires_socket_fd``)."""
+    path = tmp_path / "file"
+    assert _fileno_errors(net, path) == _fileno_errors(stdlib, path) == ["ENOTSOCK", "ENOTSOCK", "EBADF"]
