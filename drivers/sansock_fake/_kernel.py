@@ -68,6 +68,15 @@ _O_NOATIME = 0o1000000
 _FD_HEADROOM = 1 << 24
 
 
+def _is_open(fd: int) -> bool:
+    """Whether *fd* is an open fd of the real process (``fstat`` succeeds)."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
 def safe_fd_base() -> int:
     """The first fd number a fake kernel hands out by default: one no real fd can have.
 
@@ -218,8 +227,17 @@ class FakeKernel(HostMethods, ResolverMethods):
             self._fail("EBADF")
         return slot
 
+    def _sock_slot(self, fd: int) -> FdSlot:
+        """``sockfd_lookup``: the slot of the socket *fd* names; ``ENOTSOCK`` for
+        a real fd (a number below ``fd_base``, which the fake never hands out,
+        that the process has open: files are real), else ``EBADF``."""
+        slot = self._fds.get(fd)
+        if slot is None:
+            self._fail("ENOTSOCK" if 0 <= fd < self.fd_base and _is_open(fd) else "EBADF")
+        return slot
+
     def _sock(self, fd: int) -> FakeSocket:
-        return self._slot(fd).file.sock
+        return self._sock_slot(fd).file.sock
 
     def _lowest_free_fd(self) -> int:
         """``alloc_fd``: the lowest free fd from ``fd_base`` (from 3 when it is
@@ -460,12 +478,12 @@ class FakeKernel(HostMethods, ResolverMethods):
 
     @syscall(fd=C_INT, flags=C_INT)
     def accept(self, fd: int, flags: int) -> tuple[int, bytes]:
-        file = self._slot(fd).file
+        file = self._sock_slot(fd).file
         return file.sock.ops.accept(fd, file, flags)
 
     @syscall(fd=C_INT, addr=None)
     def connect(self, fd: int, addr: bytes) -> None:
-        file = self._slot(fd).file
+        file = self._sock_slot(fd).file
         file.sock.ops.connect(fd, file, addr)
 
     @syscall(fd=C_INT, how=C_INT)

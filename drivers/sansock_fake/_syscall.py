@@ -456,7 +456,7 @@ def sys_sendmsg(
     addr: bytes | None,
 ) -> int:
     """``____sys_sendmsg``: the iovec and the control data, then the protocol's ``sendmsg``."""
-    slot = kernel._fds.get(fd) or kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._sock_slot(fd)
     sock = slot.file.sock
     abi = kernel.abi
     if len(buffers) > abi.iov_max:
@@ -506,7 +506,7 @@ def sys_recvmsg(
 
     Every receive call: ``(data, control, msg_flags, address, return value)``.
     """
-    slot = kernel._fds.get(fd) or kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._sock_slot(fd)
     sock = slot.file.sock
     if size < 0:
         kernel._fail("EINVAL")
