@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import faulthandler
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -109,7 +110,9 @@ def environment(driver: str, binding: Any) -> Iterator[None]:
     interop's stand-in (the one ``patch_stdlib`` installs), and
     ``fcntl.fcntl`` of a fake fd is the kernel's ``fcntl`` (``O_NONBLOCK``,
     ``FD_CLOEXEC``: ``NonBlockingTCPTests``, ``NonblockConstantTest``,
-    ``InheritanceTest``); real fds go to the real calls.  Only those names:
+    ``InheritanceTest``); real fds go to the real calls; and
+    ``os_helper.unlink`` of a path also unlinks the fake's socket file there
+    (``TestUnixDomain`` binds one path in several tests).  Only those names:
     the rest of ``patch_stdlib`` (the stdlib's own ``socket`` class) is not
     the suite's business.  On the native driver the real calls already work.
     """
@@ -131,12 +134,28 @@ def environment(driver: str, binding: Any) -> Iterator[None]:
             return kernel.fcntl(number, cmd, arg)
         return real_fcntl(fd, cmd, arg)
 
+    # The suite's AF_UNIX tests unlink the path they bound with
+    # test.support.os_helper.unlink (its _unlink is os.unlink, taken at import):
+    # the fake's socket files live in its own namespace, so the unlink reaches
+    # both, as unlink(2) removes a socket file on Linux.
+    os_helper: Any = importlib.import_module("test.support.os_helper")
+    real_unlink = os_helper._unlink
+
+    def unlink_both(path: Any) -> None:
+        try:
+            kernel.unlink(os.fsencode(path))
+        except OSError:
+            pass
+        real_unlink(path)
+
     select.select = FakeWaits(kernel, originals).select
     fcntl.fcntl = fake_fcntl
+    os_helper._unlink = unlink_both
     try:
         yield
     finally:
         select.select, fcntl.fcntl = real_select, real_fcntl
+        os_helper._unlink = real_unlink
 
 
 class Watchdog:
