@@ -50,6 +50,9 @@ def carried_files(kernel: FakeKernel, fds: Sequence[int]) -> list[File]:
         if slot is not None:
             files.append(slot.file)
             continue
+        if fd < 0:  # (fcntl.fcntl refuses a negative fd with ValueError)
+            release_unsent(files)
+            kernel._fail("EBADF")
         try:
             dup = _hold(fd)
         except OSError as exc:  # EBADF: no such fd; EMFILE: the process is out of fds

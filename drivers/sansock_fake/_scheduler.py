@@ -359,27 +359,23 @@ class Scheduler:
         if ident is not None and thread.is_alive():
             self._users[ident] = thread
 
-    def _participants(self, frames: dict[int, types.FrameType] | None = None) -> dict[int, threading.Thread]:
+    def _participants(self) -> dict[int, threading.Thread]:
         found = {ident: t for ident, t in self._users.items() if t.is_alive()}
-        enumerated = threading.enumerate()
-        for t in enumerated:
+        for t in threading.enumerate():
             if t.ident is not None and self._preexisting.get(id(t)) is not t:
                 found[t.ident] = t
         # Threads started with _thread.start_new_thread (CPython's test_socket
-        # starts its clients so) are in no list until their first syscall
-        # makes them a _DummyThread -- or are under the ident of a stale one
-        # (a _DummyThread never dies before 3.12) made before the kernel: one
-        # running Python code under an ident that ran none when the kernel
-        # was made was started after it.
-        if frames is None:
-            frames = current_frames()
-        preexisting = self._preexisting_idents
-        for ident in frames:
-            if ident not in found and ident not in preexisting:
-                raw = self._raw_threads.get(ident)
-                if raw is None:
-                    raw = self._raw_threads[ident] = _RawThread(ident)
-                found[ident] = raw
+        # starts its clients so) have no Thread until their first syscall, or
+        # the ident of a stale _DummyThread made before the kernel: one that
+        # runs Python code under an ident that ran none when the kernel was
+        # made was started after it.
+        frames = current_frames()
+        try:
+            for ident in frames:
+                if ident not in found and ident not in self._preexisting_idents:
+                    found[ident] = self._raw_threads.get(ident) or self._raw_threads.setdefault(ident, _RawThread(ident))
+        finally:
+            del frames  # (this frame is in it: a cycle through every caller's locals)
         return found
 
     def _earliest_deadline(self) -> int | None:
@@ -577,8 +573,7 @@ class Scheduler:
             self._waiting[me] = deadline_ns
             self._waiting_for[me] = info
             try:
-                frames = current_frames()
-                outside = {i: t for i, t in self._participants(frames).items() if i not in self._waiting}
+                outside = {i: t for i, t in self._participants().items() if i not in self._waiting}
                 if threading._limbo:  # type: ignore[attr-defined]
                     # A thread started but not running yet (Thread.start()
                     # waits for it; it has no ident, so it is in no list
