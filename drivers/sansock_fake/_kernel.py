@@ -37,7 +37,8 @@ from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, File, OpenFile, RealFile, shared_credentials
 from ._oserror import raise_errno
 from ._protocol import ProtoOps
-from ._realfiles import close_given, release_real
+from ._fcntl import sys_fcntl
+from ._realfiles import close_given, not_a_socket, release_real
 from ._resolver import Resolver
 from ._scheduler import Scheduler
 from ._sendfile import real_file_size, sys_sendfile
@@ -59,22 +60,7 @@ OPTMEM_MAX = 131072
 #: The lowest base :func:`safe_fd_base` gives, and how much room it keeps
 #: below ``INT_MAX`` (an fd is a C ``int``) for the fake's own table.
 _SAFE_FD_FLOOR = 1 << 20
-#: ``fcntl`` status flags outside the ABI profiles (include/uapi/asm-generic/fcntl.h).
-_O_RDWR = 0o2
-_O_APPEND = 0o2000
-_FASYNC = 0o20000
-_O_DIRECT = 0o40000
-_O_NOATIME = 0o1000000
 _FD_HEADROOM = 1 << 24
-
-
-def _is_open(fd: int) -> bool:
-    """Whether *fd* is an open fd of the real process (``fstat`` succeeds)."""
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
 
 
 def safe_fd_base() -> int:
@@ -180,8 +166,7 @@ class FakeKernel(HostMethods, ResolverMethods):
     _poll_always: int | None = attrs.field(default=None, init=False)
     #: The files a syscall that waited holds until it returns, by thread (``_filerefs``).
     _call_refs: dict[int, list[OpenFile]] = attrs.field(factory=dict, init=False)
-    #: The real fds ``recvmsg`` handed out (real files passed with SCM_RIGHTS,
-    #: ``_realfiles``): ``close`` closes them.
+    #: The real fds ``recvmsg`` handed out (SCM_RIGHTS, ``_realfiles``): ``close`` closes them.
     _real_given: set[int] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -228,12 +213,10 @@ class FakeKernel(HostMethods, ResolverMethods):
         return slot
 
     def _sock_slot(self, fd: int) -> FdSlot:
-        """``sockfd_lookup``: the slot of the socket *fd* names; ``ENOTSOCK`` for
-        a real fd (a number below ``fd_base``, which the fake never hands out,
-        that the process has open: files are real), else ``EBADF``."""
+        """``sockfd_lookup``: the socket's slot; ENOTSOCK for an open real fd (``_realfiles``), else EBADF."""
         slot = self._fds.get(fd)
         if slot is None:
-            self._fail("ENOTSOCK" if 0 <= fd < self.fd_base and _is_open(fd) else "EBADF")
+            self._fail(not_a_socket(self, fd))
         return slot
 
     def _sock(self, fd: int) -> FakeSocket:
@@ -275,10 +258,7 @@ class FakeKernel(HostMethods, ResolverMethods):
         """``fput``: the last reference releases the socket (or closes a real file's dup)."""
         file.refs -= 1
         if file.refs == 0:
-            if isinstance(file, RealFile):
-                release_real(file)
-            else:
-                file.sock.ops.release(file.sock)
+            release_real(file) if isinstance(file, RealFile) else file.sock.ops.release(file.sock)
 
     def _new_socket(self, ops: ProtoOps, proto: int) -> FakeSocket:
         """``sk_alloc`` + ``sock_init_data``: a socket of *ops*' family and type."""
@@ -371,11 +351,8 @@ class FakeKernel(HostMethods, ResolverMethods):
 
     @syscall(fd=C_INT)
     def close(self, fd: int) -> None:
-        if fd not in self._fds:
-            if self._forget_dead_fd(fd):
-                return  # an fd of the host before it crashed (see _host)
-            if self._real_given and close_given(self, fd):
-                return  # a real file recvmsg handed out (see _realfiles)
+        if fd not in self._fds and (self._forget_dead_fd(fd) or (self._real_given and close_given(self, fd))):
+            return  # an fd of the host before it crashed (_host), a real fd recvmsg handed out (_realfiles)
         self._slot(fd)
         self._close_fd(fd)
 
@@ -396,41 +373,8 @@ class FakeKernel(HostMethods, ResolverMethods):
 
     @syscall(fd=C_INT, cmd=C_INT, arg=C_INT)
     def fcntl(self, fd: int, cmd: int, arg: int) -> int:
-        """``fcntl(2)`` on a fake fd (``do_fcntl``): what ``fcntl.fcntl`` answers on a socket.
-
-        ``F_GETFD``/``F_SETFD``: ``FD_CLOEXEC``, per fd.  ``F_GETFL``:
-        ``O_RDWR`` with ``O_NONBLOCK`` and what ``F_SETFL`` kept; ``F_SETFL``
-        sets ``O_NONBLOCK`` (on the open file description, as ``setblocking``
-        does) and keeps ``O_APPEND``/``O_NOATIME`` (``SETFL_MASK``; other
-        bits are ignored, ``O_DIRECT`` is ``EINVAL`` as a socket has no direct
-        I/O).  ``F_DUPFD_CLOEXEC``: a new fd from *arg* up.  Other commands
-        (locks, ``F_SETOWN``, ``O_ASYNC``...) raise ``NotImplementedError``.
-        """
-        slot = self._slot(fd)
-        c = self._abi.constants
-        if cmd == c["F_GETFD"]:
-            return c["FD_CLOEXEC"] if slot.cloexec else 0
-        if cmd == c["F_SETFD"]:
-            slot.cloexec = bool(arg & c["FD_CLOEXEC"])
-            return 0
-        nonblock = c["O_NONBLOCK"]
-        if cmd == c["F_GETFL"]:
-            return _O_RDWR | (nonblock if slot.file.nonblocking else 0) | slot.file.status_flags
-        if cmd == c["F_SETFL"]:
-            if arg & _O_DIRECT:
-                self._fail("EINVAL")
-            if arg & _FASYNC:
-                raise NotImplementedError("the fake kernel does not model signal-driven I/O (O_ASYNC)")
-            slot.file.nonblocking = bool(arg & nonblock)
-            slot.file.status_flags = arg & (_O_APPEND | _O_NOATIME)
-            return 0
-        if cmd == c["F_DUPFD_CLOEXEC"]:
-            if arg < 0:
-                self._fail("EINVAL")
-            if arg > self._lowest_free_fd():
-                raise NotImplementedError("the fake kernel's F_DUPFD_CLOEXEC takes no minimum above its lowest free fd")
-            return self._install(slot.file, cloexec=True)
-        raise NotImplementedError(f"the fake kernel does not model fcntl command {cmd} on a socket")
+        """``fcntl(2)`` on a fake fd: ``O_NONBLOCK`` and ``FD_CLOEXEC`` (see ``_fcntl``)."""
+        return sys_fcntl(self, fd, cmd, arg)
 
     @syscall(fd=C_INT)
     def get_inheritable(self, fd: int) -> bool:

@@ -36,7 +36,7 @@ from ._sendfile import _fail_as_host as fail_as_host
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
 
-__all__ = ["carried_files", "install_real", "release_real", "release_unsent", "close_given"]
+__all__ = ["carried_files", "close_given", "install_real", "not_a_socket", "release_real", "release_unsent"]
 
 
 def carried_files(kernel: FakeKernel, fds: Sequence[int]) -> list[File]:
@@ -113,6 +113,19 @@ def _hold(fd: int) -> int:
         if exc.errno not in (errno.EMFILE, errno.EINVAL):
             raise
     return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)
+
+
+def not_a_socket(kernel: FakeKernel, fd: int) -> str:
+    """``sockfd_lookup``'s errno for an fd not in the fake's table: ``ENOTSOCK``
+    for a real fd the process has open (a number below ``fd_base``, which the
+    fake never hands out: files are real), else ``EBADF``."""
+    if 0 <= fd < kernel.fd_base:
+        try:
+            os.fstat(fd)
+        except OSError:
+            return "EBADF"
+        return "ENOTSOCK"
+    return "EBADF"
 
 
 def _close_quietly(fd: int) -> None:

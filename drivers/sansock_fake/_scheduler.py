@@ -16,10 +16,9 @@ created (a server thread that has not reached its first syscall yet).
 Threads that existed before the kernel (pytest's own, a thread pool...) and
 threads that have exited are not participants.  Threads are told apart by
 their ``Thread`` object: an ident is reused by the next thread as soon as
-one exits.  A thread started with ``_thread.start_new_thread`` has none
-until its first syscall: it is a participant once it runs Python code under
-an ident that ran none when the kernel was made.  Each participant is, at
-any moment, in one of three states:
+one exits (a ``_thread`` thread, with none before its first syscall, takes
+part once it runs Python code under an ident that ran none when the kernel
+was made).  Each participant is, at any moment, in one of three states:
 
 * **blocked in the kernel** -- waiting inside a syscall of this kernel, with
   a deadline or without;
@@ -61,42 +60,23 @@ the clock however long it runs: 200 ms of work, a GC pause, or a thread
 starved of CPU never lets another thread's timeout expire.
 
 When every participant is blocked in the kernel and none has a deadline
-(still so after ``idle_grace_s`` of real time with no syscall: a
-``_thread`` thread that has not run yet is in no list),
-nothing can ever wake them: each gets :class:`BlockedForever`, naming its
+(for ``idle_grace_s`` with no syscall), nothing can ever wake them: each gets :class:`BlockedForever`, naming its
 call, its fd, what it waits for and the other waiters, instead of a hang.
 When some are parked outside the kernel (their waits may end in real time),
 a wait with no deadline that sees no syscall for ``stall_timeout_s`` of real
-time, with the others still parked, gets :class:`BlockedForever` instead.
+time, with the others still parked, gets :class:`BlockedForever` instead.  A
+one-shot ``SIGALRM`` due first holds the clock (``_threads.pending_alarm_ns``).
 
-A one-shot real-time alarm (``ITIMER_REAL`` with a Python ``SIGALRM``
-handler) due before the earliest deadline holds the clock until it fires: on
-Linux it interrupts the blocked call (:func:`pending_alarm_ns`).
-
-Limits
-------
-
-* A real-time wait outside the kernel (``time.sleep(1)``, ``Event.wait(2)``)
-  does not hold the virtual clock: once its thread is parked, another
-  thread's virtual timeout may expire before it wakes, where a real kernel
-  would have delivered what it sends afterwards.  A short sleep (under
-  ``idle_grace_s``) counts as running.
-* A thread that busy-waits (``while not done: pass``) is running forever and
-  holds the clock; a polling loop that sleeps between checks is parked.
-* While any thread of the process computes -- a non-participant too (a
-  thread pool busy with other work, a background thread) -- no thread is
-  parked by the grace rule: a ``time.sleep`` or ``Lock.acquire`` elsewhere
-  then holds the clock until that computing stops (waits recognised at once,
-  such as ``Event.wait``, still park).
-* Without ``/proc`` and per-thread CPU clocks, the grace rule uses the
-  frame position alone; without schedstats (``schedstat``), the CPU time
-  alone.
+Limits (the docs list them, ``docs/reference/fake.rst``, "Virtual time and
+threads"): a real-time wait outside the kernel does not hold the clock once
+parked; a busy-waiting thread holds it for ever; while any thread of the
+process computes, nothing is parked by the grace rule; without ``/proc``
+the grace rule uses the frame position and CPU time it can read.
 """
 
 from __future__ import annotations
 
 import heapq
-import signal
 import sys
 import threading
 import time
@@ -110,10 +90,12 @@ from ._threads import (
     UNKNOWN_USE,
     State,
     Use,
+    add_raw_threads,
     classify,
     current_frames,
     delta,
     describe_outside,
+    pending_alarm_ns,
     process_threads,
     use_of,
 )
@@ -246,13 +228,9 @@ class Scheduler:
     _preexisting: dict[int, threading.Thread] = attrs.field(
         factory=lambda: {id(t): t for t in threading.enumerate()}
     )
-    #: The idents of the threads running Python code when the kernel was made:
-    #: a thread started with ``_thread.start_new_thread`` has no ``Thread``
-    #: object (until it calls ``threading.current_thread()``), so the threads
-    #: started after the kernel are told from these by ident (see
-    #: :meth:`_participants`).
+    #: The idents running Python code when the kernel was made, and stand-ins
+    #: for ``_thread`` threads started after it (``add_raw_threads``).
     _preexisting_idents: frozenset[int] = attrs.field(factory=lambda: frozenset(current_frames()))
-    #: Stand-ins for raw ``_thread`` threads by ident (a name for the messages).
     _raw_threads: dict[int, threading.Thread] = attrs.field(factory=dict)
     #: Threads that have used the kernel -- starting with the one that made it
     #: (a test's main thread that starts a server thread and then connects is
@@ -364,18 +342,7 @@ class Scheduler:
         for t in threading.enumerate():
             if t.ident is not None and self._preexisting.get(id(t)) is not t:
                 found[t.ident] = t
-        # Threads started with _thread.start_new_thread (CPython's test_socket
-        # starts its clients so) have no Thread until their first syscall, or
-        # the ident of a stale _DummyThread made before the kernel: one that
-        # runs Python code under an ident that ran none when the kernel was
-        # made was started after it.
-        frames = current_frames()
-        try:
-            for ident in frames:
-                if ident not in found and ident not in self._preexisting_idents:
-                    found[ident] = self._raw_threads.get(ident) or self._raw_threads.setdefault(ident, _RawThread(ident))
-        finally:
-            del frames  # (this frame is in it: a cycle through every caller's locals)
+        add_raw_threads(found, self._preexisting_idents, self._raw_threads)
         return found
 
     def _earliest_deadline(self) -> int | None:
@@ -555,8 +522,7 @@ class Scheduler:
         last_activity = self.activity
         watch: _Watch | None = None
         round_at_entry = self._deadlock_round
-        #: (activity, real time) when a deadlock was first seen, to confirm it.
-        suspected: tuple[int, float] | None = None
+        suspected: tuple[int, float] | None = None  # (activity, real time) of a deadlock seen
         while True:
             if deadline_ns is None and self._deadlock_round != round_at_entry:
                 # Another waiter found the deadlock this wait is part of.
@@ -598,20 +564,14 @@ class Scheduler:
                     earliest = self._earliest_deadline()
                     alarm = pending_alarm_ns()
                     if alarm is not None and (earliest is None or alarm < earliest - self.now_ns):
-                        # A real-time alarm fires before any virtual deadline:
-                        # on Linux it interrupts the main thread's call (EINTR,
-                        # then its handler).  The clock waits for it.
+                        # A real-time alarm due first interrupts the call on Linux: wait for it.
                         self.condition.wait(timeout=min(alarm / 1e9, self.idle_grace_s))
                         continue
                     if earliest is None and not outside:
-                        # Confirmed only after idle_grace_s of real time with
-                        # no syscall: a thread started with _thread that has
-                        # not run yet is in no list (no Thread, no frame) and
-                        # needs the GIL this wait gives up to show itself.
-                        now = time.monotonic()
+                        # Confirmed after idle_grace_s with no syscall: a _thread thread not run yet needs the GIL.
                         if suspected is None or suspected[0] != self.activity:
-                            suspected = (self.activity, now)
-                        if now - suspected[1] < self.idle_grace_s:
+                            suspected = (self.activity, time.monotonic())
+                        if time.monotonic() - suspected[1] < self.idle_grace_s:
                             self.condition.wait(timeout=self.confirm_s)
                             continue
                         self._deadlock_round += 1
@@ -637,34 +597,3 @@ class Scheduler:
             finally:
                 del self._waiting[me]
                 del self._waiting_for[me]
-
-
-def pending_alarm_ns() -> int | None:
-    """Nanoseconds of real time until a one-shot ``ITIMER_REAL`` (``setitimer``,
-    ``alarm``) fires, when ``SIGALRM`` has a Python handler; else None.
-
-    A repeating timer (an interval) is left out: it would hold the virtual
-    clock for ever.  ``signal.getsignal`` answers from any thread.
-    """
-    if not callable(signal.getsignal(signal.SIGALRM)):
-        return None
-    remaining, interval = signal.getitimer(signal.ITIMER_REAL)
-    if remaining <= 0 or interval > 0:
-        return None
-    return int(remaining * 1e9)
-
-
-class _RawThread(threading.Thread):
-    """A thread started with ``_thread.start_new_thread`` (no ``Thread``
-    object of its own) as a participant: alive while it runs Python code."""
-
-    def __init__(self, ident: int) -> None:
-        super().__init__(name=f"thread {ident:#x} (started with _thread)", daemon=True)
-        self._raw_ident = ident
-
-    @property
-    def ident(self) -> int:
-        return self._raw_ident
-
-    def is_alive(self) -> bool:
-        return self._raw_ident in current_frames()
