@@ -306,7 +306,8 @@ def test_sock_methods() -> None:
                 assert received == b"x" * 3_000_000
                 await loop.sock_sendall(conn, b"reply")
                 assert await loop.sock_recv(client, 100) == b"reply"
-                # sock_sendfile: the fake's loop does not drive sendfile(2); asyncio falls back to send().
+                # sock_sendfile of a BytesIO (no fd): asyncio falls back to send(), as on the stdlib's loop
+                # (a real file goes through the kernel's sendfile: tests/test_fake_asyncio_sendfile.py).
                 sent = await loop.sock_sendfile(client, io.BytesIO(b"file contents"))
                 assert sent == 13
                 assert await loop.sock_recv(conn, 100) == b"file contents"

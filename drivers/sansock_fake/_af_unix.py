@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from ._addresses import UnixName, build_unix, family_of, parse_unix
 from ._control import Credentials, ReceivedControl
-from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile, Segment, truesize
+from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, File, OpenFile, RealFile, Segment, truesize
 from ._oserror import raise_errno
 from ._protocol import ProtoOps, Received
+from ._realfiles import install_real
 
 if TYPE_CHECKING:
     from sansock.driver import ABI
@@ -237,12 +238,12 @@ class _UnixOps(ProtoOps):
     def unhash(self, sock: FakeSocket) -> None:
         self.names.unhash(sock)
 
-    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[OpenFile]) -> bool:
+    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[File]) -> bool:
         return bool(files) or (creds is not None and self.kernel._options.passcred(sock))
 
     def scm_recv(
         self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
-        files: list[OpenFile], flags: int,
+        files: list[File], flags: int,
     ) -> None:
         """``scm_recv``: credentials first (if SO_PASSCRED), then the fds (``scm_detach_fds``)."""
         kernel = self.kernel
@@ -253,10 +254,12 @@ class _UnixOps(ProtoOps):
             cloexec = bool(flags & self.MSG_CMSG_CLOEXEC)
 
             def install(file: object) -> int:
-                assert isinstance(file, OpenFile)
                 code = kernel.faults.errno_for("install_fd", None)
                 if code is not None:
                     raise_errno(code)
+                if isinstance(file, RealFile):
+                    return install_real(kernel, file, cloexec)  # a real fd (_realfiles)
+                assert isinstance(file, OpenFile)
                 return kernel._install(file, cloexec)
 
             control.detach_fds(files, install)
@@ -315,7 +318,7 @@ class _UnixOps(ProtoOps):
 
     # -- send ----------------------------------------------------------------
     def stream_sendmsg(
-        self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
+        self, fd: int, sock: FakeSocket, data: bytes, files: list[File],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``unix_stream_sendmsg`` (SOCK_STREAM only; SEQPACKET goes the datagram way)."""
@@ -364,7 +367,7 @@ class _UnixOps(ProtoOps):
         return sent
 
     def dgram_sendmsg(
-        self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
+        self, fd: int, sock: FakeSocket, data: bytes, files: list[File],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``unix_dgram_sendmsg`` (and ``unix_seqpacket_sendmsg``)."""

@@ -6,6 +6,8 @@ darwin profile: Libinfo's ``EAI_NONAME`` is 8, "nodename nor servname
 provided, or not known") gives that platform's instead: the code from the
 profile's constants, the text from its :attr:`sansock.ABI.messages` (by the
 ``EAI_*`` name).  A profile without the text leaves the error as it is.
+:class:`ResolverMethods` also has the kernel's other host facts (services,
+protocols, the host name, interfaces).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sansock.driver import ABI, AddrInfo, HostEnt, gaierror
+
+from ._oserror import raise_errno
 
 if TYPE_CHECKING:
     from ._resolver import Resolver
@@ -53,6 +57,7 @@ class ResolverMethods:
         _abi: ABI
 
         def _refuse_if_crashed(self) -> None: ...
+        def _e(self, name: str) -> int: ...
 
     def getaddrinfo(
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
@@ -83,3 +88,44 @@ class ResolverMethods:
             return self.resolver.gethostbyaddr(addr, family)
         except gaierror as exc:
             raise platform_gaierror(self._abi, exc) from exc.__cause__
+
+    # -- host facts: services, protocols, the host name, interfaces ----------
+    def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
+        return self.resolver.getservbyname(name, proto)
+
+    def getservbyport(self, port: int, proto: bytes | None) -> str | None:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
+        return self.resolver.getservbyport(port, proto)
+
+    def getprotobyname(self, name: bytes) -> int | None:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
+        return self.resolver.getprotobyname(name)
+
+    def gethostname(self) -> bytes:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
+        return self.resolver.hostname
+
+    def sethostname(self, name: bytes) -> None:
+        """``sethostname(2)``: EINVAL above 64 bytes (``__NEW_UTS_LEN``)."""
+        self._refuse_if_crashed()
+        if len(name) > 64:
+            raise_errno(self._e("EINVAL"))
+        self.resolver.hostname = bytes(name)
+
+    def if_nameindex(self) -> list[tuple[int, bytes]]:
+        """Only the loopback interface exists."""
+        self._refuse_if_crashed()
+        return [(1, b"lo")]
+
+    def if_nametoindex(self, name: bytes) -> int:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
+        if name == b"lo":
+            return 1
+        raise_errno(self._e("ENODEV"))
+
+    def if_indextoname(self, index: int) -> bytes:
+        self._refuse_if_crashed()  # _host: a crashed host runs no program
+        if index == 1:
+            return b"lo"
+        raise_errno(self._e("ENXIO"))

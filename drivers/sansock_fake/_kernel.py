@@ -30,13 +30,15 @@ from ._af_unix import UnixNames
 from ._control import Credentials
 from ._faults import TRACE_LIMIT, FaultScript, Trace
 from ._families import Families
+from ._fcntl import sys_fcntl
 from ._filerefs import poll_one
 from ._gai import ResolverMethods
 from ._host import HostMethods
 from ._inet import InetHost
-from ._objects import FakeSocket, FdSlot, OpenFile, shared_credentials
+from ._objects import FakeSocket, FdSlot, File, OpenFile, RealFile, shared_credentials
 from ._oserror import raise_errno
 from ._protocol import ProtoOps
+from ._realfiles import close_given, not_a_socket, release_real
 from ._resolver import Resolver
 from ._scheduler import Scheduler
 from ._sendfile import real_file_size, sys_sendfile
@@ -164,6 +166,8 @@ class FakeKernel(HostMethods, ResolverMethods):
     _poll_always: int | None = attrs.field(default=None, init=False)
     #: The files a syscall that waited holds until it returns, by thread (``_filerefs``).
     _call_refs: dict[int, list[OpenFile]] = attrs.field(factory=dict, init=False)
+    #: The real fds ``recvmsg`` handed out (SCM_RIGHTS, ``_realfiles``): ``close`` closes them.
+    _real_given: set[int] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
@@ -208,8 +212,15 @@ class FakeKernel(HostMethods, ResolverMethods):
             self._fail("EBADF")
         return slot
 
+    def _sock_slot(self, fd: int) -> FdSlot:
+        """``sockfd_lookup``: the socket's slot; ENOTSOCK for an open real fd (``_realfiles``), else EBADF."""
+        slot = self._fds.get(fd)
+        if slot is None:
+            self._fail(not_a_socket(self, fd))
+        return slot
+
     def _sock(self, fd: int) -> FakeSocket:
-        return self._slot(fd).file.sock
+        return self._sock_slot(fd).file.sock
 
     def _lowest_free_fd(self) -> int:
         """``alloc_fd``: the lowest free fd from ``fd_base`` (from 3 when it is
@@ -243,11 +254,11 @@ class FakeKernel(HostMethods, ResolverMethods):
         self._unref(slot.file)
         self._in_flight.gc()
 
-    def _unref(self, file: OpenFile) -> None:
-        """``fput``: the last reference releases the socket."""
+    def _unref(self, file: File) -> None:
+        """``fput``: the last reference releases the socket (or closes a real file's dup)."""
         file.refs -= 1
         if file.refs == 0:
-            file.sock.ops.release(file.sock)
+            release_real(file) if isinstance(file, RealFile) else file.sock.ops.release(file.sock)
 
     def _new_socket(self, ops: ProtoOps, proto: int) -> FakeSocket:
         """``sk_alloc`` + ``sock_init_data``: a socket of *ops*' family and type."""
@@ -342,8 +353,8 @@ class FakeKernel(HostMethods, ResolverMethods):
 
     @syscall(fd=C_INT)
     def close(self, fd: int) -> None:
-        if fd not in self._fds and self._forget_dead_fd(fd):
-            return  # an fd of the host before it crashed (see _host)
+        if fd not in self._fds and (self._forget_dead_fd(fd) or (self._real_given and close_given(self, fd))):
+            return  # an fd of the host before it crashed (_host), a real fd recvmsg handed out (_realfiles)
         self._slot(fd)
         self._close_fd(fd)
 
@@ -361,6 +372,11 @@ class FakeKernel(HostMethods, ResolverMethods):
     def set_nonblocking(self, fd: int, nonblocking: bool) -> None:
         """``ioctl(FIONBIO)``: O_NONBLOCK lives on the open file description, shared by dups."""
         self._slot(fd).file.nonblocking = bool(nonblocking)
+
+    @syscall(fd=C_INT, cmd=C_INT, arg=C_INT)
+    def fcntl(self, fd: int, cmd: int, arg: int) -> int:
+        """``fcntl(2)`` on a fake fd: ``O_NONBLOCK`` and ``FD_CLOEXEC`` (see ``_fcntl``)."""
+        return sys_fcntl(self, fd, cmd, arg)
 
     @syscall(fd=C_INT)
     def get_inheritable(self, fd: int) -> bool:
@@ -408,12 +424,12 @@ class FakeKernel(HostMethods, ResolverMethods):
 
     @syscall(fd=C_INT, flags=C_INT)
     def accept(self, fd: int, flags: int) -> tuple[int, bytes]:
-        file = self._slot(fd).file
+        file = self._sock_slot(fd).file
         return file.sock.ops.accept(fd, file, flags)
 
     @syscall(fd=C_INT, addr=None)
     def connect(self, fd: int, addr: bytes) -> None:
-        file = self._slot(fd).file
+        file = self._sock_slot(fd).file
         file.sock.ops.connect(fd, file, addr)
 
     @syscall(fd=C_INT, how=C_INT)
@@ -546,46 +562,6 @@ class FakeKernel(HostMethods, ResolverMethods):
     def file_size(self, fd: int) -> int:
         # fstat(2): a fake fd is a socket (st_size 0); any other is a real fd.
         return 0 if fd in self._fds else real_file_size(self, fd)
-
-    def getservbyname(self, name: bytes, proto: bytes | None) -> int | None:
-        self._refuse_if_crashed()  # _host: a crashed host runs no program
-        return self.resolver.getservbyname(name, proto)
-
-    def getservbyport(self, port: int, proto: bytes | None) -> str | None:
-        self._refuse_if_crashed()  # _host: a crashed host runs no program
-        return self.resolver.getservbyport(port, proto)
-
-    def getprotobyname(self, name: bytes) -> int | None:
-        self._refuse_if_crashed()  # _host: a crashed host runs no program
-        return self.resolver.getprotobyname(name)
-
-    def gethostname(self) -> bytes:
-        self._refuse_if_crashed()  # _host: a crashed host runs no program
-        return self.resolver.hostname
-
-    def sethostname(self, name: bytes) -> None:
-        """``sethostname(2)``: EINVAL above 64 bytes (``__NEW_UTS_LEN``)."""
-        self._refuse_if_crashed()
-        if len(name) > 64:
-            raise_errno(self._e("EINVAL"))
-        self.resolver.hostname = bytes(name)
-
-    def if_nameindex(self) -> list[tuple[int, bytes]]:
-        """Only the loopback interface exists."""
-        self._refuse_if_crashed()
-        return [(1, b"lo")]
-
-    def if_nametoindex(self, name: bytes) -> int:
-        self._refuse_if_crashed()  # _host: a crashed host runs no program
-        if name == b"lo":
-            return 1
-        raise_errno(self._e("ENODEV"))
-
-    def if_indextoname(self, index: int) -> bytes:
-        self._refuse_if_crashed()  # _host: a crashed host runs no program
-        if index == 1:
-            return b"lo"
-        raise_errno(self._e("ENXIO"))
 
     def strerror(self, code: int) -> str:
         # The platform's text when the ABI carries it (the darwin profile on Linux).

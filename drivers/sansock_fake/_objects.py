@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import attrs
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from ._protocol import ProtoOps
     from ._tcp_state import TcpControl
 
-__all__ = ["OpenFile", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize", "shared_credentials"]
+__all__ = ["OpenFile", "RealFile", "File", "FdSlot", "FakeSocket", "Segment", "SocketState", "truesize", "shared_credentials"]
 
 SocketState = Literal["unconnected", "listening", "connecting", "connected", "closed"]
 
@@ -62,10 +63,36 @@ class OpenFile:
 
     sock: FakeSocket
     nonblocking: bool = False
+    #: The other status flags ``fcntl(F_SETFL)`` set (``O_APPEND``, ``O_NOATIME``).
+    status_flags: int = 0
     #: fd table slots plus in-flight SCM_RIGHTS references.
     refs: int = 0
     #: How many of ``refs`` are in flight (``unix_sk(sk)->inflight``).
     inflight: int = 0
+
+
+@attrs.define(eq=False)
+class RealFile:
+    """A ``struct file`` of the real process (a pipe, a regular file) carried
+    through SCM_RIGHTS over a fake AF_UNIX socket (see ``_realfiles``).
+
+    Files are real, only sockets are fake: the kernel holds its own dup of the
+    file (*fd*) while messages carry it, and a reader gets a new dup.
+    """
+
+    #: The fake kernel's own real fd on the open file description.
+    fd: int
+    #: In-flight SCM_RIGHTS references (a real file has no fake fd table slot).
+    refs: int = 0
+    #: How many of ``refs`` are in flight (all of them).
+    inflight: int = 0
+    #: Closes *fd* once: called when the last reference goes, or by the
+    #: garbage collector if the kernel is dropped with the message unread.
+    closer: Callable[[], object] | None = attrs.field(default=None, repr=False)
+
+
+#: What an SCM_RIGHTS message carries: a fake socket's open file or a real file.
+File: TypeAlias = "OpenFile | RealFile"
 
 
 @attrs.define(eq=False)
@@ -84,7 +111,7 @@ class Segment:
     credentials: Credentials
     #: The sender's address as ``recvfrom`` reports it (b"" when unnamed).
     source: bytes = b""
-    files: list[OpenFile] = attrs.field(factory=list)
+    files: list[File] = attrs.field(factory=list)
     consumed: int = 0
     #: The socket whose ``sk_wmem_alloc`` this skb is charged to (AF_UNIX).
     charged_to: FakeSocket | None = None

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 from ._control import Credentials, ReceivedControl
 from ._filerefs import hold_for_call
-from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile, Segment
+from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, File, OpenFile, Segment
 from ._oserror import raise_errno
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ RMEM_DEFAULT = 212992
 
 #: What a protocol's ``recvmsg`` gives back: ``(data, credentials, files,
 #: source address, return value, msg_flags)``.
-Received: TypeAlias = "tuple[bytes, Credentials | None, list[OpenFile], bytes, int, int]"
+Received: TypeAlias = "tuple[bytes, Credentials | None, list[File], bytes, int, int]"
 
 
 class ProtoOps(ABC):
@@ -202,7 +202,7 @@ class ProtoOps(ABC):
 
     @abstractmethod
     def sendmsg(
-        self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
+        self, fd: int, sock: FakeSocket, data: bytes, files: list[File],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``sendmsg``: *data* (and *files*, *credentials* on AF_UNIX) to *addr* or the peer;
@@ -214,7 +214,7 @@ class ProtoOps(ABC):
 
     def scm_recv(
         self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
-        files: list[OpenFile], flags: int,
+        files: list[File], flags: int,
     ) -> None:
         """``scm_recv``: what the control buffer gets besides the data (AF_UNIX only).
 
@@ -222,7 +222,7 @@ class ProtoOps(ABC):
         (a protocol that overrides one overrides both).
         """
 
-    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[OpenFile]) -> bool:
+    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[File]) -> bool:
         """Whether :meth:`scm_recv` would put anything (else the control buffer
         stays empty and untruncated, and ``recvmsg`` skips it)."""
         return bool(files)
@@ -341,7 +341,7 @@ class ProtoOps(ABC):
         out: bytes | bytearray = b""
         creds: Credentials | None = None
         check_creds = False
-        files: list[OpenFile] = []
+        files: list[File] = []
         index = 0
         # SO_RCVTIMEO as a deadline from the call's start (the clock cannot
         # move before the first wait): computed when first needed.
@@ -434,7 +434,7 @@ class ProtoOps(ABC):
         data = segment.data[:size]
         msg_flags = self.MSG_TRUNC if len(segment.data) > size else 0
         length = len(segment.data) if flags & self.MSG_TRUNC else len(data)
-        files: list[OpenFile]
+        files: list[File]
         if peek:
             files = self.kernel._in_flight.peek(segment.files)
         else:

@@ -168,6 +168,14 @@ def _scope_id(packed: bytes, scope: str) -> int | None:
     return None
 
 
+def _scope_text(packed: bytes, scope_id: int) -> str:
+    """glibc ``gni_host_inet``: the interface's name for a link-local or
+    link-local multicast address when ``if_indextoname`` knows the index
+    (only ``lo``, index 1), else the decimal number."""
+    link_local = (packed[0] == 0xFE and packed[1] & 0xC0 == 0x80) or (packed[0] == 0xFF and packed[1] & 0x0F == 2)
+    return "lo" if link_local and scope_id == 1 else str(scope_id)
+
+
 @attrs.define(eq=False)
 class Resolver:
     """Name services of the fake kernel's host: ``/etc/hosts`` and ``/etc/services``.
@@ -456,6 +464,8 @@ class Resolver:
         if found is None and flags & self._c("NI_NAMEREQD"):
             raise gaierror(*EAI_NONAME)
         host = found if found is not None else inet_ntop(name.packed)
+        if found is None and name.scope_id:
+            host += "%" + _scope_text(name.packed, name.scope_id)
         service = str(name.port)
         if not flags & self._c("NI_NUMERICSERV"):
             proto = "udp" if flags & self._c("NI_DGRAM") else "tcp"

@@ -16,7 +16,9 @@ created (a server thread that has not reached its first syscall yet).
 Threads that existed before the kernel (pytest's own, a thread pool...) and
 threads that have exited are not participants.  Threads are told apart by
 their ``Thread`` object: an ident is reused by the next thread as soon as
-one exits.  Each participant is, at any moment, in one of three states:
+one exits (a ``_thread`` thread, with none before its first syscall, takes
+part once it runs Python code under an ident that ran none when the kernel
+was made).  Each participant is, at any moment, in one of three states:
 
 * **blocked in the kernel** -- waiting inside a syscall of this kernel, with
   a deadline or without;
@@ -57,31 +59,13 @@ blocked threads (a 30 s ``poll`` costs microseconds).  A running thread holds
 the clock however long it runs: 200 ms of work, a GC pause, or a thread
 starved of CPU never lets another thread's timeout expire.
 
-When every participant is blocked in the kernel and none has a deadline,
-nothing can ever wake them: each gets :class:`BlockedForever`, naming its
-call, its fd, what it waits for and the other waiters, instead of a hang.
-When some are parked outside the kernel (their waits may end in real time),
-a wait with no deadline that sees no syscall for ``stall_timeout_s`` of real
-time, with the others still parked, gets :class:`BlockedForever` instead.
-
-Limits
-------
-
-* A real-time wait outside the kernel (``time.sleep(1)``, ``Event.wait(2)``)
-  does not hold the virtual clock: once its thread is parked, another
-  thread's virtual timeout may expire before it wakes, where a real kernel
-  would have delivered what it sends afterwards.  A short sleep (under
-  ``idle_grace_s``) counts as running.
-* A thread that busy-waits (``while not done: pass``) is running forever and
-  holds the clock; a polling loop that sleeps between checks is parked.
-* While any thread of the process computes -- a non-participant too (a
-  thread pool busy with other work, a background thread) -- no thread is
-  parked by the grace rule: a ``time.sleep`` or ``Lock.acquire`` elsewhere
-  then holds the clock until that computing stops (waits recognised at once,
-  such as ``Event.wait``, still park).
-* Without ``/proc`` and per-thread CPU clocks, the grace rule uses the
-  frame position alone; without schedstats (``schedstat``), the CPU time
-  alone.
+When every participant is blocked in the kernel and none has a deadline
+(for ``idle_grace_s`` with no syscall), nothing can ever wake them: each
+gets :class:`BlockedForever` (its call, fd, wait and the other waiters).
+When some are parked outside the kernel, a wait with no deadline that sees
+no syscall for ``stall_timeout_s`` of real time gets it instead.  A one-shot
+``SIGALRM`` due first holds the clock (``_threads.pending_alarm_ns``).
+Limits: ``docs/reference/fake.rst``, "Virtual time and threads".
 """
 
 from __future__ import annotations
@@ -100,11 +84,13 @@ from ._threads import (
     UNKNOWN_USE,
     State,
     Use,
+    add_raw_threads,
     classify,
     current_frames,
     delta,
     describe_outside,
     outside_native_id,
+    pending_alarm_ns,
     process_threads,
     use_of,
 )
@@ -237,6 +223,10 @@ class Scheduler:
     _preexisting: dict[int, threading.Thread] = attrs.field(
         factory=lambda: {id(t): t for t in threading.enumerate()}
     )
+    #: The idents running Python code when the kernel was made, and stand-ins
+    #: for ``_thread`` threads started after it (``add_raw_threads``).
+    _preexisting_idents: frozenset[int] = attrs.field(factory=lambda: frozenset(current_frames()))
+    _raw_threads: dict[int, threading.Thread] = attrs.field(factory=dict)
     #: Threads that have used the kernel -- starting with the one that made it
     #: (a test's main thread that starts a server thread and then connects is
     #: a participant before its first syscall).  Keyed by ident, holding the
@@ -347,6 +337,7 @@ class Scheduler:
         for t in threading.enumerate():
             if t.ident is not None and self._preexisting.get(id(t)) is not t:
                 found[t.ident] = t
+        add_raw_threads(found, self._preexisting_idents, self._raw_threads)
         return found
 
     def _earliest_deadline(self) -> int | None:
@@ -531,6 +522,7 @@ class Scheduler:
         last_activity = self.activity
         watch: _Watch | None = None
         round_at_entry = self._deadlock_round
+        suspected: tuple[int, float] | None = None  # (activity, real time) of a deadlock seen
         while True:
             if deadline_ns is None and self._deadlock_round != round_at_entry:
                 # Another waiter found the deadlock this wait is part of.
@@ -570,7 +562,18 @@ class Scheduler:
                         self.condition.wait(timeout=self.confirm_s)
                         continue
                     earliest = self._earliest_deadline()
+                    alarm = pending_alarm_ns()
+                    if alarm is not None and (earliest is None or alarm < earliest - self.now_ns):
+                        # A real-time alarm due first interrupts the call on Linux: wait for it.
+                        self.condition.wait(timeout=min(alarm / 1e9, self.idle_grace_s))
+                        continue
                     if earliest is None and not outside:
+                        # Confirmed after idle_grace_s with no syscall: a _thread thread not run yet needs the GIL.
+                        if suspected is None or suspected[0] != self.activity:
+                            suspected = (self.activity, time.monotonic())
+                        if time.monotonic() - suspected[1] < self.idle_grace_s:
+                            self.condition.wait(timeout=self.confirm_s)
+                            continue
                         self._deadlock_round += 1
                         self._deadlock_picture = self._picture()
                         self.condition.notify_all()

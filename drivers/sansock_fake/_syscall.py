@@ -29,8 +29,9 @@ import attrs
 from ._control import ReceivedControl, parse_control
 from ._filerefs import end_call, hold_for_call, moved
 from ._msgflags import check_recv_flags, check_send_flags, check_sendmsg_compat
-from ._objects import OpenFile
+from ._objects import File, OpenFile, RealFile
 from ._oserror import as_platform_error, errno_name, platform_errno_name, raise_errno
+from ._realfiles import carried_files, release_unsent
 from ._scheduler import BlockedForever
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 
@@ -455,7 +456,7 @@ def sys_sendmsg(
     addr: bytes | None,
 ) -> int:
     """``____sys_sendmsg``: the iovec and the control data, then the protocol's ``sendmsg``."""
-    slot = kernel._fds.get(fd) or kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._sock_slot(fd)
     sock = slot.file.sock
     abi = kernel.abi
     if len(buffers) > abi.iov_max:
@@ -483,7 +484,7 @@ def sys_sendmsg(
             check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB, MSG_FASTOPEN...
         nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     credentials = kernel._process_credentials
-    files: list[OpenFile]
+    files: list[File]
     if type(control) is bytes and not control:
         files = []  # __scm_send of no control data: nothing to parse
     elif not unix:
@@ -495,16 +496,23 @@ def sys_sendmsg(
     else:
         ops.before_scm_send(sock)  # unix_seqpacket_sendmsg's ENOTCONN
         sent = parse_control(abi, bytes(control), is_unix=True)
-        files = [kernel._slot(n).file for n in sent.fds]
+        # scm_fp_copy: a fake fd's open file, or a real file (_realfiles).
+        files = carried_files(kernel, sent.fds) if sent.fds else []
         if sent.credentials is not None:
             if sent.credentials != credentials:
+                release_unsent(files)
                 kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
             credentials = sent.credentials
         if flags and scm_first:
             check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB after scm_send
     cap = kernel.faults.cap_for(call, fd) if kernel.faults.rules else None
     sock.send_flags = flags  # MSG_MORE, read by TCP
-    return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
+    if not files or not any(type(file) is RealFile for file in files):
+        return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
+    try:
+        return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
+    finally:
+        release_unsent(files)  # dups no message took (the send failed)
 
 
 def sys_recvmsg(
@@ -514,7 +522,7 @@ def sys_recvmsg(
 
     Every receive call: ``(data, control, msg_flags, address, return value)``.
     """
-    slot = kernel._fds.get(fd) or kernel._slot(fd)
+    slot = kernel._fds.get(fd) or kernel._sock_slot(fd)
     sock = slot.file.sock
     if size < 0:
         kernel._fail("EINVAL")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from ._addresses import InetName
 from ._control import Credentials, parse_control
 from ._inet import InetHost, InetOps, Packet
-from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, OpenFile
+from ._objects import RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, FakeSocket, File, OpenFile
 from ._oserror import raise_errno
 from ._protocol import Received
 from ._tcp_output import notsent_free
@@ -259,7 +259,7 @@ class TcpOps(InetOps):
         return sock.sndbuf - tcp.queued >= tcp.queued // 2 and notsent_free(sock, 1)
 
     def sendmsg(
-        self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
+        self, fd: int, sock: FakeSocket, data: bytes, files: list[File],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``tcp_sendmsg_locked``: into the send queue, out as the peer's window allows."""

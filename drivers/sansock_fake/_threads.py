@@ -14,6 +14,7 @@ from __future__ import annotations
 import dis
 import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -24,8 +25,8 @@ from typing import Literal
 import attrs
 
 __all__ = [
-    "KERNEL_FILES", "UNKNOWN_USE", "State", "Use", "classify", "current_frames", "delta",
-    "describe_outside", "outside_native_id", "process_threads", "use_of",
+    "KERNEL_FILES", "UNKNOWN_USE", "State", "Use", "add_raw_threads", "classify", "current_frames", "delta",
+    "describe_outside", "outside_native_id", "pending_alarm_ns", "process_threads", "use_of",
 ]
 
 State = Literal["running", "parked", "other"]
@@ -282,3 +283,53 @@ def describe_outside(thread: threading.Thread, frame: FrameType | None) -> str:
     if wait is not None:
         return f"{thread.name} (in {wait}() at {where})"
     return f"{thread.name} (outside the kernel, at {where} in {frame.f_code.co_name})"
+
+
+def add_raw_threads(found: dict[int, threading.Thread], preexisting: frozenset[int],
+                    cache: dict[int, threading.Thread]) -> None:
+    """Add to *found* the threads started with ``_thread.start_new_thread``
+    after the kernel (CPython's ``test_socket`` starts its clients so).
+
+    They have no ``Thread`` until their first syscall, or the ident of a stale
+    ``_DummyThread`` made before the kernel: one that runs Python code under
+    an ident that ran none when the kernel was made (*preexisting*) was
+    started after it.  *cache* keeps one stand-in per ident.
+    """
+    frames = current_frames()
+    try:
+        for ident in frames:
+            if ident not in found and ident not in preexisting:
+                found[ident] = cache.get(ident) or cache.setdefault(ident, _RawThread(ident))
+    finally:
+        del frames  # (this frame is in it: a cycle through every caller's locals)
+
+
+def pending_alarm_ns() -> int | None:
+    """Nanoseconds of real time until a one-shot ``ITIMER_REAL`` (``setitimer``,
+    ``alarm``) fires, when ``SIGALRM`` has a Python handler; else None.
+
+    A repeating timer (an interval) is left out: it would hold the virtual
+    clock for ever.  ``signal.getsignal`` answers from any thread.
+    """
+    if not callable(signal.getsignal(signal.SIGALRM)):
+        return None
+    remaining, interval = signal.getitimer(signal.ITIMER_REAL)
+    if remaining <= 0 or interval > 0:
+        return None
+    return int(remaining * 1e9)
+
+
+class _RawThread(threading.Thread):
+    """A thread started with ``_thread.start_new_thread`` (no ``Thread``
+    object of its own) as a participant: alive while it runs Python code."""
+
+    def __init__(self, ident: int) -> None:
+        super().__init__(name=f"thread {ident:#x} (started with _thread)", daemon=True)
+        self._raw_ident = ident
+
+    @property
+    def ident(self) -> int:
+        return self._raw_ident
+
+    def is_alive(self) -> bool:
+        return self._raw_ident in current_frames()

@@ -26,7 +26,7 @@ from ._addresses import InetName, build_inet
 from ._control import Credentials, ReceivedControl, parse_control
 from ._inet import SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, InetHost, InetOps, Packet, PortTable
 from ._ip_ctl import IpControl
-from ._objects import SEND_SHUTDOWN, FakeSocket, OpenFile, Segment
+from ._objects import SEND_SHUTDOWN, FakeSocket, File, OpenFile, Segment
 from ._protocol import Received
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class UdpOps(InetOps):
             sock.name = None if not sock.userlocks & SOCK_BINDADDR_LOCK else attrs.evolve(sock.name, port=0)
 
     def sendmsg(
-        self, fd: int, sock: FakeSocket, data: bytes, files: list[OpenFile],
+        self, fd: int, sock: FakeSocket, data: bytes, files: list[File],
         credentials: Credentials, nonblocking: bool, addr: bytes | None, cap: int | None,
     ) -> int:
         """``inet_sendmsg`` + ``udp_sendmsg``: the datagram leaves through the host's
@@ -319,13 +319,13 @@ class UdpOps(InetOps):
             sock.reader_queue = len(sock.receive_queue)
         return received
 
-    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[OpenFile]) -> bool:
+    def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[File]) -> bool:
         """Whether the datagram just read has IP-level items to report (``_ip_ctl``)."""
         return self.ipctl.pending(sock, sock.last_rx)
 
     def scm_recv(
         self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
-        files: list[OpenFile], flags: int,
+        files: list[File], flags: int,
     ) -> None:
         """``udpv6_recvmsg`` / ``udp_recvmsg``: IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS
         (IP_PKTINFO, IP_TTL, IP_TOS), as the socket asked."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._objects import OpenFile, Segment
+from ._objects import File, OpenFile, Segment
 
 __all__ = ["InFlight"]
 
@@ -22,8 +22,8 @@ class InFlight:
 
     __slots__ = ("_files", "_unref", "_gc_running")
 
-    def __init__(self, unref: Callable[[OpenFile], None]) -> None:
-        self._files: dict[OpenFile, None] = {}
+    def __init__(self, unref: Callable[[File], None]) -> None:
+        self._files: dict[File, None] = {}
         #: ``fput``: the kernel drops one reference (the last releases the socket).
         self._unref = unref
         #: The unix GC's re-entry guard (``gc_in_progress``).
@@ -33,7 +33,7 @@ class InFlight:
         """How many file references travel."""
         return sum(file.inflight for file in self._files)
 
-    def inflight(self, files: list[OpenFile]) -> list[OpenFile]:
+    def inflight(self, files: list[File]) -> list[File]:
         """``scm_fp_copy`` + ``unix_inflight``: the references a message carries."""
         for file in files:
             file.refs += 1
@@ -41,7 +41,7 @@ class InFlight:
             self._files[file] = None
         return list(files)
 
-    def notinflight(self, segment: Segment) -> list[OpenFile]:
+    def notinflight(self, segment: Segment) -> list[File]:
         """``unix_notinflight``: the message's references leave flight (to a
         reader, or to be dropped); the caller owns them."""
         files, segment.files = segment.files, []
@@ -52,7 +52,7 @@ class InFlight:
         return files
 
     @staticmethod
-    def peek(files: list[OpenFile]) -> list[OpenFile]:
+    def peek(files: list[File]) -> list[File]:
         """``unix_peek_fds``: new references (``get_file``) for a peek's installed copies."""
         for file in files:
             file.refs += 1
@@ -74,7 +74,10 @@ class InFlight:
         """
         if self._gc_running or not self._files:
             return
-        candidates = [f for f in self._files if f.refs == f.inflight and f.sock.ops.unix]
+        # (A real file carried here is never a candidate: it holds no socket.)
+        candidates = [
+            f for f in self._files if isinstance(f, OpenFile) and f.refs == f.inflight and f.sock.ops.unix
+        ]
         if not candidates:
             return
         is_candidate = set(candidates)
@@ -88,14 +91,14 @@ class InFlight:
         for file in candidates:
             for segment in queues(file):
                 for child in segment.files:
-                    if child in is_candidate:
+                    if isinstance(child, OpenFile) and child in is_candidate:
                         internal[child] += 1
         reachable = [f for f in candidates if f.inflight > internal[f]]
         alive = set(reachable)
         while reachable:
             for segment in queues(reachable.pop()):
                 for child in segment.files:
-                    if child in is_candidate and child not in alive:
+                    if isinstance(child, OpenFile) and child in is_candidate and child not in alive:
                         alive.add(child)
                         reachable.append(child)
         garbage = [f for f in candidates if f not in alive]
@@ -103,7 +106,7 @@ class InFlight:
         self._gc_running = True
         try:
             for segment in hitlist:
-                for file in self.notinflight(segment):
-                    self._unref(file)
+                for dropped in self.notinflight(segment):
+                    self._unref(dropped)
         finally:
             self._gc_running = False

@@ -9,11 +9,13 @@ The running interpreter's ``test`` package supplies the suite (Debian-like
 systems ship it separately: ``libpython3.X-testsuite``).  A module object
 built from the binding is installed as ``sys.modules["socket"]`` *before*
 ``test.test_socket`` (and ``test.support.socket_helper``) are imported, so
-every ``socket.X`` the suite names is the binding's.  What the suite reaches
-around ``socket`` is not replaced: ``_socket`` (a few tests make sockets with
-it), ``select``/``selectors`` (which poll real fds; on the fake they see the
-fake's fd numbers), ``os.read``/``os.dup`` on socket fds, ``fcntl``.  Those
-tests fail on the fake, as they would on any in-memory kernel.
+every ``socket.X`` the suite names is the binding's.  On the fake,
+``select.select`` and ``fcntl.fcntl`` of a fake fd stand on the kernel while
+the suite runs (see :func:`environment`).  What else the suite reaches around
+``socket`` is not replaced: ``_socket`` (a few tests make sockets with it),
+``os.read``/``os.dup`` on socket fds.  Those tests fail on the fake, as they
+would on any in-memory kernel.  Real fds the suite passes with ``SCM_RIGHTS`` (files,
+pipes) arrive as real fds on the fake too.
 
 It prints the counts on the last line: ``N passed, M failed, K errors, S skipped``
 (expected failures count as passed, unexpected successes as failed).  Not
@@ -24,13 +26,17 @@ collected by pytest (the file name does not start with ``test_``); run by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import importlib
+import os
 import signal
 import sys
+import threading
 import time
 import types
 import unittest
+from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
 #: Names the stdlib module has that a binding may lack (issue 15 adds them to
@@ -95,20 +101,113 @@ def socket_module(binding: Any, log: TextIO) -> types.ModuleType:
     return module
 
 
-def install_watchdog(seconds: float) -> None:
-    """A test that runs longer than *seconds* fails with TimeoutError (SIGALRM in
-    the main thread); the whole run dumps every thread's stack and exits if it
-    runs 20 times longer."""
+@contextlib.contextmanager
+def environment(driver: str, binding: Any) -> Iterator[None]:
+    """What the suite reaches around ``socket``, standing on the binding's kernel.
 
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"test ran longer than {seconds} s (run_test_socket watchdog)")
+    On the fake, while the suite runs: ``select.select`` (which the suite
+    calls on its sockets: ``NonBlockingTCPTests``, ``TCPCloserTest``) is the
+    interop's stand-in (the one ``patch_stdlib`` installs), and
+    ``fcntl.fcntl`` of a fake fd is the kernel's ``fcntl`` (``O_NONBLOCK``,
+    ``FD_CLOEXEC``: ``NonBlockingTCPTests``, ``NonblockConstantTest``,
+    ``InheritanceTest``); real fds go to the real calls; and
+    ``os_helper.unlink`` of a path also unlinks the fake's socket file there
+    (``TestUnixDomain`` binds one path in several tests).  Only those names:
+    the rest of ``patch_stdlib`` (the stdlib's own ``socket`` class) is not
+    the suite's business.  On the native driver the real calls already work.
+    """
+    if driver != "fake":
+        yield
+        return
+    import fcntl
+    import select
 
-    signal.signal(signal.SIGALRM, expire)
-    faulthandler.dump_traceback_later(seconds * 20, exit=True)
+    from sansock_fake.interop._wait import FakeWaits, fileobj_to_fd
+
+    kernel = binding.driver
+    real_select, real_fcntl = select.select, fcntl.fcntl
+    originals = {name: getattr(select, name) for name in ("select", "poll", "epoll")}
+
+    def fake_fcntl(fd: Any, cmd: int, arg: Any = 0, /) -> Any:
+        number = fileobj_to_fd(fd)
+        if number >= kernel.fd_base and isinstance(arg, int):
+            return kernel.fcntl(number, cmd, arg)
+        return real_fcntl(fd, cmd, arg)
+
+    # The suite's AF_UNIX tests unlink the path they bound with
+    # test.support.os_helper.unlink (its _unlink is os.unlink, taken at import):
+    # the fake's socket files live in its own namespace, so the unlink reaches
+    # both, as unlink(2) removes a socket file on Linux.
+    os_helper: Any = importlib.import_module("test.support.os_helper")
+    real_unlink = os_helper._unlink
+
+    def unlink_both(path: Any) -> None:
+        try:
+            kernel.unlink(os.fsencode(path))
+        except OSError:
+            pass
+        real_unlink(path)
+
+    select.select = FakeWaits(kernel, originals).select
+    fcntl.fcntl = fake_fcntl
+    os_helper._unlink = unlink_both
+    try:
+        yield
+    finally:
+        select.select, fcntl.fcntl = real_select, real_fcntl
+        os_helper._unlink = real_unlink
+
+
+class Watchdog:
+    """A test that runs longer than *seconds* of real time fails with TimeoutError;
+    the whole run dumps every thread's stack and exits if it runs 20 times longer.
+
+    Not an ``ITIMER_REAL`` alarm: the suite's own ``SIGALRM`` tests use that
+    timer, and a pending one-shot alarm holds the fake's virtual clock (it
+    would interrupt the call on Linux).  A thread made before the kernel (so
+    it takes no part in its virtual time) sends ``SIGUSR1`` to the main
+    thread when a test's time is up.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._condition = threading.Condition()
+        self._deadline: float | None = None
+        self._main = threading.main_thread().ident or 0
+        signal.signal(signal.SIGUSR1, self._expire)
+        faulthandler.dump_traceback_later(seconds * 20, exit=True)
+        threading.Thread(target=self._watch, name="run_test_socket watchdog", daemon=True).start()
+
+    def _expire(self, signum: int, frame: object) -> None:
+        raise TimeoutError(f"test ran longer than {self.seconds} s (run_test_socket watchdog)")
+
+    def arm(self) -> None:
+        with self._condition:
+            self._deadline = time.monotonic() + self.seconds
+            self._condition.notify()
+
+    def disarm(self) -> None:
+        with self._condition:
+            self._deadline = None
+            self._condition.notify()
+
+    def _watch(self) -> None:
+        with self._condition:
+            while True:
+                if self._deadline is None:
+                    self._condition.wait()
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._condition.wait(left)
+                    continue
+                self._deadline = None
+                signal.pthread_kill(self._main, signal.SIGUSR1)
 
 
 def run(driver: str, verbosity: int, pattern: str | None, per_test: float) -> int:
     log = sys.stderr
+    watchdog = Watchdog(per_test)  # (before the kernel: its thread takes no part in virtual time)
     binding = binding_for(driver)
     previous = sys.modules.get("socket")
     sys.modules["socket"] = socket_module(binding, log)
@@ -127,22 +226,22 @@ def run(driver: str, verbosity: int, pattern: str | None, per_test: float) -> in
     if pattern:
         loader.testNamePatterns = [f"*{pattern}*"]
     suite = loader.loadTestsFromModule(test_socket)
-    install_watchdog(per_test)
 
     class Timed(unittest.TextTestResult):
         """Arms the per-test watchdog around each test."""
 
         def startTest(self, test: unittest.TestCase) -> None:
-            signal.setitimer(signal.ITIMER_REAL, per_test)
+            watchdog.arm()
             super().startTest(test)
 
         def stopTest(self, test: unittest.TestCase) -> None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            watchdog.disarm()
             super().stopTest(test)
 
     runner = unittest.TextTestRunner(stream=log, verbosity=verbosity, resultclass=cast(Any, Timed))
     started = time.perf_counter()
-    result = runner.run(suite)
+    with environment(driver, binding):
+        result = runner.run(suite)
     faulthandler.cancel_dump_traceback_later()
     failed = len(result.failures) + len(result.unexpectedSuccesses)
     errors = len(result.errors)

@@ -22,8 +22,9 @@ Around them: ``getaddrinfo``/``getnameinfo`` resolve inline on the fake
 resolver (no executor thread); ``run_in_executor(None, ...)`` runs each call
 in a thread of its own that ends with the call (:class:`_CallThreadExecutor`:
 an idle worker would be a thread the scheduler has to wait for);
-``sock_sendfile``/``sendfile`` fall back to ``send`` (the loop does not drive
-the fake's ``sendfile(2)`` yet).  Subprocesses, signal handlers and pipes are not modelled and raise
+``sock_sendfile``/``sendfile`` of a real file drive the kernel's
+``sendfile(2)`` as the stdlib's Unix loop drives ``os.sendfile`` (anything
+else falls back to ``send``, as there).  Subprocesses, signal handlers and pipes are not modelled and raise
 ``NotImplementedError`` naming what was asked.
 
 Deadlocks: when the loop's ``poll`` would wait forever -- no callback ready,
@@ -37,6 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
+import io
 import itertools
 import math
 import os
@@ -568,11 +571,68 @@ class FakeEventLoop(asyncio.SelectorEventLoop):
             self._default_executor = _CallThreadExecutor()
         return super().run_in_executor(executor, func, *args)
 
-    # -- sendfile: the loop does not drive the fake's sendfile(2) yet ----------------------
+    # -- sendfile: the kernel's sendfile(2) ---------------------------------------------
     async def _sock_sendfile_native(self, sock: Any, file: Any, offset: int, count: int | None) -> int:
-        raise asyncio.SendfileNotAvailableError(
-            "the fake kernel's loop does not drive sendfile(2): falling back to send()"
-        )
+        # _UnixSelectorEventLoop._sock_sendfile_native / _sock_sendfile_native_impl
+        # (Lib/asyncio/unix_events.py) with the kernel's sendfile for os.sendfile:
+        # a real file to a fake socket; SendfileNotAvailableError (the caller
+        # falls back to send) for what has no fd or no size, or when the first
+        # call fails (a pipe, a fake socket as the file: ESPIPE).
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation) as err:
+            raise asyncio.SendfileNotAvailableError("not a regular file") from err
+        try:
+            fsize = os.fstat(fileno).st_size
+        except OSError as err:
+            raise asyncio.SendfileNotAvailableError("not a regular file") from err
+        blocksize = count if count else fsize
+        if not blocksize:
+            return 0  # empty file
+        fd = sock.fileno()
+        total_sent = 0
+        try:
+            while True:
+                if count:
+                    blocksize = count - total_sent
+                    if blocksize <= 0:
+                        return total_sent
+                try:
+                    sent = self.kernel.sendfile(fd, fileno, offset, blocksize)
+                except (BlockingIOError, InterruptedError):
+                    await self._sock_writable(sock)
+                    continue
+                except OSError as exc:
+                    if total_sent == 0:
+                        # Not a regular mmap-like file: the caller falls back to send().
+                        raise asyncio.SendfileNotAvailableError("os.sendfile call failed") from exc
+                    if exc.errno == errno.ENOTCONN and type(exc) is not ConnectionError:
+                        # The connection closed in the middle: ConnectionError, as the stdlib normalises it.
+                        raise ConnectionError("socket is not connected", errno.ENOTCONN) from exc
+                    raise
+                if sent == 0:
+                    return total_sent  # EOF
+                offset += sent
+                total_sent += sent
+                await self._sock_writable(sock)  # the stdlib's loop, too, sends the next chunk from add_writer
+        finally:
+            if total_sent > 0:
+                os.lseek(fileno, offset, os.SEEK_SET)  # _sock_sendfile_update_filepos
+
+    async def _sock_writable(self, sock: Any) -> None:
+        """Wait until *sock* is writable (``add_writer``; removed when done or cancelled)."""
+        fd = sock.fileno()
+        fut = self.create_future()
+
+        def ready() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        self.add_writer(fd, ready)
+        try:
+            await fut
+        finally:
+            self.remove_writer(fd)
 
     # -- not modelled --------------------------------------------------------------
     def add_signal_handler(  # type: ignore[override]
