@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
+from sys import audit
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _address, _cmsg, _convert, _timeout
@@ -151,9 +152,17 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     """``"O|OiO:sendmsg"``, the address, the iovecs, then the control data (sock_sendmsg)."""
     flag_bits = arg_int(flags)
     raw = None if address is None else sock._encode(address, "sendmsg")
+    # PySys_Audit("socket.sendmsg", "OO", s, addr_arg or None): after the
+    # address, before the buffers and the control data.
+    audit("socket.sendmsg", sock, address)
+    return sendmsg_rest(sock, buffers, ancdata, flag_bits, raw)
+
+
+def sendmsg_rest(sock: Socket, buffers: Iterable[object], ancdata: object, flags: int, raw: bytes | None) -> int:
+    """``sendmsg`` after its audit event: the iovecs, the control data, the call."""
     views = _convert.sendmsg_buffers(buffers)
     control = _cmsg.pack_ancdata(ancdata, sock._k.abi)
-    return call(sock, True, sock._drv.sendmsg, views, control, flag_bits, raw)
+    return call(sock, True, sock._drv.sendmsg, views, control, flags, raw)
 
 
 def sendmsg_afalg(

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from sys import audit
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from . import _address, _cmsg, _convert, _general, _timeout
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     #: What every new socket reads, made once per driver (Binding._make_socket_state).
     SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
 
-__all__ = ["SocketType", "finalize_unclosed"]
+__all__ = ["SocketType", "adopt", "finalize_unclosed"]
 
 _T = TypeVar("_T")
 
@@ -117,6 +118,37 @@ def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
 
 
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
+
+_S = TypeVar("_S", bound="SocketType")
+
+
+def adopt(cls: type[_S], family: int, type: int, proto: int, fd: int) -> _S:
+    """``cls(family, type, proto, fileno=fd)`` for an fd the caller made and
+    owns (accept, dup, socketpair, fromfd), with no fd left behind.
+
+    ``Lib/socket.py`` makes these objects the same way, so the
+    ``socket.__new__`` audit event fires for each as in CPython.  When the
+    construction fails, :class:`SocketType` has closed *fd* if it had taken
+    it (``init_sockobject`` failing: closing it again here could close
+    another thread's new fd, issue 12 item 4); if it failed before taking it
+    (an audit hook raised, the fd's checks failed, an argument was refused),
+    *fd* is closed here -- where CPython's ``socket.py`` leaves it open, with
+    no object and no caller owning it.  The object is made as ``type.__call__``
+    makes it, so that its state can be read when ``__init__`` raises.
+    """
+    sock = cls.__new__(cls, family, type, proto, fd)  # type: ignore[call-arg]
+    if not isinstance(sock, cls):
+        return sock
+    try:
+        sock.__init__(family, type, proto, fd)  # type: ignore[misc]
+    except BaseException:
+        if not hasattr(sock, "_timeout_ns"):  # set when the object took the fd
+            try:
+                cls._default_binding.driver.close(fd)
+            except OSError:
+                pass
+        raise
+    return sock
 
 
 class SocketType:
@@ -185,6 +217,14 @@ class SocketType:
             and INT_MIN <= family <= INT_MAX and INT_MIN <= type <= INT_MAX and INT_MIN <= proto <= INT_MAX
         ):
             family, type, proto = _convert.socket_args(family, type, proto)
+        # sock_initobj_impl: PySys_Audit("socket.__new__", "Oiii", self, family,
+        # type, proto) after the argument parsing, before anything else: the
+        # parsed ints (-1 still -1), the object as sock_new left it (fd -1,
+        # family/type/proto 0).  A hook that raises fails the call: no socket
+        # is made, and a fileno stays its caller's (adopt() closes it for
+        # accept, dup, socketpair and fromfd).
+        self._family = self._type = self._proto = 0
+        audit("socket.__new__", self, family, type, proto)
         if fileno is not None:
             # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
             if _type_of(fileno) is int and 0 <= fileno <= INT_MAX:
@@ -220,6 +260,8 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
+            # From here the object owns fd (adopt() reads this attribute).
+            self._timeout_ns = -1
             if not k.SOCK_CLOEXEC and fileno is None:
                 # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable(fd, 0).
                 drv.set_inheritable(fd, False)
@@ -319,7 +361,9 @@ class SocketType:
 
     def bind(self, address: Any, /) -> None:
         """Bind the socket to *address* (sock_bind)."""
-        self._drv.bind(self._fd, self._encode(address, "bind"))
+        raw = self._encode(address, "bind")
+        audit("socket.bind", self, address)  # after getsockaddrarg, as given
+        self._drv.bind(self._fd, raw)
 
     def getsockname(self) -> Any:
         """The socket's own address (sock_getsockname)."""
@@ -359,11 +403,15 @@ class SocketType:
 
     def connect(self, address: Any, /) -> None:
         """Connect to *address* (sock_connect / internal_connect)."""
-        self._connect(self._encode(address, "connect"), False)
+        raw = self._encode(address, "connect")
+        audit("socket.connect", self, address)  # after getsockaddrarg, as given
+        self._connect(raw, False)
 
     def connect_ex(self, address: Any, /) -> int:
         """Like :meth:`connect` but return an errno instead of raising (sock_connect_ex)."""
-        return self._connect(self._encode(address, "connect_ex"), True)
+        raw = self._encode(address, "connect_ex")
+        audit("socket.connect", self, address)  # sock_connect_ex raises socket.connect too
+        return self._connect(raw, True)
 
     def _connect(self, raw: bytes, ex: bool) -> int:
         # internal_connect: connect() once, directly, in every mode.
@@ -547,6 +595,7 @@ class SocketType:
             if type(address) is tuple and len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
                 raw = self._k.inet_encoded.get(address)
                 if raw is not None:
+                    audit("socket.sendto", self, address)
                     try:
                         return self._drv.sendto(self._fd, data, 0, raw)
                     except OSError as exc:
@@ -557,6 +606,8 @@ class SocketType:
                         del first  # its traceback holds this frame: no cycle
         data, flags, address = _convert.sendto_args(data, args)
         raw = self._encode(address, "sendto")
+        # sock_sendto: after the arguments and the address, the address as given.
+        audit("socket.sendto", self, address)
         return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
@@ -565,6 +616,9 @@ class SocketType:
     ) -> int:
         """Send data and ancillary data in one call (sock_sendmsg)."""
         if address is None and type(flags) is int and INT_MIN <= flags <= INT_MAX:
+            # sock_sendmsg raises socket.sendmsg(sock, None) after the flags
+            # and (no) address, before the buffers and the control data.
+            audit("socket.sendmsg", self, None)
             # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
             if type(buffers) is list or type(buffers) is tuple:
                 for part in buffers:
@@ -586,6 +640,7 @@ class SocketType:
                             return _timeout.retry(self, first, True, self._drv.sendmsg, (buffers, control, flags, None))
                         finally:
                             del first  # its traceback holds this frame: no cycle
+            return _general.sendmsg_rest(self, buffers, ancdata, flags, None)
         return _general.sendmsg(self, buffers, ancdata, flags, address)
 
     def sendmsg_afalg(

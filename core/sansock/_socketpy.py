@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 from . import _timeout
 from ._convert import arg_ssize, c_long, clinic_int
 from ._pyrules import RULES
-from ._socket import SocketType
+from ._socket import SocketType, adopt
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -101,7 +101,7 @@ class socket(SocketType):
         system resource. The new socket is non-inheritable.
         """
         fd = self._drv.dup(self.fileno())
-        sock = self.__class__(self.family, self.type, self.proto, fileno=fd)
+        sock = adopt(self.__class__, self.family, self.type, self.proto, fd)
         sock.settimeout(self.gettimeout())
         return sock
 
@@ -113,10 +113,9 @@ class socket(SocketType):
         For IP sockets, the address info is a pair (hostaddr, port).
         """
         fd, addr = self._accept()
-        # The new object owns fd from here: if it cannot be made, SocketType's
-        # __init__ has closed fd once (closing it again here could close
-        # another thread's new fd, issue 12 item 4).
-        sock = self.__class__(self.family, self.type, self.proto, fileno=fd)
+        # The new object owns fd from here: if it cannot be made, fd is closed
+        # once, by SocketType's __init__ or by adopt() (an audit hook refused it).
+        sock = adopt(self.__class__, self.family, self.type, self.proto, fd)
         # Issue #7995: if no default timeout is set and the listening
         # socket had a (non-zero) timeout, force the new socket in blocking
         # mode to override platform-specific socket flags inheritance.
