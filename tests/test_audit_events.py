@@ -431,3 +431,23 @@ def test_refused_socket_new_leaks_no_fd(net: Binding) -> None:
     finally:
         for s in (srv, cli, a, b):
             s.close()
+
+
+def test_refused_sendto_releases_the_buffer(net: Binding) -> None:
+    """CPython's sock_sendto returns without PyBuffer_Release when the hook
+    refuses (3.10 to 3.13): the bytearray stays exported for good.  sansock
+    releases it (docs/differences.rst)."""
+    for m, resizable in ((socket, False), (net, True)):
+        s = m.socket(m.AF_INET, m.SOCK_DGRAM)
+        try:
+            data = bytearray(b"x")
+            with recording(frozenset({"socket.sendto"})):
+                with pytest.raises(Refused):
+                    s.sendto(data, ("127.0.0.1", 9))
+            if resizable:
+                data.append(1)
+            else:
+                with pytest.raises(BufferError):
+                    data.append(1)
+        finally:
+            s.close()
