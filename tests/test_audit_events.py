@@ -451,3 +451,29 @@ def test_refused_sendto_releases_the_buffer(net: Binding) -> None:
                     data.append(1)
         finally:
             s.close()
+
+
+def test_sendmmsg_raises_sendmsg_events(net: Binding) -> None:
+    """sansock.mmsg.sendmmsg (an extension: a batch of sendmsg(2)) raises
+    socket.sendmsg per datagram, so a hook that refuses sendmsg or sendto
+    destinations is not bypassed; a refusal stops the whole batch."""
+    from sansock.mmsg import sendmmsg
+
+    rx = net.socket(net.AF_INET, net.SOCK_DGRAM)
+    tx = net.socket(net.AF_INET, net.SOCK_DGRAM)
+    try:
+        rx.bind(("127.0.0.1", 0))
+        rx.setblocking(False)
+        addr = rx.getsockname()
+        with recording() as rec:
+            assert sendmmsg(tx, [(b"a", addr), (b"b", addr)]) == 2
+        assert rec.raw == [("socket.sendmsg", (rec._describe(tx), addr))] * 2
+        with recording(frozenset({"socket.sendmsg"}), skip=1):
+            with pytest.raises(Refused):
+                sendmmsg(tx, [(b"c", addr), (b"d", addr)])
+        assert [rx.recv(1) for _ in range(2)] == [b"a", b"b"]
+        with pytest.raises(BlockingIOError):
+            rx.recv(1)
+    finally:
+        rx.close()
+        tx.close()
