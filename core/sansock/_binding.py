@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import operator
 from collections.abc import Callable
+from sys import audit
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, SupportsIndex
 
 from . import _address, _cmsg, _convert, _inet
@@ -458,6 +459,9 @@ class Binding(SocketFunctions, _BindingConstants):
             hptr = hptr.partition(b"\0")[0]
         if pptr is not None and b"\0" in pptr:
             pptr = pptr.partition(b"\0")[0]
+        # PySys_Audit("socket.getaddrinfo", "OOiii", hobj, pobj, family,
+        # socktype, protocol): host and port as given, the parsed ints, no flags.
+        audit("socket.getaddrinfo", host, port, family, type, proto)
         drv, k, _, _, _ = self._socket_state or self._make_socket_state()
         abi = k.abi
         results = drv.getaddrinfo(hptr, pptr, family, type, proto, flags)
@@ -496,6 +500,7 @@ class Binding(SocketFunctions, _BindingConstants):
         scope_id = arg_uint_wrapping(sockaddr[3]) if len(sockaddr) > 3 else 0
         if flowinfo > 0xFFFFF:
             raise OverflowError("getnameinfo(): flowinfo must be 0-1048575.")
+        audit("socket.getnameinfo", sockaddr)  # "(O)": the tuple as given
         k = self.constants
         drv = self.driver
         abi = self.abi
@@ -531,6 +536,7 @@ class Binding(SocketFunctions, _BindingConstants):
         """
         # socket_gethostbyname: "et:gethostbyname" with "idna", then setipaddr(AF_INET).
         name = _inet.c_encoded_string(hostname, "idna", "gethostbyname", 1)
+        audit("socket.gethostbyname", hostname)  # "O" of the args tuple: (hostname,)
         _, packed = self._resolve(name, self.constants.AF_INET)
         return _inet.inet_ntoa(packed)
 
@@ -547,6 +553,7 @@ class Binding(SocketFunctions, _BindingConstants):
         # socket_gethostbyname_ex: "et:gethostbyname_ex" with "idna", setipaddr(AF_INET)
         # (its errors first), then gethostbyname_r of the same encoded name.
         name = _inet.c_encoded_string(hostname, "idna", "gethostbyname_ex", 1)
+        audit("socket.gethostbyname", hostname)  # socket_gethostbyname_ex raises gethostbyname's event
         self._resolve(name, self.constants.AF_INET)
         return self._hostent(self.driver.gethostbyname_ex(name))
 
@@ -559,6 +566,7 @@ class Binding(SocketFunctions, _BindingConstants):
         # socket_gethostbyaddr: "et:gethostbyaddr" with "idna", setipaddr(AF_UNSPEC),
         # then gethostbyaddr_r of the packed address.
         name = _inet.c_encoded_string(ip_address, "idna", "gethostbyaddr", 1)
+        audit("socket.gethostbyaddr", ip_address)
         family, packed = self._resolve(name, self.abi.constants.get("AF_UNSPEC", 0))
         return self._hostent(self.driver.gethostbyaddr(packed, family))
 
@@ -593,6 +601,7 @@ class Binding(SocketFunctions, _BindingConstants):
 
         Return the current host name.
         """
+        audit("socket.gethostname")  # before anything
         return _address._fs_decode(self.driver.gethostname())
 
     def sethostname(self, name: str | bytes, /) -> None:
@@ -600,7 +609,10 @@ class Binding(SocketFunctions, _BindingConstants):
 
         Sets the hostname to name.
         """
-        self.driver.sethostname(_address._fs_converter(name))
+        encoded = _address._fs_converter(name)
+        # "S" takes a bytes object as it is, else "O&" PyUnicode_FSConverter's bytes.
+        audit("socket.sethostname", name if isinstance(name, bytes) else encoded)
+        self.driver.sethostname(encoded)
 
     def getservbyname(self, servicename: str, protocolname: str = _OMITTED, /) -> int:
         """getservbyname(servicename[, protocolname]) -> integer
@@ -611,6 +623,8 @@ class Binding(SocketFunctions, _BindingConstants):
         """
         name = _inet.c_string(servicename, "getservbyname", 1)
         proto = None if protocolname is _OMITTED else _inet.c_string(protocolname, "getservbyname", 2)
+        # "ss": str objects made from the parsed C strings (None for no protocol).
+        audit("socket.getservbyname", name.decode(), None if proto is None else proto.decode())
         port = self.driver.getservbyname(name, proto)
         if port is None:
             raise OSError("service/proto not found")
@@ -627,6 +641,7 @@ class Binding(SocketFunctions, _BindingConstants):
         proto = None if protocolname is _OMITTED else _inet.c_string(protocolname, "getservbyport", 2)
         if num < 0 or num > 0xFFFF:
             raise OverflowError("getservbyport: port must be 0-65535.")
+        audit("socket.getservbyport", num, None if proto is None else proto.decode())  # "is", after the range check
         name = self.driver.getservbyport(num, proto)
         if name is None:
             raise OSError("port/proto not found")

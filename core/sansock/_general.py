@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
+from sys import audit
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _address, _cmsg, _convert, _timeout
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REFUSED",
     "Socket",
+    "fileno_args",
     "getsockopt",
     "recv",
     "recvmsg_args",
@@ -55,6 +57,8 @@ __all__ = [
 #: any syscall (the driver contract): the fast paths catch exactly these and
 #: come here.
 REFUSED = (TypeError, OverflowError, BufferError)
+
+type_of = type  # fileno_args' parameter `type` shadows the builtin
 
 _T = TypeVar("_T")
 
@@ -151,9 +155,17 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     """``"O|OiO:sendmsg"``, the address, the iovecs, then the control data (sock_sendmsg)."""
     flag_bits = arg_int(flags)
     raw = None if address is None else sock._encode(address, "sendmsg")
+    # PySys_Audit("socket.sendmsg", "OO", s, addr_arg or None): after the
+    # address, before the buffers and the control data.
+    audit("socket.sendmsg", sock, address)
+    return sendmsg_rest(sock, buffers, ancdata, flag_bits, raw)
+
+
+def sendmsg_rest(sock: Socket, buffers: Iterable[object], ancdata: object, flags: int, raw: bytes | None) -> int:
+    """``sendmsg`` after its audit event: the iovecs, the control data, the call."""
     views = _convert.sendmsg_buffers(buffers)
     control = _cmsg.pack_ancdata(ancdata, sock._k.abi)
-    return call(sock, True, sock._drv.sendmsg, views, control, flag_bits, raw)
+    return call(sock, True, sock._drv.sendmsg, views, control, flags, raw)
 
 
 def sendmsg_afalg(
@@ -167,6 +179,35 @@ def sendmsg_afalg(
     control = _cmsg.pack_afalg(op_value, iv_view, assoc, sock._k.abi)
     views = [] if msg is None else _convert.sendmsg_buffers(msg)
     return call(sock, True, sock._drv.sendmsg, views, control, flags, None)
+
+
+def fileno_args(
+    drv: Driver, k: SocketConstants, fileno: object, family: int, type: int, proto: int
+) -> tuple[int, int, int, int]:
+    """sock_initobj_impl with a *fileno*: the fd (PyLong_AsSocket_t is
+    PyLong_AsLong cast to int on POSIX), then the family, type and protocol
+    the caller left at -1, asked of the fd (getsockname, SO_TYPE, SO_PROTOCOL)."""
+    if type_of(fileno) is int and 0 <= fileno <= INT_MAX:
+        fd: int = fileno
+    else:
+        fd = _convert.wrap_c_int(_convert.c_long(fileno))
+        if fd < 0:
+            raise ValueError("negative file descriptor")
+    try:
+        raw = drv.getsockname(fd)
+    except OSError as exc:
+        if exc.errno in (k.EBADF, k.ENOTSOCK):
+            raise
+    else:
+        if family == -1:
+            family = _address.sockaddr_family(raw, k.abi)
+    if type == -1:
+        type = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE)
+    if k.SO_PROTOCOL == -1:
+        proto = 0  # "#else proto = 0;": no SO_PROTOCOL (Darwin)
+    elif proto == -1:
+        proto = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_PROTOCOL)
+    return fd, family, type, proto
 
 
 def recvmsg_args(sock: Socket, into: bool, target: object, ancbufsize: object, flags: object) -> tuple[Any, int, int]:

@@ -29,6 +29,7 @@ on the next call; the loop cannot put it back, so there it is lost.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from sys import audit
 from typing import TYPE_CHECKING, Any
 
 from . import _address
@@ -118,7 +119,8 @@ def sendmmsg(
     ``send`` does in the socket's mode; later ones are sent until the first
     error, which ends the batch (resend the rest).  Linux sends at most
     ``UIO_MAXIOV`` (1024) per call.  An empty iterable sends nothing and
-    returns 0.
+    returns 0.  Each datagram raises the ``socket.sendmsg`` audit event
+    (``sock, address``) before anything is sent.
     """
     flags = arg_int(flags)
     items = sequence_fast(datagrams, "sendmmsg() argument 2 must be an iterable")
@@ -132,6 +134,9 @@ def sendmmsg(
         if type(data) is not bytes:
             data = bytes_like(data)
         raw = None if address is None else sock._encode(address, "sendmmsg")
+        # A batch of sendmsg(2) calls: each datagram raises sendmsg's audit
+        # event, (sock, address or None), before any syscall of the batch.
+        audit("socket.sendmsg", sock, address)
         messages.append((data, raw))
     if not messages:
         return 0

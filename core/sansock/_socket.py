@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from sys import audit
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from . import _address, _cmsg, _convert, _general, _timeout
-from ._convert import INT_MAX, INT_MIN, arg_int, c_long, clinic_int, wrap_c_int
+from ._convert import INT_MAX, INT_MIN, arg_int, clinic_int
 from ._general import REFUSED
 
 if TYPE_CHECKING:
@@ -189,28 +190,13 @@ class SocketType:
             and -1 <= family <= _SMALL_MAX and -1 <= type <= _SMALL_MAX and -1 <= proto <= _SMALL_MAX
         ):
             family, type, proto = _convert.socket_args(family, type, proto)
+        # sock_initobj_impl's audit event after the parse, the parsed ints, the
+        # object as sock_new left it; a hook that raises leaves a fileno its
+        # caller's (_socketpy.adopt closes it for accept, dup, socketpair, fromfd).
+        self._family = self._type = self._proto = 0
+        audit("socket.__new__", self, family, type, proto)
         if fileno is not None:
-            # PyLong_AsSocket_t is PyLong_AsLong cast to int on POSIX.
-            if _type_of(fileno) is int and (0 <= fileno <= _SMALL_MAX or 0 <= fileno <= INT_MAX):
-                fd = fileno
-            else:
-                fd = wrap_c_int(c_long(fileno))
-                if fd < 0:
-                    raise ValueError("negative file descriptor")
-            try:
-                raw = drv.getsockname(fd)
-            except OSError as exc:
-                if exc.errno in (k.EBADF, k.ENOTSOCK):
-                    raise
-            else:
-                if family == -1:
-                    family = _address.sockaddr_family(raw, k.abi)
-            if type == -1:
-                type = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_TYPE)
-            if k.SO_PROTOCOL == -1:
-                proto = 0  # "#else proto = 0;": no SO_PROTOCOL (Darwin)
-            elif proto == -1:
-                proto = drv.getsockopt(fd, k.SOL_SOCKET, k.SO_PROTOCOL)
+            fd, family, type, proto = _general.fileno_args(drv, k, fileno, family, type, proto)
         else:
             if family == -1:
                 family = k.AF_INET
@@ -224,6 +210,8 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
+            # From here the object owns fd (adopt() reads this attribute).
+            self._timeout_ns = -1
             if not k.SOCK_CLOEXEC and fileno is None:
                 # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable(fd, 0).
                 drv.set_inheritable(fd, False)
@@ -323,7 +311,9 @@ class SocketType:
 
     def bind(self, address: Any, /) -> None:
         """Bind the socket to *address* (sock_bind)."""
-        self._drv.bind(self._fd, self._encode(address, "bind"))
+        raw = self._encode(address, "bind")
+        audit("socket.bind", self, address)  # after getsockaddrarg, as given
+        self._drv.bind(self._fd, raw)
 
     def getsockname(self) -> Any:
         """The socket's own address (sock_getsockname)."""
@@ -363,11 +353,15 @@ class SocketType:
 
     def connect(self, address: Any, /) -> None:
         """Connect to *address* (sock_connect / internal_connect)."""
-        self._connect(self._encode(address, "connect"), False)
+        raw = self._encode(address, "connect")
+        audit("socket.connect", self, address)  # after getsockaddrarg, as given
+        self._connect(raw, False)
 
     def connect_ex(self, address: Any, /) -> int:
         """Like :meth:`connect` but return an errno instead of raising (sock_connect_ex)."""
-        return self._connect(self._encode(address, "connect_ex"), True)
+        raw = self._encode(address, "connect_ex")
+        audit("socket.connect", self, address)  # sock_connect_ex raises socket.connect too
+        return self._connect(raw, True)
 
     def _connect(self, raw: bytes, ex: bool) -> int:
         # internal_connect: connect() once, directly, in every mode.
@@ -551,6 +545,7 @@ class SocketType:
             if type(address) is tuple and len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
                 raw = self._k.inet_encoded.get(address)
                 if raw is not None:
+                    audit("socket.sendto", self, address)
                     try:
                         return self._drv.sendto(self._fd, data, 0, raw)
                     except OSError as exc:
@@ -561,6 +556,8 @@ class SocketType:
                         del first  # its traceback holds this frame: no cycle
         data, flags, address = _convert.sendto_args(data, args)
         raw = self._encode(address, "sendto")
+        # sock_sendto: after the arguments and the address, the address as given.
+        audit("socket.sendto", self, address)
         return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
@@ -569,6 +566,9 @@ class SocketType:
     ) -> int:
         """Send data and ancillary data in one call (sock_sendmsg)."""
         if address is None and type(flags) is int and (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX):
+            # sock_sendmsg raises socket.sendmsg(sock, None) after the flags
+            # and (no) address, before the buffers and the control data.
+            audit("socket.sendmsg", self, None)
             # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
             if type(buffers) is list or type(buffers) is tuple:
                 for part in buffers:
@@ -590,6 +590,7 @@ class SocketType:
                             return _timeout.retry(self, first, True, self._drv.sendmsg, (buffers, control, flags, None))
                         finally:
                             del first  # its traceback holds this frame: no cycle
+            return _general.sendmsg_rest(self, buffers, ancdata, flags, None)
         return _general.sendmsg(self, buffers, ancdata, flags, address)
 
     def sendmsg_afalg(

@@ -20,7 +20,7 @@ from ._convert import arg_int
 from ._errors import error
 from ._pyrules import RULES, exception_group
 from ._socket import _OMITTED
-from ._socketpy import socket
+from ._socketpy import adopt, socket
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -98,10 +98,10 @@ class SocketFunctions:
                 raise
         cls = self._socket_class()
         # Each object owns its fd as soon as it is constructed, even when its
-        # construction fails (SocketType's __init__ then closes it, once):
-        # here only the fd no object has taken yet is closed (issue 12 item 4).
+        # construction fails (SocketType's __init__ or adopt() then closes it,
+        # once): here only the fd no object has taken yet is closed (issue 12 item 4).
         try:
-            a = cls(family, type, proto, fd_a)
+            a = adopt(cls, family, type, proto, fd_a)
         except BaseException:
             try:
                 drv.close(fd_b)
@@ -109,7 +109,7 @@ class SocketFunctions:
                 pass
             raise
         try:
-            b = cls(family, type, proto, fd_b)
+            b = adopt(cls, family, type, proto, fd_b)
         except BaseException:
             a.close()
             raise
@@ -180,7 +180,7 @@ class SocketFunctions:
         descriptor.  The remaining arguments are the same as for socket().
         """
         nfd = self.dup(fd)
-        return self._socket_class()(family, type, proto, nfd)
+        return adopt(self._socket_class(), family, type, proto, nfd)
 
     def create_connection(
         self,

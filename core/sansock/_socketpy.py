@@ -11,7 +11,7 @@ the enum-typed ``family``/``type`` properties.  Code follows CPython 3.11's
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, overload
 
 from . import _timeout
 from ._convert import arg_ssize, c_long, clinic_int
@@ -25,6 +25,38 @@ if TYPE_CHECKING:
     from ._enums import AddressFamily, SocketKind
 
 __all__ = ["socket", "SocketIO"]
+
+_S = TypeVar("_S", bound=SocketType)
+
+
+def adopt(cls: type[_S], family: int, type: int, proto: int, fd: int) -> _S:
+    """``cls(family, type, proto, fileno=fd)`` for an fd the caller made and
+    owns (accept, dup, socketpair, fromfd), with no fd left behind.
+
+    ``Lib/socket.py`` makes these objects the same way, so the
+    ``socket.__new__`` audit event fires for each as in CPython.  When the
+    construction fails, :class:`SocketType` has closed *fd* if it had taken
+    it (``init_sockobject`` failing: closing it again here could close
+    another thread's new fd, issue 12 item 4); if it failed before taking it
+    (an audit hook raised, the fd's checks failed, an argument was refused),
+    *fd* is closed here -- where CPython's ``socket.py`` leaves it open, with
+    no object and no caller owning it.  The object is made as ``type.__call__``
+    makes it, so that its state can be read when ``__init__`` raises.
+    """
+    sock = cls.__new__(cls, family, type, proto, fd)  # type: ignore[call-arg]
+    if not isinstance(sock, cls):
+        return sock
+    try:
+        sock.__init__(family, type, proto, fd)  # type: ignore[misc]
+    except BaseException:
+        if not hasattr(sock, "_timeout_ns"):  # set when the object took the fd
+            try:
+                cls._default_binding.driver.close(fd)
+            except OSError:
+                pass
+        raise
+    return sock
+
 
 class socket(SocketType):
     """A subclass of SocketType adding the makefile() method (``socket.socket``)."""
@@ -101,7 +133,7 @@ class socket(SocketType):
         system resource. The new socket is non-inheritable.
         """
         fd = self._drv.dup(self.fileno())
-        sock = self.__class__(self.family, self.type, self.proto, fileno=fd)
+        sock = adopt(self.__class__, self.family, self.type, self.proto, fd)
         sock.settimeout(self.gettimeout())
         return sock
 
@@ -113,10 +145,9 @@ class socket(SocketType):
         For IP sockets, the address info is a pair (hostaddr, port).
         """
         fd, addr = self._accept()
-        # The new object owns fd from here: if it cannot be made, SocketType's
-        # __init__ has closed fd once (closing it again here could close
-        # another thread's new fd, issue 12 item 4).
-        sock = self.__class__(self.family, self.type, self.proto, fileno=fd)
+        # The new object owns fd from here: if it cannot be made, fd is closed
+        # once, by SocketType's __init__ or by adopt() (an audit hook refused it).
+        sock = adopt(self.__class__, self.family, self.type, self.proto, fd)
         # Issue #7995: if no default timeout is set and the listening
         # socket had a (non-zero) timeout, force the new socket in blocking
         # mode to override platform-specific socket flags inheritance.
