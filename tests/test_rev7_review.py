@@ -73,3 +73,148 @@ def test_sendto_memo_tuple_subclass_stdlib_oracle() -> None:
         tx.sendto(b"one", Liar(("127.0.0.1", r1.getsockname()[1])))
         tx.sendto(b"two", target)
         assert (_drain(r1), _drain(r2)) == ([b"one"], [b"two"])
+
+
+# -- 6. a connect onto a 4-tuple another connection holds -----------------------
+
+
+def _connect_onto_held_4_tuple(m: Any, orphan: bool) -> list[object]:
+    """c (bound with SO_REUSEADDR) connects; c2 binds c's name and connects to
+    the same listener: a 4-tuple held by c (open, established with data
+    queued, or an orphan in FIN_WAIT2)."""
+    out: list[object] = []
+    lst = m.socket(m.AF_INET, m.SOCK_STREAM)
+    c = m.socket(m.AF_INET, m.SOCK_STREAM)
+    c2 = m.socket(m.AF_INET, m.SOCK_STREAM)
+    with lst, c, c2:
+        for s in (lst, c, c2):
+            s.setsockopt(m.SOL_SOCKET, m.SO_REUSEADDR, 1)
+        lst.bind(("127.0.0.1", 0))
+        lst.listen()
+        c.bind(("127.0.0.1", 0))
+        c.connect(lst.getsockname())
+        peer, _ = lst.accept()
+        with peer:
+            peer.settimeout(5)
+            if orphan:
+                c.shutdown(m.SHUT_WR)
+                out.append(peer.recv(10))
+                name = c.getsockname()
+                c.close()  # FIN_WAIT2, orphaned (peer in CLOSE_WAIT)
+            else:
+                peer.sendall(b"old")  # queued, unread
+                name = c.getsockname()
+            c2.settimeout(5)
+            c2.bind(name)
+            try:
+                c2.connect(lst.getsockname())
+            except OSError as exc:
+                out.append((type(exc), exc.errno))
+            else:
+                out.append("connected")
+            out.append(c2.getsockname() == name)
+            try:
+                c2.getpeername()
+            except OSError as exc:
+                out.append(("peer", exc.errno))
+            if not orphan:
+                # The old connection is intact: its data keeps flowing both ways.
+                peer.sendall(b"more")
+                c.sendall(b"up")
+                c.settimeout(5)
+                got = b""
+                while len(got) < 7:
+                    got += c.recv(10)
+                out.append(got)
+                out.append(peer.recv(10))
+    return out
+
+
+@pytest.mark.parametrize("orphan", [False, True], ids=["open", "fin_wait2_orphan"])
+def test_connect_onto_a_held_4_tuple_is_eaddrnotavail(net: Binding, orphan: bool) -> None:
+    """__inet_check_established's not_unique: only a TIME_WAIT socket's
+    4-tuple is taken over.  The fake took any 4-tuple over: the new connect
+    timed out (its SYN went to the old connection's peer) and the old
+    socket stopped receiving (b"more" was lost)."""
+    expected = _connect_onto_held_4_tuple(socket, orphan)
+    assert "connected" not in expected
+    assert _connect_onto_held_4_tuple(net, orphan) == expected
+
+
+# -- 2. getsockopt/setsockopt keep the GIL: no hang the stdlib does not have ----
+
+_GIL_SCRIPT = r'''
+import importlib, struct, sys, threading, time
+m = importlib.import_module(sys.argv[1])
+
+def sleeping(tid):
+    # Until the thread sleeps in the kernel (state S), at most 5 s: the check
+    # only makes the test meaningful, the outcome does not depend on it.
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "S":
+                return
+        time.sleep(0.001)
+
+def blocked(target):
+    ids = []
+    def run():
+        ids.append(threading.get_native_id())
+        try:
+            target()
+        except OSError:
+            pass
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    while not ids:
+        time.sleep(0.001)
+    sleeping(ids[0])
+    return t
+
+out = []
+lst = m.socket(); lst.bind(("127.0.0.1", 0)); lst.listen()
+c = m.create_connection(lst.getsockname()); s, _ = lst.accept()
+t = blocked(lambda: c.recv(10))  # tcp_recvmsg, waiting for data
+c.setsockopt(m.SOL_SOCKET, m.SO_RCVBUF, 65536)
+c.setsockopt(m.SOL_SOCKET, m.SO_LINGER, struct.pack("ii", 1, 0))
+c.setsockopt(m.IPPROTO_TCP, m.TCP_NODELAY, 1)
+out.append(c.getsockopt(m.IPPROTO_TCP, m.TCP_NODELAY) != 0)
+out.append(len(c.getsockopt(m.IPPROTO_TCP, m.TCP_INFO, 104)))
+s.send(b"x"); t.join(10); out.append(("recv", t.is_alive()))
+c.setsockopt(m.SOL_SOCKET, m.SO_LINGER, struct.pack("ii", 0, 0))
+t = blocked(lambda: c.sendall(b"x" * (64 << 20)))  # sk_stream_wait_memory
+c.setsockopt(m.SOL_SOCKET, m.SO_SNDBUF, 65536)
+c.setsockopt(m.IPPROTO_TCP, m.TCP_NODELAY, 0)
+out.append(c.getsockopt(m.SOL_SOCKET, m.SO_ERROR))
+s.close(); t.join(10); out.append(("sendall", t.is_alive()))
+t = blocked(lambda: lst.accept())  # inet_csk_wait_for_connect
+lst.setsockopt(m.SOL_SOCKET, m.SO_RCVBUF, 65536)
+out.append(lst.getsockopt(m.SOL_SOCKET, m.SO_ACCEPTCONN))
+m.create_connection(lst.getsockname()).close(); t.join(10); out.append(("accept", t.is_alive()))
+a, b = m.socketpair()
+t = blocked(lambda: a.recv(10))  # unix_stream_read_generic; SO_PEEK_OFF takes u->iolock
+a.setsockopt(m.SOL_SOCKET, 42, 0)  # SO_PEEK_OFF (named from 3.12)
+out.append(a.getsockopt(m.SOL_SOCKET, 42))
+b.send(b"y"); t.join(10); out.append(("unix recv", t.is_alive()))
+print(out)
+'''
+
+
+@pytest.mark.parametrize("module", ["socket", "sansock"])
+def test_sockopts_beside_a_blocked_call_do_not_hang(module: str) -> None:
+    """Thread A blocked in recv/sendall/accept (lock_sock released while it
+    waits: sk_wait_event), the main thread's setsockopt/getsockopt with the
+    GIL held return at once, as the stdlib's (which also holds it).  Run in a
+    child process: a hang there would freeze this one."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("sansock_native")
+    done = subprocess.run(
+        [sys.executable, "-c", _GIL_SCRIPT, module], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "[True, 104, ('recv', False), 0, ('sendall', False), 1, ('accept', False), 0, ('unix recv', False)]"
+    )
