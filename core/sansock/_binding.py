@@ -221,6 +221,10 @@ class Binding(SocketFunctions, _BindingConstants):
         self._remembered.append((namespace, name, value))
         if self._generation != generation:  # swapped meanwhile: value may be stale
             self._forget_served()
+            # The swap may have taken the list before the append above went
+            # into it: this value is dropped here in any case.
+            if namespace.get(name, namespace) is value:
+                del namespace[name]
         return value
 
     def _forget_served(self) -> None:
