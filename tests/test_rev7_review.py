@@ -360,3 +360,26 @@ def test_pickled_enum_members_round_trip(net: Binding) -> None:
     assert pickle.loads(pickle.dumps(sansock.AF_INET)) is sansock.AF_INET
     assert pickle.loads(pickle.dumps(sansock.MSG_PEEK | sansock.MSG_OOB)) == sansock.MSG_PEEK | sansock.MSG_OOB
     assert pickle.loads(pickle.dumps(socket.AF_INET)) is socket.AF_INET
+
+
+def test_a_constant_monkeypatched_across_a_swap_follows_the_next_swap() -> None:
+    """monkeypatch.setattr(sansock, "SOL_SOCKET", x) kept the user's value
+    through a swap, and the swap forgot the name; monkeypatch's undo then set
+    the served value back as a plain value no swap dropped: on a darwin-arm64
+    fake kernel ``sansock.SOL_SOCKET`` stayed Linux's 1 (0xFFFF there)."""
+    import sansock
+    from sansock.driver import DARWIN_ARM64
+    from sansock_fake import FakeKernel
+
+    assert sansock.SOL_SOCKET == socket.SOL_SOCKET
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(sansock, "SOL_SOCKET", 12345)
+        with sansock.swap_default_driver(FakeKernel()):
+            assert sansock.SOL_SOCKET == 12345
+    finally:
+        mp.undo()
+    assert sansock.SOL_SOCKET == socket.SOL_SOCKET
+    with sansock.swap_default_driver(FakeKernel(abi=DARWIN_ARM64)):
+        assert sansock.SOL_SOCKET == 0xFFFF
+    assert sansock.SOL_SOCKET == socket.SOL_SOCKET

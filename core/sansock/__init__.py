@@ -113,7 +113,7 @@ class _ModuleBinding(Binding):
         g = globals()
         g["__getattr__"] = _module_getattr
         previous = super().swap_driver(driver)
-        if not self._remembered:
+        if _all_served[0] != self._generation:
             g["__getattr__"] = _module_getattr
         return previous
 
@@ -234,6 +234,10 @@ if TYPE_CHECKING:
     def _module_getattr(name: str) -> object: ...
 
 
+#: The driver generation whose names _serve_all last stored, all of them.
+_all_served = [-1]
+
+
 def _serve_all() -> None:
     """Store every constant and enum of the default driver's ABI in the
     module's dict, then drop the module's ``__getattr__``.
@@ -265,6 +269,8 @@ def _serve_all() -> None:
         g.pop("__getattr__", None)
         if _default._generation != generation:
             g["__getattr__"] = _module_getattr
+        else:
+            _all_served[0] = generation
 
 
 if not TYPE_CHECKING:
