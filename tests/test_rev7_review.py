@@ -383,3 +383,44 @@ def test_a_constant_monkeypatched_across_a_swap_follows_the_next_swap() -> None:
     with sansock.swap_default_driver(FakeKernel(abi=DARWIN_ARM64)):
         assert sansock.SOL_SOCKET == 0xFFFF
     assert sansock.SOL_SOCKET == socket.SOL_SOCKET
+
+
+# -- 3. in-band encodings: a legitimate INT_MIN is no error ------------------------
+
+
+class _Wrapper:
+    """A driver wrapper that hands every attribute on (the core ignores the
+    inner driver's DirectCalls for it: driver_type)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["direct", "driver_method"])
+def test_getsockopt_int_min_is_a_value_not_an_error(wrapped: bool) -> None:
+    """SO_PEEK_OFF (42 on Linux; the fake does not model it) takes any int:
+    getsockopt's in-band error INT_MIN - errno sits below INT_MIN, so INT_MIN
+    and -1 come back as values, as from the stdlib (direct call and the
+    driver's method)."""
+    pytest.importorskip("sansock_native")
+    from sansock import using
+    from sansock_native import NativeDriver
+
+    driver: Any = _Wrapper(NativeDriver()) if wrapped else NativeDriver()
+    net = using(driver)
+    x, y = net.socketpair()
+    with x, y:
+        assert (x._direct is None) == wrapped  # the core's choice of path
+    results = []
+    for m in (socket, net):
+        a, b = m.socketpair()
+        with a, b:
+            got = [a.getsockopt(m.SOL_SOCKET, 42)]
+            for value in (-(2**31), 2**31 - 1):
+                a.setsockopt(m.SOL_SOCKET, 42, value)
+                got.append(a.getsockopt(m.SOL_SOCKET, 42))
+            results.append(got)
+    assert results[0] == results[1] == [-1, -(2**31), 2**31 - 1]
