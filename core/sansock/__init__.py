@@ -104,10 +104,17 @@ class _ModuleBinding(Binding):
         return cls
 
     def swap_driver(self, driver: Driver | None) -> Driver | None:
+        # The module serves the new ABI's names lazily again (see _serve_all):
+        # __getattr__ goes back before the served names are dropped, so that
+        # another thread reading one meanwhile is served rather than refused
+        # (tests/test_rev7_review.py), and again after the generation moved,
+        # in case a _serve_all that had not seen it yet dropped it -- unless a
+        # reader served the new ABI's names meanwhile (then they are all there).
+        g = globals()
+        g["__getattr__"] = _module_getattr
         previous = super().swap_driver(driver)
-        # After the generation moved and the served names were dropped: the
-        # module serves the new ABI's names lazily again (see _serve_all).
-        globals()["__getattr__"] = _module_getattr
+        if _all_served[0] != self._generation:
+            g["__getattr__"] = _module_getattr
         return previous
 
 
@@ -227,6 +234,10 @@ if TYPE_CHECKING:
     def _module_getattr(name: str) -> object: ...
 
 
+#: The driver generation whose names _serve_all last stored, all of them.
+_all_served = [-1]
+
+
 def _serve_all() -> None:
     """Store every constant and enum of the default driver's ABI in the
     module's dict, then drop the module's ``__getattr__``.
@@ -258,6 +269,8 @@ def _serve_all() -> None:
         g.pop("__getattr__", None)
         if _default._generation != generation:
             g["__getattr__"] = _module_getattr
+        else:
+            _all_served[0] = generation
 
 
 if not TYPE_CHECKING:

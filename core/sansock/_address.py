@@ -403,9 +403,12 @@ class _SockaddrCodec:
         if not 0 <= port <= 0xFFFF:
             raise self.port_error(caller)
         raw = self.st_in.pack(self.hdr_inet, port, packed, b"")
-        if type(address[0]) is str and type(address[1]) is int:
+        if type(address) is tuple and type(address[0]) is str and type(address[1]) is int:
             # A numeric host and a port: a pure function of the pair, kept
             # for encode_address's shortcut (names are resolved every time).
+            # An exact tuple only: a subclass as the key could answer the
+            # lookups of other pairs (its __hash__/__eq__), poisoning the
+            # memo (tests/test_rev7_review.py).
             if len(self.inet_encoded) >= _NUMERIC_CACHE_SIZE:
                 self.inet_encoded.clear()
             self.inet_encoded[address] = raw

@@ -202,6 +202,28 @@ class AddressInfo(IntFlag, metaclass=_SocketEnumType):
 _BASES.update((AddressFamily, SocketKind, MsgFlag, AddressInfo))
 
 
+def _member(name: str, value: int) -> object:
+    """Unpickle a member: the module's enum *name* (the default binding's, as
+    the stdlib's unpickle as ``socket.AddressFamily``) called with *value*."""
+    # The package: imported before this module (pickle imports sansock._enums
+    # through it), and not imported here (no cycle among core modules).
+    enum_class: Any = getattr(sys.modules["sansock"], name)
+    return enum_class(value)
+
+
+def _reduce_member(self: enum.Enum, protocol: int) -> tuple[object, tuple[str, int]]:
+    # Enum's own reduction names the member's class, which pickle looks up as
+    # sansock.<name>: another binding's class is not that object
+    # (PicklingError).  By base name and value, every binding's member
+    # pickles (tests/test_rev7_review.py).
+    return _member, (_base_of(type(self)).__name__, int(self.value))
+
+
+for _base in _BASES:
+    setattr(_base, "__reduce_ex__", _reduce_member)  # noqa: B010 (an enum class's attribute)
+del _base
+
+
 #: The prefix of each enum's members, as ``Lib/socket.py`` selects them.
 ENUM_PREFIXES: dict[str, str] = {
     "AddressFamily": "AF_",

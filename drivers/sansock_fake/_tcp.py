@@ -123,20 +123,29 @@ class TcpOps(InetOps):
         self.host.route(self.family, target)  # ENETUNREACH without a route
         target = InetHost.loopback(target)
         self.autobind(sock, "EADDRNOTAVAIL")  # __inet_hash_connect: no port left
+        name = self.host.local_name(sock, target)  # the route's source address
+        local, remote = wire_name(name), wire_name(target)
+        held = self.host.tcp_connections.get((local.packed, local.port, remote.packed, remote.port))
+        if held is not None:
+            if held.released and held.tcp is not None and held.tcp.state == "TIME_WAIT":
+                # __inet_check_established -> tcp_twsk_unique: the connect takes the
+                # 4-tuple of a TIME_WAIT socket over (tcp_tw_reuse=2, the default,
+                # on loopback), which is gone -- port, timer and all.
+                kill_time_wait(held)
+            else:
+                # __inet_check_established's not_unique: the 4-tuple belongs to
+                # another connection (an open socket bound to the same port with
+                # SO_REUSEADDR, or an orphan in FIN_WAIT2, as Linux 6.18 answers):
+                # tcp_v4_connect fails, the socket stays bound and unconnected
+                # (tests/test_rev7_review.py).
+                self.fail("EADDRNOTAVAIL")
         sock.peer_name = target
-        sock.name = self.host.local_name(sock, target)  # the route's source address
-        assert isinstance(sock.name, InetName)
-        tcp.local, tcp.remote = wire_name(sock.name), wire_name(target)
+        sock.name = name
+        tcp.local, tcp.remote = local, remote
         tcp.state = "SYN_SENT"
         tcp.snd_nxt = 1  # the SYN takes one
         sock.state = "connecting"
         sock.error = 0
-        held = self.host.tcp_connections.get(tcp.key)
-        if held is not None and held.released and held.tcp is not None and held.tcp.state in ("TIME_WAIT", "FIN_WAIT2"):
-            # __inet_check_established -> tcp_twsk_unique: the connect takes the
-            # 4-tuple of a TIME_WAIT socket over (tcp_tw_reuse=2, the default,
-            # on loopback), which is gone -- port, timer and all.
-            kill_time_wait(held)
         self.host.tcp_connections[tcp.key] = sock
         send_segment(sock, SYN, seq=0)
         if file.nonblocking:
