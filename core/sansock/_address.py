@@ -240,6 +240,8 @@ class _SockaddrCodec:
         #: decode_address of whole sockaddr_in values seen (bounded): a
         #: (host, port) pair of immutables, shared by the calls that return it.
         self.inet_decoded: dict[bytes, tuple[str, int]] = {}
+        #: ntop4 of the 4-byte addresses decode_address has seen (bounded).
+        self.inet_hosts: dict[bytes, str] = {}
 
         self.encoders: dict[int, _Encoder] = {}
         self.decoders: dict[int, _Decoder] = {}
@@ -751,7 +753,15 @@ def decode_address(
         # (bounded; recvfrom's fast path looks them up itself).
         pair = codec.inet_decoded.get(raw)
         if pair is None:
-            pair = (ntop4(raw[4:8]), (raw[2] << 8) | raw[3])
+            # A new port (each accepted peer's): the host text is kept apart.
+            packed = raw[4:8]
+            host = codec.inet_hosts.get(packed)
+            if host is None:
+                host = ntop4(packed)
+                if len(codec.inet_hosts) >= _NUMERIC_CACHE_SIZE:
+                    codec.inet_hosts.clear()
+                codec.inet_hosts[packed] = host
+            pair = (host, (raw[2] << 8) | raw[3])
             if len(codec.inet_decoded) >= _NUMERIC_CACHE_SIZE:
                 codec.inet_decoded.clear()
             codec.inet_decoded[raw] = pair

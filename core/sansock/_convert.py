@@ -79,6 +79,7 @@ __all__ = [
     "writable_arg",
 ]
 
+builtins_type = type  # socket_args' parameter `type` shadows the builtin
 INT_MAX = 2**31 - 1
 INT_MIN = -(2**31)
 SSIZE_MAX = sys.maxsize
@@ -131,7 +132,15 @@ def socket_args(family: object, type: object, proto: object) -> tuple[int, int, 
     taken at its value, then the C int range) on 3.11+, the ``"|iiiO:socket"``
     format units on 3.10."""
     if RULES.socket_args_clinic:
-        return clinic_int(family), clinic_int(type), clinic_int(proto)
+        # clinic_int written out, argument by argument (this is every socket()
+        # given an IntEnum, as create_connection's are): one frame, not seven.
+        out: list[int] = []
+        for value in (family, type, proto):
+            number = value if builtins_type(value) is int else operator.index(value)  # type: ignore[arg-type]
+            if not INT_MIN <= number <= INT_MAX:
+                raise OverflowError("Python int too large to convert to C int")
+            out.append(number)
+        return out[0], out[1], out[2]
     return arg_int(family), arg_int(type), arg_int(proto)
 
 
