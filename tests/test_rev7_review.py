@@ -295,16 +295,9 @@ def test_a_value_served_while_a_swap_drops_the_others_is_dropped_too(monkeypatch
     assert isinstance(binding, _binding.Binding)
 
 
-# -- 3. values still read from the per-thread scratch -------------------------
+# -- 3. values read from a scratch after the call (a pooled one since) -------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit (sansock_native._native's docstring): recvfrom's data, sender and length are "
-    "copied out of this thread's scratch after the C call returns, where a signal handler runs; one "
-    "that receives through the driver overwrites them. Fix: recvfrom's buffers from a pool as recv's "
-    "(and the same for recvfrom_into, accept, recvmsg's out-values): not done in this review",
-)
 def test_a_handler_receiving_between_recvfroms_syscall_and_its_copy_does_not_change_its_result() -> None:
     """A profile hook at the C call's return stands in for a Python signal
     handler (both run there: the eval breaker after a call).  The outer

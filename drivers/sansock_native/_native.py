@@ -26,10 +26,12 @@ Memory rules (CFFI releases the GIL during every call):
   and refuses a longer length with EFAULT (``SANSOCK_FITS`` in _helpers.h);
 
 * scratch buffers (the ``sockaddr_storage``, out-arrays, the iovec arrays,
-  a 64 KiB receive buffer) belong to one thread (``_scratch._Scratch`` in a
-  ``threading.local``), never shared across threads; ``recv`` takes its
-  64 KiB buffer from a pool instead (``_scratch._recv_buffers``: popped for
-  the call, pushed back after the copy), so no two calls share one;
+  a 64 KiB data and a 1 KiB control buffer) are taken from a pool for the
+  call and given back after the copies out (``_scratch._take_scratch``);
+  ``recv`` takes its 64 KiB buffer from a pool of its own
+  (``_scratch._recv_buffers``), so no two calls share one: not two threads,
+  and not a signal handler that runs between another call's syscall and its
+  copy (``tests/test_rev7_review.py``);
 * every Python buffer handed to C is held by a local variable until the call
   returns (a pointer stored in a C array does not keep its memory alive);
 * ``bytes`` pass straight to ``char *`` parameters; other buffers go through
@@ -40,16 +42,12 @@ The driver is split by concern: this module has the plain syscalls (clock,
 poll and the optional ``PollCallDriver`` one-call methods, lifecycle,
 connection setup, options, data, sendfile); ``_messages`` the message and
 batch calls, ``_netdb`` the resolver and host facts (both base classes of
-:class:`NativeDriver`); ``_scratch`` the per-thread buffers and the C
+:class:`NativeDriver`); ``_scratch`` the pooled buffers and the C
 functions bound once; ``_lib`` the CFFI ``ffi``/``lib`` and their types.
 
-Known limit: a Python signal handler that runs in the same thread between a
-receive syscall other than ``recv`` and the copy out of the scratch buffer,
-and itself receives through this driver, would overwrite that thread's
-scratch data (``recv`` takes a buffer no other call holds); the same holds
-for the other out-values kept in the scratch (``accept``'s address, the
-poll-then-call helpers' clock reading, ``recvmsg``'s flags and lengths).
-The errors are not among them: they are in band.
+A Python signal handler runs right after a C call returns, before the line
+that checks it: so the errors are in band and the out-values (addresses,
+lengths, flags, the clock reading) are in a scratch no other call holds.
 """
 
 from __future__ import annotations
@@ -84,7 +82,8 @@ from ._scratch import (
     _release,
     _sendto,
     _take_recv_buffer,
-    _tls,
+    _give_scratch,
+    _take_scratch,
     _unfinished,
 )
 
@@ -150,37 +149,43 @@ class NativeDriver(MessageCalls, ResolverCalls):
     # -- poll then call (the optional sansock.driver.PollCallDriver) --------
     def poll_send(self, fd: int, data: ReadableBuffer, flags: int) -> int | Unfinished:
         # clock, poll(fd, POLLOUT, 0) and send(2) in one C call (sansock_poll_send).
-        s = _tls.scratch
-        if type(data) is bytes:
-            n = _poll_send(fd, data, len(data), flags, s.out)
-        else:
-            p = ffi.from_buffer(data)
-            try:
-                n = _poll_send(fd, p, len(p), flags, s.out)
-            finally:
-                ffi.release(p)
-        if n < 0:
-            return _unfinished(n, s.out_values)
-        return n
+        s = _take_scratch()
+        try:
+            if type(data) is bytes:
+                n = _poll_send(fd, data, len(data), flags, s.out)
+            else:
+                p = ffi.from_buffer(data)
+                try:
+                    n = _poll_send(fd, p, len(p), flags, s.out)
+                finally:
+                    ffi.release(p)
+            if n < 0:
+                return _unfinished(n, s.out_values)
+            return n
+        finally:
+            _give_scratch(s)
 
     def poll_recv(self, fd: int, bufsize: int, flags: int) -> bytes | Unfinished:
         # clock, poll(fd, POLLIN, 0) and recv(2) in one C call (sansock_poll_recv).
         if type(bufsize) is not int:
             bufsize = _index(bufsize)
-        s = _tls.scratch
-        scratch = bufsize <= _SCRATCH_DATA
-        buf = s.data if scratch else _alloc_raw("char[]", bufsize)
-        if flags and flags & _MSG_TRUNC:
-            # TCP's MSG_TRUNC discards without copying (as in recv): zeros, not
-            # this thread's last receive nor a raw allocation's old memory.
-            buf = _zeroed(s, buf, bufsize)
-        n = _poll_recv(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize, flags, s.out)
-        if n < 0:
-            return _unfinished(n, s.out_values)
-        if n > bufsize:  # MSG_TRUNC: the datagram's real length
-            return _past_the_buffer(s.data_view[:bufsize] if scratch else unpack_bytes(buf, bufsize), n)
-        data: bytes = s.data_view[:n] if scratch else unpack_bytes(buf, n)
-        return data
+        s = _take_scratch()
+        try:
+            scratch = bufsize <= _SCRATCH_DATA
+            buf = s.data if scratch else _alloc_raw("char[]", bufsize)
+            if flags and flags & _MSG_TRUNC:
+                # TCP's MSG_TRUNC discards without copying (as in recv): zeros, not
+                # this thread's last receive nor a raw allocation's old memory.
+                buf = _zeroed(s, buf, bufsize)
+            n = _poll_recv(fd, buf, _SCRATCH_DATA if scratch else bufsize, bufsize, flags, s.out)
+            if n < 0:
+                return _unfinished(n, s.out_values)
+            if n > bufsize:  # MSG_TRUNC: the datagram's real length
+                return _past_the_buffer(s.data_view[:bufsize] if scratch else unpack_bytes(buf, bufsize), n)
+            data: bytes = s.data_view[:n] if scratch else unpack_bytes(buf, n)
+            return data
+        finally:
+            _give_scratch(s)
 
     # -- lifecycle ------------------------------------------------------------
     def socket(self, family: int, type: int, proto: int) -> int:
@@ -190,11 +195,14 @@ class NativeDriver(MessageCalls, ResolverCalls):
         return fd
 
     def socketpair(self, family: int, type: int, proto: int) -> tuple[int, int]:
-        sv = _tls.scratch.pair
+        s = _take_scratch()
+        sv = s.pair
         r = lib.sansock_socketpair(family, type, proto, sv)
+        pair = int(sv[0]), int(sv[1])
+        _give_scratch(s)
         if r < 0:
             raise OSError(-r, _strerror(-r))
-        return int(sv[0]), int(sv[1])
+        return pair
 
     def close(self, fd: int) -> None:
         # close(2): the fd is gone even on EINTR (Linux), so no retry.
@@ -242,12 +250,15 @@ class NativeDriver(MessageCalls, ResolverCalls):
             raise OSError(-r, _strerror(-r))
 
     def accept(self, fd: int, flags: int) -> tuple[int, bytes]:
-        s = _tls.scratch
-        r = lib.sansock_accept(fd, s.addr, s.intout, flags)
-        if r < 0:
-            raise OSError(-r, _strerror(-r))
-        addr: bytes = unpack_bytes(s.addr, s.intout[0])
-        return r, addr
+        s = _take_scratch()
+        try:
+            r = lib.sansock_accept(fd, s.addr, s.intout, flags)
+            if r < 0:
+                raise OSError(-r, _strerror(-r))
+            addr: bytes = unpack_bytes(s.addr, s.intout[0])
+            return r, addr
+        finally:
+            _give_scratch(s)
 
     def connect(self, fd: int, addr: bytes) -> None:
         r = lib.sansock_connect(fd, addr, len(addr))
@@ -260,19 +271,21 @@ class NativeDriver(MessageCalls, ResolverCalls):
             raise OSError(-r, _strerror(-r))
 
     def getsockname(self, fd: int) -> bytes:
-        addr = _tls.scratch.addr
-        n = lib.sansock_getsockname(fd, addr)
+        s = _take_scratch()
+        n = lib.sansock_getsockname(fd, s.addr)
+        raw: bytes = unpack_bytes(s.addr, n) if n >= 0 else b""
+        _give_scratch(s)
         if n < 0:
             raise OSError(-n, _strerror(-n))
-        raw: bytes = unpack_bytes(addr, n)
         return raw
 
     def getpeername(self, fd: int) -> bytes:
-        addr = _tls.scratch.addr
-        n = lib.sansock_getpeername(fd, addr)
+        s = _take_scratch()
+        n = lib.sansock_getpeername(fd, s.addr)
+        raw: bytes = unpack_bytes(s.addr, n) if n >= 0 else b""
+        _give_scratch(s)
         if n < 0:
             raise OSError(-n, _strerror(-n))
-        raw: bytes = unpack_bytes(addr, n)
         return raw
 
     # -- options -------------------------------------------------------------
@@ -417,44 +430,50 @@ class NativeDriver(MessageCalls, ResolverCalls):
         return n
 
     def recvfrom(self, fd: int, bufsize: int, flags: int) -> tuple[bytes, bytes]:
-        s = _tls.scratch
-        if type(bufsize) is not int:
-            bufsize = _index(bufsize)
-        if bufsize <= _SCRATCH_DATA:
-            buf, cap = s.data, _SCRATCH_DATA
-        else:
-            buf, cap = _alloc_raw("char[]", bufsize), bufsize
-        if flags and flags & _MSG_TRUNC:
-            buf = _zeroed(s, buf, bufsize)  # TCP's MSG_TRUNC copies nothing (see poll_recv)
-        intout = s.intout
-        n = _recvfrom(fd, buf, cap, bufsize, flags, s.addr, intout)
-        if n < 0:
-            raise OSError(-n, _strerror(-n))
-        if n > bufsize:  # MSG_TRUNC: the datagram's real length
-            data = _past_the_buffer(unpack_bytes(buf, bufsize), n)
-        else:
-            data = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
-        addr: bytes = unpack_bytes(s.addr, intout[0])
-        return data, addr
+        s = _take_scratch()
+        try:
+            if type(bufsize) is not int:
+                bufsize = _index(bufsize)
+            if bufsize <= _SCRATCH_DATA:
+                buf, cap = s.data, _SCRATCH_DATA
+            else:
+                buf, cap = _alloc_raw("char[]", bufsize), bufsize
+            if flags and flags & _MSG_TRUNC:
+                buf = _zeroed(s, buf, bufsize)  # TCP's MSG_TRUNC copies nothing (see poll_recv)
+            intout = s.intout
+            n = _recvfrom(fd, buf, cap, bufsize, flags, s.addr, intout)
+            if n < 0:
+                raise OSError(-n, _strerror(-n))
+            if n > bufsize:  # MSG_TRUNC: the datagram's real length
+                data = _past_the_buffer(unpack_bytes(buf, bufsize), n)
+            else:
+                data = s.data_view[:n] if buf is s.data else unpack_bytes(buf, n)
+            addr: bytes = unpack_bytes(s.addr, intout[0])
+            return data, addr
+        finally:
+            _give_scratch(s)
 
     def recvfrom_into(
         self, fd: int, buf: WriteableBuffer, nbytes: int, flags: int
     ) -> tuple[int, bytes]:
-        s = _tls.scratch
-        if type(nbytes) is not int:
-            nbytes = _index(nbytes)
-        p = writable_buffer(buf)
+        s = _take_scratch()
         try:
-            size = len(p)
-            if nbytes > size:
-                raise ValueError("nbytes is greater than the length of the buffer")
-            n = lib.sansock_recvfrom(fd, p, size, nbytes, flags, s.addr, s.intout)
+            if type(nbytes) is not int:
+                nbytes = _index(nbytes)
+            p = writable_buffer(buf)
+            try:
+                size = len(p)
+                if nbytes > size:
+                    raise ValueError("nbytes is greater than the length of the buffer")
+                n = lib.sansock_recvfrom(fd, p, size, nbytes, flags, s.addr, s.intout)
+            finally:
+                ffi.release(p)
+            if n < 0:
+                raise OSError(-n, _strerror(-n))
+            addr: bytes = unpack_bytes(s.addr, s.intout[0])
+            return n, addr
         finally:
-            ffi.release(p)
-        if n < 0:
-            raise OSError(-n, _strerror(-n))
-        addr: bytes = unpack_bytes(s.addr, s.intout[0])
-        return n, addr
+            _give_scratch(s)
 
     def sendfile(self, out_fd: int, in_fd: int, offset: int, count: int) -> int:
         # os.sendfile parses offset and count with __index__ (Py_off_t,

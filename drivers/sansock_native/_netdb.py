@@ -26,7 +26,7 @@ from ._lib import (
     lib,
     unpack_bytes,
 )
-from ._scratch import _NULL, _strerror, _tls
+from ._scratch import _NULL, _give_scratch, _strerror, _take_scratch
 
 __all__ = ["ResolverCalls"]
 
@@ -98,14 +98,13 @@ class ResolverCalls:
     def getaddrinfo(
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
     ) -> list[AddrInfo]:
-        # The hints and the result pointer are this thread's, reused (the
-        # hints' other fields stay zero: getaddrinfo(3) only reads them).
-        # Taken out while in use, so that a signal handler resolving in this
-        # thread meanwhile makes its own instead of overwriting them.
-        s = _tls.scratch
-        pair, s.addrinfo_pair = s.addrinfo_pair, None
+        # The hints and the result pointer of a pooled scratch (_scratch), reused
+        # (the hints' other fields stay zero: getaddrinfo(3) only reads them);
+        # a signal handler resolving meanwhile takes another scratch.
+        s = _take_scratch()
+        pair = s.addrinfo_pair
         if pair is None:
-            pair = (cast(AddrInfoStruct, ffi.new("struct addrinfo *")), ffi.new("struct addrinfo **"))
+            pair = s.addrinfo_pair = (cast(AddrInfoStruct, ffi.new("struct addrinfo *")), ffi.new("struct addrinfo **"))
         hints, res = pair
         hints.ai_family = family
         hints.ai_socktype = type
@@ -113,7 +112,7 @@ class ResolverCalls:
         hints.ai_flags = flags
         code = _getaddrinfo(_NULL if host is None else host, _NULL if port is None else port, hints, res)
         first = res[0]
-        s.addrinfo_pair = pair
+        _give_scratch(s)
         if code != 0:
             raise _gai_error(code)
         out: list[AddrInfo] = []

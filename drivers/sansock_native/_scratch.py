@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import operator
 import os
-import threading
 from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -222,12 +221,24 @@ def _new_recv_buffer() -> tuple[CData, Any]:
     return data, _buffer(data)
 
 
-class _PerThread(threading.local):
-    def __init__(self) -> None:
-        self.scratch = _Scratch()
+#: The other calls' scratch buffers (addresses, out-arrays, the 64 KiB data
+#: and 1 KiB control buffers, the mmsg arrays), pooled as ``recv``'s buffers
+#: are: a call takes a :class:`_Scratch` for the syscall and the copies out
+#: and gives it back after, so a signal handler that runs between another
+#: call's syscall and its copy (Python runs handlers right after a C call
+#: returns) takes another one instead of overwriting it.  At most
+#: ``_SCRATCHES_KEPT`` are kept (a push on a full pool drops one).
+_SCRATCHES_KEPT: Final = 8
+_scratches: deque[_Scratch] = deque(maxlen=_SCRATCHES_KEPT)
+_give_scratch = _scratches.append
 
 
-_tls = _PerThread()
+def _take_scratch() -> _Scratch:
+    """A scratch no other call holds: the pool's, or a new one."""
+    try:
+        return _scratches.pop()
+    except IndexError:
+        return _Scratch()
 
 
 def _control_bytes(s: _Scratch, control: CData, controllen: int) -> bytes:
