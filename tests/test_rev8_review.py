@@ -320,3 +320,56 @@ def test_emfile_while_receiving_real_fds_truncates_as_linux() -> None:
 
     expected = scenario(socket)
     assert _no_leak(scenario) == expected
+
+
+def test_sendmsg_failing_after_the_real_fds_were_taken_leaks_nothing() -> None:
+    """The dups taken for SCM_RIGHTS are closed when the send fails after them:
+    SCM_RIGHTS on a UDP socket (ignored: sent), an unknown SOL_SOCKET item
+    after it (EINVAL), two items over SCM_MAX_FD together (EINVAL), a path
+    that does not exist (ENOENT), a peer gone (ECONNREFUSED); the messages
+    that went out carry what the stdlib's carry.  (SCM_CREDENTIALS is left
+    out: the fake is an unprivileged process, pid 4242, the oracle may be root.)"""
+
+    def scenario(m: Any) -> list[object]:
+        out: list[object] = []
+        r, w = os.pipe()
+        udp = m.socket(m.AF_INET, m.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        a, b = m.socketpair(m.AF_UNIX, m.SOCK_DGRAM)
+        lone = m.socket(m.AF_UNIX, m.SOCK_DGRAM)
+        gone = m.socket(m.AF_UNIX, m.SOCK_DGRAM)
+        gone.bind("\0sansock-rev8-gone")
+        gone.close()
+        attempts: list[tuple[Any, list[tuple[int, int, bytes]], object]] = [
+            (udp, _rights([r]), udp.getsockname()),
+            (a, _rights([r]) + [(socket.SOL_SOCKET, 99, b"\0" * 4)], None),
+            (a, _rights([r]) + [(socket.SOL_IP, socket.IP_TOS, b"\0" * 4)], None),
+            (a, _rights([r]) + _rights([w]), None),
+            (a, _rights([r, w]) + _rights([r] * 252), None),
+            (a, _rights([r]) + [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"\0\0")], None),
+            (lone, _rights([r, w]), "/nonexistent/sansock-rev8"),
+            (lone, _rights([r, w]), "\0sansock-rev8-gone"),
+        ]
+        for sock, anc, addr in attempts:
+            try:
+                out.append(("sent", sock.sendmsg([b"x"], anc, 0, addr) if addr else sock.sendmsg([b"x"], anc)))
+            except OSError as exc:
+                out.append(("errno", exc.errno))
+        b.setblocking(False)
+        while True:
+            try:
+                msg, anc, flags, _ = b.recvmsg(10, socket.CMSG_SPACE(4 * 300))
+            except BlockingIOError:
+                break
+            got = _received(anc)
+            out.append((msg, len(got), flags))
+            for fd in got:
+                os.close(fd)
+        os.close(r)
+        os.close(w)
+        for sock in (a, b, udp, lone):
+            sock.close()
+        return out
+
+    expected = scenario(socket)
+    assert _no_leak(scenario) == expected
