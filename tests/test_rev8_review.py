@@ -182,6 +182,45 @@ def test_audit_events_connect_ex_sendmsg_sendto_getaddrinfo(net: Binding) -> Non
     assert got == expected
 
 
+
+class _Port(int):
+    pass
+
+
+def _resolver_argument_errors(m: Any, rec: Any) -> object:
+    """Argument errors (idna, ports, ints, flags) raise no event; int
+    subclasses are passed to the hook as given."""
+    calls: list[Callable[[], object]] = [
+        lambda: m.getaddrinfo("a" * 70 + ".com", 80),
+        lambda: m.getaddrinfo("\udcff", 80),
+        lambda: m.getaddrinfo("127.0.0.1", 1.5),
+        lambda: m.getaddrinfo("127.0.0.1", _Port(80)),
+        lambda: m.getaddrinfo("127.0.0.1", "80", 2**40),
+        lambda: m.getaddrinfo("127.0.0.1", "80", 0, 0, 0, "x"),
+        lambda: m.getaddrinfo("127.0.0.1", "80", m.AF_INET, m.SOCK_STREAM, _Port(6)),
+        lambda: m.getaddrinfo("127.0.0.1", "\udcff"),
+        lambda: m.getaddrinfo(bytearray(b"127.0.0.1"), 80),
+        lambda: m.getnameinfo(("127.0.0.1", 80), "x"),
+        lambda: m.getnameinfo(("127.0.0.1", 1.5), 0),
+        lambda: m.getnameinfo(("\udcff", 80), 0),
+        lambda: m.getnameinfo(("127.0.0.1", _Port(80)), 0),
+        lambda: m.gethostbyname("\udcff"),
+        lambda: m.gethostbyaddr("\udcff"),
+        lambda: m.getservbyname("http", "\udcff"),
+        lambda: m.getservbyport(70000),
+        lambda: m.getservbyport(_Port(80)),
+    ]
+    return [_outcome(call) for call in calls]
+
+
+def test_audit_events_of_resolver_argument_errors(net: Binding) -> None:
+    with recording() as std:
+        expected = _resolver_argument_errors(socket, std)
+    with recording() as ours:
+        got = _resolver_argument_errors(net, ours)
+    assert ours.events == std.events
+    assert got == expected
+
 @pytest.mark.parametrize("timeout", [None, 0.0, 5.0])
 def test_refused_socket_new_in_accept_dup_socketpair_leaves_no_fd(net: Binding, timeout: float | None) -> None:
     """CPython leaks the accepted fd (docs/differences.rst); sansock closes it,
