@@ -104,12 +104,10 @@ def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
     :class:`~sansock.ancillary.OwnedFd`.
 
     Warn first (``message.format(owner)``: a socket's repr may still call
-    getsockname), then close -- also when the warning is raised (a filter that
-    makes ResourceWarning an error): CPython hands it to
-    PyErr_WriteUnraisable and closes anyway.  Here it propagates out of
-    ``__del__`` after the close, and Python reports it the same way
-    (sys.unraisablehook, "Exception ignored in: ..."), so no fd outlives its
-    object.
+    getsockname), then close -- also when the warning is raised (a filter making
+    ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable and
+    closes; here it propagates out of ``__del__`` after the close, and Python
+    reports it the same way (sys.unraisablehook), so no fd outlives its object.
     """
     try:
         warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
@@ -609,43 +607,45 @@ class SocketType:
     # -- receiving -----------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
         """Receive up to *bufsize* bytes (sock_recv)."""
-        # Fast path: exact ints, bufsize > 0 the one check the driver cannot
-        # make; a value it refuses (OverflowError) is parsed as "n|i:recv".
-        # Timeout mode polls first: only values no driver refuses go there.
-        if type(bufsize) is int and type(flags) is int and bufsize > 0:
-            if self._timeout_ns > 0:
-                if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
-                    return _timeout.recv_timed(self, bufsize, flags)
-                first = None
-            elif (direct := self._direct) is not None and not flags and bufsize <= (cap := direct.recv_size):
-                # The driver's C function into one of its buffers, the error
-                # in band (DirectCalls); no value here can be refused.
-                buffers = direct.recv_buffers
-                try:
-                    pair = buffers.pop()
-                except IndexError:
-                    pair = direct.new_recv_buffer()
-                recv = direct.recv
-                n = recv(self._fd, pair[0], cap, bufsize)
-                if n >= 0:
-                    data = pair[1][:n]
-                    buffers.append(pair)
-                    return data
+        # Fast path: exact ints, bufsize > 0 the one check the driver cannot make
+        # (first: a short jump, so CPython specialises it); a refused value is
+        # parsed as "n|i:recv"; timeout mode polls first, with values no driver refuses.
+        if type(bufsize) is not int or type(flags) is not int or bufsize <= 0:
+            return _general.recv(self, bufsize, flags)
+        first: OSError | None
+        if self._timeout_ns > 0:
+            if bufsize <= _FAST_SIZE and INT_MIN <= flags <= INT_MAX:
+                return _timeout.recv_timed(self, bufsize, flags)
+            return _general.recv(self, bufsize, flags)
+        if (direct := self._direct) is not None and not flags and bufsize <= (cap := direct.recv_size):
+            # The driver's C function into one of its buffers, the error in
+            # band (DirectCalls); no value here can be refused.
+            buffers = direct.recv_buffers
+            try:
+                pair = buffers.pop()
+            except IndexError:
+                pair = direct.new_recv_buffer()
+            recv = direct.recv
+            n = recv(self._fd, pair[0], cap, bufsize)
+            if n >= 0:
+                data = pair[1][:n]
                 buffers.append(pair)
-                first = OSError(-n, self._drv.strerror(-n))
-            else:
-                try:
-                    return self._drv.recv(self._fd, bufsize, flags)
-                except OSError as exc:
-                    first = exc
-                except REFUSED:
-                    first = None
-            if first is not None:
-                try:
-                    return _timeout.retry(self, first, False, self._drv.recv, (bufsize, flags))
-                finally:
-                    first = None  # its traceback holds this frame: no cycle
-        return _general.recv(self, bufsize, flags)
+                return data
+            buffers.append(pair)
+            first = OSError(-n, self._drv.strerror(-n))
+        else:
+            try:
+                return self._drv.recv(self._fd, bufsize, flags)
+            except OSError as exc:
+                first = exc
+            except REFUSED:
+                first = None
+            if first is None:  # refused: parsed outside the handler (no context)
+                return _general.recv(self, bufsize, flags)
+        try:
+            return _timeout.retry(self, first, False, self._drv.recv, (bufsize, flags))
+        finally:
+            first = None  # its traceback holds this frame: no cycle
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""

@@ -182,12 +182,12 @@ static ssize_t sansock_direct_send(int fd, const char *buf, size_t n, int flags)
     return r < 0 ? -(ssize_t)errno : r;
 }
 
-static ssize_t sansock_direct_recv(int fd, char *buf, size_t cap, size_t len)
+static ssize_t sansock_direct_recv(int fd, char *buf, int cap, int len)
 {
     ssize_t r;
-    if (len > cap)
+    if (len < 0 || len > cap)
         return -EFAULT;
-    r = recv(fd, buf, len, 0);
+    r = recv(fd, buf, (size_t)len, 0);
     return r < 0 ? -(ssize_t)errno : r;
 }
 
