@@ -23,7 +23,7 @@ from ._scratch import (
     _export_all,
     _fbw,
     _index,
-    _iov_arrays,
+    _iov_of,
     _recvmmsg,
     _recvmsg,
     _recvmsg1,
@@ -88,11 +88,7 @@ class MessageCalls:
             keep = _export_all(ffi.from_buffer, buffers)
             s = _take_scratch()
             try:
-                count = len(keep)
-                bases, lens = _iov_arrays(s, count)
-                if count:
-                    bases[0:count] = keep
-                    lens[0:count] = list(map(len, keep))
+                bases, lens, count = _iov_of(s, keep)
                 n = _sendmsg(fd, bases, lens, count, ctrl, controllen, name, namelen, flags)
             finally:
                 _give_scratch(s)
@@ -211,11 +207,7 @@ class MessageCalls:
                 # keep: every buffer stays alive until recvmsg returns.
                 keep = _export_all(writable_buffer, buffers)
                 try:
-                    count = len(keep)
-                    bases, lens = _iov_arrays(s, count)
-                    if count:
-                        bases[0:count] = keep
-                        lens[0:count] = list(map(len, keep))
+                    bases, lens, count = _iov_of(s, keep)
                     n = _recvmsg(fd, bases, lens, count, control, controlcap, ancbufsize, s.addr, flags, out)
                 finally:
                     _release_all(keep)

@@ -252,6 +252,16 @@ def _control_bytes(s: _Scratch, control: CData, controllen: int) -> bytes:
     return big
 
 
+def _iov_of(s: _Scratch, keep: list[CData]) -> tuple[CData, CData, int]:
+    """The iovec arrays (bases, lengths) of the exported buffers *keep*, and their count."""
+    count = len(keep)
+    bases, lens = _iov_arrays(s, count)
+    if count:
+        bases[0:count] = keep
+        lens[0:count] = list(map(len, keep))
+    return bases, lens, count
+
+
 def _iov_arrays(s: _Scratch, n: int) -> tuple[CData, CData]:
     if n <= 64:
         return s.bases, s.lens
