@@ -35,6 +35,8 @@ from ._scratch import (
     _sendmsg1,
     _strerror,
     _give_scratch,
+    _Scratch,
+    _pop_scratch,
     _take_scratch,
 )
 
@@ -100,7 +102,10 @@ class MessageCalls:
     def recvmsg(
         self, fd: int, bufsize: int, ancbufsize: int, flags: int
     ) -> tuple[bytes, bytes, int, bytes]:
-        s = _take_scratch()
+        try:  # _take_scratch() without its frame (a hot path)
+            s = _pop_scratch()
+        except IndexError:
+            s = _Scratch()
         try:
             if (
                 type(bufsize) is int

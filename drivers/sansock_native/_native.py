@@ -83,6 +83,7 @@ from ._scratch import (
     _sendto,
     _take_recv_buffer,
     _give_scratch,
+    _pop_scratch,
     _take_scratch,
     _unfinished,
 )
@@ -149,7 +150,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
     # -- poll then call (the optional sansock.driver.PollCallDriver) --------
     def poll_send(self, fd: int, data: ReadableBuffer, flags: int) -> int | Unfinished:
         # clock, poll(fd, POLLOUT, 0) and send(2) in one C call (sansock_poll_send).
-        s = _take_scratch()
+        try:  # _take_scratch() without its frame (a hot path)
+            s = _pop_scratch()
+        except IndexError:
+            s = _Scratch()
         try:
             if type(data) is bytes:
                 n = _poll_send(fd, data, len(data), flags, s.out)
@@ -169,7 +173,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
         # clock, poll(fd, POLLIN, 0) and recv(2) in one C call (sansock_poll_recv).
         if type(bufsize) is not int:
             bufsize = _index(bufsize)
-        s = _take_scratch()
+        try:  # _take_scratch() without its frame (a hot path)
+            s = _pop_scratch()
+        except IndexError:
+            s = _Scratch()
         try:
             scratch = bufsize <= _SCRATCH_DATA
             buf = s.data if scratch else _alloc_raw("char[]", bufsize)
@@ -250,7 +257,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
             raise OSError(-r, _strerror(-r))
 
     def accept(self, fd: int, flags: int) -> tuple[int, bytes]:
-        s = _take_scratch()
+        try:  # _take_scratch() without its frame (a hot path)
+            s = _pop_scratch()
+        except IndexError:
+            s = _Scratch()
         try:
             r = lib.sansock_accept(fd, s.addr, s.intout, flags)
             if r < 0:
@@ -430,7 +440,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
         return n
 
     def recvfrom(self, fd: int, bufsize: int, flags: int) -> tuple[bytes, bytes]:
-        s = _take_scratch()
+        try:  # _take_scratch() without its frame (a hot path)
+            s = _pop_scratch()
+        except IndexError:
+            s = _Scratch()
         try:
             if type(bufsize) is not int:
                 bufsize = _index(bufsize)

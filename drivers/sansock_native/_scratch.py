@@ -231,6 +231,7 @@ def _new_recv_buffer() -> tuple[CData, Any]:
 _SCRATCHES_KEPT: Final = 8
 _scratches: deque[_Scratch] = deque(maxlen=_SCRATCHES_KEPT)
 _give_scratch = _scratches.append
+_pop_scratch = _scratches.pop
 
 
 def _take_scratch() -> _Scratch:
