@@ -66,8 +66,14 @@ from ._scratch import (
     _Scratch,
     _SCRATCH_DATA,
     _alloc_raw,
+    _MSG_CONTROL_AT,
+    _MSG_NAME_AT,
     _direct_recv,
+    _direct_recvmsg,
     _direct_send,
+    _direct_sendmsg,
+    _msg_buffers,
+    _new_msg_buffer,
     _fbw,
     _getsockopt_int,
     _give_recv_buffer,
@@ -96,7 +102,7 @@ if TYPE_CHECKING:
 
     from collections.abc import Callable, MutableSequence
 
-    from sansock.driver import ABI, ByteSlices
+    from sansock.driver import ABI, ByteSlices, MessageBlock
 
 __all__ = ["NativeDriver"]
 
@@ -512,8 +518,9 @@ class NativeDriver(MessageCalls, ResolverCalls):
 
 #: The C functions the socket methods call themselves (the optional
 #: :class:`sansock.driver.DirectCalls`), for this class only: send and recv
-#: with the error in band, getsockopt's int form, and ``recv``'s pool of
-#: 64 KiB buffers.
+#: with the error in band, getsockopt's int form, ``recv``'s pool of
+#: 64 KiB buffers, and sendmsg/recvmsg of one buffer (recvmsg's message
+#: blocks pooled the same way).
 NativeDriver.direct_calls = DirectCalls(
     driver_type=NativeDriver,
     send=_direct_send,
@@ -522,4 +529,12 @@ NativeDriver.direct_calls = DirectCalls(
     recv_buffers=cast("MutableSequence[tuple[object, ByteSlices]]", _recv_buffers),
     new_recv_buffer=cast("Callable[[], tuple[object, ByteSlices]]", _new_recv_buffer),
     getsockopt=_getsockopt_int,
+    sendmsg=cast("Callable[[int, bytes, int, bytes, int, int], int]", _direct_sendmsg),
+    recvmsg=cast("Callable[[int, object, int, int, int], int]", _direct_recvmsg),
+    msg_size=lib.SANSOCK_MSG_DATA,
+    msg_control_size=lib.SANSOCK_MSG_CONTROL,
+    msg_control_at=_MSG_CONTROL_AT,
+    msg_name_at=_MSG_NAME_AT,
+    msg_buffers=cast("MutableSequence[MessageBlock]", _msg_buffers),
+    new_msg_buffer=cast("Callable[[], MessageBlock]", _new_msg_buffer),
 )
