@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._driver import Driver
 
 __all__ = [
+    "FAST_SIZE",
     "REFUSED",
     "Socket",
     "fileno_args",
@@ -46,6 +47,7 @@ __all__ = [
     "recvmsg_args",
     "recvmsg_rest",
     "recv_into",
+    "recvmsg",
     "send",
     "sendall",
     "sendall_rest",
@@ -58,6 +60,10 @@ __all__ = [
 #: any syscall (the driver contract): the fast paths catch exactly these and
 #: come here.
 REFUSED = (TypeError, OverflowError, BufferError)
+
+#: The largest buffer size a fast path hands the driver unchecked (the
+#: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
+FAST_SIZE = 1 << 24
 
 type_of = type  # fileno_args' parameter `type` shadows the builtin
 
@@ -72,6 +78,7 @@ class Socket(Protocol):
     _family: int
     _timeout_ns: int
     _k: SocketConstants
+    _msg_fast: bool
 
     @property
     def _drv(self) -> Driver: ...
@@ -229,8 +236,43 @@ def recvmsg_args(sock: Socket, into: bool, target: object, ancbufsize: object, f
     return parsed
 
 
+def recvmsg(sock: Socket, bufsize: Any, ancbufsize: Any, flags: Any) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
+    """``recvmsg`` past the socket method's direct call (a driver without
+    one, such as the fake kernel, or values it does not take): sizes the
+    general path accepts, a family it knows, not timeout mode: one driver
+    call, the walk and err_closefds (see :func:`recvmsg_rest`) in this
+    frame; anything else is :func:`recvmsg_rest`."""
+    first: OSError | None = None
+    if (
+        sock._msg_fast and type(bufsize) is int and type(ancbufsize) is int and type(flags) is int
+        and 0 <= bufsize <= FAST_SIZE and 0 <= ancbufsize <= FAST_SIZE and sock._timeout_ns <= 0
+    ):
+        try:
+            data, control, msg_flags, raw = sock._drv.recvmsg(sock._fd, bufsize, ancbufsize, flags)
+        except OSError as exc:
+            first = exc
+        except REFUSED:
+            pass  # refused by the driver: parsed by recvmsg_rest
+        else:
+            try:
+                if not control:
+                    return data, [], msg_flags, (sock._decode(raw) if raw else None)
+                items, cut, malformed = sock._control.walk(control)
+                if cut is not None or malformed:
+                    # stacklevel 3: the caller of recvmsg (recvmsg -> here).
+                    warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
+                return data, items, msg_flags, (sock._decode(raw) if raw else None)
+            except BaseException:
+                _cmsg.close_rights(control, sock._k.abi, sock._drv.close)
+                raise
+    try:
+        return recvmsg_rest(sock, False, bufsize, ancbufsize, flags, first, 4)
+    finally:
+        first = None  # its traceback holds this frame: no cycle
+
+
 def recvmsg_rest(
-    sock: Socket, into: bool, target: Any, ancbufsize: Any, flags: Any, first: OSError | None
+    sock: Socket, into: bool, target: Any, ancbufsize: Any, flags: Any, first: OSError | None, stacklevel: int = 3
 ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
     """The rest of ``recvmsg``/``recvmsg_into``: *first* the fast path's
     error (retried), or None (the arguments parsed, then the call through
@@ -269,8 +311,9 @@ def recvmsg_rest(
             return data, [], msg_flags, (sock._decode(raw) if raw else None)
         items, cut, malformed = sock._control.walk(control)
         if cut is not None or malformed:
-            # stacklevel 3: the caller of recvmsg (recvmsg -> recvmsg_rest).
-            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
+            # stacklevel 3: the caller of recvmsg (recvmsg -> recvmsg_rest),
+            # 4 through recvmsg above.
+            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=stacklevel)
         return data, items, msg_flags, (sock._decode(raw) if raw else None)
     except BaseException:
         _cmsg.close_rights(control, sock._k.abi, sock._drv.close)

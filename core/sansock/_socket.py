@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from . import _address, _cmsg, _convert, _general, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, clinic_int
+from ._general import FAST_SIZE as _FAST_SIZE
 from ._general import REFUSED, finalize_unclosed
 
 if TYPE_CHECKING:
@@ -72,9 +73,6 @@ class _Omitted:
 
 _OMITTED: Any = _Omitted()
 
-#: The largest buffer size a fast path hands the driver unchecked (the
-#: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
-_FAST_SIZE = 1 << 24
 # Ints CPython compares with its specialised one-digit comparison (a 30-bit
 # digit); INT_MIN/INT_MAX take two, so a range check tries these bounds first.
 _SMALL_MIN = -0x3FFFFFFF
@@ -721,7 +719,7 @@ class SocketType:
         # (DirectCalls), with sizes and flags it takes (so none is refused), a
         # family the general path knows, not timeout mode; the walk and
         # err_closefds (see _general.recvmsg_rest) in this frame.  Everything
-        # else (the fake kernel too) is _general.recvmsg_rest.  The comparisons
+        # else (the fake kernel too) is _general.recvmsg.  The comparisons
         # come last, each with a short jump: CPython specialises only those.
         direct = self._direct
         if (
@@ -730,7 +728,7 @@ class SocketType:
             or self._timeout_ns > 0 or not 0 <= bufsize <= direct.msg_size
             or not 0 <= ancbufsize <= direct.msg_control_size or not _SMALL_MIN <= flags <= _SMALL_MAX
         ):
-            return _general.recvmsg_rest(self, False, bufsize, ancbufsize, flags, None)
+            return _general.recvmsg(self, bufsize, ancbufsize, flags)
         blocks = direct.msg_buffers
         try:
             block = blocks.pop()
