@@ -33,19 +33,26 @@ from ._convert import INT_MAX, INT_MIN, arg_int, bytes_like, writable_arg
 from ._timeout import call
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
+
     from ._consts import SocketConstants
-    from ._driver import Driver
+    from ._driver import DirectCalls, Driver
+
+    #: What every new socket reads, made once per driver (Binding._make_socket_state).
+    SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
 
 __all__ = [
     "FAST_SIZE",
     "REFUSED",
     "Socket",
+    "SocketBinding",
     "fileno_args",
     "finalize_unclosed",
     "getsockopt",
     "recv",
     "recvmsg_args",
     "recvmsg_rest",
+    "retry_in_band",
     "recv_into",
     "recvmsg",
     "send",
@@ -87,6 +94,23 @@ class Socket(Protocol):
     def _encode(self, address: object, caller: str) -> bytes: ...
     def _decode(self, raw: bytes) -> Any: ...
     def _call(self, writing: bool, syscall: Callable[..., _T], /, *args: Any) -> _T: ...
+
+
+class SocketBinding(Protocol):
+    """What a socket reads of its binding (:class:`sansock.Binding` is one): a
+    protocol, as ``_binding`` imports ``_socket`` (no cycle: test_layering)."""
+
+    @property
+    def driver(self) -> Driver: ...
+    @property
+    def constants(self) -> SocketConstants: ...
+    @property
+    def default_timeout_ns(self) -> int: ...
+    def address_family(self, value: int, /) -> int: ...
+    def socket_kind(self, value: int, /) -> int: ...
+    #: What every new socket reads, made once per driver (Binding._make_socket_state).
+    _socket_state: SocketState | None
+    def _make_socket_state(self) -> SocketState: ...
 
 
 def recv(sock: Socket, bufsize: object, flags: object) -> bytes:
@@ -167,6 +191,17 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     # address, before the buffers and the control data.
     audit("socket.sendmsg", sock, address)
     return sendmsg_rest(sock, buffers, ancdata, flag_bits, raw)
+
+
+def retry_in_band(sock: Socket, n: int, syscall: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+    """A sending direct call's error *n* (``-errno``, DirectCalls) as the
+    driver method would have raised it, then what the timeout machine does
+    with it (EINTR retried, EAGAIN waited for or raised) through *syscall*."""
+    first = OSError(-n, sock._drv.strerror(-n))
+    try:
+        return _timeout.retry(sock, first, True, syscall, args)
+    finally:
+        del first  # its traceback holds this frame: no cycle
 
 
 def sendmsg_rest(sock: Socket, buffers: Iterable[object], ancdata: object, flags: int, raw: bytes | None) -> int:

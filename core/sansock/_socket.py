@@ -41,7 +41,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from sys import audit
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from . import _address, _cmsg, _convert, _general, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, clinic_int
@@ -51,13 +51,9 @@ from ._general import REFUSED, finalize_unclosed
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from typing_extensions import TypeAlias
-
     from ._consts import SocketConstants
     from ._driver import DirectCalls, Driver
-
-    #: What every new socket reads, made once per driver (Binding._make_socket_state).
-    SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
+    from ._general import SocketBinding, SocketState
 
 __all__ = ["SocketType"]
 
@@ -77,23 +73,6 @@ _OMITTED: Any = _Omitted()
 # digit); INT_MIN/INT_MAX take two, so a range check tries these bounds first.
 _SMALL_MIN = -0x3FFFFFFF
 _SMALL_MAX = 0x3FFFFFFF
-
-
-class SocketBinding(Protocol):
-    """What a socket reads of its binding (:class:`sansock.Binding` is one): a
-    protocol, as ``_binding`` imports this module (no cycle: test_layering)."""
-
-    @property
-    def driver(self) -> Driver: ...
-    @property
-    def constants(self) -> SocketConstants: ...
-    @property
-    def default_timeout_ns(self) -> int: ...
-    def address_family(self, value: int, /) -> int: ...
-    def socket_kind(self, value: int, /) -> int: ...
-    #: What every new socket reads, made once per driver (Binding._make_socket_state).
-    _socket_state: SocketState | None
-    def _make_socket_state(self) -> SocketState: ...
 
 
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
@@ -544,36 +523,36 @@ class SocketType:
             # sock_sendmsg raises socket.sendmsg(sock, None) after the flags
             # and (no) address, before the buffers and the control data.
             audit("socket.sendmsg", self, None)
-            # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
+            # Fast path: bytes in a list/tuple, control data the exact packer
+            # takes: one driver call, or the driver's C function for one buffer
+            # (DirectCalls: the error in band; flags and the packer's control
+            # data fit its C ints).
             if type(buffers) is list or type(buffers) is tuple:
+                direct = self._direct
+                if len(buffers) == 1 and direct is not None and (sendmsg := direct.sendmsg) is not None:
+                    try:
+                        (data,) = buffers
+                    except ValueError:  # changed by another thread meanwhile
+                        data = None
+                    if type(data) is bytes and self._timeout_ns <= 0:
+                        control = b"" if type(ancdata) is tuple and not ancdata else self._control.lay_out(ancdata, True)
+                        if control is None:
+                            return _general.sendmsg_rest(self, buffers, ancdata, flags, None)
+                        n = sendmsg(self._fd, data, len(data), control, len(control), flags)
+                        if n >= 0:
+                            return n
+                        return _general.retry_in_band(self, n, self._drv.sendmsg, ([data], control, flags, None))
                 for part in buffers:
                     if type(part) is not bytes:
                         break
                 else:
                     if type(ancdata) is tuple and not ancdata:
-                        control: bytes | None = b""
+                        control = b""
                     else:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
                         if self._timeout_ns > 0:
                             return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
-                        direct = self._direct
-                        if direct is not None and (sendmsg := direct.sendmsg) is not None and len(buffers) == 1:
-                            try:
-                                (data,) = buffers
-                            except ValueError:  # changed by another thread meanwhile
-                                data = None
-                            if type(data) is bytes:
-                                # The driver's C function, the error in band (DirectCalls);
-                                # flags and the packer's control data fit its C ints.
-                                n = sendmsg(self._fd, data, len(data), control, len(control), flags)
-                                if n >= 0:
-                                    return n
-                                first = OSError(-n, self._drv.strerror(-n))
-                                try:
-                                    return _timeout.retry(self, first, True, self._drv.sendmsg, ([data], control, flags, None))
-                                finally:
-                                    del first  # its traceback holds this frame: no cycle
                         try:
                             return self._drv.sendmsg(self._fd, buffers, control, flags, None)
                         except OSError as exc:
