@@ -417,27 +417,26 @@ class SocketType:
     # -- sending -------------------------------------------------------------
     def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
         """Send *data*; return the number of bytes sent (sock_send)."""
-        # Fast path: one driver call.  The driver's C types reject a non-buffer
-        # or an out-of-range flags value (TypeError/OverflowError, the driver
-        # contract); only then are the arguments parsed as CPython's "y*|i:send"
-        # does, to raise its exact error.
-        first: OSError | None = None
+        # Fast path: one driver call, or the driver's C function for bytes
+        # (DirectCalls: the error in band).  The driver's C types reject a
+        # non-buffer or an out-of-range flags value (TypeError/OverflowError,
+        # the driver contract); only then are the arguments parsed as
+        # CPython's "y*|i:send" does, to raise its exact error.
         if type(flags) is int:
+            if type(data) is bytes and (direct := self._direct) is not None and self._timeout_ns <= 0:
+                send = direct.send  # a slot's value: LOAD_METHOD would not specialise
+                try:
+                    n = send(self._fd, data, len(data), flags)
+                except REFUSED:
+                    return _general.send(self, data, flags)
+                if n >= 0:
+                    return n
+                return _general.retry_in_band(self, n, self._drv.send, (data, flags))
+            first: OSError | None = None
             if self._timeout_ns > 0:
                 # Polls first: only values no driver refuses (before any poll).
                 if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
                     return _timeout.send_timed(self, data, flags)
-            elif type(data) is bytes and (direct := self._direct) is not None:
-                # The driver's C function, the error in band (DirectCalls).
-                send = direct.send
-                try:
-                    n = send(self._fd, data, len(data), flags)
-                except REFUSED:
-                    pass
-                else:
-                    if n >= 0:
-                        return n
-                    first = OSError(-n, self._drv.strerror(-n))
             else:
                 try:
                     return self._drv.send(self._fd, data, flags)
