@@ -1,0 +1,177 @@
+"""Defects noticed in session 5 (task defects8), each with the test that showed it.
+
+The stdlib ``socket`` module is the oracle where one exists: on the real
+kernel, or (for the interop layer) the stdlib itself outside the patch.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sansock
+from sansock_fake import FakeKernel
+
+# -- 1. an errno of 0 is "Error" (PyErr_SetFromErrno) --------------------------------------
+
+#: An LD_PRELOAD library that makes the C library's resolver and interface
+#: calls fail with errno $SHIM_ERRNO (as glibc may, for EAI_SYSTEM, without
+#: setting errno): getaddrinfo of one name, getnameinfo of one port,
+#: if_indextoname of one index, and every if_nameindex.  The rest goes to libc.
+_SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int shim_errno(void) { const char *s = getenv("SHIM_ERRNO"); return s ? atoi(s) : 0; }
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
+        (int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **))
+            dlsym(RTLD_NEXT, "getaddrinfo");
+    if (node != NULL && strcmp(node, "eai-system.invalid") == 0) {
+        errno = shim_errno();
+        return EAI_SYSTEM;
+    }
+    return real(node, service, hints, res);
+}
+
+int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+                char *serv, socklen_t servlen, int flags)
+{
+    int (*real)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int) =
+        (int (*)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int))
+            dlsym(RTLD_NEXT, "getnameinfo");
+    if (sa->sa_family == AF_INET && ntohs(((const struct sockaddr_in *)sa)->sin_port) == 4242) {
+        errno = shim_errno();
+        return EAI_SYSTEM;
+    }
+    return real(sa, salen, host, hostlen, serv, servlen, flags);
+}
+
+struct if_nameindex *if_nameindex(void)
+{
+    errno = shim_errno();
+    return NULL;
+}
+
+char *if_indextoname(unsigned int index, char *name)
+{
+    char *(*real)(unsigned int, char *) = (char *(*)(unsigned int, char *))dlsym(RTLD_NEXT, "if_indextoname");
+    if (index == 4242) {
+        errno = shim_errno();
+        return NULL;
+    }
+    return real(index, name);
+}
+"""
+
+_SHIM_SCENARIO = """
+import importlib, sys
+m = importlib.import_module(sys.argv[1])
+def outcome(f):
+    try:
+        return "ok", f()
+    except OSError as e:
+        return type(e).__name__, e.args
+print(repr([
+    outcome(lambda: m.getaddrinfo("eai-system.invalid", 80)),
+    outcome(lambda: m.getnameinfo(("127.0.0.1", 4242), 0)),
+    outcome(lambda: m.if_nameindex()),
+    outcome(lambda: m.if_indextoname(4242)),
+    outcome(lambda: m.getaddrinfo("127.0.0.1", 80, m.AF_INET, m.SOCK_STREAM)[0][4]),
+]))
+"""
+
+
+@pytest.fixture(scope="module")
+def errno_shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:  # pragma: no cover - the native build needs one too
+        pytest.skip("no C compiler for the LD_PRELOAD shim")
+    out = tmp_path_factory.mktemp("shim") / "errno_shim.so"
+    src = out.with_suffix(".c")
+    src.write_text(_SHIM_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(out), str(src), "-ldl"], check=True, timeout=120)
+    return out
+
+
+def _run_with_shim(shim: Path, module: str, code: int) -> str:
+    env = dict(os.environ, LD_PRELOAD=str(shim), SHIM_ERRNO=str(code))
+    done = subprocess.run(
+        [sys.executable, "-c", _SHIM_SCENARIO, module], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("code", [0, errno.EMFILE, errno.EINTR], ids=["errno-0", "EMFILE", "EINTR"])
+def test_c_library_failures_without_errno_match_the_stdlib_native(errno_shim: Path, code: int) -> None:
+    """EAI_SYSTEM from getaddrinfo/getnameinfo, and if_nameindex/if_indextoname
+    failing, with errno *code*: CPython raises PyErr_SetFromErrno's OSError,
+    whose text is "Error" when errno is 0 (Python/errors.c); the native driver
+    gave "Success" (strerror(0)), and if_indextoname's errno 0 was a success
+    with an empty name."""
+    theirs = _run_with_shim(errno_shim, "socket", code)
+    ours = _run_with_shim(errno_shim, "sansock", code)
+    assert ours == theirs
+    if code == 0:
+        assert theirs.count("('OSError', (0, 'Error'))") == 4, theirs
+
+
+def test_errno_oserror_is_pyerr_setfromerrno() -> None:
+    """The core's one mapping (``sansock.driver.errno_oserror``) the drivers raise through."""
+    from sansock.driver import errno_oserror
+
+    zero = errno_oserror(0, os.strerror)
+    assert type(zero) is OSError and zero.args == (0, "Error") and str(zero) == "[Errno 0] Error"
+    again = errno_oserror(errno.EAGAIN, os.strerror)
+    assert type(again) is BlockingIOError and again.args == (errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+
+@pytest.mark.parametrize("code", [0, errno.EMFILE])
+def test_eai_system_on_the_fake_is_the_stdlibs_oserror(code: int) -> None:
+    """The fault script makes the fake's getaddrinfo/getnameinfo answer
+    EAI_SYSTEM with errno *code* (``faults.fail("getaddrinfo", code)``),
+    raised as CPython's set_gaierror raises it: a plain OSError, "Error" for 0."""
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    expected = (code, "Error" if code == 0 else os.strerror(code))
+    kernel.faults.fail("getaddrinfo", code)
+    with pytest.raises(OSError) as info:
+        net.getaddrinfo("localhost", 80)
+    assert type(info.value) is OSError and info.value.args == expected
+    assert net.getaddrinfo("localhost", 80, net.AF_INET, net.SOCK_STREAM)[0][4] == ("127.0.0.1", 80)  # once
+    kernel.faults.fail("getnameinfo", code)
+    with pytest.raises(OSError) as info:
+        net.getnameinfo(("127.0.0.1", 80), 0)
+    assert type(info.value) is OSError and info.value.args == expected
+    assert kernel.open_fds() == []
+
+
+def test_a_scripted_errno_0_on_the_fake_is_error() -> None:
+    """Any scripted fault with errno 0 reads as PyErr_SetFromErrno's (the fake's errno helper)."""
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    a, b = net.socketpair()
+    with a, b:
+        kernel.faults.fail("send", 0)
+        with pytest.raises(OSError) as info:
+            a.send(b"x")
+        assert type(info.value) is OSError and info.value.args == (0, "Error")
+
