@@ -175,3 +175,75 @@ def test_a_scripted_errno_0_on_the_fake_is_error() -> None:
             a.send(b"x")
         assert type(info.value) is OSError and info.value.args == (0, "Error")
 
+
+
+# -- 3. the real fds the fake handed out over SCM_RIGHTS ------------------------------------
+
+
+def _receive_real_fd(net: Any, a: Any, b: Any, fd: int) -> int:
+    net.send_fds(a, [b"x"], [fd])
+    _, fds, _, _ = net.recv_fds(b, 10, 1)
+    assert len(fds) == 1
+    got: int = fds[0]
+    return got
+
+
+def test_a_given_real_fd_number_reused_by_another_file_is_not_the_fakes() -> None:
+    """The user closes a received real fd with os.close and opens another
+    file, which gets the same number: the fake's close(fd) must not close
+    that file (it never gave it out); the number names no fake fd: EBADF."""
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    r, w = os.pipe()
+    a, b = net.socketpair()
+    try:
+        got = _receive_real_fd(net, a, b, r)
+        os.close(got)
+        other = os.open(os.devnull, os.O_RDONLY)
+        try:
+            assert other == got  # the lowest free number
+            with pytest.raises(OSError) as info:
+                net.close(other)
+            assert info.value.errno == errno.EBADF
+            os.fstat(other)  # still open
+        finally:
+            os.close(other)
+        # A received fd closed through the kernel is still closed by it.
+        got = _receive_real_fd(net, a, b, w)
+        net.close(got)
+        with pytest.raises(OSError):
+            os.fstat(got)
+    finally:
+        a.close()
+        b.close()
+        os.close(r)
+        os.close(w)
+
+
+def test_the_record_of_given_real_fds_forgets_those_closed_with_os_close() -> None:
+    """Received real fds the user closes with os.close are forgotten: the
+    record stays bounded (it was a set that only grew)."""
+    kernel = FakeKernel()
+    net = sansock.using(kernel)
+    r, w = os.pipe()
+    a, b = net.socketpair()
+    placeholders: list[int] = []
+    try:
+        for _ in range(300):
+            got = _receive_real_fd(net, a, b, r)
+            os.close(got)
+            # Another file takes the number, so the next fd received gets a new one.
+            placeholders.append(os.open(os.devnull, os.O_RDONLY))
+        assert len(kernel._real_given) <= 64
+        kept = [_receive_real_fd(net, a, b, r) for _ in range(100)]  # all alive: all remembered
+        assert set(kept) <= set(kernel._real_given)
+        for fd in kept:
+            net.close(fd)
+        assert not set(kept) & set(kernel._real_given)
+    finally:
+        for fd in placeholders:
+            os.close(fd)
+        a.close()
+        b.close()
+        os.close(r)
+        os.close(w)
