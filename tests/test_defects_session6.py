@@ -247,3 +247,20 @@ def test_the_record_of_given_real_fds_forgets_those_closed_with_os_close() -> No
         b.close()
         os.close(r)
         os.close(w)
+
+
+# -- 4. rev8's EMFILE test lowers RLIMIT_NOFILE in a child, not in this process ---------------
+
+
+def test_rev8_emfile_test_leaves_this_process_fd_limit_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the limit is low every other thread of the test process that
+    opens an fd fails: the test lowers it in a child process of its own."""
+    import resource
+
+    import test_rev8_review  # type: ignore[import-not-found]
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("RLIMIT_NOFILE changed in the test process")
+
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    test_rev8_review.test_emfile_while_receiving_real_fds_truncates_as_linux()
