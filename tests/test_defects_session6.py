@@ -6,19 +6,24 @@ kernel, or (for the interop layer) the stdlib itself outside the patch.
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import os
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 import sansock
 from sansock_fake import FakeKernel
+
+_S = TypeVar("_S")
 
 # -- 1. an errno of 0 is "Error" (PyErr_SetFromErrno) --------------------------------------
 
@@ -264,3 +269,142 @@ def test_rev8_emfile_test_leaves_this_process_fd_limit_alone(monkeypatch: pytest
 
     monkeypatch.setattr(resource, "setrlimit", refuse)
     test_rev8_review.test_emfile_while_receiving_real_fds_truncates_as_linux()
+
+
+# -- 2. audit events of the stdlib standing on the fake (interop) ---------------------------
+
+#: The stdlib's class before any patch: what the user's object is an instance of.
+_STD_SOCKET = socket.socket
+
+_AUDIT: contextvars.ContextVar[_AuditLog | None] = contextvars.ContextVar("defects8_audit", default=None)
+_AUDIT_HOOKED: list[bool] = []
+
+
+def _ask(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 -- the outcome is compared
+        return type(exc).__name__
+
+
+class _AuditLog:
+    """The ``socket.*`` events of this thread: each socket argument kept (for
+    its identity) with what the hook could read of it then."""
+
+    def __init__(self) -> None:
+        self.raw: list[tuple[str, tuple[Any, ...]]] = []
+        self.labels: dict[int, str] = {}
+
+    def label(self, sock: _S, name: str) -> _S:
+        self.labels[id(sock)] = name
+        return sock
+
+    def seen(self, value: object) -> object:
+        if isinstance(value, (_STD_SOCKET, sansock.SocketType)) or hasattr(value, "gettimeout"):
+            return (
+                "sock", value, isinstance(value, _STD_SOCKET), _ask(lambda: value.fileno() != -1),  # type: ignore[attr-defined]
+                _ask(lambda: int(value.family)), _ask(lambda: int(value.type)),  # type: ignore[attr-defined]
+                _ask(lambda: value.proto), _ask(value.gettimeout),  # type: ignore[attr-defined]
+            )
+        if type(value) is tuple and len(value) == 2 and type(value[1]) is int and value[1] > 1024:
+            return (value[0], "PORT")  # a kernel-chosen port
+        if type(value) is int and value > 1024:
+            return "PORT"
+        return value
+
+    def events(self) -> list[tuple[str, tuple[Any, ...]]]:
+        def show(value: Any) -> Any:
+            if type(value) is tuple and value[:1] == ("sock",):
+                return ("sock", self.labels.get(id(value[1]), "not the user's object")) + value[2:]
+            return value
+
+        return [(event, tuple(show(a) for a in args)) for event, args in self.raw]
+
+
+def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
+    log = _AUDIT.get()
+    if log is not None and event.startswith("socket."):
+        log.raw.append((event, tuple(log.seen(a) for a in args)))
+
+
+@contextmanager
+def _audit_log() -> Iterator[_AuditLog]:
+    if not _AUDIT_HOOKED:
+        sys.addaudithook(_audit_hook)
+        _AUDIT_HOOKED.append(True)
+    log = _AuditLog()
+    token = _AUDIT.set(log)
+    try:
+        yield log
+    finally:
+        _AUDIT.reset(token)
+
+
+def _interop_scenario(m: Any, log: _AuditLog) -> None:
+    """socket, bind, connect, sendto, sendmsg, socketpair, getaddrinfo,
+    accept, dup and fromfd through the ``socket`` module *m*."""
+    opened: list[Any] = []
+
+    def keep(sock: Any, name: str) -> Any:
+        opened.append(log.label(sock, name))
+        return sock
+
+    try:
+        rx = keep(m.socket(m.AF_INET, m.SOCK_DGRAM), "rx")
+        tx = keep(m.socket(m.AF_INET, m.SOCK_DGRAM), "tx")
+        rx.bind(("127.0.0.1", 0))
+        addr = rx.getsockname()
+        tx.sendto(b"a", addr)
+        tx.sendto(b"b", 0, addr)
+        tx.sendmsg([b"c"], [], 0, addr)
+        tx.connect(addr)
+        tx.connect_ex(addr)
+        tx.sendmsg([b"d"])
+        a, b = m.socketpair()
+        keep(a, "pair-a")
+        keep(b, "pair-b")
+        m.getaddrinfo("127.0.0.1", 80, m.AF_INET, m.SOCK_STREAM)
+        srv = keep(m.create_server(("127.0.0.1", 0)), "server")
+        srv.settimeout(5.0)
+        keep(m.create_connection(srv.getsockname()), "client")
+        conn, _ = srv.accept()
+        keep(conn, "accepted")
+        keep(conn.dup(), "dup")
+        keep(m.fromfd(conn.fileno(), m.AF_INET, m.SOCK_STREAM), "fromfd")
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def test_interop_audit_events_match_the_stdlibs() -> None:
+    """The stdlib patched onto the fake raises the stdlib's events with the
+    object the user holds (it passed the inner sansock socket), two
+    socket.__new__ for socketpair (it raised four), and a hook may read the
+    half-built socket of socket.__new__ (gettimeout() was AttributeError)."""
+    from sansock_fake import patch_stdlib
+
+    with _audit_log() as theirs:
+        _interop_scenario(socket, theirs)
+    with patch_stdlib(), _audit_log() as ours:
+        _interop_scenario(socket, ours)
+    assert ours.events() == theirs.events()
+    assert [e for e, _ in theirs.events()].count("socket.__new__") == 9
+
+
+def _half_built(m: Any, log: _AuditLog) -> None:
+    log.label(m.socket(m.AF_INET, m.SOCK_DGRAM), "made").close()
+    a, b = m.socketpair()
+    log.label(a, "a").close()
+    log.label(b, "b").close()
+
+
+def test_a_hook_sees_a_half_built_socket_as_cpythons(net: sansock.Binding) -> None:
+    """socket.__new__'s object as sock_new left it: fd -1, family/type/proto 0,
+    gettimeout() None (the timeout is -1 before sock_initobj audits)."""
+    with _audit_log() as theirs:
+        _half_built(socket, theirs)
+    with _audit_log() as ours:
+        _half_built(net, ours)
+    expected = [("sock", name, True, False, 0, 0, 0, None) for name in ("made", "a", "b")]
+    assert [args[0] for _, args in theirs.events()] == expected
+    assert [args[0][:2] + args[0][3:] for _, args in ours.events()] == [e[:2] + e[3:] for e in expected]

@@ -81,21 +81,8 @@ class SocketFunctions:
         family = arg_int(family)
         type = arg_int(type)
         proto = arg_int(proto)
+        fd_a, fd_b = self._socketpair_fds(family, type, proto)
         drv = self.driver
-        fd_a, fd_b = drv.socketpair(family, type | k.SOCK_CLOEXEC, proto)
-        if not k.SOCK_CLOEXEC:
-            # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable on
-            # each, both closed if it fails (socket_socketpair).
-            try:
-                drv.set_inheritable(fd_a, False)
-                drv.set_inheritable(fd_b, False)
-            except BaseException:
-                for fd in (fd_a, fd_b):
-                    try:
-                        drv.close(fd)
-                    except OSError:
-                        pass
-                raise
         cls = self._socket_class()
         # Each object owns its fd as soon as it is constructed, even when its
         # construction fails (SocketType's __init__ or adopt() then closes it,
@@ -114,6 +101,33 @@ class SocketFunctions:
             a.close()
             raise
         return a, b
+
+    def _socketpair_fds(self, family: object, type: object, proto: object) -> tuple[int, int]:
+        """The fds of ``_socket.socketpair`` (socket_socketpair: ``"|iii"``):
+        non-inheritable, owned by the caller, no object made and so no
+        ``socket.__new__`` event (CPython's C objects raise none; ``Lib/socket.py``
+        raises two as it wraps them).  The stdlib standing on the fake
+        (``sansock_fake.interop``) wraps them too."""
+        family = arg_int(family)
+        type = arg_int(type)
+        proto = arg_int(proto)
+        k = self.constants
+        drv = self.driver
+        fd_a, fd_b = drv.socketpair(family, type | k.SOCK_CLOEXEC, proto)
+        if not k.SOCK_CLOEXEC:
+            # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable on
+            # each, both closed if it fails (socket_socketpair).
+            try:
+                drv.set_inheritable(fd_a, False)
+                drv.set_inheritable(fd_b, False)
+            except BaseException:
+                for fd in (fd_a, fd_b):
+                    try:
+                        drv.close(fd)
+                    except OSError:
+                        pass
+                raise
+        return fd_a, fd_b
 
     def _fallback_socketpair(
         self, family: int | None = None, type: int = _OMITTED, proto: int = 0
