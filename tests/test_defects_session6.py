@@ -304,7 +304,8 @@ class _AuditLog:
             return (
                 "sock", value, isinstance(value, _STD_SOCKET), _ask(lambda: value.fileno() != -1),  # type: ignore[attr-defined]
                 _ask(lambda: int(value.family)), _ask(lambda: int(value.type)),  # type: ignore[attr-defined]
-                _ask(lambda: value.proto), _ask(value.gettimeout),  # type: ignore[attr-defined]
+                _ask(lambda: value.proto), _ask(value.gettimeout), _ask(value.getblocking),  # type: ignore[attr-defined]
+                _ask(lambda: repr(value) and "repr"),
             )
         if type(value) is tuple and len(value) == 2 and type(value[1]) is int and value[1] > 1024:
             return (value[0], "PORT")  # a kernel-chosen port
@@ -405,6 +406,6 @@ def test_a_hook_sees_a_half_built_socket_as_cpythons(net: sansock.Binding) -> No
         _half_built(socket, theirs)
     with _audit_log() as ours:
         _half_built(net, ours)
-    expected = [("sock", name, True, False, 0, 0, 0, None) for name in ("made", "a", "b")]
+    expected = [("sock", name, True, False, 0, 0, 0, None, True, "repr") for name in ("made", "a", "b")]
     assert [args[0] for _, args in theirs.events()] == expected
     assert [args[0][:2] + args[0][3:] for _, args in ours.events()] == [e[:2] + e[3:] for e in expected]
