@@ -10,6 +10,7 @@ import contextvars
 import errno
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -409,3 +410,68 @@ def test_a_hook_sees_a_half_built_socket_as_cpythons(net: sansock.Binding) -> No
     expected = [("sock", name, True, False, 0, 0, 0, None, True, "repr") for name in ("made", "a", "b")]
     assert [args[0] for _, args in theirs.events()] == expected
     assert [args[0][:2] + args[0][3:] for _, args in ours.events()] == [e[:2] + e[3:] for e in expected]
+
+
+# -- 5. timeout mode, an AF_UNIX datagram to a full queue: signal handlers run -----------------
+
+
+class _Alarm(Exception):
+    """What the SIGALRM handler raises."""
+
+
+def _full_queue_send(m: Any, timeout: float) -> tuple[str, str | None, str]:
+    """sendto in timeout mode from an unconnected AF_UNIX datagram socket to a
+    receiver whose queue is full: the sender's fd polls writable (Linux's
+    unix_dgram_poll looks at the sender's own buffer), sendto answers EAGAIN.
+    SIGALRM comes 5 ms in; its handler raises.  The outcome: what ended the
+    call, the exception it interrupted (if any), and where the handler ran."""
+    receiver = m.socket(m.AF_UNIX, m.SOCK_DGRAM)
+    sender = m.socket(m.AF_UNIX, m.SOCK_DGRAM)
+    where: list[str] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        module = str(frame.f_globals.get("__name__", ""))  # sansock's core or driver, or this test
+        where.append("inside sansock" if module.startswith("sansock") else "in the caller")
+        raise _Alarm
+
+    try:
+        receiver.bind("")  # Linux's autobind: an abstract address
+        addr = receiver.getsockname()
+        sender.setblocking(False)
+        try:
+            while True:
+                sender.sendto(b"f" * 64, addr)
+        except BlockingIOError:
+            pass
+        sender.settimeout(timeout)
+        old = signal.signal(signal.SIGALRM, handler)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.005)
+            try:
+                try:
+                    sender.sendto(b"y", addr)
+                    ended = "sent"
+                except TimeoutError:
+                    ended = "timed out"
+                    for _ in range(100):  # a pending handler runs here (an eval-breaker check)
+                        pass
+            except _Alarm as exc:
+                context = type(exc.__context__).__name__ if exc.__context__ is not None else None
+                return "handler", context, where[0]
+            return ended, None, where[0] if where else "not run"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+    finally:
+        sender.close()
+        receiver.close()
+
+
+@pytest.mark.native_only
+def test_a_spinning_datagram_send_runs_signal_handlers() -> None:
+    """docs/differences.rst: CPython's sock_call_ex spins between the
+    writable poll and EAGAIN in C until the deadline, and the handler runs
+    only after the TimeoutError; sansock's retry loop is Python code, so the
+    handler runs inside the call and its exception ends it at once."""
+    assert _full_queue_send(sansock, 0.25) == ("handler", None, "inside sansock")
+    assert _full_queue_send(socket, 0.25) == ("handler", "TimeoutError", "in the caller")
