@@ -258,18 +258,25 @@ def test_the_record_of_given_real_fds_forgets_those_closed_with_os_close() -> No
 # -- 4. rev8's EMFILE test lowers RLIMIT_NOFILE in a child, not in this process ---------------
 
 
-def test_rev8_emfile_test_leaves_this_process_fd_limit_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("test_rev8_review", "test_emfile_while_receiving_real_fds_truncates_as_linux"),
+        ("test_reliability_fds", "test_emfile_at_the_real_fd_limit"),  # the same, found beside it
+    ],
+)
+def test_emfile_tests_leave_this_process_fd_limit_alone(monkeypatch: pytest.MonkeyPatch, module: str, name: str) -> None:
     """While the limit is low every other thread of the test process that
-    opens an fd fails: the test lowers it in a child process of its own."""
+    opens an fd fails: each test lowers it in a child process of its own."""
+    import importlib
     import resource
-
-    import test_rev8_review  # type: ignore[import-not-found]
 
     def refuse(*args: object) -> None:
         raise AssertionError("RLIMIT_NOFILE changed in the test process")
 
+    test = getattr(importlib.import_module(module), name)
     monkeypatch.setattr(resource, "setrlimit", refuse)
-    test_rev8_review.test_emfile_while_receiving_real_fds_truncates_as_linux()
+    test()
 
 
 # -- 2. audit events of the stdlib standing on the fake (interop) ---------------------------
