@@ -56,6 +56,7 @@ def errno_oserror(code: int, strerror: Callable[[int], str]) -> OSError:
     ``PyErr_SetFromErrnoWithFilenameObjects``).
 
     >>> import os
+    >>> from sansock.driver import errno_oserror
     >>> errno_oserror(0, os.strerror)
     OSError(0, 'Error')
     >>> type(errno_oserror(11, os.strerror)).__name__
