@@ -177,8 +177,9 @@ class SocketType:
     #: The object audit events name (``socket.__new__``, ``bind``, ``connect``,
     #: ``sendto``, ``sendmsg``): None for the socket itself.  A wrapper the
     #: user holds instead (the stdlib's ``socket.socket`` standing on the fake,
-    #: ``sansock_fake.interop``) sets it, on a subclass with a slot of this
-    #: name, before ``__init__``: CPython's hooks get the user's object.
+    #: ``sansock_fake.interop``) gives it on a subclass (a slot or a property
+    #: of this name), set before ``__init__``: CPython's hooks get the user's
+    #: object.  A class attribute: a plain socket pays one lookup per event.
     _audit_as: object = None
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
