@@ -39,7 +39,7 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from sys import audit
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
@@ -150,11 +150,15 @@ class SocketType:
     #                (_timeout.call; _received, _mmsg, _general)
     #   _encode(address, caller), _decode(raw)
     #                the family's address codec (_received, _mmsg, _general)
-    #   _audit_as    the object audit events name, None: the socket (_mmsg, _general)
+    #   _audit_ref   a weak reference to the object audit events name, None:
+    #                the socket itself (_mmsg, _general)
     #
     # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
     # Waiter protocol; mypy checks SocketType against it.
-    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast", "_direct")
+    __slots__ = (
+        "_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast",
+        "_direct", "_audit_ref",
+    )
 
     #: The binding (driver and module state) sockets of this class use.
     _default_binding: ClassVar[SocketBinding]
@@ -175,12 +179,17 @@ class SocketType:
     #: (the optional sansock.driver.DirectCalls capability).
     _direct: DirectCalls | None
     #: The object audit events name (``socket.__new__``, ``bind``, ``connect``,
-    #: ``sendto``, ``sendmsg``): None for the socket itself.  A wrapper the
-    #: user holds instead (the stdlib's ``socket.socket`` standing on the fake,
-    #: ``sansock_fake.interop``) gives it on a subclass (a slot or a property
-    #: of this name), set before ``__init__``: CPython's hooks get the user's
-    #: object.  A class attribute: a plain socket pays one lookup per event.
-    _audit_as: object = None
+    #: ``sendto``, ``sendmsg``), as a weak reference: None for the socket
+    #: itself.  Taken by ``__init__`` from :attr:`_audit_given`.
+    _audit_ref: Callable[[], object] | None
+    #: What ``_audit_ref`` starts as: None.  A wrapper the user holds instead
+    #: (the stdlib's ``socket.socket`` standing on the fake,
+    #: ``sansock_fake.interop``) gives a weak reference to itself through a
+    #: subclass (a property of this name, ready before ``__init__``):
+    #: CPython's hooks get the user's object.  Read once per socket; the
+    #: events read the slot (a class attribute costs ~150 instructions a
+    #: lookup on 3.11, a slot ~10).
+    _audit_given: Callable[[], object] | None = None
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
     def __init__(
@@ -188,6 +197,7 @@ class SocketType:
     ) -> None:
         self._fd = -1
         self._msg_fast = False
+        audit_ref = self._audit_ref = self._audit_given
         binding = self._default_binding
         self._binding = binding
         # The binding's driver, constants, control-buffer codec and the
@@ -207,7 +217,7 @@ class SocketType:
         # caller's (_socketpy.adopt closes it for accept, dup, socketpair, fromfd).
         self._family = self._type = self._proto = 0
         self._timeout_ns = -1
-        audit("socket.__new__", self._audit_as or self, family, type, proto)
+        audit("socket.__new__", self if audit_ref is None else audit_ref(), family, type, proto)
         if fileno is not None:
             fd, family, type, proto = _general.fileno_args(drv, k, fileno, family, type, proto)
         else:
@@ -325,7 +335,7 @@ class SocketType:
     def bind(self, address: Any, /) -> None:
         """Bind the socket to *address* (sock_bind)."""
         raw = self._encode(address, "bind")
-        audit("socket.bind", self._audit_as or self, address)  # after getsockaddrarg, as given
+        audit("socket.bind", self if self._audit_ref is None else self._audit_ref(), address)  # after getsockaddrarg, as given
         self._drv.bind(self._fd, raw)
 
     def getsockname(self) -> Any:
@@ -367,13 +377,13 @@ class SocketType:
     def connect(self, address: Any, /) -> None:
         """Connect to *address* (sock_connect / internal_connect)."""
         raw = self._encode(address, "connect")
-        audit("socket.connect", self._audit_as or self, address)  # after getsockaddrarg, as given
+        audit("socket.connect", self if self._audit_ref is None else self._audit_ref(), address)  # after getsockaddrarg, as given
         self._connect(raw, False)
 
     def connect_ex(self, address: Any, /) -> int:
         """Like :meth:`connect` but return an errno instead of raising (sock_connect_ex)."""
         raw = self._encode(address, "connect_ex")
-        audit("socket.connect", self._audit_as or self, address)  # sock_connect_ex raises socket.connect too
+        audit("socket.connect", self if self._audit_ref is None else self._audit_ref(), address)  # sock_connect_ex raises socket.connect too
         return self._connect(raw, True)
 
     def _connect(self, raw: bytes, ex: bool) -> int:
@@ -558,7 +568,7 @@ class SocketType:
             if type(address) is tuple and len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
                 raw = self._k.inet_encoded.get(address)
                 if raw is not None:
-                    audit("socket.sendto", self._audit_as or self, address)
+                    audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
                     try:
                         return self._drv.sendto(self._fd, data, 0, raw)
                     except OSError as exc:
@@ -570,7 +580,7 @@ class SocketType:
         data, flags, address = _convert.sendto_args(data, args)
         raw = self._encode(address, "sendto")
         # sock_sendto: after the arguments and the address, the address as given.
-        audit("socket.sendto", self._audit_as or self, address)
+        audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
         return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
@@ -581,7 +591,7 @@ class SocketType:
         if address is None and type(flags) is int and (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX):
             # sock_sendmsg raises socket.sendmsg(sock, None) after the flags
             # and (no) address, before the buffers and the control data.
-            audit("socket.sendmsg", self._audit_as or self, None)
+            audit("socket.sendmsg", self if self._audit_ref is None else self._audit_ref(), None)
             # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
             if type(buffers) is list or type(buffers) is tuple:
                 for part in buffers:
