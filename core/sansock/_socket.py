@@ -180,16 +180,13 @@ class SocketType:
     _direct: DirectCalls | None
     #: The object audit events name (``socket.__new__``, ``bind``, ``connect``,
     #: ``sendto``, ``sendmsg``), as a weak reference: None for the socket
-    #: itself.  Taken by ``__init__`` from :attr:`_audit_given`.
+    #: itself, as ``__init__`` sets it.  A wrapper the user holds instead (the
+    #: stdlib's ``socket.socket`` standing on the fake, ``sansock_fake.interop``)
+    #: gives a subclass whose property of this name answers a weak reference
+    #: to itself and ignores the store: CPython's hooks get the user's
+    #: object.  A slot, so a plain socket pays a slot store and a slot read
+    #: per event (a class attribute costs hundreds of instructions a read on 3.11).
     _audit_ref: Callable[[], object] | None
-    #: What ``_audit_ref`` starts as: None.  A wrapper the user holds instead
-    #: (the stdlib's ``socket.socket`` standing on the fake,
-    #: ``sansock_fake.interop``) gives a weak reference to itself through a
-    #: subclass (a property of this name, ready before ``__init__``):
-    #: CPython's hooks get the user's object.  Read once per socket; the
-    #: events read the slot (a class attribute costs ~150 instructions a
-    #: lookup on 3.11, a slot ~10).
-    _audit_given: Callable[[], object] | None = None
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
     def __init__(
@@ -197,7 +194,7 @@ class SocketType:
     ) -> None:
         self._fd = -1
         self._msg_fast = False
-        audit_ref = self._audit_ref = self._audit_given
+        self._audit_ref = None  # (a wrapper's subclass answers its own: see above)
         binding = self._default_binding
         self._binding = binding
         # The binding's driver, constants, control-buffer codec and the
@@ -217,7 +214,7 @@ class SocketType:
         # caller's (_socketpy.adopt closes it for accept, dup, socketpair, fromfd).
         self._family = self._type = self._proto = 0
         self._timeout_ns = -1
-        audit("socket.__new__", self if audit_ref is None else audit_ref(), family, type, proto)
+        audit("socket.__new__", self if self._audit_ref is None else self._audit_ref(), family, type, proto)
         if fileno is not None:
             fd, family, type, proto = _general.fileno_args(drv, k, fileno, family, type, proto)
         else:

@@ -240,21 +240,29 @@ for _name in ("bind", "connect", "connect_ex", "sendto", "sendmsg"):
 del _name
 
 
-def _audit_given(sock: Any) -> Callable[[], object] | None:
+def _outer_ref(sock: Any) -> Callable[[], object] | None:
     """What the audit events of an inner socket name: a weak reference to the
     :class:`socket` the user holds, set before the inner's ``__init__``."""
     ref: Callable[[], object] | None = getattr(sock, "_outer", None)
     return ref
 
 
+def _keep_outer_ref(sock: Any, value: object) -> None:
+    """``SocketType.__init__`` stores None: the inner keeps its reference."""
+
+
 def _inner_class_for(binding: Binding) -> type[sansock.socket]:
     """*binding*'s socket class whose audit events name the stdlib object
-    wrapping it (``SocketType._audit_given``), held weakly: no cycle, so an
-    unclosed socket is still finalized (ResourceWarning, close) when dropped."""
+    wrapping it (the property over ``SocketType._audit_ref``), held weakly: no
+    cycle, so an unclosed socket is still finalized (ResourceWarning, close)
+    when dropped."""
     inner: type[sansock.socket] = type(
         "socket",
         (binding.socket,),
-        {"__slots__": ("_outer",), "_audit_given": property(_audit_given), "__module__": "sansock"},
+        {
+            "__slots__": ("_outer",), "_audit_ref": property(_outer_ref, _keep_outer_ref),
+            "__module__": "sansock",
+        },
     )
     return inner
 
