@@ -86,6 +86,8 @@ class Socket(Protocol):
     _timeout_ns: int
     _k: SocketConstants
     _msg_fast: bool
+    #: A weak reference to the object audit events name, None for the socket itself (SocketType).
+    _audit_ref: Callable[[], object] | None
 
     @property
     def _drv(self) -> Driver: ...
@@ -189,7 +191,7 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     raw = None if address is None else sock._encode(address, "sendmsg")
     # PySys_Audit("socket.sendmsg", "OO", s, addr_arg or None): after the
     # address, before the buffers and the control data.
-    audit("socket.sendmsg", sock, address)
+    audit("socket.sendmsg", sock if sock._audit_ref is None else sock._audit_ref(), address)
     return sendmsg_rest(sock, buffers, ancdata, flag_bits, raw)
 
 

@@ -39,7 +39,7 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from sys import audit
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
@@ -74,6 +74,11 @@ _OMITTED: Any = _Omitted()
 _SMALL_MIN = -0x3FFFFFFF
 _SMALL_MAX = 0x3FFFFFFF
 
+#: ``_timeout_ns`` of an object whose ``__init__`` failed after it had taken
+#: its fd and closed it: :func:`sansock._socketpy.adopt` must not close that
+#: fd again (it closes one the object never took).
+FD_CLOSED_BY_INIT = -2
+
 
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
 
@@ -101,10 +106,15 @@ class SocketType:
     #                (_timeout.call; _received, _mmsg, _general)
     #   _encode(address, caller), _decode(raw)
     #                the family's address codec (_received, _mmsg, _general)
+    #   _audit_ref   a weak reference to the object audit events name, None:
+    #                the socket itself (_mmsg, _general)
     #
     # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
     # Waiter protocol; mypy checks SocketType against it.
-    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast", "_direct")
+    __slots__ = (
+        "_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast",
+        "_direct", "_audit_ref",
+    )
 
     #: The binding (driver and module state) sockets of this class use.
     _default_binding: ClassVar[SocketBinding]
@@ -124,6 +134,15 @@ class SocketType:
     #: The driver's C functions send/recv/getsockopt call themselves, or None
     #: (the optional sansock.driver.DirectCalls capability).
     _direct: DirectCalls | None
+    #: The object audit events name (``socket.__new__``, ``bind``, ``connect``,
+    #: ``sendto``, ``sendmsg``), as a weak reference: None for the socket
+    #: itself, as ``__init__`` sets it.  A wrapper the user holds instead (the
+    #: stdlib's ``socket.socket`` standing on the fake, ``sansock_fake.interop``)
+    #: gives a subclass whose property of this name answers a weak reference
+    #: to itself and ignores the store: CPython's hooks get the user's
+    #: object.  A slot, so a plain socket pays a slot store and a slot read
+    #: per event (a class attribute costs hundreds of instructions a read on 3.11).
+    _audit_ref: Callable[[], object] | None
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
     def __init__(
@@ -131,6 +150,7 @@ class SocketType:
     ) -> None:
         self._fd = -1
         self._msg_fast = False
+        self._audit_ref = None  # (a wrapper's subclass answers its own: see above)
         binding = self._default_binding
         self._binding = binding
         # The binding's driver, constants, control-buffer codec and the
@@ -145,10 +165,12 @@ class SocketType:
         ):
             family, type, proto = _convert.socket_args(family, type, proto)
         # sock_initobj_impl's audit event after the parse, the parsed ints, the
-        # object as sock_new left it; a hook that raises leaves a fileno its
+        # object as sock_new left it (fd -1, family/type/proto 0, timeout -1:
+        # a hook may call gettimeout()); a hook that raises leaves a fileno its
         # caller's (_socketpy.adopt closes it for accept, dup, socketpair, fromfd).
         self._family = self._type = self._proto = 0
-        audit("socket.__new__", self, family, type, proto)
+        self._timeout_ns = -1
+        audit("socket.__new__", self if self._audit_ref is None else self._audit_ref(), family, type, proto)
         if fileno is not None:
             fd, family, type, proto = _general.fileno_args(drv, k, fileno, family, type, proto)
         else:
@@ -164,8 +186,7 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
-            # From here the object owns fd (adopt() reads this attribute).
-            self._timeout_ns = -1
+            # From here the object owns fd (adopt() reads _timeout_ns).
             if not k.SOCK_CLOEXEC and fileno is None:
                 # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable(fd, 0).
                 drv.set_inheritable(fd, False)
@@ -183,6 +204,7 @@ class SocketType:
                     drv.set_nonblocking(fd, True)
         except BaseException:
             self._fd = -1
+            self._timeout_ns = FD_CLOSED_BY_INIT
             try:
                 drv.close(fd)
             except OSError:
@@ -266,7 +288,7 @@ class SocketType:
     def bind(self, address: Any, /) -> None:
         """Bind the socket to *address* (sock_bind)."""
         raw = self._encode(address, "bind")
-        audit("socket.bind", self, address)  # after getsockaddrarg, as given
+        audit("socket.bind", self if self._audit_ref is None else self._audit_ref(), address)  # after getsockaddrarg, as given
         self._drv.bind(self._fd, raw)
 
     def getsockname(self) -> Any:
@@ -308,13 +330,13 @@ class SocketType:
     def connect(self, address: Any, /) -> None:
         """Connect to *address* (sock_connect / internal_connect)."""
         raw = self._encode(address, "connect")
-        audit("socket.connect", self, address)  # after getsockaddrarg, as given
+        audit("socket.connect", self if self._audit_ref is None else self._audit_ref(), address)  # after getsockaddrarg, as given
         self._connect(raw, False)
 
     def connect_ex(self, address: Any, /) -> int:
         """Like :meth:`connect` but return an errno instead of raising (sock_connect_ex)."""
         raw = self._encode(address, "connect_ex")
-        audit("socket.connect", self, address)  # sock_connect_ex raises socket.connect too
+        audit("socket.connect", self if self._audit_ref is None else self._audit_ref(), address)  # sock_connect_ex raises socket.connect too
         return self._connect(raw, True)
 
     def _connect(self, raw: bytes, ex: bool) -> int:
@@ -498,7 +520,7 @@ class SocketType:
             if type(address) is tuple and len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
                 raw = self._k.inet_encoded.get(address)
                 if raw is not None:
-                    audit("socket.sendto", self, address)
+                    audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
                     try:
                         return self._drv.sendto(self._fd, data, 0, raw)
                     except OSError as exc:
@@ -510,7 +532,7 @@ class SocketType:
         data, flags, address = _convert.sendto_args(data, args)
         raw = self._encode(address, "sendto")
         # sock_sendto: after the arguments and the address, the address as given.
-        audit("socket.sendto", self, address)
+        audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
         return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
@@ -521,7 +543,7 @@ class SocketType:
         if address is None and type(flags) is int and (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX):
             # sock_sendmsg raises socket.sendmsg(sock, None) after the flags
             # and (no) address, before the buffers and the control data.
-            audit("socket.sendmsg", self, None)
+            audit("socket.sendmsg", self if self._audit_ref is None else self._audit_ref(), None)
             # Fast path: bytes in a list/tuple, control data the exact packer
             # takes: one driver call, or the driver's C function for one buffer
             # (DirectCalls: the error in band; flags and the packer's control
