@@ -442,10 +442,12 @@ class SocketType:
                 try:
                     n = send(self._fd, data, len(data), flags)
                 except REFUSED:
-                    return _general.send(self, data, flags)
+                    n = INT_MIN  # flags refused: parsed below, outside the handler (no context)
                 if n >= 0:
                     return n
-                return _general.retry_in_band(self, n, self._drv.send, (data, flags))
+                if n != INT_MIN:
+                    return _general.retry_in_band(self, n, self._drv.send, (data, flags))
+                return _general.send(self, data, flags)
             first: OSError | None = None
             if self._timeout_ns > 0:
                 # Polls first: only values no driver refuses (before any poll).
