@@ -239,7 +239,7 @@ class _UnixOps(ProtoOps):
         self.names.unhash(sock)
 
     def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[File]) -> bool:
-        return bool(files) or (creds is not None and self.kernel._options.passcred(sock))
+        return bool(files) or (creds is not None and bool(sock.options) and self.kernel._options.passcred(sock))
 
     def scm_recv(
         self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
@@ -355,10 +355,10 @@ class _UnixOps(ProtoOps):
                 if sent:
                     return sent
                 self.fail("EPIPE")
-            segment = Segment(
-                data[sent : sent + size], credentials,
-                files=in_flight.inflight(files) if files and not fds_sent else [],
-                charged_to=sock, cost=truesize(size - paged, paged),
+            segment = Segment(  # (by position: data, credentials, source, files, consumed, charged_to, cost)
+                data[sent : sent + size], credentials, b"",
+                in_flight.inflight(files) if files and not fds_sent else [],
+                0, sock, truesize(size - paged, paged),
             )
             fds_sent = True
             sock.wmem += segment.cost

@@ -44,7 +44,8 @@ from ._scheduler import Scheduler
 from ._sendfile import real_file_size, sys_sendfile
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 from ._sockopt import SocketOptions
-from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_event_names, poll_many, syscall, sys_recvmsg, sys_sendmsg
+from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_event_names, poll_many, syscall
+from ._sysmsg import sys_recvmsg, sys_sendmsg
 from ._unix_garbage import InFlight
 
 if TYPE_CHECKING:

@@ -336,7 +336,8 @@ class ProtoOps(ABC):
         peek = bool(flags & self.MSG_PEEK) if flags else False
         waitall = bool(flags & self.MSG_WAITALL) if flags else False
         # sock_rcvlowat: MSG_WAITALL waits for all, else for SO_RCVLOWAT bytes.
-        target = (size if waitall else min(options.rcvlowat(sock), size)) or 1
+        # (No option set, the common socket: SO_RCVLOWAT is 1, SO_PASSCRED off.)
+        target = (size if waitall else min(options.rcvlowat(sock), size) if sock.options else 1) or 1
         # The bytes read: the first chunk as it is, a bytearray from the second.
         out: bytes | bytearray = b""
         creds: Credentials | None = None
@@ -376,7 +377,7 @@ class ProtoOps(ABC):
             if check_creds:
                 if segment.credentials != creds:
                     break
-            elif unix and options.passcred(sock):
+            elif unix and sock.options and options.passcred(sock):
                 creds = segment.credentials
                 check_creds = True
             if creds is None:
@@ -393,7 +394,7 @@ class ProtoOps(ABC):
                 segment.consumed = consumed + len(chunk)
                 if segment.files:
                     files += kernel._in_flight.notinflight(segment)  # unix_detach_fds: the refs move to the reader
-                if segment.remaining:
+                if len(segment.data) > segment.consumed:  # (segment.remaining)
                     break
                 queue.popleft()
                 self.drop_segment(sock, segment)
