@@ -185,9 +185,17 @@ def _plain_tests(names: list[str], declared: list[CInt | None]) -> str:
         if ctype is None:
             tests.append(f"(_type({var}) is _bytes and _len({var}) <= 32 or _type({var}) in _SHOWN_AS_IS)")
         else:
-            tests.append(f"_type({var}) is _int and {int(ctype.low)} <= {var} <= {int(ctype.high)}")
+            low, high = int(ctype.low), int(ctype.high)
+            if low <= 0 and high >= _ONE_DIGIT:
+                # 0..2**30-1 first: CPython specialises the comparison of one-digit ints only.
+                tests.append(f"_type({var}) is _int and (0 <= {var} <= {_ONE_DIGIT} or {low} <= {var} <= {high})")
+            else:
+                tests.append(f"_type({var}) is _int and {low} <= {var} <= {high}")
     return " and ".join(tests) or "True"
 
+
+#: The largest int of one 30-bit digit (CPython's compact ints).
+_ONE_DIGIT = (1 << 30) - 1
 
 #: The builtins a generated function uses, by names no parameter has.
 _BUILTINS: dict[str, object] = {
@@ -276,10 +284,11 @@ def syscall(
             scheduler = kernel._scheduler
             condition = scheduler.condition
             faults = kernel.faults
-            # Condition.acquire/release are the lock's own (C) methods; the
-            # wake-up is skipped when no thread waits on the condition, where
-            # notify_all would do nothing.
-            condition.acquire()
+            # The condition's lock, taken as Condition.acquire takes it
+            # (_host.use_scheduler); the wake-up is skipped when no thread
+            # waits on the condition, where notify_all would do nothing.
+            lock = kernel._lock
+            lock.acquire()
             try:
                 if scheduler._entered.__dict__:
                     # Scheduler.enter for a thread it registered already (inlined: every syscall).
@@ -312,7 +321,7 @@ def syscall(
                     kernel.trace.record(name, shown, _outcome(result))
                 return result
             finally:
-                condition.release()
+                lock.release()
 
         kinds = {parameter.kind for parameter in list(signature.parameters.values())[1:]}
         plain_parameters = kinds <= {inspect.Parameter.POSITIONAL_OR_KEYWORD} and all(
@@ -352,8 +361,8 @@ def {name}(_kernel, {parameters}):
         return _general(_kernel, {arguments})
     _given = {given}
     _scheduler = _kernel._scheduler
-    _condition = _scheduler.condition
-    _condition.acquire()
+    _lock = _kernel._lock
+    _lock.acquire()
     try:
         if _scheduler._entered.__dict__:
             _scheduler.activity += 1
@@ -377,7 +386,7 @@ def {name}(_kernel, {parameters}):
             if _kernel._call_refs:
                 _end_call(_kernel)
             if _kernel._waiters is None or _kernel._waiters:
-                _condition.notify_all()
+                _scheduler.condition.notify_all()
         _kind = _type(_result)
         if _kind is _int:
             _text = _OK_INT.get(_result) or _outcome(_result)
@@ -397,7 +406,7 @@ def {name}(_kernel, {parameters}):
         _trace.total += 1
         return _result
     finally:
-        _condition.release()
+        _lock.release()
 """
 
 
@@ -420,7 +429,8 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
     fds = tuple(fd for fd, _ in pairs)
     shown: tuple[object, ...] = (fds, timeout_ns)
     found: list[tuple[int, int]] = []
-    condition.acquire()
+    lock = kernel._lock  # (the condition's: _host.use_scheduler)
+    lock.acquire()
     try:
         scheduler.enter()
         try:
@@ -468,7 +478,7 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
         kernel.trace.record("poll", shown, f"ok {found!r}")
         return list(found)
     finally:
-        condition.release()
+        lock.release()
 
 
 # -- buffers ------------------------------------------------------------------------
