@@ -224,7 +224,11 @@ class ProtoOps(ABC):
 
     def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[File]) -> bool:
         """Whether :meth:`scm_recv` would put anything (else the control buffer
-        stays empty and untruncated, and ``recvmsg`` skips it)."""
+        stays empty and untruncated, and ``recvmsg`` skips it).
+
+        Never true without *files* on a socket with no option set (every
+        item asks for an option: ``SO_PASSCRED``, ``IP_PKTINFO``...):
+        ``sys_recvmsg`` does not ask then."""
         return bool(files)
 
     def poll(self, sock: FakeSocket) -> int:
@@ -331,6 +335,27 @@ class ProtoOps(ABC):
         unix = self.unix
         if sock.state == "listening" or (sock.state in ("unconnected", "connecting") and not sock.receive_queue):
             self.fail("EINVAL" if unix else "ENOTCONN")
+        queue = sock.receive_queue
+        if queue and not flags and not sock.options:
+            # The commonest read, the loop below in short: no flags, no option
+            # (SO_RCVLOWAT 1, no SO_PASSCRED), from a head segment without fds,
+            # which holds all that is asked or is the only one queued.
+            segment = queue[0]
+            if not segment.files:
+                data = segment.data
+                consumed = segment.consumed
+                end = consumed + size
+                whole = len(data)
+                if end < whole:
+                    segment.consumed = end
+                    return data[consumed:end], segment.credentials, [], b"", size, 0
+                if end == whole or (whole > consumed and len(queue) == 1):
+                    segment.consumed = whole
+                    queue.popleft()
+                    self.drop_segment(sock, segment)
+                    if consumed:
+                        data = data[consumed:]
+                    return data, segment.credentials, [], b"", len(data), 0
         kernel = self.kernel
         options = kernel._options
         peek = bool(flags & self.MSG_PEEK) if flags else False

@@ -55,8 +55,9 @@ def sys_sendmsg(
         data = b"".join(bytes(c_buffer(b)) for b in buffers)
     nonblocking = file.nonblocking
     ops = sock.ops
-    unix = ops.unix
-    scm_first = unix and bool(control_len)
+    no_control = not control_len and type(control) is bytes
+    unix = False if no_control else ops.unix  # (a class attribute: looked up only when needed)
+    scm_first = unix and control_len > 0
     if flags:  # (no flag is set in 0: the tests below change nothing then)
         if scm_first:
             # AF_UNIX: scm_send comes before the protocol looks at MSG_OOB
@@ -68,7 +69,7 @@ def sys_sendmsg(
         nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     credentials = shared_credentials(kernel.pid, kernel.uid, kernel.gid)  # (kernel._process_credentials)
     files: list[File]
-    if not control_len and type(control) is bytes:
+    if no_control:
         files = []  # __scm_send of no control data: nothing to parse
     elif not unix:
         # AF_INET/AF_INET6: the protocol reads the control data where Linux
@@ -121,7 +122,7 @@ def sys_recvmsg(
         nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
     ops = sock.ops
     data, creds, files, addr, length, msg_flags = ops.recvmsg(fd, call, sock, size, flags, nonblocking)
-    if not ops.scm_pending(sock, creds, files):
+    if (not files and not sock.options) or not ops.scm_pending(sock, creds, files):
         # scm_recv with nothing to put: the control buffer stays empty, untruncated.
         if flags:  # (Darwin has no MSG_CMSG_CLOEXEC: no bit.)
             msg_flags |= flags & kernel.abi.constants.get("MSG_CMSG_CLOEXEC", 0)
