@@ -340,22 +340,22 @@ class ProtoOps(ABC):
             # The commonest read, the loop below in short: no flags, no option
             # (SO_RCVLOWAT 1, no SO_PASSCRED), from a head segment without fds,
             # which holds all that is asked or is the only one queued.
-            segment = queue[0]
-            if not segment.files:
-                data = segment.data
-                consumed = segment.consumed
+            head = queue[0]
+            if not head.files:
+                data = head.data
+                consumed = head.consumed
                 end = consumed + size
                 whole = len(data)
                 if end < whole:
-                    segment.consumed = end
-                    return data[consumed:end], segment.credentials, [], b"", size, 0
+                    head.consumed = end
+                    return data[consumed:end], head.credentials, [], b"", size, 0
                 if end == whole or (whole > consumed and len(queue) == 1):
-                    segment.consumed = whole
+                    head.consumed = whole
                     queue.popleft()
-                    self.drop_segment(sock, segment)
+                    self.drop_segment(sock, head)
                     if consumed:
                         data = data[consumed:]
-                    return data, segment.credentials, [], b"", len(data), 0
+                    return data, head.credentials, [], b"", len(data), 0
         kernel = self.kernel
         options = kernel._options
         peek = bool(flags & self.MSG_PEEK) if flags else False

@@ -17,8 +17,10 @@ in and out.
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -204,13 +206,16 @@ _BUILTINS: dict[str, object] = {
 }
 
 
-def _compiled(source: str, name: str, namespace: dict[str, object]) -> Callable[..., Any]:
+def _compiled(source: str, name: str, namespace: dict[str, object], first_line: int = 1) -> Callable[..., Any]:
     # Compiled as this file's code: a thread sampled inside it is in a kernel
     # module (``_threads.KERNEL_FILES``), entering a syscall; pytest hides its
-    # frames under BlockedForever (``__tracebackhide__`` in its globals).
+    # frames under BlockedForever (``__tracebackhide__`` in its globals).  Its
+    # lines are numbered from *first_line*, where its template is in this file.
     namespace.update(_BUILTINS)
     namespace["__tracebackhide__"] = __tracebackhide__
-    exec(compile(source, __file__, "exec"), namespace)  # noqa: S102 -- see the callers
+    tree = ast.parse(source)
+    ast.increment_lineno(tree, first_line - 1)
+    exec(compile(tree, __file__, "exec"), namespace)  # noqa: S102 -- see the callers
     return cast("Callable[..., Any]", namespace[name])
 
 
@@ -342,7 +347,7 @@ def syscall(
             "_platform_errno_name": platform_errno_name, "_as_platform_error": as_platform_error,
             "_errno_name": errno_name, "_BlockedForever": BlockedForever, "_end_call": end_call,
             "_outcome": _outcome, "_OK_INT": _OK_INT, "_OK_BYTES": _OK_BYTES, "_INTERN_LIMIT": _INTERN_LIMIT,
-        })
+        }, _ENTRY_LINE)
         return cast("Callable[Concatenate[FakeKernel, P], R]", functools.wraps(method)(entry))
 
     return declare
@@ -355,6 +360,7 @@ def syscall(
 #: call goes to ``run`` (``_general``) with the arguments by position.
 #: The trace entry is ``Trace.record_exact`` and the outcome ``_outcome``,
 #: in place for an int, None or bytes result.
+_ENTRY_LINE = sys._getframe().f_lineno + 1  # (tracebacks show the template's lines: _compiled)
 _ENTRY = """\
 def {name}(_kernel, {parameters}):
     if not ({tests}):
