@@ -259,3 +259,16 @@ def test_time_wait_sockets_share_queues_that_keep_nothing() -> None:
     _NO_SEGMENTS.append(Segment(b"x", shared_credentials(1, 2, 3)))  # kept by no one
     assert not _NO_SEGMENTS
     listener.close()
+
+
+def test_the_network_trace_has_every_syscall_of_its_hosts() -> None:
+    """Since the syscall fast path came (``Trace.record_exact``), it had only those
+    that took the general path: here ``setsockopt`` with a bool."""
+    net = Network(seed=1)
+    host = net.add_host("a", "10.0.0.1")
+    a, _b = host.socketpair(AF_UNIX, STREAM, 0)
+    host.send(a, b"x", 0)
+    host.setsockopt(a, SOL_SOCKET, SO_RCVLOWAT, True)
+    texts = [event.text for event in net.trace.of("a") if event.kind == "syscall"]
+    assert texts == [f"{e.call}{e.args!r} -> {e.outcome}" for e in host.trace]
+    assert [text.split("(")[0] for text in texts] == ["socketpair", "send", "setsockopt"]

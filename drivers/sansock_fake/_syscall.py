@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 
-from ._faults import _INTERN_LIMIT
+from ._faults import _INTERN_LIMIT, Trace
 from ._filerefs import end_call, hold_for_call, moved
 from ._objects import OpenFile
 from ._oserror import as_platform_error, errno_name, platform_errno_name, raise_errno
@@ -346,7 +346,7 @@ def syscall(
             "_general": run, "_method": method, "_raise_errno": raise_errno,
             "_platform_errno_name": platform_errno_name, "_as_platform_error": as_platform_error,
             "_errno_name": errno_name, "_BlockedForever": BlockedForever, "_end_call": end_call,
-            "_outcome": _outcome, "_OK_INT": _OK_INT, "_OK_BYTES": _OK_BYTES, "_INTERN_LIMIT": _INTERN_LIMIT,
+            "_outcome": _outcome, "_Trace": Trace, "_OK_INT": _OK_INT, "_OK_BYTES": _OK_BYTES, "_INTERN_LIMIT": _INTERN_LIMIT,
         }, _ENTRY_LINE)
         return cast("Callable[Concatenate[FakeKernel, P], R]", functools.wraps(method)(entry))
 
@@ -359,7 +359,8 @@ def syscall(
 #: own starts with ``_``, which no parameter may).  Anything but the common
 #: call goes to ``run`` (``_general``) with the arguments by position.
 #: The trace entry is ``Trace.record_exact`` and the outcome ``_outcome``,
-#: in place for an int, None or bytes result.
+#: in place for an int, None or bytes result (a subclass's ``record_exact``
+#: is called).
 _ENTRY_LINE = sys._getframe().f_lineno + 1  # (tracebacks show the template's lines: _compiled)
 _ENTRY = """\
 def {name}(_kernel, {parameters}):
@@ -403,6 +404,9 @@ def {name}(_kernel, {parameters}):
         else:
             _text = _outcome(_result)
         _trace = _kernel.trace
+        if _type(_trace) is not _Trace:  # a network host's (_network._HostTrace)
+            _trace.record_exact({name!r}, _given, _text)
+            return _result
         _shared = _trace._shared_exact
         if _len(_shared) >= _INTERN_LIMIT:
             _shared.clear()
