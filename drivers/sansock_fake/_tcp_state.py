@@ -476,7 +476,7 @@ def queue_data(sock: FakeSocket, tcp: TcpControl, segment: Segment, ack: bool = 
         creds = sock.credentials = sock.ops.kernel._process_credentials
     size = len(data)
     sock.rmem += size
-    sock.receive_queue.append(Skb(data, creds, cost=size))
+    sock.receive_queue.append(Skb(data, creds, b"", [], 0, None, size))  # (by position: cost=size)
     tcp.rcv_nxt = segment.seq + size
     if ack:
         send_segment(sock, ACK)
