@@ -176,6 +176,35 @@ def test_a_sent_segment_has_every_field_a_constructed_one_has() -> None:
     assert sender.wmem == truesize(5)
 
 
+def test_a_tcp_packet_has_every_field_a_constructed_one_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sansock_fake._inet import InetHost, Packet
+
+    sent: list[Packet] = []
+    output = InetHost.output
+
+    def capture(self: InetHost, packet: Packet) -> None:
+        sent.append(packet)
+        output(self, packet)
+
+    monkeypatch.setattr(InetHost, "output", capture)
+    kernel = FakeKernel()
+    m = sansock.using(kernel)
+    with m.socket(m.AF_INET, m.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with m.create_connection(listener.getsockname()) as c:
+            s, _ = listener.accept()
+            with s:
+                c.sendall(b"hello")
+                assert s.recv(5) == b"hello"
+    assert len(sent) == 9  # handshake, data and its ACK, FIN and ACK each way
+    for packet in sent:
+        made = Packet(packet.family, packet.proto, packet.src, packet.dst, packet.payload, packet.size)
+        for field in attrs.fields(Packet):
+            assert getattr(packet, field.name) == getattr(made, field.name), field.name
+        assert packet == made and hash(packet) == hash(made)
+
+
 def test_the_small_truesize_table_is_truesize() -> None:
     assert list(_af_unix.SMALL_TRUESIZE) == [truesize(n) for n in range(_af_unix.SMALL_SKB)]
     assert _af_unix.SMALL_SKB < _af_unix.SKB_MAX_HEAD  # (no paged part below it)
