@@ -103,6 +103,9 @@ class Socket(Protocol):
     _audit_ref: Callable[[], object] | None
 
     @property
+    def _caller_frames(self) -> int: ...  # SocketType's: frames between the user's call and the method
+
+    @property
     def _drv(self) -> Driver: ...
     @property
     def _control(self) -> _cmsg.CmsgCodec: ...
@@ -328,7 +331,7 @@ def recvmsg(sock: Socket, bufsize: Any, ancbufsize: Any, flags: Any) -> tuple[by
                 items, cut, malformed = sock._control.walk(control)
                 if cut is not None or malformed:
                     # stacklevel 3: the caller of recvmsg (recvmsg -> here).
-                    warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
+                    warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3 + sock._caller_frames)
                 return data, items, msg_flags, (sock._decode(raw) if raw else None)
             except BaseException:
                 _cmsg.close_rights(control, sock._k.abi, sock._drv.close)
@@ -381,7 +384,7 @@ def recvmsg_rest(
         if cut is not None or malformed:
             # stacklevel 3: the caller of recvmsg (recvmsg -> recvmsg_rest),
             # 4 through recvmsg above.
-            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=stacklevel)
+            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=stacklevel + sock._caller_frames)
         return data, items, msg_flags, (sock._decode(raw) if raw else None)
     except BaseException:
         _cmsg.close_rights(control, sock._k.abi, sock._drv.close)
@@ -400,7 +403,10 @@ def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
     reports it the same way (sys.unraisablehook), so no fd outlives its object.
     """
     try:
-        warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
+        # stacklevel 3: the frame that dropped the object (finalize_unclosed
+        # <- __del__ <- that frame), as sock_finalize's PyErr_ResourceWarning
+        # (stack level 1 from C) names the code running when it is collected.
+        warnings.warn(message.format(owner), ResourceWarning, stacklevel=3, source=owner)
     finally:
         owner._fd = -1
         try:

@@ -135,6 +135,11 @@ class SocketType:
     #: object.  A slot, so a plain socket pays a slot store and a slot read
     #: per event (a class attribute costs hundreds of instructions a read on 3.11).
     _audit_ref: Callable[[], object] | None
+    #: The frames between the user's call and a socket method, for the
+    #: warnings that name the caller's line (recvmsg's truncation warning):
+    #: 0, or 1 in the subclass of a wrapper whose methods call this one's
+    #: (the stdlib's socket.socket on the fake, ``sansock_fake.interop``).
+    _caller_frames: ClassVar[int] = 0
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
     def __init__(
@@ -749,7 +754,7 @@ class SocketType:
                     return data, [(level, kind, control[len0:length])], msg_flags, (self._decode(raw) if raw else None)
             items, cut, malformed = self._control.walk(control)
             if cut is not None or malformed:
-                warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2)
+                warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2 + self._caller_frames)
             return data, items, msg_flags, (self._decode(raw) if raw else None)
         except BaseException:
             _cmsg.close_rights(control, self._k.abi, self._drv.close)
@@ -781,7 +786,7 @@ class SocketType:
                     try:
                         items, cut, malformed = self._control.walk(control)
                         if cut is not None or malformed:
-                            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2)
+                            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2 + self._caller_frames)
                         return n, items, msg_flags, (self._decode(raw) if raw else None)
                     except BaseException:
                         _cmsg.close_rights(control, self._k.abi, self._drv.close)

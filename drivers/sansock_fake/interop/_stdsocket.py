@@ -40,6 +40,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sansock
+from sansock._socket import FD_CLOSED_BY_INIT
 
 if TYPE_CHECKING:
     from sansock import Binding
@@ -178,7 +179,7 @@ class socket(REAL_SOCKET_CLASS):  # type: ignore[misc,valid-type]
         system resource. The new socket is non-inheritable.
         """
         fd = self._binding.dup(self.fileno())
-        sock = self.__class__(self.family, self.type, self.proto, fileno=fd)
+        sock = _adopt(self.__class__, self.family, self.type, self.proto, fd)
         sock.settimeout(self.gettimeout())
         return sock
 
@@ -189,7 +190,7 @@ class socket(REAL_SOCKET_CLASS):  # type: ignore[misc,valid-type]
         representing the connection, and the address of the client.
         """
         fd, addr = self._accept()
-        sock = self._plain(self.family, self.type, self.proto, fileno=fd)
+        sock = _adopt(self._plain, self.family, self.type, self.proto, fd)
         # Issue #7995 (Lib/socket.py): no default timeout and a listening
         # socket with a timeout -> the accepted socket is blocking.
         if self._binding.getdefaulttimeout() is None and self.gettimeout():
@@ -215,6 +216,33 @@ class socket(REAL_SOCKET_CLASS):  # type: ignore[misc,valid-type]
             context = exc.__context__
         giveup.__context__ = context
         raise giveup
+
+
+def _close_quietly(binding: Binding, fd: int) -> None:
+    try:
+        binding.close(fd)
+    except OSError:
+        pass
+
+
+def _adopt(cls: type[socket], family: Any, type: Any, proto: Any, fd: int) -> Any:
+    """``cls(family, type, proto, fd)`` for an fd the caller made (accept,
+    dup, socketpair), which is closed if the object did not take it (a hook
+    refused ``socket.__new__``), as :func:`sansock._socketpy.adopt` does
+    (Lib/socket.py leaks it): never closed a second time when the object
+    took it and closed it itself (its ``__init__`` failed later on:
+    ``FD_CLOSED_BY_INIT``, the error it raised is the one that propagates)."""
+    sock = cls.__new__(cls, family, type, proto, fd)
+    if not isinstance(sock, cls):  # a real socket (a real fd): built already
+        return sock
+    try:
+        sock.__init__(family, type, proto, fd)  # type: ignore[misc]  # as _socketpy.adopt
+    except BaseException:
+        inner = getattr(sock, "_sock", None)
+        if getattr(inner, "_timeout_ns", None) != FD_CLOSED_BY_INIT:
+            _close_quietly(cls._binding, fd)
+        raise
+    return sock
 
 
 def _delegate(name: str, translate: bool) -> Callable[..., Any]:
@@ -261,6 +289,9 @@ def _inner_class_for(binding: Binding) -> type[sansock.socket]:
         (binding.socket,),
         {
             "__slots__": ("_outer",), "_audit_ref": property(_outer_ref, _keep_outer_ref),
+            # recvmsg's truncation warning names the line that called the
+            # wrapper's method (one frame: _delegate's), as the stdlib's does.
+            "_caller_frames": 1,
             "__module__": "sansock",
         },
     )
@@ -320,16 +351,14 @@ def module_functions(kernel: FakeKernel, binding: Binding, cls: type[socket], re
         # wrapped in socket(family, type, proto, fd) (one socket.__new__ each).
         fa, fb = binding._socketpair_fds(family, type, proto)
         try:
-            first = cls(family, type, proto, fa)
+            first = _adopt(cls, family, type, proto, fa)
         except BaseException:
-            binding.close(fa)
-            binding.close(fb)
+            _close_quietly(binding, fb)
             raise
         try:
-            second = cls(family, type, proto, fb)
+            second = _adopt(cls, family, type, proto, fb)
         except BaseException:
             first.close()
-            binding.close(fb)
             raise
         return first, second
 
