@@ -339,6 +339,13 @@ def _refused_wrappers(m: Any, names: tuple[str, ...]) -> list[str]:
     return out
 
 
+def test_the_interops_mark_of_a_closed_fd_is_the_cores() -> None:
+    from sansock._socket import FD_CLOSED_BY_INIT
+    from sansock_fake.interop import _stdsocket
+
+    assert _stdsocket.FD_CLOSED_BY_INIT == FD_CLOSED_BY_INIT
+
+
 @pytest.mark.parametrize("name", ["accept", "dup", "socketpair"])
 def test_interop_wrappers_refused_by_a_hook_leave_no_fd(name: str) -> None:
     """A hook refusing socket.__new__ as accept/dup wrap their new fd: the
