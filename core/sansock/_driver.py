@@ -30,7 +30,7 @@ in :mod:`sansock.conformance` checks one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Callable, MutableSequence, Sequence, Sized
 from typing import TYPE_CHECKING, Protocol, final
 
 if TYPE_CHECKING:
@@ -377,6 +377,15 @@ class DirectCalls:
       0)`` into one of the driver's receive buffers (*capacity* its size,
       ``0 < bufsize <= recv_size``): the count, or ``-errno``; the bytes are
       ``view[:count]`` of the ``(buffer, view)`` pair;
+    * ``recv_into(fd, export, capacity, nbytes, flags)``: ``recv(2)`` into
+      ``export(buffer)`` of a ``bytearray`` (*capacity* the export's
+      ``len()``), as ``sock_recv_into`` after its parse: *nbytes* 0 is the
+      whole buffer and an empty request makes no syscall; the count,
+      ``-errno``, or ``-0x10000`` or below when *nbytes* is negative or beyond
+      the buffer (the core's general path raises CPython's ``ValueError``).
+      The core exports the buffer with ``export(buffer)`` before the call and
+      gives it back with ``release(export)`` after, so the bytearray cannot
+      be resized while the syscall writes it;
     * ``getsockopt(fd, level, option)``: the ``int`` form of getsockopt(2):
       the value, or ``INT_MIN - errno`` (below any C ``int``).
 
@@ -399,7 +408,10 @@ class DirectCalls:
     ``driver_type`` is not exactly the driver's type.
     """
 
-    __slots__ = ("driver_type", "send", "recv", "recv_size", "recv_buffers", "new_recv_buffer", "getsockopt")
+    __slots__ = (
+        "driver_type", "send", "recv", "recv_size", "recv_buffers", "new_recv_buffer", "recv_into", "export",
+        "release", "getsockopt",
+    )
 
     def __init__(
         self,
@@ -410,6 +422,9 @@ class DirectCalls:
         recv_size: int,
         recv_buffers: MutableSequence[tuple[object, ByteSlices]],
         new_recv_buffer: Callable[[], tuple[object, ByteSlices]],
+        recv_into: Callable[[int, object, int, int, int], int],
+        export: Callable[[bytearray], Sized],
+        release: Callable[[object], None],
         getsockopt: Callable[[int, int, int], int],
     ) -> None:
         self.driver_type = driver_type
@@ -418,6 +433,9 @@ class DirectCalls:
         self.recv_size = recv_size
         self.recv_buffers = recv_buffers
         self.new_recv_buffer = new_recv_buffer
+        self.recv_into = recv_into
+        self.export = export
+        self.release = release
         self.getsockopt = getsockopt
 
     def __repr__(self) -> str:

@@ -39,12 +39,14 @@ if TYPE_CHECKING:
 __all__ = [
     "REFUSED",
     "Socket",
+    "finalize_unclosed",
     "fileno_args",
     "getsockopt",
     "recv",
     "recvmsg_args",
     "recvmsg_rest",
     "recv_into",
+    "recv_into_retry",
     "send",
     "sendall",
     "sendall_rest",
@@ -81,6 +83,27 @@ class Socket(Protocol):
     def _call(self, writing: bool, syscall: Callable[..., _T], /, *args: Any) -> _T: ...
 
 
+def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
+    """``__del__`` of an object that still owns *fd* (``owner._fd``, closed
+    with ``owner._drv``): ``sock_finalize``'s order, for sockets and
+    :class:`~sansock.ancillary.OwnedFd`.
+
+    Warn first (``message.format(owner)``: a socket's repr may still call
+    getsockname), then close -- also when the warning is raised (a filter making
+    ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable and
+    closes; here it propagates out of ``__del__`` after the close, and Python
+    reports it the same way (sys.unraisablehook), so no fd outlives its object.
+    """
+    try:
+        warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
+    finally:
+        owner._fd = -1
+        try:
+            owner._drv.close(fd)
+        except OSError:
+            pass
+
+
 def recv(sock: Socket, bufsize: object, flags: object) -> bytes:
     """``"n|i:recv"`` and the negative size check (sock_recv); no syscall for 0."""
     size, flag_bits = _convert.recv_args(bufsize, flags, "recv")
@@ -103,6 +126,20 @@ def recv_into(sock: Socket, buffer: object, nbytes: object, flags: object) -> in
         # would otherwise keep the caller's own memoryview alive).
         view.release()
         del buffer
+
+
+def recv_into_retry(sock: Socket, buffer: bytearray, nbytes: int, flags: int, first: OSError) -> int:
+    """The rest of ``recv_into``'s fast path after its first attempt failed
+    with *first*: EINTR retried, the rest raised (``_timeout.retry``).  The
+    buffer's export is held from before the wait until the call returns, as
+    sock_recv_into holds its Py_buffer (another thread's ``buf.clear()`` then
+    raises BufferError); *nbytes* 0 is the whole buffer."""
+    held = memoryview(buffer)
+    try:
+        return _timeout.retry(sock, first, False, sock._drv.recv_into, (held, nbytes or held.nbytes, flags))
+    finally:
+        del first  # its traceback holds this frame: no cycle
+        held.release()
 
 
 def send(sock: Socket, data: object, flags: object) -> int:

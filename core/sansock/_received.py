@@ -23,7 +23,7 @@ import attrs
 from . import _cmsg, _general
 from ._cmsg import RawItem, Truncation
 from ._control_messages import DEFAULT_REGISTRY, CmsgRegistry, ControlMessage, ancillary_space
-from ._socket import finalize_unclosed
+from ._general import finalize_unclosed
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 from . import _address, _cmsg, _convert, _general, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, clinic_int
-from ._general import REFUSED
+from ._general import REFUSED, finalize_unclosed
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     #: What every new socket reads, made once per driver (Binding._make_socket_state).
     SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
 
-__all__ = ["SocketType", "finalize_unclosed"]
+__all__ = ["SocketType", "finalize_unclosed"]  # finalize_unclosed: _general's, re-exported
 
 _T = TypeVar("_T")
 
@@ -96,27 +96,6 @@ class SocketBinding(Protocol):
     #: What every new socket reads, made once per driver (Binding._make_socket_state).
     _socket_state: SocketState | None
     def _make_socket_state(self) -> SocketState: ...
-
-
-def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
-    """``__del__`` of an object that still owns *fd* (``owner._fd``, closed
-    with ``owner._drv``): ``sock_finalize``'s order, for sockets and
-    :class:`~sansock.ancillary.OwnedFd`.
-
-    Warn first (``message.format(owner)``: a socket's repr may still call
-    getsockname), then close -- also when the warning is raised (a filter making
-    ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable and
-    closes; here it propagates out of ``__del__`` after the close, and Python
-    reports it the same way (sys.unraisablehook), so no fd outlives its object.
-    """
-    try:
-        warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
-    finally:
-        owner._fd = -1
-        try:
-            owner._drv.close(fd)
-        except OSError:
-            pass
 
 
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
@@ -500,20 +479,32 @@ class SocketType:
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
         if type(data) is bytes and type(flags) is int and self._timeout_ns <= 0:
-            # Fast path (blocking and non-blocking: no deadline, no poll
-            # first): one driver call sends everything in the common case.
-            try:
-                sent = self._drv.send(self._fd, data, flags)
-            except OSError as exc:
-                first: OSError | None = exc
-            except REFUSED:
-                # "y*|i:sendall": data is fine, so flags is refused or an
-                # __index__ object; the general path parses it (below, outside
-                # this handler, so that its errors carry no context).
-                first = None
+            # Fast path (blocking and non-blocking: no deadline, no poll first): one C call sends
+            # everything in the common case, the driver's own (DirectCalls, the error in band) or its send.
+            first: OSError | None = None
+            sent = -1  # -1: refused
+            if (direct := self._direct) is not None:
+                send = direct.send
+                try:
+                    sent = send(self._fd, data, len(data), flags)
+                except REFUSED:
+                    pass
+                else:
+                    if sent < 0:
+                        first = OSError(-sent, self._drv.strerror(-sent))
             else:
-                if sent == len(data):
-                    return
+                try:
+                    sent = self._drv.send(self._fd, data, flags)
+                except OSError as exc:
+                    first = exc
+                except REFUSED:
+                    # "y*|i:sendall": data is fine, so flags is refused or an
+                    # __index__ object; the general path parses it (below,
+                    # outside this handler, so that its errors carry no context).
+                    pass
+            if sent == len(data):
+                return
+            if sent >= 0:
                 _general.sendall_rest(self, data, sent, flags)
                 return
             if first is None:
@@ -650,12 +641,26 @@ class SocketType:
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
         if type(buffer) is bytearray and type(nbytes) is int and type(flags) is int and self._timeout_ns <= 0:
-            # Fast path: a bytearray's len() is its size in bytes, so every
-            # check of the general path is one comparison; a flags value
-            # beyond a C int is refused by the driver's C type.
-            size = len(buffer)
-            count = nbytes or size  # 0: the whole buffer
-            if 0 < count <= size:
+            if (direct := self._direct) is not None:
+                # The driver's C function into the bytearray's export, held as sock_recv_into
+                # holds its Py_buffer; nbytes checked against the export's size (DirectCalls).
+                export = direct.export
+                p = export(buffer)
+                try:
+                    recv_into = direct.recv_into
+                    n = recv_into(self._fd, p, len(p), nbytes, flags)
+                except REFUSED:
+                    n = -0x10000  # a value beyond a C int: the general path parses it
+                finally:
+                    release = direct.release
+                    release(p)
+                if n >= 0:
+                    return n
+                if n > -0x10000:
+                    return _general.recv_into_retry(self, buffer, nbytes, flags, OSError(-n, self._drv.strerror(-n)))
+            elif 0 < (count := nbytes or len(buffer)) <= len(buffer):
+                # A bytearray's len() is its size in bytes (nbytes 0: all of
+                # it); flags beyond a C int are refused by the driver's C type.
                 try:
                     return self._drv.recv_into(self._fd, buffer, count, flags)
                 except OSError as exc:
@@ -663,15 +668,10 @@ class SocketType:
                 except REFUSED:
                     first = None  # flags refused: the general path parses it
                 if first is not None:
-                    # Waiting: hold the buffer's export until the call returns, as
-                    # sock_recv_into holds its Py_buffer (another thread's
-                    # buf.clear() then raises BufferError).
-                    held = memoryview(buffer)
                     try:
-                        return _timeout.retry(self, first, False, self._drv.recv_into, (held, count, flags))
+                        return _general.recv_into_retry(self, buffer, count, flags, first)
                     finally:
                         first = None  # its traceback holds this frame: no cycle
-                        held.release()
         try:
             return _general.recv_into(self, buffer, nbytes, flags)
         finally:

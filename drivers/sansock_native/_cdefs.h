@@ -128,6 +128,9 @@ ssize_t sansock_recv(int fd, char *buf, size_t cap, size_t len, int flags);
 /* sansock.driver.DirectCalls: the count, or -errno. */
 ssize_t sansock_direct_send(int fd, const char *buf, size_t n, int flags);
 ssize_t sansock_direct_recv(int fd, char *buf, int cap, int len);  /* ints: CFFI converts them faster */
+/* recv_into of a bytearray's export: nbytes 0 is cap; below -65535 (SANSOCK_RECV_INTO_ARGUMENT): nbytes refused. */
+ssize_t sansock_direct_recv_into(int fd, char *buf, int cap, int nbytes, int flags);
+static const int SANSOCK_RECV_INTO_ARGUMENT;
 int sansock_getsockopt_buf(int fd, int level, int option, char *buf, size_t cap, int buflen);
 int sansock_setsockopt_int(int fd, int level, int option, int value);
 int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, size_t cap,

@@ -67,6 +67,7 @@ from ._scratch import (
     _SCRATCH_DATA,
     _alloc_raw,
     _direct_recv,
+    _direct_recv_into,
     _direct_send,
     _fbw,
     _getsockopt_int,
@@ -94,7 +95,7 @@ _MSG_TRUNC: Final = host_abi().constants["MSG_TRUNC"]
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from collections.abc import Callable, MutableSequence
+    from collections.abc import Callable, MutableSequence, Sized
 
     from sansock.driver import ABI, ByteSlices
 
@@ -511,9 +512,9 @@ class NativeDriver(MessageCalls, ResolverCalls):
 
 
 #: The C functions the socket methods call themselves (the optional
-#: :class:`sansock.driver.DirectCalls`), for this class only: send and recv
-#: with the error in band, getsockopt's int form, and ``recv``'s pool of
-#: 64 KiB buffers.
+#: :class:`sansock.driver.DirectCalls`), for this class only: send, recv and
+#: recv_into (a bytearray's ``ffi.from_buffer`` export) with the error in
+#: band, getsockopt's int form, and ``recv``'s pool of 64 KiB buffers.
 NativeDriver.direct_calls = DirectCalls(
     driver_type=NativeDriver,
     send=_direct_send,
@@ -521,5 +522,8 @@ NativeDriver.direct_calls = DirectCalls(
     recv_size=_SCRATCH_DATA,
     recv_buffers=cast("MutableSequence[tuple[object, ByteSlices]]", _recv_buffers),
     new_recv_buffer=cast("Callable[[], tuple[object, ByteSlices]]", _new_recv_buffer),
+    recv_into=cast("Callable[[int, object, int, int, int], int]", _direct_recv_into),
+    export=cast("Callable[[bytearray], Sized]", ffi.from_buffer),
+    release=cast("Callable[[object], None]", ffi.release),
     getsockopt=_getsockopt_int,
 )
