@@ -384,8 +384,9 @@ class DirectCalls:
       ``-errno``, or ``-0x10000`` or below when *nbytes* is negative or beyond
       the buffer (the core's general path raises CPython's ``ValueError``).
       The core exports the buffer with ``export(buffer)`` before the call and
-      gives it back with ``release(export)`` after, so the bytearray cannot
-      be resized while the syscall writes it;
+      drops the export after it: the export holds the bytearray's buffer
+      (which cannot be resized while the syscall writes it) until it is
+      freed, as a CFFI ``ffi.from_buffer`` cdata does;
     * ``getsockopt(fd, level, option)``: the ``int`` form of getsockopt(2):
       the value, or ``INT_MIN - errno`` (below any C ``int``).
 
@@ -410,7 +411,7 @@ class DirectCalls:
 
     __slots__ = (
         "driver_type", "send", "recv", "recv_size", "recv_buffers", "new_recv_buffer", "recv_into", "export",
-        "release", "getsockopt",
+        "getsockopt",
     )
 
     def __init__(
@@ -424,7 +425,6 @@ class DirectCalls:
         new_recv_buffer: Callable[[], tuple[object, ByteSlices]],
         recv_into: Callable[[int, object, int, int, int], int],
         export: Callable[[bytearray], Sized],
-        release: Callable[[object], None],
         getsockopt: Callable[[int, int, int], int],
     ) -> None:
         self.driver_type = driver_type
@@ -435,7 +435,6 @@ class DirectCalls:
         self.new_recv_buffer = new_recv_buffer
         self.recv_into = recv_into
         self.export = export
-        self.release = release
         self.getsockopt = getsockopt
 
     def __repr__(self) -> str:

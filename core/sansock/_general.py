@@ -55,6 +55,17 @@ __all__ = [
     "setsockopt",
 ]
 
+
+class _Omitted:
+    """The default of an optional positional argument CPython parses with "|"."""
+
+    def __repr__(self) -> str:
+        return "<omitted>"
+
+
+_OMITTED: Any = _Omitted()
+
+
 #: What a driver raises when its C types refuse a fast path's values, before
 #: any syscall (the driver contract): the fast paths catch exactly these and
 #: come here.

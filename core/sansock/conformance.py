@@ -438,21 +438,17 @@ def check_direct_calls(make_driver: DriverFactory) -> None:
         # syscall, and nbytes negative or beyond the export refused in band.
         target = bytearray(b"----")
         export = direct.export(target)
-        try:
-            assert direct.send(a, b"abcdef", 6, 0) == 6
-            assert direct.recv_into(b, export, len(export), 1, 0) == 1
-            assert direct.recv_into(b, export, len(export), 0, 0) == 4
-            assert direct.recv_into(b, export, len(export), 5, 0) <= -0x10000
-            assert direct.recv_into(b, export, len(export), -1, 0) <= -0x10000
-        finally:
-            direct.release(export)
+        assert direct.send(a, b"abcdef", 6, 0) == 6
+        assert direct.recv_into(b, export, len(export), 1, 0) == 1
+        assert direct.recv_into(b, export, len(export), 0, 0) == 4
+        assert direct.recv_into(b, export, len(export), 5, 0) <= -0x10000
+        assert direct.recv_into(b, export, len(export), -1, 0) <= -0x10000
+        del export  # the export ends with it
         assert target == b"bcde"
-        target.clear()  # released: no export left
+        target.clear()  # no export left
         export = direct.export(target)
-        try:
-            assert direct.recv_into(-1, export, len(export), 0, 0) == 0  # no syscall, no EBADF
-        finally:
-            direct.release(export)
+        assert direct.recv_into(-1, export, len(export), 0, 0) == 0  # no syscall, no EBADF
+        del export
         c, _ = _pair(driver, fds)
         fds.remove(c)
         driver.close(c)
@@ -460,10 +456,8 @@ def check_direct_calls(make_driver: DriverFactory) -> None:
         assert direct.recv(c, buffer, direct.recv_size, 1) == -ebadf
         assert direct.getsockopt(c, sol, so_type) == int_min - ebadf
         export = direct.export(bytearray(1))
-        try:
-            assert direct.recv_into(c, export, len(export), 0, 0) == -ebadf
-        finally:
-            direct.release(export)
+        assert direct.recv_into(c, export, len(export), 0, 0) == -ebadf
+        del export
 
 
 #: Every check, by name.

@@ -524,6 +524,5 @@ NativeDriver.direct_calls = DirectCalls(
     new_recv_buffer=cast("Callable[[], tuple[object, ByteSlices]]", _new_recv_buffer),
     recv_into=cast("Callable[[int, object, int, int, int], int]", _direct_recv_into),
     export=cast("Callable[[bytearray], Sized]", ffi.from_buffer),
-    release=cast("Callable[[object], None]", ffi.release),
     getsockopt=_getsockopt_int,
 )
