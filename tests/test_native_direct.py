@@ -1,8 +1,9 @@
 """The native driver's direct calls (``sansock.driver.DirectCalls``).
 
 ``send`` and ``sendall`` of bytes, ``recv`` without flags, ``recv_into`` of a
-bytearray and ``getsockopt``'s int form call the driver's C functions from the
-socket method, with the error in band.
+bytearray, ``getsockopt``'s int form, ``sendmsg`` of one bytes buffer with
+packed control data and ``recvmsg`` into a pooled message block call the
+driver's C functions from the socket method, with the error in band.
 These check what that changes and what it must not: the errors are the
 stdlib's (type, errno, message), an interrupted call is retried even when
 the signal handler made a failing call of its own between the syscall and
@@ -13,7 +14,9 @@ takes the driver methods.
 
 from __future__ import annotations
 
+import array
 import errno
+import os
 import signal
 import socket
 import threading
@@ -62,6 +65,15 @@ def test_errors_of_the_direct_calls_are_the_stdlib_ones() -> None:
         out.append(_error(lambda: c.send(b"x")))
         out.append(_error(lambda: c.recv(1)))
         out.append(_error(lambda: c.getsockopt(m.SOL_SOCKET, m.SO_TYPE)))
+        out.append(_error(lambda: c.sendmsg([b"x"], [(m.SOL_SOCKET, m.SCM_RIGHTS, array.array("i", [0]))])))
+        out.append(_error(lambda: c.recvmsg(1, m.CMSG_SPACE(4))))
+        d, e = m.socketpair()
+        with d, e:
+            d.setblocking(False)
+            out.append(_error(lambda: d.recvmsg(1)))  # EAGAIN
+            out.append(_error(lambda: d.recvmsg(1, m.CMSG_SPACE(4))))
+            e.close()
+            out.append(_error(lambda: d.sendmsg([b"x"], [(m.SOL_SOCKET, m.SCM_RIGHTS, array.array("i", [0]))])))
         return out
 
     old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -140,6 +152,8 @@ CALLS: dict[str, Callable[[Any, Module], object]] = {
     "recv_into": lambda s, m: s.recv_into(bytearray(1)),
     "recv_into nbytes": lambda s, m: s.recv_into(bytearray(4), 1),
     "recv_into MSG_PEEK": lambda s, m: s.recv_into(bytearray(1), 0, m.MSG_PEEK),
+    "recvmsg": lambda s, m: s.recvmsg(1)[0],
+    "recvmsg with room for an fd": lambda s, m: s.recvmsg(1, m.CMSG_SPACE(4))[0],
 }
 
 
@@ -200,4 +214,56 @@ def test_a_driver_without_direct_calls_gets_its_methods_called(direct_calls: obj
         assert a.send(b"xy") == 2
         assert b.recv(2) == b"xy"
         assert a.getsockopt(m.SOL_SOCKET, m.SO_TYPE) == m.SOCK_STREAM
-        assert drv.calls == ["send", "recv", "getsockopt"]
+        assert a.sendmsg([b"z"], [(m.SOL_SOCKET, m.SCM_RIGHTS, array.array("i", [a.fileno()]))]) == 1
+        data, ancdata, _, _ = b.recvmsg(1, m.CMSG_SPACE(4))
+        os.close(array.array("i", ancdata[0][2])[0])
+        assert data == b"z"
+        assert [c for c in drv.calls if c != "strerror"] == ["send", "recv", "getsockopt", "sendmsg", "recvmsg"]
+
+
+def _outcomes(m: Module) -> list[object]:
+    """recvmsg's results where the direct call and the kernel have something
+    to say: truncated data (MSG_TRUNC reports the whole length), truncated
+    control data (MSG_CTRUNC, CPython's RuntimeWarning), two items, a
+    sender's address, and the sizes the direct call does not take (more data
+    or control room than a message block, flags beyond 30 bits)."""
+    import warnings
+
+    out: list[object] = []
+    r, w = os.pipe()
+    try:
+        a, b = m.socketpair(m.AF_UNIX, m.SOCK_DGRAM)
+        with a, b:
+            a.send(b"datagram")
+            out.append(b.recvmsg(3, 0, m.MSG_TRUNC))
+            a.send(b"datagram")
+            out.append(b.recvmsg(3))
+            a.sendmsg([b"x"], [(m.SOL_SOCKET, m.SCM_RIGHTS, array.array("i", [w, w]))])
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                data, ancdata, flags, addr = b.recvmsg(1, m.CMSG_LEN(4))
+            out.append((data, len(ancdata), [len(i[2]) for i in ancdata], flags, addr, [str(c.message) for c in caught]))
+            for item in ancdata:
+                for fd in array.array("i", item[2][: len(item[2]) // 4 * 4]):
+                    os.close(fd)
+            for bufsize, ancbufsize, flags in ((1, 0, 0), (70000, 0, 0), (1, 2000, 0), (1, 64, 0x40000000)):
+                a.sendmsg([b"yz"], [(m.SOL_SOCKET, m.SCM_RIGHTS, array.array("i", [w]))])
+                data, ancdata, msg_flags, addr = b.recvmsg(bufsize, ancbufsize, flags)
+                for item in ancdata:
+                    os.close(array.array("i", item[2])[0])
+                out.append((data, [(lv, k, len(d)) for lv, k, d in ancdata], msg_flags, addr))
+        c = m.socket(m.AF_UNIX, m.SOCK_DGRAM)
+        d = m.socket(m.AF_UNIX, m.SOCK_DGRAM)
+        with c, d:
+            c.bind("\0sansock-direct-%d" % os.getpid())
+            d.bind("\0sansock-direct-peer-%d" % os.getpid())
+            d.sendto(b"from d", c.getsockname())
+            out.append(c.recvmsg(64, 64))
+    finally:
+        os.close(r)
+        os.close(w)
+    return out
+
+
+def test_recvmsg_outcomes_are_the_stdlib_ones() -> None:
+    assert _outcomes(sansock) == _outcomes(socket)

@@ -1,10 +1,12 @@
-"""``recvmsg``'s fast path walks a control buffer holding one whole item in
-its own frame (the first step of ``CmsgCodec.walk``, without the call); every
-other buffer goes to the walk.  These tests hand the socket arbitrary control
-bytes (a driver stand-in returns them) and check that ``recvmsg`` and
-``recvmsg_into`` return exactly the walk's items, warn exactly when the walk
-says CPython warns, and close exactly the walk's ``SCM_RIGHTS`` fds when an
-error follows the syscall (``err_closefds``; here the warning made an error).
+"""``recvmsg``'s fast path (the driver's direct call) walks a control buffer
+holding one whole item in its own frame (the first step of
+``CmsgCodec.walk``, without the call); every other buffer goes to the walk.
+These tests hand the socket arbitrary control bytes (a driver stand-in and
+a direct-call stand-in return them) and check that ``recvmsg`` (direct and
+general path) and ``recvmsg_into`` return exactly the walk's items, warn
+exactly when the walk says CPython warns, and close exactly the walk's
+``SCM_RIGHTS`` fds when an error follows the syscall (``err_closefds``; here
+the warning made an error).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 import sansock
 from sansock import _cmsg
 from sansock._profiles import DARWIN_ARM64, LINUX_I386, LINUX_X86_64
+from sansock.driver import DirectCalls
 from sansock_fake import FakeKernel
 
 ABIS = [LINUX_X86_64, LINUX_I386, DARWIN_ARM64]
@@ -40,6 +43,24 @@ class _Canned:
 
     def close(self, fd: int) -> None:
         self.closed.append(fd)
+
+
+def _direct(control: bytes) -> DirectCalls:
+    """Direct calls whose recvmsg "receives" b"m" and *control* (no address):
+    the message block's view is those bytes, the out-values a list."""
+    block = (None, b"m" + control, [0, len(control), 0])
+
+    def recvmsg(fd: int, buffer: object, bufsize: int, ancbufsize: int, flags: int) -> int:
+        return 1
+
+    def unused(*args: Any) -> Any:
+        raise AssertionError("not called by recvmsg")
+
+    return DirectCalls(
+        driver_type=_Canned, send=unused, recv=unused, recv_size=0, recv_buffers=[], new_recv_buffer=unused,
+        recv_into=unused, export=unused, getsockopt=unused, recvmsg=recvmsg, msg_size=64, msg_control_size=1024, msg_control_at=1,
+        msg_name_at=0, msg_buffers=[block], new_msg_buffer=lambda: block,
+    )
 
 
 def _controls(abi: Any) -> st.SearchStrategy[bytes]:
@@ -84,7 +105,8 @@ def test_recvmsg_returns_the_walks_items_and_warns_as_it_says(abi: Any, data: st
     canned = _Canned(control)
     try:
         b._drv = canned  # type: ignore[assignment]
-        for into in (False, True):
+        for into, direct in ((False, None), (False, _direct(control)), (True, None)):
+            b._direct = direct
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 if into:
@@ -105,6 +127,7 @@ def test_recvmsg_returns_the_walks_items_and_warns_as_it_says(abi: Any, data: st
                 canned.closed.clear()
     finally:
         b._drv = real
+        b._direct = None
         a.close()
         b.close()
 
@@ -129,10 +152,12 @@ def test_one_whole_fd_item_takes_the_inline_step(abi: Any, monkeypatch: pytest.M
         for control in (one, one[: codec.len0 + 4], two):
             expected = _cmsg.walk(control, abi).items
             b._drv = _Canned(control)  # type: ignore[assignment]
+            b._direct = _direct(control)
             calls.clear()
             assert b.recvmsg(1, 256)[1] == expected
             assert calls == ([control] if control is two else [])
     finally:
         b._drv = real
+        b._direct = None
         a.close()
         b.close()

@@ -108,6 +108,7 @@ class CmsgCodec:
         "len0",
         "len_format",
         "mask",
+        "one_facts",
         "pack_header",
         "pack_facts",
         "pads",
@@ -189,6 +190,7 @@ class CmsgCodec:
         self.pack_facts = (
             self.pack_header, self.len0, self.pads, self.mask, self.int_min, self.int_max, packers, len(packers) - 1
         )
+        self.one_facts = (self.len0, packers, len(packers) - 1)
         self.walk_facts = (self.read_header, self.len0, self.mask, self.len0 if self.bsd_macros else self.hdr_size)
 
     def _pack_header_by_member(self, length: int, level: int, kind: int) -> bytes:
@@ -266,29 +268,34 @@ class CmsgCodec:
         resized by another thread meanwhile is laid out as it was at that
         copy, header and data alike (CPython holds its export for the parse).
         """
+        # One item of small data (an fd array, credentials): the first pass of
+        # _lay_out's loop for the shapes it takes most, in this frame.  Each
+        # comparison is followed by a short jump (CPython specialises only
+        # those), and a level or type beyond a C int is left to struct's own
+        # range check.
+        if not exact or (type(items) is not list and type(items) is not tuple) or len(items) != 1:
+            return self._lay_out(items, exact)
+        item = items[0]
+        if type(item) is tuple and len(item) == 3:
+            level, kind, data = item
+            if type(data) is _array and data.typecode == "i" and len(data) <= _EXACT_INTS_MAX:
+                data = data.tobytes()
+            if type(data) is bytes and type(level) is int and type(kind) is int:
+                len0, packers, packed_max = self.one_facts
+                if (n := len(data)) <= packed_max:
+                    try:
+                        packed: bytes = packers[n](len0 + n, level, kind, data)
+                    except struct.error:  # beyond a C int: parsed (and refused) by the caller
+                        return None
+                    return packed
+        return self._lay_out(items, exact)
+
+    def _lay_out(self, items: Any, exact: bool) -> bytes | None:
+        """:meth:`lay_out` past its one-item fast path."""
         pack_header, len0, pads, mask, low, high, packers, packed_max = self.pack_facts
         if exact:
             if type(items) is not list and type(items) is not tuple:
                 return None
-            if len(items) == 1:
-                # One item of small data (an fd array, credentials): the
-                # loop's first pass below for the shapes it takes most, without
-                # the loop; anything else goes to the loop.
-                item = items[0]
-                if type(item) is tuple and len(item) == 3:
-                    level, kind, data = item
-                    if type(data) is _array and data.typecode == "i" and len(data) <= _EXACT_INTS_MAX:
-                        data = data.tobytes()
-                    # 0 <= x <= 0x3FFFFFFF first: CPython compares one-digit
-                    # ints with its specialised comparison, INT_MIN/INT_MAX
-                    # (two digits) with the generic one.
-                    if (
-                        type(data) is bytes and len(data) <= packed_max and type(level) is int
-                        and type(kind) is int and (0 <= level <= 0x3FFFFFFF or low <= level <= high)
-                        and (0 <= kind <= 0x3FFFFFFF or low <= kind <= high)
-                    ):
-                        n = len(data)
-                        return packers[n](len0 + n, level, kind, data)
             # Read once: another thread changing the list meanwhile gets the
             # items of one of its states laid out, as with CPython's
             # PySequence_Fast (which returns the list itself).
@@ -319,7 +326,7 @@ class CmsgCodec:
                 n = len(data)
                 if n <= packed_max:
                     # The data is bytes here: header, data and padding in one call.
-                    packed: bytes = packers[n](len0 + n, level, kind, data)
+                    packed = packers[n](len0 + n, level, kind, data)
                 elif n <= _EXACT_ITEM_MAX:
                     packed = pack_header(len0 + n, level, kind) + data + pads[-n & mask]
                 else:

@@ -358,6 +358,15 @@ class ByteSlices(Protocol):
     def __getitem__(self, index: slice, /) -> bytes: ...
 
 
+#: One message block of :attr:`DirectCalls.msg_buffers`: the block the C
+#: function fills, a view whose slices are its bytes, and its out-values.
+MessageBlock = tuple[object, ByteSlices, Sequence[int]]
+
+
+def _no_message_blocks() -> MessageBlock:
+    raise TypeError("this DirectCalls has no recvmsg")
+
+
 @final
 class DirectCalls:
     """An optional driver capability: C functions the socket methods call themselves.
@@ -390,6 +399,22 @@ class DirectCalls:
     * ``getsockopt(fd, level, option)``: the ``int`` form of getsockopt(2):
       the value, or ``INT_MIN - errno`` (below any C ``int``).
 
+    Optionally (None when a driver has no such C functions) the message calls:
+
+    * ``sendmsg(fd, data, len(data), control, len(control), flags)``:
+      sendmsg(2) of one ``bytes`` buffer and packed control data (``bytes``,
+      at most ``msg_control_size`` bytes), no address: the count, or ``-errno``;
+    * ``recvmsg(fd, block, bufsize, ancbufsize, flags)``: recvmsg(2) of one
+      buffer into a message block (``0 <= bufsize <= msg_size``, ``0 <=
+      ancbufsize <= msg_control_size``): the count, or ``-errno``.  A block
+      comes with its ``view`` (whose slices are ``bytes``) and ``out``, the
+      out-values ``(msg_flags, controllen, namelen)`` the call wrote: the
+      data is ``view[:count]`` (at most *bufsize* of it: MSG_TRUNC may
+      report more), the control data ``view[msg_control_at:][:controllen]``,
+      the sender's address ``view[msg_name_at:][:namelen]``.  Blocks come
+      from ``msg_buffers`` (``(block, view, out)`` triples, used as
+      ``recv_buffers``; ``new_msg_buffer`` when it is empty).
+
     ``recv_buffers`` is the driver's pool of ``(buffer, view)`` pairs of
     ``recv_size`` bytes, shared by all threads (its ``pop()`` and
     ``append()`` must be atomic, as a ``deque``'s are): the core pops one, makes the call, slices the result out and
@@ -411,7 +436,8 @@ class DirectCalls:
 
     __slots__ = (
         "driver_type", "send", "recv", "recv_size", "recv_buffers", "new_recv_buffer", "recv_into", "export",
-        "getsockopt",
+        "getsockopt", "sendmsg", "recvmsg", "msg_size", "msg_control_size", "msg_control_at", "msg_name_at",
+        "msg_buffers", "new_msg_buffer",
     )
 
     def __init__(
@@ -426,7 +452,17 @@ class DirectCalls:
         recv_into: Callable[[int, object, int, int, int], int],
         export: Callable[[bytearray], Sized],
         getsockopt: Callable[[int, int, int], int],
+        sendmsg: Callable[[int, bytes, int, bytes, int, int], int] | None = None,
+        recvmsg: Callable[[int, object, int, int, int], int] | None = None,
+        msg_size: int = 0,
+        msg_control_size: int = 0,
+        msg_control_at: int = 0,
+        msg_name_at: int = 0,
+        msg_buffers: MutableSequence[MessageBlock] | None = None,
+        new_msg_buffer: Callable[[], MessageBlock] = _no_message_blocks,
     ) -> None:
+        if recvmsg is not None and (msg_buffers is None or new_msg_buffer is _no_message_blocks):
+            raise TypeError("DirectCalls: recvmsg needs msg_buffers and new_msg_buffer")
         self.driver_type = driver_type
         self.send = send
         self.recv = recv
@@ -436,6 +472,14 @@ class DirectCalls:
         self.recv_into = recv_into
         self.export = export
         self.getsockopt = getsockopt
+        self.sendmsg = sendmsg
+        self.recvmsg = recvmsg
+        self.msg_size = msg_size
+        self.msg_control_size = msg_control_size
+        self.msg_control_at = msg_control_at
+        self.msg_name_at = msg_name_at
+        self.msg_buffers: MutableSequence[MessageBlock] = msg_buffers if msg_buffers is not None else []
+        self.new_msg_buffer = new_msg_buffer
 
     def __repr__(self) -> str:
         return f"DirectCalls(driver_type={self.driver_type.__name__}, recv_size={self.recv_size!r})"

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 __all__ = [
     "REFUSED",
     "Socket",
-    "finalize_unclosed",
     "fileno_args",
+    "finalize_unclosed",
     "getsockopt",
     "recv",
     "recvmsg_args",
@@ -92,27 +92,6 @@ class Socket(Protocol):
     def _encode(self, address: object, caller: str) -> bytes: ...
     def _decode(self, raw: bytes) -> Any: ...
     def _call(self, writing: bool, syscall: Callable[..., _T], /, *args: Any) -> _T: ...
-
-
-def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
-    """``__del__`` of an object that still owns *fd* (``owner._fd``, closed
-    with ``owner._drv``): ``sock_finalize``'s order, for sockets and
-    :class:`~sansock.ancillary.OwnedFd`.
-
-    Warn first (``message.format(owner)``: a socket's repr may still call
-    getsockname), then close -- also when the warning is raised (a filter making
-    ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable and
-    closes; here it propagates out of ``__del__`` after the close, and Python
-    reports it the same way (sys.unraisablehook), so no fd outlives its object.
-    """
-    try:
-        warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
-    finally:
-        owner._fd = -1
-        try:
-            owner._drv.close(fd)
-        except OSError:
-            pass
 
 
 def recv(sock: Socket, bufsize: object, flags: object) -> bytes:
@@ -322,3 +301,24 @@ def recvmsg_rest(
     except BaseException:
         _cmsg.close_rights(control, sock._k.abi, sock._drv.close)
         raise
+
+
+def finalize_unclosed(owner: Any, fd: int, message: str) -> None:
+    """``__del__`` of an object that still owns *fd* (``owner._fd``, closed
+    with ``owner._drv``): ``sock_finalize``'s order, for sockets and
+    :class:`~sansock.ancillary.OwnedFd`.
+
+    Warn first (``message.format(owner)``: a socket's repr may still call
+    getsockname), then close -- also when the warning is raised (a filter making
+    ResourceWarning an error): CPython hands it to PyErr_WriteUnraisable and
+    closes; here it propagates out of ``__del__`` after the close, and Python
+    reports it the same way (sys.unraisablehook), so no fd outlives its object.
+    """
+    try:
+        warnings.warn(message.format(owner), ResourceWarning, stacklevel=2, source=owner)
+    finally:
+        owner._fd = -1
+        try:
+            owner._drv.close(fd)
+        except OSError:
+            pass

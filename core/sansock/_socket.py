@@ -58,10 +58,9 @@ if TYPE_CHECKING:
     #: What every new socket reads, made once per driver (Binding._make_socket_state).
     SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
 
-__all__ = ["SocketType", "finalize_unclosed"]  # finalize_unclosed: _general's, re-exported
+__all__ = ["SocketType"]
 
 _T = TypeVar("_T")
-
 
 
 #: The largest buffer size a fast path hands the driver unchecked (the
@@ -561,6 +560,23 @@ class SocketType:
                     if control is not None:
                         if self._timeout_ns > 0:
                             return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
+                        direct = self._direct
+                        if direct is not None and (sendmsg := direct.sendmsg) is not None and len(buffers) == 1:
+                            try:
+                                (data,) = buffers
+                            except ValueError:  # changed by another thread meanwhile
+                                data = None
+                            if type(data) is bytes:
+                                # The driver's C function, the error in band (DirectCalls);
+                                # flags and the packer's control data fit its C ints.
+                                n = sendmsg(self._fd, data, len(data), control, len(control), flags)
+                                if n >= 0:
+                                    return n
+                                first = OSError(-n, self._drv.strerror(-n))
+                                try:
+                                    return _timeout.retry(self, first, True, self._drv.sendmsg, ([data], control, flags, None))
+                                finally:
+                                    del first  # its traceback holds this frame: no cycle
                         try:
                             return self._drv.sendmsg(self._fd, buffers, control, flags, None)
                         except OSError as exc:
@@ -711,42 +727,54 @@ class SocketType:
         self, bufsize: int, ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
         """Receive data, ancillary data, flags and address (sock_recvmsg)."""
-        first: OSError | None = None
+        # Fast path: the driver's C function into one of its message blocks
+        # (DirectCalls), with sizes and flags it takes (so none is refused), a
+        # family the general path knows, not timeout mode; the walk and
+        # err_closefds (see _general.recvmsg_rest) in this frame.  Everything
+        # else (the fake kernel too) is _general.recvmsg_rest.  The comparisons
+        # come last, each with a short jump: CPython specialises only those.
+        direct = self._direct
         if (
-            self._msg_fast and type(bufsize) is int and type(ancbufsize) is int and type(flags) is int
-            and 0 <= bufsize <= _FAST_SIZE and 0 <= ancbufsize <= _FAST_SIZE and self._timeout_ns <= 0
+            direct is None or (recvmsg := direct.recvmsg) is None or not self._msg_fast
+            or type(bufsize) is not int or type(ancbufsize) is not int or type(flags) is not int
+            or self._timeout_ns > 0 or not 0 <= bufsize <= direct.msg_size
+            or not 0 <= ancbufsize <= direct.msg_control_size or not _SMALL_MIN <= flags <= _SMALL_MAX
         ):
-            # Fast path: sizes the general path accepts, a family it knows; the
-            # driver call, the walk and err_closefds (see _general.recvmsg_rest) in this frame.
-            try:
-                data, control, msg_flags, raw = self._drv.recvmsg(self._fd, bufsize, ancbufsize, flags)
-            except OSError as exc:
-                first = exc
-            except REFUSED:
-                pass  # refused by the driver: parsed by _general.recvmsg_rest
-            else:
-                if not control:
-                    return data, [], msg_flags, (self._decode(raw) if raw else None)
-                try:
-                    # One whole item (an fd array, credentials): CmsgCodec.walk's
-                    # first step, without its frame; anything else goes to the walk.
-                    read_header, len0, mask, next_room = self._control.walk_facts
-                    if (controllen := len(control)) >= len0:
-                        length, level, kind = read_header(control, 0)
-                        if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
-                            items = [(level, kind, control[len0:length])]
-                            return data, items, msg_flags, (self._decode(raw) if raw else None)
-                    items, cut, malformed = self._control.walk(control)
-                    if cut is not None or malformed:
-                        warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2)
-                    return data, items, msg_flags, (self._decode(raw) if raw else None)
-                except BaseException:
-                    _cmsg.close_rights(control, self._k.abi, self._drv.close)
-                    raise
+            return _general.recvmsg_rest(self, False, bufsize, ancbufsize, flags, None)
+        blocks = direct.msg_buffers
         try:
-            return _general.recvmsg_rest(self, False, bufsize, ancbufsize, flags, first)
-        finally:
-            first = None  # its traceback holds this frame: no cycle
+            block = blocks.pop()
+        except IndexError:
+            block = direct.new_msg_buffer()
+        buffer, view, out = block
+        n = recvmsg(self._fd, buffer, bufsize, ancbufsize, flags)
+        if n < 0:
+            blocks.append(block)
+            return _general.recvmsg_rest(self, False, bufsize, ancbufsize, flags, OSError(-n, self._drv.strerror(-n)))
+        msg_flags, controllen, namelen = out
+        data = view[: n if n <= bufsize else bufsize]  # MSG_TRUNC may report more
+        if not controllen:
+            raw = view[(at := direct.msg_name_at) : at + namelen] if namelen else b""
+            blocks.append(block)
+            return data, [], msg_flags, (self._decode(raw) if raw else None)
+        control = view[(at := direct.msg_control_at) : at + controllen]
+        try:
+            raw = view[(at := direct.msg_name_at) : at + namelen] if namelen else b""
+            blocks.append(block)
+            # One whole item (an fd array, credentials): CmsgCodec.walk's
+            # first step, without its frame; anything else goes to the walk.
+            read_header, len0, mask, next_room = self._control.walk_facts
+            if controllen >= len0:
+                length, level, kind = read_header(control, 0)
+                if len0 <= length <= controllen and ((length + mask) & ~mask) + next_room > controllen:
+                    return data, [(level, kind, control[len0:length])], msg_flags, (self._decode(raw) if raw else None)
+            items, cut, malformed = self._control.walk(control)
+            if cut is not None or malformed:
+                warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2)
+            return data, items, msg_flags, (self._decode(raw) if raw else None)
+        except BaseException:
+            _cmsg.close_rights(control, self._k.abi, self._drv.close)
+            raise
 
     def recvmsg_into(
         self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0, flags: int = 0, /

@@ -414,10 +414,11 @@ def check_poll_call_capability(make_driver: DriverFactory) -> None:
 
 def check_direct_calls(make_driver: DriverFactory) -> None:
     """The optional ``DirectCalls``, when the driver offers them for its own
-    class: the counts and values its methods give, the bytes in the receive
-    buffer's view and in a bytearray's export, ``recv_into``'s refused sizes,
-    and the errors in band (EBADF on a closed fd: ``-errno``, or
-    ``INT_MIN - errno`` from getsockopt)."""
+    class: the counts and values its methods give (sendmsg and recvmsg when
+    offered), the bytes in the receive buffer's and message block's views and
+    in a bytearray's export, ``recv_into``'s refused sizes, and the errors in
+    band (EBADF on a closed fd: ``-errno``, or ``INT_MIN - errno`` from
+    getsockopt)."""
     driver = make_driver()
     direct = getattr(driver, "direct_calls", None)
     if not isinstance(direct, DirectCalls) or type(driver) is not direct.driver_type:
@@ -438,7 +439,7 @@ def check_direct_calls(make_driver: DriverFactory) -> None:
         # syscall, and nbytes negative or beyond the export refused in band.
         target = bytearray(b"----")
         export = direct.export(target)
-        assert direct.send(a, b"abcdef", 6, 0) == 6
+        assert direct.send(a, b"abcde", 5, 0) == 5
         assert direct.recv_into(b, export, len(export), 1, 0) == 1
         assert direct.recv_into(b, export, len(export), 0, 0) == 4
         assert direct.recv_into(b, export, len(export), 5, 0) <= -0x10000
@@ -458,6 +459,18 @@ def check_direct_calls(make_driver: DriverFactory) -> None:
         export = direct.export(bytearray(1))
         assert direct.recv_into(c, export, len(export), 0, 0) == -ebadf
         del export
+        if direct.sendmsg is not None:
+            assert direct.sendmsg(a, b"msg", 3, b"", 0, 0) == 3
+            assert direct.sendmsg(c, b"x", 1, b"", 0, 0) == -ebadf
+        if direct.recvmsg is not None:
+            if direct.sendmsg is None:
+                assert driver.send(a, b"msg", 0) == 3
+            block, view, out = direct.new_msg_buffer()
+            assert direct.recvmsg(b, block, 2, 0, 0) == 2
+            assert view[:2] == b"ms" and list(out)[1:] == [0, 0]  # no control data, no address
+            assert direct.recvmsg(b, block, direct.msg_size, direct.msg_control_size, 0) == 1
+            assert view[:1] == b"g"
+            assert direct.recvmsg(c, block, 1, 0, 0) == -ebadf
 
 
 #: Every check, by name.

@@ -24,7 +24,17 @@ and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
 from __future__ import annotations
 
 from ._abi import ABI, CmsgLayout, SockaddrLayout
-from ._driver import AddrInfo, ByteSlices, DirectCalls, Driver, HostEnt, MmsgDriver, PollCallDriver, Unfinished
+from ._driver import (
+    AddrInfo,
+    ByteSlices,
+    DirectCalls,
+    Driver,
+    HostEnt,
+    MessageBlock,
+    MmsgDriver,
+    PollCallDriver,
+    Unfinished,
+)
 from ._errors import gaierror, herror
 from ._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_I386, LINUX_X86_64, PROFILES, get_profile
 
@@ -41,6 +51,7 @@ __all__ = [
     "DirectCalls",
     "Driver",
     "HostEnt",
+    "MessageBlock",
     "MmsgDriver",
     "PollCallDriver",
     "SockaddrLayout",

@@ -131,6 +131,21 @@ ssize_t sansock_direct_recv(int fd, char *buf, int cap, int len);  /* ints: CFFI
 /* recv_into of a bytearray's export: nbytes 0 is cap; below -65535 (SANSOCK_RECV_INTO_ARGUMENT): nbytes refused. */
 ssize_t sansock_direct_recv_into(int fd, char *buf, int cap, int nbytes, int flags);
 static const int SANSOCK_RECV_INTO_ARGUMENT;
+/* DirectCalls.recvmsg: recvmsg(2) of one buffer into a message block (the
+ * data first, then the out-values msg_flags, controllen and namelen, the
+ * name and the control buffer); DirectCalls.sendmsg: one bytes buffer and
+ * control data, no address. */
+#define SANSOCK_MSG_DATA ...
+#define SANSOCK_MSG_CONTROL ...
+struct sansock_msgbuf {
+    char data[...];
+    long long out[3];
+    char name[...];
+    char control[...];
+};
+ssize_t sansock_direct_recvmsg(int fd, struct sansock_msgbuf *m, int len, int controllen, int flags);
+ssize_t sansock_direct_sendmsg(int fd, const char *buf, size_t len, const char *control, int controllen,
+                               int flags);
 int sansock_getsockopt_buf(int fd, int level, int option, char *buf, size_t cap, int buflen);
 int sansock_setsockopt_int(int fd, int level, int option, int value);
 int sansock_setsockopt_buf(int fd, int level, int option, const char *buf, size_t cap,

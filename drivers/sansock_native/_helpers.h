@@ -553,6 +553,41 @@ static ssize_t sansock_sendmsg1(int fd, const char *buf, size_t len,
     return sansock_sendmsg_iov(fd, &iov, 1, control, controllen, name, namelen, flags);
 }
 
+/* The message calls of sansock.driver.DirectCalls, the error in band.  A
+ * message block holds every buffer of one recvmsg: the data first (so the
+ * received bytes are view[:n]), the out-values where Python reads them as a
+ * memoryview of three long longs, the name, and the control buffer (8-byte
+ * aligned: the out-values and the name before it are). */
+#define SANSOCK_MSG_DATA 65536
+#define SANSOCK_MSG_CONTROL 1024
+struct sansock_msgbuf {
+    char data[SANSOCK_MSG_DATA];
+    long long out[3];
+    char name[sizeof(struct sockaddr_storage)];
+    char control[SANSOCK_MSG_CONTROL];
+};
+
+static ssize_t sansock_direct_recvmsg(int fd, struct sansock_msgbuf *m, int len, int controllen, int flags)
+{
+    struct iovec iov;
+    if (len < 0 || len > SANSOCK_MSG_DATA || controllen < 0 || controllen > SANSOCK_MSG_CONTROL)
+        return -EFAULT;
+    iov.iov_base = m->data;
+    iov.iov_len = (size_t)len;
+    return sansock_recvmsg_iov(fd, &iov, 1, m->control, (size_t)controllen, m->name, flags, m->out);
+}
+
+static ssize_t sansock_direct_sendmsg(int fd, const char *buf, size_t len, const char *control, int controllen,
+                                      int flags)
+{
+    struct iovec iov;
+    if (controllen < 0)
+        return -EFAULT;
+    iov.iov_base = (void *)buf;
+    iov.iov_len = len;
+    return sansock_sendmsg_iov(fd, &iov, 1, control, (size_t)controllen, NULL, 0, flags);
+}
+
 static ssize_t sansock_recvmsg1(int fd, char *buf, size_t cap, size_t len,
                                 char *control, size_t controlcap, size_t controllen, char *name,
                                 int flags, long long out[3])

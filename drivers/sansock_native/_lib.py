@@ -96,6 +96,8 @@ class NativeLib(Protocol):
     NI_MAXSERV: int
     IF_NAMESIZE: int
     SANSOCK_MMSG_MAX: int
+    SANSOCK_MSG_DATA: int
+    SANSOCK_MSG_CONTROL: int
     SANSOCK_ERRNO_SPAN: int
     SANSOCK_NOT_READY: int
     SANSOCK_RECV_INTO_ARGUMENT: int
@@ -172,6 +174,10 @@ class NativeLib(Protocol):
     def sansock_direct_send(self, fd: int, buf: CharP, n: int, flags: int, /) -> int: ...
     def sansock_direct_recv(self, fd: int, buf: CData, cap: int, n: int, /) -> int: ...
     def sansock_direct_recv_into(self, fd: int, buf: CData, cap: int, nbytes: int, flags: int, /) -> int: ...
+    def sansock_direct_recvmsg(self, fd: int, block: CData, n: int, controllen: int, flags: int, /) -> int: ...
+    def sansock_direct_sendmsg(
+        self, fd: int, buf: CharP, n: int, control: CharP, controllen: int, flags: int, /
+    ) -> int: ...
     def sansock_getsockopt_buf(
         self, fd: int, level: int, option: int, buf: CData, cap: int, buflen: int, /
     ) -> int: ...

@@ -66,9 +66,15 @@ from ._scratch import (
     _Scratch,
     _SCRATCH_DATA,
     _alloc_raw,
+    _MSG_CONTROL_AT,
+    _MSG_NAME_AT,
     _direct_recv,
     _direct_recv_into,
+    _direct_recvmsg,
     _direct_send,
+    _direct_sendmsg,
+    _msg_buffers,
+    _new_msg_buffer,
     _fbw,
     _getsockopt_int,
     _give_recv_buffer,
@@ -97,7 +103,7 @@ if TYPE_CHECKING:
 
     from collections.abc import Callable, MutableSequence, Sized
 
-    from sansock.driver import ABI, ByteSlices
+    from sansock.driver import ABI, ByteSlices, MessageBlock
 
 __all__ = ["NativeDriver"]
 
@@ -514,7 +520,8 @@ class NativeDriver(MessageCalls, ResolverCalls):
 #: The C functions the socket methods call themselves (the optional
 #: :class:`sansock.driver.DirectCalls`), for this class only: send, recv and
 #: recv_into (a bytearray's ``ffi.from_buffer`` export) with the error in
-#: band, getsockopt's int form, and ``recv``'s pool of 64 KiB buffers.
+#: band, getsockopt's int form, ``recv``'s pool of 64 KiB buffers, and
+#: sendmsg/recvmsg of one buffer (recvmsg's message blocks pooled the same way).
 NativeDriver.direct_calls = DirectCalls(
     driver_type=NativeDriver,
     send=_direct_send,
@@ -525,4 +532,12 @@ NativeDriver.direct_calls = DirectCalls(
     recv_into=cast("Callable[[int, object, int, int, int], int]", _direct_recv_into),
     export=cast("Callable[[bytearray], Sized]", ffi.from_buffer),
     getsockopt=_getsockopt_int,
+    sendmsg=cast("Callable[[int, bytes, int, bytes, int, int], int]", _direct_sendmsg),
+    recvmsg=cast("Callable[[int, object, int, int, int], int]", _direct_recvmsg),
+    msg_size=lib.SANSOCK_MSG_DATA,
+    msg_control_size=lib.SANSOCK_MSG_CONTROL,
+    msg_control_at=_MSG_CONTROL_AT,
+    msg_name_at=_MSG_NAME_AT,
+    msg_buffers=cast("MutableSequence[MessageBlock]", _msg_buffers),
+    new_msg_buffer=cast("Callable[[], MessageBlock]", _new_msg_buffer),
 )

@@ -38,6 +38,8 @@ _getsockopt_int = lib.sansock_getsockopt_int
 _direct_send = lib.sansock_direct_send
 _direct_recv = lib.sansock_direct_recv
 _direct_recv_into = lib.sansock_direct_recv_into
+_direct_recvmsg = lib.sansock_direct_recvmsg
+_direct_sendmsg = lib.sansock_direct_sendmsg
 _sendmsg = lib.sansock_sendmsg
 _sendmsg1 = lib.sansock_sendmsg1
 _recvmsg = lib.sansock_recvmsg
@@ -220,6 +222,23 @@ def _new_recv_buffer() -> tuple[CData, Any]:
     """A receive buffer for :data:`_recv_buffers` (when it is empty)."""
     data = _alloc_raw("char[]", _SCRATCH_DATA)
     return data, _buffer(data)
+
+
+# DirectCalls.recvmsg's message blocks (struct sansock_msgbuf, _helpers.h),
+# pooled as the receive buffers are.
+_MSG_BLOCK: Final = "struct sansock_msgbuf *"
+_MSG_OUT_AT: Final = ffi.offsetof("struct sansock_msgbuf", "out")
+_MSG_NAME_AT: Final = ffi.offsetof("struct sansock_msgbuf", "name")
+_MSG_CONTROL_AT: Final = ffi.offsetof("struct sansock_msgbuf", "control")
+_msg_buffers: deque[tuple[CData, Any, memoryview]] = deque(maxlen=_RECV_BUFFERS_KEPT)
+
+
+def _new_msg_buffer() -> tuple[CData, Any, memoryview]:
+    """A message block for :data:`_msg_buffers` (when it is empty): the
+    block, a view of it, and its out-values as three ``long long``."""
+    block = _alloc_raw(_MSG_BLOCK)
+    view = _buffer(block)
+    return block, view, memoryview(view)[_MSG_OUT_AT : _MSG_OUT_AT + 24].cast("q")
 
 
 #: The other calls' scratch buffers (addresses, out-arrays, the 64 KiB data
