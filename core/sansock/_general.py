@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = [
     "REFUSED",
     "Socket",
+    "accept",
+    "connect",
     "fileno_args",
     "finalize_unclosed",
     "getsockopt",
@@ -158,6 +160,41 @@ def sendall_rest(sock: Socket, data: bytes, sent: int, flags: int) -> None:
         if isinstance(done, int):
             exc.bytes_sent = done + sent  # type: ignore[attr-defined]
         raise
+
+
+def accept(sock: Socket) -> tuple[int, Any]:
+    """``accept4(SOCK_CLOEXEC)``: ``(fd, address)`` (sock_accept); the new fd
+    closed if anything fails after the syscall (``SocketType._accept``)."""
+    drv = sock._drv
+    flags = sock._k.SOCK_CLOEXEC
+    newfd, raw = sock._call(False, drv.accept, flags)
+    try:
+        if not flags:
+            # No accept4 flags on the platform (Darwin): _Py_set_inheritable(newfd, 0).
+            drv.set_inheritable(newfd, False)
+        if sock._family == sock._k.AF_ALG:
+            return newfd, None
+        return newfd, sock._decode(raw)
+    except BaseException:
+        drv.close(newfd)
+        raise
+
+
+def connect(sock: Socket, raw: bytes, ex: bool) -> int:
+    """internal_connect: connect() once, directly, in every mode, then the
+    timeout machine's finish (``SocketType._connect``)."""
+    try:
+        sock._drv.connect(sock._fd, raw)
+        return 0
+    except OSError as exc:
+        first: OSError | None = exc
+    try:
+        return _timeout.finish_connect(sock, first, ex=ex)  # type: ignore[arg-type]
+    finally:
+        # The EINPROGRESS exception's traceback holds this frame (and so
+        # the socket): dropping it here lets the socket die with its
+        # last reference (issue 12, item 6).
+        first = None
 
 
 def getsockopt(sock: Socket, level: object, optname: object, buflen: object) -> int | bytes:

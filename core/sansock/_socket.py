@@ -302,22 +302,8 @@ class SocketType:
         # (which usually means 0), treat it as 0."
         self._drv.listen(self._fd, max(backlog, 0))
 
-    def _accept(self) -> tuple[int, Any]:
-        """``accept4(SOCK_CLOEXEC)``: ``(fd, address)`` (sock_accept)."""
-        drv = self._drv
-        fd = self._fd
-        flags = self._k.SOCK_CLOEXEC
-        newfd, raw = self._call(False, drv.accept, flags)
-        try:
-            if not flags:
-                # No accept4 flags on the platform (Darwin): _Py_set_inheritable(newfd, 0).
-                drv.set_inheritable(newfd, False)
-            if self._family == self._k.AF_ALG:
-                return newfd, None
-            return newfd, self._decode(raw)
-        except BaseException:
-            drv.close(newfd)
-            raise
+    #: ``accept4(SOCK_CLOEXEC)``: ``self._accept()`` is ``(fd, address)`` (sock_accept).
+    _accept = _general.accept
 
     def connect(self, address: Any, /) -> None:
         """Connect to *address* (sock_connect / internal_connect)."""
@@ -331,20 +317,8 @@ class SocketType:
         audit("socket.connect", self, address)  # sock_connect_ex raises socket.connect too
         return self._connect(raw, True)
 
-    def _connect(self, raw: bytes, ex: bool) -> int:
-        # internal_connect: connect() once, directly, in every mode.
-        try:
-            self._drv.connect(self._fd, raw)
-            return 0
-        except OSError as exc:
-            first: OSError | None = exc
-        try:
-            return _timeout.finish_connect(self, first, ex=ex)  # type: ignore[arg-type]
-        finally:
-            # The EINPROGRESS exception's traceback holds this frame (and so
-            # the socket): dropping it here lets the socket die with its
-            # last reference (issue 12, item 6).
-            first = None
+    #: internal_connect: ``self._connect(raw, ex)`` connects once, directly, in every mode.
+    _connect = _general.connect
 
     def shutdown(self, how: int, /) -> None:
         """Shut down one or both halves of the connection (sock_shutdown)."""
