@@ -124,6 +124,28 @@ def test_recv_into_parses_what_its_direct_call_refuses_as_the_stdlib() -> None:
         buf.clear()  # no export left behind
 
 
+def test_errors_of_recv_into_and_sendall_direct_calls_are_the_stdlib_ones() -> None:
+    def errors(m: Module) -> list[tuple[type[BaseException], tuple[object, ...]]]:
+        a, b = m.socketpair()
+        with a, b:
+            a.setblocking(False)
+            out = [_error(lambda: a.recv_into(bytearray(4)))]  # EAGAIN
+            out.append(_error(lambda: a.recv_into(bytearray(4), 2, m.MSG_DONTWAIT)))
+            b.close()
+            out.append(_error(lambda: a.sendall(b"x")))  # EPIPE
+        c = m.socket()
+        c.detach()  # the fd is -1 from here: EBADF
+        out.append(_error(lambda: c.recv_into(bytearray(1))))
+        out.append(_error(lambda: c.sendall(b"x")))
+        return out
+
+    old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        assert errors(sansock) == errors(socket)
+    finally:
+        signal.signal(signal.SIGPIPE, old)
+
+
 def test_sendall_of_bytes_through_the_direct_call_is_the_stdlib_one() -> None:
     """A direct ``send`` that sends part of the bytes goes on with the rest;
     an error is raised with ``bytes_sent`` 0 (the stdlib's sendall has none)."""
