@@ -289,3 +289,4 @@ def _outcomes(m: Module) -> list[object]:
 
 def test_recvmsg_outcomes_are_the_stdlib_ones() -> None:
     assert _outcomes(sansock) == _outcomes(socket)
+

@@ -11,6 +11,7 @@ the warning made an error).
 
 from __future__ import annotations
 
+import errno
 import struct
 import warnings
 from typing import Any
@@ -31,14 +32,22 @@ ABIS = [LINUX_X86_64, LINUX_I386, DARWIN_ARM64]
 class _Canned:
     """Stands in for the socket's driver: the receive calls return *control*."""
 
-    def __init__(self, control: bytes) -> None:
+    def __init__(self, control: bytes, interrupted: bool = False) -> None:
         self.control = control
         self.closed: list[int] = []
+        self.interrupted = interrupted  # the first call fails with EINTR
+
+    def _interrupt(self) -> None:
+        if self.interrupted:
+            self.interrupted = False
+            raise InterruptedError(errno.EINTR, "Interrupted system call")
 
     def recvmsg(self, fd: int, bufsize: int, ancbufsize: int, flags: int) -> tuple[bytes, bytes, int, bytes]:
+        self._interrupt()
         return b"m", self.control, 0, b""
 
     def recvmsg_into(self, fd: int, buffers: Any, ancbufsize: int, flags: int) -> tuple[int, bytes, int, bytes]:
+        self._interrupt()
         return 1, self.control, 0, b""
 
     def close(self, fd: int) -> None:
@@ -156,6 +165,33 @@ def test_one_whole_fd_item_takes_the_inline_step(abi: Any, monkeypatch: pytest.M
             calls.clear()
             assert b.recvmsg(1, 256)[1] == expected
             assert calls == ([control] if control is two else [])
+    finally:
+        b._drv = real
+        b._direct = None
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("path", ["direct", "driver", "retried", "recvmsg_into", "recvmsg_into retried"])
+def test_the_truncation_warning_names_the_callers_line(path: str) -> None:
+    """CPython's RuntimeWarning for a cut item points at the line that called
+    recvmsg, whichever frame found the cut: the direct call's, the driver
+    method's (_general.recvmsg), or the general path's after a retried EINTR
+    (_general.recvmsg_rest, one frame deeper)."""
+    codec = _cmsg.codec(LINUX_X86_64)
+    control = codec.lay_out([(codec.sol_socket, codec.scm_rights, struct.pack("=i", 7))])[:-6]  # cut
+    assert _cmsg.walk(control, LINUX_X86_64).stdlib_warns
+    a, b, real = _socket(LINUX_X86_64)
+    try:
+        b._drv = _Canned(control, interrupted="retried" in path)  # type: ignore[assignment]
+        b._direct = _direct(control) if path == "direct" else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if path.startswith("recvmsg_into"):
+                b.recvmsg_into([bytearray(4)], 256)
+            else:
+                b.recvmsg(1, 256)
+        assert [(str(w.message), w.filename) for w in caught] == [(_cmsg.TRUNCATION_WARNING, __file__)]
     finally:
         b._drv = real
         b._direct = None

@@ -217,8 +217,23 @@ def test_emfile_while_installing_fds(receive: Receive, nth: int) -> None:
     assert kernel.open_fds() == []
 
 
-def test_emfile_at_the_real_fd_limit(native_net: Binding) -> None:
-    """Native: RLIMIT_NOFILE leaves room for one fd; the kernel installs one and drops two."""
+def test_emfile_at_the_real_fd_limit() -> None:
+    """Native: RLIMIT_NOFILE leaves room for one fd; the kernel installs one
+    and drops two.  In a child process: the limit is the process's, and any
+    other thread of the test process opening an fd meanwhile would fail."""
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import sys; sys.path.insert(0, {here!r}); import sansock, test_reliability_fds as t; "
+        "t.emfile_at_the_real_fd_limit(sansock.default_binding()); print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+
+
+def emfile_at_the_real_fd_limit(native_net: Binding) -> None:
+    """The scenario of :func:`test_emfile_at_the_real_fd_limit` (lowers RLIMIT_NOFILE: a child process's only)."""
     a, b = native_net.socketpair()
     x, y = native_net.socketpair()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

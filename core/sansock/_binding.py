@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from ._abi import ABI
     from ._driver import Driver
-    from ._socket import SocketState
+    from ._general import SocketState
 
 __all__ = ["Binding", "GLOBAL_DEFAULT_TIMEOUT"]
 

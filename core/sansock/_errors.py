@@ -9,7 +9,9 @@ Python's own and needs no table here.
 
 from __future__ import annotations
 
-__all__ = ["error", "herror", "gaierror", "timeout", "timed_out"]
+from collections.abc import Callable
+
+__all__ = ["error", "herror", "gaierror", "timeout", "timed_out", "errno_oserror"]
 
 #: ``socket.error`` is ``OSError`` since Python 3.3.
 error = OSError
@@ -42,3 +44,22 @@ gaierror.__module__ = "sansock"
 def timed_out() -> TimeoutError:
     """The exception a poll deadline raises: ``TimeoutError('timed out')``, errno None."""
     return TimeoutError("timed out")
+
+
+def errno_oserror(code: int, strerror: Callable[[int], str]) -> OSError:
+    """The exception ``PyErr_SetFromErrno`` makes of errno *code*.
+
+    ``OSError(code, strerror(code))``, which Python narrows to its PEP 3151
+    subclass; for errno 0 -- a C library call that failed without setting
+    errno, such as ``getaddrinfo``'s ``EAI_SYSTEM`` -- the text is ``"Error"``,
+    not ``strerror(0)`` ("Sometimes errno didn't get set": Python/errors.c,
+    ``PyErr_SetFromErrnoWithFilenameObjects``).
+
+    >>> import os
+    >>> from sansock.driver import errno_oserror
+    >>> errno_oserror(0, os.strerror)
+    OSError(0, 'Error')
+    >>> type(errno_oserror(11, os.strerror)).__name__
+    'BlockingIOError'
+    """
+    return OSError(code, strerror(code) if code else "Error")

@@ -33,12 +33,19 @@ from ._convert import INT_MAX, INT_MIN, arg_int, bytes_like, writable_arg
 from ._timeout import call
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
+
     from ._consts import SocketConstants
-    from ._driver import Driver
+    from ._driver import DirectCalls, Driver
+
+    #: What every new socket reads, made once per driver (Binding._make_socket_state).
+    SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
 
 __all__ = [
+    "FAST_SIZE",
     "REFUSED",
     "Socket",
+    "SocketBinding",
     "accept",
     "connect",
     "fileno_args",
@@ -47,8 +54,10 @@ __all__ = [
     "recv",
     "recvmsg_args",
     "recvmsg_rest",
+    "retry_in_band",
     "recv_into",
     "recv_into_retry",
+    "recvmsg",
     "send",
     "sendall",
     "sendall_rest",
@@ -73,6 +82,10 @@ _OMITTED: Any = _Omitted()
 #: come here.
 REFUSED = (TypeError, OverflowError, BufferError)
 
+#: The largest buffer size a fast path hands the driver unchecked (the
+#: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
+FAST_SIZE = 1 << 24
+
 type_of = type  # fileno_args' parameter `type` shadows the builtin
 
 _T = TypeVar("_T")
@@ -86,6 +99,9 @@ class Socket(Protocol):
     _family: int
     _timeout_ns: int
     _k: SocketConstants
+    _msg_fast: bool
+    #: A weak reference to the object audit events name, None for the socket itself (SocketType).
+    _audit_ref: Callable[[], object] | None
 
     @property
     def _drv(self) -> Driver: ...
@@ -94,6 +110,23 @@ class Socket(Protocol):
     def _encode(self, address: object, caller: str) -> bytes: ...
     def _decode(self, raw: bytes) -> Any: ...
     def _call(self, writing: bool, syscall: Callable[..., _T], /, *args: Any) -> _T: ...
+
+
+class SocketBinding(Protocol):
+    """What a socket reads of its binding (:class:`sansock.Binding` is one): a
+    protocol, as ``_binding`` imports ``_socket`` (no cycle: test_layering)."""
+
+    @property
+    def driver(self) -> Driver: ...
+    @property
+    def constants(self) -> SocketConstants: ...
+    @property
+    def default_timeout_ns(self) -> int: ...
+    def address_family(self, value: int, /) -> int: ...
+    def socket_kind(self, value: int, /) -> int: ...
+    #: What every new socket reads, made once per driver (Binding._make_socket_state).
+    _socket_state: SocketState | None
+    def _make_socket_state(self) -> SocketState: ...
 
 
 def recv(sock: Socket, bufsize: object, flags: object) -> bytes:
@@ -221,8 +254,19 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     raw = None if address is None else sock._encode(address, "sendmsg")
     # PySys_Audit("socket.sendmsg", "OO", s, addr_arg or None): after the
     # address, before the buffers and the control data.
-    audit("socket.sendmsg", sock, address)
+    audit("socket.sendmsg", sock if sock._audit_ref is None else sock._audit_ref(), address)
     return sendmsg_rest(sock, buffers, ancdata, flag_bits, raw)
+
+
+def retry_in_band(sock: Socket, n: int, syscall: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+    """A sending direct call's error *n* (``-errno``, DirectCalls) as the
+    driver method would have raised it, then what the timeout machine does
+    with it (EINTR retried, EAGAIN waited for or raised) through *syscall*."""
+    first = OSError(-n, sock._drv.strerror(-n))
+    try:
+        return _timeout.retry(sock, first, True, syscall, args)
+    finally:
+        del first  # its traceback holds this frame: no cycle
 
 
 def sendmsg_rest(sock: Socket, buffers: Iterable[object], ancdata: object, flags: int, raw: bytes | None) -> int:
@@ -292,8 +336,43 @@ def recvmsg_args(sock: Socket, into: bool, target: object, ancbufsize: object, f
     return parsed
 
 
+def recvmsg(sock: Socket, bufsize: Any, ancbufsize: Any, flags: Any) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
+    """``recvmsg`` past the socket method's direct call (a driver without
+    one, such as the fake kernel, or values it does not take): sizes the
+    general path accepts, a family it knows, not timeout mode: one driver
+    call, the walk and err_closefds (see :func:`recvmsg_rest`) in this
+    frame; anything else is :func:`recvmsg_rest`."""
+    first: OSError | None = None
+    if (
+        sock._msg_fast and type(bufsize) is int and type(ancbufsize) is int and type(flags) is int
+        and 0 <= bufsize <= FAST_SIZE and 0 <= ancbufsize <= FAST_SIZE and sock._timeout_ns <= 0
+    ):
+        try:
+            data, control, msg_flags, raw = sock._drv.recvmsg(sock._fd, bufsize, ancbufsize, flags)
+        except OSError as exc:
+            first = exc
+        except REFUSED:
+            pass  # refused by the driver: parsed by recvmsg_rest
+        else:
+            try:
+                if not control:
+                    return data, [], msg_flags, (sock._decode(raw) if raw else None)
+                items, cut, malformed = sock._control.walk(control)
+                if cut is not None or malformed:
+                    # stacklevel 3: the caller of recvmsg (recvmsg -> here).
+                    warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
+                return data, items, msg_flags, (sock._decode(raw) if raw else None)
+            except BaseException:
+                _cmsg.close_rights(control, sock._k.abi, sock._drv.close)
+                raise
+    try:
+        return recvmsg_rest(sock, False, bufsize, ancbufsize, flags, first, 4)
+    finally:
+        first = None  # its traceback holds this frame: no cycle
+
+
 def recvmsg_rest(
-    sock: Socket, into: bool, target: Any, ancbufsize: Any, flags: Any, first: OSError | None
+    sock: Socket, into: bool, target: Any, ancbufsize: Any, flags: Any, first: OSError | None, stacklevel: int = 3
 ) -> tuple[Any, list[tuple[int, int, bytes]], int, Any]:
     """The rest of ``recvmsg``/``recvmsg_into``: *first* the fast path's
     error (retried), or None (the arguments parsed, then the call through
@@ -332,8 +411,9 @@ def recvmsg_rest(
             return data, [], msg_flags, (sock._decode(raw) if raw else None)
         items, cut, malformed = sock._control.walk(control)
         if cut is not None or malformed:
-            # stacklevel 3: the caller of recvmsg (recvmsg -> recvmsg_rest).
-            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=3)
+            # stacklevel 3: the caller of recvmsg (recvmsg -> recvmsg_rest),
+            # 4 through recvmsg above.
+            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=stacklevel)
         return data, items, msg_flags, (sock._decode(raw) if raw else None)
     except BaseException:
         _cmsg.close_rights(control, sock._k.abi, sock._drv.close)

@@ -136,7 +136,7 @@ def sendmmsg(
         raw = None if address is None else sock._encode(address, "sendmmsg")
         # A batch of sendmsg(2) calls: each datagram raises sendmsg's audit
         # event, (sock, address or None), before any syscall of the batch.
-        audit("socket.sendmsg", sock, address)
+        audit("socket.sendmsg", sock if sock._audit_ref is None else sock._audit_ref(), address)
         messages.append((data, raw))
     if not messages:
         return 0

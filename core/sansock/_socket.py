@@ -39,54 +39,36 @@ timeout rule, ``__repr__``...) is in :mod:`sansock._socketpy`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from sys import audit
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from . import _address, _cmsg, _convert, _general, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, clinic_int
+from ._general import FAST_SIZE as _FAST_SIZE
 from ._general import _OMITTED, REFUSED, finalize_unclosed
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from typing_extensions import TypeAlias
-
     from ._consts import SocketConstants
     from ._driver import DirectCalls, Driver
-
-    #: What every new socket reads, made once per driver (Binding._make_socket_state).
-    SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
+    from ._general import SocketBinding, SocketState
 
 __all__ = ["SocketType"]
 
 _T = TypeVar("_T")
 
 
-#: The largest buffer size a fast path hands the driver unchecked (the
-#: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
-_FAST_SIZE = 1 << 24
 # Ints CPython compares with its specialised one-digit comparison (a 30-bit
 # digit); INT_MIN/INT_MAX take two, so a range check tries these bounds first.
 _SMALL_MIN = -0x3FFFFFFF
 _SMALL_MAX = 0x3FFFFFFF
 
-
-class SocketBinding(Protocol):
-    """What a socket reads of its binding (:class:`sansock.Binding` is one): a
-    protocol, as ``_binding`` imports this module (no cycle: test_layering)."""
-
-    @property
-    def driver(self) -> Driver: ...
-    @property
-    def constants(self) -> SocketConstants: ...
-    @property
-    def default_timeout_ns(self) -> int: ...
-    def address_family(self, value: int, /) -> int: ...
-    def socket_kind(self, value: int, /) -> int: ...
-    #: What every new socket reads, made once per driver (Binding._make_socket_state).
-    _socket_state: SocketState | None
-    def _make_socket_state(self) -> SocketState: ...
+#: ``_timeout_ns`` of an object whose ``__init__`` failed after it had taken
+#: its fd and closed it: :func:`sansock._socketpy.adopt` must not close that
+#: fd again (it closes one the object never took).
+FD_CLOSED_BY_INIT = -2
 
 
 _type_of = type  # SocketType.__init__'s parameter `type` shadows the builtin
@@ -115,10 +97,15 @@ class SocketType:
     #                (_timeout.call; _received, _mmsg, _general)
     #   _encode(address, caller), _decode(raw)
     #                the family's address codec (_received, _mmsg, _general)
+    #   _audit_ref   a weak reference to the object audit events name, None:
+    #                the socket itself (_mmsg, _general)
     #
     # The timeout machine reads _fd, _timeout_ns, _drv and _k through its
     # Waiter protocol; mypy checks SocketType against it.
-    __slots__ = ("_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast", "_direct")
+    __slots__ = (
+        "_fd", "_family", "_type", "_proto", "_timeout_ns", "_drv", "_k", "_binding", "_control", "_msg_fast",
+        "_direct", "_audit_ref",
+    )
 
     #: The binding (driver and module state) sockets of this class use.
     _default_binding: ClassVar[SocketBinding]
@@ -138,6 +125,15 @@ class SocketType:
     #: The driver's C functions send/recv/getsockopt call themselves, or None
     #: (the optional sansock.driver.DirectCalls capability).
     _direct: DirectCalls | None
+    #: The object audit events name (``socket.__new__``, ``bind``, ``connect``,
+    #: ``sendto``, ``sendmsg``), as a weak reference: None for the socket
+    #: itself, as ``__init__`` sets it.  A wrapper the user holds instead (the
+    #: stdlib's ``socket.socket`` standing on the fake, ``sansock_fake.interop``)
+    #: gives a subclass whose property of this name answers a weak reference
+    #: to itself and ignores the store: CPython's hooks get the user's
+    #: object.  A slot, so a plain socket pays a slot store and a slot read
+    #: per event (a class attribute costs hundreds of instructions a read on 3.11).
+    _audit_ref: Callable[[], object] | None
 
     # -- construction: sock_initobj_impl / init_sockobject --------------------
     def __init__(
@@ -145,6 +141,7 @@ class SocketType:
     ) -> None:
         self._fd = -1
         self._msg_fast = False
+        self._audit_ref = None  # (a wrapper's subclass answers its own: see above)
         binding = self._default_binding
         self._binding = binding
         # The binding's driver, constants, control-buffer codec and the
@@ -159,10 +156,12 @@ class SocketType:
         ):
             family, type, proto = _convert.socket_args(family, type, proto)
         # sock_initobj_impl's audit event after the parse, the parsed ints, the
-        # object as sock_new left it; a hook that raises leaves a fileno its
+        # object as sock_new left it (fd -1, family/type/proto 0, timeout -1:
+        # a hook may call gettimeout()); a hook that raises leaves a fileno its
         # caller's (_socketpy.adopt closes it for accept, dup, socketpair, fromfd).
         self._family = self._type = self._proto = 0
-        audit("socket.__new__", self, family, type, proto)
+        self._timeout_ns = -1
+        audit("socket.__new__", self if self._audit_ref is None else self._audit_ref(), family, type, proto)
         if fileno is not None:
             fd, family, type, proto = _general.fileno_args(drv, k, fileno, family, type, proto)
         else:
@@ -178,8 +177,7 @@ class SocketType:
         # fileno: a failure closes it here, once, and the caller (socketpair,
         # accept, dup) must not close it again.  The original error propagates.
         try:
-            # From here the object owns fd (adopt() reads this attribute).
-            self._timeout_ns = -1
+            # From here the object owns fd (adopt() reads _timeout_ns).
             if not k.SOCK_CLOEXEC and fileno is None:
                 # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable(fd, 0).
                 drv.set_inheritable(fd, False)
@@ -197,6 +195,7 @@ class SocketType:
                     drv.set_nonblocking(fd, True)
         except BaseException:
             self._fd = -1
+            self._timeout_ns = FD_CLOSED_BY_INIT
             try:
                 drv.close(fd)
             except OSError:
@@ -280,7 +279,7 @@ class SocketType:
     def bind(self, address: Any, /) -> None:
         """Bind the socket to *address* (sock_bind)."""
         raw = self._encode(address, "bind")
-        audit("socket.bind", self, address)  # after getsockaddrarg, as given
+        audit("socket.bind", self if self._audit_ref is None else self._audit_ref(), address)  # after getsockaddrarg, as given
         self._drv.bind(self._fd, raw)
 
     def getsockname(self) -> Any:
@@ -308,13 +307,13 @@ class SocketType:
     def connect(self, address: Any, /) -> None:
         """Connect to *address* (sock_connect / internal_connect)."""
         raw = self._encode(address, "connect")
-        audit("socket.connect", self, address)  # after getsockaddrarg, as given
+        audit("socket.connect", self if self._audit_ref is None else self._audit_ref(), address)  # after getsockaddrarg, as given
         self._connect(raw, False)
 
     def connect_ex(self, address: Any, /) -> int:
         """Like :meth:`connect` but return an errno instead of raising (sock_connect_ex)."""
         raw = self._encode(address, "connect_ex")
-        audit("socket.connect", self, address)  # sock_connect_ex raises socket.connect too
+        audit("socket.connect", self if self._audit_ref is None else self._audit_ref(), address)  # sock_connect_ex raises socket.connect too
         return self._connect(raw, True)
 
     #: internal_connect: ``self._connect(raw, ex)`` connects once, directly, in every mode.
@@ -405,27 +404,28 @@ class SocketType:
     # -- sending -------------------------------------------------------------
     def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
         """Send *data*; return the number of bytes sent (sock_send)."""
-        # Fast path: one driver call.  The driver's C types reject a non-buffer
-        # or an out-of-range flags value (TypeError/OverflowError, the driver
-        # contract); only then are the arguments parsed as CPython's "y*|i:send"
-        # does, to raise its exact error.
-        first: OSError | None = None
+        # Fast path: one driver call, or the driver's C function for bytes
+        # (DirectCalls: the error in band).  The driver's C types reject a
+        # non-buffer or an out-of-range flags value (TypeError/OverflowError,
+        # the driver contract); only then are the arguments parsed as
+        # CPython's "y*|i:send" does, to raise its exact error.
         if type(flags) is int:
+            if type(data) is bytes and (direct := self._direct) is not None and self._timeout_ns <= 0:
+                send = direct.send  # a slot's value: LOAD_METHOD would not specialise
+                try:
+                    n = send(self._fd, data, len(data), flags)
+                except REFUSED:
+                    pass  # parsed below, outside this handler: its error carries no context
+                else:
+                    if n >= 0:
+                        return n
+                    return _general.retry_in_band(self, n, self._drv.send, (data, flags))
+                return _general.send(self, data, flags)
+            first: OSError | None = None
             if self._timeout_ns > 0:
                 # Polls first: only values no driver refuses (before any poll).
                 if type(data) is bytes and INT_MIN <= flags <= INT_MAX:
                     return _timeout.send_timed(self, data, flags)
-            elif type(data) is bytes and (direct := self._direct) is not None:
-                # The driver's C function, the error in band (DirectCalls).
-                send = direct.send
-                try:
-                    n = send(self._fd, data, len(data), flags)
-                except REFUSED:
-                    pass
-                else:
-                    if n >= 0:
-                        return n
-                    first = OSError(-n, self._drv.strerror(-n))
             else:
                 try:
                     return self._drv.send(self._fd, data, flags)
@@ -497,7 +497,7 @@ class SocketType:
             if type(address) is tuple and len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
                 raw = self._k.inet_encoded.get(address)
                 if raw is not None:
-                    audit("socket.sendto", self, address)
+                    audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
                     try:
                         return self._drv.sendto(self._fd, data, 0, raw)
                     except OSError as exc:
@@ -509,7 +509,7 @@ class SocketType:
         data, flags, address = _convert.sendto_args(data, args)
         raw = self._encode(address, "sendto")
         # sock_sendto: after the arguments and the address, the address as given.
-        audit("socket.sendto", self, address)
+        audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
         return self._call(True, self._drv.sendto, data, flags, raw)
 
     def sendmsg(
@@ -520,37 +520,37 @@ class SocketType:
         if address is None and type(flags) is int and (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX):
             # sock_sendmsg raises socket.sendmsg(sock, None) after the flags
             # and (no) address, before the buffers and the control data.
-            audit("socket.sendmsg", self, None)
-            # Fast path: bytes in a list/tuple, control data the exact packer takes: one driver call.
+            audit("socket.sendmsg", self if self._audit_ref is None else self._audit_ref(), None)
+            # Fast path: bytes in a list/tuple, control data the exact packer
+            # takes: one driver call, or the driver's C function for one buffer
+            # (DirectCalls: the error in band; flags and the packer's control
+            # data fit its C ints).
             if type(buffers) is list or type(buffers) is tuple:
+                direct = self._direct
+                if len(buffers) == 1 and direct is not None and (sendmsg := direct.sendmsg) is not None:
+                    try:
+                        (data,) = buffers
+                    except ValueError:  # changed by another thread meanwhile
+                        data = None
+                    if type(data) is bytes and self._timeout_ns <= 0:
+                        control = b"" if type(ancdata) is tuple and not ancdata else self._control.lay_out(ancdata, True)
+                        if control is None:
+                            return _general.sendmsg_rest(self, buffers, ancdata, flags, None)
+                        n = sendmsg(self._fd, data, len(data), control, len(control), flags)
+                        if n >= 0:
+                            return n
+                        return _general.retry_in_band(self, n, self._drv.sendmsg, ([data], control, flags, None))
                 for part in buffers:
                     if type(part) is not bytes:
                         break
                 else:
                     if type(ancdata) is tuple and not ancdata:
-                        control: bytes | None = b""
+                        control = b""
                     else:
                         control = self._control.lay_out(ancdata, True)
                     if control is not None:
                         if self._timeout_ns > 0:
                             return self._call(True, self._drv.sendmsg, buffers, control, flags, None)
-                        direct = self._direct
-                        if direct is not None and (sendmsg := direct.sendmsg) is not None and len(buffers) == 1:
-                            try:
-                                (data,) = buffers
-                            except ValueError:  # changed by another thread meanwhile
-                                data = None
-                            if type(data) is bytes:
-                                # The driver's C function, the error in band (DirectCalls);
-                                # flags and the packer's control data fit its C ints.
-                                n = sendmsg(self._fd, data, len(data), control, len(control), flags)
-                                if n >= 0:
-                                    return n
-                                first = OSError(-n, self._drv.strerror(-n))
-                                try:
-                                    return _timeout.retry(self, first, True, self._drv.sendmsg, ([data], control, flags, None))
-                                finally:
-                                    del first  # its traceback holds this frame: no cycle
                         try:
                             return self._drv.sendmsg(self._fd, buffers, control, flags, None)
                         except OSError as exc:
@@ -705,7 +705,7 @@ class SocketType:
         # (DirectCalls), with sizes and flags it takes (so none is refused), a
         # family the general path knows, not timeout mode; the walk and
         # err_closefds (see _general.recvmsg_rest) in this frame.  Everything
-        # else (the fake kernel too) is _general.recvmsg_rest.  The comparisons
+        # else (the fake kernel too) is _general.recvmsg.  The comparisons
         # come last, each with a short jump: CPython specialises only those.
         direct = self._direct
         if (
@@ -714,7 +714,7 @@ class SocketType:
             or self._timeout_ns > 0 or not 0 <= bufsize <= direct.msg_size
             or not 0 <= ancbufsize <= direct.msg_control_size or not _SMALL_MIN <= flags <= _SMALL_MAX
         ):
-            return _general.recvmsg_rest(self, False, bufsize, ancbufsize, flags, None)
+            return _general.recvmsg(self, bufsize, ancbufsize, flags)
         blocks = direct.msg_buffers
         try:
             block = blocks.pop()

@@ -40,6 +40,25 @@ class _GlobalDefaultTimeout:
 GLOBAL_DEFAULT_TIMEOUT: Any = _GlobalDefaultTimeout()
 
 
+def _pair_fds(drv: Driver, k: SocketConstants, family: int, type: int, proto: int) -> tuple[int, int]:
+    """``socketpair(2)`` as socket_socketpair makes it: both fds non-inheritable."""
+    fd_a, fd_b = drv.socketpair(family, type | k.SOCK_CLOEXEC, proto)
+    if not k.SOCK_CLOEXEC:
+        # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable on
+        # each, both closed if it fails (socket_socketpair).
+        try:
+            drv.set_inheritable(fd_a, False)
+            drv.set_inheritable(fd_b, False)
+        except BaseException:
+            for fd in (fd_a, fd_b):
+                try:
+                    drv.close(fd)
+                except OSError:
+                    pass
+            raise
+    return fd_a, fd_b
+
+
 class SocketFunctions:
     """The ``Lib/socket.py`` functions of a binding (``Binding`` provides what
     they read: its socket class, driver, constants and module functions)."""
@@ -82,20 +101,7 @@ class SocketFunctions:
         type = arg_int(type)
         proto = arg_int(proto)
         drv = self.driver
-        fd_a, fd_b = drv.socketpair(family, type | k.SOCK_CLOEXEC, proto)
-        if not k.SOCK_CLOEXEC:
-            # No SOCK_CLOEXEC on the platform (Darwin): _Py_set_inheritable on
-            # each, both closed if it fails (socket_socketpair).
-            try:
-                drv.set_inheritable(fd_a, False)
-                drv.set_inheritable(fd_b, False)
-            except BaseException:
-                for fd in (fd_a, fd_b):
-                    try:
-                        drv.close(fd)
-                    except OSError:
-                        pass
-                raise
+        fd_a, fd_b = _pair_fds(drv, k, family, type, proto)
         cls = self._socket_class()
         # Each object owns its fd as soon as it is constructed, even when its
         # construction fails (SocketType's __init__ or adopt() then closes it,
@@ -114,6 +120,14 @@ class SocketFunctions:
             a.close()
             raise
         return a, b
+
+    def _socketpair_fds(self, family: object, type: object, proto: object) -> tuple[int, int]:
+        """The fds of ``_socket.socketpair`` (socket_socketpair: ``"|iii"``):
+        non-inheritable, owned by the caller, no object made and so no
+        ``socket.__new__`` event (CPython's C objects raise none; ``Lib/socket.py``
+        raises two as it wraps them).  The stdlib standing on the fake
+        (``sansock_fake.interop``) wraps them too."""
+        return _pair_fds(self.driver, self.constants, arg_int(family), arg_int(type), arg_int(proto))
 
     def _fallback_socketpair(
         self, family: int | None = None, type: int = _OMITTED, proto: int = 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, overload
 from . import _timeout
 from ._convert import arg_ssize, c_long, clinic_int
 from ._pyrules import RULES
-from ._socket import SocketType
+from ._socket import FD_CLOSED_BY_INIT, SocketType
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -49,7 +49,7 @@ def adopt(cls: type[_S], family: int, type: int, proto: int, fd: int) -> _S:
     try:
         sock.__init__(family, type, proto, fd)  # type: ignore[misc]
     except BaseException:
-        if not hasattr(sock, "_timeout_ns"):  # set when the object took the fd
+        if getattr(sock, "_timeout_ns", None) != FD_CLOSED_BY_INIT:  # it took the fd and closed it
             try:
                 cls._default_binding.driver.close(fd)
             except OSError:

@@ -14,7 +14,8 @@ and this module; ``tests/test_layering.py`` checks it for the shipped drivers.
   :func:`~sansock.driver.get_profile`, :data:`~sansock.driver.LINUX_X86_64`...),
   for a driver that speaks a known platform;
 * the resolver errors a driver raises: :class:`~sansock.gaierror`,
-  :class:`~sansock.herror`.
+  :class:`~sansock.herror`; and :func:`~sansock.driver.errno_oserror`, the
+  ``OSError`` of an errno as ``PyErr_SetFromErrno`` makes it (errno 0 too).
 
 >>> from sansock.driver import get_profile
 >>> get_profile("linux-x86_64").const("SOL_SOCKET")
@@ -35,7 +36,7 @@ from ._driver import (
     PollCallDriver,
     Unfinished,
 )
-from ._errors import gaierror, herror
+from ._errors import errno_oserror, gaierror, herror
 from ._profiles import DARWIN_ARM64, LINUX_AARCH64, LINUX_I386, LINUX_X86_64, PROFILES, get_profile
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "PollCallDriver",
     "SockaddrLayout",
     "Unfinished",
+    "errno_oserror",
     "gaierror",
     "get_profile",
     "herror",

@@ -168,7 +168,11 @@ class FaultScript:
     def fail(self, call: str, errno: int, *, nth: int = 1, fd: int | None = None) -> None:
         """Make the *nth* next call of *call* (a Driver method name) fail with *errno*.
 
-        ``call="install_fd"`` targets the fds ``recvmsg`` installs.
+        ``call="install_fd"`` targets the fds ``recvmsg`` installs;
+        ``call="getaddrinfo"`` or ``"getnameinfo"`` makes the lookup answer
+        ``EAI_SYSTEM`` with *errno*, which the socket module raises as that
+        errno's ``OSError`` (``OSError(0, 'Error')`` for 0, as CPython's
+        ``set_gaierror``).
         """
         if nth < 1:
             raise ValueError("nth counts from 1")

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 from sansock.driver import ABI, AddrInfo, HostEnt, gaierror
 
-from ._oserror import raise_errno
+from ._oserror import as_platform_error, errno_error, raise_errno
 
 if TYPE_CHECKING:
+    from ._faults import FaultScript
     from ._resolver import Resolver
 
 __all__ = ["ResolverMethods", "platform_gaierror"]
@@ -55,14 +56,25 @@ class ResolverMethods:
     if TYPE_CHECKING:
         resolver: Resolver
         _abi: ABI
+        faults: FaultScript
 
         def _refuse_if_crashed(self) -> None: ...
         def _e(self, name: str) -> int: ...
+
+    def _eai_system(self, call: str) -> None:
+        """A scripted ``EAI_SYSTEM`` (``faults.fail("getaddrinfo", errno)``):
+        CPython's set_gaierror raises it as the errno's ``OSError``
+        (``PyErr_SetFromErrno``: ``OSError(0, "Error")`` for errno 0)."""
+        code = self.faults.errno_for(call, None)
+        if code is not None:
+            raise as_platform_error(self._abi, errno_error(code))
 
     def getaddrinfo(
         self, host: bytes | None, port: bytes | None, family: int, type: int, proto: int, flags: int
     ) -> list[AddrInfo]:
         self._refuse_if_crashed()  # _host: a crashed host runs no program
+        if self.faults.rules:
+            self._eai_system("getaddrinfo")
         try:
             return self.resolver.getaddrinfo(host, port, family, type, proto, flags)
         except gaierror as exc:
@@ -70,6 +82,8 @@ class ResolverMethods:
 
     def getnameinfo(self, addr: bytes, flags: int) -> tuple[str, str]:
         self._refuse_if_crashed()  # _host: a crashed host runs no program
+        if self.faults.rules:
+            self._eai_system("getnameinfo")
         try:
             return self.resolver.getnameinfo(addr, flags)
         except gaierror as exc:

@@ -38,7 +38,7 @@ from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, File, OpenFile, RealFile, shared_credentials
 from ._oserror import raise_errno
 from ._protocol import ProtoOps
-from ._realfiles import close_given, not_a_socket, release_real
+from ._realfiles import GivenFds, close_given, not_a_socket, release_real
 from ._resolver import Resolver
 from ._scheduler import Scheduler
 from ._sendfile import real_file_size, sys_sendfile
@@ -167,7 +167,7 @@ class FakeKernel(HostMethods, ResolverMethods):
     #: The files a syscall that waited holds until it returns, by thread (``_filerefs``).
     _call_refs: dict[int, list[OpenFile]] = attrs.field(factory=dict, init=False)
     #: The real fds ``recvmsg`` handed out (SCM_RIGHTS, ``_realfiles``): ``close`` closes them.
-    _real_given: set[int] = attrs.field(factory=set, init=False)
+    _real_given: GivenFds = attrs.field(factory=GivenFds, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):

@@ -17,6 +17,8 @@ import errno as _errno
 import os
 from typing import TYPE_CHECKING, NoReturn
 
+from sansock.driver import errno_oserror
+
 if TYPE_CHECKING:
     from sansock.driver import ABI
 
@@ -24,8 +26,9 @@ __all__ = ["errno_error", "raise_errno", "errno_name", "as_platform_error", "pla
 
 
 def errno_error(code: int) -> OSError:
-    """``OSError(code, strerror(code))`` (narrowed to its subclass by Python)."""
-    return OSError(code, os.strerror(code))
+    """``OSError(code, strerror(code))`` (narrowed to its subclass by Python);
+    ``OSError(0, "Error")`` for 0, as ``PyErr_SetFromErrno`` words it."""
+    return errno_oserror(code, os.strerror)
 
 
 def raise_errno(code: int) -> NoReturn:

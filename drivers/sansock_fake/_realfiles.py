@@ -12,7 +12,11 @@ work on it as after a real ``recvmsg``.  When the last message carrying it is
 received, dropped (a closed socket, fds that did not fit: ``MSG_CTRUNC``) or
 collected, the fake closes its dup.  The fds handed out are remembered, so the
 driver's ``close`` of one (``socket.close(fd)``, CPython's ``err_closefds``
-after a failed ``recvmsg``) closes it.
+after a failed ``recvmsg``) closes it.  Each is remembered with the identity
+of its file (``st_dev``, ``st_ino``): an fd the user closed with ``os.close``
+whose number another file took since is not the fake's to close (``close``
+answers EBADF, as for any number the fake never gave), and the record drops
+such entries when it has doubled since it last looked (:class:`GivenFds`).
 
 Not modelled: in flight, a real file uses an fd of the process (Linux's
 in-flight files use none), so it counts against ``RLIMIT_NOFILE``; with
@@ -36,7 +40,55 @@ from ._sendfile import _fail_as_host as fail_as_host
 if TYPE_CHECKING:
     from ._kernel import FakeKernel
 
-__all__ = ["carried_files", "close_given", "install_real", "not_a_socket", "release_real", "release_unsent"]
+__all__ = [
+    "GivenFds", "carried_files", "close_given", "install_real", "not_a_socket", "release_real", "release_unsent",
+]
+
+#: The smallest record of given fds that is ever swept (:class:`GivenFds`).
+_SWEEP_MIN = 64
+
+
+class GivenFds(dict[int, tuple[int, int]]):
+    """The real fds a kernel handed out (``install_real``), each with the
+    ``(st_dev, st_ino)`` of its file when it was handed out.
+
+    An fd the user closes with ``os.close`` is not seen leaving; when the
+    record reaches :attr:`sweep_at` entries, those whose fd is closed or now
+    names another file are dropped, and the next sweep waits until the record
+    has doubled (at least ``_SWEEP_MIN``): the record stays within twice the
+    received fds still open, for a constant cost per fd received.
+    """
+
+    __slots__ = ("sweep_at",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sweep_at = _SWEEP_MIN
+
+    def remember(self, fd: int) -> None:
+        """Record *fd*, just installed, with its file's identity."""
+        if len(self) >= self.sweep_at:
+            for old, identity in list(self.items()):
+                if _identity(old) != identity:
+                    del self[old]
+            self.sweep_at = max(_SWEEP_MIN, 2 * len(self))
+        now = _identity(fd)
+        if now is not None:  # (just installed: it is open)
+            self[fd] = now
+
+    def take(self, fd: int) -> bool:
+        """Forget *fd*; True when it is still the file the kernel gave under that number."""
+        identity = self.pop(fd, None)
+        return identity is not None and _identity(fd) == identity
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of the file *fd* names, None for a closed fd."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def carried_files(kernel: FakeKernel, fds: Sequence[int]) -> list[File]:
@@ -84,18 +136,20 @@ def install_real(kernel: FakeKernel, file: RealFile, cloexec: bool) -> int:
         fd = fcntl.fcntl(file.fd, fcntl.F_DUPFD_CLOEXEC if cloexec else fcntl.F_DUPFD, 0)
     except OSError as exc:
         fail_as_host(kernel, exc)  # EMFILE: the process is out of fds
-    kernel._real_given.add(fd)
+    kernel._real_given.remember(fd)
     return fd
 
 
 def close_given(kernel: FakeKernel, fd: int) -> bool:
-    """``close(fd)`` of a real fd this kernel handed out (not a fake one): True when it was one."""
-    if fd not in kernel._real_given:
+    """``close(fd)`` of a real fd this kernel handed out (not a fake one): True
+    when it was one.  False for a number the fake did not give, and for one
+    it gave that the user has closed since (``os.close``), maybe reused by
+    another file: the caller answers EBADF, and that file stays open."""
+    if not kernel._real_given.take(fd):
         return False
-    kernel._real_given.discard(fd)
     try:
         os.close(fd)
-    except OSError as exc:  # the user closed it with os.close already
+    except OSError as exc:  # another thread closed it meanwhile
         fail_as_host(kernel, exc)
     return True
 

@@ -87,6 +87,7 @@ int sansock_close(int fd);
 int sansock_gethostname(char *name, size_t len);
 int sansock_sethostname(const char *name, size_t len);
 long long sansock_if_nametoindex(const char *name);
+/* 0, -errno, or INT_MIN for a failure that set no errno. */
 int sansock_if_indextoname(unsigned int index, char *name);
 /* NULL with *err = errno on failure. */
 struct if_nameindex *sansock_if_nameindex(int *err);

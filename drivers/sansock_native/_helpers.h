@@ -138,10 +138,14 @@ static long long sansock_if_nametoindex(const char *name)
     return (long long)r;
 }
 
-/* if_indextoname(3): 0, or -errno. */
+/* if_indextoname(3): 0, or -errno (INT_MIN when it failed without setting
+ * errno: -0 would read as success). */
 static int sansock_if_indextoname(unsigned int index, char *name)
 {
-    return if_indextoname(index, name) == NULL ? -errno : 0;
+    errno = 0;
+    if (if_indextoname(index, name) == NULL)
+        return errno ? -errno : INT_MIN;
+    return 0;
 }
 
 /* if_nameindex(3): the array, or NULL with *err = errno. */

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Final, cast
 
-from sansock.driver import AddrInfo, HostEnt, gaierror, herror
+from sansock.driver import AddrInfo, HostEnt, errno_oserror, gaierror, herror
 
 from ._lib import (
     AddrInfoStruct,
@@ -83,10 +83,10 @@ def _herror(code: int) -> herror:
 
 def _gai_error(code: int) -> OSError:
     # CPython's set_gaierror: EAI_SYSTEM is an errno error (the helper
-    # returned INT_MIN + errno for it).
+    # returned INT_MIN + errno for it), PyErr_SetFromErrno's: "Error" for an
+    # errno of 0 (glibc need not set one).
     if code - _EAI_ERRNO < 0x10000:
-        errno = code - _EAI_ERRNO
-        return OSError(errno, _strerror(errno))
+        return errno_oserror(code - _EAI_ERRNO, _strerror)
     return gaierror(code, _netdb_str(lib.gai_strerror(code)))
 
 
@@ -213,7 +213,8 @@ class ResolverCalls:
         err = ffi.new("int *")
         ni = lib.sansock_if_nameindex(err)
         if is_null(ni):
-            raise OSError(err[0], _strerror(err[0]))
+            # socket_if_nameindex: PyErr_SetFromErrno ("Error" for errno 0).
+            raise errno_oserror(err[0], _strerror)
         out: list[tuple[int, bytes]] = []
         try:
             i = 0
@@ -236,7 +237,9 @@ class ResolverCalls:
 
     def if_indextoname(self, index: int) -> bytes:
         buf = ffi.new("char[]", lib.IF_NAMESIZE)
+        # 0, -errno, or INT_MIN when if_indextoname failed without an errno,
+        # which socket_if_indextoname raises as PyErr_SetFromErrno does.
         r = lib.sansock_if_indextoname(index, buf)
         if r < 0:
-            raise OSError(-r, _strerror(-r))
+            raise errno_oserror(0 if r == _EAI_ERRNO else -r, _strerror)
         return cstring(buf)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import socket as _std
+import weakref
 from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -93,6 +94,9 @@ class socket(REAL_SOCKET_CLASS):  # type: ignore[misc,valid-type]
 
     #: The binding of the kernel (set on the per-patch subclass).
     _binding: ClassVar[Binding]
+    #: The binding's socket class with a weak reference to the object the
+    #: user holds, which its audit events name (:func:`_inner_class_for`).
+    _inner: ClassVar[type[sansock.socket]]
     #: The per-patch plain class (what ``accept`` returns, as socket.py's
     #: ``accept`` returns the module's ``socket``).
     _plain: ClassVar[type[socket]]
@@ -115,15 +119,24 @@ class socket(REAL_SOCKET_CLASS):  # type: ignore[misc,valid-type]
 
     def __init__(self, family: Any = -1, type: Any = -1, proto: Any = -1, fileno: Any = None) -> None:
         # _socket.socket.__init__ is not called: the C object keeps fd -1.
-        self._io_refs = 0
-        self._closed = False
         if family is None:
             family = -1
         if type is None:
             type = -1
         if proto is None:
             proto = -1
-        self._sock = self._binding.socket(family, type, proto, fileno)
+        # The sansock socket names this object in its audit events (the
+        # object CPython's hooks get), and is this object's _sock before its
+        # __init__ raises socket.__new__: the hook sees this object half-built
+        # (fd -1, family/type/proto 0, gettimeout() None), as sock_new leaves it.
+        inner_class = self._inner
+        sock = inner_class.__new__(inner_class)
+        sock._outer = weakref.ref(self)  # type: ignore[attr-defined]  # the slot of _inner_class_for
+        self._sock = sock
+        inner_class.__init__(sock, family, type, proto, fileno)
+        # Lib/socket.py sets these after _socket.socket.__init__.
+        self._io_refs = 0
+        self._closed = False
 
     # -- the C-level attributes (_socket.socket's members) --------------------
     @property
@@ -227,12 +240,42 @@ for _name in ("bind", "connect", "connect_ex", "sendto", "sendmsg"):
 del _name
 
 
+def _outer_ref(sock: Any) -> Callable[[], object] | None:
+    """What the audit events of an inner socket name: a weak reference to the
+    :class:`socket` the user holds, set before the inner's ``__init__``."""
+    ref: Callable[[], object] | None = getattr(sock, "_outer", None)
+    return ref
+
+
+def _keep_outer_ref(sock: Any, value: object) -> None:
+    """``SocketType.__init__`` stores None: the inner keeps its reference."""
+
+
+def _inner_class_for(binding: Binding) -> type[sansock.socket]:
+    """*binding*'s socket class whose audit events name the stdlib object
+    wrapping it (the property over ``SocketType._audit_ref``), held weakly: no
+    cycle, so an unclosed socket is still finalized (ResourceWarning, close)
+    when dropped."""
+    inner: type[sansock.socket] = type(
+        "socket",
+        (binding.socket,),
+        {
+            "__slots__": ("_outer",), "_audit_ref": property(_outer_ref, _keep_outer_ref),
+            "__module__": "sansock",
+        },
+    )
+    return inner
+
+
 def socket_class_for(binding: Binding) -> type[socket]:
     """A subclass of :class:`socket` whose instances live on *binding*'s kernel."""
     cls: type[socket] = type(
         "socket",
         (socket,),
-        {"_binding": binding, "__module__": "sansock_fake.interop", "__doc__": socket.__doc__},
+        {
+            "_binding": binding, "_inner": _inner_class_for(binding),
+            "__module__": "sansock_fake.interop", "__doc__": socket.__doc__,
+        },
     )
     cls._plain = cls
     return cls
@@ -273,8 +316,9 @@ def module_functions(kernel: FakeKernel, binding: Binding, cls: type[socket], re
         """
         if family is None:
             family = k.AF_UNIX
-        a, b = binding.socketpair(family, type, proto)
-        fa, fb = a.detach(), b.detach()
+        # Lib/socket.py: _socket.socketpair's C objects (no audit event), each
+        # wrapped in socket(family, type, proto, fd) (one socket.__new__ each).
+        fa, fb = binding._socketpair_fds(family, type, proto)
         try:
             first = cls(family, type, proto, fa)
         except BaseException:
