@@ -28,7 +28,7 @@ from ._driver import DirectCalls
 from ._enums import AddressFamily, SocketEnums, SocketKind, intenum_converter
 from ._errors import error, gaierror, herror, timeout
 from ._pyrules import RULES
-from ._general import _OMITTED
+from ._general import OMITTED as _OMITTED
 from ._socket import SocketType
 from ._socketfuncs import GLOBAL_DEFAULT_TIMEOUT, SocketFunctions
 from ._socketpy import SocketIO, socket

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAST_SIZE",
+    "OMITTED",
     "REFUSED",
     "Socket",
     "SocketBinding",
@@ -54,6 +55,7 @@ __all__ = [
     "recv",
     "recvmsg_args",
     "recvmsg_rest",
+    "recvfrom",
     "retry_in_band",
     "recv_into",
     "recv_into_retry",
@@ -63,9 +65,15 @@ __all__ = [
     "sendall_rest",
     "sendmsg",
     "sendmsg_afalg",
+    "sendto",
     "setsockopt",
 ]
 
+
+#: What a driver raises when its C types refuse a fast path's values, before
+#: any syscall (the driver contract): the fast paths catch exactly these and
+#: come here.
+REFUSED = (TypeError, OverflowError, BufferError)
 
 class _Omitted:
     """The default of an optional positional argument CPython parses with "|"."""
@@ -74,13 +82,8 @@ class _Omitted:
         return "<omitted>"
 
 
-_OMITTED: Any = _Omitted()
-
-
-#: What a driver raises when its C types refuse a fast path's values, before
-#: any syscall (the driver contract): the fast paths catch exactly these and
-#: come here.
-REFUSED = (TypeError, OverflowError, BufferError)
+#: That default (``_socket``, ``_binding`` and ``_socketfuncs`` use it).
+OMITTED: Any = _Omitted()
 
 #: The largest buffer size a fast path hands the driver unchecked (the
 #: general path's limits, SSIZE_MAX and SOCKLEN_T_LIMIT, are far above it).
@@ -267,6 +270,24 @@ def retry_in_band(sock: Socket, n: int, syscall: Callable[..., _T], args: tuple[
         return _timeout.retry(sock, first, True, syscall, args)
     finally:
         del first  # its traceback holds this frame: no cycle
+
+
+def sendto(sock: Socket, data: object, args: tuple[Any, ...]) -> int:
+    """``sendto`` past its fast path: ``"y*|iO:sendto"``, the address encoded,
+    then the ``socket.sendto`` event with the address as given (sock_sendto)."""
+    data, flags, address = _convert.sendto_args(data, args)
+    raw = sock._encode(address, "sendto")
+    audit("socket.sendto", sock if sock._audit_ref is None else sock._audit_ref(), address)
+    return sock._call(True, sock._drv.sendto, data, flags, raw)
+
+
+def recvfrom(sock: Socket, bufsize: object, flags: object) -> tuple[bytes, Any]:
+    """``recvfrom`` past its fast path: ``"n|i:recvfrom"``, the family's
+    address length (getsockaddrlen), the call through the timeout machine."""
+    size, flag_bits = _convert.recv_args(bufsize, flags, "recvfrom")
+    _address.sockaddr_len(sock._family, sock._k.abi)
+    data, raw = sock._call(False, sock._drv.recvfrom, size, flag_bits)
+    return data, sock._decode(raw)
 
 
 def sendmsg_rest(sock: Socket, buffers: Iterable[object], ancdata: object, flags: int, raw: bytes | None) -> int:

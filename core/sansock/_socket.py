@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 from . import _address, _cmsg, _convert, _general, _timeout
 from ._convert import INT_MAX, INT_MIN, arg_int, clinic_int
 from ._general import FAST_SIZE as _FAST_SIZE
-from ._general import _OMITTED, REFUSED, finalize_unclosed
+from ._general import OMITTED as _OMITTED
+from ._general import REFUSED, finalize_unclosed
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -415,10 +416,10 @@ class SocketType:
                 try:
                     n = send(self._fd, data, len(data), flags)
                 except REFUSED:
-                    pass  # parsed below, outside this handler: its error carries no context
-                else:
-                    if n >= 0:
-                        return n
+                    n = INT_MIN  # flags refused: parsed below, outside the handler (no context)
+                if n >= 0:
+                    return n
+                if n != INT_MIN:
                     return _general.retry_in_band(self, n, self._drv.send, (data, flags))
                 return _general.send(self, data, flags)
             first: OSError | None = None
@@ -489,28 +490,27 @@ class SocketType:
     def sendto(self, data: ReadableBuffer, flags: int, address: Any, /) -> int: ...
     def sendto(self, data: ReadableBuffer, *args: Any) -> int:
         """``sendto(data[, flags], address)`` (sock_sendto)."""
-        if type(data) is bytes and len(args) == 1 and self._timeout_ns <= 0 and self._family == self._k.AF_INET:
-            # Fast path: an AF_INET (numeric host, port) pair sent before,
-            # its sockaddr_in kept by the codec (exact str and int checked
-            # before the lookup hashes and compares them); one driver call.
-            address = args[0]
-            if type(address) is tuple and len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
-                raw = self._k.inet_encoded.get(address)
-                if raw is not None:
-                    audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
-                    try:
-                        return self._drv.sendto(self._fd, data, 0, raw)
-                    except OSError as exc:
-                        first = exc
-                    try:
-                        return _timeout.retry(self, first, True, self._drv.sendto, (data, 0, raw))
-                    finally:
-                        del first  # its traceback holds this frame: no cycle
-        data, flags, address = _convert.sendto_args(data, args)
-        raw = self._encode(address, "sendto")
-        # sock_sendto: after the arguments and the address, the address as given.
+        # Fast path: an AF_INET (numeric host, port) pair sent before, its
+        # sockaddr_in kept by the codec (exact str and int checked before the
+        # lookup hashes and compares them); one driver call.  Anything else is
+        # _general.sendto.  Each comparison is followed by a short jump.
+        if type(data) is not bytes or len(args) != 1 or self._timeout_ns > 0 or self._family != self._k.AF_INET:
+            return _general.sendto(self, data, args)
+        address = args[0]
+        if type(address) is not tuple or len(address) != 2 or type(address[0]) is not str or type(address[1]) is not int:
+            return _general.sendto(self, data, args)
+        raw = self._k.inet_encoded.get(address)
+        if raw is None:
+            return _general.sendto(self, data, args)
         audit("socket.sendto", self if self._audit_ref is None else self._audit_ref(), address)
-        return self._call(True, self._drv.sendto, data, flags, raw)
+        try:
+            return self._drv.sendto(self._fd, data, 0, raw)
+        except OSError as exc:
+            first = exc
+        try:
+            return _timeout.retry(self, first, True, self._drv.sendto, (data, 0, raw))
+        finally:
+            del first  # its traceback holds this frame: no cycle
 
     def sendmsg(
         self, buffers: Iterable[ReadableBuffer], ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (),
@@ -659,28 +659,26 @@ class SocketType:
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
+        # Fast path: values "n|i:recvfrom" takes, a family getsockaddrlen
+        # knows; one driver call, a sockaddr_in decoded before looked up.
+        # Anything else is _general.recvfrom.  Each comparison is followed by
+        # a short jump.
         if (
-            type(bufsize) is int and type(flags) is int and 0 <= bufsize <= _FAST_SIZE
-            and (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX)
-            and self._msg_fast and self._timeout_ns <= 0
+            type(bufsize) is not int or type(flags) is not int or not self._msg_fast or self._timeout_ns > 0
+            or not 0 <= bufsize <= _FAST_SIZE or not (_SMALL_MIN <= flags <= _SMALL_MAX or INT_MIN <= flags <= INT_MAX)
         ):
-            # Fast path: values "n|i:recvfrom" takes, a family getsockaddrlen
-            # knows; one driver call, a sockaddr_in decoded before looked up.
-            try:
-                data, raw = self._drv.recvfrom(self._fd, bufsize, flags)
-            except OSError as exc:
-                first = exc
-            else:
-                pair = self._k.inet_decoded.get(raw)
-                return data, (pair if pair is not None else self._decode(raw))
-            try:
-                data, raw = _timeout.retry(self, first, False, self._drv.recvfrom, (bufsize, flags))
-            finally:
-                del first  # its traceback holds this frame: no cycle
-            return data, self._decode(raw)
-        bufsize, flags = _convert.recv_args(bufsize, flags, "recvfrom")
-        _address.sockaddr_len(self._family, self._k.abi)
-        data, raw = self._call(False, self._drv.recvfrom, bufsize, flags)
+            return _general.recvfrom(self, bufsize, flags)
+        try:
+            data, raw = self._drv.recvfrom(self._fd, bufsize, flags)
+        except OSError as exc:
+            first = exc
+        else:
+            pair = self._k.inet_decoded.get(raw)
+            return data, (pair if pair is not None else self._decode(raw))
+        try:
+            data, raw = _timeout.retry(self, first, False, self._drv.recvfrom, (bufsize, flags))
+        finally:
+            del first  # its traceback holds this frame: no cycle
         return data, self._decode(raw)
 
     def recvfrom_into(

@@ -19,7 +19,7 @@ from ._consts import SocketConstants
 from ._convert import arg_int
 from ._errors import error
 from ._pyrules import RULES, exception_group
-from ._general import _OMITTED
+from ._general import OMITTED as _OMITTED
 from ._socketpy import adopt, socket
 
 if TYPE_CHECKING:
