@@ -42,6 +42,11 @@ SKB_MAX_HEAD = 4096 - 320
 #: include/linux/socket.h MSG_SPLICE_PAGES (kernel-internal): a sendfile's turn (``_sendfile``).
 MSG_SPLICE_PAGES = 0x8000000
 UNIX_SKB_FRAGS_SZ = 32768
+UNIX_SKB_MAX = SKB_MAX_HEAD + UNIX_SKB_FRAGS_SZ
+#: ``truesize(n)`` of the linear skbs of fewer than SMALL_SKB bytes, by index.
+SMALL_SKB = 1024
+SMALL_TRUESIZE = tuple(truesize(n) for n in range(SMALL_SKB))
+_new = object.__new__
 SKB_MAX_ALLOC = 4 * 4096 - 320
 
 
@@ -239,7 +244,7 @@ class _UnixOps(ProtoOps):
         self.names.unhash(sock)
 
     def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[File]) -> bool:
-        return bool(files) or (creds is not None and self.kernel._options.passcred(sock))
+        return bool(files) or (creds is not None and bool(sock.options) and self.kernel._options.passcred(sock))
 
     def scm_recv(
         self, sock: FakeSocket, control: ReceivedControl, creds: Credentials | None,
@@ -330,18 +335,23 @@ class _UnixOps(ProtoOps):
             self.fail("EPIPE")
         if cap is not None:
             data = data[:cap]
-        in_flight = self.kernel._in_flight
         spliced = sock.send_flags & MSG_SPLICE_PAGES
+        total = len(data)
         sent = 0
         fds_sent = False
-        while sent < len(data):
+        while sent < total:
+            size = total - sent
             if spliced:
                 # sendfile's pipe pages (skb_splice_from_iter): one skb of them all,
                 # admitted while wmem < sndbuf as any other.
-                size = paged = len(data) - sent
+                paged = size
             else:
-                # Keep two messages in the pipe: chunks of min(sndbuf/2 - 64, 36544).
-                size = min(len(data) - sent, (sock.sndbuf >> 1) - 64, SKB_MAX_HEAD + UNIX_SKB_FRAGS_SZ)
+                # Keep two messages in the pipe: chunks of min(sndbuf/2 - 64, 36544)
+                # (by comparisons: min() of three is a generic call).
+                if size > (half := (sock.sndbuf >> 1) - 64):
+                    size = half
+                if size > UNIX_SKB_MAX:
+                    size = UNIX_SKB_MAX
                 paged = min(size, -(-(size - SKB_MAX_HEAD) // 4096) * 4096) if size > SKB_MAX_HEAD else 0
             if sock.wmem >= sock.sndbuf:  # (wait_for_wmem returns at once otherwise)
                 try:
@@ -355,13 +365,20 @@ class _UnixOps(ProtoOps):
                 if sent:
                     return sent
                 self.fail("EPIPE")
-            segment = Segment(
-                data[sent : sent + size], credentials,
-                files=in_flight.inflight(files) if files and not fds_sent else [],
-                charged_to=sock, cost=truesize(size - paged, paged),
-            )
+            # Segment(data, credentials, b"", files, 0, sock, cost), its slots
+            # stored here (a class call costs as much again; every field is set:
+            # tests/test_fake_fastpath2.py).
+            segment = _new(Segment)
+            segment.data = data[sent : sent + size] if size != total else data
+            segment.credentials = credentials
+            segment.source = b""
+            segment.files = self.kernel._in_flight.inflight(files) if files and not fds_sent else []
+            segment.consumed = 0
+            segment.charged_to = sock
+            segment.cost = cost = SMALL_TRUESIZE[size] if size < SMALL_SKB and not paged else truesize(size - paged, paged)
+            segment.rx = None
             fds_sent = True
-            sock.wmem += segment.cost
+            sock.wmem += cost
             other.receive_queue.append(segment)
             sent += size
         return sent

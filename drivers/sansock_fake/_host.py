@@ -8,8 +8,9 @@ and ``crash()``/``restart()``, which need the network that owns the host.
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Collection
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ._objects import SHUTDOWN_MASK
 from ._oserror import raise_errno
@@ -20,7 +21,31 @@ if TYPE_CHECKING:
     from ._network import Network
     from ._scheduler import Scheduler
 
-__all__ = ["HostMethods"]
+__all__ = ["HostMethods", "SchedulerLock", "use_scheduler"]
+
+
+class SchedulerLock(Protocol):
+    """The scheduler condition's lock, as every syscall takes it."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+def use_scheduler(kernel: FakeKernel, scheduler: Scheduler) -> None:
+    """Run *kernel* on *scheduler*, with what every syscall takes from it.
+
+    The lock is the condition's own (``Condition.acquire`` is the lock's
+    ``acquire``, bound in the condition's ``__dict__``, where CPython does not
+    specialise the lookup: twice the cost of calling it on the lock); the
+    condition's waiters tell whether a ``notify_all`` has anyone to wake
+    (None: notify always).
+    """
+    kernel._scheduler = scheduler
+    condition = scheduler.condition
+    plain = type(condition) is threading.Condition
+    kernel._lock = cast("SchedulerLock", getattr(condition, "_lock", condition) if plain else condition)
+    kernel._waiters = getattr(condition, "_waiters", None) if plain else None
 
 
 class HostMethods:
@@ -41,7 +66,10 @@ class HostMethods:
         kernel = cast("FakeKernel", self)
         kernel.network = network
         scheduler.event_names = kernel._poll_names
-        kernel._scheduler = scheduler
+        # (The lock and the waiters too: before, the kernel kept its own
+        # condition's waiters, which nobody waits on, and skipped every
+        # wake-up, so a thread blocked on a host woke only at its next look.)
+        use_scheduler(kernel, scheduler)
         kernel.trace = trace
 
     def _power_off(self) -> None:

@@ -157,9 +157,12 @@ class PortTable:
     def remove(self, sock: FakeSocket) -> None:
         """``inet_put_port``: *sock* leaves the table."""
         if isinstance(sock.name, InetName):
-            bound = self._bound.get((sock.family, sock.type, sock.name.port), [])
+            key = (sock.family, sock.type, sock.name.port)
+            bound = self._bound.get(key, [])
             if sock in bound:
                 bound.remove(sock)
+                if not bound:
+                    del self._bound[key]  # (an empty entry per port ever used stayed: ~150 B each)
 
 
 @attrs.define(unsafe_hash=True)

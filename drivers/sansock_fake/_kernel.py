@@ -33,7 +33,7 @@ from ._families import Families
 from ._fcntl import sys_fcntl
 from ._filerefs import poll_one
 from ._gai import ResolverMethods
-from ._host import HostMethods
+from ._host import HostMethods, SchedulerLock, use_scheduler
 from ._inet import InetHost
 from ._objects import FakeSocket, FdSlot, File, OpenFile, RealFile, shared_credentials
 from ._oserror import raise_errno
@@ -44,7 +44,8 @@ from ._scheduler import Scheduler
 from ._sendfile import real_file_size, sys_sendfile
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 from ._sockopt import SocketOptions
-from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_event_names, poll_many, syscall, sys_recvmsg, sys_sendmsg
+from ._syscall import C_INT, C_SIZE, as_returned, c_buffer, exported, poll_event_names, poll_many, syscall
+from ._sysmsg import sys_recvmsg, sys_sendmsg
 from ._unix_garbage import InFlight
 
 if TYPE_CHECKING:
@@ -161,7 +162,9 @@ class FakeKernel(HostMethods, ResolverMethods):
     _options: SocketOptions = attrs.field(init=False)
     #: ``struct proto_ops`` by (family, type): chosen once per socket (``sock.ops``).
     _families: Families = attrs.field(init=False)
-    #: The scheduler condition's ``_waiters`` (None: notify always); POLLERR|POLLHUP|POLLNVAL.
+    #: The scheduler condition's lock and ``_waiters`` (None: notify always;
+    #: ``_host.use_scheduler``); POLLERR|POLLHUP|POLLNVAL.
+    _lock: SchedulerLock = attrs.field(init=False)
     _waiters: Sized | None = attrs.field(default=None, init=False)
     _poll_always: int | None = attrs.field(default=None, init=False)
     #: The files a syscall that waited holds until it returns, by thread (``_filerefs``).
@@ -173,11 +176,8 @@ class FakeKernel(HostMethods, ResolverMethods):
         if not 0 <= self.fd_base <= (1 << 31) - 1 - max(self.fd_limit, 0):
             raise ValueError(f"fd_base={self.fd_base} leaves no room for fd_limit={self.fd_limit} below INT_MAX")
         self._fd_high = self.fd_base if self.fd_base else 3
-        self._scheduler = Scheduler(
-            idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s
-        )
+        use_scheduler(self, Scheduler(idle_grace_s=self.idle_grace_s, stall_timeout_s=self.stall_timeout_s))
         self._scheduler.event_names = self._poll_names
-        self._waiters = getattr(self._scheduler.condition, "_waiters", None)
         self.resolver = Resolver(self._abi, hostname=self.hostname)
         self.trace = Trace(self.trace_limit)
         self._unix_names = UnixNames(self._abi)

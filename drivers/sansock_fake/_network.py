@@ -129,6 +129,13 @@ class _HostTrace(Trace):
         if self._network._tracing:
             self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
 
+    def record_exact(self, call: str, args: tuple[object, ...], outcome: str) -> None:
+        # (The syscall fast path's entry: without this, since that path came,
+        # the network's trace had only the syscalls that took the general one.)
+        super().record_exact(call, args, outcome)
+        if self._network._tracing:
+            self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
+
 
 def _describe(packet: Packet) -> str:
     def name(n: InetName) -> str:

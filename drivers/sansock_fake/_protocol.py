@@ -224,7 +224,11 @@ class ProtoOps(ABC):
 
     def scm_pending(self, sock: FakeSocket, creds: Credentials | None, files: list[File]) -> bool:
         """Whether :meth:`scm_recv` would put anything (else the control buffer
-        stays empty and untruncated, and ``recvmsg`` skips it)."""
+        stays empty and untruncated, and ``recvmsg`` skips it).
+
+        Never true without *files* on a socket with no option set (every
+        item asks for an option: ``SO_PASSCRED``, ``IP_PKTINFO``...):
+        ``sys_recvmsg`` does not ask then."""
         return bool(files)
 
     def poll(self, sock: FakeSocket) -> int:
@@ -331,12 +335,34 @@ class ProtoOps(ABC):
         unix = self.unix
         if sock.state == "listening" or (sock.state in ("unconnected", "connecting") and not sock.receive_queue):
             self.fail("EINVAL" if unix else "ENOTCONN")
+        queue = sock.receive_queue
+        if queue and not flags and not sock.options:
+            # The commonest read, the loop below in short: no flags, no option
+            # (SO_RCVLOWAT 1, no SO_PASSCRED), from a head segment without fds,
+            # which holds all that is asked or is the only one queued.
+            head = queue[0]
+            if not head.files:
+                data = head.data
+                consumed = head.consumed
+                end = consumed + size
+                whole = len(data)
+                if end < whole:
+                    head.consumed = end
+                    return data[consumed:end], head.credentials, [], b"", size, 0
+                if end == whole or (whole > consumed and len(queue) == 1):
+                    head.consumed = whole
+                    queue.popleft()
+                    self.drop_segment(sock, head)
+                    if consumed:
+                        data = data[consumed:]
+                    return data, head.credentials, [], b"", len(data), 0
         kernel = self.kernel
         options = kernel._options
         peek = bool(flags & self.MSG_PEEK) if flags else False
         waitall = bool(flags & self.MSG_WAITALL) if flags else False
         # sock_rcvlowat: MSG_WAITALL waits for all, else for SO_RCVLOWAT bytes.
-        target = (size if waitall else min(options.rcvlowat(sock), size)) or 1
+        # (No option set, the common socket: SO_RCVLOWAT is 1, SO_PASSCRED off.)
+        target = (size if waitall else min(options.rcvlowat(sock), size) if sock.options else 1) or 1
         # The bytes read: the first chunk as it is, a bytearray from the second.
         out: bytes | bytearray = b""
         creds: Credentials | None = None
@@ -376,7 +402,7 @@ class ProtoOps(ABC):
             if check_creds:
                 if segment.credentials != creds:
                     break
-            elif unix and options.passcred(sock):
+            elif unix and sock.options and options.passcred(sock):
                 creds = segment.credentials
                 check_creds = True
             if creds is None:
@@ -393,7 +419,7 @@ class ProtoOps(ABC):
                 segment.consumed = consumed + len(chunk)
                 if segment.files:
                     files += kernel._in_flight.notinflight(segment)  # unix_detach_fds: the refs move to the reader
-                if segment.remaining:
+                if len(segment.data) > segment.consumed:  # (segment.remaining)
                     break
                 queue.popleft()
                 self.drop_segment(sock, segment)

@@ -1,5 +1,5 @@
 """The syscall boundary: what happens to every call of the fake kernel on the way
-in and out, and the protocol-independent halves of ``sendmsg``/``recvmsg``.
+in and out.
 
 * :func:`syscall` turns a ``FakeKernel`` method into one syscall: its C
   integer arguments are checked as a C binding checks them (each parameter is
@@ -11,33 +11,29 @@ in and out, and the protocol-independent halves of ``sendmsg``/``recvmsg``.
   (:func:`c_buffer`), receive buffers exported for the whole call
   (:class:`exported`), a ``recv`` result sized to the return value
   (:func:`as_returned`).
-* :func:`sys_sendmsg` and :func:`sys_recvmsg` are ``____sys_sendmsg`` and
-  ``____sys_recvmsg`` (net/socket.c): the iovec, the control data and the
-  flags every protocol sees alike, around the protocol's own
-  ``sendmsg``/``recvmsg``; :func:`poll_many` is ``poll(2)`` over many fds.
+* :func:`poll_many` is ``poll(2)`` over many fds.  The protocol-independent
+  halves of ``sendmsg``/``recvmsg`` are in ``_sysmsg``.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 
-from ._control import ReceivedControl, parse_control
+from ._faults import _INTERN_LIMIT, Trace
 from ._filerefs import end_call, hold_for_call, moved
-from ._msgflags import check_recv_flags, check_send_flags, check_sendmsg_compat
-from ._objects import File, OpenFile, RealFile
+from ._objects import OpenFile
 from ._oserror import as_platform_error, errno_name, platform_errno_name, raise_errno
-from ._realfiles import carried_files, release_unsent
 from ._scheduler import BlockedForever
 from ._scheduler import __tracebackhide__ as __tracebackhide__  # noqa: F401 -- pytest hides our frames under BlockedForever
 
 if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
-
     from sansock.driver import ABI
 
     from ._kernel import FakeKernel
@@ -50,18 +46,12 @@ __all__ = [
     "c_buffer",
     "exported",
     "as_returned",
-    "sys_sendmsg",
-    "sys_recvmsg",
     "poll_many",
     "poll_event_names",
 ]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-#: ____sys_sendmsg's on-stack control buffer: sizeof(struct cmsghdr) + 20.
-SENDMSG_CTL_STACK = 36
-
 
 @attrs.frozen
 class CInt:
@@ -186,34 +176,63 @@ def _outcome(result: object) -> str:
     return f"ok {_summary(result)}"
 
 
+def _plain_tests(names: list[str], declared: list[CInt | None]) -> str:
+    """The common call's test as one expression over the argument variables
+    *names* (``type(a0) is int and -2147483648 <= a0 <= 2147483647 and ...``).
+    Only integers from :class:`CInt` and the given names enter the source;
+    the builtins it calls are ``_type``, ``_len``..., as a parameter may be
+    called ``type`` (``socket``'s is)."""
+    tests = []
+    for var, ctype in zip(names, declared):
+        if ctype is None:
+            tests.append(f"(_type({var}) is _bytes and _len({var}) <= 32 or _type({var}) in _SHOWN_AS_IS)")
+        else:
+            low, high = int(ctype.low), int(ctype.high)
+            if low <= 0 and high >= _ONE_DIGIT:
+                # 0..2**30-1 first: CPython specialises the comparison of one-digit ints only.
+                tests.append(f"_type({var}) is _int and (0 <= {var} <= {_ONE_DIGIT} or {low} <= {var} <= {high})")
+            else:
+                tests.append(f"_type({var}) is _int and {low} <= {var} <= {high}")
+    return " and ".join(tests) or "True"
+
+
+#: The largest int of one 30-bit digit (CPython's compact ints).
+_ONE_DIGIT = (1 << 30) - 1
+
+#: The builtins a generated function uses, by names no parameter has.
+_BUILTINS: dict[str, object] = {
+    "_type": type, "_len": len, "_int": int, "_bytes": bytes, "_isinstance": isinstance, "_OSError": OSError,
+    "_SHOWN_AS_IS": _SHOWN_AS_IS,
+}
+
+
+def _compiled(source: str, name: str, namespace: dict[str, object], first_line: int = 1) -> Callable[..., Any]:
+    # Compiled as this file's code: a thread sampled inside it is in a kernel
+    # module (``_threads.KERNEL_FILES``), entering a syscall; pytest hides its
+    # frames under BlockedForever (``__tracebackhide__`` in its globals).  Its
+    # lines are numbered from *first_line*, where its template is in this file.
+    namespace.update(_BUILTINS)
+    namespace["__tracebackhide__"] = __tracebackhide__
+    tree = ast.parse(source)
+    ast.increment_lineno(tree, first_line - 1)
+    exec(compile(tree, __file__, "exec"), namespace)  # noqa: S102 -- see the callers
+    return cast("Callable[..., Any]", namespace[name])
+
+
 def _plain_check(name: str, declared: list[CInt | None]) -> Callable[[tuple[object, ...]], bool]:
     """The fast path's test for one syscall: whether a positional argument
     tuple is the common call (see :func:`syscall`).
 
-    Generated as one expression per syscall (``type(a0) is int and
-    -2147483648 <= a0 <= 2147483647 and ...``): a loop over the declarations
-    costs about twice as much on every call.  Only integers from
-    :class:`CInt` and fixed names enter the source.
+    Generated as one expression per syscall: a loop over the declarations
+    costs about twice as much on every call.  Nothing in it can raise.
     """
     names = [f"a{position}" for position in range(len(declared))]
-    tests = []
-    for var, ctype in zip(names, declared):
-        if ctype is None:
-            tests.append(f"(type({var}) is bytes and len({var}) <= 32 or type({var}) in _SHOWN_AS_IS)")
-        else:
-            tests.append(f"type({var}) is int and {int(ctype.low)} <= {var} <= {int(ctype.high)}")
     if names:
         body = f"    if len(args) != {len(names)}:\n        return False\n    {', '.join(names)}, = args\n"
-        body += f"    return {' and '.join(tests)}\n"
+        body += f"    return {_plain_tests(names, declared)}\n"
     else:
         body = "    return not args\n"
-    source = f"def plain_{name}(args):\n{body}"
-    namespace: dict[str, object] = {"_SHOWN_AS_IS": _SHOWN_AS_IS}
-    # Compiled as this file's code: a thread sampled inside it is in a kernel
-    # module (``_threads.KERNEL_FILES``), entering a syscall, as it was when
-    # the test was a loop here.  Nothing in it can raise.
-    exec(compile(source, __file__, "exec"), namespace)  # noqa: S102 -- see the docstring
-    return cast("Callable[[tuple[object, ...]], bool]", namespace[f"plain_{name}"])
+    return _compiled(f"def plain_{name}(args):\n{body}", f"plain_{name}", {})
 
 
 def syscall(
@@ -225,18 +244,23 @@ def syscall(
     as a C binding checks it), or None for an object the call reads itself
     (a buffer, a ``struct sockaddr``, a list).
 
-    The common call -- every argument positional, each C integer an exact
-    ``int`` in range, each object argument an exact int, str, None or a
-    bytes of at most 32 bytes -- is checked in one pass and recorded with
-    its own argument tuple (nothing in it can lie about equality, so the
-    trace shares it by value).  Anything else takes the general checks
-    (:func:`_check_c_arguments`, :func:`_shown`) with the same outcome.
-    Nothing else differs: the lock, the count, the fault script, the trace
-    and the wake-up are the same for both.
+    The common call -- each C integer an exact ``int`` in range, each object
+    argument an exact int, str, None or a bytes of at most 32 bytes -- is
+    checked in one expression and recorded with its own argument tuple
+    (nothing in it can lie about equality, so the trace shares it by value).
+    Anything else takes the general checks (:func:`_check_c_arguments`,
+    :func:`_shown`) with the same outcome.  Nothing else differs: the lock,
+    the count, the fault script, the trace and the wake-up are the same for
+    both.  A method whose parameters are all plain (positional or keyword,
+    no default) gets a wrapper generated with its own parameters
+    (:data:`_ENTRY`): the common call runs in that one frame, with no
+    argument tuple packed and unpacked, no keyword dict, and the trace
+    recorded in place.
     """
 
     def declare(method: Callable[Concatenate[FakeKernel, P], R]) -> Callable[Concatenate[FakeKernel, P], R]:
-        parameters = list(inspect.signature(method).parameters)[1:]
+        signature = inspect.signature(method)
+        parameters = list(signature.parameters)[1:]
         if sorted(parameters) != sorted(ctypes):
             raise TypeError(f"{method.__name__}: declare the C type of each of {parameters}, not {sorted(ctypes)}")
         limits = tuple(
@@ -244,11 +268,10 @@ def syscall(
             for position, pname in enumerate(parameters)
             if (ctype := ctypes[pname]) is not None
         )
-        is_plain = _plain_check(method.__name__, [ctypes[pname] for pname in parameters])
+        declared = [ctypes[pname] for pname in parameters]
+        is_plain = _plain_check(method.__name__, declared)
         name = method.__name__
-        signature = inspect.signature(method)
 
-        @functools.wraps(method)
         def run(kernel: FakeKernel, /, *given: P.args, **kwargs: P.kwargs) -> R:
             args: tuple[Any, ...] = given
             keywords: dict[str, Any] = kwargs
@@ -266,10 +289,11 @@ def syscall(
             scheduler = kernel._scheduler
             condition = scheduler.condition
             faults = kernel.faults
-            # Condition.acquire/release are the lock's own (C) methods; the
-            # wake-up is skipped when no thread waits on the condition, where
-            # notify_all would do nothing.
-            condition.acquire()
+            # The condition's lock, taken as Condition.acquire takes it
+            # (_host.use_scheduler); the wake-up is skipped when no thread
+            # waits on the condition, where notify_all would do nothing.
+            lock = kernel._lock
+            lock.acquire()
             try:
                 if scheduler._entered.__dict__:
                     # Scheduler.enter for a thread it registered already (inlined: every syscall).
@@ -302,11 +326,98 @@ def syscall(
                     kernel.trace.record(name, shown, _outcome(result))
                 return result
             finally:
-                condition.release()
+                lock.release()
 
-        return run
+        kinds = {parameter.kind for parameter in list(signature.parameters.values())[1:]}
+        plain_parameters = kinds <= {inspect.Parameter.POSITIONAL_OR_KEYWORD} and all(
+            parameter.default is inspect.Parameter.empty and pname.isidentifier() and not pname.startswith("_")
+            for pname, parameter in signature.parameters.items()
+        )
+        if not plain_parameters:
+            return functools.wraps(method)(run)
+        names = ", ".join(parameters)
+        source = _ENTRY.format(
+            name=name, parameters=names, given=f"({names},)" if parameters else "()",
+            tests=_plain_tests(parameters, declared), arguments=names,
+            first=parameters[0] if parameters and declared[0] is not None
+            else f"{parameters[0]} if _isinstance({parameters[0]}, _int) else None" if parameters else "None",
+        )
+        entry = _compiled(source, name, {
+            "_general": run, "_method": method, "_raise_errno": raise_errno,
+            "_platform_errno_name": platform_errno_name, "_as_platform_error": as_platform_error,
+            "_errno_name": errno_name, "_BlockedForever": BlockedForever, "_end_call": end_call,
+            "_outcome": _outcome, "_Trace": Trace, "_OK_INT": _OK_INT, "_OK_BYTES": _OK_BYTES, "_INTERN_LIMIT": _INTERN_LIMIT,
+        }, _ENTRY_LINE)
+        return cast("Callable[Concatenate[FakeKernel, P], R]", functools.wraps(method)(entry))
 
     return declare
+
+
+#: The generated wrapper of a syscall (see :func:`syscall`): ``run``'s steps
+#: written out for the common call, the method's own parameters its own
+#: (Python binds keywords as the method would; every name of the wrapper's
+#: own starts with ``_``, which no parameter may).  Anything but the common
+#: call goes to ``run`` (``_general``) with the arguments by position.
+#: The trace entry is ``Trace.record_exact`` and the outcome ``_outcome``,
+#: in place for an int, None or bytes result (a subclass's ``record_exact``
+#: is called).
+_ENTRY_LINE = sys._getframe().f_lineno + 1  # (tracebacks show the template's lines: _compiled)
+_ENTRY = """\
+def {name}(_kernel, {parameters}):
+    if not ({tests}):
+        return _general(_kernel, {arguments})
+    _given = {given}
+    _scheduler = _kernel._scheduler
+    _lock = _kernel._lock
+    _lock.acquire()
+    try:
+        if _scheduler._entered.__dict__:
+            _scheduler.activity += 1
+        else:
+            _scheduler.enter()
+        try:
+            if _kernel.faults.rules:
+                _code = _kernel.faults.errno_for({name!r}, {first})
+                if _code is not None:
+                    _raise_errno(_code)
+            _result = _method(_kernel, {arguments})
+        except _OSError as _exc:
+            if _kernel._abi.messages:
+                _kernel.trace.record({name!r}, _given, _platform_errno_name(_kernel._abi, _exc.errno or 0))
+                raise _as_platform_error(_kernel._abi, _exc) from None
+            _kernel.trace.record({name!r}, _given, _errno_name(_exc.errno or 0))
+            raise
+        except _BlockedForever as _exc:
+            raise _exc.with_traceback(None) from None
+        finally:
+            if _kernel._call_refs:
+                _end_call(_kernel)
+            if _kernel._waiters is None or _kernel._waiters:
+                _scheduler.condition.notify_all()
+        _kind = _type(_result)
+        if _kind is _int:
+            _text = _OK_INT.get(_result) or _outcome(_result)
+        elif _result is None:
+            _text = "ok None"
+        elif _kind is _bytes:
+            _text = _OK_BYTES.get(_len(_result)) or _outcome(_result)
+        else:
+            _text = _outcome(_result)
+        _trace = _kernel.trace
+        if _type(_trace) is not _Trace:  # a network host's (_network._HostTrace)
+            _trace.record_exact({name!r}, _given, _text)
+            return _result
+        _shared = _trace._shared_exact
+        if _len(_shared) >= _INTERN_LIMIT:
+            _shared.clear()
+        _trace._calls.append({name!r})
+        _trace._args.append(_shared.setdefault(_given, _given))
+        _trace._outcomes.append(_text)
+        _trace.total += 1
+        return _result
+    finally:
+        _lock.release()
+"""
 
 
 def poll_event_names(abi: ABI, events: int) -> str:
@@ -328,7 +439,8 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
     fds = tuple(fd for fd, _ in pairs)
     shown: tuple[object, ...] = (fds, timeout_ns)
     found: list[tuple[int, int]] = []
-    condition.acquire()
+    lock = kernel._lock  # (the condition's: _host.use_scheduler)
+    lock.acquire()
     try:
         scheduler.enter()
         try:
@@ -376,7 +488,7 @@ def poll_many(kernel: FakeKernel, interest: Sequence[tuple[int, int]], timeout_n
         kernel.trace.record("poll", shown, f"ok {found!r}")
         return list(found)
     finally:
-        condition.release()
+        lock.release()
 
 
 # -- buffers ------------------------------------------------------------------------
@@ -443,110 +555,3 @@ def as_returned(data: bytes, length: int) -> bytes:
     not data.  The fake fills it with zeros.
     """
     return data + bytes(length - len(data)) if length > len(data) else data
-
-
-# -- ____sys_sendmsg / ____sys_recvmsg ---------------------------------------------------
-def sys_sendmsg(
-    kernel: FakeKernel,
-    fd: int,
-    call: str,
-    buffers: Sequence[ReadableBuffer],
-    control: bytes,
-    flags: int,
-    addr: bytes | None,
-) -> int:
-    """``____sys_sendmsg``: the iovec and the control data, then the protocol's ``sendmsg``."""
-    slot = kernel._fds.get(fd) or kernel._sock_slot(fd)
-    sock = slot.file.sock
-    abi = kernel.abi
-    if len(buffers) > abi.iov_max:
-        kernel._fail("EMSGSIZE")
-    # ____sys_sendmsg: a control buffer larger than the on-stack one is
-    # sock_kmalloc'ed, which refuses size >= optmem_max (the socket's
-    # sk_omem_alloc is 0 between calls): ENOBUFS before anything is parsed.
-    if len(control) > SENDMSG_CTL_STACK and len(control) >= kernel.optmem_max:
-        kernel._fail("ENOBUFS")
-    if len(buffers) == 1 and type(buffers[0]) is bytes:
-        data = buffers[0]  # what bytes(c_buffer(...)) would copy
-    else:
-        data = b"".join(bytes(c_buffer(b)) for b in buffers)
-    nonblocking = slot.file.nonblocking
-    ops = sock.ops
-    unix = ops.unix
-    scm_first = unix and bool(len(control))
-    if flags:  # (no flag is set in 0: the tests below change nothing then)
-        if scm_first:
-            # AF_UNIX: scm_send comes before the protocol looks at MSG_OOB
-            # (unix_stream_sendmsg, unix_dgram_sendmsg); only __sys_sendmsg's
-            # MSG_CMSG_COMPAT refusal comes first.
-            check_sendmsg_compat(kernel, call, flags)
-        else:
-            check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB, MSG_FASTOPEN...
-        nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
-    credentials = kernel._process_credentials
-    files: list[File]
-    if type(control) is bytes and not control:
-        files = []  # __scm_send of no control data: nothing to parse
-    elif not unix:
-        # AF_INET/AF_INET6: the protocol reads the control data where Linux
-        # does (udp_sendmsg after the destination, tcp_sendmsg_locked after the
-        # connection state), with parse_control; it reads and clears it.
-        files = []
-        sock.send_control = bytes(control)
-    else:
-        ops.before_scm_send(sock)  # unix_seqpacket_sendmsg's ENOTCONN
-        sent = parse_control(abi, bytes(control), is_unix=True)
-        # scm_fp_copy: a fake fd's open file, or a real file (_realfiles).
-        files = carried_files(kernel, sent.fds) if sent.fds else []
-        if sent.credentials is not None:
-            if sent.credentials != credentials:
-                release_unsent(files)
-                kernel._fail("EPERM")  # scm_check_creds: not our pid/uid/gid.
-            credentials = sent.credentials
-        if flags and scm_first:
-            check_send_flags(kernel, sock, call, flags, len(data), addr)  # MSG_OOB after scm_send
-    cap = kernel.faults.cap_for(call, fd) if kernel.faults.rules else None
-    sock.send_flags = flags  # MSG_MORE, read by TCP
-    if not files or not any(type(file) is RealFile for file in files):
-        return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
-    try:
-        return ops.sendmsg(fd, sock, data, files, credentials, nonblocking, addr, cap)
-    finally:
-        release_unsent(files)  # dups no message took (the send failed)
-
-
-def sys_recvmsg(
-    kernel: FakeKernel, fd: int, call: str, size: int, ancbufsize: int, flags: int
-) -> tuple[bytes, bytes, int, bytes, int]:
-    """``____sys_recvmsg``: the protocol's ``recvmsg``, then the control buffer.
-
-    Every receive call: ``(data, control, msg_flags, address, return value)``.
-    """
-    slot = kernel._fds.get(fd) or kernel._sock_slot(fd)
-    sock = slot.file.sock
-    if size < 0:
-        kernel._fail("EINVAL")
-    nonblocking = slot.file.nonblocking
-    if flags:  # (no flag is set in 0: the tests below change nothing then)
-        check_recv_flags(kernel, sock, call, flags)  # MSG_OOB, MSG_ERRQUEUE...
-    if kernel.faults.rules:
-        cap = kernel.faults.cap_for(call, fd)
-        if cap is not None:
-            size = min(size, cap)
-    if flags:
-        nonblocking = nonblocking or bool(flags & kernel._c("MSG_DONTWAIT"))
-    ops = sock.ops
-    data, creds, files, addr, length, msg_flags = ops.recvmsg(fd, call, sock, size, flags, nonblocking)
-    if not ops.scm_pending(sock, creds, files):
-        # scm_recv with nothing to put: the control buffer stays empty, untruncated.
-        if flags:  # (Darwin has no MSG_CMSG_CLOEXEC: no bit.)
-            msg_flags |= flags & kernel.abi.constants.get("MSG_CMSG_CLOEXEC", 0)
-        return data, b"", msg_flags, addr, length
-    control = ReceivedControl(kernel.abi, ancbufsize, keep_untrimmed_len=kernel.personality == "darwin")
-    ops.scm_recv(sock, control, creds, files, flags)
-    if control.truncated:
-        msg_flags |= kernel._c("MSG_CTRUNC")
-    # ____sys_recvmsg: msg_flags starts as flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
-    # (Darwin has no MSG_CMSG_CLOEXEC: no bit.)
-    msg_flags |= flags & kernel.abi.constants.get("MSG_CMSG_CLOEXEC", 0)
-    return data, bytes(control.buffer), msg_flags, addr, length

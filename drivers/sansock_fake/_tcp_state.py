@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from typing import TYPE_CHECKING
 
 from ._addresses import InetName
@@ -67,6 +68,15 @@ def now_ns(sock: FakeSocket) -> int:
     return sock.ops.kernel._scheduler.now_ns
 
 
+#: The queues of every TIME_WAIT (and orphan FIN_WAIT2) socket: such a socket
+#: receives no data, has no fd and never listens, so its own would stay empty
+#: (three deques, about 2 KB, where a host keeps one such socket per recently
+#: closed connection: up to one per ephemeral port).  A deque of maxlen 0
+#: keeps nothing, so it stays empty whatever happens.
+_NO_SEGMENTS: deque[Skb] = deque(maxlen=0)
+_NO_SOCKETS: deque[FakeSocket] = deque(maxlen=0)
+
+
 def time_wait(sock: FakeSocket, substate: str) -> None:
     """``tcp_time_wait``: a TIME_WAIT socket takes over the port; the socket itself is done.
 
@@ -82,10 +92,14 @@ def time_wait(sock: FakeSocket, substate: str) -> None:
         tcp.state = substate
         tcp.unsent.clear()
         tw = sock
+        if not (sock.receive_queue or sock.accept_queue or sock.syn_queue):
+            # Its queues go (about 2 KB: three deques), as nothing can fill them now.
+            sock.receive_queue, sock.accept_queue, sock.syn_queue = _NO_SEGMENTS, _NO_SOCKETS, _NO_SOCKETS
     else:
         done(sock)
         ops: ProtoOps = sock.ops
-        tw = ops.kernel._new_socket(ops, sock.proto)
+        tw = FakeSocket(ops, ops.family, ops.type, sock.proto, ops.sndbuf_default, ops.rcvbuf_default,
+                        receive_queue=_NO_SEGMENTS, accept_queue=_NO_SOCKETS, syn_queue=_NO_SOCKETS)
         tw.name = sock.name
         tw.peer_name = sock.peer_name
         tw.options = dict(sock.options)  # SO_REUSEADDR decides bind conflicts (tw_reuse)
@@ -462,7 +476,7 @@ def queue_data(sock: FakeSocket, tcp: TcpControl, segment: Segment, ack: bool = 
         creds = sock.credentials = sock.ops.kernel._process_credentials
     size = len(data)
     sock.rmem += size
-    sock.receive_queue.append(Skb(data, creds, cost=size))
+    sock.receive_queue.append(Skb(data, creds, b"", [], 0, None, size))  # (by position: cost=size)
     tcp.rcv_nxt = segment.seq + size
     if ack:
         send_segment(sock, ACK)
