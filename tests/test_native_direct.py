@@ -1,9 +1,9 @@
 """The native driver's direct calls (``sansock.driver.DirectCalls``).
 
-``send`` of bytes, ``recv`` without flags, ``getsockopt``'s int form,
-``sendmsg`` of one bytes buffer with packed control data and ``recvmsg``
-into a pooled message block call the driver's C functions from the socket
-method, with the error in band.
+``send`` and ``sendall`` of bytes, ``recv`` without flags, ``recv_into`` of a
+bytearray, ``getsockopt``'s int form, ``sendmsg`` of one bytes buffer with
+packed control data and ``recvmsg`` into a pooled message block call the
+driver's C functions from the socket method, with the error in band.
 These check what that changes and what it must not: the errors are the
 stdlib's (type, errno, message), an interrupted call is retried even when
 the signal handler made a failing call of its own between the syscall and
@@ -15,6 +15,7 @@ takes the driver methods.
 from __future__ import annotations
 
 import array
+import errno
 import os
 import signal
 import socket
@@ -91,10 +92,88 @@ def test_negative_option_values_are_values_not_errors(mod: Module) -> None:
         assert a.getsockopt(mod.SOL_SOCKET, 42) == 0
 
 
+def test_recv_into_parses_what_its_direct_call_refuses_as_the_stdlib() -> None:
+    """recv_into's direct call checks nbytes against the export in C and
+    refuses a value beyond a C int: the general path then raises CPython's
+    error; an empty request makes no syscall (no EBADF on a closed socket)."""
+    cases: list[tuple[object, ...]] = [
+        (bytearray(0),), (bytearray(2), 0), (bytearray(2), 3), (bytearray(2), -1), (bytearray(2), 2**31),
+        (bytearray(2), 2**63), (bytearray(2), 0, 2**31), (bytearray(2), 0, -(2**31) - 1),
+        (bytearray(0), 0, 2**31), (bytearray(0), 1),
+    ]
+
+    def outcomes(m: Module) -> list[object]:
+        c = m.socket()
+        c.detach()  # the fd is -1 from here: EBADF, if a syscall is made
+        out: list[object] = []
+        for args in cases:
+            try:
+                out.append(c.recv_into(*args))
+            except Exception as exc:  # noqa: BLE001 - compared below
+                out.append((type(exc), str(exc)))
+        return out
+
+    assert outcomes(sansock) == outcomes(socket)
+    a, b = sansock.socketpair()
+    with a, b:
+        assert a._direct is not None
+        a.sendall(b"abcdef")
+        buf = bytearray(b"----")
+        assert b.recv_into(buf, 2) == 2 and buf == b"ab--"
+        assert b.recv_into(buf) == 4 and buf == b"cdef"
+        buf.clear()  # no export left behind
+
+
+def test_errors_of_recv_into_and_sendall_direct_calls_are_the_stdlib_ones() -> None:
+    def errors(m: Module) -> list[tuple[type[BaseException], tuple[object, ...]]]:
+        a, b = m.socketpair()
+        with a, b:
+            a.setblocking(False)
+            out = [_error(lambda: a.recv_into(bytearray(4)))]  # EAGAIN
+            out.append(_error(lambda: a.recv_into(bytearray(4), 2, m.MSG_DONTWAIT)))
+            b.close()
+            out.append(_error(lambda: a.sendall(b"x")))  # EPIPE
+        c = m.socket()
+        c.detach()  # the fd is -1 from here: EBADF
+        out.append(_error(lambda: c.recv_into(bytearray(1))))
+        out.append(_error(lambda: c.sendall(b"x")))
+        return out
+
+    old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        assert errors(sansock) == errors(socket)
+    finally:
+        signal.signal(signal.SIGPIPE, old)
+
+
+def test_sendall_of_bytes_through_the_direct_call_is_the_stdlib_one() -> None:
+    """A direct ``send`` that sends part of the bytes goes on with the rest;
+    an error is raised with ``bytes_sent`` 0 (the stdlib's sendall has none)."""
+    for m in (socket, sansock):
+        a, b = m.socketpair()
+        with a, b:
+            a.setblocking(False)
+            a.setsockopt(m.SOL_SOCKET, m.SO_SNDBUF, 4096)
+            with pytest.raises(BlockingIOError) as info:
+                a.sendall(b"x" * (1 << 22))  # more than the buffer: EAGAIN after a partial send
+            assert info.value.errno == errno.EAGAIN
+            b.close()
+            old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            try:
+                with pytest.raises(BrokenPipeError) as pipe:
+                    a.sendall(b"y")
+            finally:
+                signal.signal(signal.SIGPIPE, old)
+            if m is sansock:
+                assert getattr(pipe.value, "bytes_sent", None) == 0
+
+
 CALLS: dict[str, Callable[[Any, Module], object]] = {
     "recv": lambda s, m: s.recv(1),
     "recv MSG_PEEK": lambda s, m: s.recv(1, m.MSG_PEEK),
     "recv_into": lambda s, m: s.recv_into(bytearray(1)),
+    "recv_into nbytes": lambda s, m: s.recv_into(bytearray(4), 1),
+    "recv_into MSG_PEEK": lambda s, m: s.recv_into(bytearray(1), 0, m.MSG_PEEK),
     "recvmsg": lambda s, m: s.recvmsg(1)[0],
     "recvmsg with room for an fd": lambda s, m: s.recvmsg(1, m.CMSG_SPACE(4))[0],
 }

@@ -67,7 +67,7 @@ def _direct(control: bytes) -> DirectCalls:
 
     return DirectCalls(
         driver_type=_Canned, send=unused, recv=unused, recv_size=0, recv_buffers=[], new_recv_buffer=unused,
-        getsockopt=unused, recvmsg=recvmsg, msg_size=64, msg_control_size=1024, msg_control_at=1,
+        recv_into=unused, export=unused, getsockopt=unused, recvmsg=recvmsg, msg_size=64, msg_control_size=1024, msg_control_at=1,
         msg_name_at=0, msg_buffers=[block], new_msg_buffer=lambda: block,
     )
 

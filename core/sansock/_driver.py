@@ -30,7 +30,7 @@ in :mod:`sansock.conformance` checks one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Callable, MutableSequence, Sequence, Sized
 from typing import TYPE_CHECKING, Protocol, final
 
 if TYPE_CHECKING:
@@ -386,6 +386,16 @@ class DirectCalls:
       0)`` into one of the driver's receive buffers (*capacity* its size,
       ``0 < bufsize <= recv_size``): the count, or ``-errno``; the bytes are
       ``view[:count]`` of the ``(buffer, view)`` pair;
+    * ``recv_into(fd, export, capacity, nbytes, flags)``: ``recv(2)`` into
+      ``export(buffer)`` of a ``bytearray`` (*capacity* the export's
+      ``len()``), as ``sock_recv_into`` after its parse: *nbytes* 0 is the
+      whole buffer and an empty request makes no syscall; the count,
+      ``-errno``, or ``-0x10000`` or below when *nbytes* is negative or beyond
+      the buffer (the core's general path raises CPython's ``ValueError``).
+      The core exports the buffer with ``export(buffer)`` before the call and
+      drops the export after it: the export holds the bytearray's buffer
+      (which cannot be resized while the syscall writes it) until it is
+      freed, as a CFFI ``ffi.from_buffer`` cdata does;
     * ``getsockopt(fd, level, option)``: the ``int`` form of getsockopt(2):
       the value, or ``INT_MIN - errno`` (below any C ``int``).
 
@@ -425,8 +435,8 @@ class DirectCalls:
     """
 
     __slots__ = (
-        "driver_type", "send", "recv", "recv_size", "recv_buffers", "new_recv_buffer", "getsockopt",
-        "sendmsg", "recvmsg", "msg_size", "msg_control_size", "msg_control_at", "msg_name_at",
+        "driver_type", "send", "recv", "recv_size", "recv_buffers", "new_recv_buffer", "recv_into", "export",
+        "getsockopt", "sendmsg", "recvmsg", "msg_size", "msg_control_size", "msg_control_at", "msg_name_at",
         "msg_buffers", "new_msg_buffer",
     )
 
@@ -439,6 +449,8 @@ class DirectCalls:
         recv_size: int,
         recv_buffers: MutableSequence[tuple[object, ByteSlices]],
         new_recv_buffer: Callable[[], tuple[object, ByteSlices]],
+        recv_into: Callable[[int, object, int, int, int], int],
+        export: Callable[[bytearray], Sized],
         getsockopt: Callable[[int, int, int], int],
         sendmsg: Callable[[int, bytes, int, bytes, int, int], int] | None = None,
         recvmsg: Callable[[int, object, int, int, int], int] | None = None,
@@ -457,6 +469,8 @@ class DirectCalls:
         self.recv_size = recv_size
         self.recv_buffers = recv_buffers
         self.new_recv_buffer = new_recv_buffer
+        self.recv_into = recv_into
+        self.export = export
         self.getsockopt = getsockopt
         self.sendmsg = sendmsg
         self.recvmsg = recvmsg

@@ -47,6 +47,8 @@ __all__ = [
     "REFUSED",
     "Socket",
     "SocketBinding",
+    "accept",
+    "connect",
     "fileno_args",
     "finalize_unclosed",
     "getsockopt",
@@ -56,6 +58,7 @@ __all__ = [
     "recvfrom",
     "retry_in_band",
     "recv_into",
+    "recv_into_retry",
     "recvmsg",
     "send",
     "sendall",
@@ -65,6 +68,7 @@ __all__ = [
     "sendto",
     "setsockopt",
 ]
+
 
 #: What a driver raises when its C types refuse a fast path's values, before
 #: any syscall (the driver contract): the fast paths catch exactly these and
@@ -155,6 +159,20 @@ def recv_into(sock: Socket, buffer: object, nbytes: object, flags: object) -> in
         del buffer
 
 
+def recv_into_retry(sock: Socket, buffer: bytearray, nbytes: int, flags: int, first: OSError) -> int:
+    """The rest of ``recv_into``'s fast path after its first attempt failed
+    with *first*: EINTR retried, the rest raised (``_timeout.retry``).  The
+    buffer's export is held from before the wait until the call returns, as
+    sock_recv_into holds its Py_buffer (another thread's ``buf.clear()`` then
+    raises BufferError); *nbytes* 0 is the whole buffer."""
+    held = memoryview(buffer)
+    try:
+        return _timeout.retry(sock, first, False, sock._drv.recv_into, (held, nbytes or held.nbytes, flags))
+    finally:
+        del first  # its traceback holds this frame: no cycle
+        held.release()
+
+
 def send(sock: Socket, data: object, flags: object) -> int:
     """``"y*|i:send"`` (sock_send)."""
     view = bytes_like(data)
@@ -181,6 +199,41 @@ def sendall_rest(sock: Socket, data: bytes, sent: int, flags: int) -> None:
         if isinstance(done, int):
             exc.bytes_sent = done + sent  # type: ignore[attr-defined]
         raise
+
+
+def accept(sock: Socket) -> tuple[int, Any]:
+    """``accept4(SOCK_CLOEXEC)``: ``(fd, address)`` (sock_accept); the new fd
+    closed if anything fails after the syscall (``SocketType._accept``)."""
+    drv = sock._drv
+    flags = sock._k.SOCK_CLOEXEC
+    newfd, raw = sock._call(False, drv.accept, flags)
+    try:
+        if not flags:
+            # No accept4 flags on the platform (Darwin): _Py_set_inheritable(newfd, 0).
+            drv.set_inheritable(newfd, False)
+        if sock._family == sock._k.AF_ALG:
+            return newfd, None
+        return newfd, sock._decode(raw)
+    except BaseException:
+        drv.close(newfd)
+        raise
+
+
+def connect(sock: Socket, raw: bytes, ex: bool) -> int:
+    """internal_connect: connect() once, directly, in every mode, then the
+    timeout machine's finish (``SocketType._connect``)."""
+    try:
+        sock._drv.connect(sock._fd, raw)
+        return 0
+    except OSError as exc:
+        first: OSError | None = exc
+    try:
+        return _timeout.finish_connect(sock, first, ex=ex)  # type: ignore[arg-type]
+    finally:
+        # The EINPROGRESS exception's traceback holds this frame (and so
+        # the socket): dropping it here lets the socket die with its
+        # last reference (issue 12, item 6).
+        first = None
 
 
 def getsockopt(sock: Socket, level: object, optname: object, buflen: object) -> int | bytes:

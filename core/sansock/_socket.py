@@ -307,22 +307,8 @@ class SocketType:
         # (which usually means 0), treat it as 0."
         self._drv.listen(self._fd, max(backlog, 0))
 
-    def _accept(self) -> tuple[int, Any]:
-        """``accept4(SOCK_CLOEXEC)``: ``(fd, address)`` (sock_accept)."""
-        drv = self._drv
-        fd = self._fd
-        flags = self._k.SOCK_CLOEXEC
-        newfd, raw = self._call(False, drv.accept, flags)
-        try:
-            if not flags:
-                # No accept4 flags on the platform (Darwin): _Py_set_inheritable(newfd, 0).
-                drv.set_inheritable(newfd, False)
-            if self._family == self._k.AF_ALG:
-                return newfd, None
-            return newfd, self._decode(raw)
-        except BaseException:
-            drv.close(newfd)
-            raise
+    #: ``accept4(SOCK_CLOEXEC)``: ``self._accept()`` is ``(fd, address)`` (sock_accept).
+    _accept = _general.accept
 
     def connect(self, address: Any, /) -> None:
         """Connect to *address* (sock_connect / internal_connect)."""
@@ -336,20 +322,8 @@ class SocketType:
         audit("socket.connect", self if self._audit_ref is None else self._audit_ref(), address)  # sock_connect_ex raises socket.connect too
         return self._connect(raw, True)
 
-    def _connect(self, raw: bytes, ex: bool) -> int:
-        # internal_connect: connect() once, directly, in every mode.
-        try:
-            self._drv.connect(self._fd, raw)
-            return 0
-        except OSError as exc:
-            first: OSError | None = exc
-        try:
-            return _timeout.finish_connect(self, first, ex=ex)  # type: ignore[arg-type]
-        finally:
-            # The EINPROGRESS exception's traceback holds this frame (and so
-            # the socket): dropping it here lets the socket die with its
-            # last reference (issue 12, item 6).
-            first = None
+    #: internal_connect: ``self._connect(raw, ex)`` connects once, directly, in every mode.
+    _connect = _general.connect
 
     def shutdown(self, how: int, /) -> None:
         """Shut down one or both halves of the connection (sock_shutdown)."""
@@ -475,35 +449,45 @@ class SocketType:
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
         """Send all of *data*; one deadline covers the whole call (sock_sendall)."""
-        if type(data) is bytes and type(flags) is int and self._timeout_ns <= 0:
-            # Fast path (blocking and non-blocking: no deadline, no poll
-            # first): one driver call sends everything in the common case.
+        if not (type(data) is bytes and type(flags) is int and self._timeout_ns <= 0):
+            return _general.sendall(self, data, flags)  # (a short jump: CPython specialises the tests)
+        # Fast path (blocking and non-blocking: no deadline, no poll first): one C call sends
+        # everything in the common case, the driver's own (DirectCalls, the error in band) or its send.
+        first: OSError | None = None
+        if (direct := self._direct) is not None:
+            send = direct.send
+            try:
+                sent = send(self._fd, data, size := len(data), flags)
+            except REFUSED:
+                sent = -0x10000  # refused: below any -errno
+            if sent == size:
+                return None
+            if sent > -0x10000 and sent < 0:
+                first = OSError(-sent, self._drv.strerror(-sent))
+        else:
             try:
                 sent = self._drv.send(self._fd, data, flags)
             except OSError as exc:
-                first: OSError | None = exc
+                first = exc
+                sent = -1
             except REFUSED:
                 # "y*|i:sendall": data is fine, so flags is refused or an
-                # __index__ object; the general path parses it (below, outside
-                # this handler, so that its errors carry no context).
-                first = None
-            else:
-                if sent == len(data):
-                    return
-                _general.sendall_rest(self, data, sent, flags)
-                return
-            if first is None:
-                _general.sendall(self, data, flags)
-                return
-            if first.errno != self._k.EINTR:
-                first.bytes_sent = 0  # type: ignore[attr-defined]  # as _timeout.send_all notes it
-                try:
-                    raise first
-                finally:
-                    first = None  # its traceback holds this frame: no cycle
-            first = None
-            # EINTR is retried: the general path.
-        _general.sendall(self, data, flags)
+                # __index__ object; the general path parses it (below,
+                # outside this handler, so that its errors carry no context).
+                sent = -1
+            if sent == len(data):
+                return None
+        if sent >= 0:
+            return _general.sendall_rest(self, data, sent, flags)
+        if first is not None and first.errno != self._k.EINTR:
+            first.bytes_sent = 0  # type: ignore[attr-defined]  # as _timeout.send_all notes it
+            try:
+                raise first
+            finally:
+                first = None  # its traceback holds this frame: no cycle
+        first = None
+        # Refused, or EINTR (retried): the general path.
+        return _general.sendall(self, data, flags)
 
     @overload
     def sendto(self, data: ReadableBuffer, address: Any, /) -> int: ...
@@ -641,33 +625,42 @@ class SocketType:
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Receive up to *nbytes* (default: ``len(buffer)``) into *buffer* (sock_recv_into)."""
-        if type(buffer) is bytearray and type(nbytes) is int and type(flags) is int and self._timeout_ns <= 0:
-            # Fast path: a bytearray's len() is its size in bytes, so every
-            # check of the general path is one comparison; a flags value
-            # beyond a C int is refused by the driver's C type.
-            size = len(buffer)
-            count = nbytes or size  # 0: the whole buffer
-            if 0 < count <= size:
+        if not (type(buffer) is bytearray and type(nbytes) is int and type(flags) is int and self._timeout_ns <= 0):
+            try:  # (a short jump: CPython specialises the tests)
+                return _general.recv_into(self, buffer, nbytes, flags)
+            finally:
+                del buffer  # nor the caller's memoryview, through a traceback
+        if (direct := self._direct) is not None:
+            # The driver's C function into the bytearray's export, held as sock_recv_into
+            # holds its Py_buffer; nbytes checked against the export's size (DirectCalls).
+            export = direct.export
+            p = export(buffer)
+            try:
+                recv_into = direct.recv_into
+                n = recv_into(self._fd, p, len(p), nbytes, flags)
+            except REFUSED:
+                n = -0x10000  # a value beyond a C int: the general path parses it
+            finally:
+                del p  # the export ends with it (DirectCalls), before any wait
+            if n >= 0:
+                return n
+            if n > -0x10000:
+                return _general.recv_into_retry(self, buffer, nbytes, flags, OSError(-n, self._drv.strerror(-n)))
+        elif 0 < (count := nbytes or len(buffer)) <= len(buffer):
+            # A bytearray's len() is its size in bytes (nbytes 0: all of
+            # it); flags beyond a C int are refused by the driver's C type.
+            try:
+                return self._drv.recv_into(self._fd, buffer, count, flags)
+            except OSError as exc:
+                first: OSError | None = exc
+            except REFUSED:
+                first = None  # flags refused: the general path parses it
+            if first is not None:
                 try:
-                    return self._drv.recv_into(self._fd, buffer, count, flags)
-                except OSError as exc:
-                    first: OSError | None = exc
-                except REFUSED:
-                    first = None  # flags refused: the general path parses it
-                if first is not None:
-                    # Waiting: hold the buffer's export until the call returns, as
-                    # sock_recv_into holds its Py_buffer (another thread's
-                    # buf.clear() then raises BufferError).
-                    held = memoryview(buffer)
-                    try:
-                        return _timeout.retry(self, first, False, self._drv.recv_into, (held, count, flags))
-                    finally:
-                        first = None  # its traceback holds this frame: no cycle
-                        held.release()
-        try:
-            return _general.recv_into(self, buffer, nbytes, flags)
-        finally:
-            del buffer  # nor the caller's memoryview, through a traceback
+                    return _general.recv_into_retry(self, buffer, count, flags, first)
+                finally:
+                    first = None  # its traceback holds this frame: no cycle
+        return _general.recv_into(self, buffer, nbytes, flags)  # a bytearray: no export in a traceback
 
     def recvfrom(self, bufsize: int, flags: int = 0, /) -> tuple[bytes, Any]:
         """Receive up to *bufsize* bytes and the sender's address (sock_recvfrom)."""
@@ -764,33 +757,33 @@ class SocketType:
         self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0, flags: int = 0, /
     ) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
         """Like :meth:`recvmsg`, scattering the data into *buffers* (sock_recvmsg_into)."""
-        first: OSError | None = None
-        if (
+        if not (
             self._msg_fast and (type(buffers) is list or type(buffers) is tuple) and type(ancbufsize) is int
-            and type(flags) is int and 0 <= ancbufsize <= _FAST_SIZE and self._timeout_ns <= 0
+            and type(flags) is int and (not ancbufsize or 0 < ancbufsize <= _FAST_SIZE) and self._timeout_ns <= 0
         ):
-            # Fast path: bytearrays (writable, contiguous) in a list or tuple.
-            for buf in buffers:
-                if type(buf) is not bytearray:
-                    break
-            else:
-                try:
-                    n, control, msg_flags, raw = self._drv.recvmsg_into(self._fd, buffers, ancbufsize, flags)
-                except OSError as exc:
-                    first = exc
-                except REFUSED:
-                    pass  # refused by the driver: parsed by _general.recvmsg_rest
-                else:
-                    if not control:
-                        return n, [], msg_flags, (self._decode(raw) if raw else None)
-                    try:
-                        items, cut, malformed = self._control.walk(control)
-                        if cut is not None or malformed:
-                            warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2 + self._caller_frames)
-                        return n, items, msg_flags, (self._decode(raw) if raw else None)
-                    except BaseException:
-                        _cmsg.close_rights(control, self._k.abi, self._drv.close)
-                        raise
+            return _general.recvmsg_rest(self, True, buffers, ancbufsize, flags, None)  # (a short jump)
+        # Fast path: bytearrays (writable, contiguous) in a list or tuple.
+        for buf in buffers:
+            if type(buf) is not bytearray:
+                return _general.recvmsg_rest(self, True, buffers, ancbufsize, flags, None)
+        first: OSError | None = None
+        try:
+            n, control, msg_flags, raw = self._drv.recvmsg_into(self._fd, buffers, ancbufsize, flags)
+        except OSError as exc:
+            first = exc
+        except REFUSED:
+            pass  # refused by the driver: parsed by _general.recvmsg_rest
+        else:
+            if not control:
+                return n, [], msg_flags, (self._decode(raw) if raw else None)
+            try:
+                items, cut, malformed = self._control.walk(control)
+                if cut is not None or malformed:
+                    warnings.warn(_cmsg.TRUNCATION_WARNING, RuntimeWarning, stacklevel=2 + self._caller_frames)
+                return n, items, msg_flags, (self._decode(raw) if raw else None)
+            except BaseException:
+                _cmsg.close_rights(control, self._k.abi, self._drv.close)
+                raise
         try:
             return _general.recvmsg_rest(self, True, buffers, ancbufsize, flags, first)
         finally:

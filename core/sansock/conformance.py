@@ -415,9 +415,10 @@ def check_poll_call_capability(make_driver: DriverFactory) -> None:
 def check_direct_calls(make_driver: DriverFactory) -> None:
     """The optional ``DirectCalls``, when the driver offers them for its own
     class: the counts and values its methods give (sendmsg and recvmsg when
-    offered), the bytes in the receive buffer's and message block's views,
-    and the errors in band (EBADF on a closed fd: ``-errno``, or ``INT_MIN -
-    errno`` from getsockopt)."""
+    offered), the bytes in the receive buffer's and message block's views and
+    in a bytearray's export, ``recv_into``'s refused sizes, and the errors in
+    band (EBADF on a closed fd: ``-errno``, or ``INT_MIN - errno`` from
+    getsockopt)."""
     driver = make_driver()
     direct = getattr(driver, "direct_calls", None)
     if not isinstance(direct, DirectCalls) or type(driver) is not direct.driver_type:
@@ -434,12 +435,30 @@ def check_direct_calls(make_driver: DriverFactory) -> None:
         assert direct.recv(b, buffer, direct.recv_size, direct.recv_size) == 2
         assert view[:2] == b"dy"
         assert direct.getsockopt(a, sol, so_type) == abi.const("SOCK_STREAM")
+        # recv_into: nbytes 0 is the whole export, an empty request no
+        # syscall, and nbytes negative or beyond the export refused in band.
+        target = bytearray(b"----")
+        export = direct.export(target)
+        assert direct.send(a, b"abcde", 5, 0) == 5
+        assert direct.recv_into(b, export, len(export), 1, 0) == 1
+        assert direct.recv_into(b, export, len(export), 0, 0) == 4
+        assert direct.recv_into(b, export, len(export), 5, 0) <= -0x10000
+        assert direct.recv_into(b, export, len(export), -1, 0) <= -0x10000
+        del export  # the export ends with it
+        assert target == b"bcde"
+        target.clear()  # no export left
+        export = direct.export(target)
+        assert direct.recv_into(-1, export, len(export), 0, 0) == 0  # no syscall, no EBADF
+        del export
         c, _ = _pair(driver, fds)
         fds.remove(c)
         driver.close(c)
         assert direct.send(c, b"x", 1, 0) == -ebadf
         assert direct.recv(c, buffer, direct.recv_size, 1) == -ebadf
         assert direct.getsockopt(c, sol, so_type) == int_min - ebadf
+        export = direct.export(bytearray(1))
+        assert direct.recv_into(c, export, len(export), 0, 0) == -ebadf
+        del export
         if direct.sendmsg is not None:
             assert direct.sendmsg(a, b"msg", 3, b"", 0, 0) == 3
             assert direct.sendmsg(c, b"x", 1, b"", 0, 0) == -ebadf

@@ -129,6 +129,9 @@ ssize_t sansock_recv(int fd, char *buf, size_t cap, size_t len, int flags);
 /* sansock.driver.DirectCalls: the count, or -errno. */
 ssize_t sansock_direct_send(int fd, const char *buf, size_t n, int flags);
 ssize_t sansock_direct_recv(int fd, char *buf, int cap, int len);  /* ints: CFFI converts them faster */
+/* recv_into of a bytearray's export: nbytes 0 is cap; below -65535 (SANSOCK_RECV_INTO_ARGUMENT): nbytes refused. */
+ssize_t sansock_direct_recv_into(int fd, char *buf, int cap, int nbytes, int flags);
+static const int SANSOCK_RECV_INTO_ARGUMENT;
 /* DirectCalls.recvmsg: recvmsg(2) of one buffer into a message block (the
  * data first, then the out-values msg_flags, controllen and namelen, the
  * name and the control buffer); DirectCalls.sendmsg: one bytes buffer and

@@ -195,6 +195,25 @@ static ssize_t sansock_direct_recv(int fd, char *buf, int cap, int len)
     return r < 0 ? -(ssize_t)errno : r;
 }
 
+/* recv_into's direct call, sock_recv_into after its parse: nbytes 0 is the
+ * whole buffer (cap bytes, the export's length) and an empty request makes no
+ * syscall.  The count, -errno, or SANSOCK_RECV_INTO_ARGUMENT (below any
+ * -errno) for nbytes negative or beyond the buffer: the core's general path
+ * then raises CPython's ValueError. */
+#define SANSOCK_RECV_INTO_ARGUMENT (-65536)
+static ssize_t sansock_direct_recv_into(int fd, char *buf, int cap, int nbytes, int flags)
+{
+    ssize_t r;
+    if (nbytes == 0)
+        nbytes = cap;
+    else if (nbytes < 0 || nbytes > cap)
+        return SANSOCK_RECV_INTO_ARGUMENT;
+    if (nbytes <= 0)
+        return 0;
+    r = recv(fd, buf, (size_t)nbytes, flags);
+    return r < 0 ? -(ssize_t)errno : r;
+}
+
 /* fcntl(2): F_DUPFD_CLOEXEC, the lowest free fd >= 0, close-on-exec. */
 static int sansock_dup_cloexec(int fd)
 {

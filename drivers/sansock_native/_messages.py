@@ -164,7 +164,10 @@ class MessageCalls:
     def recvmsg_into(
         self, fd: int, buffers: Sequence[WriteableBuffer], ancbufsize: int, flags: int
     ) -> tuple[int, bytes, int, bytes]:
-        s = _take_scratch()
+        try:  # _take_scratch() without its frame (a hot path)
+            s = _pop_scratch()
+        except IndexError:
+            s = _Scratch()
         try:
             if type(ancbufsize) is not int:
                 ancbufsize = _index(ancbufsize)

@@ -69,6 +69,7 @@ from ._scratch import (
     _MSG_CONTROL_AT,
     _MSG_NAME_AT,
     _direct_recv,
+    _direct_recv_into,
     _direct_recvmsg,
     _direct_send,
     _direct_sendmsg,
@@ -100,7 +101,7 @@ _MSG_TRUNC: Final = host_abi().constants["MSG_TRUNC"]
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
-    from collections.abc import Callable, MutableSequence
+    from collections.abc import Callable, MutableSequence, Sized
 
     from sansock.driver import ABI, ByteSlices, MessageBlock
 
@@ -517,10 +518,10 @@ class NativeDriver(MessageCalls, ResolverCalls):
 
 
 #: The C functions the socket methods call themselves (the optional
-#: :class:`sansock.driver.DirectCalls`), for this class only: send and recv
-#: with the error in band, getsockopt's int form, ``recv``'s pool of
-#: 64 KiB buffers, and sendmsg/recvmsg of one buffer (recvmsg's message
-#: blocks pooled the same way).
+#: :class:`sansock.driver.DirectCalls`), for this class only: send, recv and
+#: recv_into (a bytearray's ``ffi.from_buffer`` export) with the error in
+#: band, getsockopt's int form, ``recv``'s pool of 64 KiB buffers, and
+#: sendmsg/recvmsg of one buffer (recvmsg's message blocks pooled the same way).
 NativeDriver.direct_calls = DirectCalls(
     driver_type=NativeDriver,
     send=_direct_send,
@@ -528,6 +529,8 @@ NativeDriver.direct_calls = DirectCalls(
     recv_size=_SCRATCH_DATA,
     recv_buffers=cast("MutableSequence[tuple[object, ByteSlices]]", _recv_buffers),
     new_recv_buffer=cast("Callable[[], tuple[object, ByteSlices]]", _new_recv_buffer),
+    recv_into=cast("Callable[[int, object, int, int, int], int]", _direct_recv_into),
+    export=cast("Callable[[bytearray], Sized]", ffi.from_buffer),
     getsockopt=_getsockopt_int,
     sendmsg=cast("Callable[[int, bytes, int, bytes, int, int], int]", _direct_sendmsg),
     recvmsg=cast("Callable[[int, object, int, int, int], int]", _direct_recvmsg),

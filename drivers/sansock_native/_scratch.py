@@ -37,6 +37,7 @@ _index = operator.index
 _getsockopt_int = lib.sansock_getsockopt_int
 _direct_send = lib.sansock_direct_send
 _direct_recv = lib.sansock_direct_recv
+_direct_recv_into = lib.sansock_direct_recv_into
 _direct_recvmsg = lib.sansock_direct_recvmsg
 _direct_sendmsg = lib.sansock_direct_sendmsg
 _sendmsg = lib.sansock_sendmsg
