@@ -223,6 +223,56 @@ def test_recvmsg_control_truncation_matches_the_stdlib(net: Binding, kind: str) 
     assert _truncations(net, getattr(net, kind)) == _truncations(socket, getattr(socket, kind))
 
 
+class _ByteArray(bytearray):
+    pass
+
+
+def _bulk_outcomes(m: Any) -> list[object]:
+    """recv_into, recvmsg_into and sendall (the "bulk" merge's direct calls
+    and fast paths) with hostile buffers, sizes and flags."""
+    out: list[object] = []
+    a, b = m.socketpair(m.AF_UNIX, m.SOCK_DGRAM)
+    with a, b:
+        a.setblocking(False)
+        b.setblocking(False)
+
+        def one(call: Callable[[], Any]) -> None:
+            a.send(b"hello world")
+            out.append(_outcome(call))
+            try:
+                while True:
+                    b.recv(100)
+            except BlockingIOError:
+                pass
+
+        buffers: list[Any] = [
+            bytearray(5), bytearray(0), _ByteArray(5), memoryview(bytearray(8))[::2], array.array("i", [0, 0]),
+            bytes(5), None, memoryview(bytearray(16)).cast("i"),
+        ]
+        for buf in buffers:
+            for nbytes in [0, 1, 5, 6, -1, 2**31, 2**63, True, _LyingIndex(1), _Index(3), _Index(-1), decimal.Decimal(1)]:
+                one(lambda: (b.recv_into(buf, nbytes), None if buf is None else bytes(buf)))
+        for flags in _FLAGS[:11]:
+            target = bytearray(4)
+            one(lambda: (b.recv_into(target, 0, flags), bytes(target)))
+            one(lambda: (b.recvmsg_into([target], 0, flags), bytes(target)))
+        lists: list[Any] = [
+            [bytearray(3), bytearray(20)], (bytearray(3),), [_ByteArray(3)], [memoryview(bytearray(4))], [bytes(3)],
+            [], bytearray(4), None, [bytearray(0)],
+        ]
+        for listed in lists:
+            for room in [0, 1, 64, -1, 2**31, True, _Index(64), None]:
+                one(lambda: b.recvmsg_into(listed, room))
+        for data in [b"x", bytearray(b"x"), memoryview(b"xyz")[::2], "x", None, array.array("i", [1]), b""]:
+            for flags in [0, 2**31, -1, True, _Index(0), None]:
+                one(lambda: (a.sendall(data, flags), b.recv(100)))
+    return out
+
+
+def test_bulk_fast_paths_hostile_arguments_match_the_stdlib(net: Binding) -> None:
+    assert _bulk_outcomes(net) == _bulk_outcomes(socket)
+
+
 # -- 2. the fake's AF_UNIX stream peek: the fds of the next message ---------------------
 
 
