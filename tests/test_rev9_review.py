@@ -16,12 +16,16 @@ import contextvars
 import decimal
 import gc
 import os
+import platform
 import socket
 import struct
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,6 +275,61 @@ def _bulk_outcomes(m: Any) -> list[object]:
 
 def test_bulk_fast_paths_hostile_arguments_match_the_stdlib(net: Binding) -> None:
     assert _bulk_outcomes(net) == _bulk_outcomes(socket)
+
+
+def _wait_in_recvmsg(net: Binding, thread: threading.Thread) -> None:
+    """Return once *thread* waits inside the kernel (fake: its scheduler
+    says so; native: /proc shows it in recvmsg, x86-64's 47)."""
+    kernel: Any = net.driver
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if hasattr(kernel, "blocked_threads"):
+            if thread.ident in kernel.blocked_threads():
+                return
+        else:
+            if platform.machine() != "x86_64":  # pragma: no cover
+                pytest.skip("syscall numbers of x86-64 only")
+            fields = Path(f"/proc/self/task/{thread.native_id}/syscall").read_text().split()
+            if fields and fields[0] == "47":
+                return
+        time.sleep(0.001)
+    raise AssertionError("the reader never blocked")
+
+
+@pytest.mark.threads
+def test_close_does_not_end_a_blocked_recvmsg_and_its_fds_arrive(net: Binding) -> None:
+    """close() from another thread while recvmsg waits (the native direct
+    call into a pooled message block): as sock_close, the fd leaves the
+    table but the waiting call keeps its file; the peer's message and its fd
+    arrive, and the block goes back to the pool for the next call."""
+    r, w = os.pipe()
+    a, b = net.socketpair()
+    got: list[object] = []
+
+    def reader() -> None:
+        try:
+            data, ancdata, flags, _ = b.recvmsg(10, 64)
+            got.append((data, _close_rights(net, ancdata), flags))
+        except OSError as exc:
+            got.append(exc.errno)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        _wait_in_recvmsg(net, thread)
+        b.close()
+        assert a.sendmsg([b"late"], [(net.SOL_SOCKET, net.SCM_RIGHTS, array.array("i", [w]))]) == 4
+        thread.join(10)
+        assert got == [(b"late", [("fds", 1)], 0)]
+        c, d = net.socketpair()
+        with c, d:
+            c.send(b"next")
+            assert d.recvmsg(10, 64) == (b"next", [], 0, None)
+    finally:
+        a.close()
+        thread.join(10)
+        os.close(r)
+        os.close(w)
 
 
 # -- 2. the fake's AF_UNIX stream peek: the fds of the next message ---------------------
