@@ -237,11 +237,11 @@ def _adopt(cls: type[socket], family: Any, type: Any, proto: Any, fd: int) -> An
     (Lib/socket.py leaks it): never closed a second time when the object
     took it and closed it itself (its ``__init__`` failed later on:
     ``FD_CLOSED_BY_INIT``, the error it raised is the one that propagates)."""
-    sock = cls.__new__(cls, family, type, proto, fd)
+    sock = cls.__new__(cls, family, type, proto, fileno=fd)  # (Lib/socket.py's accept and dup: fileno=)
     if not isinstance(sock, cls):  # a real socket (a real fd): built already
         return sock
     try:
-        sock.__init__(family, type, proto, fd)  # type: ignore[misc]  # as _socketpy.adopt
+        sock.__init__(family, type, proto, fileno=fd)  # type: ignore[misc]  # as _socketpy.adopt
     except BaseException:
         inner = getattr(sock, "_sock", None)
         if getattr(inner, "_timeout_ns", None) != FD_CLOSED_BY_INIT:
