@@ -506,6 +506,62 @@ def test_interop_truncation_warning_names_the_callers_line(call: str) -> None:
     assert [(str(w.message), w.filename) for w in caught] == [(_cmsg.TRUNCATION_WARNING, __file__)]
 
 
+_HALF_BUILT_CALLS: dict[str, Callable[[Any], object]] = {
+    "getsockname": lambda s: s.getsockname(),
+    "getpeername": lambda s: s.getpeername(),
+    "accept": lambda s: s._accept(),
+    "recvfrom": lambda s: s.recvfrom(1),
+    "recvmsg": lambda s: s.recvmsg(1),
+    "settimeout": lambda s: s.settimeout(1.0),
+    "close": lambda s: s.close(),
+    "fileno": lambda s: s.fileno(),
+    "family": lambda s: (s.family, s.type, s.proto),
+}
+
+_ON_NEW: contextvars.ContextVar[Callable[[Any], None] | None] = contextvars.ContextVar("_ON_NEW", default=None)
+_ON_NEW_HOOKED: list[bool] = []
+
+
+def _on_new_hook(event: str, args: tuple[Any, ...]) -> None:
+    act = _ON_NEW.get()
+    if act is not None and event == "socket.__new__":
+        act(args[0])
+
+
+def _half_built_calls(m: Any) -> list[object]:
+    if not _ON_NEW_HOOKED:
+        sys.addaudithook(_on_new_hook)
+        _ON_NEW_HOOKED.append(True)
+    out: list[object] = []
+    for name, call in _HALF_BUILT_CALLS.items():
+        seen: list[object] = []
+
+        def act(sock: Any) -> None:
+            outcome: Any = _outcome(lambda: call(sock))
+            seen.append(outcome)
+            if isinstance(outcome[0], str):  # the hook raises what the call raised
+                raise OSError(outcome[1])
+
+        token = _ON_NEW.set(act)
+        try:
+            made: Any = _outcome(lambda: m.socket(m.AF_INET, m.SOCK_DGRAM))
+        finally:
+            _ON_NEW.reset(token)
+        if isinstance(made[0], (socket.socket, sansock.SocketType)):
+            made[0].close()
+            made = "made"
+        out.append((name, seen, made))
+    return out
+
+
+def test_a_hooks_half_built_socket_checks_its_family_first(net: Binding) -> None:
+    """sock_getsockname, sock_getpeername and sock_accept call getsockaddrlen
+    before the syscall: the half-built socket of socket.__new__ (family 0)
+    raises OSError('getsockaddrlen: bad family'), as any socket of a family
+    it does not know; sansock made the syscall (EBADF on fd -1)."""
+    assert _half_built_calls(net) == _half_built_calls(socket)
+
+
 # -- 4. the ResourceWarning of a socket dropped unclosed -------------------------------
 
 

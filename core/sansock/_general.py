@@ -204,6 +204,8 @@ def sendall_rest(sock: Socket, data: bytes, sent: int, flags: int) -> None:
 def accept(sock: Socket) -> tuple[int, Any]:
     """``accept4(SOCK_CLOEXEC)``: ``(fd, address)`` (sock_accept); the new fd
     closed if anything fails after the syscall (``SocketType._accept``)."""
+    if not sock._msg_fast:  # sock_accept: getsockaddrlen first ("bad family" for 0: a half-built socket)
+        _address.sockaddr_len(sock._family, sock._k.abi)
     drv = sock._drv
     flags = sock._k.SOCK_CLOEXEC
     newfd, raw = sock._call(False, drv.accept, flags)

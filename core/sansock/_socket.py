@@ -289,11 +289,15 @@ class SocketType:
         self._drv.bind(self._fd, raw)
 
     def getsockname(self) -> Any:
-        """The socket's own address (sock_getsockname)."""
+        """The socket's own address (sock_getsockname: getsockaddrlen first)."""
+        if not self._msg_fast:  # a family getsockaddrlen does not know (a hook's half-built socket: 0)
+            _address.sockaddr_len(self._family, self._k.abi)
         return self._decode(self._drv.getsockname(self._fd))
 
     def getpeername(self) -> Any:
-        """The remote address (sock_getpeername)."""
+        """The remote address (sock_getpeername: getsockaddrlen first)."""
+        if not self._msg_fast:
+            _address.sockaddr_len(self._family, self._k.abi)
         return self._decode(self._drv.getpeername(self._fd))
 
     def listen(self, backlog: int = _OMITTED, /) -> None:
