@@ -513,7 +513,6 @@ _HALF_BUILT_CALLS: dict[str, Callable[[Any], object]] = {
     "recvfrom": lambda s: s.recvfrom(1),
     "recvmsg": lambda s: s.recvmsg(1),
     "settimeout": lambda s: s.settimeout(1.0),
-    "close": lambda s: s.close(),
     "fileno": lambda s: s.fileno(),
     "family": lambda s: (s.family, s.type, s.proto),
 }
@@ -558,7 +557,9 @@ def test_a_hooks_half_built_socket_checks_its_family_first(net: Binding) -> None
     """sock_getsockname, sock_getpeername and sock_accept call getsockaddrlen
     before the syscall: the half-built socket of socket.__new__ (family 0)
     raises OSError('getsockaddrlen: bad family'), as any socket of a family
-    it does not know; sansock made the syscall (EBADF on fd -1)."""
+    it does not know; sansock made the syscall (EBADF on fd -1).  (close()
+    is left out: Lib/socket.py's AttributeError names the class, whose
+    module differs on 3.13.)"""
     assert _half_built_calls(net) == _half_built_calls(socket)
 
 
