@@ -26,8 +26,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from typing import overload
+from collections.abc import Callable
 
 import attrs
 
@@ -38,8 +37,9 @@ from ._dns import Dns
 from ._faults import TRACE_LIMIT, Trace
 from ._inet import InetHost, Packet
 from ._kernel import FakeKernel
-from ._oserror import raise_errno
 from ._links import TCP_RTO_MIN_NS, TCP_TIMEOUT_INIT_NS, Fate, Link, Wire, real_number as _real
+from ._nettrace import NetEvent, NetTrace, describe, packet_facts, packet_text, syscall_text
+from ._oserror import raise_errno
 from ._scheduler import Scheduler, report_unraisable
 from ._tcp_state import FIN, RST, SYN, Segment
 
@@ -51,67 +51,6 @@ TCP_SYN_RETRIES = 6
 TCP_RETRIES2 = 15
 #: include/net/tcp.h TCP_RTO_MAX: the backoff stops doubling at 120 s.
 TCP_RTO_MAX_NS = 120_000_000_000
-
-
-@attrs.frozen
-class NetEvent:
-    """One thing that happened on the network: a syscall on a host, a packet, a lookup."""
-
-    #: Virtual CLOCK_MONOTONIC in ns.
-    time_ns: int
-    host: str
-    #: "syscall", "send", "deliver", "drop", "dns", "crash", "restart", "partition", "heal".
-    kind: str
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.time_ns / 1e9:.9f} {self.host} {self.kind} {self.text}"
-
-
-class NetTrace(Sequence[NetEvent]):
-    """The network's events, oldest first (the last *limit* of them)."""
-
-    __slots__ = ("_events", "total")
-
-    def __init__(self, limit: int | None = TRACE_LIMIT) -> None:
-        self._events: deque[NetEvent] = deque(maxlen=limit)
-        self.total = 0
-
-    def record(self, event: NetEvent) -> None:
-        self._events.append(event)
-        self.total += 1
-
-    def of(self, host: str) -> list[NetEvent]:
-        """The events of one host."""
-        return [e for e in self._events if e.host == host]
-
-    def packets(self) -> list[NetEvent]:
-        """The packet events (send, deliver, drop), without the syscalls."""
-        return [e for e in self._events if e.kind in ("send", "deliver", "drop")]
-
-    def clear(self) -> None:
-        self._events.clear()
-        self.total = 0
-
-    def __len__(self) -> int:
-        return len(self._events)
-
-    @overload
-    def __getitem__(self, index: int) -> NetEvent: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[NetEvent]: ...
-
-    def __getitem__(self, index: int | slice) -> NetEvent | list[NetEvent]:
-        if isinstance(index, slice):
-            return list(self._events)[index]
-        return self._events[index]
-
-    def __iter__(self) -> Iterator[NetEvent]:
-        return iter(list(self._events))
-
-    def __repr__(self) -> str:
-        return f"<NetTrace: {len(self)} of {self.total} events>"
 
 
 class _HostTrace(Trace):
@@ -126,25 +65,17 @@ class _HostTrace(Trace):
 
     def record(self, call: str, args: tuple[object, ...], outcome: str) -> None:
         super().record(call, args, outcome)
-        if self._network._tracing:
-            self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
+        network = self._network
+        if network._tracing:
+            network.trace.record_later(network._scheduler.now_ns, self._host, "syscall", syscall_text, (call, args, outcome))
 
     def record_exact(self, call: str, args: tuple[object, ...], outcome: str) -> None:
         # (The syscall fast path's entry: without this, since that path came,
         # the network's trace had only the syscalls that took the general one.)
         super().record_exact(call, args, outcome)
-        if self._network._tracing:
-            self._network._record(self._host, "syscall", f"{call}{args!r} -> {outcome}")
-
-
-def _describe(packet: Packet) -> str:
-    def name(n: InetName) -> str:
-        text = str(ipaddress.ip_address(n.packed))
-        return f"[{text}]:{n.port}" if len(n.packed) == 16 else f"{text}:{n.port}"
-
-    proto = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}.get(packet.proto, str(packet.proto))
-    payload = f"{packet.size} bytes" if isinstance(packet.payload, bytes) else repr(packet.payload)
-    return f"{proto} {name(packet.src)} > {name(packet.dst)} {payload}"
+        network = self._network
+        if network._tracing:
+            network.trace.record_later(network._scheduler.now_ns, self._host, "syscall", syscall_text, (call, args, outcome))
 
 
 def _pure_ack(packet: Packet) -> bool:
@@ -464,7 +395,7 @@ class Network:
         src = host.name
         dst = self._owners.get((packet.family, packet.dst.packed))
         if self._tracing:
-            self._record(src, "send", _describe(packet))
+            self.trace.record_later(self._scheduler.now_ns, src, "send", packet_text, (packet_facts(packet), ""))
         stream = packet.proto == self.abi.const("IPPROTO_TCP")
         key = (src, packet.src, packet.dst)
         if stream and key in self._stalled:
@@ -475,7 +406,7 @@ class Network:
             if stream and not _flag(packet, RST) and src not in self._down:
                 self._stall(key, packet)
             else:
-                self._record(src, "drop", f"{_describe(packet)} ({why})")
+                self._record(src, "drop", f"{describe(packet)} ({why})")
             return
         assert dst is not None
         self._put_on_wire(src, dst, packet, stream)
@@ -491,7 +422,7 @@ class Network:
         scheduler = self._scheduler
         fate = wire.carry(scheduler.now_ns, packet.size, stream=stream, syn=_flag(packet, SYN))
         if not fate.arrivals:
-            self._record(src, "drop", f"{_describe(packet)} ({fate.note})")
+            self._record(src, "drop", f"{describe(packet)} ({fate.note})")
             return
         put = scheduler.now_ns
         for when in fate.arrivals:
@@ -505,7 +436,7 @@ class Network:
         # not sent yet -- waiting its turn for the bandwidth, or a retransmission
         # a loss would have taken -- died with it.
         if any(put_ns <= crash < fate.left_ns for crash in self._crash_times.get(src, ())):
-            self._record(dst, "drop", f"{_describe(packet)} ({src} crashed before sending it)")
+            self._record(dst, "drop", f"{describe(packet)} ({src} crashed before sending it)")
             return
         why = self._blocked(src, dst, in_flight=True)
         if why is not None:
@@ -517,10 +448,10 @@ class Network:
                 else:
                     self._stall(key, packet)
             else:
-                self._record(dst, "drop", f"{_describe(packet)} ({why})")
+                self._record(dst, "drop", f"{describe(packet)} ({why})")
             return
         if self._tracing:
-            self._record(dst, "deliver", _describe(packet) + (f" ({note})" if note else ""))
+            self.trace.record_later(self._scheduler.now_ns, dst, "deliver", packet_text, (packet_facts(packet), note))
         self.hosts[dst]._inet.input(packet)
 
     def _stall(self, key: tuple[str, InetName, InetName], packet: Packet) -> None:
@@ -553,20 +484,20 @@ class Network:
             src, head = key[0], queue[0]
             if not self._still_wanted(self.hosts[src]._inet, head):
                 del self._stalled[key]
-                self._record(src, "drop", f"{_describe(head)} (not sent again: its socket is gone)")
+                self._record(src, "drop", f"{describe(head)} (not sent again: its socket is gone)")
                 return
             dst = self._owners.get((head.family, head.dst.packed))
             why = "no such host" if dst is None else self._blocked(src, dst)
             if why is None:
                 assert dst is not None
                 del self._stalled[key]
-                self._record(src, "send", f"{_describe(head)} (retransmitted after {attempt + 1} timeouts)")
+                self._record(src, "send", f"{describe(head)} (retransmitted after {attempt + 1} timeouts)")
                 for packet in queue:
                     self._put_on_wire(src, dst, packet, True)
                 return
             if attempt >= limit:
                 del self._stalled[key]
-                self._record(src, "drop", f"{_describe(head)} (gave up after {attempt + 1} timeouts: {why})")
+                self._record(src, "drop", f"{describe(head)} (gave up after {attempt + 1} timeouts: {why})")
                 if _pure_ack(head):
                     # Linux never retransmits a pure ACK: the stall stood for the
                     # peer retransmitting the data this ACK acknowledges, so the
