@@ -446,8 +446,14 @@ def _full_queue_send(m: Any, timeout: float) -> tuple[str, str | None, str]:
         if not started[0]:
             signal.setitimer(signal.ITIMER_REAL, 0.005)
             return
-        module = str(frame.f_globals.get("__name__", ""))  # sansock's core or driver, or this test
-        where.append("inside sansock" if module.startswith("sansock") else "in the caller")
+        # Inside the call: a sansock frame (core or driver) between the
+        # handler's frame and this function's (the handler may run in a
+        # library frame sansock called, such as the enum module's).
+        inside = False
+        while frame is not None and frame.f_code is not _full_queue_send.__code__:
+            inside = inside or str(frame.f_globals.get("__name__", "")).startswith("sansock")
+            frame = frame.f_back
+        where.append("inside sansock" if inside else "in the caller")
         raise _Alarm
 
     try:

@@ -290,3 +290,26 @@ def _outcomes(m: Module) -> list[object]:
 def test_recvmsg_outcomes_are_the_stdlib_ones() -> None:
     assert _outcomes(sansock) == _outcomes(socket)
 
+
+
+@pytest.mark.parametrize("extra_flags", [0, 0x40000000])  # the direct call; the driver method (MSG_CMSG_CLOEXEC)
+def test_tcp_msg_trunc_in_recvmsg_returns_zeros_not_an_earlier_message(extra_flags: int) -> None:
+    """TCP's MSG_TRUNC discards the bytes without copying them; CPython returns
+    that many bytes of fresh memory.  Here they are zeros: never what an
+    earlier call left in a pooled message block or scratch buffer (another
+    socket's data)."""
+    listener = sansock.socket()
+    with listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        c = sansock.create_connection(listener.getsockname())
+        s, _ = listener.accept()
+        x, y = sansock.socketpair()
+        with c, s, x, y:
+            x.send(b"secret" * 10)
+            assert y.recvmsg(60, 0, extra_flags)[0] == b"secret" * 10  # leaves it in a pooled buffer
+            c.sendall(b"abcdef")
+            data, _, _, _ = s.recvmsg(6, 0, sansock.MSG_TRUNC | extra_flags)
+            assert data == bytes(6)
+            c.sendall(b"g")
+            assert s.recv(1) == b"g"  # the discarded bytes are gone

@@ -576,6 +576,10 @@ static ssize_t sansock_direct_recvmsg(int fd, struct sansock_msgbuf *m, int len,
     struct iovec iov;
     if (len < 0 || len > SANSOCK_MSG_DATA || controllen < 0 || controllen > SANSOCK_MSG_CONTROL)
         return -EFAULT;
+    /* TCP's MSG_TRUNC discards without copying: zeros, not an earlier
+     * call's bytes from this pooled block (as recv and recvfrom). */
+    if (flags & MSG_TRUNC)
+        memset(m->data, 0, (size_t)len);
     iov.iov_base = m->data;
     iov.iov_len = (size_t)len;
     return sansock_recvmsg_iov(fd, &iov, 1, m->control, (size_t)controllen, m->name, flags, m->out);

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING
 
+from ._abi import host_abi
 from ._lib import CHAR_ARRAY, CharP, ffi, unpack_bytes, writable_buffer
 from ._scratch import (
     _MMSG_MAX,
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
 __all__ = ["MessageCalls"]
+
+#: MSG_TRUNC on this host (recvmsg zeroes its scratch for it, as recv does).
+_MSG_TRUNC = host_abi().constants["MSG_TRUNC"]
 
 
 class MessageCalls:
@@ -107,6 +111,11 @@ class MessageCalls:
         except IndexError:
             s = _Scratch()
         try:
+            truncating = type(flags) is int and flags != 0 and flags & _MSG_TRUNC
+            if truncating:
+                # TCP's MSG_TRUNC discards without copying: zeros, not this
+                # thread's last receive (as recv and recvfrom).
+                s.data_view[:] = bytes(_SCRATCH_DATA)
             if (
                 type(bufsize) is int
                 and type(ancbufsize) is int
@@ -130,7 +139,7 @@ class MessageCalls:
             if type(ancbufsize) is not int:
                 ancbufsize = _index(ancbufsize)
             scratch = bufsize <= _SCRATCH_DATA
-            buf = s.data if scratch else _alloc_raw("char[]", bufsize)
+            buf = s.data if scratch else (ffi.new if truncating else _alloc_raw)("char[]", bufsize)
             control_size = s.control_size
             if 0 < ancbufsize <= control_size:
                 control = s.control
