@@ -397,7 +397,14 @@ def test_a_memoryview_released_by_another_thread_is_sent_or_refused_as_by_the_st
     try:
         for _ in range(100):
             view = memoryview(raw)
-            thread = threading.Thread(target=view.release)
+
+            def release() -> None:
+                try:
+                    view.release()
+                except BufferError:
+                    pass  # the call held an export just then (the stdlib too): released later by GC
+
+            thread = threading.Thread(target=release)
             thread.start()
             got = _outcome(lambda: a.sendmsg([b"x"], [(mod.SOL_SOCKET, mod.SCM_RIGHTS, view)]))
             thread.join()
