@@ -315,3 +315,39 @@ def test_tcp_msg_trunc_in_recvmsg_returns_zeros_not_an_earlier_message(extra_fla
             assert data == bytes(6)
             c.sendall(b"g")
             assert s.recv(1) == b"g"  # the discarded bytes are gone
+
+
+def test_an_exception_as_the_direct_recvmsg_returns_closes_the_fds_it_received() -> None:
+    """err_closefds where Python alone has a window: a signal handler runs
+    right after a C call returns, before the method reads the result; if it
+    raises, the fds the call received are closed, not leaked.  A profile
+    hook raising at the C call's return stands in for the handler."""
+    import sys
+
+    a, b = sansock.socketpair()
+    r, w = os.pipe()
+    try:
+        with a, b:
+            a.sendmsg([b"x"], [(sansock.SOL_SOCKET, sansock.SCM_RIGHTS, array.array("i", [w, r]))])
+            before = set(os.listdir("/proc/self/fd"))
+
+            def hook(frame: object, event: str, arg: Any) -> None:
+                if event == "c_return" and getattr(arg, "__name__", "") == "sansock_direct_recvmsg":
+                    raise KeyboardInterrupt
+
+            sys.setprofile(hook)
+            try:
+                with pytest.raises(KeyboardInterrupt):
+                    b.recvmsg(1, sansock.CMSG_SPACE(8))
+            finally:
+                sys.setprofile(None)
+            assert set(os.listdir("/proc/self/fd")) == before
+            # The pool's blocks still start with no control data: the next call is whole.
+            a.sendmsg([b"y"], [(sansock.SOL_SOCKET, sansock.SCM_RIGHTS, array.array("i", [w]))])
+            data, ancdata, _, _ = b.recvmsg(1, sansock.CMSG_SPACE(4))
+            (fd,) = array.array("i", ancdata[0][2])
+            os.close(fd)
+            assert data == b"y"
+    finally:
+        os.close(r)
+        os.close(w)

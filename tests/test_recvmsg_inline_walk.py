@@ -57,9 +57,11 @@ class _Canned:
 def _direct(control: bytes) -> DirectCalls:
     """Direct calls whose recvmsg "receives" b"m" and *control* (no address):
     the message block's view is those bytes, the out-values a list."""
-    block = (None, b"m" + control, [0, len(control), 0])
+    out = [0, 0, 0]
+    block = (None, b"m" + control, out)
 
     def recvmsg(fd: int, buffer: object, bufsize: int, ancbufsize: int, flags: int) -> int:
+        out[1] = len(control)  # as the C function writes it on success
         return 1
 
     def unused(*args: Any) -> Any:

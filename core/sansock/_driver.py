@@ -360,7 +360,7 @@ class ByteSlices(Protocol):
 
 #: One message block of :attr:`DirectCalls.msg_buffers`: the block the C
 #: function fills, a view whose slices are its bytes, and its out-values.
-MessageBlock = tuple[object, ByteSlices, Sequence[int]]
+MessageBlock = tuple[object, ByteSlices, MutableSequence[int]]
 
 
 def _no_message_blocks() -> MessageBlock:
@@ -413,7 +413,11 @@ class DirectCalls:
       report more), the control data ``view[msg_control_at:][:controllen]``,
       the sender's address ``view[msg_name_at:][:namelen]``.  Blocks come
       from ``msg_buffers`` (``(block, view, out)`` triples, used as
-      ``recv_buffers``; ``new_msg_buffer`` when it is empty).
+      ``recv_buffers``; ``new_msg_buffer`` when it is empty).  A block is
+      pooled with its control length ``out[1]`` 0, and the C function writes
+      the out-values only when the call succeeds: if an exception reaches
+      the socket method as the call returns (a signal handler), the control
+      data a length there describes is this call's, and its fds are closed.
 
     ``recv_buffers`` is the driver's pool of ``(buffer, view)`` pairs of
     ``recv_size`` bytes, shared by all threads (its ``pop()`` and

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from typing_extensions import TypeAlias
 
     from ._consts import SocketConstants
-    from ._driver import DirectCalls, Driver
+    from ._driver import DirectCalls, Driver, MessageBlock
 
     #: What every new socket reads, made once per driver (Binding._make_socket_state).
     SocketState: TypeAlias = tuple[Driver, SocketConstants, _cmsg.CmsgCodec, frozenset[int], DirectCalls | None]
@@ -47,6 +47,7 @@ __all__ = [
     "REFUSED",
     "Socket",
     "SocketBinding",
+    "close_block_rights",
     "accept",
     "connect",
     "fileno_args",
@@ -264,6 +265,19 @@ def sendmsg(sock: Socket, buffers: Iterable[object], ancdata: object, flags: obj
     # address, before the buffers and the control data.
     audit("socket.sendmsg", sock if sock._audit_ref is None else sock._audit_ref(), address)
     return sendmsg_rest(sock, buffers, ancdata, flag_bits, raw)
+
+
+def close_block_rights(sock: Socket, direct: DirectCalls, block: MessageBlock) -> None:
+    """err_closefds for a direct ``recvmsg`` whose frame got an exception as
+    the C call returned (Python runs signal handlers right after a C call),
+    before it read the result: the ``SCM_RIGHTS`` fds in the block's control
+    data are closed.  A block is pooled with its control length 0 and the C
+    function writes it only when the call succeeds, so a length here is this
+    call's."""
+    _, view, out = block
+    if out[1]:
+        at = direct.msg_control_at
+        _cmsg.close_rights(view[at : at + out[1]], sock._k.abi, sock._drv.close)
 
 
 def retry_in_band(sock: Socket, n: int, syscall: Callable[..., _T], args: tuple[Any, ...]) -> _T:

@@ -126,18 +126,14 @@ class SocketType:
     #: The driver's C functions send/recv/getsockopt call themselves, or None
     #: (the optional sansock.driver.DirectCalls capability).
     _direct: DirectCalls | None
-    #: The object audit events name (``socket.__new__``, ``bind``, ``connect``,
-    #: ``sendto``, ``sendmsg``), as a weak reference: None for the socket
-    #: itself, as ``__init__`` sets it.  A wrapper the user holds instead (the
-    #: stdlib's ``socket.socket`` standing on the fake, ``sansock_fake.interop``)
-    #: gives a subclass whose property of this name answers a weak reference
-    #: to itself and ignores the store: CPython's hooks get the user's
-    #: object.  A slot, so a plain socket pays a slot store and a slot read
-    #: per event (a class attribute costs hundreds of instructions a read on 3.11).
+    #: The object audit events name, as a weak reference: None (``__init__``)
+    #: for the socket itself; a wrapper the user holds instead (the stdlib's
+    #: ``socket.socket`` on the fake, ``sansock_fake.interop``) gives a subclass
+    #: whose property answers a weak reference to itself.  A slot: a class
+    #: attribute costs hundreds of instructions a read on 3.11.
     _audit_ref: Callable[[], object] | None
-    #: The frames between the user's call and a socket method, for the
-    #: warnings that name the caller's line (recvmsg's truncation warning):
-    #: 0, or 1 in the subclass of a wrapper whose methods call this one's
+    #: The frames between the user's call and a socket method, for warnings that name the
+    #: caller's line: 0, or 1 in the subclass of a wrapper whose methods call this one's
     #: (the stdlib's socket.socket on the fake, ``sansock_fake.interop``).
     _caller_frames: ClassVar[int] = 0
 
@@ -728,7 +724,11 @@ class SocketType:
         except IndexError:
             block = direct.new_msg_buffer()
         buffer, view, out = block
-        n = recvmsg(self._fd, buffer, bufsize, ancbufsize, flags)
+        try:
+            n = recvmsg(self._fd, buffer, bufsize, ancbufsize, flags)
+        except BaseException:  # a signal handler raised as the call returned
+            _general.close_block_rights(self, direct, block)
+            raise
         if n < 0:
             blocks.append(block)
             return _general.recvmsg_rest(self, False, bufsize, ancbufsize, flags, OSError(-n, self._drv.strerror(-n)))
@@ -741,6 +741,7 @@ class SocketType:
         control = view[(at := direct.msg_control_at) : at + controllen]
         try:
             raw = view[(at := direct.msg_name_at) : at + namelen] if namelen else b""
+            out[1] = 0  # a pooled block's control length is 0 (close_block_rights)
             blocks.append(block)
             # One whole item (an fd array, credentials): CmsgCodec.walk's
             # first step, without its frame; anything else goes to the walk.

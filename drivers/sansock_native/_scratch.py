@@ -238,7 +238,9 @@ def _new_msg_buffer() -> tuple[CData, Any, memoryview]:
     block, a view of it, and its out-values as three ``long long``."""
     block = _alloc_raw(_MSG_BLOCK)
     view = _buffer(block)
-    return block, view, memoryview(view)[_MSG_OUT_AT : _MSG_OUT_AT + 24].cast("q")
+    out = memoryview(view)[_MSG_OUT_AT : _MSG_OUT_AT + 24].cast("q")
+    out[0] = out[1] = out[2] = 0  # pooled with its control length 0 (DirectCalls)
+    return block, view, out
 
 
 #: The other calls' scratch buffers (addresses, out-arrays, the 64 KiB data
